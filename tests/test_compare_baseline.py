@@ -26,13 +26,13 @@ def test_the_two_system_sentence_reads_as_the_table_whichever_is_the_baseline() 
     (report-only tester fixC 2); it now says the A3's 0.33x, the reciprocals."""
     default = " ".join(_run(*PAIR).split())
     against_a3 = " ".join(_run(*PAIR, "--baseline", "atlas-800-a3").split())
-    sentence = ("hgx-h100 against atlas-800-a3: 1.24x the system BF16, 0.62x the system memory, 0.88x the system power, 1.24x BF16 "
-                "per chip; predicted 3.00x the output tokens/s per system, 3.00x per chip, 3.43x per kW, 4.81x per GB "
-                "of memory.")
+    sentence = ("hgx-h100 against atlas-800-a3: 1.24x the system BF16, 0.62x the system memory, 0.88x the system "
+                "power, 1.24x BF16 per chip; predicted 3.00x the output tokens/s per chip and per system, 3.43x per "
+                "kW, 4.81x per GB of memory.")
     assert sentence in against_a3 and "hgx-h100 against" not in default
-    assert ("atlas-800-a3 against hgx-h100: 0.81x the system BF16, 1.60x the system memory, 1.14x the system power, 0.81x BF16 per "
-            "chip; predicted 0.33x the output tokens/s per system, 0.33x per chip, 0.29x per kW, 0.21x per GB of "
-            "memory.") in default
+    assert ("atlas-800-a3 against hgx-h100: 0.81x the system BF16, 1.60x the system memory, 1.14x the system power, "
+            "0.81x BF16 per chip; predicted 0.33x the output tokens/s per chip and per system, 0.29x per kW, 0.21x "
+            "per GB of memory.") in default
     h100, a3 = json.loads(_run(*PAIR, "--baseline", "atlas-800-a3", "--format", "json"))
     assert round(h100["ratios"]["per_chip"], 2) == 3.00 and a3["ratios"]["per_chip"] == 1.0
     assert h100["baseline"] == a3["baseline"] == "atlas-800-a3"

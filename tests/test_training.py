@@ -602,7 +602,7 @@ def test_compare_sizes_a_training_job_as_train_does() -> None:
     assert pinned[0].chips == 8 and pinned[0].note.startswith("does not fit: ")
     code, out, _ = run("compare", "hgx-h100", "hgx-b200", "--model", "llama-3.1-70b", "--workload", "train")
     text = " ".join(out.split())
-    assert code == 0 and "the training tokens/s per system" in text
+    assert code == 0 and "the training tokens/s per chip and per system" in text
     assert ("'on N systems': the fewest whole systems (1, 2, 4 ... 128) on which a layout fits, as 'parity train' "
             "sizes a job") in text
     for serving in ("output tokens", "Engine profile", "spans N systems"):

@@ -80,9 +80,11 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
     said = (f"{a.system} against {b.system}: {ratio(spec['system_bf16'])} the system BF16, "
             f"{ratio(spec['system_memory'])} the system memory, {ratio(spec['system_power'])} "
             f"the system power, "
-            f"{ratio(spec['bf16'])} BF16 per chip; predicted {ratio(got['per_system'])} the {tokens} tokens/s "
-            f"per system, {ratio(got['per_chip'])} per chip, {ratio(got['per_kw'])} per kW, "
-            f"{ratio(got['per_gb'])} per GB of memory. ")
+            f"{ratio(spec['bf16'])} BF16 per chip; predicted "
+            + (f"{ratio(got['per_system'])} the {tokens} tokens/s per system, {ratio(got['per_chip'])} per chip"
+               if not math.isclose(spec["system_bf16"], spec["bf16"]) else  # one size: per system is per chip
+               f"{ratio(got['per_chip'])} the {tokens} tokens/s per chip and per system")
+            + f", {ratio(got['per_kw'])} per kW, {ratio(got['per_gb'])} per GB of memory. ")
     bounds = {k: v for k, v in quotient_intervals(a, b).items() if not math.isnan(v[0])}
     # as the sentence states them; per system apart from per chip only for systems of two sizes (else it is per chip,
     # and the rows' notes, which JSON keeps, name per chip alone)
