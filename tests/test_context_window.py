@@ -64,6 +64,12 @@ _UNREAD = "unmodelled: rope_scaling {}: context window 40,960 read unscaled"
     *((_QWEN3 | {"rope_scaling": {"rope_type": kind}}, 40_960, "config.json",
        [_UNREAD.format(f'rope_type "{kind}" states no factor (vLLM builds {kind} from one)')])
       for kind in ("yarn", "linear", "dynamic", "deepseek_yarn")),
+    # by the key the config gives it: legacy `type` said as such (it read 'rope_type', fuzzCF 7)
+    (_QWEN3 | {"rope_scaling": {"type": "linear"}}, 40_960, "config.json",
+     [_UNREAD.format('type "linear" states no factor (vLLM builds linear from one)')]),
+    (_QWEN3 | {"rope_scaling": {"type": "weird", "factor": 2}}, 40_960, "config.json",
+     [_UNREAD.format('type "weird" (vLLM builds default, linear, dynamic, yarn, deepseek_yarn, llama3, longrope, '
+                     "proportional)") + ", not x2"]),
     (_QWEN3 | {"rope_scaling": {"rope_type": "yarn", "original_max_position_embeddings": 32_768}}, 40_960,
      "config.json", [_UNREAD.format('rope_type "yarn" states no factor (vLLM builds yarn from one)')]),
     # Hunyuan's dynamic NTK states an alpha, not a factor (vLLM's DynamicNTKAlphaRotaryEmbedding): factor 1

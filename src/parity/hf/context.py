@@ -58,11 +58,12 @@ def read_context(config: dict[str, Any], where: str = "") -> ContextWindow:
     factor, base, scaled, told = 1.0, window, "", False  # told: a factor stated, carried to the entries after it
     for entry in [v for v in rope.values() if isinstance(v, dict)] if nested else [rope]:
         kind = entry.get("rope_type") or entry.get("type")
+        named = "rope_type" if entry.get("rope_type") else "type"  # the key the config gave it by (legacy: type)
         stated = entry.get("factor")
         if kind is None and stated is None:  # RoPE of no scaling (rope_theta alone): nothing to derive
             continue
         if kind not in ROPE_TYPES:
-            said = f"rope_type {_json_text(kind)}" if kind is not None else "with a factor but no rope_type"
+            said = f"{named} {_json_text(kind)}" if kind is not None else "with a factor but no rope_type"
             times = f", not x{stated:g}" if isinstance(stated, (int, float)) and not isinstance(stated, bool) else ""
             return ContextWindow(tokens=window, flags=(Flag("unmodelled", f"unmodelled: {key} {said} (vLLM builds "
                                                                           f"{', '.join(ROPE_TYPES[:8])}): "
@@ -71,7 +72,7 @@ def read_context(config: dict[str, Any], where: str = "") -> ContextWindow:
             continue
         told = told or stated is not None
         if not told and kind in FACTOR_ROPE_TYPES and not (kind == "dynamic" and "alpha" in entry):
-            return ContextWindow(tokens=window, flags=(Flag("unmodelled", f"unmodelled: {key} rope_type "
+            return ContextWindow(tokens=window, flags=(Flag("unmodelled", f"unmodelled: {key} {named} "
                                                                           f"{_json_text(kind)} states no factor (vLLM "
                                                                           f"builds {kind} from one): {unscaled}"),))
         factor = factor if stated is None else stated
