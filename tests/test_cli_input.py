@@ -538,7 +538,7 @@ def test_predict_caption_ends_a_did_you_mean_without_a_full_stop(tmp_path: Path)
     cases.write_text("model,system,isl,osl,concurrency\nllama-3.1-8b,hgx-h10,1024,1024,8\n")
     code, out, _ = run("predict", str(cases), "--format", "md")
     assert code == 0 and out.rstrip().endswith(
-        "Not feasible (1): case 1: unknown system or chip 'hgx-h10'; did you mean hgx-h100, hgx-h20, hgx-h100-8, "
+        "Not feasible (1): case 1: unknown system or chip 'hgx-h10'; did you mean hgx-h100, hgx-h100-8, hgx-h20, "
         "hgx-h800?"), out
 
 
@@ -847,3 +847,11 @@ def test_an_empty_format_cell_is_the_default(tmp_path: Path) -> None:
     rows = json.loads(out)
     assert code == 0 and [row["feasible"] for row in rows] == [True] * 3
     assert rows[0]["tpot_s"] == rows[1]["tpot_s"] == rows[2]["tpot_s"] == pytest.approx(0.00914378579561, rel=1e-9)
+
+
+def test_a_name_short_of_its_suffix_is_suggested_first() -> None:
+    """'nvidia-b200' suggested nvidia-gb200, nvidia-gb300, nvidia-l20 and nvidia-h20 (difflib's four closest), not
+    nvidia-b200-sxm, the chip it begins (report-only tester fuzzCF 8)."""
+    from parity.catalog import close_matches
+    chips = ["nvidia-gb200", "nvidia-gb300", "nvidia-l20", "nvidia-h20", "nvidia-b200-sxm", "nvidia-b300-sxm"]
+    assert close_matches("nvidia-b200", chips) == ["nvidia-b200-sxm", "nvidia-gb200", "nvidia-gb300", "nvidia-l20"]
