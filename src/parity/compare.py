@@ -26,7 +26,7 @@ from parity.dtypes import format_on
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, expect
 from parity.flags import Flag, texts
-from parity.hardware import SPEC_FIELDS, Calibration, Chip, System, per_die, rank_holder
+from parity.hardware import SPEC_FIELDS, Calibration, Chip, System, is_what_if, per_die, rank_holder
 from parity.model import Model
 from parity.parallel import map_chunks
 from parity.ops import Batch
@@ -215,7 +215,7 @@ def _calibrated(chip: Chip, cal: Calibration) -> bool:
     figures of it, or serving runs of it fitted the engine profiles (chip_calibrated). Never a what-if chip
     (hardware.what_if, a --variants chip), which only borrows the calibration of the catalog chip whose id it keeps,
     as its 'what-if' flag says."""
-    return chip_calibrated(chip, cal) and not any(r.source.id == "what-if" for r in chip.provenance)
+    return chip_calibrated(chip, cal) and not is_what_if(chip)
 
 
 def format_label(weights: str, emulated_on: str) -> str:

@@ -23,7 +23,7 @@ from parity.errors import InputError, is_real, is_whole
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "SPEC_FIELDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip",
            "System",
            "Calibration", "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "rank_memory_text",
-           "Family", "what_if", "MOST_FLEET_CHIPS"]
+           "Family", "what_if", "is_what_if", "MOST_FLEET_CHIPS"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
 SPEC_FIELDS = ("memory_bytes", "memory_bytes_per_s", "tdp_w")  # with the peak rates: the figures a chip is compared on
@@ -355,6 +355,12 @@ def what_if(item: Chip | System, note: str, **changes: object) -> Chip | System:
         return dataclasses.replace(item, provenance=tuple(records), **changes)
     except (TypeError, ValueError) as err:  # an invariant of the record (InputError), or a comparison of odd types
         raise InputError(f"what_if {owner}: {err}" if not str(err).startswith(owner) else str(err)) from err
+
+
+def is_what_if(item: Chip | System) -> bool:
+    """Whether what_if changed a field of `item` (a `[[variant]]`'s or the Python API's): nothing measured it, and it
+    keeps the catalog id, and so the calibration, of the item it varies."""
+    return any(r.source.id == "what-if" for r in item.provenance)
 
 
 def _check_change(item: Chip | System, owner: str, name: str, value: object) -> None:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from parity import catalog
 from parity.dtypes import MATH_RATES
 from parity.errors import PolicyError
-from parity.hardware import Chip, what_if
+from parity.hardware import Chip, is_what_if, what_if
 
 __all__ = ["TppResult", "Reading", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
            "TF32_BITS", "REVERSED_MARK", "REVERSED_FOOTNOTE", "tpp", "performance_density", "PD_KEY", "eccn_3a090",
@@ -234,7 +234,7 @@ class Rule:
 
     def names(self, chip: Chip) -> bool:
         """Whether the rule's source names `chip` (a what-if variant of a named chip is checked, not named)."""
-        return chip.id in self.named and not any(p.source.id == "what-if" for p in chip.provenance)
+        return chip.id in self.named and not is_what_if(chip)
 
     def verdict(self, chip: Chip, tf32_bits: int = 0) -> Verdict:
         if self.names(chip):

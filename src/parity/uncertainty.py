@@ -21,7 +21,7 @@ from parity.engine import EngineProfile
 from parity.cost import emulation, math_unit
 from parity.dtypes import FORMATS, format_named
 from parity.flags import Flag
-from parity.hardware import Calibration, Chip, System, chip_text, per_die
+from parity.hardware import Calibration, Chip, System, chip_text, is_what_if, per_die
 from parity.model import Model
 from parity.plan import Layout
 from parity.units import format_si
@@ -360,15 +360,14 @@ def package_flag(system: System) -> Flag | None:
 
 def ratio_band(band: Band, chip: Chip, cal: Calibration, trained: bool = True) -> Band:
     """The vendor band a ratio interval takes for `chip`: its log-width times WIDEN_FLAGGED where nothing measured
-    the chip itself (chip_calibrated; a what-if chip, hardware.what_if, never: it had the width of the catalog chip
-    whose calibration it borrows, report-only tester fuzzCD 1), it is not shipping (status_flag) or its specs are assumed (specs_flag), as a
-    flagged prediction's interval widens, or (`trained` False) a training ratio's chip is of a family no published
+    the chip itself (chip_calibrated; a what-if chip, hardware.is_what_if, never: it had the width of the catalog
+    chip whose calibration it borrows, report-only tester fuzzCD 1), it is not shipping (status_flag) or its specs
+    are assumed (specs_flag), as a flagged prediction's interval widens, or (`trained` False) a training ratio's chip is of a family no published
     training run was measured on (training_flags' 'training never checked'); the vendor's cross-source residuals
     (ratio_uncertainty.toml, training_ratio_uncertainty.toml) are of measured chips' published specs, and say
     nothing of a chip whose own rates or specs nothing published or measured."""
-    what_if = any(r.source.id == "what-if" for r in chip.provenance)  # it borrows its catalog chip's calibration
-    measured = (chip_calibrated(chip, cal) and not what_if and status_flag(chip) is None and specs_flag(chip) is None
-                and trained)
+    measured = (chip_calibrated(chip, cal) and not is_what_if(chip) and status_flag(chip) is None
+                and specs_flag(chip) is None and trained)
     return band if measured else band.widened(WIDEN_FLAGGED)
 
 

@@ -77,19 +77,18 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
     spec = {k: v / b.spec_ratios[k] if b.spec_ratios[k] else float("nan") for k, v in a.spec_ratios.items()}
     got = {k: v / b.ratios[k] if b.ratios[k] else float("nan") for k, v in a.ratios.items()}
     tokens = "output" if workload == "serve" else "training"
+    one_size = math.isclose(got["per_system"], got["per_chip"])  # systems of one size: per system is per chip
     said = (f"{a.system} against {b.system}: {ratio(spec['system_bf16'])} the system BF16, "
             f"{ratio(spec['system_memory'])} the system memory, {ratio(spec['system_power'])} "
             f"the system power, "
             f"{ratio(spec['bf16'])} BF16 per chip; predicted "
-            + (f"{ratio(got['per_system'])} the {tokens} tokens/s per system, {ratio(got['per_chip'])} per chip"
-               if not math.isclose(spec["system_bf16"], spec["bf16"]) else  # one size: per system is per chip
-               f"{ratio(got['per_chip'])} the {tokens} tokens/s per chip and per system")
+            + (f"{ratio(got['per_chip'])} the {tokens} tokens/s per chip and per system" if one_size else
+               f"{ratio(got['per_system'])} the {tokens} tokens/s per system, {ratio(got['per_chip'])} per chip")
             + f", {ratio(got['per_kw'])} per kW, {ratio(got['per_gb'])} per GB of memory. ")
     bounds = {k: v for k, v in quotient_intervals(a, b).items() if not math.isnan(v[0])}
-    # as the sentence states them; per system apart from per chip only for systems of two sizes (else it is per chip,
-    # and the rows' notes, which JSON keeps, name per chip alone)
-    order = (("per_system",) if bounds.get("per_system") != bounds.get("per_chip") else ()) + ("per_chip", "per_kw",
-                                                                                                "per_gb")
+    # as the sentence states them; per system apart from per chip only for systems of two sizes (else the rows'
+    # notes, which JSON keeps, name per chip alone)
+    order = (() if one_size else ("per_system",)) + ("per_chip", "per_kw", "per_gb")
     if not bounds:
         return said
     even = even_text({k: bounds[k] for k in order if k in bounds})
