@@ -303,10 +303,10 @@ def test_wide_keeps_free_text_in_the_table_past_the_terminal(monkeypatch: pytest
     columns = [Column("name", "system", plain, "left"), Column("format", "format", plain, "left", wrap=True),
                Column("a", "a", plain), Column("b", "b", plain), Column("note", "note", plain, "left")]
     assert render_text(rows, columns, wide=True).splitlines() == [
-        "system   format             a             b  note                    ",
+        "system   format             a             b  note",
         "─" * 69,
-        "hgx-h20  fp8     111111111111  222222222222  fp8 GEMM rate not       ",
-        "                                             measured; power assumed "]
+        "hgx-h20  fp8     111111111111  222222222222  fp8 GEMM rate not",
+        "                                             measured; power assumed"]
     assert render_text(rows, columns).splitlines()[-3:] == [
         "- hgx-h20 (format): fp8", "- hgx-h20 (note): fp8 GEMM rate not", "  measured; power assumed"]
 
@@ -747,7 +747,7 @@ def test_a_note_with_no_room_for_its_words_goes_under_the_table_whole(monkeypatc
         "per system = every chip of the system busy;",
         "'uncalibrated': no measured calibration"]
     monkeypatch.setenv("COLUMNS", "60")  # room for the note's longest word, 'uncalibrated': it stays in the table
-    assert "uncalibrated  \n8,192x Ascend 950DT              2,199-4,194  (inherits" in render_text(rows, columns)
+    assert "uncalibrated\n8,192x Ascend 950DT              2,199-4,194  (inherits" in render_text(rows, columns)
 
 
 def test_a_table_of_names_and_one_text_keeps_its_text_in_the_table(monkeypatch: pytest.MonkeyPatch) -> None:

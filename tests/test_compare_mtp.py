@@ -114,7 +114,7 @@ def test_compare_refine_simulates_each_best_configuration_as_serve_would() -> No
     assert refined.exit_code == 0, refined.output
     (row,) = json.loads(refined.stdout)
     assert (row["mode"], row["layout"], row["clients_per_worker"]) == ("agg", "tp1", 256.0)
-    assert row["sim_case"] == "agg: 1 x tp1, 256 clients, fp8 weights, fp8 KV" and row["sim_flags"] == ""
+    assert row["sim_case"] == "agg: 1 x tp1, 256 clients, fp8 weights, fp8 KV" and row["sim_flags"] == []
     serve = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1",
                                      "--concurrency", "256", "--weights", "fp8", "--kv", "fp8", "--format", "json"])
     simulated = json.loads(serve.stdout)

@@ -81,8 +81,12 @@ def test_ray_gives_the_local_result() -> None:
 
 
 def test_bad_specs_name_the_problem() -> None:
-    with pytest.raises(ParityError, match="unknown sweep axes"):
+    with pytest.raises(ParityError, match="unknown sweep axis colour; an axis is a predict column or 'variant'$"):
         SweepSpec(axes={"colour": ["red"]})
+    # a misspelled axis gets the names it looks like, as a misspelled option does (report-only tester fuzzDB 4)
+    with pytest.raises(ParityError, match=r"unknown sweep axes concurency \(did you mean concurrency, "
+                                          r"max_concurrency\?\), tpp \(did you mean tp, pp\?\); "):
+        SweepSpec(axes={"concurency": [1], "tpp": [2]})
     with pytest.raises(ParityError, match="needs an \\[axes\\] table"):
         spec_from_toml({"sweep": {}})
 
@@ -223,10 +227,9 @@ def test_chip_columns_follow_a_variants_power_die_area_and_rates() -> None:
     assert rows["die-half"]["performance_density_tpp_per_mm2"] == pytest.approx(2 * 2368 / 814)
     assert rows["fp8x2"]["tpp"] == pytest.approx(2 * 2368.0)
     # tokens per kW rest on power parity assumed: the flags say so, as compare's do (report-only tester fixNF 2)
-    assert base["flags"] == ("engine profile generic not fitted to measurements; power assumed: 5.82 kW per hgx-h20 "
-                             "(8 x 400 W x 1.82)")
-    assert rows["tdp2"]["flags"].endswith(
-        "; power assumed: 9.024 kW per tdp2 (5.824 kW plus 8 x 400 W of chip power)")
+    assert base["flags"] == ["engine profile generic not fitted to measurements",
+                             "power assumed: 5.82 kW per hgx-h20 (8 x 400 W x 1.82)"]
+    assert rows["tdp2"]["flags"][-1] == "power assumed: 9.024 kW per tdp2 (5.824 kW plus 8 x 400 W of chip power)"
     # a what-if's note names its calibration as the base chip's, not one 'measured on this chip' (fixNF 3)
     assert "; calibration: GEMM and attention measured on this chip (" in base["note"]
     assert ("; calibration: the base chip nvidia-h20's, not the what-if's (nothing measured it): GEMM and attention "
@@ -239,9 +242,9 @@ def test_a_row_without_tokens_per_kw_carries_no_power_flag() -> None:
     from parity.sweep import _with_power_flags
 
     h20 = catalog.system("hgx-h20")
-    assert _with_power_flags("a", {"output_tokens_per_s_per_kw": math.nan}, (h20, None)) == "a"
-    assert _with_power_flags("", {"output_tokens_per_s_per_kw": 1.0}, (h20, h20)) == (
-        "power assumed: 5.82 kW per hgx-h20 (8 x 400 W x 1.82)")
+    assert _with_power_flags(["a"], {"output_tokens_per_s_per_kw": math.nan}, (h20, None)) == ["a"]
+    assert _with_power_flags([], {"output_tokens_per_s_per_kw": 1.0}, (h20, h20)) == [
+        "power assumed: 5.82 kW per hgx-h20 (8 x 400 W x 1.82)"]
 
 
 def test_a_tdp_what_if_states_its_own_power_arithmetic() -> None:
@@ -479,7 +482,7 @@ def test_the_readme_example_answers_its_question_on_deepseek_r1() -> None:
     assert [round(done[(s, 16)]["output_tokens_per_s_per_chip"]) for s in ("atlas-800-a3", "910c-2x-bandwidth")] \
         == [118, 210]
     # run one rank per die, the what-if names its catalog package, not the die record ('huawei-ascend-910c-die')
-    assert done[("910c-2x-bandwidth", 16)]["flags"].startswith(
+    assert done[("910c-2x-bandwidth", 16)]["flags"][0].startswith(
         "what-if: memory_bytes_per_s x2 of huawei-ascend-910c, priced with huawei-ascend-910c's calibration")
 
 

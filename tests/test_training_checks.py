@@ -82,7 +82,8 @@ def test_the_ranks_a_flag_holds_for_read_as_ranges() -> None:
 
 
 def _refused(*args: str) -> str:
-    result = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", *args])
+    base = [] if "--model" in args else ["--model", "llama-3.1-8b"]  # one --model: an option given twice is refused
+    result = CliRunner().invoke(cli, ["train", *base, "--system", "hgx-h100", *args])
     assert result.exit_code == 2, result.output
     return result.output.strip()
 

@@ -127,7 +127,7 @@ def test_a_kv_bound_simulated_run_is_flagged_and_its_interval_widened() -> None:
     (kv,) = (f.text for f in bound.flags if f.kind == "KV-bound run")  # one flag, its own entry
     assert kv.endswith("preempted): its TTFT turns on the KV capacity")
     assert not any("KV-bound" in f.kind for f in roomy.flags)
-    assert kv in bound.row()["flags"].split("; ")  # predict's flags column joins them
+    assert kv in bound.row()["flags"]  # predict's flags column lists them
     waited = int(kv.split("KV-bound run (")[1].split(" of ")[0].replace(",", ""))
     assert bound.extra["kv_waited"] == waited > 0 and roomy.extra["kv_waited"] == 0.0  # predict's kv_waited column
     intervals = Intervals.from_table(catalog.uncertainty_table("sim"))

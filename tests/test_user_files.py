@@ -176,7 +176,8 @@ def test_repeated_or_unread_import_rows_are_refused(home: Path, tmp_path_factory
 
 
 def _prefill_note(*system: str) -> tuple[float, str]:
-    result = CliRunner().invoke(cli, [*PREFILL, "--system", *system] if system else list(PREFILL))
+    run = [*PREFILL[:4], *system, *PREFILL[5:]] if system else list(PREFILL)  # the system named in place of h200's
+    result = CliRunner().invoke(cli, run)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     return data["step_s"], data["note"]

@@ -268,9 +268,12 @@ class SweepSpec:
     def __post_init__(self) -> None:
         if self.mode not in ("grid", "random"):
             raise ParityError(f"sweep mode must be grid or random, got {self.mode!r}")
-        unknown = set(self.axes) - set(CASE_COLUMNS) - set(OPTIONAL_COLUMNS) - {"variant"}
-        if unknown:
-            raise ParityError(f"unknown sweep axes {', '.join(sorted(unknown))}; use predict columns or 'variant'")
+        known = [*CASE_COLUMNS, *OPTIONAL_COLUMNS, "variant"]
+        if unknown := sorted(set(self.axes) - set(known)):
+            said = [f"{name} (did you mean {', '.join(close)}?)" if (close := catalog.close_matches(name, known, 3))
+                    else name for name in unknown]
+            raise ParityError(f"unknown sweep {'axis' if len(unknown) == 1 else 'axes'} {', '.join(said)}; an axis is "
+                              "a predict column or 'variant'")
         missing = [name for name in REQUIRED_AXES if name not in self.axes] + (
             [] if {"system", "variant"} & set(self.axes) else ["system or variant"])
         if missing:
@@ -503,13 +506,13 @@ def _predict_chunk(rows: list[dict[str, Any]], variants: tuple[Variant, ...]) ->
     return out
 
 
-def _with_power_flags(flags: str, chip: Mapping[str, float], systems: Sequence[System | None]) -> str:
-    """A row's flags cell with each of its systems' power_flags where the row states tokens per kW, which rests on
+def _with_power_flags(flags: list[str], chip: Mapping[str, float], systems: Sequence[System | None]) -> list[str]:
+    """A row's flags with each of its systems' power_flags where the row states tokens per kW, which rests on
     the systems' power ('power assumed: 10.9 kW per mi300x-platform (8 x 750 W x 1.82)', as compare flags it)."""
     if math.isnan(chip["output_tokens_per_s_per_kw"]):
         return flags
     raised = [f.text for system in systems if system is not None for f in power_flags(system)]
-    return "; ".join(dict.fromkeys(filter(None, [flags, *raised])))
+    return list(dict.fromkeys([*flags, *raised]))
 
 
 def _system_named(name: object, variants: Mapping[str, System]) -> System | None:

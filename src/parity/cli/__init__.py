@@ -57,10 +57,37 @@ TABLE_FORMATS = ("table", "json", "csv", "md")
 SUFFIXES = {".csv": "csv", ".json": "json", ".md": "md", ".txt": "table"}
 
 
+class _Command(click.Command):
+    """A command that refuses an option given twice (`--out a.json --out b.csv`): click keeps the last one silently,
+    so the first file was never written and no one was told. An option that takes many (`--model`) may repeat."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        options = {name: p for p in self.get_params(ctx) if isinstance(p, click.Option) and not p.multiple
+                   for name in (*p.opts, *p.secondary_opts)}
+        given: dict[str, list[str]] = {}
+        words = iter(args)
+        for word in words:
+            if word == "--":
+                break
+            name = word.partition("=")[0]
+            if (option := options.get(name)) is None:
+                continue
+            given.setdefault(option.name or name, []).append(word)
+            if not option.is_flag and "=" not in word:
+                given[option.name or name][-1] += f" {next(words, '')}"
+        for said in given.values():
+            if len(said) > 1:
+                raise click.UsageError(f"{said[0].split()[0].split('=')[0]} given {len(said)} times "
+                                       f"({', '.join(said)}): give it once", ctx)
+        return super().parse_args(ctx, args)
+
+
 class _Group(click.Group):
     """A click group that loads each command's module on first use and turns ParityError, file-system
     errors and bad options or arguments into one line on stderr and exit code 2 (the line names the
-    command's --help)."""
+    command's --help). Its commands refuse an option given twice (_Command)."""
+
+    command_class = _Command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(COMMANDS) | set(self.commands))

@@ -16,7 +16,7 @@ from parity.cli.values import TOKENS
 from parity.dtypes import FORMATS as NUMBER_FORMATS
 from parity.engine import PROFILE_SECTIONS, EngineProfile, field_origins
 from parity.errors import CatalogError, ParityError
-from parity.flags import joined, texts
+from parity.flags import texts
 from parity.hardware import Calibration, Chip, Provenance, System
 from parity.model import LightningAttention, LinearAttention, Mamba, Model, MoeMlp
 from parity.report.tables import Column, plain, scaled
@@ -249,7 +249,7 @@ def models(fmt: str, out: Path | None) -> None:
         rows.append({"id": entry.id, "hf": entry.hf, "parameters": m.parameters,
                      "active_parameters": m.active_parameters, "layers": m.num_layers,
                      "features": " ".join(sorted(m.features)), "weights": f"{m.weight_format}/{m.expert_weight_format}",
-                     "flags": joined(m.flags)})
+                     "flags": texts(m.flags)})
     columns = [Column("id", "model", plain, "left"), Column("hf", "Hugging Face", plain, "left", wide=True),
                Column("parameters", "params B", scaled(1e9)), Column("active_parameters", "active B", scaled(1e9)),
                Column("layers", "layers", plain), Column("features", "features", plain, "left"),

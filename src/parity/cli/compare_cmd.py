@@ -100,7 +100,7 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
 def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
                     percentiles: Sequence[LatencyTarget]) -> str:
     """What --refine adds, for the caption: what the simulator ran and each run it flags or could not make."""
-    said = [f"{r.system}: {s['sim_flags'] or s['sim_case']}" for r, s in zip(results, sims)
+    said = [f"{r.system}: {'; '.join(s['sim_flags']) or s['sim_case']}" for r, s in zip(results, sims)
             if r.fits and (s["sim_flags"] or str(s["sim_case"]).startswith("simulation failed"))]
     chosen = ("the configuration is the steady-state model's choice" if not percentiles else
               f"{' and '.join(bound_text(t) for t in percentiles)}: the steady-state model, which has means only, "
@@ -147,7 +147,7 @@ def _refined(job: tuple[Comparison, System, str, str, int, int, int, str | None,
     why). `system`: the row's, a what-if variant's included."""
     row, system, model_name, engine, isl, osl, mtp_tokens, weights, arrivals = job
     if row.configuration is None:
-        return {**{k: math.nan for k in REFINE_KEYS}, "sim_case": "no configuration to simulate", "sim_flags": ""}
+        return {**{k: math.nan for k in REFINE_KEYS}, "sim_case": "no configuration to simulate", "sim_flags": []}
     precision, drafts = _as_compared(system, model_name, weights, mtp_tokens)
     out = refine_candidate(row.configuration, model_name, system.id, engine, precision, isl, osl, drafts,
                            rank_per_die=system.chip.dies > 1, arrivals=arrivals, systems={system.id: system})

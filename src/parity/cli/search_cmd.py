@@ -288,7 +288,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   if refined else "")
                + "".join(f". Refined {rows[i]['mode']} {rows[i]['layout']}"
                          f"{' / ' + str(rows[i]['decode_layout']) if rows[i]['decode_layout'] else ''} at "
-                         f"{float(rows[i]['concurrency']):,.0f} clients: {rows[i]['sim_flags']}"
+                         f"{float(rows[i]['concurrency']):,.0f} clients: {'; '.join(rows[i]['sim_flags'])}"
                          for i in refined if rows[i].get("sim_flags"))
                + (f". {skipped:,} of the {'screened' if percentiles else f'{DEFAULT_REFINE} best'} not simulated: over "
                   f"{DEFAULT_REFINE_MAX_CLIENTS:,} clients each (seconds of simulation; an explicit --refine K runs "

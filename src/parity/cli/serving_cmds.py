@@ -151,8 +151,7 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
     table = [{k: row.get(k, float("nan")) for k in columns} for row in (p.row() for p in predictions)]
     table = [{**row, **scored(row, m)} for row, m in zip(table, measured)]  # the user's runs scored, where given
     score = score_line(table)
-    if fmt not in ("table", "md"):  # flags: a list in JSON, as serve's; CSV joins a list into one cell
-        table = [{**row, "flags": flag_texts(p.flags)} for row, p in zip(table, predictions)]
+    if fmt not in ("table", "md"):  # flags: a list in JSON, as serve's; JSON text in CSV
         emit(table, PREDICTION_COLUMNS, fmt, out=out)
         if score:
             click.echo(score, err=True)

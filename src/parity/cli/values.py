@@ -87,7 +87,7 @@ class Count(click.ParamType):
                 self.fail(f"expected a whole number{grouped}, got {value!r}", param, ctx)
             if not read.is_integer() or not re.fullmatch(r"\s*[-+]?[\d,_]+\s*", str(value)):
                 self.fail(f"expected a whole number, got {value!r}", param, ctx)
-            number = int(read)
+            number = int(re.sub(r"[\s,_]", "", str(value)))  # its digits, exactly (the float read rounds past 2**53)
         if number < self.least:
             hint = f" (leave the option out for {self.left_out})" if number == 0 and self.least > 0 else ""
             self.fail(f"must be a whole number >= {self.least}, got {number}{hint}", param, ctx)
@@ -220,6 +220,8 @@ class StatisticTarget(click.ParamType):
         text = str(value).strip()
         if text.lower() in ("none", "off"):
             return None
+        if not text:  # latency_target reads '' as no target; an option given blank is a slip, not 'none'
+            self.fail("empty: give a duration (e.g. 2s, p99:2s) or 'none'", param, ctx)
         try:
             target = latency_target(text, self.metric)
         except ParityError as err:

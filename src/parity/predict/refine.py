@@ -12,7 +12,7 @@ import numpy as np
 
 from parity import tomlwrite
 from parity.errors import ParityError
-from parity.flags import joined
+from parity.flags import texts
 from parity.hardware import System
 from parity.parallel import map_chunks
 from parity.plan import Precision
@@ -153,7 +153,7 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
                      arrivals: str = "closed", systems: Mapping[str, System] | None = None) -> dict[str, object]:
     """The candidate's row with the simulator's TTFT and TPOT (mean, p50, p90, p99), throughput and chips
     (REFINE_KEYS); sim_case says what was simulated, or why the simulation failed (figures NaN); sim_flags the
-    run's own flag (SimResult.kv_flag: KV-bound), '' where none; sim_*_low and sim_*_high the 80% intervals of the
+    run's own flag (SimResult.kv_flag: KV-bound) as a list, empty where none; sim_*_low and sim_*_high the 80% intervals of the
     simulator's TTFT, TPOT and throughput, from its own residual bands, widened where the run is flagged, as `parity
     serve --sim` gives them for the same case (predict.simulated: NaN for Poisson arrivals, which have no bands).
     `arrivals`: "closed", the benchmark's clients in a closed loop (its first wave, every client at once, counted);
@@ -173,7 +173,7 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
                              num_prompts=closed.arrivals().num_prompts) if rate else closed
         sim = simulate_scenario(scenario, bench)
     except (ParityError, ValueError, ArithmeticError) as err:
-        return {**row, **{k: nan for k in REFINE_KEYS}, "sim_case": f"simulation failed: {err}", "sim_flags": ""}
+        return {**row, **{k: nan for k in REFINE_KEYS}, "sim_case": f"simulation failed: {err}", "sim_flags": []}
     latency = sim.latency
     bounds = {} if rate else interval_bounds(
         scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip,
@@ -183,7 +183,7 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
             "sim_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,
             "sim_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "sim_chips": whole(sim.chips),
             "sim_case": _described(case) + (f", Poisson arrivals at {rate:,.3g} requests/s" if rate else ""),
-            "sim_flags": joined(filter(None, (sim.kv_flag(),))),
+            "sim_flags": texts(filter(None, (sim.kv_flag(),))),
             **{key: bounds.get(bound, nan) for key, bound in _BOUNDS.items()}}
 
 

@@ -13,7 +13,7 @@ from parity.dtypes import CHIP_NATIVE, format_named, format_on
 from parity.engine import (GATHERING_MOE_BACKENDS, EngineHost, EngineKernel, EngineProfile, engine_version,
                            version_defaults, version_host, version_kernels)
 from parity.errors import InfeasiblePlan, ParityError
-from parity.flags import Flag, joined
+from parity.flags import Flag, texts
 from parity.graph import MLA_DECODE
 from parity.hardware import Calibration, Chip, System, chip_text, per_die
 from parity.memory import HOST_RESERVE_BYTES
@@ -131,7 +131,7 @@ class Prediction:
         where the deployment is aggregated (its one kind of worker is neither; chips counts it)."""
         out = asdict(self)
         out.update(out.pop("extra"))
-        out["flags"] = joined(self.flags)  # one cell of a table or CSV
+        out["flags"] = texts(self.flags)  # a list: one cell of a table, of JSON text in CSV
         out["chips"] = whole(self.chips)  # a count (workers of whole chips): an integer column of CSV and Parquet
         for workers in ("prefill_workers", "decode_workers"):  # an aggregated deployment has neither kind: None
             if workers in out:

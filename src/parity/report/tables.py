@@ -81,6 +81,9 @@ def reached(show: Callable[[Any], str]) -> Callable[[Any], str]:
 
 
 def plain(value: Any) -> str:
+    """A cell as text; a list (a row's flags) its items joined by '; '."""
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
     return "" if value is None else str(value)
 
 
@@ -442,9 +445,11 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     # the caption: at the table's width, never past the terminal's; at the terminal's under items listed there
     text_width = max(min(terminal if under else width, terminal, 100), 20)
     table = _table(shown, cells, _title_lines(title, min(width, terminal)), widths)
-    buffer = io.StringIO()
-    Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False,
+    printed = io.StringIO()
+    Console(file=printed, width=width, color_system=None, force_terminal=False, legacy_windows=False,
             soft_wrap=False).print(table)
+    buffer = io.StringIO()  # each line without the spaces rich pads it to the table's width with (noise to diff, grep)
+    buffer.write("".join(line.rstrip() + "\n" for line in printed.getvalue().splitlines()))
     # items and caption break only between words: a word longer than a line (a path) keeps a line of its own
     buffer.write("".join(textwrap.fill(item, max(min(terminal, 100), 20), initial_indent="- ", subsequent_indent="  ",
                                        break_long_words=False, break_on_hyphens=False) + "\n" for item in listed))
@@ -482,15 +487,15 @@ def to_json(payload: Any) -> str:
 def to_csv(rows: Iterable[Mapping[str, Any]], keys: Sequence[str] | None = None) -> str:
     """CSV of the rows, one column per key (`keys`, or every key of the rows in order). A nested mapping is spread
     over columns named parent_child (ratios.per_chip -> ratios_per_chip, breakdown.compute_s -> breakdown_compute_s),
-    so a spreadsheet reads each number; a list of flags (`flags`, `*_flags`) is one cell of its sentences joined by
-    '; ' ('' when none), as `predict` writes them; any other list stays one cell of JSON text."""
+    so a spreadsheet reads each number; a list (a row's flags among them) is one cell of JSON text, which splits
+    back whole (a flag's sentence may hold '; ' itself)."""
     rows = [_flat(row) for row in rows]
     keys = list(keys or dict.fromkeys(k for row in rows for k in row))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _csv_cell(k, row.get(k)) for k in keys})
+        writer.writerow({k: _csv_cell(row.get(k)) for k in keys})
     return out.getvalue()
 
 
@@ -509,9 +514,7 @@ def _flat(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _csv_cell(key: str, value: Any) -> Any:
-    if isinstance(value, list) and (key == "flags" or key.endswith("_flags")):
-        return "; ".join(str(v) for v in value)  # flag sentences, as parity.flags.joined writes them
+def _csv_cell(value: Any) -> Any:
     if isinstance(value, list):
         return json.dumps(value)
     return "" if value is None else value
