@@ -163,8 +163,8 @@ def test_serve_records_the_matrices_a_checkpoints_skip_list_keeps_bf16() -> None
     alike)."""
     run = ["serve", "--model", "deepseek-v3.1-nvfp4", "--system", "hgx-b200", "--tp", "8", "--moe-ep", "8",
            "--concurrency", "64", "--model-kind", "steady", "--format", "json"]
-    assert json.loads(_run(*run))["unquantized_matrices"] == "kv_a kv_b q_a q_b"
-    assert json.loads(_run(*run, "--weights", "nvfp4"))["unquantized_matrices"] == ""
+    assert json.loads(_run(*run))["unquantized_matrices"] == ["kv_a", "kv_b", "q_a", "q_b"]  # a list, as `model`'s
+    assert json.loads(_run(*run, "--weights", "nvfp4"))["unquantized_matrices"] == []
 
 
 def test_flags_are_a_list_in_json_and_its_json_text_in_csv_for_serve_and_predict(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
 def serve_inputs(case: Case, scenario: Scenario, rerun: str) -> dict[str, object]:
     """What a `parity serve` record states of its own run, so that the rows of many runs join and tell apart: the
     case's names and workload, its formats as resolved (the checkpoint's where none was given, the engine's KV
-    format; unquantized_matrices: the matrices its skip list keeps bf16, space-separated), its layouts ('' the decode
+    format; unquantized_matrices: the matrices its skip list keeps bf16, a list as `parity model`'s), its layouts ('' the decode
     layout of an aggregated run), whether each die of a package was a rank (rank_per_die: then the record adds
     memory_bytes_per_die beside the package's memory_bytes_per_chip) and `rerun`, its serve_command."""
     precision = scenario.precision
@@ -109,7 +109,7 @@ def serve_inputs(case: Case, scenario: Scenario, rerun: str) -> dict[str, object
             "layout": str(case.layout), "decode_layout": "" if case.decode_layout is None else str(case.decode_layout),
             "concurrency": case.concurrency, "isl": case.isl, "osl": case.osl, "weights": precision.weights,
             "moe_weights": precision.expert_weights, "kv_cache": precision.kv_cache,
-            "unquantized_matrices": " ".join(sorted(precision.unquantized)), "mtp_tokens": case.mtp_tokens,
+            "unquantized_matrices": sorted(precision.unquantized), "mtp_tokens": case.mtp_tokens,
             "rank_per_die": scenario.system.chip.ranks_per_package > 1, "serve_command": rerun}
 
 
