@@ -179,6 +179,16 @@ def refused(*args: str) -> str:
                                                       "nothing is measured (m.json says how its times were taken"),
     (("calibrate", "--import", "m.json", "--save-raw", "raw.json"),
      "--save-raw writes the measurements this GPU takes; with --import nothing is measured (m.json holds"),
+    # an option given twice: click kept the last silently (p.json was never written); a flag twice alike
+    (("policy", "h100", "--out", "p.json", "--out=p2.csv"),
+     "--out given 2 times (--out p.json, --out=p2.csv): give it once"),
+    (("chips", "--wide", "--wide"), "--wide given 2 times (--wide, --wide): give it once"),
+    # a blank target was an AssertionError's traceback and exit 1 (report-only tester fuzzDB 1)
+    (("serve", *LLAMA, "--ttft", " "), "'--ttft': empty: give a duration (e.g. 2s, p99:2s) or 'none'"),
+    (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", ""), "'--tpot': empty: give a duration"),
+    # a count past float precision is echoed as typed (it read 1,000,000,000,000,000,019,884,624,838,656)
+    (("serve", *LLAMA, "--concurrency", "1" + "0" * 30), "'--concurrency': 1,000,000,000,000,000,000,000,000,000,000 "
+                                                          "is beyond any deployment's concurrent requests"),
 ])
 def test_bad_values_are_one_line_and_exit_2(args: tuple[str, ...], says: str, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:

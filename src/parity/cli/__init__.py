@@ -64,21 +64,18 @@ class _Command(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         options = {name: p for p in self.get_params(ctx) if isinstance(p, click.Option) and not p.multiple
                    for name in (*p.opts, *p.secondary_opts)}
-        given: dict[str, list[str]] = {}
+        given: dict[click.Option, list[str]] = {}  # each option's words as typed, with their values
         words = iter(args)
         for word in words:
-            if word == "--":
+            if word == "--":  # the rest are arguments
                 break
-            name = word.partition("=")[0]
-            if (option := options.get(name)) is None:
-                continue
-            given.setdefault(option.name or name, []).append(word)
-            if not option.is_flag and "=" not in word:
-                given[option.name or name][-1] += f" {next(words, '')}"
-        for said in given.values():
+            if (option := options.get(word.partition("=")[0])) is not None:
+                value = "" if option.is_flag or "=" in word else f" {next(words, '')}"
+                given.setdefault(option, []).append(word + value)
+        for option, said in given.items():
             if len(said) > 1:
-                raise click.UsageError(f"{said[0].split()[0].split('=')[0]} given {len(said)} times "
-                                       f"({', '.join(said)}): give it once", ctx)
+                raise click.UsageError(f"{option.opts[0]} given {len(said)} times ({', '.join(said)}): give it once",
+                                       ctx)
         return super().parse_args(ctx, args)
 
 
