@@ -186,6 +186,8 @@ def refused(*args: str) -> str:
     # a blank target was an AssertionError's traceback and exit 1 (report-only tester fuzzDB 1)
     (("serve", *LLAMA, "--ttft", " "), "'--ttft': empty: give a duration (e.g. 2s, p99:2s) or 'none'"),
     (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", ""), "'--tpot': empty: give a duration"),
+    # a field that is none said so, before whether the section reads --by (it said the section does not read it)
+    (("validate", "--by", "bogus", "--section", "published"), "got 'bogus' (bogus: no such field)"),
     # a count past float precision is echoed as typed (it read 1,000,000,000,000,000,019,884,624,838,656)
     (("serve", *LLAMA, "--concurrency", "1" + "0" * 30), "'--concurrency': 1,000,000,000,000,000,000,000,000,000,000 "
                                                           "is beyond any deployment's concurrent requests"),

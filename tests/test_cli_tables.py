@@ -868,3 +868,13 @@ def test_policy_at_threshold_names_the_flags_its_notes_leave_out() -> None:
                         "md", columns=120).split())
     assert ("Every row: layout far from measured ones (pipeline parallel or over 64 chips per worker); engine profile "
             "generic not fitted to measurements. NVIDIA H100 SXM5 80GB: all peak rates x0.1515") in md, md
+
+
+def test_whole_figures_are_grouped_in_threes_at_any_precision_and_errors_carry_their_sign() -> None:
+    """validate --by source's rows furthest off printed 1313 beside 11,858 (four significant figures: the grouping
+    applied only from 10,000); signed errors printed +1.7% on the accuracy page and 1.7% in the table (fuzzDD 15)."""
+    from parity.report.tables import scaled, signed_percent
+
+    assert [scaled(1.0, 4)(v) for v in (1313.4, 11858, 999.7)] == ["1,313", "11,858", "999.7"]
+    assert [scaled(1e9, 1)(-12.3e9), scaled(1.0)(1234.5), scaled(1.0, 5)(1313.4)] == ["-12", "1,234", "1,313.4"]
+    assert [signed_percent(v) for v in (0.017, -0.042, 0.0, None, float("nan"))] == ["+1.7%", "-4.2%", "+0.0%", "-", "-"]

@@ -33,13 +33,30 @@ def stubbed(monkeypatch):
 
 def test_csv_holds_every_row_with_its_table(stubbed, tmp_path):
     out = tmp_path / "by_source.csv"
-    result = CliRunner().invoke(cli, ["validate", "--section", "published", "--by", "source", "--out", str(out)])
+    result = CliRunner().invoke(cli, ["validate", "--by", "source", "--out", str(out)])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open()))
     assert [r["table"] for r in rows] == ["scores", "training", "pairs", "rows"]
     assert rows[0]["group"] == "lib" and float(rows[0]["median_abs_error"]) == pytest.approx(0.262)
     assert float(rows[2]["published"]) == pytest.approx(0.8)
     assert rows[3]["case_id"] == "LIB-l3-70b-tp4-b1" and float(rows[3]["left_out_error"]) == pytest.approx(0.628)
+
+
+@pytest.mark.parametrize(("section", "tables"), [("published", ["scores", "pairs", "rows"]), ("training", ["training"])])
+def test_a_section_with_by_scores_that_section_alone(stubbed, tmp_path, monkeypatch, section, tables):
+    """`--section training --by vendor` ran the serving leave-outs too and printed them (report-only tester fuzzDD
+    7): the training runs alone, and --section published the serving figures alone, neither fit run for the other."""
+    if section == "training":
+        monkeypatch.setattr(crossvendor_cmd, "crossvendor_scores", lambda *a, **k: pytest.fail("serving was run"))
+    else:
+        monkeypatch.setattr(crossvendor_cmd, "training_scores", lambda *a, **k: pytest.fail("training was run"))
+    out = tmp_path / "by_vendor.csv"
+    result = CliRunner().invoke(cli, ["validate", "--section", section, "--by", "vendor", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert list(dict.fromkeys(r["table"] for r in csv.DictReader(out.open()))) == tables
+    text = CliRunner().invoke(cli, ["validate", "--section", section, "--by", "vendor"]).output
+    assert ("Published training runs by vendor" in text) == (section == "training")
+    assert ("Published serving figures by vendor" in text) == (section == "published")
 
 
 def test_json_and_text_carry_all_four_tables(stubbed, tmp_path):
@@ -90,7 +107,7 @@ def test_iterations_are_taken_where_a_fit_reads_them(stubbed, monkeypatch):
 # a source as long as the longest stored one and a training group's explanation as long as NVIDIA's (six case ids)
 LONG_SCORES = [{"group": "rocm-blog-mi300x-best-practices", "kind": "decode", "setting": setting, "count": 1407,
                 "median_abs_error": 0.262, "p90_abs_error": 1.199, "bias": -0.262, "left_out": left}
-               for setting, left in (("after (scored half)", ""), ("held-out half", "profiles fitted on its half"),
+               for setting, left in (("after (scored half)", ""), ("never fitted", "profiles fitted on its half"),
                                      ("left out", "its rows fitted nothing"))]
 LONG_TRAINING = [{"group": group, "setting": "left out", "count": 59, "median_abs_error": 0.169,
                   "p90_abs_error": 0.473, "bias": -0.169, "left_out": left}
@@ -107,10 +124,10 @@ def test_text_fits_80_columns_with_each_explanation_once_under_its_table(monkeyp
         "scores": LONG_SCORES, "ratios": PAIRS * 2, "rows": [{**ROWS[0], "group": LONG_SCORES[0]["group"]}]})
     monkeypatch.setattr(crossvendor_cmd, "training_scores", lambda by, progress: LONG_TRAINING)
     monkeypatch.setenv("COLUMNS", "80")
-    result = CliRunner().invoke(cli, ["validate", "--section", "published", "--by", "source"])
+    result = CliRunner().invoke(cli, ["validate", "--by", "source"])
     assert result.exit_code == 0, result.output
     assert max(len(line) for line in result.output.splitlines()) == 80
     assert "- AMD, Google left out: its rows fitted nothing\n" in result.output
-    assert "- rocm-blog-mi300x-best-practices held-out half: profiles fitted on its half\n" in result.output
+    assert "- rocm-blog-mi300x-best-practices never fitted: profiles fitted on its half\n" in result.output
     assert result.output.count("its rows fitted nothing") == 2  # once under each table
     assert "rocm-blog-mi300x-best-practices  decode  after      1407" in result.output  # 'after (scored half)'

@@ -112,7 +112,7 @@ def test_the_accuracy_page_lists_every_source_left_out_and_names_those_over_the_
                 "p90_abs_error": median, "bias": median}
     scores = [row("a", "decode", "left out", 0.213), row("a", "decode", "before", 0.9), row("b", "decode", "left out", 0.199),
               row("c", "prefill", "left out", 0.354), row("d", "decode", "left out", 0.247),
-              row("aiconfigurator", "decode", "held-out half", 0.102)]
+              row("aiconfigurator", "decode", "never fitted", 0.102)]
     assert SOURCE_DECODE_TARGET == 0.20
     lines = _by_source({"by_source": {"scores": scores, "ratios": []}})
     text = "\n".join(lines)

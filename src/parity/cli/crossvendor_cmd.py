@@ -16,7 +16,7 @@ from parity.crossvendor import (bands_toml, crossvendor_scores, fit_stack, leave
                                 stack_loss, stack_rows, stack_toml, stored_setting, vendor_bands)
 from parity.crossvendor_training import TRAINING_BANDS, training_scores, training_vendor_bands
 from parity.fit import Refit, destination
-from parity.report.tables import Column, percent, plain, ratio, scaled
+from parity.report.tables import Column, percent, signed_percent, plain, ratio, scaled
 
 __all__ = ["crossvendor_report", "fit_stacks"]
 
@@ -30,7 +30,7 @@ def _per_what(metric: str) -> str:
 
 def _fits(setting: str) -> str:
     """A score row's fits for people: 'after' for 'after (scored half)' (each caption says which rows 'after'
-    scores), so that a narrow terminal wraps no more than 'held-out half'."""
+    scores), so that a narrow terminal wraps no more than 'never fitted'."""
     return setting.removesuffix(" (scored half)")
 
 
@@ -67,14 +67,19 @@ def fit_stacks(iterations: int, write_to: str) -> None:
 
 
 def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, model_kind: str = "sim",
-                       processes: int = 1) -> None:
-    """The three tables (scores, training runs, cross-vendor pairs) as text or Markdown; all of it as JSON; or one
-    CSV of every row, its `table` column naming which of the three. With --out, written once and whole.
-    `model_kind` prices the published rows (crossvendor_scores); the fits run the steady-state model."""
+                       processes: int = 1, section: str = "all") -> None:
+    """The tables (serving scores, training runs, cross-vendor pairs, the rows furthest off) as text or Markdown; all
+    of it as JSON; or one CSV of every row, its `table` column naming which. With --out, written once and whole.
+    `model_kind` prices the published rows (crossvendor_scores); the fits run the steady-state model. `section`:
+    training runs alone ('training'), the serving figures alone ('published' or 'serving'), or both ('all')."""
     fmt = output_format(fmt, out)
-    payload = crossvendor_scores(by, iterations, progress=lambda g: click.echo(f"left out {g}", err=True),
-                                 model_kind=model_kind, processes=processes)
-    payload["training"] = training_scores(by, progress=lambda g: click.echo(f"left out {g} (training)", err=True))
+    served, trained = section != "training", section in ("training", "all")
+    payload: dict[str, list[dict[str, object]]] = (
+        crossvendor_scores(by, iterations, progress=lambda g: click.echo(f"left out {g}", err=True),
+                           model_kind=model_kind, processes=processes) if served else
+        {"scores": [], "ratios": [], "rows": []})
+    payload["training"] = training_scores(
+        by, progress=lambda g: click.echo(f"left out {g} (training)", err=True)) if trained else []
     table, pairs, training, per_row = payload["scores"], payload["ratios"], payload["training"], payload["rows"]
     if fmt in ("json", "csv"):
         rows = [{"table": name, **row} for name, part in (("scores", table), ("training", training), ("pairs", pairs),
@@ -84,12 +89,12 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
     # what 'left out' means for each group is listed under its table (_left_out_items), not repeated in a column
     scored = [Column("setting", "fits", _fits, "left", wrap=True), Column("count", "rows", plain),
               Column("median_abs_error", "median\n|err|", percent), Column("p90_abs_error", "p90\n|err|", percent),
-              Column("bias", "bias", percent)]
+              Column("bias", "bias", signed_percent)]
     serving_caption = (
         "decode: output tokens/s per worker or per user (1/TPOT) and TPOT; prefill: prefill tokens/s and TTFT. "
         "before: the generic prior on every chip but the H200 and CUDA-fitted engine profiles on every stack. "
         "left out: every row of the group, scored with fits that never saw it. after: the stored fits on the rows "
-        "no fit used. held-out half: aiconfigurator's never-fitted TTFT/TPOT rows. "
+        "no fit used. never fitted: aiconfigurator's rows of no fit (holdout and unseen), TTFT/TPOT. "
         + ("Closed-loop figures (per user, per worker at a concurrency) priced by the step-level simulator; offline "
            "and unbounded-rate throughputs and prefill steps by the steady-state model, which every fit runs."
            if model_kind == "sim" else "Every figure priced by the steady-state model."))
@@ -105,7 +110,7 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
         + ", ".join(f"{name} {ratio_error_median(pairs, key):.0%}"
                     for name, key in (("before", "before"), (f"{by} left out", "left_out"), ("now", "predicted")))
         + "; now, scored pairs only: "
-        + f"{ratio_error_median([p for p in pairs if p['split'] != 'calibration'], 'predicted'):.0%}")
+        + f"{ratio_error_median([p for p in pairs if p['split'] != 'calibration'], 'predicted'):.0%}") if served else ""
     parts = [
         (table, [Column("group", by, plain, "left"), Column("kind", "metric", plain, "left"), *scored],
          f"Published serving figures by {by}: before, left out, after", serving_caption, _left_out_items(table)),
@@ -115,9 +120,9 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
         (pairs, [Column("case_id", "case", plain, "left"), Column("a", "system", plain, "left"),
                  Column("b", "against", plain, "left"), Column("metric", "tokens/s", _per_what, "left", wide=2),
                  Column("published", "published\nratio", ratio), Column("before", "predicted\nbefore", ratio, wide=2),
-                 Column("left_out", f"{by}\nleft out", ratio), Column("left_out_error", "its\nerror", percent),
+                 Column("left_out", f"{by}\nleft out", ratio), Column("left_out_error", "its\nerror", signed_percent),
                  Column("predicted", "predicted\nnow", ratio, wide=1),
-                 Column("error", "ratio\nerror", percent, wide=1), Column("split", "split", plain, "left", wide=3)],
+                 Column("error", "ratio\nerror", signed_percent, wide=1), Column("split", "split", plain, "left", wide=3)],
          "The same work on two vendors' chips (same source, model, lengths, concurrency)", pairs_caption, []),
         (per_row[:WORST_ROWS], [Column("case_id", "case", plain, "left"),
                                Column("group", by, plain, "left", wrap=True),
@@ -125,12 +130,13 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
                                Column("metric", "tokens/s", _per_what, "left", wide=1),
                                Column("measured", "published", scaled(1.0, 4)),
                                Column("left_out", f"{by}\nleft out", scaled(1.0, 4)),
-                               Column("left_out_error", "its\nerror", percent),
+                               Column("left_out_error", "its\nerror", signed_percent),
                                Column("now", "now", scaled(1.0, 4), wide=2),
                                Column("split", "split", plain, "left", wide=3)],
          f"The {min(WORST_ROWS, len(per_row))} published rows furthest off with their {by} left out",
          f"Of {len(per_row)} rows scored; every one, with its prediction before and now, in --format csv or json "
          "(table 'rows'). now: the stored fits ('-' where the row fitted something).", [])]
+    parts = [part for part in parts if (trained if part[0] is training else served)]
     texts = [render_output(rows, columns, fmt, title=title, caption=caption, to_file=out is not None, listed=items)
              for rows, columns, title, caption, items in parts]
     deliver("\n".join(text.rstrip("\n") + "\n" for text in texts), out)

@@ -10,7 +10,7 @@ from pathlib import Path
 from parity import catalog
 from parity.cli import emit
 from parity.errors import ParityError
-from parity.report.tables import Column, percent, plain, scaled
+from parity.report.tables import Column, percent, signed_percent, plain, scaled
 from parity.validate_percentiles import percentile_errors, percentile_scores
 
 
@@ -35,7 +35,7 @@ def percentiles_report(fmt: str, out: Path | None) -> None:
     emit(table, [Column("model_kind", "model", plain, "left"), Column("metric", "metric", plain, "left"),
                  Column("statistic", "statistic", plain, "left"), Column("count", "rows", plain),
                  Column("median_abs_error", "median |err|", percent), Column("p90_abs_error", "p90 |err|", percent),
-                 Column("bias", "bias", percent)], "table",
+                 Column("bias", "bias", signed_percent)], "table",
          title=f"Published latency percentiles: {len(rows)} runs from {len(payload['sources'])} sources ({vendors}), "
                f"none fitted", out=out,
          caption="Error = (predicted - measured) / measured over the runs that publish the statistic. sim: the "
@@ -45,10 +45,10 @@ def percentiles_report(fmt: str, out: Path | None) -> None:
     if out is None:
         emit(by_vendor, [Column("group", "vendor", plain, "left"), Column("model_kind", "model", plain, "left"),
                          Column("metric", "metric", plain, "left"), Column("count", "rows", plain),
-                         Column("median_abs_error", "median |err|", percent), Column("bias", "bias", percent)], "table",
+                         Column("median_abs_error", "median |err|", percent), Column("bias", "bias", signed_percent)], "table",
              title="Mean TTFT and TPOT by vendor: the simulator and the steady-state model on the same runs")
         emit(cases, [Column("case_id", "case", plain, "left", wrap=True), Column("model_kind", "model", plain, "left"),
                      Column("metric", "metric", plain, "left"), Column("statistic", "stat", plain, "left"),
                      Column("measured_s", "meas. ms", scaled(1e-3, 4)),
-                     Column("predicted_s", "pred. ms", scaled(1e-3, 4)), Column("error", "error", percent)],
+                     Column("predicted_s", "pred. ms", scaled(1e-3, 4)), Column("error", "error", signed_percent)],
              "table", title="Every published figure: measured and predicted")

@@ -18,7 +18,7 @@ from parity.errors import InfeasiblePlan, ParityError
 from parity.fit import WRITE_TO, destination, refit_training, write_refits
 from parity.flags import Flag, texts
 from parity.hardware import rank_holder
-from parity.report.tables import Column, fields_text, percent, plain, scaled, write_atomic
+from parity.report.tables import Column, fields_text, percent, plain, signed_percent, scaled, write_atomic
 from parity.training import (ACTIVATION_CACHES, check_model_options, default_global_batch, GRADIENT_FORMATS,
                              MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP,
                              PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout,
@@ -395,7 +395,7 @@ def _validate(fit: bool, write_to: str, fmt: str, out: Path | None) -> None:
     overall = scores(errors, ["split"], splits=("calibration", "holdout", "reference"))
     columns = [Column("case_id", "case", plain, "left", wrap=True), Column("split", "split", plain, "left"),
                Column("measured", "measured tok/s/chip", scaled(1)), Column("predicted", "predicted", scaled(1)),
-               Column("error", "error", percent)]
+               Column("error", "error", signed_percent)]
     caption = " ".join(f"{s.group[0][1]}: median |err| {s.median_abs_error:.1%} over {s.count} rows (bias "
                        f"{s.bias:+.1%})." for s in overall)
     emit(table, columns, fmt, title=f"Training throughput: {len(errors)} published rows, profile {profile.id}",

@@ -28,7 +28,7 @@ from parity.crossvendor_training import training_scores
 from parity.errors import ParityError
 from parity.predict import MODEL_KINDS, Prediction, predict_rows
 from parity.report.accuracy_page import accuracy_markdown
-from parity.report.tables import FORMATS, Column, percent, plain, ratio, scaled
+from parity.report.tables import FORMATS, Column, percent, signed_percent, plain, ratio, scaled
 from parity.uncertainty import Intervals
 from parity.fit import WRITE_TO, Refit, destination, refit_engines, refit_intervals
 from parity.validate import (CaseError, case_errors, deployment_checks, flag_scores, interval_coverage,
@@ -80,9 +80,10 @@ _SECTION_KEYS = {"published": ("published", "deployments"), "training": ("traini
 def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: int, section: str, model_kind: str,
              processes: int, ray: str | None, fmt: str, with_user_files: bool,
              out: Path | None) -> None:
-    """Predicted against measured on parity's validation data (rows used for fitting excluded): 1,848
-    serving points (TTFT, TPOT), published serving throughputs, published training runs, and what the
-    measured H200 calibration changes against the datasheet roofline and the generic prior."""
+    """Predicted against measured on parity's validation data, scored on the rows no fit used: aiconfigurator's
+    serving points (TTFT, TPOT; 1,848 measured, of which the calibration rows fit the engine profiles and the
+    others are scored), published serving throughputs, published training runs, and what the measured H200
+    calibration changes against the datasheet roofline and the generic prior."""
     if ray is not None and model_kind == "steady":
         raise ParityError("--ray runs the simulator's runs: it needs --model-kind sim")
     if not (fit or fit_stacks) and (given := typed_options({"--write-to": "write_to"})):
@@ -95,6 +96,13 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     if not listed(by, "--by"):
         raise ParityError("--by '' names no field: give the fields to group by (system, engine, engine_version, model, "
                           "mode, split), or 'flag', 'source' or 'vendor' alone")
+    fields = list(listed(by, "--by"))  # a field that is none, before whether the section reads --by (fuzzDD 14)
+    unknown = set(fields) - {"system", "engine", "engine_version", "model", "mode", "split"}
+    if unknown and fields not in (["flag"], ["source"], ["vendor"]):
+        why = "; ".join(f"{f}: {'only alone' if f in ('flag', 'source', 'vendor') else 'no such field'}"
+                        for f in sorted(unknown))
+        raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split (or 'flag', 'source' or "
+                          f"'vendor' alone); got {by!r} ({why})")
     if fit and (section in ("percentiles", "mlperf") or by in ("source", "vendor")):
         raise ParityError(f"--fit refits on the serving points, which --section {section} does not score: drop one "
                           "of them" if section in ("percentiles", "mlperf") else
@@ -128,16 +136,9 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         if by not in ("source", "vendor"):
             return
     if by in ("source", "vendor"):
-        crossvendor_report(by, fmt, out, min(iterations, 60), _published_kind(model_kind), processes)
+        crossvendor_report(by, fmt, out, min(iterations, 60), _published_kind(model_kind), processes, section)
         return
     rows = catalog.measurements()
-    fields = list(listed(by, "--by"))
-    unknown = set(fields) - {"system", "engine", "engine_version", "model", "mode", "split"}
-    if unknown and fields != ["flag"]:
-        why = "; ".join(f"{f}: {'only alone' if f in ('flag', 'source', 'vendor') else 'no such field'}"
-                        for f in sorted(unknown))
-        raise ParityError(f"--by accepts system, engine, engine_version, model, mode, split (or 'flag', 'source' or "
-                          f"'vendor' alone); got {by!r} ({why})")
     folder = destination(write_to, Path.cwd()) if fit else None
     with one_set() as write:  # the engine profiles and the intervals priced with them stand or fall together
         if folder is not None and model_kind == "steady":  # engine profiles are fitted for the steady model
@@ -166,7 +167,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     transfer, repeats, side_by_side = payload["transfer"], payload["repeat_spread"], payload["system_ratios"]
     columns = [Column("metric", "metric", plain, "left")] + [Column(f, f, plain, "left") for f in fields] + [
         Column("count", "rows", plain), Column("median_abs_error", "median |err|", percent),
-        Column("p90_abs_error", "p90 |err|", percent), Column("bias", "bias", percent)]
+        Column("p90_abs_error", "p90 |err|", percent), Column("bias", "bias", signed_percent)]
     if fmt != "table":  # json: the section's part of the payload; csv: one row per measured value
         emit(payload["cases"], [], fmt, payload=section_payload(payload, section), out=out)
         return
@@ -189,8 +190,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                         or "no intervals yet (parity validate --fit)"))
         show(transfer, [Column("metric", "metric", plain, "left"), Column("system", "system", plain, "left"),
                         Column("model", "model", plain, "left"), Column("count", "rows", plain),
-                        Column("median_abs_error", "median |err|", percent), Column("bias", "bias", percent)],
-             "table", title="Carry-over: the system and the model no fit has seen (B300, gpt-oss-120b)")
+                        Column("median_abs_error", "median |err|", percent), Column("bias", "bias", signed_percent)],
+             "table", title="Carry-over: the system and the model whose serving rows no fit has seen (B300, gpt-oss-120b)")
         show(repeats, [Column("metric", "metric", plain, "left"), Column("mode", "mode", plain, "left"),
                        Column("count", "run pairs", plain), Column("median_abs_error", "median |a/b - 1|", percent),
                        Column("p90_abs_error", "p90", percent)],
@@ -212,7 +213,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     cases = [Column("case_id", "case", plain, "left", wrap=True), Column("system", "system", plain, "left"),
              Column("model", "model", plain, "left", wide=2), Column("metric", "metric", plain, "left", wide=1),
              Column("measured", "measured", scaled(1)), Column("predicted", "predicted", scaled(1)),
-             Column("error", "error", percent), Column("split", "split", plain, "left", wide=3)]
+             Column("error", "error", signed_percent), Column("split", "split", plain, "left", wide=3)]
     if section in ("published", "all"):
         show(payload["published"], cases, "table",
              title="Published serving throughputs (split 'calibration': fitted the ROCm stack profiles; "

@@ -106,8 +106,8 @@ def scaled(factor: float, digits: int = 3, zeros: bool = False) -> Callable[[Any
         x = float(f"{x:.{digits}g}") if abs(x) < 10 ** digits else x  # 999.7 rounds to 1,000: shown whole, not 1.00e+03
         if abs(x) >= 10 ** DIGITS_SHOWN_WHOLE:
             return f"{x:.{digits}g}"
-        if abs(x) >= 10 ** digits:
-            return f"{x:,.0f}"
+        if abs(x) >= min(10 ** digits, 1000):  # whole, grouped in threes (1,313 beside 11,858: it printed 1313)
+            return f"{x:,.{max(0, digits - len(str(int(abs(x)))))}f}"
         # below 1 the trailing zeros are kept, so a column reads 0.0654 beside 0.0100 (not 0.01): one rule, three
         # significant figures, for every fraction
         kept = f"{x:#.{digits}g}" if 0 < abs(x) < 1 or zeros else f"{x:.{digits}g}"
@@ -182,6 +182,13 @@ def ratio(value: Any) -> str:
 
 def percent(value: Any) -> str:
     return "-" if value is None else f"{100.0 * float(value):.1f}%"
+
+
+def signed_percent(value: Any) -> str:
+    """A signed error or bias (+1.7%, -4.2%), as docs/accuracy.md prints it; '-' where there is none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{100.0 * float(value):+.1f}%"
 
 
 def terminal_width() -> int:
