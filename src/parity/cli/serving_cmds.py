@@ -36,7 +36,7 @@ from parity.predict import (MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_CO
 from parity.predict.columns import FOREIGN_COLUMNS, READ_COLUMNS, _int, close_column, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed, engine_kv
-from parity.predict.simulated import _workers
+from parity.predict.simulated import _workers, client_of
 from parity.units import counted, whole
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, routes_at_random, trace_of
@@ -460,7 +460,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         return
     lengths_note = ""
     if not simulated and given_range is None:  # the steady model draws lengths as the simulator's default client does
-        default_client = benchmark_of(scenario_of(case)).client
+        default_client = client_of(scenario_of(case))
         case = dataclasses.replace(case, random_range_ratio=default_client.range_ratio)
         lengths_note = f"; {default_client.lengths} (the {default_client.id} client profile's, as --sim draws them)"
     (prediction,) = predict_cases([case])
