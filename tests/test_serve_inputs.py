@@ -340,7 +340,7 @@ def test_a_worker_of_packages_counted_a_rank_per_die_is_whole_chips_in_the_note(
                            "--rank-per-die", "--tp", "8", "--model-kind", "steady", "--format", "json")
     assert code == 0, output
     note = json.loads(output)["note"]
-    assert "prefill workers of 4 chips, decode workers of 4 chips" in note and "4.0 chips" not in note
+    assert "1 prefill worker of 4 chips + 1 decode worker of 4 chips (8 chips; " in note and "4.0 chips" not in note
 
 
 def test_a_rank_per_die_runs_memory_is_named_per_die() -> None:

@@ -496,7 +496,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         (f"TTFT [ms]{band}", texts["ttft_text"]), (f"TPOT [ms]{band}", texts["tpot_text"]),
         (f"output tokens/s per chip{band}", texts["rate_text"]),
         ("output tokens/s per user", _number(data["output_tokens_per_s_per_user"], 1.0)),
-        ("chips", f"{data['chips']:g}"),
+        ("chips", f"{data['chips']:g}"), *_workers_row(data),
         _memory_row(data),
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
@@ -542,6 +542,14 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
     emit_record(rows, fmt,
                 title=f"{model} on {system} ({mode}, " + (lengths_and_load or f"{isl} in / {osl} out, {load}") + ")",
                 caption="Assumptions: " + data["note"], payload=data, out=out, tables=steps)
+
+
+def _workers_row(data: dict[str, object]) -> tuple[tuple[str, str], ...]:
+    """A disaggregated record's whole workers as a table row ('12 prefill + 1 decode'); none for an aggregated one."""
+    prefill, decode = data.get("prefill_workers"), data.get("decode_workers")
+    if not isinstance(prefill, float | int) or not isinstance(decode, float | int) or math.isnan(prefill):
+        return ()
+    return (("workers", f"{prefill:g} prefill + {decode:g} decode"),)
 
 
 def _search_hint(case: Case, model: Model) -> str:

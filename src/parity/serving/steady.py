@@ -33,6 +33,18 @@ def _check_records(deployments: tuple[Deployment, ...], profile: EngineProfile, 
 _ITERATIONS = 3
 
 
+def _one_text(values: Num, noun: str) -> str:
+    """'12 prefill workers' where every scenario of a batch has the same count (counted), '' where they differ."""
+    found = np.unique(np.asarray(values, dtype=float))
+    return counted(float(found[0]), noun) if found.size == 1 else ""
+
+
+def _workers_text(workers: Num, role: str, chips: Num, where: str = "") -> str:
+    """'12 prefill workers of 8 chips' (`where`: ' of SYSTEM' after the chips); 'prefill workers of 8 chips' where
+    a batch's scenarios have different counts (a note serves them all)."""
+    return f"{_one_text(workers, f'{role} worker') or f'{role} workers'} of {_chips_text(chips)}{where}"
+
+
 def _chips_text(chips: Num) -> str:
     """A worker's chips for a note: '8 chips', not '8.0 chips' (packages of a multi-die chip counted a rank per die
     come as floats), '1 chip'; a grid of layouts by its range, '1 to 128 chips' (numpy's print of the grid took 5 ms
@@ -242,9 +254,9 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
         batch = 0.5 * batch + 0.5 * np.maximum(active * decoding / (inner + decoding), 1.0)
     chips = prefill.chips * prefill_workers + decode.chips * decode_workers
     mixed = "" if prefill.system.id == system.id else f" of {prefill.system.id}"
-    notes = (f"disaggregated: prefill workers of {_chips_text(prefill.chips)}{mixed}, decode workers of "
-             f"{_chips_text(decode.chips)}"
-             + (f" ({'; '.join(sized)})" if sized else ""),
+    said = [n for n in (_one_text(chips, "chip"), *sized) if n]  # '128 chips; prefill workers sized for ...'
+    notes = (f"disaggregated: {_workers_text(prefill_workers, 'prefill', prefill.chips, mixed)} + "
+             f"{_workers_text(decode_workers, 'decode', decode.chips)}" + (f" ({'; '.join(said)})" if said else ""),
              f"engine {profile.id}; arrival burstiness {figure_text(profile.burstiness)}; KV moved over "
              f"{'scale-up' if np.all(same_domain) else 'scale-out'} links"
              # a pair of workers fits one domain, the deployment not: priced as if every pair shared one
