@@ -714,11 +714,18 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
     if not prediction.feasible:
         raise ParityError(prediction.note)
     data = {**prediction.row(), "flags": flag_texts(prediction.flags)}  # a list, as compare's
-    payload = {k: data[k] for k in ("step_s", "tpot_s", "output_tokens_per_s_per_chip", "input_tokens_per_s_per_chip",
-                                    "chips", "feasible", "memory_bytes_per_chip", "memory_bytes_per_die",
-                                    "batch_per_rank", "flags", "note") if k in data}
+    # the formats as serve's other records state them (serve_inputs; its workload and serve line are the closed
+    # loop's, which this step is not)
+    formats = {k: v for k, v in serve_inputs(case, scenario_of(case), "").items()
+               if k in ("weights", "moe_weights", "kv_cache", "unquantized_matrices", "mtp_tokens")}
+    payload = formats | {k: data[k] for k in ("step_s", "tpot_s", "output_tokens_per_s_per_chip",
+                                              "input_tokens_per_s_per_chip", "chips", "feasible",
+                                              "memory_bytes_per_chip", "memory_bytes_per_die", "batch_per_rank",
+                                              "flags", "note") if k in data}
+    experts = "" if formats["moe_weights"] == formats["weights"] else f" (experts {formats['moe_weights']})"
     shown = [("step time [ms]", f"{data['step_s'] * 1e3:,.2f}"), ("chips", f"{data['chips']:g}"),
-             ("batch per attention-DP rank", f"{data['batch_per_rank']:g}")]
+             ("batch per attention-DP rank", f"{data['batch_per_rank']:g}"),
+             ("weights / KV cache", f"{formats['weights']}{experts} / {formats['kv_cache']}")]
     if phase == "decode":
         shown += [("TPOT [ms]", f"{data['tpot_s'] * 1e3:,.2f}"),
                   ("output tokens/s per chip", f"{data['output_tokens_per_s_per_chip']:,.1f}")]
