@@ -623,8 +623,10 @@ def _refuse_expert_group(layout: Layout, options: dict[str, str]) -> None:
                           f"{layout.moe_tp} x {layout.moe_ep}")
     given, derived = ("moe_tp", "moe_ep") if layout.moe_tp else ("moe_ep", "moe_tp")
     value, other = getattr(layout, given), getattr(r, derived)
+    quotient = f"{layout.moe_group} // {value}"  # Layout.resolved: at least 1
+    quotient = quotient if layout.moe_group >= value else f"max(1, {quotient})"
     raise ParityError(f"{options[given]} must divide {group}, got {value}: {options[derived]}, not given, is derived "
-                      f"as {layout.moe_group} // {value} = {other}, and {value} x {other} = {value * other}")
+                      f"as {quotient} = {other}, and {value} x {other} = {value * other}")
 
 
 def _workload(case: Case, trace: Path | None, requests: Sequence[TraceRequest], bench: Benchmark | None
