@@ -142,3 +142,7 @@ def test_an_expert_group_that_misses_says_which_degree_was_derived() -> None:
     with pytest.raises(InfeasiblePlan, match=r"^moe_tp x moe_ep must equal tp x attn_dp \(8\), got 3 x 2 "
                                              r"\(moe_ep derived as 8 // 3\)$"):
         Layout(tp=8, moe_tp=3).check(catalog.model("qwen3-235b-a22b-fp8"))
+    # a degree above the group: 8 // 16 is 0, clamped to 1 (report-only tester DC 6)
+    with pytest.raises(InfeasiblePlan, match=r"^moe_tp x moe_ep must equal tp x attn_dp \(8\), got 1 x 16 "
+                                             r"\(moe_tp derived as max\(1, 8 // 16\) = 1\)$"):
+        Layout(tp=8, moe_ep=16).check(catalog.model("qwen3-235b-a22b-fp8"))

@@ -172,4 +172,5 @@ def test_fleets_bounded_below_the_best_are_not_priced_and_the_best_stays(monkeyp
     priced.clear()
     full = split.search_split(*args)
     assert pruned.best == full.best and len(full.best) == 10
-    assert round(full.best[0].output_tokens_per_s) == 18_387 and (some, sum(priced)) == (1_536, 2_880)
+    # 18,386 (18,387 before the KV transfer was priced at the slower of the senders' and receivers' links)
+    assert round(full.best[0].output_tokens_per_s) == 18_386 and (some, sum(priced)) == (1_536, 2_880)

@@ -340,7 +340,7 @@ def test_a_worker_of_packages_counted_a_rank_per_die_is_whole_chips_in_the_note(
                            "--rank-per-die", "--tp", "8", "--model-kind", "steady", "--format", "json")
     assert code == 0, output
     note = json.loads(output)["note"]
-    assert "prefill workers of 4 chips, decode workers of 4 chips" in note and "4.0 chips" not in note
+    assert "1 prefill worker of 4 chips + 1 decode worker of 4 chips (8 chips; " in note and "4.0 chips" not in note
 
 
 def test_a_rank_per_die_runs_memory_is_named_per_die() -> None:
@@ -451,6 +451,9 @@ def test_an_entry_named_twice_is_refused_as_compare_refuses_it(args: list[str], 
      "--decode-moe-ep, not given, is derived as 8 // 3 = 2, and 3 x 2 = 6"),
     (("--moe-ep", "5"), "--moe-ep must divide --tp x --attn-dp (8 x 1 = 8), got 5: --moe-tp, not given, is derived "
      "as 8 // 5 = 1, and 5 x 1 = 5"),
+    # 8 // 16 is 0, clamped to 1: the message said '8 // 16 = 1' (report-only tester DC 6)
+    (("--moe-ep", "16"), "--moe-ep must divide --tp x --attn-dp (8 x 1 = 8), got 16: --moe-tp, not given, is derived "
+     "as max(1, 8 // 16) = 1, and 16 x 1 = 16"),
     (("--moe-tp", "2", "--moe-ep", "2"), "--moe-tp x --moe-ep must equal --tp x --attn-dp (8 x 1 = 8), got 2 x 2"),
     (("--mode", "disagg", "--moe-tp", "3", "--decode-tp", "4"), "--moe-tp must divide --tp x --attn-dp (8 x 1 = 8), "
      "got 3: --moe-ep, not given, is derived as 8 // 3 = 2, and 3 x 2 = 6"),

@@ -72,9 +72,7 @@ def decode_benchmark(dep: Deployment, batch: Num, context: Num, reserve_fraction
               f"{counted(float(busiest), 'sequence')} (the step's pace) and the experts see all {float(batch):g}")
     notes = (f"decode benchmark: {spread}, {context:g} KV tokens each" if np.ndim(per_rank) == 0
              else "decode benchmark",)
-    notes += _expert_notes(dep) + decode_host_floor_note(host_token_s, d, dep.mtp_tokens)
-    if dep.mtp_tokens:
-        notes += (f"MTP: {counted(dep.mtp_tokens, 'draft token')} a step, {dep.mtp_acceptance:g} accepted on average",)
+    notes += _expert_notes(dep) + decode_host_floor_note(host_token_s, d, dep.mtp_tokens)  # MTP: the scenario's note
     return PhaseResult(phase="decode", step_s=step_s, tpot_s=step_s / kept,
                        output_tokens_per_s_per_chip=np.asarray(batch, float) * kept / step_s / dep.chips,
                        input_tokens_per_s_per_chip=0.0, chips=dep.chips, batch_per_rank=per_rank, memory=mem,

@@ -25,18 +25,18 @@ from parity.dtypes import format_named, format_on
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, InputError, expect, is_whole
 from parity.hardware import Calibration, Chip, System, one_rank_per_die
-from parity.memory import prompt_kv_bytes
 from parity.model import Model
 from parity.ops import Batch, Num
 from parity.plan import Layout, LayoutGrid, Precision
 from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated, serve_disaggregated
 from parity.serving.prefill import _queue_wait, prompt_group_size
 from parity.serving.workload import check_serving_inputs
-from parity.step import decode_host_floor, decode_host_floor_note, decode_step, deployment_memory, step_cost
+from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, decode_step, deployment_memory,
+                         kv_transfer_s, step_cost)
 from parity.units import counted, duration_text, whole
 
 __all__ = ["Candidate", "SearchResult", "layout_grid", "search_serving", "search_spanning", "best_precision",
-           "decode_rates", "prefill_rates", "kv_transfer_s", "worker_sizes", "grid_of_sizes",
+           "decode_rates", "prefill_rates", "worker_sizes", "grid_of_sizes",
            "DEFAULT_CONCURRENCY", "check_records", "mtp_assumption", "whole_workers", "MAX_DECODE_WORKERS",
            "OVER_PROVISION", "MAX_WORKER_CHIPS"]
 
@@ -309,11 +309,6 @@ def _prefill_both(model: Model, system: System, grid: LayoutGrid, precision: Pre
     return {**{key: value[:k] for key, value in both.items()}, "lone_step": both["step"][k:]}
 
 
-def kv_transfer_s(model: Model, precision: Precision, isl: int, link_bytes_per_s: float, prefill_chips: Num) -> Num:
-    """[s] to move one prompt's KV cache (and state) from its prefill worker, spread over its chips' links."""
-    return prompt_kv_bytes(model, precision, isl) / max(link_bytes_per_s, 1.0) / prefill_chips
-
-
 def whole_workers(ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(prefill, decode) whole workers for each prefill-per-decode-worker `ratio`, never fewer prefill workers than
     it asks (fewer would take prompts faster than they prefill them, a queue that grows as long as the run): the
@@ -343,8 +338,9 @@ def _prefill_options(model: Model, system: System, grid: LayoutGrid, precision: 
     p = p or prefill_rates(model, system, grid, precision, cal, profile, isl)
     lone = p["lone_step"] if "lone_step" in p else prefill_rates(model, system, grid, precision, cal, profile, isl,
                                                                  float(isl))["step"]
-    lone_ttft = (profile.ttft_overhead_s + lone
-                 + kv_transfer_s(model, precision, isl, system.scale_out_bytes_per_s, grid.chips))
+    # its KV moved as to a decode rank of its own layout (the decode worker is not chosen yet)
+    workers = Deployment(model=model, system=system, layout=grid, precision=precision, calibration=cal)
+    lone_ttft = profile.ttft_overhead_s + lone + kv_transfer_s(workers, workers, isl)
     per_rate = np.where(p["fits"], grid.chips / p["prompt_rate"], np.inf)
     picked = [int(np.argmin(np.where(grid.chips == size, per_rate, np.inf))) for size in np.unique(grid.chips)]
     picked.append(int(np.argmin(np.where(p["fits"], lone_ttft, np.inf))))
@@ -383,8 +379,8 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
     mtp_of = dict(mtp_tokens=mtp[0], mtp_acceptance=mtp[1])
     pair = {"ttft": np.empty(n * m), "tpot": np.empty(n * m), "per_chip": np.empty(n * m),
             "fits": np.zeros(n * m, dtype=bool)}
-    pair.update(_screened(model, system, grid, precision, profile, isl, osl, d, p["step"], i, j, clients * workers_d,
-                          workers_p, workers_d, chips))
+    pair.update(_screened(model, system, grid, precision, cal, profile, isl, osl, d, p["step"], i, j,
+                          clients * workers_d, workers_p, workers_d, chips))
     pair["fits"] &= p["fits"][j]
     run: dict[str, object] = {"index": d["index"], "exact": np.zeros(n, dtype=bool), "fastest_ttft": np.full(n, np.inf)}
 
@@ -432,9 +428,10 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
     return run
 
 
-def _screened(model: Model, system: System, grid: LayoutGrid, precision: Precision, profile: EngineProfile, isl: int,
-              osl: int, d: dict[str, np.ndarray], step: np.ndarray, i: np.ndarray, j: np.ndarray, conc: np.ndarray,
-              workers_p: np.ndarray, workers_d: np.ndarray, chips: np.ndarray) -> dict[str, np.ndarray]:
+def _screened(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
+              profile: EngineProfile, isl: int, osl: int, d: dict[str, np.ndarray], step: np.ndarray, i: np.ndarray,
+              j: np.ndarray, conc: np.ndarray, workers_p: np.ndarray, workers_d: np.ndarray, chips: np.ndarray
+              ) -> dict[str, np.ndarray]:
     """A cheap estimate of serve_disaggregated's figures for each (decode candidate i, prefill layout j) pair on
     whole workers (`conc` clients in all): its closed loop and prompt queue as serve prices them (the same prompt
     groups, the same KV transfer, Kingman's wait and first wave), with a group's prefill scaled from the layout's
@@ -447,11 +444,9 @@ def _screened(model: Model, system: System, grid: LayoutGrid, precision: Precisi
     # a group's prefill (engine and wall time, as _group_prefill prices it): its tokens a busy rank at the layout's
     # full-step time per token (prefill_rates), the same where each rank takes a full step's worth (most pairs)
     added = wall = step[j] * (group * isl / busy_ranks) / max(profile.max_num_tokens, isl)
-    kv_total = prompt_kv_bytes(model, precision, isl)
-    same_domain = grid.chips[j] + d["chips"][i] <= system.scale_up_domain_chips
-    link = np.where(same_domain, system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * grid.chips[j]
-    fixed = (profile.ttft_overhead_s + profile.disagg_ttft_overhead_s + wall
-             + kv_total / np.maximum(link, 1.0) + system.scale_out_latency_s)
+    prefill, decode = (Deployment(model=model, system=system, layout=grid.take(k), precision=precision,
+                                  calibration=cal) for k in (j, d["index"][i]))
+    fixed = profile.ttft_overhead_s + profile.disagg_ttft_overhead_s + wall + kv_transfer_s(prefill, decode, isl)
     streaming = (osl - 1.0) * d["tpot"][i]
     per_prompt = added / group
     lo, hi = np.zeros_like(conc), workers_p * group / np.maximum(added, 1e-12)

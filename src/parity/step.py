@@ -15,7 +15,8 @@ import numpy as np
 from parity.cost import Cost, collective_algorithm, price_collective, price_kernel, price_step
 from parity.hardware import Calibration, System
 from parity.memory import (HOST_RESERVE_BYTES, RUNTIME_RESERVE_BYTES, MemoryPlan, cache_bytes_per_sequence_per_device,
-                           serving_memory, weight_bytes_per_device)
+                           kv_bytes_per_token_per_device, serving_memory, state_bytes_per_sequence_per_device,
+                           weight_bytes_per_device)
 from parity.errors import InfeasiblePlan
 from parity.model import Model, MoeMlp
 from parity.placement import ExpertPlacement
@@ -25,7 +26,7 @@ from parity.units import counted
 
 __all__ = ["Deployment", "placement_note", "step_cost", "decode_step", "decode_spread", "drafter_deployment",
            "decode_host_floor", "decode_host_floor_note", "deployment_memory", "breakdown", "decode_breakdown", "Part",
-           "host_read_s"]
+           "host_read_s", "kv_over_scale_up", "kv_transfer_s"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -315,6 +316,46 @@ def decode_host_floor_note(host_token_s: float, attn_dp: Num, mtp_tokens: int = 
     per = "decode token (a sequence's 1 + MTP drafts)" if mtp_tokens else "sequence"
     return (f"an attention-DP decode step lasts at least {host_token_s * 1e6:.0f} us a {per} of its rank "
             f"(host work the overlap scheduler cannot hide: the engine profile's decode_host_token)",)
+
+
+def kv_over_scale_up(prefill: Deployment, decode: Deployment) -> Num:
+    """Whether a prompt's KV moves from a prefill worker to a decode worker over scale-up links: both on one system,
+    and one worker of each fits one scale-up domain together (ranks, as the domain counts them); else over scale-out
+    (a mixed fleet's two systems share only scale-out). Elementwise over a search's layout grids."""
+    ranks = np.asarray(prefill.layout.chips) + np.asarray(decode.layout.chips)
+    return (ranks <= decode.system.scale_up_domain_chips) & (prefill.system.id == decode.system.id)
+
+
+def kv_transfer_s(prefill: Deployment, decode: Deployment, isl: Num) -> Num:
+    """[s] to move one prompt's KV cache (every layer, and the fixed state of linear-attention and state-space
+    layers) from the prefill worker that prefilled it to the decode worker that takes it, plus one link latency:
+    what both the steady model (serving.steady) and the simulator (simulate.run) charge, and search screens with.
+
+    Bytes: what the receivers hold. The request decodes on one attention-DP rank of the decode worker, its
+    tp x pp ranks; each holds its stage's layers, GQA heads split over tp (kv_bytes_per_token_per_device:
+    replicated where tp exceeds the KV heads) and MLA's latent whole on every tp rank, so tp copies of the
+    latent move (TensorRT-LLM's MLACacheFormatter::format sends a context rank's latent blocks to each
+    generation rank; NVIDIA/TensorRT-LLM cpp/tensorrt_llm/batch_manager/mlaCacheFormatter.cpp).
+    Senders: the prompt was prefilled on one attention-DP rank of the prefill worker, whose tp x pp ranks hold it
+    and send at once. Rate: the slower of the senders' aggregate egress (senders x the prefill system's per-rank
+    link) and the receivers' aggregate ingress (receivers x the decode system's), each link one direction: scale-up
+    where kv_over_scale_up, else scale-out. TensorRT-LLM sends a latent that several context ranks duplicate from
+    only as many of them as the generation has tp ranks (needSendCache), which this leaves out: with one link speed
+    on both sides the receivers are then the slower side anyway (unless the decode worker has more pipeline stages).
+    DeepSeek-R1 (fp8 MLA latent, 61 layers x 576 B = 35,136 B a token), 8,192 tokens: 288 MB; from 8 H200s (50 GB/s
+    scale-out each) to one GB200 rank (tp 1, 50 GB/s): 288e6 / min(400, 50) GB/s = 5.76 ms; to a tp-8 decode rank of
+    8 H200s in bf16 at 4,096 tokens: 8 x 288 MB / min(400, 400) GB/s = 5.76 ms. Elementwise over layout grids."""
+    d_tp, d_pp = np.asarray(decode.layout.tp, float), np.asarray(decode.layout.pp, float)
+    receivers = d_tp * d_pp
+    senders = np.asarray(prefill.layout.tp, float) * np.asarray(prefill.layout.pp, float)
+    shard = Shard(d_tp, 1, 1, 1, d_pp)
+    moved = (isl * kv_bytes_per_token_per_device(decode.model, shard, decode.precision)
+             + state_bytes_per_sequence_per_device(decode.model, shard)) * receivers
+    up = kv_over_scale_up(prefill, decode)
+    egress = senders * np.where(up, prefill.system.scale_up_bytes_per_s, prefill.system.scale_out_bytes_per_s)
+    ingress = receivers * np.where(up, decode.system.scale_up_bytes_per_s, decode.system.scale_out_bytes_per_s)
+    latency = max(prefill.system.scale_out_latency_s, decode.system.scale_out_latency_s)
+    return moved / np.maximum(np.minimum(egress, ingress), 1.0) + latency
 
 
 def deployment_memory(dep: Deployment, sequences: Num, context: Num, step_tokens: Num,

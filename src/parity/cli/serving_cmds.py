@@ -36,7 +36,7 @@ from parity.predict import (MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_CO
 from parity.predict.columns import FOREIGN_COLUMNS, READ_COLUMNS, _int, close_column, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed, engine_kv
-from parity.predict.simulated import _workers
+from parity.predict.simulated import _workers, client_of
 from parity.units import counted, whole
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, routes_at_random, trace_of
@@ -460,7 +460,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         return
     lengths_note = ""
     if not simulated and given_range is None:  # the steady model draws lengths as the simulator's default client does
-        default_client = benchmark_of(scenario_of(case)).client
+        default_client = client_of(scenario_of(case))
         case = dataclasses.replace(case, random_range_ratio=default_client.range_ratio)
         lengths_note = f"; {default_client.lengths} (the {default_client.id} client profile's, as --sim draws them)"
     (prediction,) = predict_cases([case])
@@ -496,7 +496,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         (f"TTFT [ms]{band}", texts["ttft_text"]), (f"TPOT [ms]{band}", texts["tpot_text"]),
         (f"output tokens/s per chip{band}", texts["rate_text"]),
         ("output tokens/s per user", _number(data["output_tokens_per_s_per_user"], 1.0)),
-        ("chips", f"{data['chips']:g}"),
+        ("chips", f"{data['chips']:g}"), *_workers_row(data),
         _memory_row(data),
         ("decode batch per rank", f"{data.get('decode_batch', 0):,.1f}"),
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
@@ -542,6 +542,14 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
     emit_record(rows, fmt,
                 title=f"{model} on {system} ({mode}, " + (lengths_and_load or f"{isl} in / {osl} out, {load}") + ")",
                 caption="Assumptions: " + data["note"], payload=data, out=out, tables=steps)
+
+
+def _workers_row(data: dict[str, object]) -> tuple[tuple[str, str], ...]:
+    """A disaggregated record's whole workers as a table row ('12 prefill + 1 decode'); none for an aggregated one."""
+    prefill, decode = data.get("prefill_workers"), data.get("decode_workers")
+    if not isinstance(prefill, float | int) or not isinstance(decode, float | int) or math.isnan(prefill):
+        return ()
+    return (("workers", f"{prefill:g} prefill + {decode:g} decode"),)
 
 
 def _search_hint(case: Case, model: Model) -> str:
@@ -615,8 +623,10 @@ def _refuse_expert_group(layout: Layout, options: dict[str, str]) -> None:
                           f"{layout.moe_tp} x {layout.moe_ep}")
     given, derived = ("moe_tp", "moe_ep") if layout.moe_tp else ("moe_ep", "moe_tp")
     value, other = getattr(layout, given), getattr(r, derived)
+    quotient = f"{layout.moe_group} // {value}"  # Layout.resolved: at least 1
+    quotient = quotient if layout.moe_group >= value else f"max(1, {quotient})"
     raise ParityError(f"{options[given]} must divide {group}, got {value}: {options[derived]}, not given, is derived "
-                      f"as {layout.moe_group} // {value} = {other}, and {value} x {other} = {value * other}")
+                      f"as {quotient} = {other}, and {value} x {other} = {value * other}")
 
 
 def _workload(case: Case, trace: Path | None, requests: Sequence[TraceRequest], bench: Benchmark | None
@@ -706,11 +716,18 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
     if not prediction.feasible:
         raise ParityError(prediction.note)
     data = {**prediction.row(), "flags": flag_texts(prediction.flags)}  # a list, as compare's
-    payload = {k: data[k] for k in ("step_s", "tpot_s", "output_tokens_per_s_per_chip", "input_tokens_per_s_per_chip",
-                                    "chips", "feasible", "memory_bytes_per_chip", "memory_bytes_per_die",
-                                    "batch_per_rank", "flags", "note") if k in data}
+    # the formats as serve's other records state them (serve_inputs; its workload and serve line are the closed
+    # loop's, which this step is not)
+    formats = {k: v for k, v in serve_inputs(case, scenario_of(case), "").items()
+               if k in ("weights", "moe_weights", "kv_cache", "unquantized_matrices", "mtp_tokens")}
+    payload = formats | {k: data[k] for k in ("step_s", "tpot_s", "output_tokens_per_s_per_chip",
+                                              "input_tokens_per_s_per_chip", "chips", "feasible",
+                                              "memory_bytes_per_chip", "memory_bytes_per_die", "batch_per_rank",
+                                              "flags", "note") if k in data}
+    experts = "" if formats["moe_weights"] == formats["weights"] else f" (experts {formats['moe_weights']})"
     shown = [("step time [ms]", f"{data['step_s'] * 1e3:,.2f}"), ("chips", f"{data['chips']:g}"),
-             ("batch per attention-DP rank", f"{data['batch_per_rank']:g}")]
+             ("batch per attention-DP rank", f"{data['batch_per_rank']:g}"),
+             ("weights / KV cache", f"{formats['weights']}{experts} / {formats['kv_cache']}")]
     if phase == "decode":
         shown += [("TPOT [ms]", f"{data['tpot_s'] * 1e3:,.2f}"),
                   ("output tokens/s per chip", f"{data['output_tokens_per_s_per_chip']:,.1f}")]

@@ -111,9 +111,11 @@ class Layout:
         for layer in model.layers:
             if isinstance(layer.mlp, MoeMlp):
                 if layout.moe_tp * layout.moe_ep != layout.moe_group:
+                    given = self.moe_tp or self.moe_ep
+                    quotient = f"{layout.moe_group} // {given}"  # resolved(): at least 1
+                    quotient = quotient if layout.moe_group >= given else f"max(1, {quotient}) = 1"
                     derived = "" if self.moe_tp and self.moe_ep else \
-                        f" ({'moe_ep' if self.moe_tp else 'moe_tp'} derived as {layout.moe_group} // " \
-                        f"{self.moe_tp or self.moe_ep})"
+                        f" ({'moe_ep' if self.moe_tp else 'moe_tp'} derived as {quotient})"
                     raise InfeasiblePlan(f"moe_tp x moe_ep must equal tp x attn_dp ({layout.moe_group}), "
                                          f"got {layout.moe_tp} x {layout.moe_ep}{derived}")
                 if layout.shared_expert_replicas and not layer.mlp.num_shared_experts:

@@ -24,7 +24,7 @@ from parity.predict.case import _SETTING_COLUMNS, Case, case_from_row
 from parity.predict.columns import OUTPUT_COLUMNS, _cell
 from parity.serving import engine_deployment
 from parity.step import Deployment
-from parity.units import whole
+from parity.units import counted, whole
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,9 +199,11 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
     if mla_decode not in MLA_DECODE:
         raise InfeasiblePlan(f"mla_decode must be one of {', '.join(MLA_DECODE)}, got {mla_decode!r}")
     mla = "mla" in model.features
-    if mla_decode != "absorbed" and mla:
+    phase = _cell(row, "phase") or "both"  # a fixed-batch step says only what prices its own phase
+    if mla_decode != "absorbed" and mla and phase != "prefill":
         note = "; ".join(n for n in (note, f"MLA decode {mla_decode} (K/V expanded per head each step)") if n)
-    if mla and format_on(kv, native).math == "fp8" and attention.math != "fp8":  # ops.Attention.in_kv_format
+    if mla and format_on(kv, native).math == "fp8" and attention.math != "fp8" and phase != "decode":
+        # ops.Attention.in_kv_format: prompt attention alone
         note = "; ".join(n for n in (note, "MLA prompt attention in fp8 over the fp8 KV cache (its inputs cast "
                                            "first)") if n)
     attention_weights = _cell(row, "attention_weights")
@@ -270,7 +272,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
             raise InfeasiblePlan(f"{column} must be a number {rule}, got {value:g}") from err
     row = {"weights": case.weights, "moe_weights": case.moe_weights, "kv": case.kv,
            "attention_format": case.attention_format, "mla_decode": case.mla_decode,
-           "attention_weights": case.attention_weights}
+           "attention_weights": case.attention_weights, "phase": case.phase}
     precision, note = _precision(row, model, system, engine)
     kernels, kernels_note = _version_kernels(engine, case, system, model, precision.weights, case.moe_backend)
     decode_kernels = None
@@ -298,6 +300,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
         mtp_acceptance = published.accepted_tokens(mtp)
         mtp_note = f"MTP acceptance: {published.describe(mtp)} (default: {published.source}; {published.note})"
         raised = catalog.mtp_flags(model, mtp)
+    elif mtp:
+        mtp_note = f"MTP: {counted(mtp, 'draft token')} a step, {mtp_acceptance:g} accepted (given)"
     if not 0.0 <= mtp_acceptance <= mtp:
         raise InfeasiblePlan(f"--mtp-acceptance {case.mtp_acceptance:g} must be in [0, {mtp}]: a step accepts at "
                              f"most the --mtp {mtp} tokens it drafts (a cases table's mtp_acceptance and mtp_tokens)")

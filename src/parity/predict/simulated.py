@@ -16,26 +16,34 @@ from parity.flags import Flag
 from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.predict.steady import KV_LOAD_FLAG, _predict_steady, _solve, interval_bounds, interval_note
-from parity.simulate import (LATENCY_KEYS, Benchmark, SimResult, client_profile, cudnn_fp4_plan_builds,
+from parity.simulate import (LATENCY_KEYS, Benchmark, ClientProfile, SimResult, client_profile, cudnn_fp4_plan_builds,
                              simulate_aggregated, simulate_disaggregated)
 
 
-def benchmark_of(scenario: Scenario, client: str | None = None, **options: object) -> Benchmark:
-    """The benchmark a row describes: its lengths and clients, from the named client profile (`client`, else the
-    row's own, else InferenceX's where the row draws lengths at random, vLLM's for a row's open loop, aiconfigurator's
-    otherwise); a row's
-    random_range_ratio, where it gives one (1: fixed lengths), replaces the profile's, and otherwise an engine's
-    sim_client_range_ratio replaces the aiconfigurator client's; a row's num_prompts replaces the profile's prompt count, and its request_rate (and
-    max_concurrency) make the run an open loop where `options` name no arrivals of their own."""
-    row_open_loop = scenario.request_rate and "request_rate" not in options  # vLLM's benchmark: its --request-rate
+def client_of(scenario: Scenario, client: str | None = None, open_loop: bool = False) -> ClientProfile:
+    """The client profile that sends a row's requests: the named one (`client`, else the row's own, else
+    InferenceX's where the row draws lengths at random, vLLM's for a row's open loop (`open_loop`: its request_rate
+    sets the arrivals), aiconfigurator's otherwise); a row's random_range_ratio, where it gives one (1: fixed
+    lengths), replaces the profile's, and otherwise an engine's sim_client_range_ratio replaces the aiconfigurator
+    client's. The steady model draws lengths as it does, without a Benchmark (whose request limit is the
+    simulator's)."""
     ratio = scenario.random_range_ratio
     name = client or scenario.client or ("inferencex" if ratio is not None and ratio < 1.0 else
-                                         "vllm" if row_open_loop else "aiconfigurator")
+                                         "vllm" if open_loop else "aiconfigurator")
     profile = client_profile(name)
     if ratio is not None:
-        profile = dataclasses.replace(profile, range_ratio=ratio)
-    elif profile.id == "aiconfigurator" and scenario.engine.sim_client_range_ratio > 0:
-        profile = dataclasses.replace(profile, range_ratio=scenario.engine.sim_client_range_ratio)
+        return dataclasses.replace(profile, range_ratio=ratio)
+    if profile.id == "aiconfigurator" and scenario.engine.sim_client_range_ratio > 0:
+        return dataclasses.replace(profile, range_ratio=scenario.engine.sim_client_range_ratio)
+    return profile
+
+
+def benchmark_of(scenario: Scenario, client: str | None = None, **options: object) -> Benchmark:
+    """The benchmark a row describes: its lengths and clients, from its client profile (client_of); a row's
+    num_prompts replaces the profile's prompt count, and its request_rate (and max_concurrency) make the run an open
+    loop where `options` name no arrivals of their own."""
+    row_open_loop = bool(scenario.request_rate and "request_rate" not in options)  # vLLM's benchmark: --request-rate
+    profile = client_of(scenario, client, row_open_loop)
     if scenario.num_prompts and not options.get("num_prompts") and not options.get("trace"):
         options = {**options, "num_prompts": scenario.num_prompts}
     if scenario.request_rate and "request_rate" not in options and not options.get("trace"):  # the row's open loop

@@ -7,13 +7,13 @@ import numpy as np
 
 from parity.engine import EngineProfile
 from parity.errors import expect
-from parity.memory import RUNTIME_RESERVE_BYTES, MemoryPlan, prompt_kv_bytes, runtime_reserve_text
+from parity.memory import RUNTIME_RESERVE_BYTES, MemoryPlan, runtime_reserve_text
 from parity.ops import Num
 from parity.serving.prefill import (_attention_dp_hold, _batch_wait, _group_prefill, _queue_wait,
                                     _ranks_per_prompt_step, _recv_wait, prompt_group_size)
 from parity.serving.workload import ServingResult, Workload
 from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, decode_spread, decode_step,
-                         deployment_memory, placement_note)
+                         deployment_memory, kv_over_scale_up, kv_transfer_s, placement_note)
 from parity.units import counted, figure_text
 
 __all__ = ["serve_aggregated", "serve_disaggregated"]
@@ -31,6 +31,18 @@ def _check_records(deployments: tuple[Deployment, ...], profile: EngineProfile, 
 
 
 _ITERATIONS = 3
+
+
+def _one_text(values: Num, noun: str) -> str:
+    """'12 prefill workers' where every scenario of a batch has the same count (counted), '' where they differ."""
+    found = np.unique(np.asarray(values, dtype=float))
+    return counted(float(found[0]), noun) if found.size == 1 else ""
+
+
+def _workers_text(workers: Num, role: str, chips: Num, where: str = "") -> str:
+    """'12 prefill workers of 8 chips' (`where`: ' of SYSTEM' after the chips); 'prefill workers of 8 chips' where
+    a batch's scenarios have different counts (a note serves them all)."""
+    return f"{_one_text(workers, f'{role} worker') or f'{role} workers'} of {_chips_text(chips)}{where}"
 
 
 def _chips_text(chips: Num) -> str:
@@ -167,10 +179,10 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
                         prefill_workers: Num | None = None, decode_workers: Num | None = None,
                         prefill_batch: Num | None = None, decode_batch: Num | None = None) -> ServingResult:
     """Steady state of separate prefill and decode workers; the KV cache of each prompt moves over
-    the scale-out network (scale-up when both fit in one scale-up domain). prefill_batch: prompts a
-    prefill step takes at most (default: the step budget's worth); decode_batch: sequences a decode
-    rank runs at most (default: what its KV cache holds, up to the engine's max_batch_size); clients
-    beyond wait for a slot.
+    the scale-out network (scale-up when both fit in one scale-up domain), priced by step.kv_transfer_s as the
+    simulator prices it. prefill_batch: prompts a prefill step takes at most (default: the step budget's worth);
+    decode_batch: sequences a decode rank runs at most (default: what its KV cache holds, up to the engine's
+    max_batch_size); clients beyond wait for a slot.
 
     Workers not given are sized: decode workers so that each decode rank holds the engine's
     `disagg_decode_batch` clients, prefill workers so that prompts keep them as busy as the engine's
@@ -215,15 +227,11 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
         sized.append(f"prefill workers sized for {target:.0%} utilisation")
     prefill_ranks = prefill_workers  # each worker's ranks step together: one server per worker
     group, added, wall = prefill_groups(prefill_workers)
-    # KV of one prompt, all layers, sent from the prefill worker to the decode worker
-    kv_total = prompt_kv_bytes(decode.model, decode.precision, isl)
+    # KV of one prompt, all layers, sent from the prefill rank that prefilled it to the decode rank that takes it
     system = decode.system
-    # prefill and decode on different systems (a mixed fleet) share only scale-out links: the slower side's
     domain = system.scale_up_domain_chips / system.chip.ranks_per_package  # chip packages, as Deployment.chips counts
-    same_domain = (prefill.chips + decode.chips <= domain) & (prefill.system.id == system.id)
-    scale_out = min(system.scale_out_bytes_per_s, prefill.system.scale_out_bytes_per_s)
-    link = np.where(same_domain, system.scale_up_bytes_per_s, scale_out) * prefill.chips
-    transfer = kv_total / np.maximum(link, 1.0) + max(system.scale_out_latency_s, prefill.system.scale_out_latency_s)
+    same_domain = kv_over_scale_up(prefill, decode)
+    transfer = kv_transfer_s(prefill, decode, isl)
     for _ in range(_ITERATIONS):
         step_s, per_step = decode_step(decode, batch, context, carrying)
         step_s = decode_host_floor(decode, step_s, batch, profile.decode_host_token_s)
@@ -246,9 +254,9 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
         batch = 0.5 * batch + 0.5 * np.maximum(active * decoding / (inner + decoding), 1.0)
     chips = prefill.chips * prefill_workers + decode.chips * decode_workers
     mixed = "" if prefill.system.id == system.id else f" of {prefill.system.id}"
-    notes = (f"disaggregated: prefill workers of {_chips_text(prefill.chips)}{mixed}, decode workers of "
-             f"{_chips_text(decode.chips)}"
-             + (f" ({'; '.join(sized)})" if sized else ""),
+    said = [n for n in (_one_text(chips, "chip"), *sized) if n]  # '128 chips; prefill workers sized for ...'
+    notes = (f"disaggregated: {_workers_text(prefill_workers, 'prefill', prefill.chips, mixed)} + "
+             f"{_workers_text(decode_workers, 'decode', decode.chips)}" + (f" ({'; '.join(said)})" if said else ""),
              f"engine {profile.id}; arrival burstiness {figure_text(profile.burstiness)}; KV moved over "
              f"{'scale-up' if np.all(same_domain) else 'scale-out'} links"
              # a pair of workers fits one domain, the deployment not: priced as if every pair shared one

@@ -9,7 +9,8 @@ from parity.simulate.policies import (PlanBuilds, Scheduler, cudnn_fp4_plan_buil
 from parity.simulate.results import KV_BOUND_SHARE, LATENCY_KEYS, SimResult
 from parity.simulate.run import run_aggregated, run_disaggregated, simulate_aggregated, simulate_disaggregated
 from parity.simulate.tables import StepTable, step_table
-from parity.simulate.workers import kv_capacity_tokens, kv_transfer_s
+from parity.simulate.workers import kv_capacity_tokens
+from parity.step import kv_transfer_s
 
 __all__ = ["PlanBuilds", "cudnn_fp4_plan_builds", "policy_parameters", "routes_at_random",
            "CLIENT_PROFILES", "Arrivals", "ClientProfile", "TraceRequest", "client_profile", "draw_lengths",

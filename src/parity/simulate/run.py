@@ -18,8 +18,8 @@ from parity.simulate.loop import Engine, Request
 from parity.simulate.policies import PlanBuilds, Scheduler, decode_worker_scheduler, prefill_worker_scheduler
 from parity.simulate.results import SimResult, _result
 from parity.simulate.tables import StepTable
-from parity.simulate.workers import _scheduler, _table, kv_transfer_s
-from parity.step import Deployment
+from parity.simulate.workers import _scheduler, _table
+from parity.step import Deployment, kv_transfer_s
 from parity.units import counted
 
 __all__ = ["simulate_aggregated", "simulate_disaggregated", "run_aggregated", "run_disaggregated"]
@@ -167,7 +167,8 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: Eng
     # workers' prompt time is fitted as a whole (sim_disagg_prefill_scale) on disaggregated rows without it
     p_table = _table(prefill, prompts_only, bench, p_cap, float(prefill_batch or profile.max_batch_size), False)
     d_table = _table(decode, profile, bench, d_cap, float(decode_batch or profile.max_batch_size), False)
-    return run_disaggregated(p_table, p_sched, d_table, d_sched, bench, kv_transfer_s(prefill, decode, float(bench.isl)),
+    transfer_s = float(kv_transfer_s(prefill, decode, float(bench.isl)))
+    return run_disaggregated(p_table, p_sched, d_table, d_sched, bench, transfer_s,
                              prefill_workers, decode_workers, int(prefill.layout.attn_dp), int(decode.layout.attn_dp),
                              float(prefill.chips), float(decode.chips), prefill_batch, decode_batch, timeline)
 

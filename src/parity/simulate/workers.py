@@ -1,5 +1,5 @@
-"""A deployment's workers as the simulator runs them: KV-cache capacity per rank, the time to move a
-prompt's KV cache from a prefill to a decode worker, and each worker's step table and scheduler."""
+"""A deployment's workers as the simulator runs them: KV-cache capacity per rank, and each worker's step table and
+scheduler."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ import numpy as np
 
 from parity.engine import EngineProfile, HostOps
 from parity.errors import InfeasiblePlan
-from parity.memory import kv_bytes_per_token_per_device
-from parity.plan import Shard
 from parity.simulate.benchmark import Benchmark
 from parity.simulate.host_ops import prompt_step_ops
 from parity.simulate.policies import Scheduler, scheduler_of
 from parity.simulate.tables import StepTable, step_table
 from parity.step import Deployment, deployment_memory
 
-__all__ = ["kv_capacity_tokens", "kv_transfer_s"]
+__all__ = ["kv_capacity_tokens"]
 
 
 def kv_capacity_tokens(dep: Deployment, profile: EngineProfile, held_tokens: float) -> float:
@@ -23,28 +21,6 @@ def kv_capacity_tokens(dep: Deployment, profile: EngineProfile, held_tokens: flo
     mem = deployment_memory(dep, 1, held_tokens, profile.max_num_tokens,
                             reserve_fraction=1.0 - profile.kv_memory_fraction)
     return float(np.asarray(mem.kv_token_capacity))
-
-
-def kv_transfer_s(prefill: Deployment, decode: Deployment, isl: float) -> float:
-    """Time to move one prompt's KV cache (all layers) from a prefill to a decode worker [s]: over the
-    scale-up links when both workers fit in one scale-up domain, else over scale-out, plus one link latency.
-    The prompt was prefilled on one attention-DP rank, whose chips (the prefill worker's over its attention DP)
-    send at once; it goes to the chips of one decode rank (tp x pp), each receiving its own share: GQA heads
-    split over tp (the prompt's KV once in all), MLA's latent whole on every tp rank (tp copies): TensorRT-LLM's
-    MLACacheFormatter::format sends a context rank's latent blocks over its connection to each generation rank
-    (needSendCache: every context rank sends while its TP is not larger than the generation's;
-    NVIDIA/TensorRT-LLM cpp/tensorrt_llm/batch_manager/mlaCacheFormatter.cpp)."""
-    r = decode.layout.resolved()
-    per_device = float(kv_bytes_per_token_per_device(decode.model, Shard(r.tp, 1, 1, 1, r.pp), decode.precision))
-    kv_total = isl * per_device * float(r.tp * r.pp)
-    system = decode.system
-    # the two workers share a scale-up domain only on one system; across two systems (a mixed fleet) the KV moves
-    # over the slower of their scale-out links, as the steady model moves it
-    same = float(prefill.chips + decode.chips) <= system.scale_up_domain_chips and prefill.system.id == system.id
-    senders = float(prefill.chips) / max(float(prefill.layout.resolved().attn_dp), 1.0)
-    scale_out = min(system.scale_out_bytes_per_s, prefill.system.scale_out_bytes_per_s)
-    link = (system.scale_up_bytes_per_s if same else scale_out) * senders
-    return kv_total / max(link, 1.0) + max(system.scale_out_latency_s, prefill.system.scale_out_latency_s)
 
 
 def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: float, batch_cap: float,
