@@ -559,10 +559,10 @@ def test_fp8_training_on_a_chip_without_fp8_says_it_is_emulated() -> None:
 
 
 def test_compare_trains_with_the_profile_train_uses() -> None:
-    """`compare --workload train` and `train` price Llama-3.1-70B on 64 H100s alike: the same layout (tp2-pp1-dp32,
-    ZeRO-3; tp2-pp2-vp4-dp16 before the LM head was priced on the last stage), tokens/s per chip and MFU (compare
-    searched with the default profile, 1,450.0 tok/s/chip at MFU 65.8%, where train's fitted profile gives 1,257.1
-    at 57.1%). `calibrated` is the chip's calibration in both workloads:
+    """`compare --workload train` and `train` price Llama-3.1-70B on 64 H100s alike: the same layout (tp2-pp4-cp2-dp4,
+    ZeRO-1; tp2-pp1-dp32 ZeRO-3 while ZeRO-3's traffic hid wholly beside compute), tokens/s per chip and MFU
+    (compare searched with the default profile, 1,450.0 tok/s/chip at MFU 65.8%, where train's fitted profile gives
+    1,176.5 at 53.4%; 1,257.1 at 57.1% with ZeRO-3's traffic hidden). `calibrated` is the chip's calibration in both workloads:
     true for the H100 (serving measurements fitted it), false for the MTT S5000 (derived prior)."""
     from parity.compare import compare
     h100, s5000 = catalog.system("hgx-h100"), catalog.system("mtt-s5000-8card")
@@ -571,9 +571,9 @@ def test_compare_trains_with_the_profile_train_uses() -> None:
     code, out, _ = run("train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64", "--format", "json")
     data = json.loads(out)
     assert code == 0 and row.layout == data["layout"]["name"]
-    assert row.tokens_per_s_per_chip == pytest.approx(data["tokens_per_s_per_chip"], rel=1e-12)
+    assert row.tokens_per_s_per_chip == pytest.approx(data["tokens_per_s_per_chip"], rel=1e-11)  # JSON: 12 digits
     assert row.mfu == pytest.approx(data["mfu"], rel=1e-12)
-    assert row.tokens_per_s_per_chip == pytest.approx(1257.1, abs=0.1)
+    assert row.tokens_per_s_per_chip == pytest.approx(1176.5, abs=0.1)
     trained = compare([h100, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"), workload="train")
     served = compare([h100, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"))
     assert [r.calibrated for r in trained] == [r.calibrated for r in served] == [True, False]
@@ -653,7 +653,7 @@ def test_pipeline_layout_reads_megatron_core_repeats_and_commas() -> None:
                              "--ep", "64", "--pp-layout", layout, "--format", "json")
         assert code == 0, err
         outputs.append(json.loads(out))
-    assert outputs[0]["step_s"] == pytest.approx(10.288, abs=0.001)
+    assert outputs[0]["step_s"] == pytest.approx(10.296, abs=0.001)
     same = ("step_s", "breakdown", "memory_bytes_per_chip", "memory")
     assert [outputs[0][key] for key in same] == [outputs[1][key] for key in same]
 
@@ -707,14 +707,15 @@ def test_uneven_stages_name_the_stages_that_take_the_rest(args: tuple[str, ...],
 
 @pytest.mark.parametrize("model, system, peak_ratio, mfu", [
     ("gpt3-175b", "gb300-nvl72", 2.0, 0.493),      # GB300: 5.0 PFLOP/s dense FP8 over 2.5 BF16
-    ("llama-3.1-70b", "tpu7x-cube", 2.0, 0.500),   # TPU7x: 4,614 TFLOP/s FP8 over 2,307 BF16
+    ("llama-3.1-70b", "tpu7x-cube", 2.0, 0.449),   # TPU7x: 4,614 TFLOP/s FP8 over 2,307 BF16
 ])
 def test_fp8_mfu_is_of_the_fp8_peak_and_the_bf16_ratio_is_labelled_as_one(model: str, system: str, peak_ratio: float,
                                                                          mfu: float) -> None:
     """MFU is of the peak the GEMMs run at: FP8 training on GB300 used 51% of the FP8 peak, and was printed as
     "MFU (bf16 ...) 104.5%", the FP8 model FLOP/s over the BF16 peak. That ratio (how FP8 runs often quote MFU)
     is still given, twice the MFU here, labelled a ratio (98.6% on GB300 now that pp 9 stages hold whole layers,
-    11 of GPT-3's 96 on the busiest; 100.0% on TPU7x); no printed MFU passes 100%."""
+    11 of GPT-3's 96 on the busiest; 89.8% on TPU7x, whose ZeRO-3 over dp 64 now leaves 20% of its traffic exposed);
+    no printed MFU passes 100%."""
     args = ("train", "--model", model, "--system", system, "--precision", "fp8")
     code, out, _ = run(*args, "--format", "json")
     data = json.loads(out)
