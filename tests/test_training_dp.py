@@ -91,3 +91,20 @@ def test_compare_trains_every_system_on_a_job_of_one_size() -> None:
     assert [(r.chips, r.note.split(";")[0]) for r in rows] == [(256, "on 32 systems"), (256, "on 32 systems")]
     assert round(rows[1].ratios["per_chip"], 2) == 2.33
     assert [round(x, 2) for x in rows[1].ratio_interval] == [1.57, 3.45]
+
+
+def test_expert_tensor_slices_are_in_the_layout_name() -> None:
+    """DeepSeek-V3 at tp 2, ep 8 (report-only tester DA 6): --etp 1 and --etp 2 printed one name for two layouts
+    (23.5 s and 32.7 s a step); etp shows where experts are sliced. A dense model's name carries no etp."""
+    def name(**kw: int) -> str:
+        return str(TrainingLayout(tp=2, pp=16, dp=64, ep=8, global_batch=15360, seq_len=4096, **kw))
+    assert (name(etp=1), name(etp=2)) == ("tp2-pp16-dp64-ep8-mb1-zero1", "tp2-pp16-dp64-ep8-etp2-mb1-zero1")
+    assert str(TrainingLayout(tp=2, dp=4, global_batch=8)) == "tp2-pp1-dp4-mb1-zero1"
+
+
+def test_fp8_block_says_it_is_priced_as_fp8() -> None:
+    """fp8_block and fp8 price alike on every chip (report-only tester DA 4): the assumptions now say so."""
+    from parity.training.step import format_notes
+    block = "fp8_block priced as fp8: its 128x128 block scales' cost (scale loads, finer casts) is not modelled"
+    assert block in format_notes(TrainingLayout(tp=8, global_batch=8, precision="fp8_block"))
+    assert block not in format_notes(TrainingLayout(tp=8, global_batch=8, precision="fp8"))

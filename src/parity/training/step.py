@@ -537,5 +537,9 @@ def format_notes(layout: TrainingLayout, profile: TrainingProfile | None = None,
               _implicit_stages(model, layout.pp) + "the embedding on the first and the LM head on the last "
               "(Megatron-Core's GPTModel)")
     cache = ("activations cached as DeepSeek-V3 (FP8 GEMM inputs, E5M6 attention output, SwiGLU inputs FP8 and "
-             "output recomputed)")
-    return _mtp_notes(layout, model) + (adam, stages) + ((cache,) if layout.activation_cache == "fp8" else ())
+             "output recomputed; that recomputation, an elementwise pass over the cached inputs, is not priced)")
+    # DeepSeek-V3's 1x128 activation tiles and 128x128 weight blocks (arXiv 2412.19437 Sec. 3.3.2): their scales'
+    # loads and the finer-grained casts are not modelled, so fp8_block prices as per-tensor fp8 on every chip
+    block = ("fp8_block priced as fp8: its 128x128 block scales' cost (scale loads, finer casts) is not modelled",)
+    return (_mtp_notes(layout, model) + (adam, stages) + ((cache,) if layout.activation_cache == "fp8" else ())
+            + (block if layout.precision == "fp8_block" else ()))
