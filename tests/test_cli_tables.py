@@ -820,12 +820,13 @@ def test_markdown_puts_an_interval_in_brackets_beside_its_figure() -> None:
 def test_train_keeps_its_layout_whole_at_80_columns() -> None:
     """At 80 columns the value column was as wide as the longest quantity (52) left it: 26, and the layout broke
     'tp2-pp1-cp4-dp1024-mb1-' over 'zero1'. The quantity too long to leave the layout a line folds before its
-    parenthesis instead; at 120 columns nothing folds."""
+    parenthesis instead; at 120 columns nothing folds. (Its ZeRO-1 over dp 1,024 at one microbatch a step now shows a
+    line of exposed DP/ZeRO communication, 20% of it beside compute: the MFU lines moved down one, 50.7% -> 46.5%.)"""
     args = ("train", "--model", "llama-3.1-70b", "--system", "atlas-960-superpod", "--chips", "8192", "--seq-len",
             "4096", "--global-batch", "1024", "--tp", "2", "--pp", "1", "--cp", "4")
     lines = table(*args, columns=80).splitlines()
     assert lines[3] == f"layout{'tp2-pp1-cp4-dp1024-mb1-zero1':>74}"
-    assert [line.rstrip() for line in lines[12:14]] == [f"MFU, causal{'50.7%':>69}",
+    assert [line.rstrip() for line in lines[13:15]] == [f"MFU, causal{'46.5%':>69}",
                                                          "(6N + 6LHQT: FlashAttention, torchtitan)"]
     assert max(map(len, lines)) == 80
 

@@ -110,22 +110,23 @@ def test_training_ratios_carry_intervals_from_the_training_bands() -> None:
     (report-only tester fuzzCB 1: '910C = 1.00x H100' with no uncertainty). By hand: NVIDIA's band [-0.245762,
     0.311891] (centre 0.033065, half-width 0.278827) is every vendor's with fewer than 5 runs (Huawei's); the A100 is
     uncalibrated and the 910B's family trained on no published run, so both take it twice as wide in log (half-width
-    0.557653): 910B over A100 1.130348 x e^(-+hypot(0.557653, 0.557653) = 0.788639) = 0.513700-2.487221; H100 over
-    A100 3.085217 x e^(-+hypot(0.278827, 0.557653) = 0.623477) = 1.653918-5.755161. No serving field: a training
+    0.557653): 910B over A100 1.111669 x e^(-+hypot(0.557653, 0.557653) = 0.788639) = 0.505212-2.446120; H100 over
+    A100 3.067828 x e^(-+hypot(0.278827, 0.557653) = 0.623477) = 1.644596-5.722724 (1.130348 and 3.085217 while
+    ZeRO's data-parallel traffic hid wholly beside compute; the 910B now trains at ZeRO-1, cp 2). No serving field: a training
     row had null TTFT, TPOT, KV cache, prefill rate and clients, and a 'decode' rate equal to its training tokens/s."""
     args = ["compare", "hgx-a100", "atlas-800-a2", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train"]
     rows = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
     assert all(r["ratios"]["per_chip"] > 0 and r["mfu"] > 0 for r in rows)
     assert not {"ttft_s", "tpot_s", "kv_cache", "prefill_tokens_per_s_per_chip", "clients_per_worker",
                 "decode_tokens_per_s_per_chip", "decode_ratio", "tokens_per_s_per_chip_low"} & {k for r in rows for k in r}
-    assert [r["ratios"]["per_chip"] for r in rows] == pytest.approx([1.0, 1.130348, 3.085217], rel=1e-5)
+    assert [r["ratios"]["per_chip"] for r in rows] == pytest.approx([1.0, 1.111669, 3.067828], rel=1e-5)
     assert rows[0]["ratio_interval"] == [None, None]
-    assert rows[1]["ratio_interval"] == pytest.approx([0.513700, 2.487221], rel=1e-5)
-    assert rows[2]["ratio_interval"] == pytest.approx([1.653918, 5.755161], rel=1e-5)
+    assert rows[1]["ratio_interval"] == pytest.approx([0.505212, 2.446120], rel=1e-5)
+    assert rows[2]["ratio_interval"] == pytest.approx([1.644596, 5.722724], rel=1e-5)
     assert rows[1]["note"].endswith("1 lies inside the 80% interval per chip, per kW and per GB: no clear winner")
     assert "80% interval" not in rows[2]["note"]
     table = CliRunner().invoke(cli, args, env={"COLUMNS": "120"}).output
-    assert "0.51-2.49" in table and "1.65-5.76" in table, table
+    assert "0.51-2.45" in table and "1.64-5.72" in table, table
     assert "from the cross-source residuals of both chips' vendors' published training runs" in " ".join(table.split())
 
 

@@ -674,12 +674,12 @@ def test_a_lightning_attention_model_is_sharded_and_served() -> None:
 
 def test_a_model_with_attention_free_layers_trains() -> None:
     """Nemotron-H-56B's MLP-only and Mamba layers have no attention, where the training search and step asked every
-    layer's attention whether it is MLA (AttributeError); its training comparison now runs (51.9% MFU on H200s with the
-    fitted training profile, as `parity train` gives it)."""
+    layer's attention whether it is MLA (AttributeError); its training comparison now runs (48.7% MFU on H200s with the
+    fitted training profile, as `parity train` gives it; 51.9% while ZeRO's data-parallel traffic hid wholly)."""
     from parity.compare import compare
     (row,) = compare([catalog.system("hgx-h200")], catalog.model("nemotron-h-56b"), catalog.engine("generic"),
                      workload="train")
-    assert row.fits and row.mfu == pytest.approx(0.519, abs=0.005)
+    assert row.fits and row.mfu == pytest.approx(0.487, abs=0.005)
 
 
 def test_a_config_error_names_its_file_once() -> None:

@@ -59,18 +59,18 @@ def test_zero3_with_a_pipeline_is_flagged() -> None:
 
 
 def test_a_search_flags_each_layout_and_the_caption_names_the_rows() -> None:
-    """Llama-3.1-70B on 64 H100s: the best layouts run ZeRO-3 at pp 1 (rows 1-4); rows 5-10 at pp 2 are the ones
-    flagged. The caption said the flag of the whole answer and JSON's flags held it, though the best (and --top 3)
+    """Llama-3.1-70B on 64 H100s, searched at ZeRO-3 (its best overall is ZeRO-1 since 20% of ZeRO-3's traffic stays
+    exposed): the best layouts run ZeRO-3 at pp 1 (rows 1-6); rows 7-10 at pp 8 are the ones flagged. The caption said the flag of the whole answer and JSON's flags held it, though the best (and --top 3)
     lies inside what was validated (report-only tester fixNF 4): each entry carries its own flags, the top-level
     flags are the best's, and the caption names the rows."""
     said = "ZeRO-3 with pipeline parallel (pp > 1): none of the 68 published training runs combines them"
     args = ("--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64", "--seq-len", "8192",
-            "--global-batch", "128", "--search")
+            "--global-batch", "128", "--search", "--zero", "3")
     data = _train_json(*args)
     assert data["best"][0]["layout"]["name"] == "tp2-pp1-cp2-dp16-mb1-zero3" and data["flags"] == []
-    assert [(b["layout"]["pp"], b["flags"]) for b in data["best"]] == [(1, [])] * 4 + [(2, [said])] * 6
+    assert [(b["layout"]["pp"], b["flags"]) for b in data["best"]] == [(1, [])] * 6 + [(8, [said])] * 4
     table = " ".join(CliRunner().invoke(cli, ["train", *args], env={"COLUMNS": "200"}).output.split())
-    assert f"Outside what was validated, rows 5-10 only (not the best): {said}. Assumptions:" in table
+    assert f"Outside what was validated, rows 7-10 only (not the best): {said}. Assumptions:" in table
     assert "Outside what was validated" not in CliRunner().invoke(cli, ["train", *args, "--top", "3"]).output
 
 
@@ -123,15 +123,15 @@ def test_the_fp8_activation_cache_saves_memory_on_an_moe_model() -> None:
 def test_compare_trains_on_trains_default_batch() -> None:
     """`compare --workload train` picks each system's layout as `train` does, at train's default global batch, 4M
     tokens' worth (256 sequences of 16,384 tokens; it took 1,024 at any length): Llama-3.1-70B on 64 H100s at
-    16k tokens trains 1,090.3 tokens/s per chip in both (1,097 at 1,024 sequences before; 1,091.2 with the LM head
-    balanced over the pipeline stages)."""
+    16k tokens trains 1,015.4 tokens/s per chip in both (1,097 at 1,024 sequences before; 1,091.2 with the LM head
+    balanced over the pipeline stages; 1,090.3 at ZeRO-3 while its traffic hid wholly beside compute)."""
     from parity.compare import compare
     from parity.training import default_global_batch
     assert (default_global_batch(16384), default_global_batch(4096), default_global_batch(2**23)) == (256, 1024, 1)
     h100, llama = catalog.system("hgx-h100"), catalog.model("llama-3.1-70b")
     (row,) = compare([h100], llama, catalog.engine("generic"), workload="train", chips=64, seq_len=16384)
     data = _train_json("--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64", "--seq-len", "16384")
-    assert (row.layout, round(row.tokens_per_s_per_chip, 1)) == (data["layout"]["name"], 1090.3)
+    assert (row.layout, round(row.tokens_per_s_per_chip, 1)) == (data["layout"]["name"], 1015.4)
     assert data["layout"]["global_batch"] == 256
 
 

@@ -30,20 +30,22 @@ def test_the_910c_trains_one_rank_per_64_gb_die() -> None:
     tp1-pp1-dp64-mb1-zero3 at 118.1 GB a rank, which no 64 GB die holds (1,036 tok/s/chip). It now prices 128 die
     ranks of 64 GB and 400 TFLOP/s, and its best, tp2-pp1-dp64-mb1-zero3 (with pipeline sends between nodes over
     scale-out and the norms split over tp under sequence parallelism), spreads over the 128 ranks and holds 60.1 GB a
-    die, at 985 tokens/s per package (2 x a die's)."""
+    die, at 985 tokens/s per package (2 x a die's). With ZeRO-3's traffic no longer wholly hidden (20% of it exposed
+    beside compute, gathered a layer at a time) the best is tp2-pp4-vp2-cp4-dp4-mb1-zero1, 63.8 GB a die, 910 tokens/s
+    per package."""
     code, out, _ = run(*A3_SEARCH, "--format", "json")
     data = json.loads(out)
     (best,) = data["best"]
     layout = best["layout"]
     assert code == 0 and (data["chips"], data["ranks"]) == (64, 128)
-    assert layout["name"] == "tp2-pp1-dp64-mb1-zero3"
+    assert layout["name"] == "tp2-pp4-vp2-cp4-dp4-mb1-zero1"
     assert layout["tp"] * layout["pp"] * layout["cp"] * layout["dp"] == 128
     assert (best["chips"], best["ranks"], best["dies_per_chip"]) == (64, 128, 2)
     # a package's memory under the per-chip keys, as its tokens/s per chip (it read a die's 60.1 GB "per chip")
     assert (best["memory_capacity_bytes"], best["memory_capacity_bytes_per_die"]) == (128e9, 64e9)
-    assert best["memory_bytes_per_die"] == pytest.approx(60.1e9, abs=0.05e9)
+    assert best["memory_bytes_per_die"] == pytest.approx(63.8e9, abs=0.05e9)
     assert best["memory_bytes_per_chip"] == 2 * best["memory_bytes_per_die"]
-    assert best["tokens_per_s_per_chip"] == pytest.approx(985, abs=0.5)
+    assert best["tokens_per_s_per_chip"] == pytest.approx(910, abs=0.5)
     assert any(a.startswith("one rank per die (2 dies a chip") for a in best["assumptions"])
 
 

@@ -459,9 +459,10 @@ def memory_shortfall(model: Model, system: System, profile: EngineProfile, preci
 
 
 def _train(system: System, model: Model, chips: int | None, seq_len: int, global_batch: int,
-           precision: str) -> Comparison:
+           precision: str, sized: bool = False) -> Comparison:
     """One system's training row: its fastest layout on `chips` chips or, where None, on the fewest whole systems
-    on which a layout fits (as `parity train` sizes a job; the note says how many where more than one)."""
+    on which a layout fits (as `parity train` sizes a job; the note says how many where more than one, as it does
+    where `sized`: `chips` is the whole systems compare sized every system's job to, _same_size)."""
     chip = system.chip
     cal = catalog.calibration(chip)
     emulated_on, emulated = emulation(precision, chip)
@@ -475,7 +476,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
                   emulated_on=emulated_on, expert_emulated_on=emulated_on if "moe" in model.features else "",
                   kv_cache="-", mode="train", calibrated=_calibrated(chip, cal), flags=raised)
-    systems = f"on {n // system.chips} systems" if not chips and n > system.chips else ""
+    systems = f"on {n // system.chips} systems" if (sized or not chips) and n > system.chips else ""
     if found is None or not found.best:
         why = (f"does not fit{' ' + systems if systems else ''}: {found.closest.memory.shortfall_bytes / 1e9:.1f} GB "
                f"more per {rank_holder(chip.dies)} needed"
@@ -534,6 +535,8 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
                              weights=weights, mtp_tokens=mtp_tokens, workload=workload, chips=chips, seq_len=seq_len,
                              global_batch=global_batch, training_precision=training_precision, choose=choose)
     rows = map_chunks(each, list(systems), processes, progress=(lambda _row: progress(1)) if progress else None)
+    if workload == "train" and chips is None:
+        rows = _same_size(rows, list(systems), model, seq_len, global_batch, training_precision, processes)
     ref = next((r for r in rows if r.system == base.id), rows[0])
     if not ref.fits:
         ref = next((r for r in rows if r.fits), ref)
@@ -567,6 +570,36 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         even = even_text({k: row.interval_of(k) for k in stated})
         out.append(replace(row, note="; ".join(filter(None, [row.note, even]))))
     return out
+
+
+def training_chips(rows: Sequence[Comparison], systems: Sequence[System]) -> int:
+    """[chips] one training job of every system that fits takes: the most of the fewest each needs (whole systems,
+    rows as `_train` sized them alone); 0 where none fits."""
+    return max((math.ceil(r.chips / s.chips) * s.chips for r, s in zip(rows, systems) if r.fits), default=0)
+
+
+def _same_size(rows: list[Comparison], systems: list[System], model: Model, seq_len: int, global_batch: int,
+               precision: str, processes: int) -> list[Comparison]:
+    """The training rows re-searched on jobs of one size: `training_chips`, rounded up to whole systems of each, so
+    that per-chip rates compare chips, not job sizes (each on its own fewest systems, a B200 job of 64 chips
+    recomputing everything to fit beside an H100 job of 256: report-only tester DA 2). A system that fits on none
+    keeps its row."""
+    target = training_chips(rows, systems)
+    redo = {i: (s, math.ceil(target / s.chips) * s.chips) for i, (r, s) in enumerate(zip(rows, systems))
+            if r.fits and math.ceil(target / s.chips) * s.chips != math.ceil(r.chips / s.chips) * s.chips}
+    again = functools.partial(_train_sized, model=model, seq_len=seq_len, global_batch=global_batch,
+                              precision=precision)
+    out = list(rows)
+    for i, row in zip(redo, map_chunks(again, list(redo.values()), processes) if redo else []):
+        out[i] = row
+    return out
+
+
+def _train_sized(job: tuple[System, int], model: Model, seq_len: int, global_batch: int, precision: str
+                 ) -> Comparison:
+    """_train of a system on the chips compare sized its job to (a top-level function: map_chunks pickles it)."""
+    system, chips = job
+    return _train(system, model, chips, seq_len, global_batch, precision, sized=True)
 
 
 def even_text(intervals: dict[str, tuple[float, float]]) -> str:

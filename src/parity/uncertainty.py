@@ -400,8 +400,46 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
                         f"training never checked on the {chip.family} family (published runs measured on "
                         f"{', '.join(sorted(catalog.training_families()))})",
                         f"training unchecked on the {chip.family} family"))
-    out.append(_zero3_pipeline(layouts))
+    out += [_zero3_pipeline(layouts), _zero3_span(system, layouts)]
     return tuple(f for f in out if f)
+
+
+def _dp_domains(system: System, tp: int, cp: int, dp: int) -> int:
+    """Scale-up domains one data-parallel group of a layout spans: its dp x cp peers, tp ranks apart (Megatron-Core's
+    rank order tp-cp-ep-dp-pp), counted in ranks of a die (hardware.per_die)."""
+    return max(math.ceil(tp * cp * dp / per_die(system).scale_up_domain_chips), 1)
+
+
+# The holdout errors of tokens/s per chip of the ZeRO-3 runs `_zero3_span` names, as `parity validate --section
+# training` scores them (tests/test_training_dp.py keeps them equal to the live scores): overlapped runs
+# within the widest span checked, and DeepSpeed's synchronous ZeRO-3 of 2021 (Narayanan et al. 2021, Table 2) beyond
+ZERO3_CHECKED_ERRORS = (-0.19, 0.18)
+ZERO3_SYNCHRONOUS_WORST = 1.17
+
+
+def _zero3_span(system: System, layouts: Sequence[Any]) -> Flag | None:
+    """A flag where a ZeRO-3 layout's data-parallel group spans more scale-up domains than any scored published run
+    with overlapped ZeRO-3 (training_published.csv, calibration and holdout rows): its per-layer weight all-gathers
+    and gradient reduce-scatters over that many domains are unchecked, and the only runs beyond, DeepSpeed's
+    synchronous ZeRO-3 of 2021, parity over-predicts."""
+    spans = [(_dp_domains(system, l.tp, l.cp, l.dp), l.dp * l.cp) for l in layouts if l.zero == 3]
+    if not spans:
+        return None
+    checked = [(_dp_domains(catalog.system(r["system"]), int(r["tp"]), int(r["cp"]), int(r["dp"])), int(r["dp"]))
+               for r in catalog.measurements("training_published")
+               if int(r["zero"]) == 3 and r["split"] != "reference" and (r.get("grad_overlap") or "overlap") != "none"]
+    widest = max(span for span, _ in checked)
+    domains, ranks = max(spans)
+    if domains <= widest:
+        return None
+    sizes = sorted(dp for _, dp in checked)
+    low, high = ZERO3_CHECKED_ERRORS
+    kind = "ZeRO-3 beyond the spans checked"
+    return Flag(kind, f"ZeRO-3 over {domains:,} scale-up domains ({ranks:,} data-parallel ranks): published runs "
+                      f"checked overlapped ZeRO-3 over at most {widest} (dp {sizes[0]} to {sizes[-1]}, holdout error "
+                      f"{low:+.0%} to {high:+.0%}); beyond, DeepSpeed's synchronous ZeRO-3 of 2021 is over-predicted "
+                      f"by up to {ZERO3_SYNCHRONOUS_WORST:.0%} (parity train --validate)",
+                f"ZeRO-3 over {domains:,} domains, checked to {widest}")
 
 
 def _zero3_pipeline(layouts: Sequence[Any]) -> Flag | None:

@@ -450,9 +450,15 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        + _intervals_caption("serve", varied, bool(pair))
                        + (_refine_caption(results, sims, percentiles) if refine else ""))
         else:
+            counts = {r.system: r.chips for r in results if r.fits}
+            said = (f"{next(iter(counts.values())):,} chips" if len(set(counts.values())) == 1 else
+                    ", ".join(f"{n:,} {system}" for system, n in counts.items()))
             sized = (f"every system trains on {chips:,} chips (--chips)" if chips else
-                     "'on N systems': the fewest whole systems (1, 2, 4 ... 128) on which a layout fits, as 'parity "
-                     "train' sizes a job (one system where a layout fits one; --chips sets the count)")
+                     "jobs of one size, so that per-chip rates compare chips, not job sizes: the most of the fewest "
+                     "chips each system needs (1, 2, 4 ... 128 whole systems on which a layout fits, as 'parity "
+                     f"train' sizes a job), rounded up to whole systems of each (here {said}; 'on N systems' in "
+                     "the note; --chips sets the count)" if counts else
+                     "the fewest whole systems (1, 2, 4 ... 128) on which a layout fits, as 'parity train' sizes a job")
             caption = ("train tok/s: tokens trained on per second (global batch x sequence length / step time). "
                        f"{specs} (x = times the baseline); throughput predicted in each system's "
                        f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "

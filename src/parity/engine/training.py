@@ -10,7 +10,7 @@ __all__ = ["TrainingProfile"]
 
 # one training framework's behaviour (Megatron-LM / NeMo style), named assumptions and fitted factors
 _TRAINING_FRACTIONS = ("gemm_scale", "moe_scale", "attention_scale", "attention_backward_efficiency", "tp_comm_exposed",
-                       "ep_comm_exposed", "cp_comm_exposed", "pp_comm_exposed", "dp_overlap_window",
+                       "ep_comm_exposed", "cp_comm_exposed", "pp_comm_exposed", "dp_comm_exposed", "dp_overlap_window",
                        "memory_reserve_fraction")
 
 
@@ -25,7 +25,8 @@ class TrainingProfile:
     of peak). tp/ep/cp/pp_comm_exposed: share of tensor-, expert-, context- and pipeline-parallel
     communication left on the critical path after the framework's overlap. dp_overlap_window: share
     of the last microbatch's backward (and first forward) that hides gradient reduce-scatter and
-    parameter all-gather under the "overlap" policy. gradient_bytes, optimizer_state_bytes [B per
+    parameter all-gather under the "overlap" policy; dp_comm_exposed: share of that data-parallel (ZeRO)
+    traffic left exposed even where the window is long enough to hide it (0: all of it hidden). gradient_bytes, optimizer_state_bytes [B per
     parameter]: mixed-precision Adam (ZeRO paper: 2 + 12). fp8_weight_copy_bytes [B per parameter]:
     the cached FP8 copy of the weights under FP8 training; fp8_cast_bytes [B per input/output element of
     an FP8 GEMM, forward; twice in backward]: quantising activations and gradients (and their transposes)
@@ -54,6 +55,7 @@ class TrainingProfile:
     ep_comm_exposed: float = 1.0
     cp_comm_exposed: float = 1.0
     pp_comm_exposed: float = 1.0
+    dp_comm_exposed: float = 0.0
     dp_overlap_window: float = 1.0
     gradient_bytes: float = 2.0
     optimizer_state_bytes: float = 12.0

@@ -552,6 +552,10 @@ class TrainingLayout:
         parts.append(f"dp{self.dp}")
         if self.ep > 1:
             parts.append(f"ep{self.ep}")
+        # experts sliced: a layout of its own (report-only tester DA 6: etp 1 and 2 had one name); at ep 1 without
+        # --etp the experts are sliced as the tensor group is, dense layers alike (a dense model's name says no etp)
+        if self.etp > 1 or (self.ep > 1 and self.expert_tp != 1):
+            parts.append(f"etp{self.expert_tp}")
         parts += [f"mb{self.micro_batch}", f"zero{self.zero}"]
         if self.recompute != "none":
             parts.append(f"rc-{self.recompute}")

@@ -378,28 +378,41 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
     n_expert = np.maximum(dp * c * t / (e * et), 1.0)
     window = prof.dp_overlap_window * a["overlap"]
     zero = a["zero"]
+    # ZeRO-3 / FSDP gathers and reduce-scatters one layer at a time (PyTorch FSDP wraps each transformer block as a
+    # unit; DeepSpeed's ZeRO-3 fetches each submodule's parameters as it runs): the ring's latency once a layer.
+    # Gradients otherwise reduce in Megatron-Core's buckets of max(40M, 1M x dp) parameters
+    # (megatron/core/distributed/distributed_data_parallel_config.py, bucket_size: "larger DP sizes need larger
+    # buckets to ensure collectives do not become latency-bound")
+    units = np.maximum(model.num_layers / p, 1.0)
 
     def sync(params: Num, n: Num, stride: Num) -> tuple[Num, Num, Num]:
-        grads = _collective("reduce_scatter", params * prof.gradient_bytes, n, system, calibration, stride)
-        gather = _collective("all_gather", params * 2.0, n, system, calibration, stride)
-        reduce = _collective("all_reduce", params * prof.gradient_bytes, n, system, calibration, stride)
-        return grads, gather, reduce
+        calls = np.where(zero >= 3, units, np.maximum(np.ceil(params / np.maximum(40e6, 1e6 * n)), 1.0))
+
+        def each(kind: str, size: Num) -> Num:
+            return calls * _collective(kind, size / calls, n, system, calibration, stride)
+        return (each("reduce_scatter", params * prof.gradient_bytes), each("all_gather", params * 2.0),
+                each("all_reduce", params * prof.gradient_bytes))
 
     dg, da, dr = sync(dense_params, n_dense, t)
     eg, ea, er = sync(expert_params, n_expert, e * et) if moe else (0.0, 0.0, 0.0)
     grads_s, gather_s, reduce_s = dg + eg, da + ea, dr + er
-    grads_exposed = np.maximum(grads_s - window * b_s, 0.0)
-    gather_exposed = np.maximum(gather_s - window * f_s, 0.0)
+
+    def exposed(comm: Num, beside: Num) -> Num:
+        """[s] of `comm` seconds of data-parallel traffic left on the critical path beside `beside` seconds of
+        compute: what the window cannot hide, and at least the profile's exposed share of it."""
+        return np.maximum(comm - window * beside, prof.dp_comm_exposed * comm)
+
+    grads_exposed = exposed(grads_s, b_s)
+    gather_exposed = exposed(gather_s, f_s)
     # ZeRO-1 (Megatron's distributed optimizer) accumulates full gradients and syncs once a step; ZeRO-2
     # keeps only its gradient shard, so it reduce-scatters after every microbatch's backward (DeepSpeed
     # issue #2252: "for zero stage 2 (and 3), gradient reduction is required after every backward") and
     # gathers the updated weights once a step
-    per_step_dp = np.where(zero == 0, np.maximum(reduce_s - window * b_s, 0.0),
-                           gather_exposed + np.where(zero == 2, 0.0, grads_exposed))
-    # ZeRO-3 / FSDP gathers the weights before each forward and backward and reduce-scatters gradients
-    # every microbatch, prefetching a layer ahead
-    zero3_mb = (np.maximum((passes - 1.0) * gather_s - window * (passes - 1.0) * f_s, 0.0)
-                + np.maximum(gather_s + grads_s - window * b_s, 0.0))
+    per_step_dp = np.where(zero == 0, exposed(reduce_s, b_s), gather_exposed + np.where(zero == 2, 0.0, grads_exposed))
+    # ZeRO-3 / FSDP gathers the weights before each forward and backward of every microbatch and reduce-scatters
+    # its gradients (ZeRO paper Sec. 5.3: 3x the parameters a step, 1.5x plain data parallelism; PyTorch FSDP
+    # docs), prefetching a layer ahead: its traffic grows with the microbatches
+    zero3_mb = exposed((passes - 1.0) * gather_s, (passes - 1.0) * f_s) + exposed(gather_s + grads_s, b_s)
     dp_mb = np.where(zero >= 3, zero3_mb, np.where(zero == 2, grads_exposed, 0.0))
     dp_step = np.where(zero >= 3, 0.0, per_step_dp)
 
@@ -449,7 +462,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
 def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:
     notes = [f"training profile {prof.id} ({'fitted' if prof.measured else 'prior'})",
              f"exposed communication: TP {prof.tp_comm_exposed:.0%}, CP {prof.cp_comm_exposed:.0%}, "
-             f"EP {prof.ep_comm_exposed:.0%}, PP {prof.pp_comm_exposed:.0%}",
+             f"EP {prof.ep_comm_exposed:.0%}, PP {prof.pp_comm_exposed:.0%}, DP/ZeRO {prof.dp_comm_exposed:.0%} (the rest "
+             "hidden only as far as compute runs beside it)",
              f"memory reserve {prof.memory_reserve_fraction:.0%} + {prof.memory_reserve_bytes / 1e9:g} GB "
              "(allocator fragmentation, context, buffers)"]
     if "moe" in model.features:
@@ -466,7 +480,7 @@ def train_step(model: Model, system: System, chips: int, layout: TrainingLayout,
     a layout that does not fit in memory is still priced, with fits False and the shortfall.
     profile None: DEFAULT_PROFILE, TrainingProfile's documented defaults, not the fitted profile `parity train`
     prices with (this engine reads no files): pass catalog.training_profile() for the command's figures (the
-    README's Llama-3.1-70B on 64 H100s: 10.717 s a step with the defaults, 10.695 s as `parity train` gives it).
+    README's Llama-3.1-70B on 64 H100s: 10.717 s a step with the defaults, 10.698 s as `parity train` gives it).
     """
     dies = system.chip.dies
     layout.check(model, chips, dies)
@@ -523,5 +537,9 @@ def format_notes(layout: TrainingLayout, profile: TrainingProfile | None = None,
               _implicit_stages(model, layout.pp) + "the embedding on the first and the LM head on the last "
               "(Megatron-Core's GPTModel)")
     cache = ("activations cached as DeepSeek-V3 (FP8 GEMM inputs, E5M6 attention output, SwiGLU inputs FP8 and "
-             "output recomputed)")
-    return _mtp_notes(layout, model) + (adam, stages) + ((cache,) if layout.activation_cache == "fp8" else ())
+             "output recomputed; that recomputation, an elementwise pass over the cached inputs, is not priced)")
+    # DeepSeek-V3's 1x128 activation tiles and 128x128 weight blocks (arXiv 2412.19437 Sec. 3.3.2): their scales'
+    # loads and the finer-grained casts are not modelled, so fp8_block prices as per-tensor fp8 on every chip
+    block = ("fp8_block priced as fp8: its 128x128 block scales' cost (scale loads, finer casts) is not modelled",)
+    return (_mtp_notes(layout, model) + (adam, stages) + ((cache,) if layout.activation_cache == "fp8" else ())
+            + (block if layout.precision == "fp8_block" else ()))
