@@ -107,11 +107,11 @@ def test_training_ratios_carry_intervals_from_the_training_bands() -> None:
     """A training comparison's ratios take their 80% intervals from the vendors' residuals of published training
     runs (data/training_ratio_uncertainty.toml, each run scored with its source left out), not from the serving
     bands (the sixth fuzz round found a 910B ratio inside a serving band), and were bare until the training bands
-    (report-only tester fuzzCB 1: '910C = 1.00x H100' with no uncertainty). By hand: NVIDIA's band [-0.245762,
-    0.311891] (centre 0.033065, half-width 0.278827) is every vendor's with fewer than 5 runs (Huawei's); the A100 is
+    (report-only tester fuzzCB 1: '910C = 1.00x H100' with no uncertainty). By hand: NVIDIA's band [-0.246328,
+    0.319276] (centre 0.036474, half-width 0.282802) is every vendor's with fewer than 5 runs (Huawei's); the A100 is
     uncalibrated and the 910B's family trained on no published run, so both take it twice as wide in log (half-width
-    0.557653): 910B over A100 1.111669 x e^(-+hypot(0.557653, 0.557653) = 0.788639) = 0.505212-2.446120; H100 over
-    A100 3.067828 x e^(-+hypot(0.278827, 0.557653) = 0.623477) = 1.644596-5.722724 (1.130348 and 3.085217 while
+    0.565604): 910B over A100 1.111669 x e^(-+hypot(0.565604, 0.565604) = 0.799887) = 0.499563-2.473780; H100 over
+    A100 3.067828 x e^(-+hypot(0.282802, 0.565604) = 0.632367) = 1.630041-5.773823 (1.130348 and 3.085217 while
     ZeRO's data-parallel traffic hid wholly beside compute; the 910B now trains at ZeRO-1, cp 2). No serving field: a training
     row had null TTFT, TPOT, KV cache, prefill rate and clients, and a 'decode' rate equal to its training tokens/s."""
     args = ["compare", "hgx-a100", "atlas-800-a2", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train"]
@@ -121,12 +121,12 @@ def test_training_ratios_carry_intervals_from_the_training_bands() -> None:
                 "decode_tokens_per_s_per_chip", "decode_ratio", "tokens_per_s_per_chip_low"} & {k for r in rows for k in r}
     assert [r["ratios"]["per_chip"] for r in rows] == pytest.approx([1.0, 1.111669, 3.067828], rel=1e-5)
     assert rows[0]["ratio_interval"] == [None, None]
-    assert rows[1]["ratio_interval"] == pytest.approx([0.505212, 2.446120], rel=1e-5)
-    assert rows[2]["ratio_interval"] == pytest.approx([1.644596, 5.722724], rel=1e-5)
+    assert rows[1]["ratio_interval"] == pytest.approx([0.499563, 2.473780], rel=1e-5)
+    assert rows[2]["ratio_interval"] == pytest.approx([1.630041, 5.773823], rel=1e-5)
     assert rows[1]["note"].endswith("1 lies inside the 80% interval per chip, per kW and per GB: no clear winner")
     assert "80% interval" not in rows[2]["note"]
     table = CliRunner().invoke(cli, args, env={"COLUMNS": "120"}).output
-    assert "0.51-2.45" in table and "1.64-5.72" in table, table
+    assert "0.50-2.47" in table and "1.63-5.77" in table, table
     assert "from the cross-source residuals of both chips' vendors' published training runs" in " ".join(table.split())
 
 
@@ -211,8 +211,8 @@ def test_a_disaggregated_pick_meets_a_mean_target_by_serves_own_figures() -> Non
 @pytest.mark.e2e  # compare runs (over 1 s)
 def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when_they_span_1() -> None:
     """The fuzz22b headline: CloudMatrix 384 at 1.11x a GB200 NVL72 per system was printed bare, though its interval
-    spans 1. GB200 over CM384 per chip is 4.95x (4.28-6.49, NVIDIA's band against Huawei's); per system that is
-    x 72/384, 0.93x (0.80-1.22), and per kW x 559/145 more, 3.58x (3.09-4.69); 4.81x, 0.90x and 3.47x before
+    spans 1. GB200 over CM384 per chip is 4.95x (4.26-6.45, NVIDIA's band against Huawei's); per system that is
+    x 72/384, 0.93x (0.80-1.21), and per kW x 559/145 more, 3.58x (3.08-4.66); 4.81x, 0.90x and 3.47x before
     disaggregated rows were priced on whole workers. The pair sentence states GB200 over
     CM384, the baseline, as the table does (it stated the reciprocals, CM384 over GB200, against the table's
     direction: report-only tester fixC 2); the per-system interval holds 1, and the row's note (JSON's) and the
@@ -230,19 +230,19 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     assert ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB; beside them in Markdown) are it scaled by the "
             "systems' chips, power and memory, and the sentence on the two systems names") in " ".join(wide.split())
     gb200 = rows[1]
-    assert [round(v, 2) for v in gb200["ratio_interval"]] == [4.28, 6.49]
-    assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.8, 1.22]
-    assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [3.09, 4.69]
+    assert [round(v, 2) for v in gb200["ratio_interval"]] == [4.26, 6.45]
+    assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.8, 1.21]
+    assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [3.08, 4.66]
     assert rows[0]["ratio_interval_per_system"] == [None, None]  # the baseline: none
     assert gb200["note"] == "1 lies inside the 80% interval per system: no clear winner"  # FP4 measured beside FP8
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     at = next(i for i, line in enumerate(lines) if line.startswith("gb200-nvl72 "))
-    assert "0.93x" in lines[at].split() and "0.80-1.22" in lines[at + 1].split()  # under x/system
+    assert "0.93x" in lines[at].split() and "0.80-1.21" in lines[at + 1].split()  # under x/system
     text = " ".join(out.split())
     assert ("gb200-nvl72 against cloudmatrix-384: 0.59x the system BF16, 0.27x the system memory, 0.26x the system power, 3.12x BF16 "
             "per chip; predicted 0.93x the output tokens/s per system, 4.95x per chip, 3.58x per kW, 3.41x per GB of "
-            "memory. 80% intervals: 0.80-1.22x per system, 4.28-6.49x per chip, 3.09-4.69x per kW, 2.94-4.46x per GB; "
+            "memory. 80% intervals: 0.80-1.21x per system, 4.26-6.45x per chip, 3.08-4.66x per kW, 2.93-4.44x per GB; "
             "1 lies inside the 80% interval per system: no clear winner.") in text
     assert text.count("no clear winner") == 1  # the sentence's, above; the row's note says it no more
 

@@ -540,7 +540,8 @@ def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
 def test_fp8_training_on_a_chip_without_fp8_says_it_is_emulated() -> None:
     """The A100 and the Ascend 910B have no FP8 math (rate 0): --precision fp8 runs its GEMMs at the BF16 rate, and
     `train` and `compare --workload train` printed "fp8" without a word; now a note, and the format column says what
-    it runs on. The H100 has FP8 units: no note."""
+    it runs on. The H100 has FP8 units: no note. A side-by-side (`compare --workload train`) trains them in BF16
+    instead, their native fallback, and says so (cost.native_format: emulated FP8 trains slower than BF16 itself)."""
     from parity.compare import compare, format_label
     a100, a2, h100 = (catalog.system(s) for s in ("hgx-a100", "atlas-800-a2", "hgx-h100"))
     llama = catalog.model("llama-3.1-8b")
@@ -550,8 +551,8 @@ def test_fp8_training_on_a_chip_without_fp8_says_it_is_emulated() -> None:
     assert "fp8 emulated on bf16 (nvidia-a100-sxm has no FP8 math)" in notes[0]
     assert not any("emulated" in note for note in notes[1])
     rows = compare([a100, a2, h100], llama, catalog.engine("generic"), workload="train", training_precision="fp8")
-    assert [format_label(r.weights, r.emulated_on) for r in rows] == ["fp8 on bf16", "fp8 on bf16", "fp8"]
-    assert [("emulated on bf16 (" + r.chip + " has no FP8 math)") in r.note for r in rows] == [True, True, False]
+    assert [format_label(r.weights, r.emulated_on) for r in rows] == ["bf16", "bf16", "fp8"]
+    assert [(f"bf16: {r.chip} has no FP8 math (fp8 asked)") in r.note for r in rows] == [True, True, False]
     # serving says it the same way (compare --weights fp8: the A100 dequantises onto its BF16 units)
     served = compare([a100, h100], llama, catalog.engine("generic"), weights="fp8")
     assert [(r.weights, r.emulated_on) for r in served] == [("fp8", "bf16"), ("fp8", "")]

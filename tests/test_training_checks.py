@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from parity import catalog
@@ -155,3 +156,29 @@ def test_the_search_tries_only_layouts_train_accepts() -> None:
                                       "--cp", "16"])
     assert result.exit_code == 2 and "--pp x --vp must be at most the number of layers (80), got 27 x 3" \
         in result.output
+
+
+def test_a_side_by_side_trains_a_format_the_chip_lacks_in_its_native_fallback() -> None:
+    """compare --workload train --precision fp8 ran the 910C's FP8 emulated on BF16 at 0.8 of the BF16 rate, 781
+    tok/s/chip against its own BF16's 958, so the chip ranked below itself (report-only tester fuzzDA 5): a
+    side-by-side trains it in the first fallback the chip has a unit for, and says so; a chip with the unit keeps it."""
+    from parity.cost import native_format
+
+    a3, h100, h20 = (catalog.chip(c) for c in ("huawei-ascend-910c", "nvidia-h100-sxm", "nvidia-h20"))
+    assert native_format("fp8", a3) == ("bf16", "bf16: huawei-ascend-910c has no FP8 math (fp8 asked)")
+    assert native_format("fp8_block", a3)[0] == "bf16"
+    assert native_format("fp8", h100) == ("fp8", "") and native_format("bf16", a3) == ("bf16", "")
+    assert native_format("mxfp8", h20) == ("fp8", "fp8: nvidia-h20 has no MXFP8 unit (mxfp8 asked)")
+
+
+@pytest.mark.e2e
+def test_compare_and_fleet_train_the_910c_in_bf16_when_fp8_is_asked() -> None:
+    row = json.loads(CliRunner().invoke(cli, ["compare", "hgx-h100", "atlas-800-a3", "--workload", "train", "--model",
+                                              "llama-3.1-70b", "--precision", "fp8", "--format", "json"]).stdout)[1]
+    assert (row["weights"], row["emulated_on"]) == ("bf16", "")
+    assert "bf16: huawei-ascend-910c has no FP8 math (fp8 asked)" in row["note"]
+    fleet = json.loads(CliRunner().invoke(cli, ["fleet", "--workload", "train", "--model", "llama-3.1-70b", "--tokens",
+                                                "1e12", "--units", "1024", "--chips", "910c", "--precision", "fp8",
+                                                "--format", "json"]).stdout)
+    (a3,) = fleet if isinstance(fleet, list) else fleet["rows"]
+    assert a3["precision"] == "bf16" and a3["note"].startswith("bf16: huawei-ascend-910c has no FP8 math (fp8 asked)")

@@ -21,7 +21,7 @@ import numpy as np
 
 from parity import catalog
 from parity.catalog import default_mtp, mtp_setting
-from parity.cost import emulation, math_unit
+from parity.cost import emulation, math_unit, native_format
 from parity.dtypes import format_on
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, expect
@@ -462,9 +462,11 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
            precision: str, sized: bool = False) -> Comparison:
     """One system's training row: its fastest layout on `chips` chips or, where None, on the fewest whole systems
     on which a layout fits (as `parity train` sizes a job; the note says how many where more than one, as it does
-    where `sized`: `chips` is the whole systems compare sized every system's job to, _same_size)."""
+    where `sized`: `chips` is the whole systems compare sized every system's job to, _same_size). A format the chip
+    has no unit for trains in its native fallback (cost.native_format), as the note says."""
     chip = system.chip
     cal = catalog.calibration(chip)
+    precision, swapped = native_format(precision, chip)
     emulated_on, emulated = emulation(precision, chip)
     try:  # the fitted training profile, as `parity train` prices the same layouts
         n, found = search_fewest_systems(model, system, seq_len, global_batch, cal, catalog.training_profile(),
@@ -498,7 +500,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
                       tokens_per_s_per_chip=per_chip, prefill_tokens_per_s_per_chip=float("nan"),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
                       mfu=float(best.mfu), mfu_peak=best.peak_math, mfu_bf16=float(best.mfu_bf16),
-                      note="; ".join(filter(None, [systems, *flag_note(raised), emulated])),
+                      note="; ".join(filter(None, [systems, swapped, *flag_note(raised), emulated])),
                       assumptions=tuple(best.assumptions))
 
 

@@ -19,7 +19,8 @@ from parity.hardware import Calibration, Chip, System, chip_text
 from parity.ops import Collective, Kernel, Num, expected_distinct, where
 from parity.plan import DeviceStep
 
-__all__ = ["Cost", "math_unit", "emulation_note", "same_rate_note", "emulation", "head_dim_scale", "price_kernel",
+__all__ = ["Cost", "math_unit", "emulation_note", "same_rate_note", "emulation", "native_format", "head_dim_scale",
+           "price_kernel",
            "price_collective", "price_step",
            "collective_algorithm", "ring_all_reduce_s", "tree_all_reduce_s", "one_shot_all_reduce_s",
            "two_shot_all_reduce_s", "direct_all_to_all_s",
@@ -117,6 +118,21 @@ def emulation(name: str, chip: Chip) -> tuple[str, str]:
     fmt = format_named(name)
     note = emulation_note(fmt, chip)
     return (math_unit(fmt, chip)[0] if note else ""), note
+
+
+def native_format(name: str, chip: Chip) -> tuple[str, str]:
+    """The format a side-by-side runs `name` in on `chip` (compare's and fleet's training rows): itself where the chip
+    has a unit of its own for it, else the first of its fallbacks it has (fp8 -> bf16 on a chip without FP8 math:
+    dequantising FP8 onto BF16 units trains slower than BF16 itself, so no one trains so), with a note saying so
+    ('bf16: huawei-ascend-910c has no FP8 math (fp8 asked)'); '' where it runs as asked. A format the chip has no
+    fallback for runs emulated, as asked."""
+    fmt = format_named(name)
+    if not emulation_note(fmt, chip):
+        return fmt.name, ""
+    kept = next((f for f in fmt.fallbacks if not emulation_note(format_named(f), chip)), None)
+    if kept is None:
+        return fmt.name, ""
+    return kept, f"{kept}: {chip_text(chip)} has {_lacks(fmt, chip)} ({fmt.name} asked)"
 
 
 _MEMORY_EFFICIENCY = {"gemm": "memory_efficiency", "grouped_gemm": "grouped_gemm_memory_efficiency",

@@ -14,13 +14,14 @@ above the chips of one system fewer, the rest idle; where none does, that count 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
-from parity.cost import emulation
+from parity.cost import emulation, native_format
 from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
 from parity.fleet import SECONDS_PER_DAY, catalog_price_flag, power_text, price_per_chip
@@ -255,7 +256,15 @@ def _counted(price: _Pricer, tokens: float, deadline_s: float | None, cap: int, 
 
 def _size(system: System, model: Model, tokens: float, deadline_s: float | None, units: int | None,
           power_budget_w: float | None, seq_len: int, global_batch: int, precision: str) -> TrainingFleet:
-    """One chip kind's training fleet (the module docstring says how the count is searched)."""
+    """One chip kind's training fleet (the module docstring says how the count is searched), in the format asked or,
+    where the chip has no unit for it, its native fallback (cost.native_format: the note says so)."""
+    precision, swapped = native_format(precision, system.chip)
+    row = _sized(system, model, tokens, deadline_s, units, power_budget_w, seq_len, global_batch, precision)
+    return dataclasses.replace(row, note="; ".join(filter(None, [swapped, row.note]))) if swapped else row
+
+
+def _sized(system: System, model: Model, tokens: float, deadline_s: float | None, units: int | None,
+           power_budget_w: float | None, seq_len: int, global_batch: int, precision: str) -> TrainingFleet:
     per_system, price = system.chips, _Pricer(model, system, seq_len, global_batch, precision)
     caps = {"units": None if units is None else units // per_system,
             "power": None if power_budget_w is None else math.floor(power_budget_w / system.power_w)}
