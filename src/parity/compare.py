@@ -81,15 +81,19 @@ def spec_ratios(system: System, baseline: System) -> dict[str, float]:
 SPEC_RATIO_FIELDS = ("peak_flop_per_s.bf16", "peak_flop_per_s.fp8", "peak_flop_per_s.int8", *SPEC_FIELDS)
 
 
-def spec_bases(chips: Sequence[Chip]) -> str:
-    """Where the spec ratios of `chips` come from, for a caption: 'Spec ratios from datasheets' where every figure
-    they divide is a datasheet's, else the chips whose figures are not, with the source kinds of those ('Spec ratios
-    from the catalog's figures, a datasheet's except these chips' (source kinds): nvidia-h20 press; ...')."""
+def spec_bases(systems: Sequence[System]) -> str:
+    """Where the spec ratios of `systems`' chips come from, for a caption: 'Spec ratios from datasheets' where every
+    figure they divide is a datasheet's, else the chips whose figures are not, with the source kinds of those ('Spec
+    ratios from the catalog's figures, a datasheet's except these chips' (source kinds): nvidia-h20 press; ...'). A
+    what-if's chip, which keeps its catalog chip's id, is named by the what-if's own name (its system's id), so the
+    catalog chip beside it keeps its own kinds (report-only tester fuzzDE 2)."""
     other: dict[str, str] = {}
-    for chip in chips:
+    for system in systems:
+        chip = system.chip
+        name = system.id if is_what_if(chip) or is_what_if(system) else chip.id
         kinds = [k for k in chip.source_kinds(SPEC_RATIO_FIELDS) if k != "datasheet"]
         if kinds:
-            other[chip.id] = " ".join([chip.id, ", ".join(kinds)])
+            other[name] = " ".join([name, ", ".join(kinds)])
     if not other:
         return "Spec ratios from datasheets"
     return ("Spec ratios from the catalog's figures, a datasheet's except these chips' (source kinds; 'parity show "
