@@ -616,10 +616,15 @@ def _row(system: System, model: Model, profile: EngineProfile, tpot_s: float | N
 def vendor_bands(workload: str = "serve") -> dict[str, Band]:
     """Residual bands per chip vendor, from which ratio intervals are built: of published decode figures (serving,
     data/ratio_uncertainty.toml) or of published training runs' tokens/s per chip (`workload` 'train',
-    data/training_ratio_uncertainty.toml), each scored with fits that never saw its source."""
+    data/training_ratio_uncertainty.toml), each scored with fits that never saw its source. The vendor of a chip of
+    the user's own (PARITY_HOME/chips) that the table does not hold takes its widest band, as a vendor with few
+    published rows does (crossvendor.vendor_bands), so that its ratios have an interval (ratio_band widens it)."""
     table = catalog.ratio_uncertainty_table() if workload == "serve" else catalog.training_ratio_uncertainty_table()
-    return {str(b["vendor"]): Band(q_low=float(b["q_low"]), q_high=float(b["q_high"]), count=int(b["count"]))
-            for b in table.get("band", [])}
+    bands = {str(b["vendor"]): Band(q_low=float(b["q_low"]), q_high=float(b["q_high"]), count=int(b["count"]))
+             for b in table.get("band", [])}
+    widest = max(bands.values(), key=lambda b: b.q_high - b.q_low, default=None)
+    own = {c.vendor for c in catalog.chips() if c.user_file and c.vendor not in bands}
+    return bands | ({vendor: widest for vendor in own} if widest else {})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
