@@ -134,8 +134,8 @@ def test_the_spec_ratio_caption_names_the_chips_whose_figures_are_not_a_datashee
     all datasheet."""
     from parity.compare import spec_bases
 
-    chips = [catalog.chip(c) for c in ("h100", "rubin", "b30a", "trainium3")]
-    assert spec_bases(chips) == ("Spec ratios from the catalog's figures, a datasheet's except these chips' (source "
+    systems = [catalog.system(c) for c in ("h100", "rubin", "b30a", "trainium3")]
+    assert spec_bases(systems) == ("Spec ratios from the catalog's figures, a datasheet's except these chips' (source "
                                  "kinds; 'parity show CHIP' names each figure's): nvidia-rubin press, derived, "
                                  "assumption; nvidia-b30a derived; aws-trainium3 assumption")
-    assert spec_bases([catalog.chip("h100"), catalog.chip("h200")]) == "Spec ratios from datasheets"
+    assert spec_bases([catalog.system("h100"), catalog.system("h200")]) == "Spec ratios from datasheets"

@@ -173,27 +173,44 @@ def test_fleet_prices_a_variant_at_its_chips_catalog_price_unless_it_sets_its_ow
     assert own_priced.price_source == "$60,000 per chip, set by variant h100-own-price (assumption)"
 
 
-def test_a_variants_label_states_its_own_memory() -> None:
-    """A tester's round: compare's row of an H20 with twice the HBM read '8x HGX H20 96GB', the catalog chip's."""
+def test_a_variants_label_names_the_variant_not_a_product() -> None:
+    """A tester's round: compare's row of an H20 with twice the HBM read '8x HGX H20 96GB', the catalog chip's; then
+    '8x H200 SXM 144GB' read as a real part (report-only tester fuzzDE 6). The label names the variant and the chip
+    it varies, without a memory size the variant may change."""
     assert system_label(Variant(name="h20-2xhbm", chip="nvidia-h20", scale={"memory_bytes": 2.0}).system()) == \
-        "8x HGX H20 192GB"
+        "8x h20-2xhbm (what-if of HGX H20)"
     assert Variant(name="b-96", chip="huawei-ascend-910b", values={"memory_bytes": 96e9}).system().chip.name == \
-        "Huawei Ascend 910B (B2 SKU, 96 GB)"
+        "b-96 (what-if of Ascend 910B)"
     assert system_label(Variant(name="h20-2xbw", chip="nvidia-h20", scale={"memory_bytes_per_s": 2.0}).system()) == \
-        "8x HGX H20 96GB"
+        "8x h20-2xbw (what-if of HGX H20)"
 
 
 def test_a_variant_that_fits_nothing_still_says_what_if() -> None:
     """A tester's round: an H100 of 1 byte read only 'does not fit by 4.5 GB per chip ...' in compare, where every
-    other variant row begins 'what-if'; fleet's row as well."""
-    tiny = Variant(name="h100-tiny", chip="nvidia-h100-sxm", values={"memory_bytes": 1}).system()
+    other variant row begins 'what-if'; fleet's row as well (100 kB: 1 byte is under 1e-6 of its 80 GB, refused)."""
+    tiny = Variant(name="h100-tiny", chip="nvidia-h100-sxm", values={"memory_bytes": 1e5}).system()
     model, engine = catalog.model("llama-3.1-8b"), catalog.engine("generic")
     (row,) = compare([tiny], model, engine)
-    assert row.note == "what-if: memory x1.25e-11; does not fit by 4.5 GB per chip (by 3.6 GB across 4 systems)"
-    assert texts(row.flags) == ["what-if: memory_bytes = 1 B of nvidia-h100-sxm, priced with nvidia-h100-sxm's "
+    assert row.note == "what-if: memory x1.25e-06; does not fit by 4.5 GB per chip (by 3.6 GB across 4 systems)"
+    assert texts(row.flags) == ["what-if: memory_bytes = 100 kB of nvidia-h100-sxm, priced with nvidia-h100-sxm's "
                                 "calibration (nothing measured the what-if)"]
     (plan,) = plan_fleet(model, [tiny], engine, 1e6, 0.05, 1024, 1024)
-    assert (plan.note, plan.cost_usd) == ("what-if: memory x1.25e-11; none of 378 configurations fits in memory", None)
+    assert (plan.note, plan.cost_usd) == ("what-if: memory x1.25e-06; none of 378 configurations fits in memory", None)
+
+
+def test_the_spec_caption_names_a_variant_by_its_own_name() -> None:
+    """A variant keeps its catalog chip's id: the caption said the real H200 had assumed specs whenever a variant of it
+    was compared beside it (report-only tester fuzzDE 2). Its figures are named by the variant's name; the H200's
+    are datasheets'. A link the variant sets is per direction in its what-if words (fuzzDE 4)."""
+    from parity.compare import spec_bases
+    from parity.sweep import Variant
+
+    nova = Variant(name="nova-x1", chip="nvidia-h200-sxm", values={
+        "peak_flop_per_s": {"bf16": 1.2e15, "fp8": 2.4e15}, "memory_bytes": 144e9, "scale_up_bytes_per_s": 800e9})
+    assert spec_bases([catalog.system("hgx-h200"), nova.system()]) == (
+        "Spec ratios from the catalog's figures, a datasheet's except these chips' (source kinds; 'parity show CHIP' "
+        "names each figure's): nova-x1 assumption")
+    assert nova.changes_text().endswith("scale_up_bytes_per_s = 800 GB/s per direction")
 
 
 def test_a_what_if_chips_ratio_band_is_twice_as_wide_in_log() -> None:

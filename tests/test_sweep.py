@@ -181,7 +181,23 @@ def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") ->
      "chip nvidia-h100-sxm runs no format natively on a fp4 unit (values.native adds one: nvfp4, mxfp4)"),
     ("scale = { memory_bytes = 1e300 }", "variant v: scale.memory_bytes must be a number in [1e-06, 1e+06] (a factor"),
     ("scale = { peak_flop_per_s = inf }", "scale.peak_flop_per_s must be a number in [1e-06, 1e+06]"),
-    ("values = { memory_bytes = 1e300 }", "values.memory_bytes = 1e+300 is beyond 1e+06 times chip nvidia-h100-sxm's"),
+    ("values = { memory_bytes = 1e300 }", "values.memory_bytes = 1e300 is beyond 1e+06 times chip nvidia-h100-sxm's "
+     "8e10"),
+    # a unit slip far under the chip's figure was priced (BW x8.33e-13, 1.7e5 h a request: report-only tester fuzzDE 3)
+    ("values = { memory_bytes_per_s = 4, peak_flop_per_s = { bf16 = 1200 } }",
+     "variant v: values.memory_bytes_per_s = 4 is 1.2e-12 x chip nvidia-h100-sxm's 3.35e12, under 1e-06 times it: "
+     "SI units (bytes/s), e.g. 4e12"),
+    ("values = { memory_bytes = 144 }", "variant v: values.memory_bytes = 144 is 1.8e-09 x chip nvidia-h100-sxm's 8e10, "
+     "under 1e-06 times it: SI units (bytes), e.g. 1.44e11"),
+    ("values = { peak_flop_per_s = { bf16 = 1200 } }", "variant v: values.peak_flop_per_s.bf16 = 1200 is 1.2e-12 x chip "
+     "nvidia-h100-sxm's 9.895e14, under 1e-06 times it: SI units (FLOP/s), e.g. 1.2e15"),
+    # values as the file writes them, not Python's (True, [4000000000000.0]: report-only tester fuzzDE 5)
+    ("values = { memory_bytes_per_s = true }", "variant v: values.memory_bytes_per_s must be a finite number > 0 "
+     "[B/s], got true"),
+    ("values = { memory_bytes_per_s = [4e12] }", "must be a finite number > 0 [B/s], got [4e12]"),
+    ("values = { memory_bytes_per_s = -4e12 }", "must be a finite number > 0 [B/s], got -4e12"),
+    ("values = { scale_up_bytes_per_s = -4e11 }", "variant v: values.scale_up_bytes_per_s must be a finite number > 0 "
+     "[B/s] per direction, got -4e11"),
 ])
 def test_bad_variant_keys_and_values_are_one_line_before_any_case(change: str, says: str, tmp_path: Path) -> None:
     assert says in refused(h100_variant(change), tmp_path)

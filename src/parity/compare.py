@@ -81,15 +81,19 @@ def spec_ratios(system: System, baseline: System) -> dict[str, float]:
 SPEC_RATIO_FIELDS = ("peak_flop_per_s.bf16", "peak_flop_per_s.fp8", "peak_flop_per_s.int8", *SPEC_FIELDS)
 
 
-def spec_bases(chips: Sequence[Chip]) -> str:
-    """Where the spec ratios of `chips` come from, for a caption: 'Spec ratios from datasheets' where every figure
-    they divide is a datasheet's, else the chips whose figures are not, with the source kinds of those ('Spec ratios
-    from the catalog's figures, a datasheet's except these chips' (source kinds): nvidia-h20 press; ...')."""
+def spec_bases(systems: Sequence[System]) -> str:
+    """Where the spec ratios of `systems`' chips come from, for a caption: 'Spec ratios from datasheets' where every
+    figure they divide is a datasheet's, else the chips whose figures are not, with the source kinds of those ('Spec
+    ratios from the catalog's figures, a datasheet's except these chips' (source kinds): nvidia-h20 press; ...'). A
+    what-if's chip, which keeps its catalog chip's id, is named by the what-if's own name (its system's id), so the
+    catalog chip beside it keeps its own kinds (report-only tester fuzzDE 2)."""
     other: dict[str, str] = {}
-    for chip in chips:
+    for system in systems:
+        chip = system.chip
+        name = system.id if is_what_if(chip) or is_what_if(system) else chip.id
         kinds = [k for k in chip.source_kinds(SPEC_RATIO_FIELDS) if k != "datasheet"]
         if kinds:
-            other[chip.id] = " ".join([chip.id, ", ".join(kinds)])
+            other[name] = " ".join([name, ", ".join(kinds)])
     if not other:
         return "Spec ratios from datasheets"
     return ("Spec ratios from the catalog's figures, a datasheet's except these chips' (source kinds; 'parity show "
@@ -647,10 +651,15 @@ def _row(system: System, model: Model, profile: EngineProfile, tpot_s: float | N
 def vendor_bands(workload: str = "serve") -> dict[str, Band]:
     """Residual bands per chip vendor, from which ratio intervals are built: of published decode figures (serving,
     data/ratio_uncertainty.toml) or of published training runs' tokens/s per chip (`workload` 'train',
-    data/training_ratio_uncertainty.toml), each scored with fits that never saw its source."""
+    data/training_ratio_uncertainty.toml), each scored with fits that never saw its source. The vendor of a chip of
+    the user's own (PARITY_HOME/chips) that the table does not hold takes its widest band, as a vendor with few
+    published rows does (crossvendor.vendor_bands), so that its ratios have an interval (ratio_band widens it)."""
     table = catalog.ratio_uncertainty_table() if workload == "serve" else catalog.training_ratio_uncertainty_table()
-    return {str(b["vendor"]): Band(q_low=float(b["q_low"]), q_high=float(b["q_high"]), count=int(b["count"]))
-            for b in table.get("band", [])}
+    bands = {str(b["vendor"]): Band(q_low=float(b["q_low"]), q_high=float(b["q_high"]), count=int(b["count"]))
+             for b in table.get("band", [])}
+    widest = max(bands.values(), key=lambda b: b.q_high - b.q_low, default=None)
+    own = {c.vendor for c in catalog.chips() if c.user_file and c.vendor not in bands}
+    return bands | ({vendor: widest for vendor in own} if widest else {})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -94,6 +94,7 @@ class Chip:
     inherits; software_stack: the stack its engines run on (cuda, rocm, cann...).
     compute_units: the package's enabled compute units (a CUDA GPU's streaming multiprocessors), if stated:
     what a communication kernel that holds some of them takes from the kernels beside it.
+    user_file: the path of the user's own file (PARITY_HOME/chips) it was read from, '' for parity's catalog.
     """
 
     id: str
@@ -118,6 +119,7 @@ class Chip:
     compute_units: float | None = None
     aliases: tuple[str, ...] = ()
     notes: str = ""
+    user_file: str = ""
     provenance: tuple[Provenance, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -187,6 +189,7 @@ class System:
     host_memory_bytes [B], host_link_bytes_per_s [B/s]: per chip, the coherent host CPU memory a chip may
     offload KV cache or weights to and the chip-to-CPU link it reads them over (one direction, the link
     shared by the chips of one CPU); 0 where the system has no such link (offload refused).
+    user_file: the path of the user's own file (PARITY_HOME/systems) it was read from, '' for parity's catalog.
     """
 
     id: str
@@ -209,6 +212,7 @@ class System:
     unit_price_usd: float | None = None
     aliases: tuple[str, ...] = ()
     notes: str = ""
+    user_file: str = ""
     provenance: tuple[Provenance, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -366,7 +370,7 @@ def is_what_if(item: Chip | System) -> bool:
 def _check_change(item: Chip | System, owner: str, name: str, value: object) -> None:
     """Refuse a what_if change no record can hold: a field `item` lacks (with the nearest name, or every field), a
     value not of the field's kind (a whole number for a count, a number for a rate), a number that is not finite."""
-    kinds = {f.name: str(f.type) for f in dataclasses.fields(item) if f.name != "provenance"}
+    kinds = {f.name: str(f.type) for f in dataclasses.fields(item) if f.name not in ("provenance", "user_file")}
     if name not in kinds:
         near = difflib.get_close_matches(name, kinds, n=1)
         raise InputError(f"what_if {owner}: no field {name!r}" + (f" (did you mean {near[0]}?" if near else " (")

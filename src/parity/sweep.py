@@ -9,7 +9,8 @@ A spec is TOML:
     name = "910c-2x-bw"      # a name of its own, not a catalog system's or chip's
     chip = "huawei-ascend-910c"
     scale = { memory_bytes_per_s = 2.0 }             # factors in [1e-6, 1e6]
-    values = { peak_flop_per_s = { fp8 = 1.6e15 } }  # SI units; peak rates per format; unit_price_usd in USD
+    values = { peak_flop_per_s = { fp8 = 1.6e15 } }  # SI units; peak rates per format; unit_price_usd in USD;
+    # scale_up_bytes_per_s and scale_out_bytes_per_s per direction (an "800 GB/s" quoted both ways is 400e9)
     # values = { native = ["fp8"], peak_flop_per_s = { fp8 = 1.6e15 } }: a format the chip gains a unit for
     [axes]                   # every key is a predict column (or `variant`); each a list of values
     system = ["atlas-800-a3", "hgx-h20"]
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parity import catalog
+from parity.catalog import as_written
 from parity.cost import OVERLAP_UNITS
 from parity.dtypes import CHIP_NATIVE, FORMATS, MATH_RATES, format_named, refuse_repeated_formats
 from parity.errors import ParityError
@@ -63,6 +65,9 @@ VARIANT_FIELDS: dict[str, tuple[str, str]] = {
     "scale_up_bytes_per_s": ("> 0", "B/s"), "scale_out_bytes_per_s": ("> 0", "B/s"), "tdp_w": ("> 0", "W"),
     "die_area_m2": ("> 0", "m^2"), "compute_units": ("> 0", "units"), "unit_price_usd": ("> 0", "USD"),
 }
+# the unit of a field as a refusal that suspects a unit slip names it (SI units, not a prefixed one)
+_UNIT_WORDS = {"FLOP/s": "FLOP/s", "B": "bytes", "B/s": "bytes/s", "W": "W", "m^2": "m^2", "units": "a count",
+               "USD": "USD"}
 # formats a variant may add to the chip's native list (values.native): each format's own unit (dtypes.FORMATS)
 NATIVE_FEATURES = tuple(dict.fromkeys(f.feature for f in FORMATS.values()))
 # chip fields that only some commands read: field -> what reads it. A command that does not refuses a variant that
@@ -78,7 +83,15 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-_MEMORY_IN_NAME = re.compile(r"\b\d+(?:\.\d+)?( ?)GB\b")  # a chip name's memory size: '96GB', '64 GB'
+_MEMORY_IN_NAME = re.compile(r"\s*\b\d+(?:\.\d+)? ?GB\b")  # a chip name's memory size: '96GB', '64 GB'
+
+
+def _product(chip: Chip) -> str:
+    """A catalog chip's product in a few words, for a what-if's name: without its maker, the note in brackets and its
+    memory, which the what-if may change ('NVIDIA H200 SXM 141GB' -> 'H200 SXM', 'Huawei Ascend 910B (B2 SKU, 96 GB)'
+    -> 'Ascend 910B')."""
+    name = _MEMORY_IN_NAME.sub("", re.sub(r"\s*\(.*\)\s*$", "", chip.name)).strip()
+    return " ".join(name.removeprefix(chip.vendor + " ").split()[:3]) or chip.id
 MOST_NAME = 24  # a variant's name heads a table row: as long as the catalog's longest system ids
 _VARIANT_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MOST_NAME - 1}}}")
 
@@ -101,7 +114,8 @@ class Variant:
                               f"'.', '_' and '-', at most {MOST_NAME} characters, as systems are (it heads a table row)")
         for kind, table in (("scale", self.scale), ("values", self.values)):
             if not isinstance(table, Mapping):
-                raise ParityError(f"variant {self.name}: {kind} must be a table of field = number, got {table!r}")
+                raise ParityError(f"variant {self.name}: {kind} must be a table of field = number, got "
+                                  f"{as_written(table)}")
             for key, number in table.items():
                 self._check(kind, key, number)
         for key in sorted((set(self.scale) & set(self.values)) - {"peak_flop_per_s"}):  # a rate table may take both
@@ -114,7 +128,7 @@ class Variant:
             if not (isinstance(number, (list, tuple)) and number
                     and all(isinstance(f, str) and f in NATIVE_FEATURES for f in number)):
                 raise ParityError(f"{where} must be a list of formats the chip gains a unit for, e.g. [\"fp8\"] "
-                                  f"(formats: {', '.join(NATIVE_FEATURES)}), got {number!r}")
+                                  f"(formats: {', '.join(NATIVE_FEATURES)}), got {as_written(number)}")
             return
         if key not in VARIANT_FIELDS:
             raise ParityError(f"variant {self.name}: {kind} has no key {key!r}; a variant changes "
@@ -122,20 +136,22 @@ class Variant:
         if kind == "scale":
             if not (_is_number(number) and 1 / MOST_FACTOR <= number <= MOST_FACTOR):
                 raise ParityError(f"{where} must be a number in [{1 / MOST_FACTOR:g}, {MOST_FACTOR:g}] (a factor on "
-                                  f"the chip's value), got {number!r}")
+                                  f"the chip's value), got {as_written(number)}")
         elif key == "peak_flop_per_s":
             if not isinstance(number, Mapping):
                 raise ParityError(f"{where} must be a table of format -> FLOP/s, e.g. {{ fp8 = 2e15 }} (formats "
-                                  f"{', '.join(MATH_RATES)}), got {number!r}")
+                                  f"{', '.join(MATH_RATES)}), got {as_written(number)}")
             for math_key, rate in number.items():
                 if math_key not in MATH_RATES:
                     raise ParityError(f"{where} has no format {math_key!r}; formats: {', '.join(MATH_RATES)}")
                 if not (_is_number(rate) and math.isfinite(rate) and rate >= 0):
-                    raise ParityError(f"{where}.{math_key} must be a finite number >= 0 [FLOP/s], got {rate!r}")
+                    raise ParityError(f"{where}.{math_key} must be a finite number >= 0 [FLOP/s], got "
+                                      f"{as_written(rate)}")
         else:
             least, unit = VARIANT_FIELDS[key]
             if not (_is_number(number) and math.isfinite(number) and number > 0):
-                raise ParityError(f"{where} must be a finite number {least} [{unit}], got {number!r}")
+                raise ParityError(f"{where} must be a finite number {least} [{unit}]"
+                                  + (" per direction" if key in LINK_FIELDS else "") + f", got {as_written(number)}")
 
     def changes_text(self) -> str:
         """What the variant changes, as its chip's what-if note says it: 'memory_bytes_per_s x2,
@@ -149,7 +165,8 @@ class Variant:
             elif key == "unit_price_usd":
                 said.append(f"{key} = ${value:,.0f}")
             else:
-                said.append(f"{key} = {format_si(value, _SI_DIMENSIONS.get(VARIANT_FIELDS[key][1], ''))}")
+                said.append(f"{key} = {format_si(value, _SI_DIMENSIONS.get(VARIANT_FIELDS[key][1], ''))}"
+                            + (" per direction" if key in LINK_FIELDS else ""))
         return ", ".join(said) or "no change"
 
     def system(self) -> System:
@@ -219,10 +236,8 @@ class Variant:
         if "unit_price_usd" in changes and home.unit_price_usd is not None:  # a fleet reads the system's price first
             home = dataclasses.replace(home, unit_price_usd=None,
                                        provenance=tuple(r for r in home.provenance if r.field != "unit_price_usd"))
-        if "memory_bytes" in changes:  # the name states the catalog chip's memory ('NVIDIA HGX H20 96GB'): say its own
-            size = format_si(chip.memory_bytes, "bytes")  # '192 GB', '1 B'
-            chip = dataclasses.replace(chip, name=_MEMORY_IN_NAME.sub(
-                lambda m: size if m[1] else size.replace(" ", ""), chip.name))
+        # named by the variant, not as a product ('8x H200 SXM 144GB' read as a real part: report-only tester fuzzDE 6)
+        chip = dataclasses.replace(chip, name=f"{self.name} (what-if of {_product(base)})")
         return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", **links)
 
     def _check_rate(self, base: Chip, math_key: str, rate: float, native: frozenset[str]) -> None:
@@ -243,9 +258,19 @@ class Variant:
                               f"native format; give a rate > 0 (a slower unit) or leave {math_key} out")
 
     def _within(self, key: str, value: float, old: float | None, chip_id: str) -> None:
+        """Refuse a set value beyond MOST_FACTOR times the catalog chip's, or under its 1/MOST_FACTOR (a unit slip:
+        memory_bytes_per_s = 4 for 4 TB/s, memory_bytes = 144 for 144 GB), as a scale outside [1/MOST_FACTOR,
+        MOST_FACTOR] is; the slip's value in SI units given where a power of 1,000 brings it near the chip's. A zero
+        rate is _check_rate's to refuse."""
         if old and value > MOST_FACTOR * old:
-            raise ParityError(f"variant {self.name}: values.{key} = {value:g} is beyond {MOST_FACTOR:g} times chip "
-                              f"{chip_id}'s {old:g}")
+            raise ParityError(f"variant {self.name}: values.{key} = {as_written(value)} is beyond {MOST_FACTOR:g} "
+                              f"times chip {chip_id}'s {as_written(float(old))}")
+        if old and value and value < old / MOST_FACTOR:
+            unit = _UNIT_WORDS[VARIANT_FIELDS[key.split(".")[0]][1]]
+            prefix = 1000.0 ** round(math.log(old / value, 1000))
+            raise ParityError(f"variant {self.name}: values.{key} = {as_written(value)} is {value / old:.2g} x chip "
+                              f"{chip_id}'s {as_written(float(old))}, under {1 / MOST_FACTOR:g} times it: SI units "
+                              f"({unit}), e.g. {as_written(value * prefix)}")
         if key == "unit_price_usd" and not old and value > MOST_PRICE_USD:  # nothing in the catalog to scale from
             raise ParityError(f"variant {self.name}: values.unit_price_usd = {value:g} is beyond ${MOST_PRICE_USD:g} "
                               f"a chip (chip {chip_id} has no catalog price to compare it with)")

@@ -30,7 +30,7 @@ __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "co
            "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
            "unmeasured_gemm", "assumed_emulation", "kv_cache_flag", "flag_note", "short_basis", "training_flags",
            "what_if_changes", "what_if_brief", "what_if_flag", "power_figure", "calibration_label", "power_flags",
-           "status_flag", "specs_flag", "ratio_band"]
+           "status_flag", "specs_flag", "ratio_band", "user_file_flag"]
 
 LEVEL = 0.8
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
@@ -300,6 +300,17 @@ def what_if_flag(system: System) -> Flag | None:
                 "what-if)", ": ".join(filter(None, ["what-if", what_if_brief(system)])))
 
 
+def user_file_flag(system: System) -> Flag | None:
+    """The flag of a system or chip read from the user's own file (PARITY_HOME/systems, PARITY_HOME/chips), whose
+    specs are the user's and not parity's catalog: 'specs from your file /home/me/.parity/chips/nova-x1.toml, not
+    parity's catalog'; None where both are parity's."""
+    files = list(dict.fromkeys(filter(None, (system.chip.user_file, system.user_file))))
+    if not files:
+        return None
+    return Flag("specs from your file", f"specs from your file{'s' * (len(files) > 1)} {' and '.join(files)}, not "
+                "parity's catalog", "specs from your file")
+
+
 def status_flag(chip: Chip) -> Flag | None:
     """The flag of a chip that is not shipping (catalog status reported, announced or roadmap): its figures are
     claims nobody has measured a part against, so its predictions rest on them; it names the source kinds of its
@@ -392,7 +403,7 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     chip = system.chip
     cal = catalog.calibration(chip)
     uncalibrated = _uncalibrated(chip, cal)
-    out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system), uncalibrated,
+    out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system), user_file_flag(system), uncalibrated,
            assumed_emulation(cal, chip, (precision,)) if precision else None, status_flag(chip),
            specs_flag(chip)]
     if chip.family not in catalog.training_families():
@@ -466,8 +477,7 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
     for system, cal in {s.id: (s, c) for s, c in systems}.values():
         chip = system.chip
         cal = cal or catalog.calibration(chip)
-        if changed := what_if_flag(system):
-            out.append(changed)
+        out += filter(None, [what_if_flag(system), user_file_flag(system)])
         if uncalibrated := _uncalibrated(chip, cal):
             out.append(uncalibrated)
         else:

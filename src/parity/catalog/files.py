@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -84,8 +85,20 @@ def user_files() -> list[Path]:
 
 
 def as_written(value: Any) -> str:
-    """A file's value as TOML writes it, for a refusal: 'half' quoted, true and false in lower case."""
-    return str(value).lower() if isinstance(value, bool) else repr(value)
+    """A file's value as TOML writes it, for a refusal: 'half' quoted, true and false in lower case, a large or small
+    float in the fewest digits that give it back, with an exponent (4e12, not 4000000000000.0), lists and tables
+    of them alike ([4e12], { bf16 = 1200 })."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and math.isfinite(value) and value and not 1e-4 <= abs(value) < 1e6:
+        digits = next(p for p in range(1, 18) if float(f"{value:.{p - 1}e}") == value)
+        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(as_written(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {as_written(v)}" for k, v in value.items()) + " }" if value else "{}"
+    return repr(value)
 
 
 def number(value: Any, where: str, key: str) -> float:

@@ -2,7 +2,8 @@
 
 The source is declared in the file's [sources] or in data/sources.toml. `sparse = true` halves a figure
 quoted with 2:4 sparsity (`sparsity = 4` divides by four); link figures say their `direction`, and
-bidirectional (or unstated) figures are halved to the per-direction rate.
+bidirectional (or unstated) figures are halved to the per-direction rate. The user's own chips and systems
+(user_dir()/chips, user_dir()/systems) are read as parity's are, every key checked, and marked by their file.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from functools import cache
 from typing import Any
 
 from parity import units
-from parity.catalog.files import close_matches, data_dir, load_all, read_toml, require
+
+from parity.catalog.files import (as_written, catalog_files, close_matches, data_dir, is_user, read_toml,
+                                  refuse_unknown, require, shown, text, user_dir)
 from parity.dtypes import MATH_RATES
 from parity.errors import CatalogError
 from parity.hardware import ARCHITECTURES, Chip, Family, Provenance, Source, System
@@ -23,11 +26,54 @@ __all__ = ["sources", "chips", "systems", "families", "Entry", "resolve", "chip"
 
 
 _DIRECTIONS = {"bidirectional": 0.5, "unidirectional": 1.0, "unstated": 0.5}
+# the keys a chip's or a system's file may hold: table ('' the top level) -> its keys; a key outside them (a typo:
+# `bandwdith`, `scale_upp`) is refused, not passed over as absent. A quantity's table holds _QUANTITY_KEYS
+_CHIP_KEYS = {"": ("id", "name", "vendor", "family", "software_stack", "aliases", "status", "year", "datacenter",
+                   "notes", "sources", "peak", "native", "memory", "interconnect", "power", "die", "price"),
+              "peak": tuple(MATH_RATES), "native": ("value", "source", "note"), "memory": ("capacity", "bandwidth"),
+              "interconnect": ("scale_up", "scale_out"), "power": ("tdp",),
+              "die": ("area", "count", "compute_units"), "price": ("unit",)}
+_SYSTEM_KEYS = {"": ("id", "name", "aliases", "status", "chip", "notes", "sources", "structure", "interconnect",
+                     "power", "host", "price",
+                     "chips", "scale_up_domain_chips", "scale_up_topology"),  # _structure says these go in [structure]
+                "interconnect": ("scale_up", "scale_out", "scale_up_latency", "scale_out_latency",
+                                 "fused_all_to_all_latency", "fused_all_to_all_peer_latency",
+                                 "normal_all_to_all_notify"),
+                "power": ("system",), "host": ("chips_per_host", "memory", "link"), "price": ("system",)}
+_QUANTITY_KEYS = ("value", "source", "note", "sparse", "sparsity", "direction")
+
+
+def _checked(data: dict[str, Any], keys: dict[str, tuple[str, ...]], where: str, what: str) -> None:
+    """Refuse a key outside `keys` (a table of them per table), a table given as a value, and text given as
+    another kind (id = 5), naming the file and the key."""
+    for table, known in keys.items():
+        part = data if not table else data.get(table, {})
+        if not isinstance(part, dict):
+            raise CatalogError(f"{where}: key {table} must be a table ([{table}]), got {as_written(part)}")
+        refuse_unknown(part, known, where, f"[{table}]" if table else "the top level", what)
+        for key, spec in part.items():
+            if table and table != "native" and isinstance(spec, dict):
+                refuse_unknown(spec, _QUANTITY_KEYS, where, f"{table}.{key}", "quantity")
+    for key in ("id", "name", "vendor", "family", "software_stack", "status", "notes", "chip"):
+        if key in data:
+            text(data[key], where, key)
+    aliases = data.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise CatalogError(f"{where}: key aliases must be a list of names, got {as_written(aliases)}")
+    if "year" in data and (isinstance(data["year"], bool) or not isinstance(data["year"], int)):
+        raise CatalogError(f"{where}: key year must be a whole number, got {as_written(data['year'])}")
+    if "datacenter" in data and not isinstance(data["datacenter"], bool):
+        raise CatalogError(f"{where}: key datacenter must be true or false, got {as_written(data['datacenter'])}")
+    if not isinstance(data.get("sources", {}), dict):
+        raise CatalogError(f"{where}: key sources must be a table ([sources.ID]), got {as_written(data['sources'])}")
 
 
 def _sources(table: dict[str, Any], where: str) -> dict[str, Source]:
     out = {}
     for source_id, spec in table.items():
+        if not isinstance(spec, dict):
+            raise CatalogError(f"{where}: sources.{source_id} must be a table with kind and title ([sources."
+                               f"{source_id}]), got {as_written(spec)}")
         try:
             out[source_id] = Source(id=source_id, kind=spec.get("kind", ""), title=spec.get("title", ""),
                                     url=spec.get("url", ""), date=str(spec.get("date", "")))
@@ -61,7 +107,8 @@ class _Reader:
 
     def quantity(self, spec: Any, field: str, dimension: str) -> float:
         if not isinstance(spec, dict) or "value" not in spec:
-            raise CatalogError(f"{self.where}: {field} must be a table with value and source, got {spec!r}")
+            raise CatalogError(f"{self.where}: {field} must be a table with value and source, got "
+                               f"{as_written(spec)}")
         source = self._source(spec, field)
         try:
             value = units.parse(spec["value"], dimension)
@@ -116,7 +163,8 @@ class _Reader:
         return str(spec["value"])
 
 
-def _chip_from(data: dict[str, Any], where: str) -> Chip:
+def _chip_from(data: dict[str, Any], where: str, user_file: str = "") -> Chip:
+    _checked(data, _CHIP_KEYS, where, "chip")
     reader = _Reader(where, {**sources(), **_sources(data.get("sources", {}), where)}, [])
     peak_table = require(data, "peak", where)
     peaks = {}
@@ -147,6 +195,7 @@ def _chip_from(data: dict[str, Any], where: str) -> Chip:
             compute_units=reader.optional(die, "compute_units", "compute_units", "count"),
             family=str(data.get("family", "")), software_stack=str(data.get("software_stack", "")),
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
+            user_file=user_file,
         )
     except ValueError as err:
         raise CatalogError(f"{where}: {err}") from err
@@ -191,10 +240,13 @@ def _structure(data: dict[str, Any], reader: _Reader) -> tuple[int, int, str]:
             reader.word(require(table, "scale_up_topology", where), "scale_up_topology"))
 
 
-def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip]) -> System:
+def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip], user_file: str = "") -> System:
+    _checked(data, _SYSTEM_KEYS, where, "system")
     chip_name = require(data, "chip", where)
     if chip_name not in chip_index:
-        raise CatalogError(f"{where}: unknown chip {chip_name!r}")
+        hints = close_matches(chip_name, chip_index)
+        raise CatalogError(f"{where}: unknown chip {chip_name!r}" + (f"; did you mean {', '.join(hints)}?" if hints
+                                                                      else " (a chip's id: 'parity chips')"))
     the_chip = chip_index[chip_name]
     # a system file may cite the sources its chip's numbers cite (the vendor page of a chip often describes its node)
     cited = {p.source.id: p.source for p in the_chip.provenance}
@@ -228,41 +280,64 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip]) 
             host_memory_bytes=host_memory / chips_per_host, host_link_bytes_per_s=host_link / chips_per_host,
             unit_price_usd=reader.optional(price, "system", "unit_price_usd", "usd"),
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
+            user_file=user_file,
         )
     except ValueError as err:
         raise CatalogError(f"{where}: {err}") from err
 
 
+def _files(kind: str) -> list[tuple[dict[str, Any], str, str]]:
+    """Each chip or system file, parity's then the user's (user_dir()/KIND/*.toml), as (its tables, its name as
+    messages give it, the user's path or '')."""
+    return [(read_toml(path), shown(path), str(path) if is_user(path) else "")
+            for path in catalog_files(kind, user=True)]
+
+
 @cache
 def chips() -> tuple[Chip, ...]:
-    """Every chip in the catalog, sorted by id."""
-    loaded = [_chip_from(data, where) for data, where in load_all("chips")]
-    _check_names(loaded, "chip")
+    """Every chip in the catalog and the user's (user_dir()/chips), sorted by id."""
+    files = _files("chips")
+    loaded = [_chip_from(data, where, user) for data, where, user in files]
+    _check_names(loaded, [where for _, where, _ in files], "chip")
     known = families()
-    for item in loaded:
+    for item, (_, where, user) in zip(loaded, files):
         if item.family and item.family not in known:
-            raise CatalogError(f"chip {item.id}: family {item.family!r} is not in families.toml; known: "
-                               f"{', '.join(sorted(known))}")
+            owner = f"{where}: key family" if user else f"chip {item.id}: family"
+            raise CatalogError(f"{owner} {item.family!r} is not in families.toml; known: {', '.join(sorted(known))}"
+                               + (" (or leave it out: the chip then takes the prior of an uncalibrated chip)" if user
+                                  else ""))
     return tuple(sorted(loaded, key=lambda c: c.id))
 
 
 @cache
 def systems() -> tuple[System, ...]:
-    """Every system in the catalog, sorted by id."""
+    """Every system in the catalog and the user's (user_dir()/systems), sorted by id."""
     index = {c.id: c for c in chips()}
-    loaded = [_system_from(data, where, index) for data, where in load_all("systems")]
-    _check_names(loaded, "system")
+    files = _files("systems")
+    loaded = [_system_from(data, where, index, user) for data, where, user in files]
+    _check_names(loaded, [where for _, where, _ in files], "system")
+    # a chip's name that a system takes too: `show` and every --system take either (a system first)
+    _check_names([*index.values(), *loaded], [*(c.user_file or f"chips/{c.id}.toml" for c in index.values()),
+                                              *(where for _, where, _ in files)], "chip or system")
     return tuple(sorted(loaded, key=lambda s: s.id))
 
 
-def _check_names(items: Iterable[Chip | System], kind: str) -> None:
+def _check_names(items: Iterable[Chip | System], files: Iterable[str], kind: str) -> None:
+    """Refuse a name (id or alias, as resolve matches them) that two files give, naming both: a user's file that
+    takes a catalog name would price under it numbers that are not parity's, and two files of one id would leave
+    one of them unused, unsaid."""
+    def norm(name: str) -> str:
+        return name.strip().lower().replace("_", "-")
+
     seen: dict[str, str] = {}
-    for item in items:
-        for name in (item.id, *item.aliases):
-            key = name.lower()
-            if key in seen and seen[key] != item.id:
-                raise CatalogError(f"{kind} name {name!r} is used by both {seen[key]} and {item.id}")
-            seen[key] = item.id
+    for item, where in zip(items, files):
+        for key, name in {norm(n): n for n in reversed((item.id, *item.aliases))}.items():
+            if key in seen:
+                each = ("a chip and a system need names of their own, as 'parity show' takes either" if " or " in kind
+                        else f"each {kind} needs names of its own")
+                raise CatalogError(f"{kind} name {name!r} is given by both {seen[key]} and {where}: {each} (rename "
+                                   "or remove one)")
+            seen[key] = where
 
 
 Entry = Chip | System
@@ -303,9 +378,10 @@ def chip(name: str) -> Chip:
 def system_for(the_chip: Chip) -> System:
     """The default system of a chip: the smallest catalog system built from it."""
     candidates = [s for s in systems() if s.chip.id == the_chip.id]
-    if not candidates:  # what a user can do: the catalog is parity's own, a user folder adds no system to it
+    if not candidates:  # what a user can do: write a system of it, or put it in another chip's from Python
         raise CatalogError(f"no system in the catalog uses chip {the_chip.id!r} (status: {the_chip.status}), and "
-                           "commands run a chip only in a catalog system ('parity systems' lists them); from Python, "
+                           "commands run a chip only in a catalog system ('parity systems' lists them): a system "
+                           f"file of yours in {user_dir() / 'systems'} may name it (docs/model.md); from Python, "
                            "parity.what_if(parity.catalog.system('SYSTEM'), 'NOTE', chip=parity.catalog.chip("
                            f"{the_chip.id!r}), id='NEW-ID') puts it in another chip's system")
     return min(candidates, key=lambda s: (s.chips, s.id))

@@ -205,7 +205,8 @@ def _found_calibration(chip_id: str, family: str) -> Calibration:
             return dataclasses.replace(best, measured=False, basis=(
                 f"inherited from {best.id} (measured on {', '.join(best.measured_chips)}; rows "
                 f"{_rows_said(best.rows)}){via}"))
-        siblings = {c.id for c in chips() if c.family == name}
+        # the user's own chips (PARITY_HOME/chips) pass no calibration to parity's: nothing of parity's measured them
+        siblings = {c.id for c in chips() if c.family == name and not c.user_file}
         # a sibling's microbenchmark calibration passes on; one built from a few published figures on that
         # chip alone (rows named, e.g. the H20's attention rates) describes only that chip
         measured = [c for c in calibrations() if c.measured and c.chip in siblings and not c.rows]

@@ -39,7 +39,8 @@ def chip_row(c: Chip) -> dict[str, object]:
             "native_rate_unpublished": " ".join(c.native_rate_unpublished),
             "calibrated": chip_calibrated(c, catalog.calibration(c)),
             "weakest_source": min((p.source.kind for p in c.provenance if p.field not in _PRICES),
-                                  key=_confidence_rank, default="")}
+                                  key=_confidence_rank, default=""),
+            "user_file": c.user_file}
 
 
 _CONFIDENCE = ("datasheet", "paper", "measured", "derived", "press", "analyst-estimate", "assumption")
@@ -67,7 +68,22 @@ def system_row(s: System) -> dict[str, object]:
             "scale_up_bytes_per_s": s.scale_up_bytes_per_s, "scale_out_bytes_per_s": s.scale_out_bytes_per_s,
             "bf16_flop_per_s": s.peak("bf16"), "memory_bytes": s.memory_bytes, "power_w": s.power_w,
             "bf16_source": _kind(s.chip, "peak_flop_per_s.bf16"), "memory_source": _kind(s.chip, "memory_bytes"),
-            "power_source": _kind(s, "power_w")}
+            "power_source": _kind(s, "power_w"), "user_file": s.user_file}
+
+
+YOURS = " (yours)"  # after the id of a chip or system read from the user's own file, in a table for people
+
+
+def _yours(rows: list[dict[str, object]], fmt: str, kind: str) -> tuple[list[dict[str, object]], str]:
+    """The rows with YOURS after the id of each read from the user's file (for people; CSV and JSON have its
+    user_file), and the caption's sentence saying so; '' where there is none."""
+    if not any(row["user_file"] for row in rows):
+        return rows, ""
+    if fmt not in ("csv", "json"):
+        rows = [row | {"id": f"{row['id']}{YOURS}"} if row["user_file"] else row for row in rows]
+    return rows, (f" '{YOURS.strip()}' after an id: read from your file in {catalog.user_dir() / kind} (user_file "
+                  "in --format csv/json; "
+                  f"'parity show {kind[:-1].upper()}' names it), not parity's catalog.")
 
 
 def _marked(row: dict[str, object], key: str, source_key: str, show: Callable[[object], str]) -> str:
@@ -80,7 +96,8 @@ def _marked(row: dict[str, object], key: str, source_key: str, show: Callable[[o
 @out_option
 def chips(fmt: str, out: Path | None) -> None:
     """List the chips in the catalog (dense peaks, memory, links, power)."""
-    rows = [chip_row(c) for c in catalog.chips()]
+    fmt = output_format(fmt, out)
+    rows, yours = _yours([chip_row(c) for c in catalog.chips()], fmt, "chips")
     columns = [Column("id", "chip", plain, "left"), Column("status", "status", plain, "left", wide=True),
                Column("bf16_flop_per_s", "BF16 TFLOP/s", scaled(1e12)),
                Column("fp8_flop_per_s", "FP8 TFLOP/s", scaled(1e12), wide=True),
@@ -92,7 +109,8 @@ def chips(fmt: str, out: Path | None) -> None:
     emit(rows, columns, fmt, title="Chips (dense peaks)", out=out,
          caption="Every number has a source: 'parity show CHIP'. Links are per direction. -: a format the chip "
                  "lacks, or a native one whose rate no source gives (native_rate_unpublished in --format csv/json). "
-                 "Weakest source: the least certain source of the chip's hardware numbers (prices not counted).")
+                 "Weakest source: the least certain source of the chip's hardware numbers (prices not counted)."
+                 + yours)
 
 
 @cli.command()
@@ -101,7 +119,7 @@ def chips(fmt: str, out: Path | None) -> None:
 def systems(fmt: str, out: Path | None) -> None:
     """List the systems in the catalog (nodes, racks, supernodes)."""
     fmt = output_format(fmt, out)
-    rows = [system_row(s) for s in catalog.systems()]
+    rows, yours = _yours([system_row(s) for s in catalog.systems()], fmt, "systems")
     totals = {"bf16_flop_per_s": ("bf16_source", scaled(1e15)), "memory_bytes": ("memory_source", scaled(1e12)),
               "power_w": ("power_source", scaled(1e3))}
     if fmt not in ("csv", "json"):
@@ -117,7 +135,7 @@ def systems(fmt: str, out: Path | None) -> None:
                Column("status", "status", plain, "left", wide=True)]
     emit(rows, columns, fmt, title="Systems", out=out,
          caption=f"{FIRM_MARK}: set by a derived, press, estimated or assumed number (the chip's BF16 or capacity, the "
-                 "system's power), not a datasheet, paper or measurement: 'parity show SYSTEM' and its chip.")
+                 "system's power), not a datasheet, paper or measurement: 'parity show SYSTEM' and its chip." + yours)
 
 
 def _provenance_rows(item: Chip | System, for_people: bool) -> list[dict[str, object]]:
@@ -188,8 +206,9 @@ def _names_model(name: str) -> bool:
 @out_option
 def show(name: str, fmt: str, out: Path | None) -> None:
     """Every number of one chip or system with its source."""
+    systems = catalog.systems()  # a broken file of them refused here, not taken for an unknown name
     try:
-        item: Chip | System = catalog.resolve(name, catalog.systems(), "system")
+        item: Chip | System = catalog.resolve(name, systems, "system")
     except CatalogError:
         try:
             item = catalog.chip(name)
@@ -213,11 +232,16 @@ def show(name: str, fmt: str, out: Path | None) -> None:
     lines = [{"field": key, "value": value, "as_quoted": value, "source_kind": "", "source": "families.toml; " + (
         cal.user_file if key == "calibration" and cal.user_file else "data/calibration"), "url": "", "note": ""}
         for key, value in stated.items()]
+    # a chip or system of the user's own file (PARITY_HOME/chips, /systems): its numbers are the file's, not parity's
+    files = {"file": item.user_file, "chip file": the_chip.user_file if the_chip is not item else ""}
+    lines = [{"field": key, "value": f, "as_quoted": f, "source_kind": "", "source": "your file, not parity's "
+              "catalog", "url": "", "note": ""} for key, f in files.items() if f] + lines
     columns = [Column("field", "field", plain, "left"), Column("as_quoted", "as quoted", plain, "left"),
                Column("value", "stored (SI)", _stored_text, "left", wrap=True, wide=2),
                Column("source_kind", "kind", plain, "left", wide=1), Column("source", "source", plain, "left"),
                Column("note", "note", plain, "left", wide=3)]
     payload = {"id": item.id, "name": item.name, "status": item.status, "notes": item.notes,
+               "user_file": item.user_file,
                "family": the_chip.family, "software_stack": the_chip.software_stack,
                "calibration": {"id": cal.id, "basis": cal.basis, "measured": cal.measured, "rows": list(cal.rows),
                                "date": cal.date, "user_file": cal.user_file},

@@ -409,7 +409,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                "datasheet maximum or an all-in figure where published, else assumed on that basis: a server chips x "
                "TDP x 1.82, a liquid-cooled rack x 1.68; 'parity show SYSTEM'); per GB = per system over its memory; ")
         assumed = any(specs_flag(by_id[r.system].chip) for r in results)
-        specs = spec_bases([by_id[r.system].chip for r in results]) + (
+        specs = spec_bases([by_id[r.system] for r in results]) + (
             ", parity's assumptions where a note says 'specs assumed'" if assumed else "")
         uncalibrated = (("'uncalibrated': no measured calibration of the chip itself (it inherits its family's or "
                          "runs on the derived prior; 'parity show CHIP'); " if any("uncalibrated" in r.note

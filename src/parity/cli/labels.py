@@ -26,7 +26,9 @@ SPECS_ASSUMED_WORDS = ("'specs assumed: X': no source publishes the chip's X (a 
 
 def chip_label(chip: Chip) -> str:
     """'Huawei Ascend 910C (Atlas A3 NPU)' -> 'Ascend 910C': the name without the maker or the note, in at
-    most three words."""
+    most three words. A what-if's ('nova-x1 (what-if of H200 SXM)', sweep.Variant) is its name whole."""
+    if what_if := re.match(r".*\(what-if of [^)]*\)", chip.name):
+        return what_if[0]
     name = re.sub(r"\s*\(.*\)\s*$", "", chip.name).strip()
     short = name.removeprefix(chip.vendor).strip() if name.startswith(chip.vendor + " ") else name
     return " ".join((short or name).split()[:3])  # 'RTX PRO 6000 Blackwell Server Edition' -> 'RTX PRO 6000

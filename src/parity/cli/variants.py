@@ -23,7 +23,9 @@ def variants_option(what: str) -> Callable[[Any], Any]:
     return click.option(
         "--variants", "variants_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="TOML file of what-if chips: [[variant]] tables (name, chip, scale, values) as a `parity sweep` spec "
-             "writes and checks them (a whole sweep spec is taken; its [sweep] and [axes] are not read); each "
+             "writes and checks them (a whole sweep spec is taken; its [sweep] and [axes] are not read); values in "
+             "SI units, scale_up_bytes_per_s and scale_out_bytes_per_s per direction (a link quoted as '900 GB/s' "
+             "both ways is 450e9); each "
              f"variant runs in its chip's default system, named by the variant's name, and {what}")
 
 

@@ -65,7 +65,7 @@ def vendor_bands(errors: Iterable[CaseError], decode_only: bool = True) -> dict[
     """80% bands of ln(predicted/measured) per chip vendor from cross-source residuals (of decode figures, or of
     every error given where not `decode_only`: training runs); every catalog vendor gets one (the widest measured band
     where it has fewer than 5 rows)."""
-    residuals: dict[str, list[float]] = {c.vendor: [] for c in catalog.chips()}
+    residuals: dict[str, list[float]] = {c.vendor: [] for c in catalog.chips() if not c.user_file}  # parity's alone
     for e in errors:
         if not decode_only or metric_kind(e.metric) == "decode":
             residuals[catalog.system(e.system).chip.vendor].append(math.log(e.predicted / e.measured))

@@ -22,7 +22,7 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
     notes = " ".join(r.note for r in rows)
     said = ["Ratios (x) are to the baseline row: the throughput ratios predicted in each system's best configuration; "
             "per system = every chip of the system busy; per kW = per system over the system's power (below); per GB = "
-            f"per system over its memory. {spec_bases([systems[r.system].chip for r in rows])}."] if ratios else []
+            f"per system over its memory. {spec_bases([systems[r.system] for r in rows])}."] if ratios else []
     if "spans " in notes:
         said.append("'spans N systems': the best configuration's workers span N systems over scale-out, where the "
                     "model does not fit one system or where workers over N (up to 4) deliver 1.25x or more per chip; "
