@@ -32,7 +32,7 @@ def test_a_training_note_names_per_system_where_the_table_shows_it() -> None:
     a3 = next(r for r in json.loads(_run(*pair, "--format", "json")) if r["system"] == "atlas-800-a3")
     text = " ".join(_run(*pair, "--format", "md").split())
     assert a3["note"].endswith("1 lies inside the 80% interval per chip, per kW and per GB: no clear winner")
-    assert ("80% intervals: 0.54-1.87x per chip, 0.47-1.64x per kW, 0.34-1.17x per GB; 1 lies inside the 80% "
+    assert ("80% intervals: 0.53-1.87x per chip, 0.46-1.64x per kW, 0.33-1.17x per GB; 1 lies inside the 80% "
             "interval per chip, per kW and per GB: no clear winner.") in text
     assert "the per-kW and per-GB intervals (under x/kW and x/GB; beside them in Markdown)" in text
 

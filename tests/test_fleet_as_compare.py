@@ -20,7 +20,7 @@ from parity.fleet import plan_fleet
 @pytest.mark.e2e  # DeepSeek-R1 fleets (1.1 s): the end-to-end tier keeps the default run under a minute
 def test_a_910c_fleet_and_compare_span_systems_where_wider_workers_deliver_more() -> None:
     """DeepSeek-R1 on the 910C at 50 ms TPOT and 5 s TTFT with one MTP draft: a model that fits one 16-die A3 node
-    delivers 414 tok/s per package there; workers over up to 4 systems, as a model too big for one may span,
+    delivers 413 tok/s per package there; workers over up to 4 systems, as a model too big for one may span,
     deliver 1.25x or more (1,640.0, a tp2-dp32-ep16-etp4 decode worker of dies), so fleet and compare both take them
     and note the one-system figure. Fleet had sized at the one-node figure, 3.2x the chips (eighth fuzz round);
     compare had kept it and noted the wider figure. Without MTP: 83 on one node, 772.2 over four. (510 and 1,616.5,
@@ -31,10 +31,10 @@ def test_a_910c_fleet_and_compare_span_systems_where_wider_workers_deliver_more(
                          mtp_tokens=1)
     (row,) = compare([catalog.system("atlas-800-a3")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
     assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1640.0, abs=0.1)
-    assert row.note == "spans 4 systems (414/chip on one)"
+    assert row.note == "spans 4 systems (413/chip on one)"
     assert row.layout.endswith("tp2-dp32-ep16-etp4")
     assert plan.configuration.endswith("tp2-dp32-ep16-etp4")
-    assert plan.note == "workers span up to 4 systems over scale-out (414/chip on one)"
+    assert plan.note == "workers span up to 4 systems over scale-out (413/chip on one)"
     (off,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                         mtp_tokens=0)
     assert off.tokens_per_s_per_chip == pytest.approx(772.2, abs=0.1)
@@ -362,13 +362,13 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
 def test_the_narrower_figure_names_the_systems_it_spans() -> None:
     """DeepSeek-R1 does not fit one Atlas 800 A2 (compare: 'spans 2 systems', 227 tok/s/chip; 277 before serving
     memory counted the MTP module): the note said '(227/chip on one)'. It names the systems of the narrower figure;
-    the A3's, which fits one, stays 'on one' (414/chip; 510 before). (The A2's power, 8 x 400 W x 1.82, is assumed,
-    and its note says so first.)"""
+    the A3's, which fits one, stays 'on one' (413/chip; 414 before the KV transfer counted the receivers, 510 before
+    that). (The A2's power, 8 x 400 W x 1.82, is assumed, and its note says so first.)"""
     plans = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips",
                                                 "atlas-800-a2,atlas-800-a3", "--demand", "1e12 tokens/day",
                                                 "--format", "json"]).stdout)
     assert [p["note"] for p in plans] == ["power assumed; workers span up to 4 systems over scale-out (227/chip on 2)",
-                                          "workers span up to 4 systems over scale-out (414/chip on one)"]
+                                          "workers span up to 4 systems over scale-out (413/chip on one)"]
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
