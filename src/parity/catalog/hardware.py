@@ -15,7 +15,6 @@ from functools import cache
 from typing import Any
 
 from parity import units
-
 from parity.catalog.files import (as_written, catalog_files, close_matches, data_dir, is_user, read_toml,
                                   refuse_unknown, require, shown, text, user_dir)
 from parity.dtypes import MATH_RATES
