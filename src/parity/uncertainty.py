@@ -407,10 +407,11 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
            assumed_emulation(cal, chip, (precision,)) if precision else None, status_flag(chip),
            specs_flag(chip)]
     if chip.family not in catalog.training_families():
-        out.append(Flag(f"training never checked on the {chip.family} family",
-                        f"training never checked on the {chip.family} family (published runs measured on "
+        family = f"the {chip.family} family" if chip.family else f"{chip.id}, of no family"
+        out.append(Flag(f"training never checked on {family}",
+                        f"training never checked on {family} (published runs measured on "
                         f"{', '.join(sorted(catalog.training_families()))})",
-                        f"training unchecked on the {chip.family} family"))
+                        f"training unchecked on {family}"))
     out += [_zero3_pipeline(layouts), _zero3_span(system, layouts)]
     return tuple(f for f in out if f)
 

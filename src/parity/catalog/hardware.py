@@ -162,6 +162,16 @@ class _Reader:
         return str(spec["value"])
 
 
+def _stack(data: dict[str, Any], where: str) -> str:
+    """A chip's software stack, which every chip states: engine profiles, maturity and notes are the stack's (a chip
+    without one printed 'no  profile' and 'on ,' in its notes)."""
+    stack = data.get("software_stack", "")
+    if not stack:
+        raise CatalogError(f"{where}: key software_stack is missing: the chip's software (cuda, rocm, cann, xpu, ... "
+                           f"or a name of its own, e.g. software_stack = \"nova-sdk\"), what serving engines run on")
+    return str(stack)
+
+
 def _chip_from(data: dict[str, Any], where: str, user_file: str = "") -> Chip:
     _checked(data, _CHIP_KEYS, where, "chip")
     reader = _Reader(where, {**sources(), **_sources(data.get("sources", {}), where)}, [])
@@ -192,7 +202,7 @@ def _chip_from(data: dict[str, Any], where: str, user_file: str = "") -> Chip:
             unit_price_usd=reader.optional(price, "unit", "unit_price_usd", "usd"),
             dies=reader.count(die["count"], "dies") if "count" in die else 1,
             compute_units=reader.optional(die, "compute_units", "compute_units", "count"),
-            family=str(data.get("family", "")), software_stack=str(data.get("software_stack", "")),
+            family=str(data.get("family", "")), software_stack=_stack(data, where),
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
             user_file=user_file,
         )

@@ -65,13 +65,17 @@ class _Command(click.Command):
         options = {name: p for p in self.get_params(ctx) if isinstance(p, click.Option) and not p.multiple
                    for name in (*p.opts, *p.secondary_opts)}
         given: dict[click.Option, list[str]] = {}  # each option's words as typed, with their values
-        words = iter(args)
-        for word in words:
-            if word == "--":  # the rest are arguments
-                break
-            if (option := options.get(word.partition("=")[0])) is not None:
-                value = "" if option.is_flag or "=" in word else f" {next(words, '')}"
-                given.setdefault(option, []).append(word + value)
+        at = 0
+        while at < len(args) and args[at] != "--":  # after '--' the rest are arguments
+            word, at = args[at], at + 1
+            if (option := options.get(word.partition("=")[0])) is None:
+                continue
+            # a value follows unless the option is a flag, the word holds it (--out=x) or, for an option whose
+            # value may be left out (--ray [ADDRESS]), the next word is another option, as click's parser reads it
+            takes = not option.is_flag and "=" not in word and at < len(args) and not (
+                getattr(option, "_flag_needs_value", False) and args[at].startswith("-"))
+            given.setdefault(option, []).append(word + (f" {args[at]}" if takes else ""))
+            at += takes
         for option, said in given.items():
             if len(said) > 1:
                 raise click.UsageError(f"{option.opts[0]} given {len(said)} times ({', '.join(said)}): give it once",
