@@ -186,7 +186,7 @@ def test_chips_and_formats_agree_on_a_native_format_with_no_published_rate() -> 
     code, out, _ = run("chips", "--format", "json")
     chips = {r["id"]: r for r in json.loads(out)}
     assert code == 0 and chips["nvidia-b30a"]["int8_op_per_s"] is None  # unpublished (it was 0.0, as unsupported)
-    assert [i for i, r in chips.items() if "int8" in r["native_rate_unpublished"].split()] == [
+    assert [i for i, r in chips.items() if "int8" in r["native_rate_unpublished"]] == [
         "alibaba-t-head-ppu", "huawei-ascend-960", "huawei-ascend-970", "moorethreads-mtt-s5000", "nvidia-b30a"]
     # a format the chip lacks is null as well (it was 0): no FP4 unit on the H100, no INT8 on the Rubin
     assert chips["nvidia-h100-sxm"]["fp4_flop_per_s"] is None and chips["nvidia-rubin"]["int8_op_per_s"] is None
@@ -194,12 +194,13 @@ def test_chips_and_formats_agree_on_a_native_format_with_no_published_rate() -> 
     code, out, _ = run("chips", "--format", "csv")
     b30a = next(line for line in out.splitlines() if line.startswith("nvidia-b30a,"))
     assert ",2250000000000000.0,,6750000000000000.0," in b30a  # fp8 2.25 PF, int8 (empty: unpublished), fp4 6.75 PF
+    # lists in JSON, as every list parity writes (they were space-joined strings: report-only tester fuzzDF 4)
     assert (chips["nvidia-b30a"]["native"], chips["nvidia-b30a"]["native_rate_unpublished"]) == (
-        "bf16 fp16 fp8 mxfp4 mxfp8 nvfp4 tf32", "fp32 int8 mxfp6")  # mxfp6 listed, no FP6 rate (parity knows MXFP6)
+        ["bf16", "fp16", "fp8", "mxfp4", "mxfp8", "nvfp4", "tf32"], ["fp32", "int8", "mxfp6"])  # no FP6 rate
     assert (chips["alibaba-t-head-ppu"]["native"], chips["alibaba-t-head-ppu"]["native_rate_unpublished"]) == (
-        "bf16 fp16", "fp32 int8")
-    assert chips["nvidia-h100-sxm"]["native_rate_unpublished"] == ""
-    assert "mxfp8" in chips["aws-trainium3"]["native"].split() and chips["aws-trainium3"]["fp8_flop_per_s"] > 0
+        ["bf16", "fp16"], ["fp32", "int8"])
+    assert chips["nvidia-h100-sxm"]["native_rate_unpublished"] == []
+    assert "mxfp8" in chips["aws-trainium3"]["native"] and chips["aws-trainium3"]["fp8_flop_per_s"] > 0
     code, out, _ = run("formats", "hgx-b30a", "hgx-h100", "--model", "llama-3.1-8b", "--formats", "int8", "--format",
                        "json")
     b30a, h100 = json.loads(out)
@@ -548,8 +549,8 @@ def test_x_per_gb_shows_for_systems_of_one_size_whose_chips_hold_different_memor
     only where the systems' sizes differed."""
     code, out, _ = run("compare", "hgx-h20", "atlas-800-a3", "--model", "llama-3.1-8b", "--wide")
     tokens = next(line for line in out.splitlines() if line.startswith("atlas-800-a3")).split()
-    at = tokens.index("5,745")  # tok/s/chip, then x/chip, tok/s/system, tok/s/kW, x/kW, x/GB
-    assert code == 0 and "x/GB" in out and tokens[at + 1:at + 6] == ["0.95x", "45,958", "3,945", "0.48x", "0.71x"]
+    at = tokens.index("5,751")  # tok/s/chip, then x/chip, tok/s/system, tok/s/kW, x/kW, x/GB
+    assert code == 0 and "x/GB" in out and tokens[at + 1:at + 6] == ["0.95x", "46,006", "3,949", "0.48x", "0.71x"]
     # --wide shows the node's throughput too (x/system, which is x/chip here, is no column), and the caption names only
     # the interval columns the table has: it said 'under x/system, x/kW and x/GB' (a tester's round)
     assert "tok/s/system" in out and "x/system" not in out

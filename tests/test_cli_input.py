@@ -186,6 +186,9 @@ def refused(*args: str) -> str:
     # a blank target was an AssertionError's traceback and exit 1 (report-only tester fuzzDB 1)
     (("serve", *LLAMA, "--ttft", " "), "'--ttft': empty: give a duration (e.g. 2s, p99:2s) or 'none'"),
     (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", ""), "'--tpot': empty: give a duration"),
+    # MTP's acceptance without MTP: it quoted a '--mtp 0' no one typed and the range [0, 0] (fuzzDF 8)
+    (("serve", *LLAMA, "--mtp-acceptance", "1.5", "--model-kind", "steady"),
+     "--mtp-acceptance 1.5 (mtp_acceptance) is the drafts a step accepts with multi-token prediction, which is off"),
     # a field that is none said so, before whether the section reads --by (it said the section does not read it)
     (("validate", "--by", "bogus", "--section", "published"), "got 'bogus' (bogus: no such field)"),
     # a count past float precision is echoed as typed (it read 1,000,000,000,000,000,019,884,624,838,656)
@@ -867,3 +870,11 @@ def test_a_name_short_of_its_suffix_is_suggested_first() -> None:
     from parity.catalog import close_matches
     chips = ["nvidia-gb200", "nvidia-gb300", "nvidia-l20", "nvidia-h20", "nvidia-b200-sxm", "nvidia-b300-sxm"]
     assert close_matches("nvidia-b200", chips) == ["nvidia-b200-sxm", "nvidia-gb200", "nvidia-gb300", "nvidia-l20"]
+
+
+def test_a_cases_file_of_one_unclosed_quote_is_refused_in_one_line(tmp_path: Path) -> None:
+    """'"' alone: reading the header read the whole file, which closed it, and closing it again raised 'I/O operation
+    on closed file' as a traceback (the random-bytes property test found it)."""
+    cases = tmp_path / "q.csv"
+    cases.write_text('"')
+    assert refused("predict", str(cases)).startswith("parity: error: q.csv: not a cases table")

@@ -28,7 +28,7 @@ def test_the_two_system_sentence_reads_as_the_table_whichever_is_the_baseline() 
     against_a3 = " ".join(_run(*PAIR, "--baseline", "atlas-800-a3").split())
     sentence = ("hgx-h100 against atlas-800-a3: 1.24x the system BF16, 0.62x the system memory, 0.88x the system "
                 "power, 1.24x BF16 per chip; predicted 3.00x the output tokens/s per chip and per system, 3.43x per "
-                "kW, 4.81x per GB of memory.")
+                "kW, 4.80x per GB of memory.")
     assert sentence in against_a3 and "hgx-h100 against" not in default
     assert ("atlas-800-a3 against hgx-h100: 0.81x the system BF16, 1.60x the system memory, 1.14x the system power, "
             "0.81x BF16 per chip; predicted 0.33x the output tokens/s per chip and per system, 0.29x per kW, 0.21x "

@@ -375,7 +375,7 @@ def test_fp4_at_the_fp8_rate_runs_at_the_fp8_efficiency() -> None:
     """A 1 TFLOP GEMM in mxfp4 with efficiencies fp8 0.8, fp4 0.6: on an FP4 unit at twice the FP8 rate (4 PFLOP/s)
     it takes 1e12 / (4e15 x 0.6) = 0.4167 ms; on one at the FP8 rate (2 PFLOP/s, Trainium3's MXFP4) 1e12 / (2e15 x
     0.8) = 0.625 ms, not 1e12 / (2e15 x 0.6) = 0.833 ms: the fp4 efficiency was measured on 2x units (it priced
-    Trainium3's MXFP4 below its FP8, 17,126 against 17,927 tok/s/chip on Llama-3.1-8B)."""
+    Trainium3's MXFP4 below its FP8, 17,126 against 17,932 tok/s/chip on Llama-3.1-8B)."""
     cal = perfect_calibration(gemm_efficiency={"default": 1.0, "fp8": 0.8, "fp4": 0.6})
     kernel = Kernel(name="g", kind="gemm", flops=1e12, weight_bytes=0.0, other_bytes=0.0, fmt="mxfp4")
 
@@ -388,7 +388,7 @@ def test_fp4_at_the_fp8_rate_runs_at_the_fp8_efficiency() -> None:
     mxfp4, fp8 = (round(row["tokens_per_s_per_chip"]) for row in (
         compare([catalog.system("trn3-ultraserver")], catalog.model("llama-3.1-8b"), catalog.engine("generic"),
                 weights=w)[0].to_dict() for w in ("mxfp4", "fp8")))
-    assert mxfp4 >= fp8 == 17927
+    assert mxfp4 >= fp8 == 17932
 
 
 @pytest.mark.parametrize(("model_id", "system_id", "layout", "batch"), [

@@ -142,3 +142,34 @@ def test_a_name_that_two_files_give_is_refused_naming_both(home: Path) -> None:
     assert _refused("show", "nova-x1") == (
         f"chip or system name 'nova-x1' is given by both {mine} and {pod}: a chip and a system need names of their "
         "own, as 'parity show' takes either (rename or remove one)")
+
+
+def test_a_system_of_yours_of_a_catalog_chip_is_not_that_chips_default(home: Path) -> None:
+    """A 4-chip system file of H100s became the H100's default system (the smallest holding it), so every `fleet
+    --chips h100` priced it (report-only tester fuzzDF 5): a catalog chip keeps its catalog system; the user's is
+    used where named, and is the default only of a chip of the user's."""
+    quad = (home / "systems" / "nova-pod16.toml").read_text().replace('"nova-pod16"', '"h100-quad"').replace(
+        '"nova-x1"', '"nvidia-h100-sxm"').replace("value = 16,", "value = 4,")
+    (home / "systems" / "h100-quad.toml").write_text(quad)
+    _clear()
+    assert catalog.system("h100-quad").chips == 4 and catalog.system("h100").id == "hgx-h100"
+    assert catalog.system("nova-x1").id == "nova-pod16"
+
+
+def test_a_chip_of_yours_states_its_software_stack(home: Path) -> None:
+    """A chip without software_stack printed 'no  profile' and 'on ,' in every note (report-only tester fuzzDF 1)."""
+    chip_file = home / "chips" / "nova-x1.toml"
+    chip_file.write_text(chip_file.read_text().replace('software_stack = "nova-sdk"', ""))
+    _clear()
+    with pytest.raises(CatalogError, match="nova-x1.toml: key software_stack is missing: the chip's software"):
+        catalog.chips()
+
+
+def test_a_system_file_keeps_its_scale_up_domain_within_it(home: Path) -> None:
+    """A 64-chip scale-up domain in a 32-chip system file priced a 64-chip worker inside it (fuzzDF 6)."""
+    pod = home / "systems" / "nova-pod16.toml"
+    pod.write_text(pod.read_text().replace("scale_up_domain_chips = { value = 16,", "scale_up_domain_chips = { value = 64,"))
+    _clear()
+    with pytest.raises(CatalogError, match=r"nova-pod16.toml \[structure\]: scale_up_domain_chips \(64\) must be at "
+                                           r"most chips \(16\): a system's scale-up domain is within it"):
+        catalog.systems()

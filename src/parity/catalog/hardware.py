@@ -244,9 +244,13 @@ def _structure(data: dict[str, Any], reader: _Reader) -> tuple[int, int, str]:
     if unknown:
         raise CatalogError(f"{reader.where}: unknown [structure] keys {unknown}; known: {', '.join(_STRUCTURE)}")
     where = f"{reader.where} [structure]"
-    return (reader.count(require(table, "chips", where), "chips"),
-            reader.count(require(table, "scale_up_domain_chips", where), "scale_up_domain_chips"),
-            reader.word(require(table, "scale_up_topology", where), "scale_up_topology"))
+    chips = reader.count(require(table, "chips", where), "chips")
+    domain = reader.count(require(table, "scale_up_domain_chips", where), "scale_up_domain_chips")
+    if domain > chips:  # a file's 64-chip domain in a 32-chip system priced workers it lacks (fuzzDF 6); a System
+        # built in code may be a share of a larger domain (a fraction of a node), so the record allows it
+        raise CatalogError(f"{where}: scale_up_domain_chips ({domain}) must be at most chips ({chips}): a system's "
+                           "scale-up domain is within it")
+    return chips, domain, reader.word(require(table, "scale_up_topology", where), "scale_up_topology")
 
 
 def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip], user_file: str = "") -> System:
@@ -385,8 +389,11 @@ def chip(name: str) -> Chip:
 
 
 def system_for(the_chip: Chip) -> System:
-    """The default system of a chip: the smallest catalog system built from it."""
-    candidates = [s for s in systems() if s.chip.id == the_chip.id]
+    """The default system of a chip: the smallest catalog system built from it; one of the user's own files only
+    where parity's catalog has none (a chip of the user's): a 4-chip system file of H100s became the H100's system
+    in every `fleet --chips h100` (report-only tester fuzzDF 5)."""
+    built = [s for s in systems() if s.chip.id == the_chip.id]
+    candidates = [s for s in built if not s.user_file] or built
     if not candidates:  # what a user can do: write a system of it, or put it in another chip's from Python
         raise CatalogError(f"no system in the catalog uses chip {the_chip.id!r} (status: {the_chip.status}), and "
                            "commands run a chip only in a catalog system ('parity systems' lists them): a system "

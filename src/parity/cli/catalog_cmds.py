@@ -19,7 +19,7 @@ from parity.errors import CatalogError, ParityError
 from parity.flags import texts
 from parity.hardware import Calibration, Chip, Provenance, System
 from parity.model import LightningAttention, LinearAttention, Mamba, Model, MoeMlp
-from parity.report.tables import Column, plain, scaled
+from parity.report.tables import Column, plain, scaled, words
 from parity.simulate import CLIENT_PROFILES, policy_parameters, scheduler_of
 from parity.uncertainty import chip_calibrated, context_flags
 
@@ -35,8 +35,8 @@ def chip_row(c: Chip) -> dict[str, object]:
             "bf16_flop_per_s": rate("bf16"), "fp8_flop_per_s": rate("fp8"), "int8_op_per_s": rate("int8"),
             "fp4_flop_per_s": rate("fp4"), "memory_bytes": c.memory_bytes,
             "memory_bytes_per_s": c.memory_bytes_per_s, "scale_up_bytes_per_s": c.scale_up_bytes_per_s,
-            "tdp_w": c.tdp_w, "native": " ".join(sorted(set(c.native) - set(c.native_rate_unpublished))),
-            "native_rate_unpublished": " ".join(c.native_rate_unpublished),
+            "tdp_w": c.tdp_w, "native": sorted(set(c.native) - set(c.native_rate_unpublished)),  # lists, as JSON's
+            "native_rate_unpublished": list(c.native_rate_unpublished),
             "calibrated": chip_calibrated(c, catalog.calibration(c)),
             "weakest_source": min((p.source.kind for p in c.provenance if p.field not in _PRICES),
                                   key=_confidence_rank, default=""),
@@ -272,11 +272,11 @@ def models(fmt: str, out: Path | None) -> None:
         m = catalog.model(entry.id)
         rows.append({"id": entry.id, "hf": entry.hf, "parameters": m.parameters,
                      "active_parameters": m.active_parameters, "layers": m.num_layers,
-                     "features": " ".join(sorted(m.features)), "weights": f"{m.weight_format}/{m.expert_weight_format}",
+                     "features": sorted(m.features), "weights": f"{m.weight_format}/{m.expert_weight_format}",
                      "flags": texts(m.flags)})
     columns = [Column("id", "model", plain, "left"), Column("hf", "Hugging Face", plain, "left", wide=True),
                Column("parameters", "params B", scaled(1e9)), Column("active_parameters", "active B", scaled(1e9)),
-               Column("layers", "layers", plain), Column("features", "features", plain, "left"),
+               Column("layers", "layers", plain), Column("features", "features", words, "left"),
                Column("weights", "checkpoint dense/experts", plain, "left", wide=True),
                Column("flags", "flags", plain, "left", wide=True)]
     emit(rows, columns, fmt, title="Models", out=out)

@@ -459,8 +459,11 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                      f"train' sizes a job), rounded up to whole systems of each (here {said}; 'on N systems' in "
                      "the note; --chips sets the count)" if counts else
                      "the fewest whole systems (1, 2, 4 ... 128) on which a layout fits, as 'parity train' sizes a job")
+            block = any(r.weights == "fp8_block" for r in results)  # said in each row's assumptions, JSON alone
             caption = ("train tok/s: tokens trained on per second (global batch x sequence length / step time). "
-                       f"{specs} (x = times the baseline); throughput predicted in each system's "
+                       + ("fp8_block is priced as fp8: its 128x128 block scales' cost is not modelled. " if block
+                          else "")
+                       + f"{specs} (x = times the baseline); throughput predicted in each system's "
                        f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "
                        + ("a multi-die package (Ascend 910C) trains one rank per die (layouts count dies); "
                           if multi_die else "")

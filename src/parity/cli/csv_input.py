@@ -130,8 +130,10 @@ def _open(path: Path, needed: tuple[str, ...], refusal: str) -> Iterator[tuple[l
                     yield reader.line_num, cells
         except csv.Error as err:
             raise ParityError(f"{path.name}: malformed CSV at line {max(reader.line_num, 1):,}: {err}") from err
-    with binary:
+    try:  # not `with binary`: a header that read the whole file (one unclosed quote) closed it already (fuzz: '"')
         yield header, rows()
+    finally:
+        binary.close()
 
 
 def read_table(path: Path, needed: tuple[str, ...], refusal: str = "") -> tuple[list[str], list[dict[str, str]]]:

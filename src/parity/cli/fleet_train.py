@@ -86,7 +86,9 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Training fleet for {model}: {what}" + (f", exportable to China under {exporting.rule}"
                                                        if exporting else ""),
-         caption=(f"{flagged}{seq_len}-token sequences, {batch:,} per step, {precision}. "
+         caption=(f"{flagged}{seq_len}-token sequences, {batch:,} per step, {precision}"
+                  + (" (priced as fp8: its 128x128 block scales' cost is not modelled)" if precision == "fp8_block"
+                     else "") + ". "
                   f"Chips: {sized}; each count in the fastest layout that fits, as `parity train --chips N` picks "
                   "it. days: tokens / (tok/s/chip x the chips that train: all of them, but where no layout divides "
                   "the whole systems' chips, as the note says; training_chips in --format json or csv). MW: the chips' "

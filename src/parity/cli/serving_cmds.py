@@ -733,8 +733,9 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
                   ("output tokens/s per chip", f"{data['output_tokens_per_s_per_chip']:,.1f}")]
     else:
         shown += [("input tokens/s per chip", f"{data['input_tokens_per_s_per_chip']:,.1f}")]
-    shown += [("memory per rank", f"{data.get('memory_bytes_per_die', data['memory_bytes_per_chip']) / 1e9:,.1f} GB"),
-              ("outside what was validated", "; ".join(data["flags"]) or "no")]
+    # per chip (per die where a die is a rank), as serve's other rows and the JSON's key say: 'per rank' read one chip
+    # beside an assumption's 'rank' of 4 chips (report-only tester fuzzDF 9)
+    shown += [_memory_row(data), ("outside what was validated", "; ".join(data["flags"]) or "no")]
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: one {phase} step of "
                       f"{counted(case.batch, 'sequence' if phase == 'decode' else 'prompt')}",

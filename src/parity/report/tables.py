@@ -184,6 +184,11 @@ def percent(value: Any) -> str:
     return "-" if value is None else f"{100.0 * float(value):.1f}%"
 
 
+def words(value: Any) -> str:
+    """A list of names as a table cell, space-separated (a model's features: 'moe sliding_window')."""
+    return " ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else plain(value)
+
+
 def signed_percent(value: Any) -> str:
     """A signed error or bias (+1.7%, -4.2%), as docs/accuracy.md prints it; '-' where there is none."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
