@@ -58,7 +58,7 @@ def test_mtp_fit_flag_says_the_mtp_run_and_only_where_rows_fitted_the_profile() 
 def test_a3_spans_systems_where_wider_workers_deliver_more() -> None:
     """DeepSeek-R1 fits one A3 node, where only a small batch meets 50 ms TPOT (84.8 tok/s/chip, generic engine at
     CANN's measured software maturity), while the H20, which does not fit one HGX, spans two. Over more nodes each die
-    holds fewer experts and reads fewer weights a step: over four (64 dies), 772 tok/s/chip, 9x the one-node figure
+    holds fewer experts and reads fewer weights a step: over four (64 dies), 776 tok/s/chip, 9x the one-node figure
     (over WIDER_GAIN 1.25; the expert all-to-all between the nodes priced on the busiest die's 1.2x share of the
     tokens). compare kept the A3 on one node and only noted the wider figure, so the chip that holds the model alone
     priced below the one that does not (0.13x the H20 here); it now takes the wider workers, as fleet does, and the
@@ -66,7 +66,7 @@ def test_a3_spans_systems_where_wider_workers_deliver_more() -> None:
     before disaggregated rows were priced on whole workers by serve's steady model.)"""
     systems = [catalog.system("hgx-h20"), catalog.system("atlas-800-a3")]
     h20, a3 = compare(systems, catalog.model("deepseek-r1"), catalog.engine("generic"), ttft_s=5.0, mtp_tokens=0)
-    assert a3.tokens_per_s_per_chip == pytest.approx(772.2, abs=0.2)
+    assert a3.tokens_per_s_per_chip == pytest.approx(775.8, abs=0.2)
     assert "spans 4 systems (83/chip on one)" in a3.note
     assert "spans 2 systems" in h20.note and "/chip on" not in h20.note
 

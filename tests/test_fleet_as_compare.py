@@ -20,24 +20,24 @@ from parity.fleet import plan_fleet
 @pytest.mark.e2e  # DeepSeek-R1 fleets (1.1 s): the end-to-end tier keeps the default run under a minute
 def test_a_910c_fleet_and_compare_span_systems_where_wider_workers_deliver_more() -> None:
     """DeepSeek-R1 on the 910C at 50 ms TPOT and 5 s TTFT with one MTP draft: a model that fits one 16-die A3 node
-    delivers 413 tok/s per package there; workers over up to 4 systems, as a model too big for one may span,
-    deliver 1.25x or more (1,640.0, a tp2-dp32-ep16-etp4 decode worker of dies), so fleet and compare both take them
+    delivers 414 tok/s per package there; workers over up to 4 systems, as a model too big for one may span,
+    deliver 1.25x or more (1,641.4, a tp2-dp32-ep16-etp4 decode worker of dies), so fleet and compare both take them
     and note the one-system figure. Fleet had sized at the one-node figure, 3.2x the chips (eighth fuzz round);
-    compare had kept it and noted the wider figure. Without MTP: 83 on one node, 772.2 over four. (510 and 1,616.5,
+    compare had kept it and noted the wider figure. Without MTP: 83 on one node, 775.8 over four. (510 and 1,616.5,
     85 and 847.3, before serving memory counted the MTP module and disaggregated rows were priced on whole
     workers.)"""
     model, engine = catalog.model("deepseek-r1"), catalog.engine("generic")
     (plan,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                          mtp_tokens=1)
     (row,) = compare([catalog.system("atlas-800-a3")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
-    assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1640.0, abs=0.1)
-    assert row.note == "spans 4 systems (413/chip on one)"
+    assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1641.4, abs=0.1)
+    assert row.note == "spans 4 systems (414/chip on one)"
     assert row.layout.endswith("tp2-dp32-ep16-etp4")
     assert plan.configuration.endswith("tp2-dp32-ep16-etp4")
-    assert plan.note == "workers span up to 4 systems over scale-out (413/chip on one)"
+    assert plan.note == "workers span up to 4 systems over scale-out (414/chip on one)"
     (off,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                         mtp_tokens=0)
-    assert off.tokens_per_s_per_chip == pytest.approx(772.2, abs=0.1)
+    assert off.tokens_per_s_per_chip == pytest.approx(775.8, abs=0.1)
     assert "(83/chip on one)" in off.note and "no multi-token prediction" in off.assumptions[-1]
 
 
@@ -272,7 +272,7 @@ def test_a_fleet_with_no_chips_prices_none() -> None:
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_fleet_sizes_in_a_system_named_in_chips() -> None:
     """`fleet --chips cloudmatrix-384` sized in 8-chip Atlas 800 A3 servers (the 910C's default system, then 510
-    tok/s/chip): a system named is sized in, at compare's 1,880 tok/s/chip for DeepSeek-R1 at its default targets
+    tok/s/chip): a system named is sized in, at compare's 1,882 tok/s/chip for DeepSeek-R1 at its default targets
     (2,049 before disaggregated rows were priced on whole workers), in whole 384-chip systems; beside a chip kind,
     and with the system column kept at any width."""
     args = ["fleet", "--model", "deepseek-r1", "--demand", "1e12 tokens/day", "--format", "json"]
@@ -281,7 +281,7 @@ def test_fleet_sizes_in_a_system_named_in_chips() -> None:
                                                       "--format", "json"]).stdout)
     assert (row["chip"], row["system"]) == ("huawei-ascend-910c", "cloudmatrix-384")
     assert row["tokens_per_s_per_chip"] == pytest.approx(compared["tokens_per_s_per_chip"], rel=1e-12)
-    assert round(row["tokens_per_s_per_chip"]) == 1_880 and row["chips"] % 384 == 0
+    assert round(row["tokens_per_s_per_chip"]) == 1_882 and row["chips"] % 384 == 0
     mixed = json.loads(CliRunner().invoke(cli, args + ["--chips", "h20,cloudmatrix-384"]).stdout)
     assert [(r["chip"], r["system"]) for r in mixed] == [("nvidia-h20", "hgx-h20"),
                                                          ("huawei-ascend-910c", "cloudmatrix-384")]
@@ -362,13 +362,13 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
 def test_the_narrower_figure_names_the_systems_it_spans() -> None:
     """DeepSeek-R1 does not fit one Atlas 800 A2 (compare: 'spans 2 systems', 227 tok/s/chip; 277 before serving
     memory counted the MTP module): the note said '(227/chip on one)'. It names the systems of the narrower figure;
-    the A3's, which fits one, stays 'on one' (413/chip; 414 before the KV transfer counted the receivers, 510 before
-    that). (The A2's power, 8 x 400 W x 1.82, is assumed, and its note says so first.)"""
+    the A3's, which fits one, stays 'on one' (414/chip; 510 before serving memory counted the MTP module). (The A2's
+    power, 8 x 400 W x 1.82, is assumed, and its note says so first.)"""
     plans = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips",
                                                 "atlas-800-a2,atlas-800-a3", "--demand", "1e12 tokens/day",
                                                 "--format", "json"]).stdout)
     assert [p["note"] for p in plans] == ["power assumed; workers span up to 4 systems over scale-out (227/chip on 2)",
-                                          "workers span up to 4 systems over scale-out (413/chip on one)"]
+                                          "workers span up to 4 systems over scale-out (414/chip on one)"]
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
@@ -392,15 +392,15 @@ def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> None:
-    """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 83.7 T
-    tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes (1,640 tok/s/chip), 95.9 T in CloudMatrix 384s (1,880 on 649,728
+    """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 83.8 T
+    tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes (1,641 tok/s/chip), 96.0 T in CloudMatrix 384s (1,882 on 649,728
     chips in 1,692 whole systems), each now with what the same units serve at the ends of the per-chip rate's 80%
-    interval (39.0-128 and 44.7-147), in the JSON and under the figure at 80 columns. (82.5 T and 105 T, 38.5-126 and
+    interval (39.1-128 and 44.8-147), in the JSON and under the figure at 80 columns. (82.5 T and 105 T, 38.5-126 and
     48.7-160, before disaggregated rows were priced on whole workers.)"""
     args = ["fleet", "--model", "deepseek-r1", "--units", "650000", "--chips", "910c,cloudmatrix-384"]
     plans = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
     assert [[round(p[f"served_tokens_per_day{end}"] / 1e11) / 10 for end in ("", "_low", "_high")] for p in plans] == [
-        [83.7, 39.0, 128.3], [95.9, 44.7, 147.0]]
+        [83.8, 39.1, 128.4], [96.0, 44.8, 147.1]]
     for p in plans:  # the per-chip band, scaled to what the units serve
         assert p["served_tokens_per_day_low"] / p["served_tokens_per_day"] == pytest.approx(
             compare([catalog.system(p["system"])], catalog.model("deepseek-r1"), catalog.engine("generic"), 0.05,
@@ -410,7 +410,7 @@ def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> No
     assert "served, 80%" in lines[2] and max(map(len, lines)) <= 80
     # under the figure, beside what each cost counts (chips only, whole systems)
     under = [lines[i + 1] for i, line in enumerate(lines) if line.startswith(("atlas-800-a3 ", "cloudmatrix-384 "))]
-    assert [under[0].split()[:3], under[1].split()[:2]] == [["chips", "only", "39.0-128"], ["systems", "44.7-147"]]
+    assert [under[0].split()[:3], under[1].split()[:2]] == [["chips", "only", "39.1-128"], ["systems", "44.8-147"]]
     assert "served, 80%: under what they serve, what they serve at the ends of the 80% interval" in " ".join(
         table.split())
 

@@ -15,14 +15,14 @@ from parity.compare import compare, compare_formats
 
 @pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 @pytest.mark.parametrize(("system", "weights", "mtp", "expected"), [
-    ("atlas-800-a3", "int8", 0, 772.2), ("atlas-800-a3", "nvfp4", 0, 961.9), ("atlas-800-a3", "int8", 1, 1640.0),
-    ("atlas-350-server", "mxfp4", 0, 485.6)])
+    ("atlas-800-a3", "int8", 0, 775.8), ("atlas-800-a3", "nvfp4", 0, 963.1), ("atlas-800-a3", "int8", 1, 1641.4),
+    ("atlas-350-server", "mxfp4", 0, 486.2)])
 def test_formats_deliver_on_an_ascend_node_what_compare_says(system: str, weights: str, mtp: int,
                                                              expected: float) -> None:
     """DeepSeek-R1 at 50 ms TPOT and 5 s TTFT: formats ran the CUDA generic profile on every chip (atlas-800-a3 int8
     330, nvfp4 1,229; atlas-350-server mxfp4 228 tok/s/chip on one system) where compare runs generic at CANN's
-    measured maturity, with workers over four systems where they deliver 1.25x more per chip (772.2, 961.9, 485.6;
-    1,640.0 on the A3 with one MTP draft, as fleet's test finds; on one system 83, 275, 57 and 414). Before serving
+    measured maturity, with workers over four systems where they deliver 1.25x more per chip (775.8, 963.1, 486.2;
+    1,641.4 on the A3 with one MTP draft, as fleet's test finds; on one system 83, 275, 57 and 414). Before serving
     memory counted the MTP module and disaggregated rows were priced on whole workers: 847.3, 1,027.3, 451.9 and
     1,616.5 (84.8, 241.4, 60.1 and 509.6 on one system)."""
     model, engine, node = catalog.model("deepseek-r1"), catalog.engine("generic"), catalog.system(system)
@@ -40,7 +40,7 @@ def test_formats_runs_deepseek_with_one_draft_unless_told() -> None:
     assert default.exit_code == one.exit_code == off.exit_code == 0
     assert default.stdout == one.stdout
     rates = [json.loads(r.stdout)[0]["tokens_per_s_per_chip"] for r in (one, off)]
-    assert rates == [pytest.approx(1640.0, abs=0.1), pytest.approx(772.2, abs=0.1)]  # 1,616.5 and 847.3 before
+    assert rates == [pytest.approx(1641.4, abs=0.1), pytest.approx(775.8, abs=0.1)]  # 1,616.5 and 847.3 before
 
 
 @pytest.mark.e2e

@@ -67,8 +67,8 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     # systems, ids on one line, the price source under the table (fuzz17 1.4, 4.1, 2.3)
     # under an export rule (`parity report --rule`): each chip's ECCN, and what the rule kept and dropped, and why
     assert re.search(r"<td><span class='id'>huawei-ascend-910c</span></td><td><span class='id'>atlas-800-a3</span>"
-                     r"</td><td>int8</td><td>3A090.a.1</td><td>1,640</td>"  # 1,617 and 15,784 chips (10,320-33,808)
-                     r"<td>15,552<br><small class='id'>10,176-33,376</small></td>"  # in 1,973 systems, 23.0 MW, before
+                     r"</td><td>int8</td><td>3A090.a.1</td><td>1,641</td>"  # 1,617 and 15,784 chips (10,320-33,808)
+                     r"<td>15,552<br><small class='id'>10,144-33,312</small></td>"  # in 1,973 systems, 23.0 MW, before
                      r"<td>1,944</td><td>22.6</td>", text)  # disaggregated rows were priced on whole workers
     assert "<td>10.0</td>" in text and "Cost: chips x their share of the price" in text
     assert "Export rule jan2026 (US controls on chips for China) keeps" in text
