@@ -188,7 +188,11 @@ def refused(*args: str) -> str:
     (("compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", ""), "'--tpot': empty: give a duration"),
     # MTP's acceptance without MTP: it quoted a '--mtp 0' no one typed and the range [0, 0] (fuzzDF 8)
     (("serve", *LLAMA, "--mtp-acceptance", "1.5", "--model-kind", "steady"),
-     "--mtp-acceptance 1.5 (mtp_acceptance) is the drafts a step accepts with multi-token prediction, which is off"),
+     "an MTP acceptance of 1.5 (--mtp-acceptance; a cases table's mtp_acceptance) counts the drafts a step accepts "
+     "with multi-token prediction, which is off"),
+    # --fixed-rate with a trace advised a --request-rate, which a trace refuses (fuzzDG 6)
+    (("serve", *LLAMA, "--trace", "t.csv", "--fixed-rate"), "--fixed-rate spaces the arrivals of --request-rate "
+                                                             "evenly; a --trace gives each request's own arrival"),
     # a field that is none said so, before whether the section reads --by (it said the section does not read it)
     (("validate", "--by", "bogus", "--section", "published"), "got 'bogus' (bogus: no such field)"),
     # a count past float precision is echoed as typed (it read 1,000,000,000,000,000,019,884,624,838,656)
@@ -877,4 +881,8 @@ def test_a_cases_file_of_one_unclosed_quote_is_refused_in_one_line(tmp_path: Pat
     on closed file' as a traceback (the random-bytes property test found it)."""
     cases = tmp_path / "q.csv"
     cases.write_text('"')
-    assert refused("predict", str(cases)).startswith("parity: error: q.csv: not a cases table")
+    assert refused("predict", str(cases)) == "parity: error: q.csv: malformed CSV at line 1: unexpected end of data"
+    # a quote left open in a row swallowed every row after it into one cell, exit 0 (report-only tester fuzzDH 1)
+    cases.write_text("model,system,isl,osl,concurrency,tp\n" + "".join(
+        f"llama-3.1-8b,hgx-h100,1024,128,{c},1\n" for c in ('8', '"16', '32', '64')))
+    assert refused("predict", str(cases)) == "parity: error: q.csv: malformed CSV at line 5: unexpected end of data"

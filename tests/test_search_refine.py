@@ -347,3 +347,15 @@ def test_a_percentile_searchs_best_states_its_serve_lines_interval() -> None:
     line = text.split("to run it: ")[1].split(" (the simulator's")[0]
     served = CliRunner().invoke(cli, line.split()[1:], env={"COLUMNS": "120"})
     assert "output tokens/s per chip (80% interval) 9,045 (6,383-11,600)" in " ".join(served.output.split())
+
+
+@pytest.mark.e2e  # a search and two Poisson simulations (about 3 s)
+def test_search_json_states_the_bound_asked_beside_the_one_it_screened_by() -> None:
+    """Under Poisson arrivals the steady search screens no percentile TTFT (the simulator checks it alone), and the
+    JSON's targets were the screen's: ttft_s null beside target_statistics ttft p99, the 1.234 s asked nowhere
+    (report-only tester fuzzDG 2)."""
+    found = _run("search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--chips", "1", "--ttft", "p99:1.234s",
+                 "--arrivals", "poisson", "--refine", "1", "--format", "json")
+    assert found["targets"] == {"tpot_s": 0.05, "ttft_s": 1.234}
+    assert found["screened_targets"] == {"tpot_s": 0.05, "ttft_s": None}
+    assert found["target_statistics"] == {"tpot": "mean", "ttft": "p99"}

@@ -955,6 +955,13 @@ def test_an_open_loop_that_falls_behind_is_flagged_overloaded_on_its_own_evidenc
     for extra in (("--request-rate", "2", "--num-prompts", "5"), ("--request-rate", "200", "--num-prompts", "60",
                   "--max-concurrency", "16"), ("--request-rate", "inf", "--num-prompts", "60")):
         assert "overloaded" not in "; ".join(run(*extra)["flags"])
+    # no TTFT backlog, but 20 requests within 0.5 s, each 8.2 s long: the run took them in at once and never settled
+    # (asked 40,960 tok/s, completed 2,418; report-only tester fuzzDG 1: 300 at 32/s had a 75x better TTFT p99 than
+    # at 16/s, unflagged)
+    short = run("--request-rate", "40", "--fixed-rate", "--num-prompts", "20")["flags"]
+    assert ("short run: its requests arrive over 0.5 s, less than one request's mean end-to-end time (8.2 s), and ask "
+            "for 40,960 output tokens/s where it completed 2,418 a second: the run never settles, so its latencies "
+            "describe this burst, not a sustained load (more requests: --num-prompts)") in short
     trace = tmp_path / "kept.csv"
     trace.write_text("arrival_s,isl,osl\n" + "".join(f"{i / 20:.2f},{100 + i * 617 % 1901},{50 + i * 37 % 451}\n"
                                                      for i in range(600)))
@@ -1048,3 +1055,15 @@ def test_a_timeline_row_counts_the_prompts_its_step_prefilled_and_names_its_work
         "worker": 0, "role": "agg", "queued": 4, "prefilling": 4, "partly_prefilled": 0, "running": 4}
     assert sum(int(r["prefilling"]) for r in run.timeline) == 8  # each prompt prefilled in one step, once
     assert run.peak_in_flight() == 8.0
+
+
+def test_an_open_loop_row_without_a_concurrency_counts_serves_default_clients() -> None:
+    """A cases row with a request_rate and no concurrency was refused 'concurrency is required', where `serve
+    --request-rate` needs none (report-only tester fuzzDG 3): it counts serve's default 32 clients, which set the
+    client profile's prompts where num_prompts is not given, and prices as the row with 32."""
+    from parity.predict import predict_rows
+    base = {"model": "llama-3.1-8b", "system": "hgx-h100", "isl": "256", "osl": "64", "tp": "1", "request_rate": "10",
+            "num_prompts": "40"}
+    bare, given = predict_rows([{**base, "case_id": "a"}, {**base, "case_id": "b", "concurrency": "32"}],
+                               model_kind="sim")
+    assert bare.feasible and (bare.ttft_s, bare.tpot_s) == (given.ttft_s, given.tpot_s)

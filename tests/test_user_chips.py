@@ -159,10 +159,15 @@ def test_a_system_of_yours_of_a_catalog_chip_is_not_that_chips_default(home: Pat
 def test_a_chip_of_yours_states_its_software_stack(home: Path) -> None:
     """A chip without software_stack printed 'no  profile' and 'on ,' in every note (report-only tester fuzzDF 1)."""
     chip_file = home / "chips" / "nova-x1.toml"
-    chip_file.write_text(chip_file.read_text().replace('software_stack = "nova-sdk"', ""))
+    for stack in ('software_stack = ""', 'software_stack = " "'):  # blank is none (fuzzDH 2)
+        chip_file.write_text(chip_file.read_text().replace('software_stack = "nova-sdk"', stack))
+        _clear()
+        with pytest.raises(CatalogError, match="nova-x1.toml: key software_stack is missing: the chip's software"):
+            catalog.chips()
+        chip_file.write_text(chip_file.read_text().replace(stack, 'software_stack = "nova-sdk"'))
+    chip_file.write_text(chip_file.read_text().replace('software_stack = "nova-sdk"', 'software_stack = "cuda "'))
     _clear()
-    with pytest.raises(CatalogError, match="nova-x1.toml: key software_stack is missing: the chip's software"):
-        catalog.chips()
+    assert catalog.chip("nova-x1").software_stack == "cuda"
 
 
 def test_a_system_file_keeps_its_scale_up_domain_within_it(home: Path) -> None:

@@ -166,6 +166,7 @@ def _stack(data: dict[str, Any], where: str) -> str:
     """A chip's software stack, which every chip states: engine profiles, maturity and notes are the stack's (a chip
     without one printed 'no  profile' and 'on ,' in its notes)."""
     stack = data.get("software_stack", "")
+    stack = stack.strip() if isinstance(stack, str) else stack  # 'cuda ' is cuda; ' ' is none (fuzzDH 2)
     if not stack:
         raise CatalogError(f"{where}: key software_stack is missing: the chip's software (cuda, rocm, cann, xpu, ... "
                            f"or a name of its own, e.g. software_stack = \"nova-sdk\"), what serving engines run on")

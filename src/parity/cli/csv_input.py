@@ -101,7 +101,7 @@ def _open(path: Path, needed: tuple[str, ...], refusal: str) -> Iterator[tuple[l
         binary = path.open("rb")
     except OSError as err:
         raise ParityError(f"cannot read {path}: {err.strerror or err}") from err
-    reader = csv.reader(_lines(path, binary))
+    reader = csv.reader(_lines(path, binary), strict=True)  # a quote left open is an error, not rows swallowed
     try:
         head = binary.readline(HEADER_BYTES + 1)
         if len(head) > HEADER_BYTES:

@@ -87,8 +87,8 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
          title=f"Training fleet for {model}: {what}" + (f", exportable to China under {exporting.rule}"
                                                        if exporting else ""),
          caption=(f"{flagged}{seq_len}-token sequences, {batch:,} per step, {precision}"
-                  + (" (priced as fp8: its 128x128 block scales' cost is not modelled)" if precision == "fp8_block"
-                     else "") + ". "
+                  + (" (priced as fp8: its 128x128 block scales' cost is not modelled)"
+                     if any(p.precision == "fp8_block" for p in plans) else "") + ". "
                   f"Chips: {sized}; each count in the fastest layout that fits, as `parity train --chips N` picks "
                   "it. days: tokens / (tok/s/chip x the chips that train: all of them, but where no layout divides "
                   "the whole systems' chips, as the note says; training_chips in --format json or csv). MW: the chips' "

@@ -33,6 +33,7 @@ from parity.predict import (MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_CO
                             Scenario, benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
                             open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
                             simulated_note)
+from parity.predict.case import OPEN_LOOP_CLIENTS
 from parity.predict.columns import FOREIGN_COLUMNS, READ_COLUMNS, _int, close_column, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed, engine_kv
@@ -236,7 +237,7 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--context", type=TOKENS, default=None, help="phase decode: KV tokens per sequence")
 @click.option("--isl", type=TOKENS, default=1024, show_default=True, help="prompt tokens per request")
 @click.option("--osl", type=TOKENS, default=1024, show_default=True, help="output tokens per request")
-@click.option("--concurrency", type=CONCURRENCY, default=32, show_default=True,
+@click.option("--concurrency", type=CONCURRENCY, default=OPEN_LOOP_CLIENTS, show_default=True,
               help="closed-loop clients, each sending its next request when the last one ends")
 @click.option("--random-range-ratio", type=Real(0.0, 1.0), default=None,
               help="request lengths drawn uniformly from [ratio x isl, isl] and [ratio x osl, osl], as "
@@ -379,6 +380,9 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
     if client is None and random_range_ratio >= 1.0 and (request_rate is not None or (trace is not None and not
                                                                                   mode == "disagg")):
         client = "vllm"  # an open loop is vLLM's benchmark (its --request-rate); aiconfigurator's runs closed loops
+    if fixed_rate and trace is not None:  # it advised a --request-rate, which a trace refuses (fuzzDG 6)
+        raise ParityError("--fixed-rate spaces the arrivals of --request-rate evenly; a --trace gives each request's "
+                          "own arrival: leave --fixed-rate out")
     if fixed_rate and (request_rate is None or math.isinf(request_rate)):
         raise ParityError("--fixed-rate spaces the arrivals of --request-rate evenly: give it a finite --request-rate "
                           "(inf sends every request at once)")

@@ -388,6 +388,6 @@ def targets_options(ttft_default: str | None = None,
 def ray_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """--ray [ADDRESS]: run `what` as Ray tasks, on a local instance (RAY_LOCAL) or the cluster at
     ADDRESS; the command receives `ray` (None without the option)."""
-    return click.option("--ray", "ray", is_flag=False, flag_value=RAY_LOCAL, default=None,
+    return click.option("--ray", "ray", is_flag=False, flag_value=RAY_LOCAL, default=None, metavar="[ADDRESS]",
                         help=f"run {what} on Ray: a local instance (--ray) or the cluster at ADDRESS (--ray ADDRESS); "
                              "needs the ray extra")

@@ -25,6 +25,11 @@ def layout_from_row(row: Mapping[str, object], prefix: str) -> Layout:
                   shared_expert_replicas=placed("shared_expert_replicas"))
 
 
+# the clients an open-loop row (request_rate) without a concurrency counts, as `parity serve --request-rate` does with
+# its default --concurrency: they set the client profile's count of prompts where num_prompts is not given (a row
+# was refused 'concurrency is required' where serve needs none: report-only tester fuzzDG 3)
+OPEN_LOOP_CLIENTS = 32
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Case:
     """One serving case as the user states it, typed but not yet resolved against the catalog: names
@@ -188,7 +193,8 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                 system=_cell(row, "system") or _missing("system"), engine=_cell(row, "engine"),
                 weights=_cell(row, "weights"), moe_weights=_cell(row, "moe_weights"), kv=_cell(row, "kv"), mode=mode,
                 isl=_length(row, "isl", (context or None) if fixed else None),
-                osl=_length(row, "osl", 1 if fixed else None), concurrency=_int(row, "concurrency", batch or cap or None),
+                osl=_length(row, "osl", 1 if fixed else None),
+                concurrency=_int(row, "concurrency", batch or cap or (OPEN_LOOP_CLIENTS if rate else None)),
                 layout=layout_from_row(row, "prefill_" if disagg else ""),
                 decode_layout=layout_from_row(row, "decode_") if disagg else None,
                 prefill_workers=optional("prefill_workers") if disagg else None,

@@ -303,8 +303,9 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
     elif mtp:
         mtp_note = f"MTP: {counted(mtp, 'draft token')} a step, {mtp_acceptance:g} accepted (given)"
     if mtp_acceptance and not mtp:  # it quoted a '--mtp 0' no one typed and the range [0, 0] (fuzzDF 8)
-        raise InfeasiblePlan(f"--mtp-acceptance {case.mtp_acceptance:g} (mtp_acceptance) is the drafts a step accepts "
-                             "with multi-token prediction, which is off: give --mtp N (mtp_tokens), or leave it out")
+        raise InfeasiblePlan(f"an MTP acceptance of {case.mtp_acceptance:g} (--mtp-acceptance; a cases table's "
+                             "mtp_acceptance) counts the drafts a step accepts with multi-token prediction, which is "
+                             "off: give the drafts a step (--mtp N; mtp_tokens), or leave it out")
     if not 0.0 <= mtp_acceptance <= mtp:
         raise InfeasiblePlan(f"--mtp-acceptance {case.mtp_acceptance:g} must be in [0, {mtp}]: a step accepts at "
                              f"most the --mtp {mtp} tokens it drafts (a cases table's mtp_acceptance and mtp_tokens)")
