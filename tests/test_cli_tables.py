@@ -879,3 +879,14 @@ def test_whole_figures_are_grouped_in_threes_at_any_precision_and_errors_carry_t
     assert [scaled(1.0, 4)(v) for v in (1313.4, 11858, 999.7)] == ["1,313", "11,858", "999.7"]
     assert [scaled(1e9, 1)(-12.3e9), scaled(1.0)(1234.5), scaled(1.0, 5)(1313.4)] == ["-12", "1,234", "1,313.4"]
     assert [signed_percent(v) for v in (0.017, -0.042, 0.0, None, float("nan"))] == ["+1.7%", "-4.2%", "+0.0%", "-", "-"]
+
+
+@pytest.mark.e2e  # a search refined by the simulator under Poisson arrivals (about 3 s)
+def test_a_searchs_bounded_percentile_shows_before_the_means_at_80_columns() -> None:
+    """At 80 columns search kept the simulator's mean TTFT and left out the p99 it was asked to bound (report-only
+    tester fuzzDG 4): the bounded percentile is the first of the simulator's columns to show."""
+    out = table("search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--ttft", "p99:2s", "--refine", "2",
+                "--arrivals", "poisson", columns=80)
+    header = " ".join(next(out.splitlines()[i - 1] for i, line in enumerate(out.splitlines())
+                           if line.startswith("──")).split())
+    assert "p99 ms" in header and "sim TTFT ms" not in " ".join(out.split()).split("Not shown")[0]

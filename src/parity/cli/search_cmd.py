@@ -61,12 +61,12 @@ REFINE_COLUMNS = [Column("sim_ttft_s", "sim TTFT ms", scaled(1e-3), wide=1),
 
 
 def _refine_columns(percentiles: Sequence[LatencyTarget]) -> list[Column]:
-    """The simulator's columns: under a percentile target the percentile it bounds shows at any width and the
-    unbounded figures give way first (at 80 columns the bounded p99 and p90 were the ones left out, the mean kept:
-    report-only tester fuzzDG 4), as compare shows them."""
+    """The simulator's columns: under a percentile target the percentile it bounds is the first to show where there
+    is room and the unbounded figures give way before it (at 80 columns the bounded p99 and p90 were the ones left
+    out, the mean kept: report-only tester fuzzDG 4), as compare shows them."""
     if not percentiles:
         return REFINE_COLUMNS
-    bounded = [Column(f"sim_{t.key}", f"sim {t.metric.upper()}\n{t.statistic} ms", scaled(1e-3))
+    bounded = [Column(f"sim_{t.key}", f"sim {t.metric.upper()}\n{t.statistic} ms", scaled(1e-3), wide=1)
                for t in sorted(percentiles, key=lambda t: t.metric != "ttft")]
     shown = {c.key for c in bounded}
     return bounded + [dataclasses.replace(c, wide=max(int(c.wide), 2)) for c in REFINE_COLUMNS if c.key not in shown]
