@@ -178,3 +178,9 @@ def test_a_system_file_keeps_its_scale_up_domain_within_it(home: Path) -> None:
     with pytest.raises(CatalogError, match=r"nova-pod16.toml \[structure\]: scale_up_domain_chips \(64\) must be at "
                                            r"most chips \(16\): a system's scale-up domain is within it"):
         catalog.systems()
+
+
+def test_a_system_file_without_a_status_takes_its_chips(home: Path) -> None:
+    """nova-pod16 states no status: it read 'shipping' beside its announced chip nova-x1."""
+    assert "status" not in (home / "systems" / "nova-pod16.toml").read_text()
+    assert catalog.system("nova-pod16").status == catalog.chip("nova-x1").status == "announced"

@@ -277,7 +277,9 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip], 
     host_link = reader.optional(host, "link", "host_link_bytes_per_s", "bytes_per_s") or 0.0
     try:
         return System(
-            id=require(data, "id", where), name=require(data, "name", where), status=data.get("status", "shipping"),
+            # a system states its status, else it is its chip's (an announced chip's system read 'shipping': fuzzDF)
+            id=require(data, "id", where), name=require(data, "name", where),
+            status=data.get("status", the_chip.status),
             chip=the_chip, chips=chips, scale_up_domain_chips=domain_chips, scale_up_topology=topology,
             scale_up_bytes_per_s=the_chip.scale_up_bytes_per_s if scale_up is None else scale_up,
             scale_up_latency_s=reader.quantity(require(link, "scale_up_latency", where), "scale_up_latency_s", "s"),
