@@ -333,20 +333,19 @@ def _check_variants(variants: Sequence[Variant], named: Sequence[Any]) -> None:
     """Refuse, before any case runs, a variant named as a catalog system or chip is (its rows would carry that
     name with another chip's numbers), two variants of one name, a variant axis naming none, a variant that
     cannot be built, and one that changes nothing (its rows would be its chip's under another name, unflagged)."""
-    def norm(name: str) -> str:  # as the catalog matches names
-        return name.strip().lower().replace("_", "-")
-
-    taken = {norm(n): (kind, item.id) for kind, items in (("chip", catalog.chips()), ("system", catalog.systems()))
+    taken = {catalog.name_key(n): (kind, item.id) for kind, items in (("chip", catalog.chips()),
+                                                                       ("system", catalog.systems()))
              for item in items for n in (item.id, *item.aliases)}
     seen: set[str] = set()
     for variant in variants:
-        if norm(variant.name) in taken:
-            kind, found = taken[norm(variant.name)]
+        key = catalog.name_key(variant.name)  # as the catalog matches names
+        if key in taken:
+            kind, found = taken[key]
             raise ParityError(f"variant {variant.name}: the name is the catalog {kind} {found}'s, so its rows would "
                               f"pass for the real one; give the variant a name of its own")
-        if norm(variant.name) in seen:
+        if key in seen:
             raise ParityError(f"two [[variant]] tables are named {variant.name}; give each a name of its own")
-        seen.add(norm(variant.name))
+        seen.add(key)
     defined = {v.name for v in variants}
     for name in named:
         if name not in defined:

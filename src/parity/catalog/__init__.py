@@ -1,7 +1,8 @@
 """The catalog: chips, systems, models, calibrations, engine profiles and measurements read from
 parity's data folder (and the user's) into frozen values. This package is the only file reader."""
 
-from parity.catalog.files import as_written, close_matches, data_dir, in_effect, is_user, user_dir, user_files
+from parity.catalog.files import (as_written, close_matches, data_dir, in_effect, is_user, name_key, user_dir,
+                                  user_files)
 from parity.catalog.hardware import Entry, chip, chips, families, resolve, sources, system, system_for, systems
 from parity.catalog.measurements import (bands_path, fitted_chips, measured_gemm_formats, measurements,
                                          training_families, scale_out_tp_families, microbenchmarks,
@@ -28,4 +29,4 @@ __all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sour
            "training_profile_text", "validation_targets", "MtpAcceptance", "MOST_MTP_DRAFTS", "mtp_acceptance",
            "default_mtp", "mtp_drafts",
            "mtp_flags", "mtp_setting", "fit_text", "fitted_parameters", "maturity_note", "stack_word", "in_effect",
-           "is_user", "user_files", "bands_path", "as_written"]
+           "is_user", "user_files", "bands_path", "as_written", "name_key"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from parity.errors import CatalogError
 
-__all__ = ["data_dir", "read_toml", "require", "user_dir", "load_all", "close_matches", "shown", "is_user",
+__all__ = ["data_dir", "read_toml", "require", "user_dir", "load_all", "close_matches", "name_key", "shown", "is_user",
            "catalog_files", "as_written", "number", "text", "refuse_unknown", "user_files"]
 
 
@@ -125,6 +125,12 @@ def refuse_unknown(table: Mapping[str, Any], known: Iterable[str], where: str, a
             hints = close_matches(key, names, n=1)
             raise CatalogError(f"{where}: key {key!r} in {at} is no {what} key"
                                + (f"; did you mean {hints[0]!r}?" if hints else ""))
+
+
+def name_key(name: str) -> str:
+    """A name as the catalog matches it (chips, systems, models, variants): case-insensitive, '_' and '-' alike,
+    surrounding spaces left out."""
+    return name.strip().lower().replace("_", "-")
 
 
 def close_matches(name: str, candidates: Iterable[str], n: int = 4) -> list[str]:

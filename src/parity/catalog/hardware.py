@@ -15,8 +15,8 @@ from functools import cache
 from typing import Any
 
 from parity import units
-from parity.catalog.files import (as_written, catalog_files, close_matches, data_dir, is_user, read_toml,
-                                  refuse_unknown, require, shown, text, user_dir)
+from parity.catalog.files import (as_written, catalog_files, close_matches, data_dir, is_user, name_key,
+                                  read_toml, refuse_unknown, require, shown, text, user_dir)
 from parity.dtypes import MATH_RATES
 from parity.errors import CatalogError
 from parity.hardware import ARCHITECTURES, Chip, Family, Provenance, Source, System
@@ -342,12 +342,9 @@ def _check_names(items: Iterable[Chip | System], files: Iterable[str], kind: str
     """Refuse a name (id or alias, as resolve matches them) that two files give, naming both: a user's file that
     takes a catalog name would price under it numbers that are not parity's, and two files of one id would leave
     one of them unused, unsaid."""
-    def norm(name: str) -> str:
-        return name.strip().lower().replace("_", "-")
-
     seen: dict[str, str] = {}
     for item, where in zip(items, files):
-        for key, name in {norm(n): n for n in reversed((item.id, *item.aliases))}.items():
+        for key, name in {name_key(n): n for n in reversed((item.id, *item.aliases))}.items():
             if key in seen:
                 each = ("a chip and a system need names of their own, as 'parity show' takes either" if " or " in kind
                         else f"each {kind} needs names of its own")
@@ -362,15 +359,11 @@ Entry = Chip | System
 def resolve(name: str, items: Iterable[Entry], kind: str) -> Entry:
     """The item whose id or alias is `name` (case-insensitive, '_' and '-' alike)."""
     pool = list(items)
-
-    def norm(text: str) -> str:
-        return text.strip().lower().replace("_", "-")
-
-    wanted = norm(name)
+    wanted = name_key(name)
     if not wanted:  # an empty name is like every name a little: no hints, a plain refusal
         raise CatalogError(f"no {kind} name given: name one ('parity {kind}s' lists them)")
     for item in pool:
-        if wanted in {norm(n) for n in (item.id, *item.aliases)}:
+        if wanted in {name_key(n) for n in (item.id, *item.aliases)}:
             return item
     names = [n for item in pool for n in (item.id, *item.aliases)]
     hints = close_matches(name, names)

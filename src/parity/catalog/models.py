@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 
 from parity import hf, units
-from parity.catalog.files import close_matches, data_dir, read_toml
+from parity.catalog.files import close_matches, data_dir, name_key, read_toml
 from parity.errors import CatalogError, ModelConfigError
 from parity.model import Model
 
@@ -88,12 +88,9 @@ def model(name: str) -> Model:
             _PIPED[str(path)] = hf.read_model(path)
         return _PIPED[str(path)]
 
-    def norm(text: str) -> str:
-        return text.strip().lower().replace("_", "-")
-
-    wanted = norm(name)
+    wanted = name_key(name)
     for entry in models():
-        if wanted in {norm(n) for n in (entry.id, entry.hf, *entry.aliases)}:
+        if wanted in {name_key(n) for n in (entry.id, entry.hf, *entry.aliases)}:
             return _catalog_model(entry.id)
     names = [n for e in models() for n in (e.id, e.hf)]
     hints = close_matches(name, names)
