@@ -221,11 +221,11 @@ def _fastest_doubling(price: _Pricer, tokens: float, cap: int, start: int = 1) -
 
 
 def _fastest_below(price: _Pricer, tokens: float, cap: int, best: int) -> int:
-    """Of `best` and the largest counts up to `cap` of an odd number up to 15 (as _fewest and the caption check them:
-    1, 3, 5 and 7 alone missed 480 H100 systems, 15 x 32, under a 5 MW budget's 490) or of the batch's large odd divisors
+    """Of `best` and the largest counts up to `cap` of an odd number up to 15 (as _fewest and the caption check them: 1,
+    3, 5 and 7 alone missed 480 H100 systems, 15 x 32, under a 5 MW budget's 490) or of the batch's large odd divisors
     (_batch_odds) times a power of two (where a layout more likely divides them than at `cap` itself, or divides them
-    into a faster one) above it, or below it where it is `cap` (the cap's own layout slower, or on part of its
-    chips), the fastest."""
+    into a faster one) above it, or below it where it is `cap` (the cap's own layout slower, or on part of its chips),
+    the fastest."""
     counts = [m * 2 ** int(math.log2(cap / m)) for m in (*range(1, 16, 2), *_batch_odds(price.global_batch, cap))
               if m <= cap]
     return min([best, *(c for c in counts if (c > best or best == cap) and price(c) is not None)],

@@ -26,7 +26,7 @@ from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, InputError, expect, is_whole
 from parity.hardware import Calibration, Chip, System, one_rank_per_die
 from parity.model import Model
-from parity.ops import Batch, Num
+from parity.ops import Batch
 from parity.plan import Layout, LayoutGrid, Precision
 from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated, serve_disaggregated
 from parity.serving.prefill import _queue_wait, prompt_group_size

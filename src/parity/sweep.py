@@ -92,6 +92,8 @@ def _product(chip: Chip) -> str:
     -> 'Ascend 910B')."""
     name = _MEMORY_IN_NAME.sub("", re.sub(r"\s*\(.*\)\s*$", "", chip.name)).strip()
     return " ".join(name.removeprefix(chip.vendor + " ").split()[:3]) or chip.id
+
+
 MOST_NAME = 24  # a variant's name heads a table row: as long as the catalog's longest system ids
 _VARIANT_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MOST_NAME - 1}}}")
 

@@ -9,6 +9,7 @@ one) are flagged, and their interval is widened by a named factor.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -370,12 +371,12 @@ def package_flag(system: System) -> Flag | None:
 
 
 def ratio_band(band: Band, chip: Chip, cal: Calibration, trained: bool = True) -> Band:
-    """The vendor band a ratio interval takes for `chip`: its log-width times WIDEN_FLAGGED where nothing measured
-    the chip itself (chip_calibrated; a what-if chip, hardware.is_what_if, never: it had the width of the catalog
-    chip whose calibration it borrows, report-only tester fuzzCD 1), it is not shipping (status_flag) or its specs
-    are assumed (specs_flag), as a flagged prediction's interval widens, or (`trained` False) a training ratio's chip is of a family no published
-    training run was measured on (training_flags' 'training never checked'); the vendor's cross-source residuals
-    (ratio_uncertainty.toml, training_ratio_uncertainty.toml) are of measured chips' published specs, and say
+    """The vendor band a ratio interval takes for `chip`: its log-width times WIDEN_FLAGGED where nothing measured the
+    chip itself (chip_calibrated; a what-if chip, hardware.is_what_if, never: it had the width of the catalog chip whose
+    calibration it borrows, report-only tester fuzzCD 1), it is not shipping (status_flag) or its specs are assumed
+    (specs_flag), as a flagged prediction's interval widens, or (`trained` False) a training ratio's chip is of a family
+    no published training run was measured on (training_flags' 'training never checked'); the vendor's cross-source
+    residuals (ratio_uncertainty.toml, training_ratio_uncertainty.toml) are of measured chips' published specs, and say
     nothing of a chip whose own rates or specs nothing published or measured."""
     measured = (chip_calibrated(chip, cal) and not is_what_if(chip) and status_flag(chip) is None
                 and specs_flag(chip) is None and trained)
@@ -429,6 +430,16 @@ ZERO3_CHECKED_ERRORS = (-0.19, 0.18)
 ZERO3_SYNCHRONOUS_WORST = 1.17
 
 
+@functools.cache
+def _zero3_checked() -> tuple[tuple[int, int], ...]:
+    """(scale-up domains its data-parallel group spans, dp) of each scored published run with overlapped ZeRO-3, read
+    once (training_flags runs for every row of a training comparison or fleet)."""
+    return tuple((_dp_domains(catalog.system(r["system"]), int(r["tp"]), int(r["cp"]), int(r["dp"])), int(r["dp"]))
+                 for r in catalog.measurements("training_published")
+                 if int(r["zero"]) == 3 and r["split"] != "reference"
+                 and (r.get("grad_overlap") or "overlap") != "none")
+
+
 def _zero3_span(system: System, layouts: Sequence[Any]) -> Flag | None:
     """A flag where a ZeRO-3 layout's data-parallel group spans more scale-up domains than any scored published run
     with overlapped ZeRO-3 (training_published.csv, calibration and holdout rows): its per-layer weight all-gathers
@@ -437,9 +448,7 @@ def _zero3_span(system: System, layouts: Sequence[Any]) -> Flag | None:
     spans = [(_dp_domains(system, l.tp, l.cp, l.dp), l.dp * l.cp) for l in layouts if l.zero == 3]
     if not spans:
         return None
-    checked = [(_dp_domains(catalog.system(r["system"]), int(r["tp"]), int(r["cp"]), int(r["dp"])), int(r["dp"]))
-               for r in catalog.measurements("training_published")
-               if int(r["zero"]) == 3 and r["split"] != "reference" and (r.get("grad_overlap") or "overlap") != "none"]
+    checked = _zero3_checked()
     widest = max(span for span, _ in checked)
     domains, ranks = max(spans)
     if domains <= widest:

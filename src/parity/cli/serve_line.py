@@ -99,9 +99,9 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
 
 
 def serve_inputs(case: Case, scenario: Scenario, rerun: str) -> dict[str, object]:
-    """What a `parity serve` record states of its own run, so that the rows of many runs join and tell apart: the
-    case's names and workload, its formats as resolved (the checkpoint's where none was given, the engine's KV
-    format; unquantized_matrices: the matrices its skip list keeps bf16, a list as `parity model`'s), its layouts ('' the decode
+    """What a `parity serve` record states of its own run, so that the rows of many runs join and tell apart: the case's
+    names and workload, its formats as resolved (the checkpoint's where none was given, the engine's KV format;
+    unquantized_matrices: the matrices its skip list keeps bf16, a list as `parity model`'s), its layouts ('' the decode
     layout of an aggregated run), whether each die of a package was a rank (rank_per_die: then the record adds
     memory_bytes_per_die beside the package's memory_bytes_per_chip) and `rerun`, its serve_command."""
     precision = scenario.precision

@@ -191,7 +191,8 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         show(transfer, [Column("metric", "metric", plain, "left"), Column("system", "system", plain, "left"),
                         Column("model", "model", plain, "left"), Column("count", "rows", plain),
                         Column("median_abs_error", "median |err|", percent), Column("bias", "bias", signed_percent)],
-             "table", title="Carry-over: the system and the model whose serving rows no fit has seen (B300, gpt-oss-120b)")
+             "table",
+             title="Carry-over: the system and the model whose serving rows no fit has seen (B300, gpt-oss-120b)")
         show(repeats, [Column("metric", "metric", plain, "left"), Column("mode", "mode", plain, "left"),
                        Column("count", "run pairs", plain), Column("median_abs_error", "median |a/b - 1|", percent),
                        Column("p90_abs_error", "p90", percent)],

@@ -22,24 +22,22 @@ class TrainingProfile:
     efficiencies for training kernels; moe_scale: the same for routed-expert (grouped) GEMMs, which
     also carry the routing and token permutation around them (fitted on calibration rows).
     attention_backward_efficiency: flash-attention backward efficiency over forward (FA-2: 63% vs 73%
-    of peak). tp/ep/cp/pp_comm_exposed: share of tensor-, expert-, context- and pipeline-parallel
-    communication left on the critical path after the framework's overlap. dp_overlap_window: share
-    of the last microbatch's backward (and first forward) that hides gradient reduce-scatter and
-    parameter all-gather under the "overlap" policy; dp_comm_exposed: share of that data-parallel (ZeRO)
-    traffic left exposed even where the window is long enough to hide it (0: all of it hidden). gradient_bytes, optimizer_state_bytes [B per
-    parameter]: mixed-precision Adam (ZeRO paper: 2 + 12). fp8_weight_copy_bytes [B per parameter]:
-    the cached FP8 copy of the weights under FP8 training; fp8_cast_bytes [B per input/output element of
-    an FP8 GEMM, forward; twice in backward]: quantising activations and gradients (and their transposes)
-    to FP8. optimizer_traffic_bytes [B per parameter]:
-    device-memory traffic of one Adam update. expert_imbalance: busiest expert rank over the mean.
-    memory_reserve_fraction, memory_reserve_bytes [B]: what the allocator and runtime keep
-    (fragmentation, CUDA context, communication buffers). step_overhead_s [s]: per step (data
-    loading, logging, host sync). moe_layer_overhead_s [s]: per MoE layer and microbatch, forward and
-    backward together: routing, token permutation and the host synchronisation of dropless experts
-    beyond the roofline of their kernels. moe_permute_scale: multiplier on the memory traffic of the
-    routed tokens' permutation and unpermutation (4 passes over tokens x top_k x hidden at 2 B): the
-    unfused glue around them (routing, probability multiply, padding to capacity) is further passes over
-    the same rows, so it grows with the tokens, not the layers (fitted).
+    of peak). tp/ep/cp/pp_comm_exposed: share of tensor-, expert-, context- and pipeline-parallel communication left on
+    the critical path after the framework's overlap. dp_overlap_window: share of the last microbatch's backward (and
+    first forward) that hides gradient reduce-scatter and parameter all-gather under the "overlap" policy;
+    dp_comm_exposed: share of that data-parallel (ZeRO) traffic left exposed even where the window is long enough to
+    hide it (0: all of it hidden). gradient_bytes, optimizer_state_bytes [B per parameter]: mixed-precision Adam (ZeRO
+    paper: 2 + 12). fp8_weight_copy_bytes [B per parameter]: the cached FP8 copy of the weights under FP8 training;
+    fp8_cast_bytes [B per input/output element of an FP8 GEMM, forward; twice in backward]: quantising activations and
+    gradients (and their transposes) to FP8. optimizer_traffic_bytes [B per parameter]: device-memory traffic of one
+    Adam update. expert_imbalance: busiest expert rank over the mean. memory_reserve_fraction, memory_reserve_bytes [B]:
+    what the allocator and runtime keep (fragmentation, CUDA context, communication buffers). step_overhead_s [s]: per
+    step (data loading, logging, host sync). moe_layer_overhead_s [s]: per MoE layer and microbatch, forward and
+    backward together: routing, token permutation and the host synchronisation of dropless experts beyond the roofline
+    of their kernels. moe_permute_scale: multiplier on the memory traffic of the routed tokens' permutation and
+    unpermutation (4 passes over tokens x top_k x hidden at 2 B): the unfused glue around them (routing, probability
+    multiply, padding to capacity) is further passes over the same rows, so it grows with the tokens, not the layers
+    (fitted).
     """
 
     id: str

@@ -30,6 +30,7 @@ def layout_from_row(row: Mapping[str, object], prefix: str) -> Layout:
 # was refused 'concurrency is required' where serve needs none: report-only tester fuzzDG 3)
 OPEN_LOOP_CLIENTS = 32
 
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Case:
     """One serving case as the user states it, typed but not yet resolved against the catalog: names

@@ -151,15 +151,15 @@ def poisson_rate(candidate: Candidate, case: Case, closed: Benchmark | None = No
 def refine_candidate(candidate: Candidate, model: str, system: str, engine: str, precision: Precision, isl: int,
                      osl: int, mtp_tokens: int = 0, rank_per_die: bool = False,
                      arrivals: str = "closed", systems: Mapping[str, System] | None = None) -> dict[str, object]:
-    """The candidate's row with the simulator's TTFT and TPOT (mean, p50, p90, p99), throughput and chips
-    (REFINE_KEYS); sim_case says what was simulated, or why the simulation failed (figures NaN); sim_flags the
-    run's own flag (SimResult.kv_flag: KV-bound) as a list, empty where none; sim_*_low and sim_*_high the 80% intervals of the
+    """The candidate's row with the simulator's TTFT and TPOT (mean, p50, p90, p99), throughput and chips (REFINE_KEYS);
+    sim_case says what was simulated, or why the simulation failed (figures NaN); sim_flags the run's own flag
+    (SimResult.kv_flag: KV-bound) as a list, empty where none; sim_*_low and sim_*_high the 80% intervals of the
     simulator's TTFT, TPOT and throughput, from its own residual bands, widened where the run is flagged, as `parity
     serve --sim` gives them for the same case (predict.simulated: NaN for Poisson arrivals, which have no bands).
     `arrivals`: "closed", the benchmark's clients in a closed loop (its first wave, every client at once, counted);
-    "poisson", the same number of requests arriving at random at the rate the configuration sustains
-    (poisson_rate), as production traffic does. `systems`: systems
-    by name beside the catalog's (what-if variants), as scenario_of takes them."""
+    "poisson", the same number of requests arriving at random at the rate the configuration sustains (poisson_rate), as
+    production traffic does. `systems`: systems by name beside the catalog's (what-if variants), as scenario_of takes
+    them."""
     if arrivals not in ARRIVALS:
         raise ParityError(f"arrivals must be one of {', '.join(ARRIVALS)}, got {arrivals!r}")
     row = candidate.to_dict()

@@ -233,8 +233,9 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
                          [False, True, True, True]), ""]
         short = {m: v for m, v in sorted(covered.items()) if v < 0.795}  # under 80% as the page rounds it
         if short:  # the README calls them 80% intervals: say where they hold fewer (report-only tester fuzzDD 3)
-            parts += [f"An 80% interval should hold 80% of measured values; {'; '.join(f'{_metric(m)} holds {_pct(v)}' for m, v in short.items())} "
-                      "here, so read it as an interval of that coverage (too narrow by the difference).", ""]
+            held = "; ".join(f"{_metric(m)} holds {_pct(v)}" for m, v in short.items())
+            parts += [f"An 80% interval should hold 80% of measured values; {held} here, so read it as an interval "
+                      "of that coverage (too narrow by the difference).", ""]
     if payload.get("repeat_spread"):
         parts += ["### Repeat runs: the floor under any model", "",
                   "Configurations the source lists more than once, one run against the other (|a/b - 1|):", "",

@@ -462,8 +462,8 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
 def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:
     notes = [f"training profile {prof.id} ({'fitted' if prof.measured else 'prior'})",
              f"exposed communication: TP {prof.tp_comm_exposed:.0%}, CP {prof.cp_comm_exposed:.0%}, "
-             f"EP {prof.ep_comm_exposed:.0%}, PP {prof.pp_comm_exposed:.0%}, DP/ZeRO {prof.dp_comm_exposed:.0%} (the rest "
-             "hidden only as far as compute runs beside it)",
+             f"EP {prof.ep_comm_exposed:.0%}, PP {prof.pp_comm_exposed:.0%}, DP/ZeRO {prof.dp_comm_exposed:.0%} "
+             "(the rest hidden only as far as compute runs beside it)",
              f"memory reserve {prof.memory_reserve_fraction:.0%} + {prof.memory_reserve_bytes / 1e9:g} GB "
              "(allocator fragmentation, context, buffers)"]
     if "moe" in model.features:
