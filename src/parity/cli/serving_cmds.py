@@ -488,7 +488,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         trace=str(trace) if requests else "", clients=bench is None or bench.counts_clients()) + "".join(
         f" {option}" for option, typed in (("--fixed-rate", fixed_rate), (f"--num-prompts {num_prompts}", num_prompts),
                                            (f"--seed {seed}", seed)) if simulated and typed)
-    data = {**data, "note": data["note"] + lengths_note, "flags": flag_texts(prediction.flags)}  # a list, as compare's
+    data = {**data, "note": data["note"] + lengths_note}  # its flags a list, as compare's (Prediction.row)
     percentile_rows: list[dict[str, object]] = []
     if bench is not None:
         data, percentile_rows = _simulated(case, prediction, bench, timeline)
@@ -719,7 +719,7 @@ def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
     (prediction,) = predict_cases([case])
     if not prediction.feasible:
         raise ParityError(prediction.note)
-    data = {**prediction.row(), "flags": flag_texts(prediction.flags)}  # a list, as compare's
+    data = prediction.row()  # its flags a list, as compare's
     # the formats as serve's other records state them (serve_inputs; its workload and serve line are the closed
     # loop's, which this step is not)
     formats = {k: v for k, v in serve_inputs(case, scenario_of(case), "").items()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from parity.crossvendor import ratio_error_median
+from parity.report.tables import signed_percent
 from parity.simulate import KV_BOUND_SHARE
 from parity.validate import CaseError, Score, flag_scores, scores
 
@@ -29,10 +30,6 @@ SOURCE_DECODE_TARGET = 0.20
 
 def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
-
-
-def _signed(value: float) -> str:
-    return f"{100 * value:+.1f}%"
 
 
 def _num(value: float) -> str:
@@ -59,7 +56,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequenc
 
 def _score_table(found: Sequence[Score], label: Callable[[Score], Sequence[str]], headers: Sequence[str]) -> str:
     rows = [[*label(s), _metric(s.metric), f"{s.count:,}", _pct(s.median_abs_error), _pct(s.p90_abs_error),
-             _signed(s.bias)] for s in found]
+             signed_percent(s.bias)] for s in found]
     return _table([*headers, "metric", "rows", "median \\|err\\|", "p90 \\|err\\|", "bias"], rows,
                   [False] * (len(headers) + 1) + [True] * 4)
 
@@ -219,7 +216,7 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
                   "its calibration; none of its serving rows fitted anything. gpt-oss-120b is in no fit.", "",
                   _table(["metric", "system", "model", "rows", "median \\|err\\|", "bias"],
                          [[_metric(t["metric"]), t["system"], t["model"], f"{t['count']:,}",
-                           _pct(t["median_abs_error"]), _signed(t["bias"])] for t in payload["transfer"]],
+                           _pct(t["median_abs_error"]), signed_percent(t["bias"])] for t in payload["transfer"]],
                          [False, False, False, True, True, True]), ""]
     covered = payload.get("interval_coverage") or {}
     if covered:
@@ -283,7 +280,7 @@ def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
             "request queued at once) and prefill steps by the steady-state model, which every fit runs.", "",
             _table(["vendor", "metric", "fits", "rows", "median \\|err\\|", "p90 \\|err\\|", "bias"],
                    [[r["group"], r["kind"], r["setting"], f"{r['count']:,}", _pct(r["median_abs_error"]),
-                     _pct(r["p90_abs_error"]), _signed(r["bias"])] for r in found["scores"]],
+                     _pct(r["p90_abs_error"]), signed_percent(r["bias"])] for r in found["scores"]],
                    [False, False, False, True, True, True, True]), "",
             f"The same work on two vendors' chips ({len(pairs)} pairs, same source, model, lengths and "
             f"concurrency): median |predicted ratio / published ratio - 1| {medians}; now, on the "
@@ -311,7 +308,7 @@ def _by_source(payload: Mapping[str, Any]) -> list[str]:
             "",
             _table(["source", "metric", "rows", "median \\|err\\|", "p90 \\|err\\|", "bias"],
                    [[f"`{r['group']}`", r["kind"], f"{r['count']:,}", _pct(r["median_abs_error"]),
-                     _pct(r["p90_abs_error"]), _signed(r["bias"])] for r in left],
+                     _pct(r["p90_abs_error"]), signed_percent(r["bias"])] for r in left],
                    [False, False, True, True, True, True]), ""]
 
 
@@ -325,14 +322,14 @@ def _training_by_vendor(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             "kernel figures dropped.", "",
             _table(["vendor", "fits", "rows", "median \\|err\\|", "p90 \\|err\\|", "bias"],
                    [[r["group"], r["setting"], f"{r['count']:,}", _pct(r["median_abs_error"]),
-                     _pct(r["p90_abs_error"]), _signed(r["bias"])] for r in rows],
+                     _pct(r["p90_abs_error"]), signed_percent(r["bias"])] for r in rows],
                    [False, False, True, True, True, True]), ""]
 
 
 def _cases(cases: Sequence[Mapping[str, Any]]) -> str:
     return _table(["case", "system", "model", "metric", "measured", "predicted", "error", "split"],
                   [[c["case_id"], c["system"], c["model"], _metric(c["metric"]), _num(c["measured"]),
-                    _num(c["predicted"]), _signed(c["error"]), c["split"]] for c in cases],
+                    _num(c["predicted"]), signed_percent(c["error"]), c["split"]] for c in cases],
                   [False, False, False, False, True, True, True, False])
 
 
