@@ -120,6 +120,9 @@ def test_fleet_sizes_under_a_percentile_as_compare_chooses_it() -> None:
     assert (poisson["configuration"], poisson["tokens_per_s_per_chip"]) == ("agg " + row["layout"],
                                                                              row["tokens_per_s_per_chip"])
     assert row["layout"] == "tp1-pp4" and round(poisson["tokens_per_s_per_chip"]) == 3179 and poisson["chips"] == 352
+    # the configuration's simulated percentile beside it, compare's run of it (fleet showed none before)
+    assert poisson["sim_ttft_p99_s"] == row["sim_ttft_p99_s"] and 0.1 < poisson["sim_ttft_p99_s"] < 2.0
+    assert "Poisson arrivals" in poisson["sim_case"] and closed["sim_ttft_p99_s"] < 2.0
     assert (closed["configuration"], round(closed["tokens_per_s_per_chip"]), closed["chips"]) == (
         "agg tp2-pp4", 1118, 992)
     refused = _invoke("fleet", "--model", "llama-3.1-70b", "--demand", "1M tokens/s", "--arrivals", "closed")
@@ -266,7 +269,7 @@ def test_a_fleet_with_no_chips_prices_none() -> None:
     out = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--chips", "h100", "--power-mw", "0.001"],
                              env={"COLUMNS": "200"}).output
     (row,) = [line for line in out.splitlines() if line.startswith("nvidia-h100-sxm ")]
-    assert row.split()[4:8] == ["-", "-", "-", "-"] and "$0" not in row
+    assert row.split()[6:10] == ["-", "-", "-", "-"] and "$0" not in row  # after tok/s/chip, TTFT and TPOT
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
@@ -421,3 +424,17 @@ def test_fleet_searches_its_kinds_on_processes_with_the_same_numbers() -> None:
     args = ["fleet", "--model", "llama-3.1-8b", "--chips", "h100,h20", "--units", "16", "--format", "json"]
     one, two = (json.loads(_invoke(*args, "--processes", n).stdout) for n in ("1", "2"))
     assert one == two and [p["chip"] for p in one] == ["nvidia-h100-sxm", "nvidia-h20"]
+
+
+def test_a_fleet_row_gives_the_serve_line_of_its_configuration() -> None:
+    """Each served row names its `parity serve` line (serve_command, as compare's rows do) and the steady TTFT and
+    TPOT it is sized at; the line gives the row's figures (fleet named the configuration only as 'agg tp1', with
+    no latency and no line to run it again)."""
+    (plan,) = json.loads(_invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm", "--units", "8",
+                                 "--format", "json").stdout)
+    assert plan["serve_command"].startswith("parity serve --model llama-3.1-8b --system hgx-h100 ")
+    again = json.loads(_invoke(*plan["serve_command"].split()[1:], "--format", "json").stdout)
+    again = again[0] if isinstance(again, list) else again
+    assert again["output_tokens_per_s_per_chip"] == pytest.approx(plan["tokens_per_s_per_chip"], rel=1e-9)
+    assert (again["ttft_s"], again["tpot_s"]) == pytest.approx((plan["ttft_s"], plan["tpot_s"]), rel=1e-9)
+    assert 0 < plan["tpot_s"] <= 0.05 and 0 < plan["ttft_s"] <= 5.0  # within fleet's default targets

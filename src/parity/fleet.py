@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from parity import catalog
 from parity.compare import (Choose, configuration_flags, domain_shortfall, intervals, narrower_text, passed_text,
@@ -86,12 +86,18 @@ class FleetPlan:
     served_tokens_per_day_low: float | None = None
     served_tokens_per_day_high: float | None = None
     served_share: float | None = None
+    # the steady-state model's mean TTFT and TPOT [s] of the configuration sized on; None where none serves
+    ttft_s: float | None = None
+    tpot_s: float | None = None
     note: str = ""
     flags: tuple[Flag, ...] = ()
     assumptions: tuple[str, ...] = field(default=())
+    # the configuration itself, for a serve line or a simulation of it (not a record's field: to_dict leaves it out)
+    candidate: Candidate | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self) | {"flags": texts(self.flags)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "candidate"} | {
+            "flags": texts(self.flags)}
 
 
 def price_per_chip(system: System) -> tuple[float | None, str]:
@@ -458,8 +464,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             price_source=price_source,
             power_source=power_text(system),
             served_tokens_per_day=served_day, served_tokens_per_day_low=served_low,
-            served_tokens_per_day_high=served_high, served_share=share,
-            note="; ".join(filter(None, [*flag_note(raised), spanning, why, idle, *limits,
+            served_tokens_per_day_high=served_high, served_share=share, ttft_s=best.ttft_s, tpot_s=best.tpot_s,
+            candidate=best, note="; ".join(filter(None, [*flag_note(raised), spanning, why, idle, *limits,
                                          "" if share is None or share >= 1
                                          else f"serves {share_text(share)} of the demand within the limits"])),
             flags=raised, assumptions=said))

@@ -28,7 +28,7 @@ from parity.export import EXPORT_RULES, refusal, rule_fields, screen
 from parity.hardware import System
 from parity.plan import Precision
 from parity.parallel import map_chunks
-from parity.cli.serve_line import disagg_rerun, serve_command
+from parity.cli.serve_line import disagg_rerun, in_catalog, serve_command
 from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, refine_candidate, sweep_note
 from parity.report.tables import Column, over_interval, plain, ratio, ratio_number, reached, scaled
 from parity.search import best_precision
@@ -180,7 +180,7 @@ def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: i
     precision, drafts = _as_compared(system, model_name, weights, mtp_tokens)
     case = case_of_candidate(row.configuration, model_name, row.system, engine, precision, isl, osl, drafts,
                              rank_per_die=system.chip.dies > 1)
-    if not _in_catalog(system):  # the sweep that prices it, and for a disaggregated one what its workers are
+    if not in_catalog(system):  # the sweep that prices it, and for a disaggregated one what its workers are
         said = "" if case.mode == "agg" else disagg_rerun(row.configuration, case, catalog.engine(
             engine).disagg_prefill_utilization, systems={system.id: system})[0]
         return {"serve_command": "", "serve_note": "; ".join(filter(None, [
@@ -224,12 +224,6 @@ def _what_if_caption(what_ifs: Sequence[System], workload: str) -> str:
             + what_ifs_text(what_ifs) + ". ")
 
 
-def _in_catalog(system: System) -> bool:
-    """Whether `system` is the catalog's system of its id (a what-if variant is not, whatever its name)."""
-    try:
-        return catalog.system(system.id) == system
-    except ParityError:
-        return False
 
 
 # options only one workload reads (the other would ignore them): option -> its parameter

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 import click
@@ -20,7 +21,13 @@ from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, UNITS, Quantity, Rea
     arrivals_text, formats_text, targets_options
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, eccn_text, rule_fields
-from parity.fleet import basis_text, plan_fleet, spare_text
+from parity.cli.serve_line import in_catalog, serve_command
+from parity.fleet import FleetPlan, basis_text, plan_fleet, spare_text
+from parity.hardware import System
+from parity.parallel import map_chunks
+from parity.plan import Precision
+from parity.predict.refine import REFINE_KEYS, case_of_candidate, refine_candidate
+from parity.search import best_precision
 from parity.policy import assess
 from parity.uncertainty import specs_flag
 from parity.units import counted, share_text
@@ -116,10 +123,17 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                                              mtp_tokens=drafts, weights=None, percentiles=percentiles,
                                              arrivals=arrivals, rate="tokens_per_s_per_chip")  # the rate sized on
                            if percentiles else None, processes, lambda n: bar.advance(kinds_done, n))
+        # under percentile targets, the chosen configuration's simulated figures, as `compare --refine` shows them
+        simulating = bar.add_task(f"simulating {counted(len(plans), 'configuration')}", total=len(plans))
+        sims = (map_chunks(_simulated, [(p, s, model, engine, isl, osl, drafts, arrivals)
+                                        for p, s in zip(plans, kinds)],
+                           processes, progress=lambda _: bar.advance(simulating))
+                if percentiles else [{} for _ in plans])
     export = exporting.text if exporting else ""
-    rows = [p.to_dict() | {"eccn_3a090": eccn_text(assess(system.chip)),
-                           "assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
-            for p, system in zip(plans, kinds)]
+    rows = [_before_note(p.to_dict(), _serve_line(p, system, model, engine, isl, osl, drafts) | sim)
+            | {"eccn_3a090": eccn_text(assess(system.chip)),
+               "assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
+            for p, system, sim in zip(plans, kinds, sims)]
     ranged = any(p.chips_low is not None for p in plans)
     trillions = scaled(1e12, zeros=True)
     costs = cost_cells([p.cost_usd for p in plans], kinds)  # each over what it counts, where the rows' differ
@@ -140,6 +154,11 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                Column("weights", "format", plain, "left", wide=True),
                *([Column("eccn_3a090", "ECCN 3A090", plain, "left", wide=True)] if exporting else []),
                Column("tokens_per_s_per_chip", "out tok/s/chip", reached(scaled(1)), wide=True),
+               Column("ttft_s", "TTFT ms", reached(scaled(1e-3)), wide=2),
+               Column("tpot_s", "TPOT ms", reached(scaled(1e-3)), wide=2),
+               # what the rows meet by construction, so after the rate they are sized on
+               *[Column(f"sim_{t.key}", f"sim {t.metric.upper()}\n{t.statistic} ms", reached(scaled(1e-3)), wide=True)
+                 for t in sorted(percentiles, key=lambda t: t.metric != "ttft")],
                Column("chips", "chips", reached(count_cell)),
                *([Column("chips_80", "chips 80%", plain, wide=True)] if ranged and fmt in ("table", "md") else []),
                Column("systems", "systems", reached(count_cell), wide=True),
@@ -151,6 +170,7 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                *([Column("served_share", "of demand", lambda v: "-" if v is None else share_text(v))]
                  if demand_tps is not None else []),
                Column("note", "note", plain, "left")]
+    simulated = ", ".join(f"{t.metric.upper()} {t.statistic}" for t in percentiles)  # 'TTFT p99'
     what = ", ".join(filter(None, [f"{demand_tps * 86_400:.3g} tokens/day ({count} tokens)" if demand_tps else "",
                                    "" if units is None else
                                    f"{'at most ' if demand_tps else ''}{units:,} chip{'s' * (units != 1)}",
@@ -163,12 +183,17 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
          title=f"Fleet for {model}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
                                                                    if exporting else ""),
          caption=(f"{flagged}tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, "
-                  f"workload {isl} in / {osl} out. Formats: "
-                  f"{formats_text(None, any(p.configuration.startswith('disagg') for p in plans))}. {mtp_words}"
+                  f"workload {isl} in / {osl} out; TTFT and TPOT (--wide): the steady-state model's means for the "
+                  f"benchmark's closed loop. Formats: "
+                  f"{formats_text(None, any(p.configuration.startswith('disagg') for p in plans))} (each row's "
+                  f"whole line: serve_command in --format json or csv). {mtp_words}"
                   + (f"Configuration: the fastest by the steady-state rate the chips are sized on, of those whose "
                      f"simulated {' and '.join(bound_text(t) for t in percentiles)} hold, among those whose "
                      f"{screened(targets, arrivals)}, each layout's loads bisected as `parity search` does"
-                     f"{arrivals_text(arrivals)}. "
+                     f"{arrivals_text(arrivals)}; sim {simulated}: that configuration's run in the simulator, "
+                     + ("its requests so arriving" if arrivals == "poisson" else
+                        "as `parity serve --sim` runs its serve line")
+                     + " (--wide; sim_* and sim_case in --format json or csv). "
                      if percentiles else "") + "Served: whole deployment units (aggregated workers, or decode "
                   "workers with whole prefill workers at the sized ratio) in whole systems (a part of one runs no "
                   "worker of its scale-up domain); chips counts every chip of the fleet, MW and cost those of its "
@@ -190,6 +215,43 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                      "in --format json or csv" if ranged else "")
                   + (f". {export} (per record: rule, rule_why, rule_dropped in --format json or csv)"
                      if export else "")))
+
+
+def _before_note(record: dict[str, object], added: dict[str, object]) -> dict[str, object]:
+    """`record` with `added` before its note, flags and assumptions, which stay its last fields (a CSV's columns)."""
+    head = [k for k in record if k not in ("note", "flags", "assumptions")]
+    return {k: record[k] for k in head} | added | {k: record[k] for k in ("note", "flags", "assumptions")}
+
+
+def _serve_line(plan: FleetPlan, system: System, model_name: str, engine: str, isl: int, osl: int,
+                drafts: int) -> dict[str, str]:
+    """The `parity serve --model-kind steady` line of the configuration a row is sized on (serve_command: its
+    layouts, formats, MTP, one rank per die, clients and fixed lengths, as compare's rows give it); '' where none
+    serves or the system is a what-if (serve runs catalog systems)."""
+    if plan.candidate is None or not in_catalog(system):
+        return {"serve_command": ""}
+    precision, mtp = _sized_with(system, model_name, drafts)
+    case = case_of_candidate(plan.candidate, model_name, system.id, engine, precision, isl, osl, mtp,
+                             rank_per_die=system.chip.dies > 1)
+    return {"serve_command": serve_command(case, moe="moe" in catalog.model(model_name).features)}
+
+
+def _simulated(job: tuple[FleetPlan, System, str, str, int, int, int, str]) -> dict[str, object]:
+    """The configuration a row is sized on run by the step-level simulator (refine_candidate, as `compare --refine`
+    runs a row's): its REFINE_KEYS, NaN figures where none serves (sim_case says why)."""
+    plan, system, model_name, engine, isl, osl, drafts, arrivals = job
+    if plan.candidate is None:
+        return {**{k: math.nan for k in REFINE_KEYS}, "sim_case": "no configuration to simulate", "sim_flags": []}
+    precision, mtp = _sized_with(system, model_name, drafts)
+    out = refine_candidate(plan.candidate, model_name, system.id, engine, precision, isl, osl, mtp,
+                           rank_per_die=system.chip.dies > 1, arrivals=arrivals, systems={system.id: system})
+    return {k: v for k, v in out.items() if k in REFINE_KEYS}
+
+
+def _sized_with(system: System, model_name: str, drafts: int) -> tuple[Precision, int]:
+    """The formats and MTP drafts plan_fleet sized a row's configuration with."""
+    model = catalog.model(model_name)
+    return best_precision(model, system.chip), catalog.mtp_setting(model, drafts)[0][0]
 
 
 # what the words of a fleet row's note mean (a note's words, then what they say), for the caption to explain those its

@@ -6,13 +6,14 @@ import shlex
 from collections.abc import Mapping
 
 from parity import catalog
+from parity.errors import ParityError
 from parity.hardware import System
 from parity.plan import Layout
 from parity.predict import Case, Prediction, Scenario, predict_cases
 from parity.search import Candidate
 from parity.units import duration_text
 
-__all__ = ["serve_command", "serve_inputs", "disagg_rerun", "SERVE_LINE_COLUMNS"]
+__all__ = ["serve_command", "serve_inputs", "disagg_rerun", "in_catalog", "SERVE_LINE_COLUMNS"]
 
 # the columns of a predict row (predict.columns) that serve_command says as options; a row setting any other (an
 # engine setting such as max_num_seqs or eager, which serve has no option for) is priced as no serve line prices it
@@ -151,3 +152,12 @@ def _serve_differs(candidate: Candidate, served: Prediction, pricer: str = "serv
             f"search gives {duration_text(candidate.ttft_s)}, {duration_text(candidate.tpot_s)}, "
             f"{candidate.tokens_per_s_per_chip:,.0f} for its {candidate.prefill_workers_per_decode_worker:.3g} "
             "prefill workers per decode worker")
+
+
+def in_catalog(system: System) -> bool:
+    """Whether `system` is the catalog's system of its id (a what-if variant is not, whatever its name): only those
+    have a serve line (serve runs catalog systems)."""
+    try:
+        return catalog.system(system.id) == system
+    except ParityError:
+        return False
