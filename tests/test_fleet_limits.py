@@ -70,6 +70,16 @@ def test_where_units_bind_the_fleet_keeps_the_most_tokens_a_chip() -> None:
     assert (row["chips"], round(row["tokens_per_s_per_chip"]), round(row["served_share"], 3)) == (32, 3245, 0.944)
 
 
+def test_no_whole_system_reads_alike_in_json_whatever_the_limit() -> None:
+    """100 CloudMatrix chips (a part of one system) and 0.3 MW (no whole system) buy and power nothing alike: the
+    second read power 0.0 and cost 0.0 where the first read null (fuzz round DI 5); both null now, as the table's
+    '-'."""
+    for option, value, chips in (("--units", "100", 100), ("--power-mw", "0.3", 0)):
+        (row,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-8b", "--chips", "cloudmatrix-384",
+                                                     option, value, "--processes", "1", "--format", "json"]).output)
+        assert (row["chips"], row["systems"], row["power_w"], row["cost_usd"]) == (chips, 0, None, None)
+
+
 def test_a_figure_rounding_to_a_thousand_is_shown_whole() -> None:
     """999.7 MW printed '1.00e+03' in the table and '1e+03' in notes."""
     from parity.report.tables import scaled
@@ -84,8 +94,12 @@ def test_a_fleet_that_serves_nothing_reads_so_in_every_cell() -> None:
     for option, value, chips in (("--power-mw", "0.001", "-"), ("--units", "5", "5")):
         out = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-8b", "--chips", "hgx-h100", option, value,
                                        "--processes", "1", "--format", "md"]).output
-        row = next(line for line in out.splitlines() if line.startswith("| nvidia-h100-sxm"))
-        assert row.split(" | ")[6:11] == [chips, "-", "-", "-", "-"], row  # after tok/s/chip, TTFT and TPOT
+        lines = out.splitlines()
+        header = next(line for line in lines if line.startswith("| chip "))
+        row = next(line for line in lines if line.startswith("| nvidia-h100-sxm"))
+        cells = dict(zip([h.strip() for h in header.split("|")], [c.strip() for c in row.split("|")]))
+        assert [cells[k] for k in ("chips", "systems", "MW", "cost", "T tokens/day served, 80%")] == [
+            chips, "-", "-", "-", "-"], row
 
 
 def test_the_chips_that_serve_nothing_are_counted_where_they_are() -> None:

@@ -373,6 +373,18 @@ def test_at_threshold_jan2026_also_cuts_memory_bandwidth() -> None:
     assert found.eccn_3a090 == "3A090.a.1" and assess(found.chip).jan2026_zone
 
 
+def test_at_threshold_says_the_h20_letter_still_binds_an_nvidia_chip_keeping_its_bandwidths() -> None:
+    """The H200 scaled x0.1515 to sit under 3a090 keeps 4.8 TB/s and 450 GB/s a direction, the H20's bandwidths or
+    more, so the April 2025 letter still requires a licence for it, as fleet and compare --rule 3a090 read it (they
+    dropped it); policy --at-threshold called it outside 3A090 and said nothing of the letter (fuzz round DI 1). An
+    AMD chip is not the letter's, and a chip the line leaves in 3A090 needs its licence from the rule."""
+    h200 = policy.at_threshold(catalog.chip("nvidia-h200-sxm"), "3a090")
+    assert h200.eccn_3a090 is None and h200.letter.startswith("still needs a US licence under apr2025-h20: an NVIDIA")
+    assert "memory bandwidth (4.00 TB/s) and interconnect bandwidth (900 GB/s both ways)" in h200.description
+    assert policy.at_threshold(catalog.chip("amd-mi300x"), "3a090").letter == ""
+    assert policy.at_threshold(catalog.chip("nvidia-h100-sxm"), "3a090.a").letter == ""
+
+
 def test_at_threshold_outside_data_centres_uses_note_2() -> None:
     workstation = dataclasses.replace(catalog.chip("h100"), datacenter=False)
     found = at_threshold(workstation)
@@ -515,8 +527,8 @@ def test_cli_at_threshold_prints_the_decode_ratios_interval_its_note_refers_to()
     lines = table.splitlines()
     variant = next(i for i, line in enumerate(lines) if line.startswith("hgx-h20 ") and "1.01x" in line)
     assert re.match(r"@3a090\s+0\.72-1\.42\s", lines[variant + 1]), lines[variant + 1]  # under the ratio
-    assert "decode x" in table and "80% int." in table and "no clear winner" in " ".join(table.split())
-    assert "80% int.: the 80% interval of the decode ratio (under it" in " ".join(table.split())
+    assert "out x" in table and "80% int." in table and "no clear winner" in " ".join(table.split())
+    assert "80% int.: the 80% interval of the output ratio (under it" in " ".join(table.split())
     assert "the band of the chip at the line, which nothing measured, twice as wide in log" in " ".join(table.split())
 
 

@@ -459,8 +459,9 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             kv_cache=precision.kv_cache, configuration=layout, clients_per_worker=round(best.concurrency),
             tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served, count=count,
             demand_tokens_per_s=demand_tokens_per_s, chips=n, chips_low=low, chips_high=high, systems=whole,
-            power_w=whole * system.chips * watts if whole or not n else math.nan,  # whole systems: bought, powered
-            cost_usd=None if price is None or (n and not whole) else whole * system.chips * price,
+            # whole systems: bought, powered; none (as no chips at all): NaN and None, as the table's '-'
+            power_w=whole * system.chips * watts if whole else math.nan,
+            cost_usd=None if price is None or not whole else whole * system.chips * price,
             price_source=price_source,
             power_source=power_text(system),
             served_tokens_per_day=served_day, served_tokens_per_day_low=served_low,

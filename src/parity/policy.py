@@ -585,7 +585,9 @@ class Threshold:
 
     rate_factor: variant peak / original peak (> 1 when the original had headroom);
     memory_factor: variant / original memory bandwidth (< 1 only for the jan2026 DRAM limb);
-    binding: the constraint that sets the factor.
+    binding: the constraint that sets the factor;
+    letter: why a licence letter still requires a licence for the variant (an NVIDIA chip outside 3A090 that keeps
+    the H20's memory or interconnect bandwidth: the line of the rule does not lift the letter), '' where none does.
     """
 
     rule: str
@@ -598,6 +600,7 @@ class Threshold:
     eccn_3a090: str | None
     binding: str
     description: str
+    letter: str = ""
 
 
 def _ceiling(lines: list[tuple[float, str]]) -> tuple[float, str]:
@@ -678,7 +681,12 @@ def at_threshold(chip: Chip, rule: str = "3a090", *, tf32_bits: int = 0, tpp_mar
              "jan2026": jan2026_zone(value, variant.memory_bytes_per_s)}[key]
     if not under:
         raise PolicyError(f"at_threshold({chip.id!r}, {key!r}): variant with TPP {value:,.1f} is not under the line")
+    # outside 3A090 a letter may still bind (the H20's: an NVIDIA chip keeping the H20's bandwidths), as fleet and
+    # compare --rule read it, so the variant under the line is said to need a licence where it does
+    letter = licence_letter(variant, tf32_bits)
+    said = f"still needs a US licence under {letter.rule}: {letter.reason}" if letter else ""
     description = (f"{chip.name}: {note}; TPP {original:,.0f} -> {value:,.0f}, PD {_fmt_pd(pd)}, "
-                   f"ECCN {eccn or 'outside 3A090'}")
+                   f"ECCN {eccn or 'outside 3A090'}" + (f"; {said}" if said else ""))
     return Threshold(rule=key, original=chip, chip=variant, rate_factor=factor, memory_factor=memory_factor,
-                     tpp=value, performance_density=pd, eccn_3a090=eccn, binding=binding, description=description)
+                     tpp=value, performance_density=pd, eccn_3a090=eccn, binding=binding, description=description,
+                     letter=said)

@@ -152,7 +152,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
     columns = [Column("chip", "chip", plain, "left", wide=not defaults),
                Column("system", "in system", plain, "left", wide=defaults),
                Column("weights", "format", plain, "left", wide=True),
-               *([Column("eccn_3a090", "ECCN 3A090", plain, "left", wide=True)] if exporting else []),
+               # the export class in every table (its JSON carried it alone), first to give way without --rule
+               Column("eccn_3a090", "ECCN 3A090", plain, "left", wide=True if exporting else 2),
                Column("tokens_per_s_per_chip", "out tok/s/chip", reached(scaled(1)), wide=True),
                Column("ttft_s", "TTFT ms", reached(scaled(1e-3)), wide=2),
                Column("tpot_s", "TPOT ms", reached(scaled(1e-3)), wide=2),
@@ -184,7 +185,10 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                                                                    if exporting else ""),
          caption=(f"{flagged}tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, "
                   f"workload {isl} in / {osl} out; TTFT and TPOT (--wide): the steady-state model's means for the "
-                  f"benchmark's closed loop. Formats: "
+                  f"benchmark's closed loop" + ("" if exporting else
+                                                 "; ECCN 3A090 (--wide): the chip's US export class, which no letter "
+                                                 "or rule for China decides alone (`parity policy`; --rule keeps the "
+                                                 "chips a buyer in China gets)") + ". Formats: "
                   f"{formats_text(None, any(p.configuration.startswith('disagg') for p in plans))} (each row's "
                   f"whole line: serve_command in --format json or csv). {mtp_words}"
                   + (f"Configuration: the fastest by the steady-state rate the chips are sized on, of those whose "

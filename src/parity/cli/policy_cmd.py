@@ -211,7 +211,7 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
     summary = {"rule": found.rule, "chip": chip.id, "variant": f"{chip.id}@{found.rule}", "rate_factor": found.rate_factor,
                "memory_factor": found.memory_factor, "tpp": found.tpp,
                PD_KEY: found.performance_density, "eccn_3a090": found.eccn_3a090 or "outside",
-               "binding": found.binding, "description": found.description + home}
+               "binding": found.binding, "licence_letter": found.letter, "description": found.description + home}
     # the variant's rule under its system's id ('hgx-h100' over '@3a090'), as compare puts a system over two lines,
     # and the decode header over two, so the note keeps room for its longest word at 80 columns
     columns = [Column("system", "system", lambda name: name.replace("@", "\n@"), "left"),
@@ -224,18 +224,21 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                Column("weights", "weights", plain, "left", wide=True),
                Column("layout", "layout", plain, "left", wide=True),
                Column("prefill_tokens_per_s_per_chip", "prefill\ntok/s/chip", reached(scaled(1)), wide=True),
-               Column("decode_tokens_per_s_per_chip", "decode\ntok/s/chip", reached(scaled(1))),
-               Column("decode_cell", "decode x\n80% int.", plain),
+               # every chip of the deployment counted (a disaggregated one's prefill chips too), as compare's tok/s/chip
+               Column("tokens_per_s_per_chip", "out\ntok/s/chip", reached(scaled(1))),
+               Column("decode_cell", "out x\n80% int.", plain),
                Column("prefill_ratio", "prefill x", ratio, wide=True),
                Column("note", "note", plain, "left")]
-    shown = rows if fmt not in ("table", "md") else [  # the decode ratio over its 80% interval, as compare shows it
+    shown = rows if fmt not in ("table", "md") else [  # the output ratio over its 80% interval, as compare shows it
         r | {"decode_cell": over_interval(ratio(r["decode_ratio"]), *r["ratio_interval"])} for r in rows]
     mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on both")
     emit(shown, columns, fmt, payload={"threshold": summary, "rows": rows}, out=out,
          title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at {targets.text(True)}",
          caption=flags_caption(model, model_name,
                                [(s.id, r.fits, r.flags) for s, r in zip((original, variant), results)])
-                 + f"{found.description}{home}. 80% int.: the 80% interval of the decode ratio (under it; "
+                 + f"{found.description}{home}. out tok/s/chip: output tokens/s per chip, every chip of the deployment "
+                 "counted (a disaggregated one's prefill chips too), as compare's; prefill tok/s/chip: a prefill "
+                 "worker's prompt tokens/s per chip. 80% int.: the 80% interval of the output ratio (under it; "
                  "ratio_interval in --format json), from the cross-source residuals of the chip's vendor (parity "
                  "validate --by source), the band of the chip at the line, which nothing measured, twice as wide in "
                  f"log, as compare gives it. Engine profile: {profile.id}" + (f". {mtp_text}" if mtp_text else "."))
