@@ -83,8 +83,8 @@ def test_the_reports_prose_gives_each_ratio_its_interval_and_names_the_one_that_
                      ratios={"per_chip": 0.2, "per_system": 1.1, "per_kw": 0.3, "per_gb": 0.3})
     assert _ratios_words(row) == (
         "<b class='key'>1.10x</b> the output tokens/s per system (80% interval 0.88-1.32x), <b>0.20x</b> per chip "
-        "(80% interval 0.16-0.24x) and <b>0.30x</b> per kW (80% interval 0.24-0.36x); 1 lies inside the 80% interval "
-        "per system: no clear winner")
+        "(80% interval 0.16-0.24x) and <b>0.30x</b> per kW (80% interval 0.24-0.36x); no clear winner per system (1 "
+        "lies inside its 80% interval)")
 
 
 def test_a_chip_whose_headline_specs_are_assumptions_is_flagged_with_each() -> None:

@@ -92,6 +92,13 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     assert "A benchmark run over time, simulated step by step" in text
     assert re.search(r"llama-3.1-70b on one hgx-h200 worker at TP4 .* 256 closed-loop clients of the aiconfigurator "
                      r"client sending 2,560 counted requests", text)
+    # the CloudMatrix table: the baseline's row first, and under it the flags `parity compare` prints for the same
+    # comparison (report-only tester fuzzDK 1, 5)
+    cloudmatrix = text[text.index("<h2 id='cloudmatrix'>"):text.index("<h2 id='atlas-950'>")]
+    assert cloudmatrix.index("<b>gb200-nvl72</b>") < cloudmatrix.index("<b>cloudmatrix-384</b>")
+    assert ("<b>Flags</b> (where the case lies outside what parity was checked on): Every row: layout far from "
+            "measured ones (pipeline parallel or over 64 chips per worker); engine profile generic not fitted to "
+            "measurements.") in cloudmatrix
     # the headline ratio is a number, e.g. 1.35x
     assert re.search(r"id='cm-per-system'>\d+\.\d\dx<", text)
 

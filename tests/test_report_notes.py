@@ -1,12 +1,17 @@
 """The report's frontiers pass through the tables' figures, and the words under its tables say what the notes, the
 power and the assumptions are (fuzz17 1.1, 1.5, 2.1, 2.2, 4.3)."""
 
+import html
+import math
+
 import pytest
 
 from parity import catalog
-from parity.compare import compare, default_mtp
+from parity.compare import Comparison, compare, default_mtp
+from parity.flags import Flag
 from parity.report.frontier import frontier
-from parity.report.notes import group_assumptions, legend, power_basis, without_mtp_hint
+from parity.report.html import _comparison_table, _flags_legend
+from parity.report.notes import flags_caption, group_assumptions, legend, power_basis, without_mtp_hint
 from parity.report.page import SCRIPT
 
 MODEL = catalog.model("deepseek-r1")
@@ -70,3 +75,38 @@ def test_the_report_names_no_option_it_lacks() -> None:
     assert without_mtp_hint(("a", hint), catalog.model("mixtral-8x7b")) == (
         "a", "no multi-token prediction (mixtral-8x7b has no MTP layers)")
     assert "keep the PNG files" not in SCRIPT and "the PNG files beside index.html hold the same plots" in SCRIPT
+
+
+def _row(system: str, baseline: str, flags: tuple, note: str = "", per_chip: float = 1.0) -> Comparison:
+    """A served comparison row as compare returns it, with the figures the report's table prints."""
+    return Comparison(system=system, chip=catalog.system(system).chip.id, model="deepseek-r1", workload="serve",
+                      weights="int8", kv_cache="bf16", mode="disagg", layout="-", chips=catalog.system(system).chips,
+                      fits=True, tokens_per_s_per_chip=1.0, prefill_tokens_per_s_per_chip=1.0,
+                      tokens_per_s_per_system=1.0, tokens_per_s_per_kw=1.0, tokens_per_s_per_gb=1.0, flags=flags,
+                      note=note, baseline=baseline, ratio_interval=(math.nan, math.nan),
+                      ratios=dict.fromkeys(("per_chip", "per_system", "per_kw", "per_gb"), per_chip))
+
+
+def test_a_report_table_carries_the_flags_compare_prints_under_its_own() -> None:
+    """The CLI printed 'Every row: layout far from measured ones (...); engine profile generic not fitted to
+    measurements' under gb200-nvl72 against cloudmatrix-384; the report's table of the same comparison said neither,
+    its notes only the briefed flags (report-only tester fuzzDK 1). One rule, flags_caption, says them in both. And
+    its baseline row came second (the systems' order, CloudMatrix first): every table now opens with it (fuzzDK 5)."""
+    far = Flag("layout far from measured ones", "layout far from measured ones (pipeline parallel or over 64 chips "
+               "per worker)")
+    generic = Flag("engine profile not fitted", "engine profile generic not fitted to measurements")
+    power = Flag("power assumed", "power assumed: 559 kW per cloudmatrix-384 (...)", "power assumed")
+    systems = {s: catalog.system(s) for s in ("cloudmatrix-384", "gb200-nvl72")}
+    rows = [_row("cloudmatrix-384", "gb200-nvl72", (far, generic, power), "power assumed", 0.2),
+            _row("gb200-nvl72", "gb200-nvl72", (far, generic))]
+    page = _comparison_table(rows, systems, MODEL)
+    said = ("Every row: layout far from measured ones (pipeline parallel or over 64 chips per worker); engine profile "
+            "generic not fitted to measurements.")
+    assert flags_caption(MODEL, MODEL.name, [r.flag_row() for r in rows]).strip() == said
+    assert (f"<p class='legend'><small><b>Flags</b> (where the case lies outside what parity was checked on): "
+            f"{html.escape(said)}</small></p>") in page
+    assert page.index("<b>gb200-nvl72</b>") < page.index("<b>cloudmatrix-384</b>")
+    # a per-kW interval scales the per-chip one by the systems' power: an assumed power's error is not in it (fuzzDK 4)
+    assert ("'power assumed': the system's power is parity's assumption (below), which its per-kW figures rest on; "
+            "its per-kW interval holds the per-chip rate's error alone, not that assumption's.") in html.unescape(page)
+    assert _flags_legend(MODEL, [("hgx-h200", True, ())]) == ""  # nothing outside what was checked: no line

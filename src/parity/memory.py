@@ -21,7 +21,7 @@ __all__ = ["MemoryPlan", "serving_memory", "kv_bytes_per_token_per_device", "sta
            "cache_bytes_per_sequence_per_device", "prompt_kv_bytes", "weight_bytes_per_device", "mtp_weight_bytes_per_device",
            "mtp_kv_bytes_per_token_per_device",
            "STARTUP_RESERVE_FRACTION", "STARTUP_RESERVE_BYTES", "HOST_RESERVE_BYTES",
-           "RUNTIME_RESERVE_BYTES", "runtime_reserve_text"]
+           "RUNTIME_RESERVE_BYTES", "runtime_reserve_text", "vision_note"]
 
 # The least a serving runtime keeps beside weights, KV cache and activations to run at all (whether a
 # deployment fits, as opposed to the KV share an engine gives by default): the CUDA context and kernels
@@ -231,3 +231,16 @@ def serving_memory(model: Model, shard: Shard, precision: Precision, capacity_by
     return MemoryPlan(capacity_bytes=capacity_bytes, weight_bytes=weights,
                       reserve_bytes=reserve_fraction * capacity_bytes + reserve_bytes, activation_bytes=activation,
                       kv_bytes=sequences * context * per_token, kv_bytes_per_token=per_token)
+
+
+def vision_note(model: Model, workload: str = "serve") -> str:
+    """What a multimodal model's figures leave out: its vision tower (Model.vision_parameters, counted apart from the
+    language model), whose weights no memory term holds and whose encoder pass no step prices; '' for a text-only
+    model. Its bytes are bf16's, as checkpoints quantized for serving keep the tower unquantized. One note for serve,
+    train, compare and their captions; `workload` 'serve' or 'train', what the language model's figures are of."""
+    if not model.vision_parameters:
+        return ""
+    held = model.vision_parameters * format_named("bf16").bytes_per_element
+    task = "training on text" if workload == "train" else "serving text prompts"
+    return (f"vision tower not counted: its {model.vision_parameters:,} parameters ({held / 1e9:,.2f} GB in bf16) are "
+            f"in neither memory per chip nor time; both are the language model's, {task}")

@@ -30,6 +30,7 @@ from parity.plan import Precision
 from parity.parallel import map_chunks
 from parity.cli.serve_line import disagg_rerun, in_catalog, serve_command
 from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, refine_candidate, sweep_note
+from parity.report.notes import NO_POWER_ERROR
 from parity.report.tables import Column, over_interval, plain, ratio, ratio_number, reached, scaled
 from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
@@ -78,14 +79,17 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
     got = {k: v / b.ratios[k] if b.ratios[k] else float("nan") for k, v in a.ratios.items()}
     tokens = "output" if workload == "serve" else "training"
     one_size = math.isclose(got["per_system"], got["per_chip"])  # systems of one size: per system is per chip
+    bound = [r.system for r in (a, b) if r.fits and r.memory_bound]  # training: its ratios hold at this size alone
     said = (f"{a.system} against {b.system}: {ratio(spec['system_bf16'])} the system BF16, "
             f"{ratio(spec['system_memory'])} the system memory, {ratio(spec['system_power'])} "
             f"the system power, "
             f"{ratio(spec['bf16'])} BF16 per chip; predicted "
+            + (f"at this job size, where memory binds {' and '.join(bound)}'s layout (its note), " if bound else "")
             + (f"{ratio(got['per_chip'])} the {tokens} tokens/s per chip and per system" if one_size else
                f"{ratio(got['per_system'])} the {tokens} tokens/s per system, {ratio(got['per_chip'])} per chip")
             + f", {ratio(got['per_kw'])} per kW, {ratio(got['per_gb'])} per GB of memory. ")
     bounds = {k: v for k, v in quotient_intervals(a, b).items() if not math.isnan(v[0])}
+    assumed = [r.system for r in (a, b) if any(f.kind == "power assumed" for f in r.flags)]
     # as the sentence states them; per system apart from per chip only for systems of two sizes (else the rows'
     # notes, which JSON keeps, name per chip alone)
     order = (() if one_size else ("per_system",)) + ("per_chip", "per_kw", "per_gb")
@@ -93,6 +97,8 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
         return said
     even = even_text({k: bounds[k] for k in order if k in bounds})
     return (said + "80% intervals: " + ", ".join(f"{ratio_number(bounds[k][0])}-{ratio(bounds[k][1])} {RATIO_WORDS[k]}"
+                                                + (f" (without the error of {' and '.join(assumed)}'s assumed power)"
+                                                   if k == "per_kw" and assumed else "")
                                                 for k in order if k in bounds)
             + (f"; {even}" if even else "") + ". ")
 
@@ -419,7 +425,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                            if any(by_id[r.system].chip.status != "shipping" for r in results)
                            else "")
                         + ("; 'power assumed': the system's power is parity's assumption above (or a what-if's, "
-                           "derived from the catalog's as its flag says), which its per-kW figures rest on"
+                           "derived from the catalog's as its flag says), which its per-kW figures rest on; "
+                           + NO_POWER_ERROR
                            if any(f.kind == "power assumed" for r in results for f in r.flags)
                            else "")
                         + (f"; {SPECS_ASSUMED_WORDS}" if assumed else ""))
@@ -459,13 +466,19 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                           else "")
                        + f"{specs} (x = times the baseline); throughput predicted in each system's "
                        f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "
+                       + ("'memory binds at N chips: ZeRO-3, full recompute': the system's fastest layout that fits "
+                          "needs these memory savings at this job size, each costing time, so its per-chip rate and "
+                          "every ratio to it hold for this size alone (in brackets: its rate on a job of twice the "
+                          "whole systems, with less to hold per chip); " if any(r.memory_bound for r in results)
+                          else "")
                        + ("a multi-die package (Ascend 910C) trains one rank per die (layouts count dies); "
                           if multi_die else "")
                        + f"{uncalibrated}. "
                        + _intervals_caption("train", varied, bool(pair))
                        + _mfu_text(results))
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
-                                   caption=flags_caption(model, name, [(r.system, r.fits, r.flags) for r in results])
+                                   caption=flags_caption(model, name, [r.flag_row() for r in results],
+                                                         workload)
                                    + pair + caption
                                    + _what_if_caption(what_ifs, workload)
                                    + (f"{exporting.text}. " if exporting else "")

@@ -82,7 +82,7 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
              "note says so)")
     # each row as its first shown column names it: the chip where every system is its chip's default, else the system
     flagged = flags_caption(found, model, [(p.chip if defaults else p.system, p.tokens_per_s_per_chip is not None,
-                                            p.flags) for p in plans])
+                                            p.flags) for p in plans], workload="train")
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Training fleet for {model}: {what}" + (f", exportable to China under {exporting.rule}"
                                                        if exporting else ""),

@@ -73,11 +73,9 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
                Column("ratio_to_baseline", "x", ratio), Column("baseline_format", "vs", plain, "left", wide=True),
                Column("note", "note", plain, "left")]
     target = targets.text()
-    fitting = [(f"{r.system} {r.format}", r.comparison is not None and r.comparison.fits,
-                r.comparison.flags if r.comparison else ()) for r in results]  # a format the chip cannot run has no comparison
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"{the_model.name}: weights in each format, serving {isl} in / {osl} out at {target}",
-         caption=flags_caption(the_model, model, fitting)
+         caption=flags_caption(the_model, model, [r.flag_row() for r in results])
                  + "Each system in its best configuration per format (experts in the same format; KV cache FP8 "
                  "where the chip has FP8). 'emulated on X': the chip has no unit for the format (or lists one whose "
                  "rate no source gives: 'rate unpublished'), so weights are dequantised and multiplied on X at the calibration's emulation efficiency, keeping the "

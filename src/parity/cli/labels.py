@@ -1,16 +1,15 @@
-"""Short names for people: a chip as its maker calls it ('Ascend 910C'), a system with its chips, a model's flags and
-the flags every row of a table shares."""
+"""Short names for people: a chip as its maker calls it ('Ascend 910C'), a system with its chips; and, from
+report.notes (whose tables the HTML report shares with these commands), a model's flags and the flags every row of a
+table shares."""
 
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Sequence
 
 from parity.fleet import price_basis
-from parity.flags import Flag
 from parity.hardware import Chip, System
-from parity.model import Model
+from parity.report.notes import flags_caption, model_flags_text
 from parity.report.tables import money, reached
 
 __all__ = ["COST_BASES", "SPECS_ASSUMED_WORDS", "chip_label", "cost_cells", "flags_caption", "model_flags_text",
@@ -37,39 +36,6 @@ def chip_label(chip: Chip) -> str:
 def system_label(system: System) -> str:
     """'8x Ascend 910C': how many of which chip a system holds."""
     return f"{system.chips:,}x {chip_label(system.chip)}"
-
-
-def model_flags_text(model: Model, name: str) -> str:
-    """A model's own flags (its config's unmodelled keys, an unknown architecture) in one sentence for the caption of
-    a table whose rows leave them out (`compare`, `fleet`: a row's note gives only a few words): 'Model flags:
-    unmodelled: gating, mlp_layer_types; unknown architecture (`parity model PATH` says each whole). '; '' where the
-    model has none. `name`: the model as the command line gave it."""
-    unread = [f.text.removeprefix("unmodelled: ") for f in model.flags if f.kind == "unmodelled"]
-    said = [f"unmodelled: {', '.join(unread)}"] * bool(unread) + [f.brief or f.text for f in model.flags
-                                                                 if f.kind != "unmodelled"]
-    return f"Model flags: {'; '.join(said)} (`parity model {shlex.quote(name)}` says each whole). " if said else ""
-
-
-def flags_caption(model: Model, name: str, rows: Sequence[tuple[str, bool, Sequence[Flag]]]) -> str:
-    """The flags a table's caption gives (`compare`, `fleet`, `formats`, `policy --at-threshold`): the model's own
-    (model_flags_text), then those its rows' notes leave to --format json, i.e. with no brief (uncertainty.flag_note
-    gives the briefed ones) among the rows with a prediction (`rows`: each row's label, whether it has one, and its
-    flags): those every such row carries once, 'Every row: features never validated: dsa. ' ('Every row with a
-    result: ' where some row has no prediction, one that fits the memory but meets no target too), then each the
-    others carry with the rows it holds for, 'Only hgx-b200: layout far from measured ones (...). ' (a far layout on
-    one system of a compare was in its JSON alone); '' where there is none."""
-    own = {f.text for f in model.flags}
-    unbriefed = [(label, list(dict.fromkeys(f.text for f in flags if not f.brief and f.text not in own)))
-                 for label, fits, flags in rows if fits]
-    shared = [t for t in unbriefed[0][1] if all(t in said for _, said in unbriefed[1:])] if unbriefed else []
-    some: dict[str, list[str]] = {}
-    for label, said in unbriefed:
-        for text in said:
-            if text not in shared:
-                some.setdefault(text, []).append(label)
-    every = "Every row" if len(unbriefed) == len(rows) else "Every row with a result"
-    return (model_flags_text(model, name) + (f"{every}: {'; '.join(shared)}. " if shared else "")
-            + "".join(f"Only {', '.join(dict.fromkeys(labels))}: {text}. " for text, labels in some.items()))
 
 
 def cost_cells(costs: Sequence[float | None], systems: Sequence[System]) -> list[str] | None:

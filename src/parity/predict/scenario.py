@@ -16,7 +16,7 @@ from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import Flag, texts
 from parity.graph import MLA_DECODE
 from parity.hardware import Calibration, Chip, System, chip_text, per_die
-from parity.memory import HOST_RESERVE_BYTES
+from parity.memory import HOST_RESERVE_BYTES, vision_note
 from parity.model import Model
 from parity.phase import PHASES
 from parity.plan import FP32_SERVED_AS, Layout, Precision, served_format
@@ -222,17 +222,6 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
     return Precision(weights=format_on(weights, native).name, expert_weights=format_on(experts, native).name,
                      kv_cache=format_on(kv, native).name, attention=attention.name, mla_decode=mla_decode,
                      attention_weights=attention_weights, unquantized=unquantized), note
-
-
-def vision_note(model: Model) -> str:
-    """What a multimodal model's serving figures leave out: its vision tower (Model.vision_parameters, counted apart
-    from the language model), whose weights no memory term holds and whose encoder pass no step prices; '' for a
-    text-only model. Its bytes are bf16's, as checkpoints quantized for serving keep the tower unquantized."""
-    if not model.vision_parameters:
-        return ""
-    held = model.vision_parameters * format_named("bf16").bytes_per_element
-    return (f"vision tower not counted: its {model.vision_parameters:,} parameters ({held / 1e9:,.2f} GB in bf16) are "
-            "in neither memory per chip nor time; both are the language model's, serving text prompts")
 
 
 def engine_kv(engine: EngineProfile, chip: Chip, weights: str, experts: str) -> str:

@@ -17,6 +17,7 @@ from parity import catalog
 from parity.compare import DEFAULT_SYSTEMS, Comparison, compare, compare_formats, default_mtp, even_text, \
     format_label
 from parity.errors import ParityError
+from parity.flags import Flag
 from parity.fleet import basis_text, plan_fleet
 from parity.hardware import Chip, System
 from parity.model import Model
@@ -25,7 +26,8 @@ from parity.policy import LETTER_CAPTION, LETTER_RULE, RULES, ZONE_NA, assess
 from parity.report.accuracy_section import accuracy_section
 from parity.report.frontier import frontier as searched_frontier
 from parity.report.markup import catalog_id, esc, figure, in_words, num, rate, sentence, table, times
-from parity.report.notes import assumptions_html, group_assumptions, legend, power_basis, without_mtp_hint
+from parity.report.notes import assumptions_html, flags_caption, group_assumptions, legend, power_basis, \
+    without_mtp_hint
 from parity.report.page import GENERATOR, SCRIPT, STYLE
 from parity.report.plots import frontier_png, roofline_png, timeline_png
 from parity.report.tables import money, ratio_number, reached, scaled, write_atomic
@@ -95,8 +97,12 @@ class _Page:
             self.cite(item.chip)
 
 
-def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) -> str:
+def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System], model: Model) -> str:
+    """A comparison's table, the baseline's row first (as compare lists it, whatever order the systems were run in),
+    with the flags its rows share as `parity compare`'s caption gives them (flags_caption), what its notes mean and
+    each system's power under it."""
     out = []
+    rows = sorted(rows, key=lambda r: r.system != r.baseline)
     for r in rows:
         s = systems[r.system]
         out.append([f"<b>{esc(r.system)}</b><br><small>{esc(s.chips)} x {esc(r.chip)}, {esc(s.status)}</small>",
@@ -108,15 +114,24 @@ def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System]) ->
                     esc(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
     return table(["system", "format", "mode", "BF16/chip", "BF16/system", "memory/system", "power/system",
                    "out tok/s/chip", "out tok/s/system", "out tok/s/kW", "x per chip", "x per system", "x per kW",
-                   "x per GB", "note"], out, "numbers") + (
+                   "x per GB", "note"], out, "numbers") + _flags_legend(model, [r.flag_row() for r in rows]) + (
         f"<p class='legend'><small>{esc(legend(rows, systems))}</small></p>"
         f"<p class='legend'><small>{esc(power_basis([systems[r.system] for r in rows]))}</small></p>")
 
 
+def _flags_legend(model: Model, rows: Sequence[tuple[str, bool, Sequence[Flag]]]) -> str:
+    """The flags a table's rows leave to their JSON (flags_caption, as `parity compare` and `parity formats` say them
+    under their tables: 'Every row: layout far from measured ones (...)'), for the legend under it (`rows`: each row's
+    label, whether it has a prediction, and its flags); '' where none is."""
+    said = flags_caption(model, model.name, rows)
+    return (f"<p class='legend'><small><b>Flags</b> (where the case lies outside what parity was checked on): "
+            f"{esc(said.strip())}</small></p>" if said else "")
+
+
 def _ratios_words(row: Comparison, anchor: str = "") -> str:
     """A row's ratios to the baseline in prose, each with its 80% interval, and the ratios whose interval holds 1
-    named: '<b>1.11x</b> the output tokens/s per system (80% interval 0.85-1.29x), ...; 1 lies inside the 80%
-    interval per system: no clear winner'. The per-system figure is the key one (`anchor`: its id)."""
+    named: '<b>1.11x</b> the output tokens/s per system (80% interval 0.85-1.29x), ...; no clear winner per
+    system (1 lies inside its 80% interval)'. The per-system figure is the key one (`anchor`: its id)."""
     key_tag = "b class='key'" + (f" id='{anchor}'" if anchor else "")
     said = []
     for key, tag, words in (("per_system", key_tag, "the output tokens/s per system"), ("per_chip", "b", "per chip"),
@@ -219,7 +234,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         f"Blackwell GPU in BF16. On {esc(model.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target"
         f"{_mtp_words(model)} parity predicts {_ratios_words(cm, 'cm-per-system')} "
         f"(ratios to {esc(spec.supernodes[1])}; the table's x columns divide by it).</p>"
-        + _comparison_table(headline, all_systems))
+        + _comparison_table(headline, all_systems, model))
 
     step("Atlas 950 SuperPoD vs Vera Rubin NVL144")
     pair = [all_systems[s] for s in spec.roadmap]
@@ -234,7 +249,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         f"{times(atlas.spec_ratios['system_memory'])} memory. On {esc(model.name)} parity predicts "
         f"{_ratios_words(atlas)}. Both systems are announced, not shipping: every number here rests on keynote "
         "figures and on parity's derivations and assumptions where the keynotes give none (parity show).</p>"
-        + _comparison_table(roadmap, all_systems))
+        + _comparison_table(roadmap, all_systems, model))
 
     step("China-market nodes")
     for anchor, m in (("nodes-dense", dense), ("nodes-moe", model)):
@@ -247,7 +262,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                      f"<p>Is each chip at parity with the {esc(all_systems[used].chip.name)}? Each system serves "
                      f"{esc(m.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target{_mtp_words(m).rstrip(',')} in its "
                      f"best configuration; x per chip above 1.00x: each of its chips delivers more output tokens/s "
-                     f"than one of {esc(used)}'s.</p>" + _comparison_table(nodes, all_systems))
+                     f"than one of {esc(used)}'s.</p>" + _comparison_table(nodes, all_systems, m))
     table_rows = {r.system: r for r in (*headline, *roadmap, *nodes)}  # the frontiers pass through these
 
     step("Number formats")
@@ -273,6 +288,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         "the engine at its software stack's maturity, as in the comparisons.</p>"
         + table(["system", "format", "scales", "B/param", "runs on", "out tok/s/chip", "x", "note"], rows,
                  "numbers")
+        + _flags_legend(model, [r.flag_row() for r in by_format])
         + f"<p class='legend'><small>{esc(legend(compared, {s.id: s for s in systems}, ratios=False))}</small></p>")
 
     step("Pareto frontiers")

@@ -1,19 +1,66 @@
-"""The words under the report's tables: what a comparison's notes mean, each system's power and its basis, and the
-assumptions grouped as the reader needs them (every row's, each section's own, each system's own)."""
+"""The words under the report's and the commands' tables: the flags a table's rows share (flags_caption, one rule
+for `compare`, `fleet`, `formats` and the report), what a comparison's notes mean, each system's power and its basis,
+and the assumptions grouped as the reader needs them (every row's, each section's own, each system's own)."""
 
 from __future__ import annotations
 
 import html
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from parity import catalog
 from parity.compare import Comparison, spec_bases
+from parity.flags import Flag
 from parity.fleet import power_text
 from parity.hardware import System
+from parity.memory import vision_note
 from parity.model import Model
 
-__all__ = ["Assumptions", "assumptions_html", "group_assumptions", "legend", "power_basis", "without_mtp_hint"]
+__all__ = ["NO_POWER_ERROR", "Assumptions", "assumptions_html", "flags_caption", "group_assumptions", "legend",
+           "model_flags_text", "power_basis", "without_mtp_hint"]
+
+# what a per-kW interval leaves out where a system's power is parity's assumption (its 'power assumed' flag): the
+# interval is the per-chip one scaled by the systems' power, fixed figures (Comparison.interval_of)
+NO_POWER_ERROR = "its per-kW interval holds the per-chip rate's error alone, not that assumption's"
+
+
+def model_flags_text(model: Model, name: str) -> str:
+    """A model's own flags (its config's unmodelled keys, an unknown architecture) in one sentence for the caption of
+    a table whose rows leave them out (`compare`, `fleet`: a row's note gives only a few words): 'Model flags:
+    unmodelled: gating, mlp_layer_types; unknown architecture (`parity model PATH` says each whole). '; '' where the
+    model has none. `name`: the model as the command line gave it."""
+    unread = [f.text.removeprefix("unmodelled: ") for f in model.flags if f.kind == "unmodelled"]
+    said = [f"unmodelled: {', '.join(unread)}"] * bool(unread) + [f.brief or f.text for f in model.flags
+                                                                 if f.kind != "unmodelled"]
+    return f"Model flags: {'; '.join(said)} (`parity model {shlex.quote(name)}` says each whole). " if said else ""
+
+
+def flags_caption(model: Model, name: str, rows: Sequence[tuple[str, bool, Sequence[Flag]]],
+                  workload: str = "serve") -> str:
+    """The flags a table's caption gives (`compare`, `fleet`, `formats`, `policy --at-threshold`, the report): the
+    model's own (model_flags_text) and what of it its figures leave out (memory.vision_note of the `workload`, as
+    serve's note says it; its rows' JSON carries it among their assumptions), then those its rows' notes
+    leave to --format json, i.e. with no brief (uncertainty.flag_note
+    gives the briefed ones) among the rows with a prediction (`rows`: each row's label, whether it has one, and its
+    flags): those every such row carries once, 'Every row: features never validated: dsa. ' ('Every row with a
+    result: ' where some row has no prediction, one that fits the memory but meets no target too), then each the
+    others carry with the rows it holds for, 'Only hgx-b200: layout far from measured ones (...). ' (a far layout on
+    one system of a compare was in its JSON alone); '' where there is none."""
+    own = {f.text for f in model.flags}
+    unbriefed = [(label, list(dict.fromkeys(f.text for f in flags if not f.brief and f.text not in own)))
+                 for label, fits, flags in rows if fits]
+    shared = [t for t in unbriefed[0][1] if all(t in said for _, said in unbriefed[1:])] if unbriefed else []
+    some: dict[str, list[str]] = {}
+    for label, said in unbriefed:
+        for text in said:
+            if text not in shared:
+                some.setdefault(text, []).append(label)
+    every = "Every row" if len(unbriefed) == len(rows) else "Every row with a result"
+    vision = vision_note(model, workload)
+    return (model_flags_text(model, name) + (f"{vision[:1].upper()}{vision[1:]}. " if vision else "")
+            + (f"{every}: {'; '.join(shared)}. " if shared else "")
+            + "".join(f"Only {', '.join(dict.fromkeys(labels))}: {text}. " for text, labels in some.items()))
 
 
 def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bool = True) -> str:
@@ -40,7 +87,7 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
                     "source kinds of its figures.")
     if "power assumed" in notes:
         said.append("'power assumed': the system's power is parity's assumption (below), which its per-kW figures "
-                    "rest on.")
+                    f"rest on; {NO_POWER_ERROR}.")
     if "specs assumed" in notes:
         said.append("'specs assumed: X': no source publishes the chip's X (a peak rate by format, its memory bandwidth "
                     "or capacity); its spec ratios and predictions rest on parity's assumption (parity show CHIP).")
@@ -49,8 +96,8 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
                     "vendors (parity validate --by source), twice as wide in log for a chip uncalibrated, not "
                     "shipping or with specs assumed; under the per-system, per-kW and per-GB ratios, the same "
                     "scaled by the systems' chips, power and memory"
-                    + ("; '1 lies inside the 80% interval per X: no clear winner': the interval of the ratio per X "
-                       "spans parity." if "no clear winner" in notes else "."))
+                    + ("; 'no clear winner per X': the 80% interval of the ratio per X holds 1 (parity), which says "
+                       "nothing of the ratios it does not name." if "no clear winner" in notes else "."))
     return " ".join(said)
 
 

@@ -21,6 +21,7 @@ from parity.dtypes import format_named
 from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System, per_die
+from parity.memory import vision_note
 from parity.model import Layer, Model
 from parity.ops import Batch, Num
 from parity.plan import Shard
@@ -468,7 +469,7 @@ def _assumptions(prof: TrainingProfile, model: Model) -> tuple[str, ...]:
              "(allocator fragmentation, context, buffers)"]
     if "moe" in model.features:
         notes.append(f"expert load imbalance {prof.expert_imbalance:g}")
-    return tuple(notes)
+    return tuple(notes) + tuple(filter(None, [vision_note(model, "train")]))
 
 
 def train_step(model: Model, system: System, chips: int, layout: TrainingLayout, calibration: Calibration,
