@@ -180,3 +180,30 @@ def test_a_utf8_byte_order_mark_is_read(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(LLAMA).encode())
     assert read_config(path) == LLAMA
     assert read_model(path).parameters == 7_241_732_096
+
+
+def test_model_and_models_name_the_same_features_and_say_what_active_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`model llama-3.1-8b` said 'dense GQA' where `models` left the cell blank (JSON features []) and Qwen3-8B, GQA
+    too, showed 'qk_norm' alone; neither said the active count holds the embedding and head (gpt-oss-120b's 5.71 B
+    against OpenAI's 5.13 B). One rule now, and the count less both: 5,711,982,912 - 2 x 201,088 x 2,880 =
+    4,553,716,032 (the card's 5.13 B is this and the head)."""
+    from click.testing import CliRunner
+
+    from parity import catalog
+    from parity.cli import cli
+    wanted = {"llama-3.1-8b": ["dense", "GQA"], "qwen3-8b": ["dense", "GQA", "qk_norm"],
+              "gpt-oss-120b": ["GQA", "moe", "sinks", "sliding_window"], "deepseek-v3": ["mla", "moe", "mtp"]}
+    entries = catalog.models()
+    monkeypatch.setattr(catalog, "models", lambda: tuple(e for e in entries if e.id in wanted))
+    runner = CliRunner()
+    listed = {row["id"]: row for row in json.loads(runner.invoke(cli, ["models", "--format", "json"]).output)}
+    shown = {name: json.loads(runner.invoke(cli, ["model", name, "--format", "json"]).output) for name in wanted}
+    assert {name: row["features"] for name, row in listed.items()} == wanted
+    assert {name: record["features"] for name, record in shown.items()} == wanted
+    assert listed["gpt-oss-120b"]["active_parameters_without_embeddings"] == 4_553_716_032
+    assert shown["gpt-oss-120b"]["active_parameters_without_embeddings"] == 4_553_716_032
+    table = runner.invoke(cli, ["model", "qwen3-8b"]).output
+    assert re.search(r"^active parameters per token \(embedding and head included\) +8,190,735,360$", table, re.M)
+    assert re.search(r"^features +dense, GQA, qk_norm$", table, re.M)
+    assert "active B: the weights one token uses, embedding table and LM head included" in " ".join(
+        runner.invoke(cli, ["models"], env={"COLUMNS": "120"}).output.split())
