@@ -281,7 +281,7 @@ _LINEAR = ["linear_attention"] * 32
     ({"sliding_window": 4096, "sliding_window_pattern": 0},  # read as every layer sliding; HF divides by it
      "config.json: sliding_window_pattern must be an integer >= 1, got 0"),
     ({"tie_word_embeddings": "yes"}, 'config.json: tie_word_embeddings must be true or false, got "yes"'),
-    ({"num_local_experts": 100_000, "num_experts_per_tok": 2},
+    ({"model_type": "mixtral", "num_local_experts": 100_000, "num_experts_per_tok": 2},
      "config.json: num_local_experts = 100000 is past parity's sanity bound (10,000)"),
     ({"rope_scaling": {"rope_type": "linear", "factor": 1e30}}, "config.json: rope_scaling.factor 1e+30 x 131,072 "
                                                                 "positions = 1.31e+35 tokens is past parity's sanity "
@@ -289,7 +289,8 @@ _LINEAR = ["linear_attention"] * 32
     ({"model_type": "deepseek_v3", "kv_lora_rank": 1e6},
      "config.json: kv_lora_rank = 1e+06 is past parity's sanity bound (100,000)"),
     ({"model_type": "deepseek_v3", "moe_layer_freq": 0}, "config.json: moe_layer_freq must be an integer >= 1, got 0"),
-    ({"full_attention_interval": 0}, "config.json: full_attention_interval must be an integer >= 1, got 0"),
+    ({"model_type": "qwen3_next", "full_attention_interval": 0},
+     "config.json: full_attention_interval must be an integer >= 1, got 0"),
     ({"layer_types": ["sliding_attention"] * 32, "sliding_window": None},
      "config.json: sliding_window is null; parity needs its value here"),
     ({"layer_types": _LINEAR}, "config.json: linear-attention layers, but the config sizes none (no "

@@ -806,7 +806,7 @@ def test_models_shows_every_feature_of_a_model_whose_features_wrap(width: int, m
     row = next(i for i, line in enumerate(lines) if line.startswith("qwen3.5-397b-a17b"))
     below = list(itertools.takewhile(lambda line: line.startswith(" "), lines[row + 1:]))  # the row's wrapped lines
     cell = " ".join(line[start:end] for line in [lines[row], *below])
-    assert " ".join(cell.split()) == "linear_attention moe mtp output_gate qk_norm", out.stdout
+    assert " ".join(cell.split()) == "GQA linear_attention moe mtp output_gate qk_norm", out.stdout
 
 
 def test_markdown_puts_an_interval_in_brackets_beside_its_figure() -> None:

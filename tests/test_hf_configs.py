@@ -148,8 +148,8 @@ def test_runtime_and_loader_keys_are_not_flagged() -> None:
     assert [f.text for f in model_from_config(config).flags] == ["unmodelled: bogus_key"]
 
 
-@pytest.mark.parametrize(("name", "features"), [("bigcode--gpt_bigcode-santacoder", "dense MQA"),
-                                                ("microsoft--phi-2", "dense MHA")])
+@pytest.mark.parametrize(("name", "features"), [("bigcode--gpt_bigcode-santacoder", "dense, MQA"),
+                                                ("microsoft--phi-2", "dense, MHA")])
 def test_the_features_row_names_how_kv_heads_are_shared(name: str, features: str) -> None:
     """A model with none of the features names its attention: 'dense GQA' was printed for MHA and MQA alike."""
     from click.testing import CliRunner
@@ -160,7 +160,7 @@ def test_the_features_row_names_how_kv_heads_are_shared(name: str, features: str
     assert done.exit_code == 0, done.output
     assert [line.split(maxsplit=1)[1].strip() for line in done.output.splitlines() if line.startswith("features")] \
         == [features]
-    assert _read(name).kv_sharing == features.removeprefix("dense ")
+    assert _read(name).kv_sharing == features.removeprefix("dense, ")
 
 
 def test_dbrx_without_kv_n_heads_takes_its_class_default_of_one() -> None:

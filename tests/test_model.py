@@ -116,7 +116,7 @@ _SMALL = {"model_type": "qwen3", "hidden_size": 64, "intermediate_size": 128, "n
 @pytest.mark.parametrize(("key", "extra", "least"), [
     ("num_hidden_layers", {}, 1), ("vocab_size", {}, 1), ("num_attention_heads", {}, 1),
     ("num_key_value_heads", {}, 1), ("sliding_window", {"use_sliding_window": True}, 1),
-    ("num_experts", {}, 0)])
+    ("num_experts", {"model_type": "qwen3_moe"}, 0)])
 def test_a_count_out_of_bounds_names_the_bound_it_misses(key: str, extra: dict, least: int) -> None:
     """num_hidden_layers -3 said 'must be a non-negative integer' and 0 'must be >= 1' (sliding_window, vocab_size
     alike): one message, the real bound, whatever side of 0 the value is."""

@@ -610,7 +610,8 @@ def test_every_kind_becomes_ops_whose_state_traffic_is_read_once_per_decode_step
 def test_only_every_interval_th_layer_keeps_kv(interval: int, groups: int) -> None:
     """A Qwen3-Next-style config of groups x interval layers: groups full-attention layers of 2 x 2 KV heads x 16
     keep KV; the other layers keep 4 value heads x 8 x 8 of state plus (2 x 2 x 8 + 4 x 8) x 3 conv inputs."""
-    config = {**BASE, "num_hidden_layers": groups * interval, "full_attention_interval": interval, "head_dim": 16,
+    config = {**BASE, "model_type": "qwen3_next", "num_hidden_layers": groups * interval,
+              "full_attention_interval": interval, "head_dim": 16,
               "num_key_value_heads": 2, "linear_num_key_heads": 2, "linear_num_value_heads": 4,
               "linear_key_head_dim": 8, "linear_value_head_dim": 8, "linear_conv_kernel_dim": 4}
     m = model_from_config(config)
@@ -685,7 +686,7 @@ def test_a_model_with_attention_free_layers_trains() -> None:
 def test_a_config_error_names_its_file_once() -> None:
     """A key's own check names the config; the layer's and the model's wrappers named it again ('config.json: layer 0:
     config.json: config.json: num_experts_per_tok must be >= 1, got 0')."""
-    moe = {**BASE, "num_local_experts": 8, "num_experts_per_tok": 0}
+    moe = {**BASE, "model_type": "mixtral", "num_local_experts": 8, "num_experts_per_tok": 0}
     with pytest.raises(ModelConfigError) as err:
         model_from_config(moe)
     assert str(err.value) == "model: num_experts_per_tok must be an integer >= 1, got 0"  # the name it was given

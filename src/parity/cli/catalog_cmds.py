@@ -271,15 +271,30 @@ def models(fmt: str, out: Path | None) -> None:
     for entry in catalog.models():
         m = catalog.model(entry.id)
         rows.append({"id": entry.id, "hf": entry.hf, "parameters": m.parameters,
-                     "active_parameters": m.active_parameters, "layers": m.num_layers,
-                     "features": sorted(m.features), "weights": f"{m.weight_format}/{m.expert_weight_format}",
-                     "flags": texts(m.flags)})
+                     "active_parameters": m.active_parameters,
+                     "active_parameters_without_embeddings": m.active_parameters_without_embeddings,
+                     "layers": m.num_layers, "features": feature_words(m),
+                     "weights": f"{m.weight_format}/{m.expert_weight_format}", "flags": texts(m.flags)})
     columns = [Column("id", "model", plain, "left"), Column("hf", "Hugging Face", plain, "left", wide=True),
                Column("parameters", "params B", scaled(1e9)), Column("active_parameters", "active B", scaled(1e9)),
                Column("layers", "layers", plain), Column("features", "features", words, "left"),
                Column("weights", "checkpoint dense/experts", plain, "left", wide=True),
                Column("flags", "flags", plain, "left", wide=True)]
-    emit(rows, columns, fmt, title="Models", out=out)
+    emit(rows, columns, fmt, title="Models", out=out, caption=_ACTIVE_WORDS)
+
+
+# what the active count includes, said wherever it is printed: model cards differ (gpt-oss-120b's 5.13 B leaves out
+# the embedding; Qwen3-Next's 3 B both the embedding and the head)
+_ACTIVE_WORDS = ("active B: the weights one token uses, embedding table and LM head included (JSON's "
+                 "active_parameters_without_embeddings leaves both out)")
+
+
+def feature_words(m: Model) -> list[str]:
+    """What a model is built of, one rule for `model` and `models` (their text and JSON): 'dense' where it holds no
+    routed experts, how its softmax attention shares K/V heads (GQA, MHA, MQA: Model.kv_sharing; not said of MLA,
+    whose one latent all heads share), then the features the engine branches on (Model.features)."""
+    sharing = [m.kv_sharing] if m.kv_sharing and "mla" not in m.features else []
+    return [*([] if "moe" in m.features else ["dense"]), *sharing, *sorted(m.features)]
 
 
 def layer_kind_rows(m: Model, context: float) -> list[dict[str, object]]:
@@ -326,8 +341,9 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
     m = catalog.model(name)
     raised = [*m.flags, *context_flags(m, context)]  # --context past the window, as serve flags a request past it
     kv = {f: m.kv_cache_bytes_per_token(NUMBER_FORMATS[f], float(context)) for f in ("bf16", "fp8", "int8", "nvfp4")}
-    payload = {"name": m.name, "architecture": m.architecture, "features": sorted(m.features),
+    payload = {"name": m.name, "architecture": m.architecture, "features": feature_words(m),
                "parameters": m.parameters, "active_parameters": m.active_parameters,
+               "active_parameters_without_embeddings": m.active_parameters_without_embeddings,
                "mtp_parameters": m.mtp_parameters, "expert_parameters": m.expert_parameters,
                "layers": m.num_layers, "hidden_size": m.hidden_size, "vocab_size": m.vocab_size,
                "context_window_tokens": m.context_window, "context_window_basis": m.context_window_basis,
@@ -338,12 +354,15 @@ def model(name: str, context: int, fmt: str, out: Path | None) -> None:
                "flops_per_token": m.flops_per_token(float(context)),
                "matmul_flops_per_token": m.matmul_flops_per_token()}
     rows = [{"quantity": "parameters (main model)", "value": f"{m.parameters:,}"},
-            {"quantity": "active parameters per token", "value": f"{m.active_parameters:,}"},
+            {"quantity": "active parameters per token (embedding and head included)",
+             "value": f"{m.active_parameters:,}"},
+            {"quantity": "active parameters less embedding and head",
+             "value": f"{m.active_parameters_without_embeddings:,}"},
             {"quantity": "MTP module parameters (apart)", "value": f"{m.mtp_parameters:,}"},
             {"quantity": "layers", "value": str(m.num_layers)},
             {"quantity": f"context window [tokens] ({m.context_window_basis})",
              "value": f"{m.context_window:,}" if m.context_window else "not stated"},
-            {"quantity": "features", "value": ", ".join(sorted(m.features)) or f"dense {m.kv_sharing}".strip()},
+            {"quantity": "features", "value": ", ".join(feature_words(m))},
             {"quantity": "checkpoint formats (dense / experts)", "value": f"{m.weight_format} / {m.expert_weight_format}"},
             {"quantity": "left in bf16 (skip list)", "value": f"{', '.join(sorted(m.unquantized_matrices))} "
              f"({m.unquantized_parameters / 1e9:.3g} B params)" if m.unquantized_matrices else "none"}]

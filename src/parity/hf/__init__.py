@@ -17,13 +17,14 @@ from typing import Any
 from parity.errors import ModelConfigError
 from parity.hf.context import read_context
 from parity.hf.keys import _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, _bool, _check_keys, _get, _int, \
-    _json_kind, _named, _typed, _unknown_architecture, _unnested, _with_class_defaults
-from parity.hf.layers import _formats, _group, _kinds, _layer_view, _linear, _mamba, _attention, _mlp, \
+    _json_kind, _named, _typed, _unknown_architecture, _unnested, _unread_parts, _with_class_defaults
+from parity.hf.layers import _check_pattern, _formats, _group, _kinds, _layer_view, _linear, _mamba, _attention, _mlp, \
     _state_format, _text_config, _vision_parameters
 from parity.hf.skips import settled, unquantized_matrices
 from parity.model import DenseMlp, Layer, Model, MoeMlp
 
-__all__ = ["ALIASES", "context_window", "malformed_json_text", "model_from_config", "read_config", "read_model"]
+__all__ = ["ALIASES", "context_window", "malformed_json_text", "model_from_config", "model_name", "read_config",
+           "read_model"]
 
 
 def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | None = None,
@@ -41,7 +42,10 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
         where = f"{where} {nested_key}"
         flags += _check_keys(inner, where)
     flags += _unknown_architecture(inner, config, where)
+    inner, unread = _unread_parts(inner)
+    _check_pattern(inner, where)
     config = _with_class_defaults(inner)
+    flags += unread
     context = read_context(config, where)
     num_layers = _int(config, "num_layers", where=where, positive=True)
     hidden = _int(config, "hidden_size", where=where, positive=True)
@@ -86,7 +90,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
                      context_window=context.tokens, context_window_basis=context.basis,
                      weight_format=dense_format, expert_weight_format=expert_format,
                      unquantized_matrices=unquantized, source=source,
-                     architecture=model_type, vision_parameters=_vision_parameters(vision, top_type),
+                     architecture=model_type, vision_parameters=_vision_parameters(vision, top_type, file_where),
                      flags=tuple(dict.fromkeys((*flags, *context.flags))))
     except ValueError as err:
         raise _named(err, where) from err
@@ -123,7 +127,7 @@ def read_config(path: Path) -> dict[str, Any]:
             kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode)
                     else "a device or socket")
             raise ModelConfigError(f"{path}: not a regular file but {kind}; give a config.json file")
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark, as some Windows editors write, is no JSON
     except OSError as err:
         raise ModelConfigError(f"cannot read {path}: {err.strerror or err}") from err
     except UnicodeDecodeError as err:
@@ -139,9 +143,17 @@ def read_config(path: Path) -> dict[str, Any]:
     return data
 
 
+def model_name(path: Path) -> str:
+    """The name a model read from `path` goes by: its file's stem less '_config' (llama_config.json: llama), but for a
+    file called config.json, a Hugging Face download's folder, that folder's name (Llama-3.1-8B/config.json:
+    Llama-3.1-8B), as two such folders are two models, not one named 'config' twice."""
+    stem = path.stem.removesuffix("_config")
+    return (path.resolve().parent.name or stem) if stem == "config" else stem
+
+
 def read_model(path: Path, name: str | None = None) -> Model:
     """A Model from a config.json path (a sibling hf_quant_config.json is read too, if present)."""
     config = read_config(path)
     quant_path = path.with_name(path.name.replace("config.json", "hf_quant_config.json"))
     quant = read_config(quant_path) if quant_path != path and quant_path.exists() else None
-    return model_from_config(config, name or path.stem.removesuffix("_config"), quant, source=str(path.name))
+    return model_from_config(config, name or model_name(path), quant, source=str(path.name))

@@ -53,6 +53,9 @@ _PER_HEAD_QK_NORM_TYPES = {"cohere", "olmo2"}
 # configs are flat (model_type qwen2_vl / qwen2_5_vl, text sizes at the top level) or nest a *_text config
 _QWEN2_VL_TYPES = {"qwen2_vl", "qwen2_5_vl", "qwen2_vl_text", "qwen2_5_vl_text"}
 _QKV_BIAS_TYPES = {"qwen2", "qwen2_moe"} | _QWEN2_VL_TYPES
+# attention_bias biases q, k and v alone: transformers' Glm4MoeAttention (modeling_glm4_moe.py: q_proj, k_proj and
+# v_proj bias=config.attention_bias, o_proj bias=False), where Llama's biases o_proj too
+_QKV_ONLY_BIAS_TYPES = {"glm4_moe"}
 # GPT-2-style blocks: a plain (not gated) MLP of 4 x hidden unless stated, biases on every linear layer (StarCoder2
 # and GPTBigCode: c_fc and c_proj, transformers' Starcoder2MLP and GPTBigCodeMLP; StarCoder2's use_bias defaults true)
 _UNGATED_TYPES = {"gpt2", "bloom", "opt", "gpt_neox", "nemotron", "starcoder2", "gpt_bigcode"}
@@ -78,10 +81,10 @@ KNOWN_TYPES = frozenset({
     "bloom", "cohere", "cohere2", "dbrx", "deepseek_v3", "deepseek_v32", "gemma", "gemma2", "gemma3", "gemma3_text",
     "gemma4", "gemma4_text", "glm4_moe", "glm4_moe_lite", "glm_moe_dsa", "gpt2", "gpt_bigcode", "gpt_neox", "gpt_oss",
     "granitemoehybrid", "hunyuan", "kimi_k2", "kimi_k25", "llama", "llama4", "llama4_text", "mamba2", "mimo",
-    "mimo_v2_flash",
-    "minimax", "minimax_m1", "minimax_m2", "mixtral", "nemotron", "nemotron_h", "olmo2", "opt", "palm", "qwen2",
-    "qwen2_moe", "qwen3", "qwen3_5", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5_text", "qwen3_moe", "qwen3_next",
-    "qwen3_vl", "qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl_text", "starcoder2", "step3p7"}) | _QWEN2_VL_TYPES
+    "mimo_v2_flash", "minimax", "minimax_m1", "minimax_m2", "mistral", "mixtral", "nemotron", "nemotron_h", "olmo2",
+    "opt", "palm", "phi3", "qwen2", "qwen2_moe", "qwen3", "qwen3_5", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5_text",
+    "qwen3_moe", "qwen3_next", "qwen3_vl", "qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl_text", "starcoder2",
+    "step3p7"}) | _QWEN2_VL_TYPES
 # the model_type a config that states none is read by, from the class its `architectures` names first: transformers'
 # auto mappings (models/auto/modeling_auto.py, MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and
 # MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES) and the catalog's verbatim configs, which state both; every value is in
@@ -97,20 +100,40 @@ CLASS_TYPES: dict[str, str] = {
     "HunYuanMoEV1ForCausalLM": "hunyuan", "KimiK25ForConditionalGeneration": "kimi_k25", "LlamaForCausalLM": "llama",
     "Llama4ForCausalLM": "llama4_text", "Llama4ForConditionalGeneration": "llama4", "Mamba2ForCausalLM": "mamba2",
     "MiMoForCausalLM": "mimo", "MiMoV2FlashForCausalLM": "mimo_v2_flash", "MiniMaxForCausalLM": "minimax",
-    "MiniMaxM1ForCausalLM": "minimax_m1", "MiniMaxM2ForCausalLM": "minimax_m2", "MixtralForCausalLM": "mixtral",
-    "NemotronForCausalLM": "nemotron", "NemotronHForCausalLM": "nemotron_h", "Olmo2ForCausalLM": "olmo2",
-    "OPTForCausalLM": "opt", "PaLMForCausalLM": "palm", "Qwen2ForCausalLM": "qwen2", "Qwen2MoeForCausalLM": "qwen2_moe",
+    "MiniMaxM1ForCausalLM": "minimax_m1", "MiniMaxM2ForCausalLM": "minimax_m2", "MistralForCausalLM": "mistral",
+    "MixtralForCausalLM": "mixtral", "NemotronForCausalLM": "nemotron", "NemotronHForCausalLM": "nemotron_h",
+    "Olmo2ForCausalLM": "olmo2", "OPTForCausalLM": "opt", "PaLMForCausalLM": "palm", "Phi3ForCausalLM": "phi3",
+    "Qwen2ForCausalLM": "qwen2", "Qwen2MoeForCausalLM": "qwen2_moe",
     "Qwen2VLForConditionalGeneration": "qwen2_vl", "Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl",
     "Qwen3ForCausalLM": "qwen3", "Qwen3MoeForCausalLM": "qwen3_moe", "Qwen3NextForCausalLM": "qwen3_next",
     "Qwen3VLForConditionalGeneration": "qwen3_vl", "Qwen3VLMoeForConditionalGeneration": "qwen3_vl_moe",
     "Qwen3_5ForConditionalGeneration": "qwen3_5", "Qwen3_5MoeForConditionalGeneration": "qwen3_5_moe",
     "Starcoder2ForCausalLM": "starcoder2", "Step3p7FlashForCausalLM": "step3p7"}
+# keys that add a part a plain decoder has no module for: routed experts, a latent (MLA) attention, a sparse indexer,
+# chunked, linear, lightning or Mamba layers, MTP modules (top_k aside: PretrainedConfig's sampling option too)
+_PART_KEYS = frozenset({
+    *(key for name in ("num_experts", "experts_per_token", "expert_intermediate_size", "num_shared_experts",
+                       "shared_intermediate_size", "first_dense_layers", "moe_layer_frequency")
+      for key in ALIASES[name]),
+    "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "index_n_heads", "index_head_dim",
+    "index_topk", "attention_chunk_size", "no_rope_layers", "attn_type_list", "hybrid_override_pattern",
+    "full_attention_interval", "hybrid_layer_pattern", "linear_num_key_heads", "linear_num_value_heads",
+    "linear_key_head_dim", "linear_value_head_dim", "num_nextn_predict_layers", "mtp_num_hidden_layers",
+    "num_mtp_modules", "moe_latent_size", "intermediate_size_mlp", "interleave_moe_layer_step", "mlp_only_layers"}
+    - {"top_k"})
+# dense decoder classes whose transformers class reads none of _PART_KEYS (LlamaForCausalLM builds a dense MLP and
+# full attention whatever num_local_experts or attention_chunk_size says): such a key in their config is left unread,
+# flagged, rather than turning a Llama into a Mixtral (_unread_parts)
+_PLAIN_TYPES = frozenset({"bloom", "cohere", "cohere2", "gemma", "gemma2", "gemma3", "gemma3_text", "gpt2",
+                          "gpt_bigcode", "gpt_neox", "llama", "mistral", "nemotron", "olmo2", "opt", "phi3", "qwen2",
+                          "qwen3", "starcoder2"})
 # Multi-head Latent Attention in every layer: kv_lora_rank must be >= 1 (a zero-rank latent is no model)
 _MLA_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite", "glm_moe_dsa"}
 # Hugging Face's config-class defaults for the keys that shape a class's attention and experts, which an absent
 # key takes as from_pretrained gives it (transformers' configuration_<model>.py: DeepseekV3Config, Qwen3MoeConfig,
 # MixtralConfig, GptOssConfig, Gemma2Config, Gemma3TextConfig, Cohere2Config). The sizes every decoder states
-# (hidden_size, layers, heads, vocab) stay required. A class that fills an absent layer_types in __post_init__ with
+# (hidden_size, layers, heads, vocab) stay required, but where a class's released configs leave them out (Gemma 3's
+# vocab and heads). A class that fills an absent layer_types in __post_init__ with
 # `"sliding_attention" if (i + 1) % N else "full_attention"` (every N-th layer full) has that N here as
 # sliding_window_pattern, the key Gemma 3 and Cohere2 configs state it by: 2 for GptOssConfig and Gemma2Config,
 # Gemma3TextConfig's sliding_window_pattern=6, Cohere2Config's 4.
@@ -124,8 +147,15 @@ CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
     "gpt_oss": {"num_local_experts": 128, "num_experts_per_tok": 4, "head_dim": 64, "num_key_value_heads": 8,
                 "sliding_window": 128, "sliding_window_pattern": 2, "attention_bias": True},
     "gemma2": {"head_dim": 256, "num_key_value_heads": 4, "sliding_window": 4096, "sliding_window_pattern": 2},
-    "gemma3_text": {"head_dim": 256, "num_key_value_heads": 4, "sliding_window": 4096, "sliding_window_pattern": 6},
+    # Gemma3TextConfig.__init__ (transformers v4.50, configuration_gemma3.py; the same at d98ac17): Google's own
+    # Gemma 3 text_configs leave out vocab_size (27B) and the head counts too (4B), as the class fills them; and
+    # max_position_embeddings, the context window they are run at
+    "gemma3_text": {"vocab_size": 262_208, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+                    "max_position_embeddings": 131_072, "sliding_window": 4096, "sliding_window_pattern": 6},
     "cohere2": {"sliding_window": 4096, "sliding_window_pattern": 4},
+    # MistralConfig.__init__ (transformers 001f85b, configuration_mistral.py): 8 KV heads, a window of 4,096 unless
+    # the config states one or null (Mistral-7B-v0.3 states null: full attention)
+    "mistral": {"num_key_value_heads": 8, "sliding_window": 4096},
     "gpt_bigcode": {"multi_query": True},  # GPTBigCodeConfig: one K/V head unless multi_query is false
     "dbrx": {"num_key_value_heads": 1},  # DbrxAttentionConfig: kv_n_heads defaults to 1
     # transformers 008e5743 (v5; the same values in v4.57's __init__ signatures): Qwen3Config (num_key_value_heads
@@ -195,6 +225,20 @@ _REFUSED = {"block_configs": "per-layer block_configs (heterogeneous NAS layers)
 # model types whose layers parity cannot model: the model is refused, naming them
 _REFUSED_TYPES = {"mamba": "Mamba (v1) layers, no attention",
                   "falcon_mamba": "Mamba (v1) layers, no attention"}
+# model types of encoder-only classes (transformers' models/auto/modeling_auto.py, MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+# and encoder-decoder ones (MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES):
+# parity prices a causal decoder generating with a KV cache; an encoder reads its whole input at once and keeps no
+# cache, and an encoder-decoder adds cross-attention. A class named *ForMaskedLM, or is_encoder_decoder true, is one
+# whatever its model_type
+_ENCODER_TYPES = frozenset({"albert", "bert", "big_bird", "camembert", "convbert", "data2vec-text", "deberta",
+                            "deberta-v2", "distilbert", "electra", "ernie", "esm", "fnet", "funnel", "ibert",
+                            "longformer", "luke", "megatron-bert", "mobilebert", "modernbert", "mpnet", "mra",
+                            "nomic_bert", "nystromformer", "rembert", "roberta", "roberta-prelayernorm", "roformer",
+                            "squeezebert", "xlm-roberta", "xlm-roberta-xl", "xmod", "yoso"})
+_ENCODER_DECODER_TYPES = frozenset({"bart", "bigbird_pegasus", "blenderbot", "blenderbot-small", "encoder-decoder",
+                                    "fsmt", "led", "longt5", "m2m_100", "marian", "mbart", "mt5", "mvp", "nllb-moe",
+                                    "pegasus", "pegasus_x", "plbart", "prophetnet", "seamless_m4t",
+                                    "switch_transformers", "t5", "t5gemma", "umt5", "whisper", "xlm-prophetnet"})
 # DBRX states its attention's and experts' sizes in nested records (transformers' DbrxAttentionConfig,
 # DbrxFFNConfig), read as top-level keys; the records' other keys are PretrainedConfig's, which DbrxConfig ignores
 _NESTED = {"dbrx": {"attn_config": ("kv_n_heads", "clip_qkv", "attn_pdrop", "rope_theta"),
@@ -210,8 +254,9 @@ _MOOT_UNLESS = {"shared_moe_mode": "shared_intermediate_size", "cla_share_factor
 _READ = {
     "model_type", "architectures", "text_config", "vision_config", "language_config", "llm_config",
     "quantization_config", "torch_dtype", "dtype", "tie_word_embeddings", "layer_types", "sliding_window",
-    "use_sliding_window", "max_window_layers", "sliding_window_pattern", "full_attention_interval",
-    "attention_chunk_size", "no_rope_layers", "no_rope_layer_interval", "attention_bias", "enable_bias",
+    "use_sliding_window", "max_window_layers", "sliding_window_pattern", "_sliding_window_pattern",
+    "full_attention_interval", "attention_chunk_size", "no_rope_layers", "no_rope_layer_interval", "attention_bias",
+    "enable_bias",
     "qkv_bias", "mlp_bias", "use_qk_norm", "qk_norm_type", "attn_output_gate", "kv_lora_rank", "q_lora_rank",
     "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "qk_head_dim", "index_n_heads", "index_head_dim",
     "index_topk", "linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim",
@@ -396,10 +441,30 @@ def _check_keys(config: dict[str, Any], where: str) -> tuple[Flag, ...]:
     if config.get("model_type") in _REFUSED_TYPES:
         raise ModelConfigError(f"{_where(where)}: model_type {_json_text(config['model_type'])} "
                                f"({_REFUSED_TYPES[config['model_type']]}) is not modelled by parity")
+    _refuse_non_decoders(config, where)
     return tuple(Flag("unmodelled", f"unmodelled: {key}") for key in sorted(config) if key not in _UNDERSTOOD
                  and not key.endswith(_TOKEN_SUFFIXES)
                  and config[key] not in (None, False, 0, [], {})
                  and not (key in _MOOT_UNLESS and not config.get(_MOOT_UNLESS[key])))
+
+
+def _refuse_non_decoders(config: dict[str, Any], where: str) -> None:
+    """Refuse an encoder-only model (BERT: _ENCODER_TYPES, or a *ForMaskedLM class) or an encoder-decoder one (T5:
+    _ENCODER_DECODER_TYPES, or is_encoder_decoder true): read as a causal decoder, it was priced with a KV cache it
+    does not keep (and without the encoder's passes or the cross-attention)."""
+    model_type = config.get("model_type")
+    names = config.get("architectures")
+    name = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else ""
+    typed = f"model_type {_json_text(model_type)}" if model_type else ""
+    said = f"{name} ({typed})" if name and typed else name or typed or "this config"
+    if model_type in _ENCODER_DECODER_TYPES or config.get("is_encoder_decoder") is True:
+        kind = "an encoder-decoder model (cross-attention over an encoded input)"
+    elif model_type in _ENCODER_TYPES or name.endswith("ForMaskedLM"):
+        kind = "an encoder-only model (it encodes its whole input at once, keeping no KV cache)"
+    else:
+        return
+    raise ModelConfigError(f"{_where(where)}: {said} is {kind}; parity prices decoder-only LLMs "
+                           "that generate token by token with a KV cache")
 
 
 def _unnested(config: dict[str, Any], where: str) -> dict[str, Any]:
@@ -412,6 +477,18 @@ def _unnested(config: dict[str, Any], where: str) -> dict[str, Any]:
     lifted = {key: value for record, keys in records.items() if record in config
               for key, value in _object(config[record], f"{_where(where)}: {record}").items() if key in keys}
     return {**{k: v for k, v in config.items() if k not in records}, **lifted} if records else config
+
+
+def _unread_parts(config: dict[str, Any]) -> tuple[dict[str, Any], tuple[Flag, ...]]:
+    """`config` less the keys of _PART_KEYS where its class is one of _PLAIN_TYPES, which never reads them, and a
+    flag for each of those that is set; as it is otherwise."""
+    model_type = config.get("model_type")
+    if model_type not in _PLAIN_TYPES or not _PART_KEYS & config.keys():
+        return config, ()
+    unread = sorted(key for key in _PART_KEYS & config.keys() if config[key] not in (None, False, 0, [], {}))
+    return ({k: v for k, v in config.items() if k not in _PART_KEYS},
+            tuple(Flag("unmodelled", f"ignored: {key} (model_type {_json_text(model_type)} has no such part; its "
+                                     "class does not read the key)") for key in unread))
 
 
 def _with_class_defaults(config: dict[str, Any]) -> dict[str, Any]:

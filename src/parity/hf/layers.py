@@ -8,7 +8,8 @@ from typing import Any
 
 from parity.errors import ModelConfigError
 from parity.hf.keys import ALIASES, _MLA_TYPES, _OUTPUT_GATE_TYPES, _PER_HEAD_QK_NORM_TYPES, _QK_NORM_TYPES, \
-    _QKV_BIAS_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, _bool, _get, _int, _json_text, _mlp_gating, _named, _object
+    _QKV_BIAS_TYPES, _QKV_ONLY_BIAS_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, _bool, _get, _int, _json_text, \
+    _mlp_gating, _named, _object
 from parity.hf.skips import SkipList
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
@@ -50,10 +51,10 @@ def _quantization(config: dict[str, Any], quant: Any, where: str) -> tuple[str, 
         return ("modelopt" if q.get("quant_algo") else ""), q, at  # a KV-cache-only record quantizes no weight
     if "quantization" in q and (not method or method.startswith("modelopt")):
         q, at, method = _object(q["quantization"], f"{at}.quantization"), f"{at}.quantization", "modelopt"
-    if q and not method:
+    if config.get(key) is not None and not method:  # an empty {} too: it names no method any loader reads
         bits = next((f"{q[k]} bits" for k in ("bits", "w_bit", "num_bits") if q.get(k) is not None), "")
-        stated = bits or ", ".join(sorted(q)[:3])
-        raise ModelConfigError(f"{at} states {stated} with no quant_method{' (an MLX checkpoint?)' if bits else ''}; "
+        stated = f"states {bits or ', '.join(sorted(q)[:3])}" if q else "is empty ({})"
+        raise ModelConfigError(f"{at} {stated} with no quant_method{' (an MLX checkpoint?)' if bits else ''}; "
                                f"parity reads quant_method {', '.join(_METHODS[:-1])} or {_METHODS[-1]}, and will not "
                                "take these weights as unquantized")
     if method.startswith("modelopt"):
@@ -251,6 +252,10 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
     if method in ("fp8", "mxfp4"):  # vLLM's Fp8Config reads ignored_layers, else modules_to_not_convert
         fmt = "mxfp4" if method == "mxfp4" else "fp8_block" if q.get("weight_block_size") else "fp8"
         key = "ignored_layers" if method == "fp8" and q.get("ignored_layers") else "modules_to_not_convert"
+        if isinstance(q.get(key), str):  # transformers' quantizers extend a list with it (get_modules_to_not_convert),
+            # letter by letter: "lm_head" would name the modules 'l', 'm', '_' ...
+            raise ModelConfigError(f"{at}.{key} must be a list of module names (strings), got "
+                                   f"{_json_text(q[key])} (a string)")
         return fmt, fmt, SkipList(entries=q.get(key), at=f"{at}.{key}")
     if method in {"awq", "gptq"}:
         key = next((k for k in (("w_bit", "bits") if method == "awq" else ("bits",)) if q.get(k) is not None), None)
@@ -312,7 +317,8 @@ def _attention(config: dict[str, Any], where: str, kind: str) -> Attention:
     }
     bias = bool(config.get("attention_bias", config.get("enable_bias", config.get("use_bias",
                                                                                   model_type in _BIASED_TYPES))))
-    common |= {"qkv_bias": bias or model_type in _QKV_BIAS_TYPES or bool(config.get("qkv_bias")), "o_bias": bias}
+    common |= {"qkv_bias": bias or model_type in _QKV_BIAS_TYPES or bool(config.get("qkv_bias")),
+               "o_bias": bias and model_type not in _QKV_ONLY_BIAS_TYPES}
     if config.get("kv_lora_rank") or model_type in _MLA_TYPES:
         common |= {
             "q_lora_rank": _int(config, "q_lora_rank", None, where) or None,
@@ -431,6 +437,22 @@ def _kinds(config: dict[str, Any], num_layers: int, where: str) -> list[tuple[st
     return [("full", "auto")] * num_layers
 
 
+def _check_pattern(config: dict[str, Any], where: str) -> None:
+    """Refuse a sliding_window_pattern N stated beside layer_types that disagree with it: N is every N-th layer full
+    attention, the others sliding, as Gemma 3's and Cohere2's classes build layer_types from it (transformers v5 writes
+    both, the pattern as _sliding_window_pattern). `config` is the config as stated, before its class's defaults."""
+    types = config.get("layer_types")
+    for key in ("sliding_window_pattern", "_sliding_window_pattern"):
+        if config.get(key) is None or not isinstance(types, list):
+            continue
+        every = _int(config, key, where=where, positive=True)
+        for i, kind in enumerate(types):
+            stated = _LAYER_TYPES.get(kind) if isinstance(kind, str) else None
+            if stated != ("sliding" if (i + 1) % every else "full"):
+                raise ModelConfigError(f"{where}: layer_types[{i}] is {_json_text(kind)}, but {key} {every} makes "
+                                       f"every {every}th layer full attention and the others sliding")
+
+
 def _is_moe(config: dict[str, Any], index: int, where: str) -> bool:
     """Whether layer `index` holds experts: first-k dense, mlp_only_layers, DeepSeek's moe_layer_freq
     (an int or a per-layer list), Qwen's decoder_sparse_step and Llama 4's interleave_moe_layer_step."""
@@ -532,25 +554,34 @@ _VISION_DEFAULTS = {"qwen2_5_vl": {"depth": 32, "intermediate_size": 3420, "in_c
                                    "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": 3584}}
 
 
-def _vision_parameters(vision: Any, model_type: str = "") -> int:
+# the sizes a vision config states that _vision_parameters reads: each stated must be a count >= 1
+_VISION_SIZES = ("hidden_size", "vt_hidden_size", "depth", "num_hidden_layers", "vt_num_hidden_layers",
+                 "intermediate_size", "vt_intermediate_size", "patch_size", "in_channels", "temporal_patch_size",
+                 "out_hidden_size", "text_hidden_size", "spatial_merge_size")
+
+
+def _vision_parameters(vision: Any, model_type: str = "", where: str = "") -> int:
     """Weights of a ViT-style vision tower from its config (patch embedding, depth x (attention with biases,
     MLP with biases, two norms), patch merger), shown apart from the text model: exact for the towers of
-    _VISION_BLOCKS, an estimate for others. `model_type` is the wrapper's, read where the vision config names none."""
-    if not isinstance(vision, dict):
+    _VISION_BLOCKS, an estimate for others; 0 where there is no vision config or it states no width and depth.
+    `model_type` is the wrapper's, read where the vision config names none. A vision config that is not an object,
+    or a size in it that is not a count >= 1 (-5, "1152"), is refused as a text config's is: it read as no tower."""
+    if vision is None:
         return 0
-    kind = str(vision.get("model_type") or model_type)
+    at = f"{where or 'config.json'} vision_config"
+    kind = str(_object(vision, f"{where or 'config.json'}: vision_config").get("model_type") or model_type)
     vision = {**_VISION_DEFAULTS.get(kind, {}), **vision}
-    h = vision.get("hidden_size") or vision.get("vt_hidden_size") or 0
-    depth = vision.get("depth") or vision.get("num_hidden_layers") or vision.get("vt_num_hidden_layers") or 0
-    inner = vision.get("intermediate_size") or vision.get("vt_intermediate_size") or 4 * h
-    values = (h, depth, inner)
-    if not all(isinstance(v, int) and 0 < v <= 1_000_000 for v in values):
+    sizes = {key: _int({key: vision[key]}, key, where=at, positive=True) for key in _VISION_SIZES
+             if vision.get(key) is not None}
+    h = sizes.get("hidden_size") or sizes.get("vt_hidden_size") or 0
+    depth = sizes.get("depth") or sizes.get("num_hidden_layers") or sizes.get("vt_num_hidden_layers") or 0
+    if not h or not depth:
         return 0
-    patch = vision.get("patch_size") if isinstance(vision.get("patch_size"), int) else 14
-    channels = vision.get("in_channels") if isinstance(vision.get("in_channels"), int) else 3
-    temporal = vision.get("temporal_patch_size") if isinstance(vision.get("temporal_patch_size"), int) else 1
-    out = vision.get("out_hidden_size") or vision.get("text_hidden_size") or h
-    merge = vision.get("spatial_merge_size") if isinstance(vision.get("spatial_merge_size"), int) else 2
+    inner = sizes.get("intermediate_size") or sizes.get("vt_intermediate_size") or 4 * h
+    patch, channels = sizes.get("patch_size", 14), sizes.get("in_channels", 3)
+    temporal = sizes.get("temporal_patch_size", 1)
+    out = sizes.get("out_hidden_size") or sizes.get("text_hidden_size") or h
+    merge = sizes.get("spatial_merge_size", 2)
     matrices, norm, exact = _VISION_BLOCKS.get(kind, (2, 2, False))
     mlp = matrices * h * inner + (matrices - 1) * inner + h
     block = 4 * h * h + 4 * h + mlp + 2 * norm * h

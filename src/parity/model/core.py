@@ -226,6 +226,12 @@ class Model:
                 + sum(layer.count * layer.active_parameters(self.hidden_size) for layer in self.layers))
 
     @property
+    def active_parameters_without_embeddings(self) -> int:
+        """Weights one token uses less the embedding table and an untied LM head: the layers and the final norm, the
+        count model cards that leave both out state (gpt-oss-120b's 5.13 B leaves out the embedding alone)."""
+        return self.active_parameters - self.embedding_parameters - self.head_parameters
+
+    @property
     def expert_parameters(self) -> int:
         """Weights of routed experts (the part expert parallelism splits)."""
         return sum(layer.count * m.parameters for layer in self.layers
