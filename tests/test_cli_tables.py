@@ -621,7 +621,7 @@ def test_the_calibration_tables_fit_80_columns(monkeypatch: pytest.MonkeyPatch) 
     # 95 columns with a system named beside 'T tokens/day served' and a long note: the chip, which the system names,
     # gives way first, and the served figure's header takes two lines
     (("fleet", "--model", "deepseek-r1", "--chips", "cloudmatrix-384", "--units", "385"),  # MW and cost shown
-     "in system chips MW cost served, 80% note", "chip, format, out tok/s/chip, TTFT ms, TPOT ms, systems"),
+     "in system chips MW cost served, 80% note", "chip, format, ECCN 3A090, out tok/s/chip, TTFT ms, TPOT ms, systems"),
 ])
 @pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_search_and_compare_with_long_layouts_fit_80_columns(args: tuple[str, ...], header: str,
