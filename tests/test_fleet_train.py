@@ -127,7 +127,9 @@ def test_json_carries_every_field() -> None:
     assert list(row) == ["chip", "system", "model", "precision", "seq_len", "global_batch", "tokens", "deadline_s",
                          "chips", "training_chips", "systems", "layout", "tokens_per_s_per_chip", "mfu",
                          "train_time_s", "chip_hours", "power_w", "energy_j", "cost_usd", "price_source",
-                         "power_source", "meets_deadline", "most_useful_chips", "binding", "note", "flags", "assumptions", "rule", "rule_why", "rule_dropped"]
+                         "power_source", "meets_deadline", "most_useful_chips", "binding", "note", "flags", "assumptions",
+                         "eccn_3a090", "rule", "rule_why", "rule_dropped"]  # the export class, as serving's rows
+    assert row["eccn_3a090"] == "3A090.a.1"
     assert (row["chips"], row["systems"], row["binding"]) == (64, 8, "units")
     assert (row["seq_len"], row["global_batch"]) == (4096, 1024)  # the caption's; train's default 4M tokens a step
     assert row["train_time_s"] / 86_400 == pytest.approx(15.90, abs=0.005)

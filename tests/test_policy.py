@@ -382,6 +382,9 @@ def test_at_threshold_says_the_h20_letter_still_binds_an_nvidia_chip_keeping_its
     assert h200.eccn_3a090 is None and h200.letter.startswith("still needs a US licence under apr2025-h20: an NVIDIA")
     assert "memory bandwidth (4.00 TB/s) and interconnect bandwidth (900 GB/s both ways)" in h200.description
     assert policy.at_threshold(catalog.chip("amd-mi300x"), "3a090").letter == ""
+    # below both of the H20's bandwidths the letter's verdict is unknown, and said so (fuzz round DR 5)
+    assert policy.at_threshold(catalog.chip("nvidia-rtx-pro-6000d"), "3a090").letter.startswith(
+        "apr2025-h20 may still require a licence (its verdict is unknown): outside 3A090 and below the H20's")
     assert policy.at_threshold(catalog.chip("nvidia-h100-sxm"), "3a090.a").letter == ""
 
 

@@ -587,7 +587,8 @@ class Threshold:
     memory_factor: variant / original memory bandwidth (< 1 only for the jan2026 DRAM limb);
     binding: the constraint that sets the factor;
     letter: why a licence letter still requires a licence for the variant (an NVIDIA chip outside 3A090 that keeps
-    the H20's memory or interconnect bandwidth: the line of the rule does not lift the letter), '' where none does.
+    the H20's memory or interconnect bandwidth: the line of the rule does not lift the letter), or may (its verdict
+    unknown below both bandwidths), '' where none does.
     """
 
     rule: str
@@ -685,6 +686,9 @@ def at_threshold(chip: Chip, rule: str = "3a090", *, tf32_bits: int = 0, tpp_mar
     # compare --rule read it, so the variant under the line is said to need a licence where it does
     letter = licence_letter(variant, tf32_bits)
     said = f"still needs a US licence under {letter.rule}: {letter.reason}" if letter else ""
+    unknown = [v for v in (r.verdict(variant, tf32_bits) for r in RULES if r.named) if v.status == "unknown"]
+    said = said or (f"{unknown[0].rule} may still require a licence (its verdict is unknown): {unknown[0].reason}"
+                    if unknown else "")
     description = (f"{chip.name}: {note}; TPP {original:,.0f} -> {value:,.0f}, PD {_fmt_pd(pd)}, "
                    f"ECCN {eccn or 'outside 3A090'}" + (f"; {said}" if said else ""))
     return Threshold(rule=key, original=chip, chip=variant, rate_factor=factor, memory_factor=memory_factor,

@@ -70,6 +70,16 @@ def _catalog_model(entry_id: str) -> Model:
 _PIPED: dict[str, Model] = {}  # models read from pipes, by path, in this process
 
 
+def _unmistaken(found: Model) -> Model:
+    """A model read from a file, renamed 'NAME (file)' where its name (its folder's or file's) is a catalog model's:
+    a folder z/llama-3.1-70b holding an 8B config read as 'llama-3.1-70b' in every title and record (report-only
+    tester fuzzDR 1)."""
+    wanted = name_key(found.name)
+    if any(wanted in {name_key(n) for n in (e.id, e.hf, *e.aliases)} for e in models()):
+        return dataclasses.replace(found, name=f"{found.name} (file)")
+    return found
+
+
 def model(name: str) -> Model:
     """A model by catalog name or Hugging Face repository name, or from a path to a config.json."""
     if not name.strip():  # not the folder '.' an empty path names
@@ -81,11 +91,11 @@ def model(name: str) -> Model:
         if not path.exists():
             raise ModelConfigError(f"no such config file: {path}")
         if path.is_file():
-            return hf.read_model(path)
+            return _unmistaken(hf.read_model(path))
         # a pipe the shell opened (`--model <(cat config.json)`) can be read once: a command that asks for its
         # model twice gets the first reading
         if str(path) not in _PIPED:
-            _PIPED[str(path)] = hf.read_model(path)
+            _PIPED[str(path)] = _unmistaken(hf.read_model(path))
         return _PIPED[str(path)]
 
     wanted = name_key(name)

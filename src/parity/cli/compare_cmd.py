@@ -26,6 +26,7 @@ from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Compari
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, refusal, rule_fields, screen
 from parity.hardware import System
+from parity.model import Model
 from parity.plan import Precision
 from parity.parallel import map_chunks
 from parity.cli.serve_line import disagg_rerun, in_catalog, serve_command
@@ -119,6 +120,19 @@ def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
             "(the benchmark client's prompts, the same layouts, formats and MTP; how each model scores on measured "
             f"runs: docs/accuracy.md); {chosen}. "
             + (f"Simulated runs flagged: {'; '.join(said)}. " if said else ""))
+
+
+def _refuse_namesakes(named: Sequence[tuple[str, Model]]) -> None:
+    """Refuse two config files read as models of one name (a config.json goes by its folder's: x/m and y/m are both
+    'm'), naming both, where 'm named twice' read as if one model were given twice (report-only tester fuzzDR 1)."""
+    given: dict[str, list[str]] = {}
+    for text, model in named:
+        given.setdefault(model.name, []).append(text)
+    for name, texts_given in given.items():
+        files = list(dict.fromkeys(str(found.resolve()) for t in texts_given if (found := model_file(t))))
+        if len(files) > 1:
+            raise ParityError(f"{' and '.join(texts_given)} both go by the name {name!r} (a config.json by its "
+                              "folder's): each model is compared once by its name; rename a folder")
 
 
 def _mfu_text(results: Sequence[Comparison]) -> str:
@@ -297,6 +311,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     exporting = screen(found, rule) if rule else None  # every system dropped: one line, before any search
     found = list(exporting.kept) if exporting else found
     named = [(name, catalog.model(name)) for name in models or DEFAULT_MODELS]
+    _refuse_namesakes(named)
     refuse_repeats([m.name for _, m in named], "each model is compared once")
     refuse_mtp_without_layers([m for _, m in named], mtp_tokens)
     base = (next((s for s in what_ifs if s.id.lower() == baseline.strip().lower()), None) or catalog.system(baseline)

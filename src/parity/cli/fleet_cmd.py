@@ -181,7 +181,7 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
     flagged = flags_caption(found, model, [(p.chip if defaults else p.system, p.tokens_per_s_per_chip is not None,
                                             p.flags) for p in plans])
     emit(shown, columns, fmt, payload=rows, out=out,
-         title=f"Fleet for {model}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
+         title=f"Fleet for {found.name}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
                                                                    if exporting else ""),
          caption=(f"{flagged}tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, "
                   f"workload {isl} in / {osl} out; TTFT and TPOT (--wide): the steady-state model's means for the "
@@ -190,7 +190,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                                                  "or rule for China decides alone (`parity policy`; --rule keeps the "
                                                  "chips a buyer in China gets)") + ". Formats: "
                   f"{formats_text(None, any(p.configuration.startswith('disagg') for p in plans))} (each row's "
-                  f"whole line: serve_command in --format json or csv). {mtp_words}"
+                  f"whole line: serve_command in --format json or csv"
+                  + ("; a what-if's is empty: serve runs catalog systems" if what_ifs else "") + f"). {mtp_words}"
                   + (f"Configuration: the fastest by the steady-state rate the chips are sized on, of those whose "
                      f"simulated {' and '.join(bound_text(t) for t in percentiles)} hold, among those whose "
                      f"{screened(targets, arrivals)}, each layout's loads bisected as `parity search` does"

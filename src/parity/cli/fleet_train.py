@@ -11,10 +11,11 @@ from parity.cli.labels import COST_BASES, cost_cells, flags_caption
 from parity.cli.values import listed
 from parity.cli.variants import variant_systems, what_ifs_text
 from parity.errors import ParityError
-from parity.export import Screened, rule_fields, screen
+from parity.export import Screened, eccn_text, rule_fields, screen
 from parity.hardware import System
 from parity.fleet import SECONDS_PER_DAY
 from parity.fleet_training import plan_training_fleet
+from parity.policy import assess
 from parity.report.tables import Column, count, money, percent, plain, reached, scaled
 from parity.training import default_global_batch
 
@@ -52,7 +53,8 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
     plans = plan_training_fleet(found, kinds, tokens, None if days is None else days * SECONDS_PER_DAY, units,
                                 None if power_mw is None else power_mw * 1e6, seq_len, batch, precision, processes)
     export = exporting.text if exporting else ""
-    rows = [p.to_dict() | {"assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
+    rows = [p.to_dict() | {"eccn_3a090": eccn_text(assess(system.chip)),  # as the serving fleet's rows carry it
+                           "assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
             for p, system in zip(plans, kinds)]
     costs = cost_cells([p.cost_usd for p in plans], kinds)  # each over what it counts, where the rows' differ
     shown = rows if fmt not in ("table", "md") else [  # days and the cost as people read them; SI in JSON and CSV
@@ -67,7 +69,7 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                Column("chips", "chips", reached(count)), Column("systems", "systems", reached(count), wide=1),
                Column("days", "days", reached(scaled(1))),
                Column("power_w", "MW", reached(scaled(1e6, zeros=True))),
-               Column("energy_j", "GWh", reached(scaled(3.6e12)), wide=1),
+               Column("energy_j", "GWh", reached(scaled(3.6e12, zeros=True)), wide=1),
                Column("cost_cell", "cost", plain) if costs and fmt in ("table", "md")
                else Column("cost_usd", "cost", reached(money)), Column("note", "note", plain, "left")]
     what = ", ".join(filter(None, [f"{tokens:.3g} tokens", "" if days is None else f"within {days:g} days",
@@ -84,7 +86,7 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
     flagged = flags_caption(found, model, [(p.chip if defaults else p.system, p.tokens_per_s_per_chip is not None,
                                             p.flags) for p in plans], workload="train")
     emit(shown, columns, fmt, payload=rows, out=out,
-         title=f"Training fleet for {model}: {what}" + (f", exportable to China under {exporting.rule}"
+         title=f"Training fleet for {found.name}: {what}" + (f", exportable to China under {exporting.rule}"
                                                        if exporting else ""),
          caption=(f"{flagged}{seq_len}-token sequences, {batch:,} per step, {precision}"
                   + (" (priced as fp8: its 128x128 block scales' cost is not modelled)"

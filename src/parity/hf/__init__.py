@@ -9,15 +9,17 @@ architecture"; a key a known class leaves out takes the class's Hugging Face def
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 from pathlib import Path
 from typing import Any
 
 from parity.errors import ModelConfigError
+from parity.flags import Flag
 from parity.hf.context import read_context
-from parity.hf.keys import _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, _bool, _check_keys, _get, _int, \
-    _json_kind, _named, _typed, _unknown_architecture, _unnested, _unread_parts, _with_class_defaults
+from parity.hf.keys import _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, _bool, _check_keys, \
+    _get, _int, _json_kind, _named, _typed, _unknown_architecture, _unnested, _unread_parts, _with_class_defaults
 from parity.hf.layers import _check_pattern, _formats, _group, _kinds, _layer_view, _linear, _mamba, _attention, _mlp, \
     _state_format, _text_config, _vision_parameters
 from parity.hf.skips import settled, unquantized_matrices
@@ -47,6 +49,9 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     config = _with_class_defaults(inner)
     flags += unread
     context = read_context(config, where)
+    if not any(key in inner for key in CONTEXT_KEYS) and context.tokens:  # the class's default, not the file's
+        context = dataclasses.replace(context, basis=context.basis.replace(
+            "config.json", f"{inner.get('model_type')} class default; config.json states none", 1))
     num_layers = _int(config, "num_layers", where=where, positive=True)
     hidden = _int(config, "hidden_size", where=where, positive=True)
     vocab = _int(config, "vocab_size", where=where, positive=True)
@@ -82,6 +87,10 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
         if any(layer.attention is not None and layer.mlp is not None for layer in layers) else layers[-1]
     mtp_layers = (Layer(attention=last.attention, mlp=last.mlp, count=mtp, norms=last.norms),) if mtp else ()
     tied = _bool(config, "tie_word_embeddings", model_type in _TIED_TYPES, where)
+    vision_parameters = _vision_parameters(vision, top_type, file_where)
+    if vision is not None and not vision_parameters:  # stated, but no width and depth to count: said, not dropped
+        flags += (Flag("unmodelled", "unmodelled: vision_config states no width and depth (its class builds a "
+                                     "default tower): the tower is not counted"),)
     try:
         return Model(name=name, hidden_size=hidden, vocab_size=vocab, layers=_group(layers),
                      tie_word_embeddings=tied,
@@ -90,7 +99,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
                      context_window=context.tokens, context_window_basis=context.basis,
                      weight_format=dense_format, expert_weight_format=expert_format,
                      unquantized_matrices=unquantized, source=source,
-                     architecture=model_type, vision_parameters=_vision_parameters(vision, top_type, file_where),
+                     architecture=model_type, vision_parameters=vision_parameters,
                      flags=tuple(dict.fromkeys((*flags, *context.flags))))
     except ValueError as err:
         raise _named(err, where) from err

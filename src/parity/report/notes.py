@@ -30,9 +30,13 @@ def model_flags_text(model: Model, name: str) -> str:
     a table whose rows leave them out (`compare`, `fleet`: a row's note gives only a few words): 'Model flags:
     unmodelled: gating, mlp_layer_types; unknown architecture (`parity model PATH` says each whole). '; '' where the
     model has none. `name`: the model as the command line gave it."""
-    unread = [f.text.removeprefix("unmodelled: ") for f in model.flags if f.kind == "unmodelled"]
-    said = [f"unmodelled: {', '.join(unread)}"] * bool(unread) + [f.brief or f.text for f in model.flags
-                                                                 if f.kind != "unmodelled"]
+    keyed = [f.text for f in model.flags if f.kind == "unmodelled"]
+    # a key a plain class never reads is 'ignored: KEY (why)', not unmodelled: its key alone, under its own word
+    ignored = [t.removeprefix("ignored: ").split(" ", 1)[0] for t in keyed if t.startswith("ignored: ")]
+    unread = [t.removeprefix("unmodelled: ") for t in keyed if not t.startswith("ignored: ")]
+    said = ([f"unmodelled: {', '.join(unread)}"] * bool(unread)
+            + [f"ignored (its class does not read them): {', '.join(ignored)}"] * bool(ignored)
+            + [f.brief or f.text for f in model.flags if f.kind != "unmodelled"])
     return f"Model flags: {'; '.join(said)} (`parity model {shlex.quote(name)}` says each whole). " if said else ""
 
 
