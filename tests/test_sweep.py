@@ -536,3 +536,29 @@ def test_a_price_for_a_chip_the_catalog_does_not_price_is_bounded(tmp_path: Path
     assert (result.exit_code, result.stderr) == (2, "parity: error: v.toml: variant v: values.unit_price_usd = 1e+13 "
                                                     "is beyond $1e+09 a chip (chip nvidia-h200-sxm has no catalog "
                                                     "price to compare it with)\n")
+
+
+def test_parquet_column_types_follow_the_columns_not_the_run(tmp_path: Path) -> None:
+    """A sweep whose emulated_on cells were all empty wrote that column as type null, an all-infeasible one its
+    ttft_s as null and its flags as list<null>, so `pd.read_parquet` of the two files failed (fuzzDL 2: Unsupported
+    cast from string to null). Both now carry one schema: int64 counts, float64 figures, bool flags, string text,
+    list<string> flags, and they concatenate."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    tables = []
+    for model in ("llama-3.1-8b", "llama-3.1-405b"):  # 405B in bf16 does not fit one H100 node
+        spec, out = tmp_path / f"{model}.toml", tmp_path / f"{model}.parquet"
+        spec.write_text(f'[axes]\nsystem = ["hgx-h100"]\nmodel = ["{model}"]\nweights = ["bf16"]\nisl = [128]\n'
+                        'osl = [128]\nconcurrency = [8]\ntp = [1]\nrandom_range_ratio = [1]\n')
+        result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), "--workers", "1"])
+        assert result.exit_code == 0, result.output
+        tables.append(pq.read_table(out))
+    fits, misses = tables
+    assert fits.schema == misses.schema
+    assert misses.column("feasible").to_pylist() == [False]
+    types = {name: str(fits.schema.field(name).type) for name in (
+        "isl", "tp", "chips", "random_range_ratio", "ttft_s", "feasible", "note", "emulated_on", "flags", "tpp")}
+    assert types == {"isl": "int64", "tp": "int64", "chips": "int64", "random_range_ratio": "double",
+                     "ttft_s": "double", "feasible": "bool", "note": "string", "emulated_on": "string",
+                     "flags": "list<element: string>", "tpp": "double"}
+    assert pa.concat_tables(tables).column("model").to_pylist() == ["llama-3.1-8b", "llama-3.1-405b"]

@@ -42,18 +42,26 @@ from parity.errors import ParityError
 from parity.hardware import Chip, System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
 from parity.policy import PD_KEY, performance_density, tpp
-from parity.predict import CASE_COLUMNS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
+from parity.predict import (CASE_COLUMNS, INPUT_KINDS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, OUTPUT_KINDS,
+                            predict_rows)
 from parity.uncertainty import WHAT_IF_DIGITS, power_flags
 from parity.units import format_si
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "refuse_unread", "sweep_rows", "run_sweep",
-           "RESULT_COLUMNS", "PRICED_BY"]
+           "RESULT_COLUMNS", "PRICED_BY", "CHIP_COLUMNS", "column_kind"]
 
 # a row's figures of its system's chip (CHIP_COLUMNS, after the prediction's): tokens per kW of the system's power
 # (compare's figure: the system's power shared by its chips, so a variant's tdp_w shows), and the chip's TPP and
 # performance density (policy: its peak rates and die area); NaN where unknown
 CHIP_COLUMNS = ("output_tokens_per_s_per_kw", "tpp", PD_KEY)
 RESULT_COLUMNS = OUTPUT_COLUMNS[1:] + CHIP_COLUMNS
+_RESULT_KINDS = {**OUTPUT_KINDS, **dict.fromkeys(CHIP_COLUMNS, "number")}
+
+
+def column_kind(column: str) -> str:
+    """The kind of value (predict.COLUMN_KINDS) a sweep's column holds whatever the run gives: an axis's as predict
+    reads that column, a result's as predict or the chip's figures write it; 'text' for any other (serve_command)."""
+    return INPUT_KINDS.get(column) or _RESULT_KINDS.get(column, "text")
 REQUIRED_AXES = ("model", "isl", "osl", "concurrency")  # and a system or a variant
 MOST_CASES = 10_000_000  # about a day on one core
 

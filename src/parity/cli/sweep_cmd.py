@@ -18,10 +18,11 @@ from parity.cli.values import Count, ray_option
 from parity.dtypes import format_named
 from parity.errors import ParityError
 from parity.predict import case_from_row, scenario_of
-from parity.predict.columns import READ_COLUMNS
+from parity.predict.columns import READ_COLUMNS, flag
 from parity.parallel import RAY_LOCAL
 from parity.report.tables import to_builtin, to_csv, write_atomic
-from parity.sweep import SweepSpec, run_sweep, spec_from_toml, sweep_rows
+from parity.sweep import SweepSpec, column_kind, run_sweep, spec_from_toml, sweep_rows
+from parity.units import whole
 
 
 def _writable(out: Path) -> None:
@@ -66,15 +67,49 @@ def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[
     return out
 
 
+def _typed(value: Any, kind: str, column: str) -> Any:
+    """A cell as a value of its column's kind (sweep.column_kind): a count as an integer where whole, a number as a
+    float, a flag as a bool (an axis's 'true' read as predict reads it), text as a string, a list of texts; None where
+    the cell is empty or NaN."""
+    value = to_builtin(value)
+    if value is None or value == "":
+        return None
+    try:
+        if kind == "count":
+            return whole(float(value))
+        if kind == "number":
+            return to_builtin(float(value))
+        if kind == "flag":
+            return value if isinstance(value, bool) else flag({column: value}, column)
+    except (TypeError, ValueError, ParityError) as err:  # the axes are checked before the run: a defect if reached
+        raise ParityError(f"sweep column {column}: {value!r} is not a {kind}") from err
+    return [str(v) for v in value] if kind == "texts" else str(value)
+
+
+def _parquet_table(rows: list[dict]) -> Any:
+    """The rows as an Arrow table whose column types follow each column's kind, never the run's values (a column of
+    empty cells was of type null and one of infeasible rows' NaN too, so two sweeps' files did not read as one
+    dataset): int64 counts (float64 where a count is not whole: a rate-matched 13.5 chips), float64 numbers, bool
+    flags, string text, list<string> lists."""
+    import pyarrow as pa  # noqa: PLC0415 - optional extra, checked by _writable
+
+    types = {"count": pa.int64(), "number": pa.float64(), "flag": pa.bool_(), "text": pa.string(),
+             "texts": pa.list_(pa.string())}
+    columns: dict[str, Any] = {}
+    for column in dict.fromkeys(k for r in rows for k in r):
+        kind = column_kind(column)
+        cells = [_typed(r.get(column), kind, column) for r in rows]
+        whole_counts = kind != "count" or all(c is None or isinstance(c, int) for c in cells)
+        columns[column] = pa.array(cells, types[kind] if whole_counts else pa.float64())
+    return pa.table(columns)
+
+
 def _write(rows: list[dict], out: Path) -> None:
     if out.suffix.lower() == ".parquet":
-        import pyarrow as pa  # noqa: PLC0415 - optional extra, checked by _writable
-        import pyarrow.parquet as pq  # noqa: PLC0415
+        import pyarrow.parquet as pq  # noqa: PLC0415 - optional extra, checked by _writable
 
         buffer = io.BytesIO()
-        columns = list(dict.fromkeys(k for r in rows for k in r))
-        table = pa.table({k: [None if (v := to_builtin(r.get(k))) == "" else v for r in rows] for k in columns})
-        pq.write_table(table, buffer)
+        pq.write_table(_parquet_table(rows), buffer)
         write_atomic(out, buffer.getvalue())
     else:
         write_atomic(out, to_csv(rows))

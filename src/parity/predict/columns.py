@@ -43,6 +43,13 @@ OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags",
                   "emulated_on", "expert_emulated_on")
 
+# the kind of value each output column holds, one of COLUMN_KINDS' (a typed file's column type is read from it, never
+# from the values a run happens to give: a column of empty cells is still text, one of infeasible rows still numbers)
+OUTPUT_KINDS = {**dict.fromkeys(OUTPUT_COLUMNS, "number"), "case_id": "text", "chips": "count", "note": "text",
+                "emulated_on": "text", "expert_emulated_on": "text", "feasible": "flag", "flags": "texts"}
+# the kinds of value a column holds: a whole number (count), any number, true or false (flag), text, a list of texts
+COLUMN_KINDS = ("count", "number", "flag", "text", "texts")
+
 # what the simulator adds (percentiles, ITL, E2E, preemptions, requests that waited for KV room); NaN under the
 # steady-state model
 # draft tokens a decode step may carry with multi-token prediction (`parity serve --mtp`, a row's mtp_tokens, a sweep
