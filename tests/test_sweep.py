@@ -562,3 +562,21 @@ def test_parquet_column_types_follow_the_columns_not_the_run(tmp_path: Path) -> 
                      "ttft_s": "double", "feasible": "bool", "note": "string", "emulated_on": "string",
                      "flags": "list<element: string>", "tpp": "double"}
     assert pa.concat_tables(tables).column("model").to_pylist() == ["llama-3.1-8b", "llama-3.1-405b"]
+
+
+def test_predict_reads_a_sweeps_table_back_with_the_sweeps_figures(tmp_path: Path) -> None:
+    """`parity predict` of a sweep's own CSV stopped at output_tokens_per_s_per_kw, then at tpp ('did you mean
+    'tp'?', a hint that would have changed the layout), performance_density_tpp_per_mm2, serve_command and serve_note
+    (fuzzDL 3): a sweep's columns are kept unread as predict's own outputs are, and its rows price as the sweep did."""
+    spec, swept, again = tmp_path / "spec.toml", tmp_path / "sweep.csv", tmp_path / "again.csv"
+    spec.write_text('[axes]\nsystem = ["hgx-h100"]\nmodel = ["llama-3.1-8b"]\nisl = [128, 1024]\nosl = [128]\n'
+                    'concurrency = [8]\n')
+    result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(swept), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["predict", str(swept), "--model-kind", "steady", "--out", str(again)])
+    assert result.exit_code == 0, result.output
+    before, after = list(csv.DictReader(swept.open())), list(csv.DictReader(again.open()))
+    assert {"tpp", "serve_command"} <= set(before[0])
+    figures = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "chips", "memory_bytes_per_chip")
+    assert [[row[k] for k in figures] for row in after] == [[row[k] for k in figures] for row in before]
+    assert [row["case_id"] for row in after] == ["sweep-0", "sweep-1"]

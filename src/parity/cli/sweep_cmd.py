@@ -21,7 +21,7 @@ from parity.predict import case_from_row, scenario_of
 from parity.predict.columns import READ_COLUMNS, flag
 from parity.parallel import RAY_LOCAL
 from parity.report.tables import to_builtin, to_csv, write_atomic
-from parity.sweep import SweepSpec, column_kind, run_sweep, spec_from_toml, sweep_rows
+from parity.sweep import CHIP_COLUMNS, SweepSpec, column_kind, run_sweep, spec_from_toml, sweep_rows
 from parity.units import whole
 
 
@@ -36,6 +36,11 @@ def _writable(out: Path) -> None:
             import pyarrow  # noqa: F401, PLC0415 - optional extra
         except ImportError as err:
             raise ParityError("Parquet output needs pyarrow: pip install 'parity[parquet]' (or write .csv)") from err
+
+
+SERVE_COLUMNS = ("serve_command", "serve_note")  # what _with_serve_command adds to each row
+# the columns a sweep writes beside predict's own, which `parity predict` keeps unread in a sweep's table read back
+SWEEP_COLUMNS = CHIP_COLUMNS + SERVE_COLUMNS
 
 
 def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[dict[str, Any]]:
@@ -63,7 +68,7 @@ def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[
                 pass
         note = ("a what-if system: `parity serve` runs catalog systems" if row.get("system") in variants else
                 f"`parity serve` has no option for {', '.join(unsaid)}" if unsaid else "")
-        out.append({**row, "serve_command": command, "serve_note": note})
+        out.append({**row, **dict(zip(SERVE_COLUMNS, (command, note)))})
     return out
 
 

@@ -132,16 +132,19 @@ def refuse_repeated_column(table: str, header: Sequence[str]) -> None:
             raise ParityError(f"{table}: column {column!r} is named twice (the second's cells would replace the first's)")
 
 
-def check_case_columns(table: str, header: Sequence[str], rows: Sequence[Mapping[str, object]]) -> None:
+def check_case_columns(table: str, header: Sequence[str], rows: Sequence[Mapping[str, object]],
+                       kept: Sequence[str] = ()) -> None:
     """Refuse a column of the cases table `table` (its name, for the message) that case_from_row does not read
     (READ_COLUMNS) and that is no measurement's own (MEASUREMENT_COLUMNS, measured_*): a misspelled input
-    ('mtp_token') would take its default without a word; predict's own outputs (PREDICTED_COLUMNS) are kept
-    unread as measurements are. A column named twice is refused too (its second cells
+    ('mtp_token') would take its default without a word; predict's own outputs (PREDICTED_COLUMNS) and `kept`, what
+    another command writes beside them (a sweep's chip figures and serve line: a sweep's table is a cases table), are
+    kept unread as measurements are, never taken for a misspelled input ('tpp' is a sweep's, not 'tp'). A column named
+    twice is refused too (its second cells
     would replace the first), and an unnamed one (a trailing comma in the header) where it holds a cell. A column
     that qualifies a measured metric (METRIC_COLUMNS) is kept unread beside a `metric` column."""
     refuse_repeated_column(table, header)
     for column in header:
-        if column in READ_COLUMNS or column in MEASUREMENT_COLUMNS or column in PREDICTED_COLUMNS or \
+        if column in READ_COLUMNS or column in MEASUREMENT_COLUMNS or column in PREDICTED_COLUMNS or column in kept or \
                 column.startswith("measured_") or (column in METRIC_COLUMNS and "metric" in header):
             continue
         if not column.strip():
