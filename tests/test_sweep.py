@@ -580,3 +580,18 @@ def test_predict_reads_a_sweeps_table_back_with_the_sweeps_figures(tmp_path: Pat
     figures = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "chips", "memory_bytes_per_chip")
     assert [[row[k] for k in figures] for row in after] == [[row[k] for k in figures] for row in before]
     assert [row["case_id"] for row in after] == ["sweep-0", "sweep-1"]
+
+
+@pytest.mark.parametrize(("axis", "values", "says"), [
+    ("isl", "[1024, 1024]", "isl: 1024 given twice"), ("concurrency", "[8, 4, 8, 8]", "concurrency: 8 given 3 times"),
+    ("random_range_ratio", "[0.5, 0.5]", "random_range_ratio: 0.5 given twice")])
+def test_a_number_given_twice_on_an_axis_is_refused(tmp_path: Path, axis: str, values: str, says: str) -> None:
+    """isl = [1024, 1024] with concurrency = [8, 8] ran one case 4 times as identical rows, where a name given twice
+    was refused (fuzzDL 4): a repeated number is refused alike, before any case runs."""
+    axes = {"system": '["hgx-h100"]', "model": '["llama-3.1-8b"]', "isl": "[1024]", "osl": "[128]",
+            "concurrency": "[8]", axis: values}
+    spec = "[axes]\n" + "".join(f"{k} = {v}\n" for k, v in axes.items())
+    assert refused(spec, tmp_path) == f"parity: error: spec.toml: sweep axis {says}: each case runs once"
+    with pytest.raises(ParityError, match="sweep axis tp: 2 given twice"):
+        SweepSpec(axes={"system": ["hgx-h100"], "model": ["m"], "isl": [1], "osl": [1], "concurrency": [1],
+                        "tp": [2, 2.0]})

@@ -317,6 +317,7 @@ class SweepSpec:
         for name, values in self.axes.items():
             if not isinstance(values, (list, tuple)) or not values:
                 raise ParityError(f"sweep axis {name!r} must be a non-empty list")
+            _refuse_repeated_values(name, values)
         for name in _FORMAT_AXES & set(self.axes):  # one format under two names is one case run twice
             refuse_repeated_formats(self.axes[name], "each case runs once", f"sweep axis {name}: ")
         for drafts in self.axes.get("mtp_tokens", ()):  # bounded as `parity serve --mtp` is
@@ -337,6 +338,19 @@ class SweepSpec:
                               "every case")
         refuse_unread(self.variants, "parity sweep")
         _check_variants(self.variants, self.axes.get("variant", ()))
+
+
+def _refuse_repeated_values(axis: str, values: Sequence[Any]) -> None:
+    """Refuse a number or flag given twice on one axis (isl = [1024, 1024] ran every case twice, as identical rows),
+    as a name given twice is (_canonical_axes, which names its spellings)."""
+    seen: dict[Any, int] = {}
+    for value in values:
+        if isinstance(value, (int, float, str)) and not (isinstance(value, float) and math.isnan(value)):
+            seen[value] = seen.get(value, 0) + 1
+    for value, count in seen.items():
+        if count > 1:
+            times = "twice" if count == 2 else f"{count} times"
+            raise ParityError(f"sweep axis {axis}: {as_written(value)} given {times}: each case runs once")
 
 
 def _check_variants(variants: Sequence[Variant], named: Sequence[Any]) -> None:
