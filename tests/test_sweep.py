@@ -595,3 +595,25 @@ def test_a_number_given_twice_on_an_axis_is_refused(tmp_path: Path, axis: str, v
     with pytest.raises(ParityError, match="sweep axis tp: 2 given twice"):
         SweepSpec(axes={"system": ["hgx-h100"], "model": ["m"], "isl": [1], "osl": [1], "concurrency": [1],
                         "tp": [2, 2.0]})
+
+
+def test_a_large_sweep_says_its_size_and_a_rough_duration_first(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 160,000-case sweep ran silent off a terminal (fuzzDL 5): over LARGE_SWEEP_CASES a sweep says its count and a
+    rough duration on stderr before it runs, at CASES_PER_S_PER_PROCESS (500/s) a process; a smaller one says
+    nothing more than before."""
+    from parity.cli import sweep_cmd
+
+    assert sweep_cmd._heads_up(20_000, 4, False) == ""
+    assert sweep_cmd._heads_up(60_000, 4, False) == (
+        "60,000 scenarios: roughly 30 s on 4 processes (~500 cases/s each; larger models and disaggregated layouts "
+        "run slower)")
+    assert sweep_cmd._heads_up(1_200_000, 1, False).startswith("1,200,000 scenarios: roughly 40 min on 1 process (")
+    assert sweep_cmd._heads_up(60_000, 4, True) == "60,000 scenarios on Ray"
+    monkeypatch.setattr(sweep_cmd, "LARGE_SWEEP_CASES", 1)
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[axes]\nsystem = ["hgx-h100"]\nmodel = ["llama-3.1-8b"]\nisl = [128, 256]\nosl = [128]\n'
+                    'concurrency = [8]\n')
+    result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(tmp_path / "out.csv"), "--workers", "4"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0].startswith("2 scenarios: roughly 4 ms on 1 process (")

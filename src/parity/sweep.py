@@ -63,7 +63,7 @@ def column_kind(column: str) -> str:
     reads that column, a result's as predict or the chip's figures write it; 'text' for any other (serve_command)."""
     return INPUT_KINDS.get(column) or _RESULT_KINDS.get(column, "text")
 REQUIRED_AXES = ("model", "isl", "osl", "concurrency")  # and a system or a variant
-MOST_CASES = 10_000_000  # about a day on one core
+MOST_CASES = 10_000_000  # about 6 hours on one process at ~500 cases/s (cli.sweep_cmd.CASES_PER_S_PER_PROCESS)
 
 
 # chip fields a variant may scale or set: field -> (the least value a chip takes, its unit). peak_flop_per_s is a

@@ -22,7 +22,29 @@ from parity.predict.columns import READ_COLUMNS, flag
 from parity.parallel import RAY_LOCAL
 from parity.report.tables import to_builtin, to_csv, write_atomic
 from parity.sweep import CHIP_COLUMNS, SweepSpec, column_kind, run_sweep, spec_from_toml, sweep_rows
-from parity.units import whole
+from parity.units import duration_text, whole
+
+
+# a sweep this large says its size and a rough duration on stderr before it runs (a pipe or a log gets no bar): at
+# ~500 cases/s on one process, 20,000 cases take about 40 s there
+LARGE_SWEEP_CASES = 20_000
+# [cases/s] one process prices under the steady model: benchmarks/bench_predict.py's 2,000 measured cases (DeepSeek-R1
+# disaggregated among them) at 490-530/s on one core, a 4,320-case sweep of dense and MoE models at ~580/s; a rough
+# figure for an estimate only (a spec of larger models or disaggregated layouts runs slower)
+CASES_PER_S_PER_PROCESS = 500.0
+
+
+def _heads_up(total: int, processes: int, on_ray: bool) -> str:
+    """The line a large sweep (over LARGE_SWEEP_CASES) prints before it runs: its size and, on `processes` local
+    processes (no more than its chunks), a rough duration ('' for a smaller one)."""
+    if total <= LARGE_SWEEP_CASES:
+        return ""
+    if on_ray:
+        return f"{total:,} scenarios on Ray"
+    processes = max(1, processes)
+    seconds = total / (CASES_PER_S_PER_PROCESS * processes)
+    return (f"{total:,} scenarios: roughly {duration_text(seconds)} on {processes:,} process{'es' * (processes > 1)} "
+            f"(~{CASES_PER_S_PER_PROCESS:,.0f} cases/s each; larger models and disaggregated layouts run slower)")
 
 
 def _writable(out: Path) -> None:
@@ -198,6 +220,8 @@ def sweep(spec_path: Path, out: Path, workers: int, ray: str | None, chunk: int)
     spec = read_spec(spec_path)
     _writable(out)
     total = len(sweep_rows(spec))
+    if said := _heads_up(total, min(workers, -(-total // chunk)), ray is not None):
+        click.echo(said, err=True)
     with progress_bar() as progress:
         task = progress.add_task(f"{total:,} scenarios", total=total)
         rows = run_sweep(spec, workers=workers, use_ray=ray is not None,
