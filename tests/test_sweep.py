@@ -536,3 +536,84 @@ def test_a_price_for_a_chip_the_catalog_does_not_price_is_bounded(tmp_path: Path
     assert (result.exit_code, result.stderr) == (2, "parity: error: v.toml: variant v: values.unit_price_usd = 1e+13 "
                                                     "is beyond $1e+09 a chip (chip nvidia-h200-sxm has no catalog "
                                                     "price to compare it with)\n")
+
+
+def test_parquet_column_types_follow_the_columns_not_the_run(tmp_path: Path) -> None:
+    """A sweep whose emulated_on cells were all empty wrote that column as type null, an all-infeasible one its
+    ttft_s as null and its flags as list<null>, so `pd.read_parquet` of the two files failed (fuzzDL 2: Unsupported
+    cast from string to null). Both now carry one schema: int64 counts, float64 figures, bool flags, string text,
+    list<string> flags, and they concatenate."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    tables = []
+    for model in ("llama-3.1-8b", "llama-3.1-405b"):  # 405B in bf16 does not fit one H100 node
+        spec, out = tmp_path / f"{model}.toml", tmp_path / f"{model}.parquet"
+        spec.write_text(f'[axes]\nsystem = ["hgx-h100"]\nmodel = ["{model}"]\nweights = ["bf16"]\nisl = [128]\n'
+                        'osl = [128]\nconcurrency = [8]\ntp = [1]\nrandom_range_ratio = [1]\n')
+        result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), "--workers", "1"])
+        assert result.exit_code == 0, result.output
+        tables.append(pq.read_table(out))
+    fits, misses = tables
+    assert fits.schema == misses.schema
+    assert misses.column("feasible").to_pylist() == [False]
+    types = {name: str(fits.schema.field(name).type) for name in (
+        "isl", "tp", "chips", "random_range_ratio", "ttft_s", "feasible", "note", "emulated_on", "flags", "tpp")}
+    assert types == {"isl": "int64", "tp": "int64", "chips": "int64", "random_range_ratio": "double",
+                     "ttft_s": "double", "feasible": "bool", "note": "string", "emulated_on": "string",
+                     "flags": "list<element: string>", "tpp": "double"}
+    assert pa.concat_tables(tables).column("model").to_pylist() == ["llama-3.1-8b", "llama-3.1-405b"]
+
+
+def test_predict_reads_a_sweeps_table_back_with_the_sweeps_figures(tmp_path: Path) -> None:
+    """`parity predict` of a sweep's own CSV stopped at output_tokens_per_s_per_kw, then at tpp ('did you mean
+    'tp'?', a hint that would have changed the layout), performance_density_tpp_per_mm2, serve_command and serve_note
+    (fuzzDL 3): a sweep's columns are kept unread as predict's own outputs are, and its rows price as the sweep did."""
+    spec, swept, again = tmp_path / "spec.toml", tmp_path / "sweep.csv", tmp_path / "again.csv"
+    spec.write_text('[axes]\nsystem = ["hgx-h100"]\nmodel = ["llama-3.1-8b"]\nisl = [128, 1024]\nosl = [128]\n'
+                    'concurrency = [8]\n')
+    result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(swept), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["predict", str(swept), "--model-kind", "steady", "--out", str(again)])
+    assert result.exit_code == 0, result.output
+    before, after = list(csv.DictReader(swept.open())), list(csv.DictReader(again.open()))
+    assert {"tpp", "serve_command"} <= set(before[0])
+    figures = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip", "chips", "memory_bytes_per_chip")
+    assert [[row[k] for k in figures] for row in after] == [[row[k] for k in figures] for row in before]
+    assert [row["case_id"] for row in after] == ["sweep-0", "sweep-1"]
+
+
+@pytest.mark.parametrize(("axis", "values", "says"), [
+    ("isl", "[1024, 1024]", "isl: 1024 given twice"), ("concurrency", "[8, 4, 8, 8]", "concurrency: 8 given 3 times"),
+    ("random_range_ratio", "[0.5, 0.5]", "random_range_ratio: 0.5 given twice")])
+def test_a_number_given_twice_on_an_axis_is_refused(tmp_path: Path, axis: str, values: str, says: str) -> None:
+    """isl = [1024, 1024] with concurrency = [8, 8] ran one case 4 times as identical rows, where a name given twice
+    was refused (fuzzDL 4): a repeated number is refused alike, before any case runs."""
+    axes = {"system": '["hgx-h100"]', "model": '["llama-3.1-8b"]', "isl": "[1024]", "osl": "[128]",
+            "concurrency": "[8]", axis: values}
+    spec = "[axes]\n" + "".join(f"{k} = {v}\n" for k, v in axes.items())
+    assert refused(spec, tmp_path) == f"parity: error: spec.toml: sweep axis {says}: each case runs once"
+    with pytest.raises(ParityError, match="sweep axis tp: 2 given twice"):
+        SweepSpec(axes={"system": ["hgx-h100"], "model": ["m"], "isl": [1], "osl": [1], "concurrency": [1],
+                        "tp": [2, 2.0]})
+
+
+def test_a_large_sweep_says_its_size_and_a_rough_duration_first(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 160,000-case sweep ran silent off a terminal (fuzzDL 5): over LARGE_SWEEP_CASES a sweep says its count and a
+    rough duration on stderr before it runs, at CASES_PER_S_PER_PROCESS (500/s) a process; a smaller one says
+    nothing more than before."""
+    from parity.cli import sweep_cmd
+
+    assert sweep_cmd._heads_up(20_000, 4, False) == ""
+    assert sweep_cmd._heads_up(60_000, 4, False) == (
+        "60,000 scenarios: roughly 30 s on 4 processes (~500 cases/s each; larger models and disaggregated layouts "
+        "run slower)")
+    assert sweep_cmd._heads_up(1_200_000, 1, False).startswith("1,200,000 scenarios: roughly 40 min on 1 process (")
+    assert sweep_cmd._heads_up(60_000, 4, True) == "60,000 scenarios on Ray"
+    monkeypatch.setattr(sweep_cmd, "LARGE_SWEEP_CASES", 1)
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[axes]\nsystem = ["hgx-h100"]\nmodel = ["llama-3.1-8b"]\nisl = [128, 256]\nosl = [128]\n'
+                    'concurrency = [8]\n')
+    result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(tmp_path / "out.csv"), "--workers", "4"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0].startswith("2 scenarios: roughly 4 ms on 1 process (")

@@ -194,16 +194,10 @@ def prompt_kv_bytes(model: Model, precision: Precision, tokens: Num) -> Num:
 
 
 def cache_bytes_per_sequence_per_device(model: Model, shard: Shard, precision: Precision, context: Num) -> Num:
-    """[B] one sequence of `context` tokens holds on one device: its KV (windows capped at the window) and
-    the fixed state of its linear and state-space layers."""
-    per_token = kv_bytes_per_token_per_device(model, shard, precision, _windowed(model, context))
+    """[B] one sequence of `context` tokens holds on one device: its KV (windows capped at the window, each element
+    of an array of contexts at its own length) and the fixed state of its linear and state-space layers."""
+    per_token = kv_bytes_per_token_per_device(model, shard, precision, context)
     return context * per_token + state_bytes_per_sequence_per_device(model, shard)
-
-
-def _windowed(model: Model, context: Num) -> float | None:
-    """The context windows are capped at (the longest of the batch), or None when no layer has a window."""
-    windowed = any(layer.attention is not None and layer.attention.window is not None for layer in model.layers)
-    return (float(np.max(context)) or None) if windowed else None
 
 
 def serving_memory(model: Model, shard: Shard, precision: Precision, capacity_bytes: float,
@@ -218,11 +212,11 @@ def serving_memory(model: Model, shard: Shard, precision: Precision, capacity_by
     """
     # the fixed state of linear and state-space layers is spread over the sequence's tokens, so that
     # capacities in tokens (kv_token_capacity) count it
-    per_token = (kv_bytes_per_token_per_device(model, shard, precision, _windowed(model, context))
+    per_token = (kv_bytes_per_token_per_device(model, shard, precision, context)
                  + state_bytes_per_sequence_per_device(model, shard) / np.maximum(context, 1.0))
     weights = weight_bytes_per_device(model, shard, precision)
     if drafting:
-        per_token = per_token + mtp_kv_bytes_per_token_per_device(model, shard, precision, _windowed(model, context))
+        per_token = per_token + mtp_kv_bytes_per_token_per_device(model, shard, precision, context)
         weights = weights + mtp_weight_bytes_per_device(model, shard, precision)
     widest = max(float(getattr(layer.mlp, "intermediate_size", 0) or getattr(layer.mlp, "expert_intermediate_size", 0)
                        * getattr(layer.mlp, "experts_per_token", 1)) for layer in model.layers)

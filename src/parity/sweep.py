@@ -42,20 +42,28 @@ from parity.errors import ParityError
 from parity.hardware import Chip, System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
 from parity.policy import PD_KEY, performance_density, tpp
-from parity.predict import CASE_COLUMNS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, predict_rows
+from parity.predict import (CASE_COLUMNS, INPUT_KINDS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, OUTPUT_KINDS,
+                            predict_rows)
 from parity.uncertainty import WHAT_IF_DIGITS, power_flags
 from parity.units import format_si
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "refuse_unread", "sweep_rows", "run_sweep",
-           "RESULT_COLUMNS", "PRICED_BY"]
+           "RESULT_COLUMNS", "PRICED_BY", "CHIP_COLUMNS", "column_kind"]
 
 # a row's figures of its system's chip (CHIP_COLUMNS, after the prediction's): tokens per kW of the system's power
 # (compare's figure: the system's power shared by its chips, so a variant's tdp_w shows), and the chip's TPP and
 # performance density (policy: its peak rates and die area); NaN where unknown
 CHIP_COLUMNS = ("output_tokens_per_s_per_kw", "tpp", PD_KEY)
 RESULT_COLUMNS = OUTPUT_COLUMNS[1:] + CHIP_COLUMNS
+_RESULT_KINDS = {**OUTPUT_KINDS, **dict.fromkeys(CHIP_COLUMNS, "number")}
+
+
+def column_kind(column: str) -> str:
+    """The kind of value (predict.COLUMN_KINDS) a sweep's column holds whatever the run gives: an axis's as predict
+    reads that column, a result's as predict or the chip's figures write it; 'text' for any other (serve_command)."""
+    return INPUT_KINDS.get(column) or _RESULT_KINDS.get(column, "text")
 REQUIRED_AXES = ("model", "isl", "osl", "concurrency")  # and a system or a variant
-MOST_CASES = 10_000_000  # about a day on one core
+MOST_CASES = 10_000_000  # about 6 hours on one process at ~500 cases/s (cli.sweep_cmd.CASES_PER_S_PER_PROCESS)
 
 
 # chip fields a variant may scale or set: field -> (the least value a chip takes, its unit). peak_flop_per_s is a
@@ -309,6 +317,7 @@ class SweepSpec:
         for name, values in self.axes.items():
             if not isinstance(values, (list, tuple)) or not values:
                 raise ParityError(f"sweep axis {name!r} must be a non-empty list")
+            _refuse_repeated_values(name, values)
         for name in _FORMAT_AXES & set(self.axes):  # one format under two names is one case run twice
             refuse_repeated_formats(self.axes[name], "each case runs once", f"sweep axis {name}: ")
         for drafts in self.axes.get("mtp_tokens", ()):  # bounded as `parity serve --mtp` is
@@ -329,6 +338,19 @@ class SweepSpec:
                               "every case")
         refuse_unread(self.variants, "parity sweep")
         _check_variants(self.variants, self.axes.get("variant", ()))
+
+
+def _refuse_repeated_values(axis: str, values: Sequence[Any]) -> None:
+    """Refuse a number or flag given twice on one axis (isl = [1024, 1024] ran every case twice, as identical rows),
+    as a name given twice is (_canonical_axes, which names its spellings)."""
+    seen: dict[Any, int] = {}
+    for value in values:
+        if isinstance(value, (int, float, str)) and not (isinstance(value, float) and math.isnan(value)):
+            seen[value] = seen.get(value, 0) + 1
+    for value, count in seen.items():
+        if count > 1:
+            times = "twice" if count == 2 else f"{count} times"
+            raise ParityError(f"sweep axis {axis}: {as_written(value)} given {times}: each case runs once")
 
 
 def _check_variants(variants: Sequence[Variant], named: Sequence[Any]) -> None:

@@ -70,7 +70,9 @@ def _read_cases(path: Path) -> list[dict[str, str]]:
                           f"{', '.join(missing)})")
     if not rows:
         raise ParityError(f"{path.name}: a header and no cases (one case a row below it)")
-    check_case_columns(path.name, header, rows)
+    from parity.cli.sweep_cmd import SWEEP_COLUMNS  # noqa: PLC0415 - a sweep's table is a cases table too
+
+    check_case_columns(path.name, header, rows, kept=SWEEP_COLUMNS)
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, start=1):
         if case_id := (row.get("case_id") or "").strip():

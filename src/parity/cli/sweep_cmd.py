@@ -18,10 +18,33 @@ from parity.cli.values import Count, ray_option
 from parity.dtypes import format_named
 from parity.errors import ParityError
 from parity.predict import case_from_row, scenario_of
-from parity.predict.columns import READ_COLUMNS
+from parity.predict.columns import READ_COLUMNS, flag
 from parity.parallel import RAY_LOCAL
 from parity.report.tables import to_builtin, to_csv, write_atomic
-from parity.sweep import SweepSpec, run_sweep, spec_from_toml, sweep_rows
+from parity.sweep import CHIP_COLUMNS, SweepSpec, column_kind, run_sweep, spec_from_toml, sweep_rows
+from parity.units import duration_text, whole
+
+
+# a sweep this large says its size and a rough duration on stderr before it runs (a pipe or a log gets no bar): at
+# ~500 cases/s on one process, 20,000 cases take about 40 s there
+LARGE_SWEEP_CASES = 20_000
+# [cases/s] one process prices under the steady model: benchmarks/bench_predict.py's 2,000 measured cases (DeepSeek-R1
+# disaggregated among them) at 490-530/s on one core, a 4,320-case sweep of dense and MoE models at ~580/s; a rough
+# figure for an estimate only (a spec of larger models or disaggregated layouts runs slower)
+CASES_PER_S_PER_PROCESS = 500.0
+
+
+def _heads_up(total: int, processes: int, on_ray: bool) -> str:
+    """The line a large sweep (over LARGE_SWEEP_CASES) prints before it runs: its size and, on `processes` local
+    processes (no more than its chunks), a rough duration ('' for a smaller one)."""
+    if total <= LARGE_SWEEP_CASES:
+        return ""
+    if on_ray:
+        return f"{total:,} scenarios on Ray"
+    processes = max(1, processes)
+    seconds = total / (CASES_PER_S_PER_PROCESS * processes)
+    return (f"{total:,} scenarios: roughly {duration_text(seconds)} on {processes:,} process{'es' * (processes > 1)} "
+            f"(~{CASES_PER_S_PER_PROCESS:,.0f} cases/s each; larger models and disaggregated layouts run slower)")
 
 
 def _writable(out: Path) -> None:
@@ -35,6 +58,11 @@ def _writable(out: Path) -> None:
             import pyarrow  # noqa: F401, PLC0415 - optional extra
         except ImportError as err:
             raise ParityError("Parquet output needs pyarrow: pip install 'parity[parquet]' (or write .csv)") from err
+
+
+SERVE_COLUMNS = ("serve_command", "serve_note")  # what _with_serve_command adds to each row
+# the columns a sweep writes beside predict's own, which `parity predict` keeps unread in a sweep's table read back
+SWEEP_COLUMNS = CHIP_COLUMNS + SERVE_COLUMNS
 
 
 def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[dict[str, Any]]:
@@ -62,19 +90,53 @@ def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[
                 pass
         note = ("a what-if system: `parity serve` runs catalog systems" if row.get("system") in variants else
                 f"`parity serve` has no option for {', '.join(unsaid)}" if unsaid else "")
-        out.append({**row, "serve_command": command, "serve_note": note})
+        out.append({**row, **dict(zip(SERVE_COLUMNS, (command, note)))})
     return out
+
+
+def _typed(value: Any, kind: str, column: str) -> Any:
+    """A cell as a value of its column's kind (sweep.column_kind): a count as an integer where whole, a number as a
+    float, a flag as a bool (an axis's 'true' read as predict reads it), text as a string, a list of texts; None where
+    the cell is empty or NaN."""
+    value = to_builtin(value)
+    if value is None or value == "":
+        return None
+    try:
+        if kind == "count":
+            return whole(float(value))
+        if kind == "number":
+            return to_builtin(float(value))
+        if kind == "flag":
+            return value if isinstance(value, bool) else flag({column: value}, column)
+    except (TypeError, ValueError, ParityError) as err:  # the axes are checked before the run: a defect if reached
+        raise ParityError(f"sweep column {column}: {value!r} is not a {kind}") from err
+    return [str(v) for v in value] if kind == "texts" else str(value)
+
+
+def _parquet_table(rows: list[dict]) -> Any:
+    """The rows as an Arrow table whose column types follow each column's kind, never the run's values (a column of
+    empty cells was of type null and one of infeasible rows' NaN too, so two sweeps' files did not read as one
+    dataset): int64 counts (float64 where a count is not whole: a rate-matched 13.5 chips), float64 numbers, bool
+    flags, string text, list<string> lists."""
+    import pyarrow as pa  # noqa: PLC0415 - optional extra, checked by _writable
+
+    types = {"count": pa.int64(), "number": pa.float64(), "flag": pa.bool_(), "text": pa.string(),
+             "texts": pa.list_(pa.string())}
+    columns: dict[str, Any] = {}
+    for column in dict.fromkeys(k for r in rows for k in r):
+        kind = column_kind(column)
+        cells = [_typed(r.get(column), kind, column) for r in rows]
+        whole_counts = kind != "count" or all(c is None or isinstance(c, int) for c in cells)
+        columns[column] = pa.array(cells, types[kind] if whole_counts else pa.float64())
+    return pa.table(columns)
 
 
 def _write(rows: list[dict], out: Path) -> None:
     if out.suffix.lower() == ".parquet":
-        import pyarrow as pa  # noqa: PLC0415 - optional extra, checked by _writable
-        import pyarrow.parquet as pq  # noqa: PLC0415
+        import pyarrow.parquet as pq  # noqa: PLC0415 - optional extra, checked by _writable
 
         buffer = io.BytesIO()
-        columns = list(dict.fromkeys(k for r in rows for k in r))
-        table = pa.table({k: [None if (v := to_builtin(r.get(k))) == "" else v for r in rows] for k in columns})
-        pq.write_table(table, buffer)
+        pq.write_table(_parquet_table(rows), buffer)
         write_atomic(out, buffer.getvalue())
     else:
         write_atomic(out, to_csv(rows))
@@ -158,6 +220,8 @@ def sweep(spec_path: Path, out: Path, workers: int, ray: str | None, chunk: int)
     spec = read_spec(spec_path)
     _writable(out)
     total = len(sweep_rows(spec))
+    if said := _heads_up(total, min(workers, -(-total // chunk)), ray is not None):
+        click.echo(said, err=True)
     with progress_bar() as progress:
         task = progress.add_task(f"{total:,} scenarios", total=total)
         rows = run_sweep(spec, workers=workers, use_ray=ray is not None,

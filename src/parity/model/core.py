@@ -80,13 +80,13 @@ class Layer:
         return total
 
     def kv_elements_per_token(self, context: float | None = None) -> float:
-        """Cache elements one token adds to this layer; with `context`, the average over a context's tokens
-        (a window or chunk keeps at most its own length)."""
+        """Cache elements one token adds to this layer; with `context` (a length, or an array of them each taken on
+        its own), the average over a context's tokens (a window or chunk keeps at most its own length)."""
         a = self.attention
         if a is None or not a.kv_elements_per_token:
             return 0.0
-        if context and a.window is not None:
-            return a.kv_elements_per_token * a.kept(context) / context
+        if context is not None:
+            return a.kv_elements_per_token * a.kept_share(context)
         return float(a.kv_elements_per_token)
 
     def kv_bytes_per_token(self, kv_format: Format, context: float | None = None) -> float:
@@ -95,8 +95,8 @@ class Layer:
         a = self.attention
         if not isinstance(a, Attention) or not a.kv_elements_per_token:
             return 0.0
-        if context and a.window is not None:
-            return a.kv_bytes_per_token(kv_format) * a.kept(context) / context
+        if context is not None:
+            return a.kv_bytes_per_token(kv_format) * a.kept_share(context)
         return a.kv_bytes_per_token(kv_format)
 
     def state_bytes_per_sequence(self) -> float:

@@ -225,6 +225,15 @@ class Attention:
         """Tokens of a `context`-token sequence this layer's cache holds [tokens]."""
         return context if self.window is None else np.minimum(context, float(self.window))
 
+    def kept_share(self, context: float | np.ndarray) -> float | np.ndarray:
+        """Share of a `context`-token sequence's tokens this layer's cache holds, element by element of an array of
+        contexts (so a batch of lengths prices each on its own); 1 without a window or for an empty context."""
+        if self.window is None:
+            return 1.0
+        c = np.asarray(context, float)
+        share = np.where(c > 0, np.minimum(c, float(self.window)) / np.where(c > 0, c, 1.0), 1.0)
+        return float(share) if share.ndim == 0 else share
+
     def attended(self, context: float) -> float:
         """Keys one query's attention reads at a given context length [tokens] (sparse: the top k)."""
         keys = self.kept(context)

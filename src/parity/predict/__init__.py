@@ -11,9 +11,9 @@ pricing), simulated (the step-level simulator's re-run), pricing (predict_scenar
 predict_rows).
 """
 
-from parity.predict.case import Case, case_from_row, layout_from_row
-from parity.predict.columns import (CASE_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS,
-                                     SIM_COLUMNS, check_case_columns, close_column)
+from parity.predict.case import INPUT_KINDS, Case, case_from_row, layout_from_row
+from parity.predict.columns import (CASE_COLUMNS, COLUMN_KINDS, MODEL_KINDS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS,
+                                     OUTPUT_COLUMNS, OUTPUT_KINDS, SIM_COLUMNS, check_case_columns, close_column)
 from parity.predict.pricing import predict_cases, predict_rows, predict_scenarios
 from parity.predict.scenario import Prediction, Scenario, deployment, scenario_from_row, scenario_of
 from parity.predict.simulated import (benchmark_of, lockstep_flag, open_loop_at_peak, overload_flag, simulate_scenario,
@@ -21,6 +21,7 @@ from parity.predict.simulated import (benchmark_of, lockstep_flag, open_loop_at_
 from parity.predict.steady import flags, interval_bounds, interval_note
 
 __all__ = ["layout_from_row", "CASE_COLUMNS", "OPTIONAL_COLUMNS", "OUTPUT_COLUMNS", "SIM_COLUMNS", "MODEL_KINDS", "MOST_MTP_TOKENS", "Case",
+           "COLUMN_KINDS", "INPUT_KINDS", "OUTPUT_KINDS",
            "check_case_columns", "close_column",
            "Scenario", "Prediction", "case_from_row", "scenario_from_row", "scenario_of", "predict_rows",
            "predict_cases", "predict_scenarios", "deployment", "simulate_scenario", "benchmark_of", "interval_bounds", "interval_note", "simulated_note",

@@ -9,7 +9,7 @@ from parity.engine import FP4_GEMMS, FP8_GEMMS, MOE_BACKENDS
 from parity.errors import InfeasiblePlan
 from parity.phase import PHASES
 from parity.plan import Layout
-from parity.predict.columns import MOST_MTP_TOKENS, _cell, _int, _number, flag, request_rate
+from parity.predict.columns import MOST_MTP_TOKENS, READ_COLUMNS, _cell, _int, _number, flag, request_rate
 from parity.simulate import CLIENT_PROFILES
 from parity.simulate.clients import MOST_REQUEST_TOKENS
 from parity.units import counted
@@ -115,6 +115,18 @@ _SETTING_COLUMNS["max_batch_size"] = ("max_num_seqs", "a whole number >= 1")
 _FLAG_COLUMNS = (("eager", "cuda_graphs", False), ("offline", "kv_on_demand", False),
                  ("eager_prefill", "sim_eager_prefill", True), ("normal_all_to_all", "normal_all_to_all", True),
                  ("separate_prefill", "mixes_prefill", False), ("moe_all_to_all", "prompt_gather_all_reduce", False))
+
+
+# the kind of value (columns.COLUMN_KINDS) each column case_from_row reads holds, by the reader that reads it: text
+# (_cell), a number (_number, request_rate), a flag (flag); every other is a whole number (_int)
+_TEXT_INPUTS = ("case_id", "model", "system", "engine", "engine_version", "weights", "moe_weights", "kv", "mode",
+                "phase", "attention_format", "attention_weights", "prefill_system", "mla_decode", "fp8_gemm",
+                "moe_backend", "prefill_moe_backend", "decode_moe_backend", "prefill_fp4_gemm", "client")
+_NUMBER_INPUTS = ("moe_overlap", "mtp_acceptance", "random_range_ratio", "offload_kv", "offload_weights",
+                  "request_rate", *(column for column, _, _ in _ENGINE_COLUMNS))
+INPUT_KINDS = {**dict.fromkeys(READ_COLUMNS, "count"), **dict.fromkeys(_TEXT_INPUTS, "text"),
+               **dict.fromkeys(_NUMBER_INPUTS, "number"),
+               **dict.fromkeys(("rank_per_die", *(column for column, _, _ in _FLAG_COLUMNS)), "flag")}
 
 
 def case_from_row(row: Mapping[str, object]) -> Case:

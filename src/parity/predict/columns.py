@@ -43,6 +43,13 @@ OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip",
                   "tpot_s_high", "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high", "flags",
                   "emulated_on", "expert_emulated_on")
 
+# the kind of value each output column holds, one of COLUMN_KINDS' (a typed file's column type is read from it, never
+# from the values a run happens to give: a column of empty cells is still text, one of infeasible rows still numbers)
+OUTPUT_KINDS = {**dict.fromkeys(OUTPUT_COLUMNS, "number"), "case_id": "text", "chips": "count", "note": "text",
+                "emulated_on": "text", "expert_emulated_on": "text", "feasible": "flag", "flags": "texts"}
+# the kinds of value a column holds: a whole number (count), any number, true or false (flag), text, a list of texts
+COLUMN_KINDS = ("count", "number", "flag", "text", "texts")
+
 # what the simulator adds (percentiles, ITL, E2E, preemptions, requests that waited for KV room); NaN under the
 # steady-state model
 # draft tokens a decode step may carry with multi-token prediction (`parity serve --mtp`, a row's mtp_tokens, a sweep
@@ -125,16 +132,19 @@ def refuse_repeated_column(table: str, header: Sequence[str]) -> None:
             raise ParityError(f"{table}: column {column!r} is named twice (the second's cells would replace the first's)")
 
 
-def check_case_columns(table: str, header: Sequence[str], rows: Sequence[Mapping[str, object]]) -> None:
+def check_case_columns(table: str, header: Sequence[str], rows: Sequence[Mapping[str, object]],
+                       kept: Sequence[str] = ()) -> None:
     """Refuse a column of the cases table `table` (its name, for the message) that case_from_row does not read
     (READ_COLUMNS) and that is no measurement's own (MEASUREMENT_COLUMNS, measured_*): a misspelled input
-    ('mtp_token') would take its default without a word; predict's own outputs (PREDICTED_COLUMNS) are kept
-    unread as measurements are. A column named twice is refused too (its second cells
+    ('mtp_token') would take its default without a word; predict's own outputs (PREDICTED_COLUMNS) and `kept`, what
+    another command writes beside them (a sweep's chip figures and serve line: a sweep's table is a cases table), are
+    kept unread as measurements are, never taken for a misspelled input ('tpp' is a sweep's, not 'tp'). A column named
+    twice is refused too (its second cells
     would replace the first), and an unnamed one (a trailing comma in the header) where it holds a cell. A column
     that qualifies a measured metric (METRIC_COLUMNS) is kept unread beside a `metric` column."""
     refuse_repeated_column(table, header)
     for column in header:
-        if column in READ_COLUMNS or column in MEASUREMENT_COLUMNS or column in PREDICTED_COLUMNS or \
+        if column in READ_COLUMNS or column in MEASUREMENT_COLUMNS or column in PREDICTED_COLUMNS or column in kept or \
                 column.startswith("measured_") or (column in METRIC_COLUMNS and "metric" in header):
             continue
         if not column.strip():
