@@ -334,3 +334,19 @@ def test_the_stored_serving_bands_count_every_published_decode_figure() -> None:
                      if metric_kind(r["metric"]) == "decode")
     stored = {b["vendor"]: b["count"] for b in catalog.ratio_uncertainty_table()["band"] if b["count"]}
     assert stored == dict(decode)
+
+
+def test_a_row_says_where_the_ttft_target_binds_its_rate() -> None:
+    """Llama-3.1-8B on an HGX H100 at a 150 ms mean TTFT: 12,887/chip, where the TPOT target alone gives 17,257 (at
+    TTFT 468 ms); the row's rate, and every ratio to it, rests on the TTFT bound, which the note now says (DeepSeek-R1
+    on an Atlas 800 A3 with SGLang's profile read 0.71x an H20 at 5 s and 2.4x without it, unsaid: fuzzDN 1). A
+    bound that changes the rate by under TTFT_BINDS says nothing."""
+    from parity.compare import TTFT_BINDS, compare
+    model, h100 = catalog.model("llama-3.1-8b"), catalog.system("hgx-h100")
+    (tight,) = compare([h100], model, catalog.engine("generic"), 0.05, ttft_s=0.15)
+    (loose,) = compare([h100], model, catalog.engine("generic"), 0.05, ttft_s=None)
+    assert round(tight.tokens_per_s_per_chip) == 12_887 and round(loose.tokens_per_s_per_chip) == 17_257
+    assert tight.note == "the TTFT target 150 ms binds: 17,257/chip without it (TTFT 468 ms)"
+    assert loose.tokens_per_s_per_chip > TTFT_BINDS * tight.tokens_per_s_per_chip and loose.note == ""
+    (default,) = compare([h100], model, catalog.engine("generic"), 0.05)  # the 5 s default binds nothing here
+    assert "binds" not in default.note

@@ -39,6 +39,7 @@ from parity.memory import vision_note
 from parity.step import deployment_memory, step_cost
 from parity.training.layout import TrainingLayout, default_global_batch
 from parity.training.search import search_fewest_systems
+from parity.units import duration_text
 from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_calibrated, flag_note, interval_kind, \
     calibration_label, power_flags, ratio_band, ratio_interval, training_flags, what_if_flag
 
@@ -293,7 +294,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     note = "; ".join(filter(None, [
         *flag_note(raised), emulated if note_emulation else "",
         f"spans {span} systems{narrower_text(narrow, dies, choose is not None)}" if span > 1 else "",
-        passed_text(passed, dies), why]))
+        passed_text(passed, dies), why, ttft_binding_text(result, best, tpot_s, ttft_s)]))
     return Comparison(**common, **intervals(best, model, raised), flags=raised, mode=best.mode,
                       configuration=chosen,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
@@ -303,6 +304,26 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
                                                                          isl, cal),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
                       tpot_s=best.tpot_s, ttft_s=best.ttft_s, note=note, assumptions=notes)
+
+
+TTFT_BINDS = 1.25  # a row's note names the rate without the TTFT target where that is this much more per chip
+
+
+def ttft_binding_text(result: SearchResult | None, best: Candidate, tpot_s: float | None,
+                      ttft_s: float | None) -> str:
+    """'the TTFT target 5 s binds: 1,634/chip without it (TTFT 31.9 s)': where the fastest configuration meeting the
+    TPOT target alone (the frontier of every configuration that fits holds it) delivers TTFT_BINDS or more per chip
+    than `best`, so the row's rate, and every ratio to it, rests on the TTFT bound (and on the engine's TTFT model,
+    its queueing most of all); '' otherwise. DeepSeek-R1 on an Atlas 800 A3 with SGLang's fitted profile: 385/chip at
+    a 5 s mean TTFT, 1,634 without it, where H20 moves 543 -> 674 (report-only tester fuzzDN 1)."""
+    if result is None or not ttft_s:
+        return ""
+    loose = [c for c in result.frontier if not tpot_s or c.tpot_s <= tpot_s * (1 + 1e-9)]
+    top = max(loose, key=lambda c: c.tokens_per_s_per_chip, default=None)
+    if top is None or top.tokens_per_s_per_chip < TTFT_BINDS * best.tokens_per_s_per_chip:
+        return ""
+    return (f"the TTFT target {duration_text(ttft_s)} binds: {top.tokens_per_s_per_chip:,.0f}/chip without it "
+            f"(TTFT {duration_text(top.ttft_s)})")
 
 
 WIDER_GAIN = 1.25  # workers over more systems are taken when they deliver this much more per chip
