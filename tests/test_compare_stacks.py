@@ -80,3 +80,19 @@ def test_compares_note_says_a_profile_runs_off_its_stack() -> None:
                                                  "--format", "json"]).stdout)
     assert "vllm fitted on cuda" in row["note"]
     assert "engine profile vllm fitted on cuda, not on cann" in row["flags"]
+
+
+def test_tensorrt_llm_on_another_vendors_chip_says_it_does_not_run_there() -> None:
+    """compare --engine trtllm priced an Atlas 800 A3 and an MI300X flagged only 'trtllm fitted on cuda', as if
+    TensorRT-LLM ran on CANN or ROCm at another maturity (report-only tester fuzzDN 2); vLLM, which runs there, keeps
+    the fitted-elsewhere flag."""
+    from parity.uncertainty import case_flags
+    model = catalog.model("llama-3.1-8b")
+    for system, stack in (("atlas-800-a3", "cann"), ("mi300x-platform", "rocm")):
+        flags = case_flags([(catalog.system(system), None)], model, catalog.engine("trtllm"), [], 0)
+        said = [f for f in flags if "trtllm" in f.text]
+        assert [(f.text, f.brief) for f in said] == [(
+            f"engine profile trtllm does not run on {stack} (NVIDIA's TensorRT-LLM builds on CUDA alone): priced as "
+            "if it did", f"trtllm does not run on {stack}")]
+    vllm = case_flags([(catalog.system("atlas-800-a3"), None)], model, catalog.engine("vllm"), [], 0)
+    assert any(f.text == "engine profile vllm fitted on cuda, not on cann" for f in vllm)

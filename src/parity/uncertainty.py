@@ -34,6 +34,9 @@ __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "co
            "status_flag", "specs_flag", "ratio_band", "user_file_flag"]
 
 LEVEL = 0.8
+# engines that run on no other software stack than CUDA: TensorRT-LLM is NVIDIA's library for its GPUs (its docs'
+# supported hardware lists NVIDIA GPUs alone); priced on another vendor's chip, a case says it does not run there
+CUDA_ONLY = frozenset({"trtllm"})
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
 # architecture features whose cases take bands of their own (within their mode): on the simulator's never-fitted
 # aggregated rows MLA models' (DeepSeek-V3/R1) TTFT residuals span [-0.92, 0.10] in ln(predicted/measured), the
@@ -510,6 +513,10 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
     if engine.id == "generic" or not engine.measured:
         said = f"engine profile {engine.id} not fitted to measurements"
         out.append(Flag(said, said))
+    elif chip.software_stack and (engine.base or engine.id) in CUDA_ONLY and chip.software_stack != "cuda":
+        said = (f"engine profile {engine.id} does not run on {chip.software_stack} (NVIDIA's TensorRT-LLM builds on "
+                "CUDA alone): priced as if it did")
+        out.append(Flag(said, said, f"{engine.id} does not run on {chip.software_stack}"))
     elif chip.software_stack and engine.stack != chip.software_stack:
         said = f"engine profile {engine.id} fitted on {engine.stack}, not on {chip.software_stack}"
         # briefed in a table's note: unlike the generic engine's flag, it holds for the rows of one stack only
