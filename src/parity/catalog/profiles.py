@@ -198,9 +198,12 @@ def _found_calibration(chip_id: str, family: str) -> Calibration:
             if chip_id in best.measured_chips:  # the family's fit, on this chip's rows; a basis of its own says
                 # which figures those rows measure and which the fit inherits (family-cdna4: its parent's bandwidth)
                 rows = f"(rows {_rows_said(best.rows)})"
+                # a fit on several chips' rows says whose (the 910C's: 3 of its 7 rows measured it, 4 the 910B)
+                others = [c for c in best.measured_chips if c != chip_id]
+                on = f"on this chip and {', '.join(others)}" if others else "on this chip"
                 return dataclasses.replace(best, basis=(
-                    f"{best.id}: the {name} family's fit, partly on this chip {rows}; {best.basis}" if best.basis
-                    else f"{best.id}: the {name} family's fit on this chip {rows}"))
+                    f"{best.id}: the {name} family's fit, partly {on} {rows}; {best.basis}" if best.basis
+                    else f"{best.id}: the {name} family's fit {on} {rows}"))
             best, via = _own_generation(best, step, name, via)
             return dataclasses.replace(best, measured=False, basis=(
                 f"inherited from {best.id} (measured on {', '.join(best.measured_chips)}; rows "
