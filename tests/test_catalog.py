@@ -202,3 +202,18 @@ def test_a_system_without_a_sourced_structure_is_refused(data: dict[str, object]
     with pytest.raises(CatalogError) as caught:
         _load_system(data)
     assert str(caught.value).startswith(message)
+
+
+def test_names_typed_with_spaces_match_as_with_dashes() -> None:
+    """`parity show "H100 SXM"` was refused where h100_sxm and H100-SXM were taken (fuzz round DO 2): spaces inside a
+    name match as '-' and '_' do, for chips, systems and models."""
+    from parity.catalog.files import name_key
+    assert name_key("  H100 SXM ") == name_key("h100_sxm") == "h100-sxm"
+    assert catalog.chip("H100 SXM").id == "nvidia-h100-sxm" and catalog.chip("Ascend 910C").id == "huawei-ascend-910c"
+    assert catalog.system("GB200 NVL72").id == "gb200-nvl72" and catalog.model("Llama 3.1 70B").name == "llama-3.1-70b"
+
+
+def test_a_name_short_of_a_letter_is_suggested_before_a_longer_one_it_begins() -> None:
+    """'sglan' suggested sglang-cann, not sglang, one letter away (fuzz round DO 6)."""
+    from parity.catalog.files import close_matches
+    assert close_matches("sglan", ["generic", "sglang-cann", "sglang-rocm", "sglang", "trtllm"])[0] == "sglang"

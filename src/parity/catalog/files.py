@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -128,18 +129,21 @@ def refuse_unknown(table: Mapping[str, Any], known: Iterable[str], where: str, a
 
 
 def name_key(name: str) -> str:
-    """A name as the catalog matches it (chips, systems, models, variants): case-insensitive, '_' and '-' alike,
-    surrounding spaces left out."""
-    return name.strip().lower().replace("_", "-")
+    """A name as the catalog matches it (chips, systems, models, variants): case-insensitive, '_', '-' and the spaces
+    inside it alike ('H100 SXM' as h100-sxm, which was refused where h100_sxm was taken: fuzz round DO 2), surrounding
+    spaces left out."""
+    return re.sub(r"\s+", "-", name.strip().lower()).replace("_", "-")
 
 
 def close_matches(name: str, candidates: Iterable[str], n: int = 4) -> list[str]:
     """Names that look like `name`, best first (for 'did you mean' messages): those it begins (a name short of its
     suffix: 'nvidia-b200' -> nvidia-b200-sxm, which difflib ranked below nvidia-gb200, nvidia-gb300, nvidia-l20 and
-    nvidia-h20 and so left out: report-only tester fuzzCF 8), then the closest by difflib, then those holding it."""
+    nvidia-h20 and so left out: report-only tester fuzzCF 8), shortest first, then the closest by difflib, then those
+    holding it."""
     pool = list(dict.fromkeys(candidates))
     lowered = {c.lower(): c for c in pool}
-    begun = [c for c in pool if c.lower().startswith(name.lower()) and c.lower() != name.lower()]
+    # the shortest first: 'sglan' is sglang short of a letter before it is sglang-cann short of six (fuzz round DO 6)
+    begun = sorted((c for c in pool if c.lower().startswith(name.lower()) and c.lower() != name.lower()), key=len)
     found = [lowered[f] for f in difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)]
     contains = [c for c in pool if name.lower() in c.lower()]
     return list(dict.fromkeys(begun + found + contains))[:n]

@@ -361,6 +361,10 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
     if scenario != "closed":
         _refuse_options_a_scenario_ignores(scenario, lengths is not None, mode)
     the_model = catalog.model(model)  # read once: a config.json is a file
+    # the catalog's names in every output, as compare's and fleet's ('h100' read "system": "h100" beside their
+    # "hgx-h100": fuzz round DO 3); a config file keeps its path, which its serve line reads again
+    system = catalog.system(system).id
+    model = model if model_file(model) else the_model.name
     if rank_per_die is None:  # a multi-die package runs one rank per die, as its frameworks and the other commands do
         rank_per_die = catalog.system(system).chip.dies > 1
     if "moe" not in the_model.features and (given := typed_options(_EXPERTS_ONLY)):
