@@ -121,7 +121,7 @@ def test_malformed_catalog_entries_are_rejected() -> None:
 def test_a_system_name_where_a_chip_is_expected_gives_its_chip() -> None:
     assert catalog.chip("gb200").id == "nvidia-gb200" and catalog.chip("gb300").id == "nvidia-gb300"
     assert catalog.system("gb200").id == "gb200-nvl72"
-    with pytest.raises(CatalogError, match="unknown chip 'h2o'; did you mean h20"):
+    with pytest.raises(CatalogError, match="unknown chip 'h2o'; did you mean nvidia-h20, "):  # ids, each once
         catalog.chip("h2o")
 
 
@@ -217,3 +217,15 @@ def test_a_name_short_of_a_letter_is_suggested_before_a_longer_one_it_begins() -
     """'sglan' suggested sglang-cann, not sglang, one letter away (fuzz round DO 6)."""
     from parity.catalog.files import close_matches
     assert close_matches("sglan", ["generic", "sglang-cann", "sglang-rocm", "sglang", "trtllm"])[0] == "sglang"
+
+
+def test_a_vendors_name_before_a_chip_or_its_title_resolves() -> None:
+    """'NVIDIA H20' resolved (an alias) where 'NVIDIA H100' and the catalog's own title 'AMD Instinct MI300X' were
+    refused, and 'NVIDIA H200' was offered nvidia-h20 first (fuzz round DS 3, 4): the vendor's first word and the
+    title are read, and a typed name is compared with its spaces as dashes."""
+    assert [catalog.chip(n).id for n in ("NVIDIA H100", "NVIDIA B200", "AMD Instinct MI300X")] == [
+        "nvidia-h100-sxm", "nvidia-b200-sxm", "amd-mi300x"]
+    assert catalog.system("NVIDIA GB200 NVL72").id == "gb200-nvl72"
+    with pytest.raises(CatalogError, match=r"unknown chip 'Ascend 910'; did you mean huawei-ascend-910b, "
+                                           r"huawei-ascend-910c, "):
+        catalog.chip("Ascend 910")

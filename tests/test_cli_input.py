@@ -558,8 +558,8 @@ def test_predict_caption_ends_a_did_you_mean_without_a_full_stop(tmp_path: Path)
     cases.write_text("model,system,isl,osl,concurrency\nllama-3.1-8b,hgx-h10,1024,1024,8\n")
     code, out, _ = run("predict", str(cases), "--format", "md")
     assert code == 0 and out.rstrip().endswith(
-        "Not feasible (1): case 1: unknown system or chip 'hgx-h10'; did you mean hgx-h100, hgx-h100-8, hgx-h20, "
-        "hgx-h800?"), out
+        "Not feasible (1): case 1: unknown system or chip 'hgx-h10'; did you mean hgx-h100, hgx-h20, hgx-h800, "
+        "hgx-h200?"), out
 
 
 def test_every_command_whose_table_can_leave_columns_out_takes_wide() -> None:

@@ -350,3 +350,17 @@ def test_a_row_says_where_the_ttft_target_binds_its_rate() -> None:
     assert loose.tokens_per_s_per_chip > TTFT_BINDS * tight.tokens_per_s_per_chip and loose.note == ""
     (default,) = compare([h100], model, catalog.engine("generic"), 0.05)  # the 5 s default binds nothing here
     assert "binds" not in default.note
+
+
+@pytest.mark.e2e  # DeepSeek-R1 searches on Atlas 800 A3 nodes (about 2 s): the end-to-end tier
+def test_the_rate_without_the_ttft_target_is_what_compare_takes_without_it() -> None:
+    """The note's rate was the frontier's at the row's own span: 1,338/chip for an A3 with SGLang's profile, where
+    `--ttft none` takes workers over 4 systems at 1,634 (and on an H800 at 1 s it named 2,813, a span --ttft none does
+    not take; fuzz round DS 1, 2). It is now the row compare gives without the target."""
+    from parity.compare import compare
+    model, a3, sglang = catalog.model("deepseek-r1"), catalog.system("atlas-800-a3"), catalog.engine("sglang")
+    (bound,) = compare([a3], model, sglang, 0.05, mtp_tokens=1)
+    (free,) = compare([a3], model, sglang, 0.05, ttft_s=None, mtp_tokens=1)
+    assert round(bound.tokens_per_s_per_chip) == 385 and round(free.tokens_per_s_per_chip) == 1_634
+    assert bound.note.endswith(f"the TTFT target 5 s binds: 1,634/chip without it (TTFT "
+                               f"{free.ttft_s:.3g} s)")

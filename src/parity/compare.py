@@ -294,7 +294,9 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     note = "; ".join(filter(None, [
         *flag_note(raised), emulated if note_emulation else "",
         f"spans {span} systems{narrower_text(narrow, dies, choose is not None)}" if span > 1 else "",
-        passed_text(passed, dies), why, ttft_binding_text(result, best, tpot_s, ttft_s)]))
+        passed_text(passed, dies), why,
+        ttft_binding_text(_untimed_best(model, ranks, profile, cal, precision, isl, osl, tpot_s, mtp, shortfall, dies)
+                          if ttft_s and best.ttft_s > TTFT_NEAR * ttft_s else None, best, ttft_s, choose is not None)]))
     return Comparison(**common, **intervals(best, model, raised), flags=raised, mode=best.mode,
                       configuration=chosen,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
@@ -307,23 +309,31 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
 
 
 TTFT_BINDS = 1.25  # a row's note names the rate without the TTFT target where that is this much more per chip
+TTFT_NEAR = 0.5  # a TTFT target is looked at where the row's TTFT is past this share of it (a bound far off binds none)
 
 
-def ttft_binding_text(result: SearchResult | None, best: Candidate, tpot_s: float | None,
-                      ttft_s: float | None) -> str:
-    """'the TTFT target 5 s binds: 1,634/chip without it (TTFT 31.9 s)': where the fastest configuration meeting the
-    TPOT target alone (the frontier of every configuration that fits holds it) delivers TTFT_BINDS or more per chip
-    than `best`, so the row's rate, and every ratio to it, rests on the TTFT bound (and on the engine's TTFT model,
-    its queueing most of all); '' otherwise. DeepSeek-R1 on an Atlas 800 A3 with SGLang's fitted profile: 385/chip at
-    a 5 s mean TTFT, 1,634 without it, where H20 moves 543 -> 674 (report-only tester fuzzDN 1)."""
-    if result is None or not ttft_s:
+def _untimed_best(model: Model, ranks: System, profile: EngineProfile, cal: Calibration | None, precision: Precision,
+                  isl: int, osl: int, tpot_s: float | None, mtp: tuple[int, float], shortfall: float,
+                  dies: int) -> Candidate | None:
+    """The configuration compare takes for the system with no TTFT target (the same search, spans included), as
+    `--ttft none` prints it; None where none fits."""
+    found = serving_search(functools.partial(search_spanning, model, ranks, profile, cal, precision, isl, osl, tpot_s,
+                                             None, mtp=mtp), ranks, shortfall)[0]
+    return found.per_package(dies).best if found is not None else None
+
+
+def ttft_binding_text(loose: Candidate | None, best: Candidate, ttft_s: float | None, screen: bool = False) -> str:
+    """'the TTFT target 5 s binds: 1,634/chip without it (TTFT 31.9 s)': where the configuration compare takes with no
+    TTFT target (`loose`, as `--ttft none` prints it) delivers TTFT_BINDS or more per chip than `best`, so the row's
+    rate, and every ratio to it, rests on the TTFT bound (and on the engine's TTFT model, its queueing most of all);
+    '' otherwise. `screen`: the bound is the mean's screen of a percentile target. DeepSeek-R1 on an Atlas 800 A3
+    with SGLang's fitted profile: 385/chip at a 5 s mean TTFT, 1,634 without it, where the H20 moves 543 -> 674
+    (report-only testers fuzzDN 1, fuzzDS 1-2: the rate at the row's own span alone read 1,338)."""
+    if loose is None or not ttft_s or loose.tokens_per_s_per_chip < TTFT_BINDS * best.tokens_per_s_per_chip:
         return ""
-    loose = [c for c in result.frontier if not tpot_s or c.tpot_s <= tpot_s * (1 + 1e-9)]
-    top = max(loose, key=lambda c: c.tokens_per_s_per_chip, default=None)
-    if top is None or top.tokens_per_s_per_chip < TTFT_BINDS * best.tokens_per_s_per_chip:
-        return ""
-    return (f"the TTFT target {duration_text(ttft_s)} binds: {top.tokens_per_s_per_chip:,.0f}/chip without it "
-            f"(TTFT {duration_text(top.ttft_s)})")
+    bound = f"the mean TTFT screen {duration_text(ttft_s)}" if screen else f"the TTFT target {duration_text(ttft_s)}"
+    return (f"{bound} binds: {loose.tokens_per_s_per_chip:,.0f}/chip without it "
+            f"(TTFT {duration_text(loose.ttft_s)})")
 
 
 WIDER_GAIN = 1.25  # workers over more systems are taken when they deliver this much more per chip

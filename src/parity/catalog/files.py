@@ -142,8 +142,9 @@ def close_matches(name: str, candidates: Iterable[str], n: int = 4) -> list[str]
     holding it."""
     pool = list(dict.fromkeys(candidates))
     lowered = {c.lower(): c for c in pool}
+    typed = re.sub(r"\s+", "-", name.strip().lower())  # 'NVIDIA H200' as nvidia-h200, as name_key reads it
     # the shortest first: 'sglan' is sglang short of a letter before it is sglang-cann short of six (fuzz round DO 6)
-    begun = sorted((c for c in pool if c.lower().startswith(name.lower()) and c.lower() != name.lower()), key=len)
-    found = [lowered[f] for f in difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)]
-    contains = [c for c in pool if name.lower() in c.lower()]
+    begun = sorted((c for c in pool if c.lower().startswith(typed) and c.lower() != typed), key=len)
+    found = [lowered[f] for f in difflib.get_close_matches(typed, list(lowered), n=n, cutoff=0.5)]
+    contains = [c for c in pool if typed in c.lower()]
     return list(dict.fromkeys(begun + found + contains))[:n]

@@ -357,18 +357,37 @@ Entry = Chip | System
 
 
 def resolve(name: str, items: Iterable[Entry], kind: str) -> Entry:
-    """The item whose id or alias is `name` (case-insensitive, '_' and '-' alike)."""
+    """The item whose id, alias or title is `name` (case-insensitive; '_', '-' and inner spaces alike), its vendor's
+    first word before it or not ('NVIDIA H100' as h100, 'AMD Instinct MI300X' as the chip's title: fuzz round DS 4).
+    A name matching none is refused with the closest items' ids (an alias's item, once)."""
     pool = list(items)
     wanted = name_key(name)
     if not wanted:  # an empty name is like every name a little: no hints, a plain refusal
         raise CatalogError(f"no {kind} name given: name one ('parity {kind}s' lists them)")
+    # a vendor's word is read off a name typed with spaces only ('NVIDIA H100'): 'nvidia-gb200', the chip's id, is
+    # not the system gb200 with its vendor before it
+    casual = any(c.isspace() for c in name.strip())
     for item in pool:
-        if wanted in {name_key(n) for n in (item.id, *item.aliases)}:
+        keys = {name_key(n) for n in (item.id, *item.aliases, item.name)}
+        if wanted in keys or (casual and _without_vendor(wanted, item) in keys):
             return item
-    names = [n for item in pool for n in (item.id, *item.aliases)]
-    hints = close_matches(name, names)
+    hints = _hints(name, pool)
     hint = f"; did you mean {', '.join(hints)}?" if hints else f"; see 'parity {kind}s'"
     raise CatalogError(f"unknown {kind} {name!r}{hint}")
+
+
+def _hints(name: str, items: Iterable[Entry]) -> list[str]:
+    """The ids of up to four items whose id or aliases look like `name` (close_matches), each once: 'Ascend 910'
+    listed ascend910c, ascend910b, ascend-910c, ascend-910b, two chips' aliases twice (fuzz round DS 9)."""
+    owner = {n: item.id for item in items for n in (item.id, *item.aliases)}
+    return list(dict.fromkeys(owner[n] for n in close_matches(name, list(owner), n=12)))[:4]
+
+
+def _without_vendor(wanted: str, item: Entry) -> str:
+    """`wanted` (a name_key) less its item's vendor's first word before it ('nvidia-h100' -> 'h100'), else itself."""
+    vendor = getattr(item, "vendor", "") or getattr(getattr(item, "chip", None), "vendor", "")
+    first = name_key(vendor.split()[0]) if vendor.strip() else ""
+    return wanted.removeprefix(f"{first}-") if first else wanted
 
 
 def chip(name: str) -> Chip:
@@ -410,8 +429,7 @@ def system(name: str) -> System:
             if not name.strip():
                 raise CatalogError("no system or chip name given: name one ('parity systems' and 'parity chips' "
                                    "list them)") from None
-            names = [n for item in (*systems(), *chips()) for n in (item.id, *item.aliases)]
-            hints = close_matches(name, names)
+            hints = _hints(name, (*systems(), *chips()))
             if hints:
                 raise CatalogError(f"unknown system or chip {name!r}; did you mean {', '.join(hints)}?") \
                     from system_error

@@ -310,7 +310,10 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                           "each system is compared once") + what_ifs
     exporting = screen(found, rule) if rule else None  # every system dropped: one line, before any search
     found = list(exporting.kept) if exporting else found
-    named = [(name, catalog.model(name)) for name in models or DEFAULT_MODELS]
+    # a catalog model by its name in every line the rows give ('Llama 3.1 8B' read so in serve_command), a file by
+    # its path
+    named = [(name if model_file(name) else found_model.name, found_model)
+             for name in models or DEFAULT_MODELS for found_model in (catalog.model(name),)]
     _refuse_namesakes(named)
     refuse_repeats([m.name for _, m in named], "each model is compared once")
     refuse_mtp_without_layers([m for _, m in named], mtp_tokens)

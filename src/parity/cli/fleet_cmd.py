@@ -109,6 +109,7 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
         raise ParityError("--arrivals says how the simulator's requests arrive: it needs a percentile target "
                           "(--ttft p99:2s)")
     found = catalog.model(model)
+    model = model if model_file(model) else found.name  # the catalog's name in its serve lines, as compare's
     refuse_mtp_without_layers([found], mtp_tokens)
     drafts = catalog.mtp_drafts(found, mtp_tokens)
     mtp_words = f"{_sentence(catalog.mtp_setting(found, drafts)[1])}. " if found.mtp_layers else ""

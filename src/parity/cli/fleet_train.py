@@ -64,6 +64,8 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
     columns = [Column("chip", "chip", plain, "left", wide=not defaults),
                Column("system", "in system", plain, "left", wide=defaults),
                Column("layout", "layout", plain, "left", wide=2),
+               # the export class, as the serving fleet's table shows it, first to give way without --rule
+               Column("eccn_3a090", "ECCN 3A090", plain, "left", wide=1 if exporting else 3),
                Column("tokens_per_s_per_chip", "tok/s/chip", reached(scaled(1))),
                Column("mfu", "MFU", lambda v: "-" if v is None else percent(v), wide=1),
                Column("chips", "chips", reached(count)), Column("systems", "systems", reached(count), wide=1),

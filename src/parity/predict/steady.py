@@ -19,7 +19,8 @@ from parity.phase import PhaseResult, decode_benchmark, prefill_benchmark
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
 from parity.simulate import KV_BOUND_SHARE
-from parity.uncertainty import WIDEN_FLAGGED, Intervals, calibration_label, case_flags, interval_kind, package_flag
+from parity.uncertainty import CUDA_ONLY, WIDEN_FLAGGED, Intervals, calibration_label, case_flags, interval_kind, \
+    package_flag
 
 KV_LOAD_FLAG = "KV-bound load"  # the steady model's flag for clients queued for a KV slot (kv_load_flag)
 
@@ -159,7 +160,9 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
             return float(np.broadcast_to(np.asarray(value, dtype=float), (len(group),))[i])
         stack = s.system.chip.software_stack
         notes = list(s.notes) + list(result.assumptions) + [_calibration_note(s)] + (
-            [f"engine profile {s.engine.id} was fitted on {s.engine.stack}, not on this chip's {stack}"]
+            [f"engine profile {s.engine.id} does not run on this chip's {stack} (NVIDIA's TensorRT-LLM builds on CUDA "
+             "alone): priced as if it did" if (s.engine.base or s.engine.id) in CUDA_ONLY else
+             f"engine profile {s.engine.id} was fitted on {s.engine.stack}, not on this chip's {stack}"]
             if stack and s.engine.stack != stack and s.engine.measured else []) + list(
             filter(None, (catalog.maturity_note(s.engine, stack),)))
         feasible = bool(at(result.feasible))
