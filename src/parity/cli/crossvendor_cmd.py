@@ -99,10 +99,14 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
            "and unbounded-rate throughputs and prefill steps by the steady-state model, which every fit runs."
            if model_kind == "sim" else "Every figure priced by the steady-state model."))
     training_caption = (
-        "before: the generic prior on every chip but the H200, the stored training profile, every scored row. "
+        "before: the generic prior on every chip but the H200, the stored training profile (fitted on the "
+        "calibration rows, which it scores in-sample), every scored row. "
         "left out: the training profile refitted from its documented prior without the group's calibration rows "
-        "(the prior itself where none remain) and the family calibrations fitted on the group's kernel figures "
-        "dropped. after: the stored fits on the holdout rows. 'reference' rows (layout or convention not "
+        "(the prior itself where none remain)"
+        + (" and the family calibrations fitted on the group's kernel figures dropped" if by == "source" else
+           "; the family calibrations of the vendor's kernel figures kept (microbenchmarks are what a family is "
+           "calibrated from, and none is scored)")
+        + ". after: the stored fits on the holdout rows. 'reference' rows (layout or convention not "
         "published) are never scored.")
     pairs_caption = (
         "ratio error = predicted / published - 1; 'calibration' pairs fitted the ROCm profiles (now); "

@@ -217,7 +217,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
              Column("error", "error", signed_percent), Column("split", "split", plain, "left", wide=3)]
     if section in ("published", "all"):
         show(payload["published"], cases, "table",
-             title="Published serving throughputs (split 'calibration': fitted the ROCm stack profiles; "
+             title="Published serving throughputs (split 'calibration': fitted the ROCm and CANN stack profiles; "
                    "scores by source and vendor: --by source, --by vendor)")
         yes_no = lambda v: "fits" if v else "no"  # noqa: E731
         show([{**d, "margin": -d["shortfall_bytes_per_chip"]} for d in payload["deployments"]],

@@ -92,8 +92,9 @@ def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
                      _pct(s.p90_abs_error)])
     for r in by_vendor:
         if r["setting"] == "left out" and r["kind"] == "decode":
-            rows.append(["published decode throughput / TPOT", f"figures on {r['group']} chips, {r['group']} left out "
-                         "of every fit", f"{r['count']:,}", _pct(r["median_abs_error"]), _pct(r["p90_abs_error"])])
+            rows.append(["published decode throughput / TPOT", f"figures on {r['group']} chips, {r['group']}'s "
+                         "end-to-end figures left out of every fit (its kernel calibrations kept)", f"{r['count']:,}",
+                         _pct(r["median_abs_error"]), _pct(r["p90_abs_error"])])
     decode = [r for r in by_source if r["setting"] == "left out" and r["kind"] == "decode"]
     if decode:
         worst = max(decode, key=lambda r: r["median_abs_error"])
@@ -232,11 +233,17 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
                          [[_metric(m), _pct(v), _pct(by_split.get("check", {}).get(m, float("nan"))),
                            _pct(by_split.get("unseen", {}).get(m, float("nan")))] for m, v in sorted(covered.items())],
                          [False, True, True, True]), ""]
-        short = {m: v for m, v in sorted(covered.items()) if v < 0.795}  # under 80% as the page rounds it
-        if short:  # the README calls them 80% intervals: say where they hold fewer (report-only tester fuzzDD 3)
-            held = "; ".join(f"{_metric(m)} holds {_pct(v)}" for m, v in short.items())
-            parts += [f"An 80% interval should hold 80% of measured values; {held} here, so read it as an interval "
-                      "of that coverage (too narrow by the difference).", ""]
+        check, unseen = by_split.get("check", {}), by_split.get("unseen", {})
+        # under 80% as the page rounds it, overall or on the holdout half (TTFT's 80.6% overall stood on the unseen
+        # rows' 87.9%, its holdout half at 76.3%: report-only tester fuzzDU 8)
+        said = [f"{_metric(m)} holds {_pct(v)}" if v < 0.795 else
+                f"{_metric(m)} holds {_pct(check[m])} on the holdout half (its {_pct(v)} overall rests on the unseen "
+                f"rows' {_pct(unseen.get(m, float('nan')))})"
+                for m, v in sorted(covered.items()) if v < 0.795 or check.get(m, 1.0) < 0.795]
+        if said:  # the README calls them 80% intervals: say where they hold fewer (report-only tester fuzzDD 3)
+            held = "; ".join(said)
+            parts += [f"An 80% interval should hold 80% of measured values; here {held}: read each as an interval "
+                      "of the coverage it holds (too narrow by the difference).", ""]
     if payload.get("repeat_spread"):
         parts += ["### Repeat runs: the floor under any model", "",
                   "Configurations the source lists more than once, one run against the other (|a/b - 1|):", "",
@@ -275,8 +282,11 @@ def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
     return ["## Across vendors: each vendor scored with fits that never saw it", "",
             "Source: `serving_published.csv` (`parity validate --by vendor`). *before*: the generic prior on "
             "every chip but the H200, CUDA-fitted engine profiles on every stack; *left out*: every fit rebuilt "
-            "without the vendor's rows (its stack profiles refitted on the others, family calibrations fitted "
-            "on its kernel figures dropped); *after*: the stored fits on the rows no fit used. A vendor is the "
+            "without the vendor's published end-to-end rows (its stack profiles refitted on the others); the family "
+            "calibrations of its kernel figures stay (microbenchmarks are what a family is calibrated from, and none "
+            "is scored), and so, for NVIDIA, do the CUDA engine profiles fitted on aiconfigurator's NVIDIA serving "
+            "points and the H200's measured calibration: NVIDIA's figures are the least left out of all. "
+            "*after*: the stored fits on the rows no fit used. A vendor is the "
             "chip's maker, whoever published the figure (AMD's figures of NVIDIA chips count as NVIDIA's). This "
             "is what a user of a chip parity has no measurement of should expect. The figures measured by clients in a "
             "closed loop (per-user rates, and per-worker rates at a concurrency) are priced by the step-level "
@@ -322,8 +332,8 @@ def _training_by_vendor(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         return []
     return ["Training runs per vendor (`training_published.csv`, tokens/s per chip). *left out*: the training "
             "profile refitted from its documented prior without the vendor's calibration rows (the prior itself "
-            "where none remain: every calibration row is NVIDIA's) and the family calibrations fitted on its "
-            "kernel figures dropped.", "",
+            "where none remain: every calibration row is NVIDIA's); the family calibrations of its kernel figures "
+            "stay, as above. *before* scores the stored profile on every row, its calibration rows in-sample.", "",
             _table(["vendor", "fits", "rows", "median \\|err\\|", "p90 \\|err\\|", "bias"],
                    [[r["group"], r["setting"], f"{r['count']:,}", _pct(r["median_abs_error"]),
                      _pct(r["p90_abs_error"]), signed_percent(r["bias"])] for r in rows],
