@@ -22,18 +22,16 @@ from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, FORMAT_NAME, TOKENS, 
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Comparison, compare, even_text, \
-    format_label, mtp_setting, quotient_intervals, spec_bases, without_even_text
+    format_label, quotient_intervals, spec_bases, without_even_text
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, refusal, rule_fields, screen
 from parity.hardware import System
 from parity.model import Model
-from parity.plan import Precision
 from parity.parallel import map_chunks
-from parity.cli.serve_line import disagg_rerun, in_catalog, serve_command
+from parity.cli.serve_line import as_compared, disagg_rerun, in_catalog, serve_command
 from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, refine_candidate, sweep_note
 from parity.report.notes import NO_POWER_ERROR
 from parity.report.tables import Column, over_interval, plain, ratio, ratio_number, reached, scaled
-from parity.search import best_precision
 from parity.simulate.targets import LatencyTarget
 from parity.units import counted, duration_text
 from parity.training import default_global_batch
@@ -168,17 +166,10 @@ def _refined(job: tuple[Comparison, System, str, str, int, int, int, str | None,
     row, system, model_name, engine, isl, osl, mtp_tokens, weights, arrivals = job
     if row.configuration is None:
         return {**{k: math.nan for k in REFINE_KEYS}, "sim_case": "no configuration to simulate", "sim_flags": []}
-    precision, drafts = _as_compared(system, model_name, weights, mtp_tokens)
+    precision, drafts = as_compared(system, model_name, weights, mtp_tokens)
     out = refine_candidate(row.configuration, model_name, system.id, engine, precision, isl, osl, drafts,
                            rank_per_die=system.chip.dies > 1, arrivals=arrivals, systems={system.id: system})
     return {k: v for k, v in out.items() if k in REFINE_KEYS}
-
-
-def _as_compared(system: System, model_name: str, weights: str | None, mtp_tokens: int) -> tuple[Precision, int]:
-    """The formats and MTP drafts a row's configuration was compared with, as its simulation (_refined) and its serve
-    line (_rerun) run it again: the one place both read them, so the line is the case simulated."""
-    model = catalog.model(model_name)
-    return best_precision(model, system.chip, weights), mtp_setting(model, mtp_tokens)[0][0]
 
 
 SERVE_DIFFERS = 0.05  # a row's note names serve's figures for its line where one differs from the row's by this share
@@ -197,7 +188,7 @@ def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: i
     1.87 s'), else ''."""
     if row.configuration is None:
         return {"serve_command": "", "serve_note": ""}, ""
-    precision, drafts = _as_compared(system, model_name, weights, mtp_tokens)
+    precision, drafts = as_compared(system, model_name, weights, mtp_tokens)
     case = case_of_candidate(row.configuration, model_name, row.system, engine, precision, isl, osl, drafts,
                              rank_per_die=system.chip.dies > 1)
     if not in_catalog(system):  # the sweep that prices it, and for a disaggregated one what its workers are

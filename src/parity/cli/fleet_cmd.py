@@ -21,13 +21,11 @@ from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, UNITS, Quantity, Rea
     arrivals_text, formats_text, targets_options
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, eccn_text, rule_fields
-from parity.cli.serve_line import in_catalog, serve_command
+from parity.cli.serve_line import as_compared, in_catalog, serve_command
 from parity.fleet import FleetPlan, basis_text, plan_fleet, spare_text
 from parity.hardware import System
 from parity.parallel import map_chunks
-from parity.plan import Precision
 from parity.predict.refine import REFINE_KEYS, case_of_candidate, refine_candidate
-from parity.search import best_precision
 from parity.policy import assess
 from parity.uncertainty import specs_flag
 from parity.units import counted, share_text
@@ -236,7 +234,7 @@ def _serve_line(plan: FleetPlan, system: System, model_name: str, engine: str, i
     serves or the system is a what-if (serve runs catalog systems)."""
     if plan.candidate is None or not in_catalog(system):
         return {"serve_command": ""}
-    precision, mtp = _sized_with(system, model_name, drafts)
+    precision, mtp = as_compared(system, model_name, None, drafts)
     case = case_of_candidate(plan.candidate, model_name, system.id, engine, precision, isl, osl, mtp,
                              rank_per_die=system.chip.dies > 1)
     return {"serve_command": serve_command(case, moe="moe" in catalog.model(model_name).features)}
@@ -248,16 +246,10 @@ def _simulated(job: tuple[FleetPlan, System, str, str, int, int, int, str]) -> d
     plan, system, model_name, engine, isl, osl, drafts, arrivals = job
     if plan.candidate is None:
         return {**{k: math.nan for k in REFINE_KEYS}, "sim_case": "no configuration to simulate", "sim_flags": []}
-    precision, mtp = _sized_with(system, model_name, drafts)
+    precision, mtp = as_compared(system, model_name, None, drafts)
     out = refine_candidate(plan.candidate, model_name, system.id, engine, precision, isl, osl, mtp,
                            rank_per_die=system.chip.dies > 1, arrivals=arrivals, systems={system.id: system})
     return {k: v for k, v in out.items() if k in REFINE_KEYS}
-
-
-def _sized_with(system: System, model_name: str, drafts: int) -> tuple[Precision, int]:
-    """The formats and MTP drafts plan_fleet sized a row's configuration with."""
-    model = catalog.model(model_name)
-    return best_precision(model, system.chip), catalog.mtp_setting(model, drafts)[0][0]
 
 
 # what the words of a fleet row's note mean (a note's words, then what they say), for the caption to explain those its

@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from parity import catalog
 from parity.errors import ParityError
 from parity.hardware import System
-from parity.plan import Layout
+from parity.plan import Layout, Precision
 from parity.predict import Case, Prediction, Scenario, predict_cases
-from parity.search import Candidate
+from parity.search import Candidate, best_precision
 from parity.units import duration_text
 
-__all__ = ["serve_command", "serve_inputs", "disagg_rerun", "in_catalog", "SERVE_LINE_COLUMNS"]
+__all__ = ["serve_command", "serve_inputs", "disagg_rerun", "in_catalog", "as_compared", "SERVE_LINE_COLUMNS"]
 
 # the columns of a predict row (predict.columns) that serve_command says as options; a row setting any other (an
 # engine setting such as max_num_seqs or eager, which serve has no option for) is priced as no serve line prices it
@@ -161,3 +161,11 @@ def in_catalog(system: System) -> bool:
         return catalog.system(system.id) == system
     except ParityError:
         return False
+
+
+def as_compared(system: System, model_name: str, weights: str | None, mtp_tokens: int) -> tuple[Precision, int]:
+    """The formats and MTP drafts a compare or fleet row's configuration was priced with (search.best_precision: the
+    chip's narrowest native weights unless `weights` names them; the model's MTP at `mtp_tokens` drafts), as its
+    simulation and its serve line run it again: the one place they read them, so the line is the case simulated."""
+    model = catalog.model(model_name)
+    return best_precision(model, system.chip, weights), catalog.mtp_setting(model, mtp_tokens)[0][0]
