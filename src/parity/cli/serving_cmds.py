@@ -550,7 +550,8 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
                   f"x{scenario.engine.prefill_scale:.2f})")]
     load = _load(concurrency, request_rate if simulated else None, data.get("requests"), max_concurrency)
     emit_record(rows, fmt,
-                title=f"{the_model.name} on {system} ({mode}, " + (lengths_and_load or f"{isl} in / {osl} out, {load}") + ")",
+                title=(f"{the_model.name} on {system} ({mode}, "
+                       + (lengths_and_load or f"{isl} in / {osl} out, {load}") + ")"),
                 caption="Assumptions: " + data["note"], payload=data, out=out, tables=steps)
 
 
