@@ -156,3 +156,16 @@ def test_predict_prints_step_time_and_input_rate_for_phase_rows(tmp_path) -> Non
     rows = {r["case_id"]: r for r in json.loads(result.output)}
     assert rows["p"]["input_tokens_per_s_per_chip"] > 0 and rows["p"]["step_s"] > 0
     assert rows["d"]["step_s"] > 0 and rows["d"]["tpot_s"] == pytest.approx(rows["d"]["step_s"])
+
+
+def test_a_prefill_step_of_fewer_prompts_than_ranks_is_refused() -> None:
+    """`serve --phase prefill --batch 1 --attn-dp 32` printed 0.03125 prompts a rank, priced as if each of 32 ranks
+    prefilled a 32nd of one prompt, where one rank runs it whole (fuzz round DN 8): a batch that does not divide over
+    the ranks is refused in one line; a multiple prices one prompt a rank."""
+    base = ["serve", "--model", "deepseek-r1", "--system", "cloudmatrix-384", "--weights", "int8", "--tp", "1",
+            "--attn-dp", "32", "--phase", "prefill"]
+    refused = CliRunner().invoke(cli, [*base, "--batch", "1"])
+    assert refused.exit_code == 2 and refused.output.count("\n") == 1
+    assert "--batch 1 on 32 ranks does not divide; give a multiple of 32" in refused.output
+    ran = CliRunner().invoke(cli, [*base, "--batch", "32", "--format", "json"])
+    assert ran.exit_code == 0 and json.loads(ran.stdout)["batch_per_rank"] == 1

@@ -417,6 +417,12 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
             raise ParityError(f"--phase {phase} needs --batch")
         if phase == "decode" and not context:
             raise ParityError("--phase decode needs --context")
+        ranks = layout.attn_dp or 1
+        if phase == "prefill" and batch % ranks:
+            # prefill_benchmark prices the mean rank's share (1 prompt on 32 ranks read 0.03125 a rank, as if every
+            # rank prefilled a 32nd of it), where the rank holding a prompt runs it whole (fuzz round DN 8)
+            raise ParityError(f"--phase prefill prices a step of whole prompts on each attention-DP rank: --batch "
+                              f"{batch:,} on {ranks} ranks does not divide; give a multiple of {ranks}")
     decode_layout = dataclasses.replace(layout, tp=decode_tp or tp, pp=decode_pp or pp,
                                         attn_dp=decode_attn_dp or attn_dp, moe_tp=decode_moe_tp or moe_tp or 0,
                                         moe_ep=decode_moe_ep or moe_ep or 0)
