@@ -105,7 +105,7 @@ def simulations_once(monkeypatch: pytest.MonkeyPatch) -> None:
     first's runs; the simulator is deterministic (seeded draws), so every figure is the one a fresh run gives."""
     import inspect
 
-    from parity.cli import compare_cmd, percentile_choice
+    from parity.cli import percentile_choice, serve_line
     from parity.predict import refine
 
     real = refine.refine_candidate
@@ -121,7 +121,7 @@ def simulations_once(monkeypatch: pytest.MonkeyPatch) -> None:
             runs[key] = real(*args, **kwargs)
         return dict(runs[key])
 
-    for module in (refine, percentile_choice, compare_cmd):
+    for module in (refine, percentile_choice, serve_line):  # serve_line re-runs compare's and fleet's rows
         monkeypatch.setattr(module, "refine_candidate", once)
 
 

@@ -28,8 +28,9 @@ from parity.export import EXPORT_RULES, refusal, rule_fields, screen
 from parity.hardware import System
 from parity.model import Model
 from parity.parallel import map_chunks
-from parity.cli.serve_line import as_compared, disagg_rerun, in_catalog, serve_command
-from parity.predict.refine import PERCENTILE_RUNS, REFINE_KEYS, case_of_candidate, refine_candidate, sweep_note
+from parity.cli.serve_line import as_compared, disagg_rerun, in_catalog, serve_command, \
+    simulated_as_compared
+from parity.predict.refine import PERCENTILE_RUNS, case_of_candidate, sweep_note
 from parity.report.notes import NO_POWER_ERROR
 from parity.report.tables import Column, over_interval, plain, ratio, ratio_number, reached, scaled
 from parity.simulate.targets import LatencyTarget
@@ -158,29 +159,15 @@ def _flatten(row: dict) -> dict:
     return out
 
 
-def _refined(job: tuple[Comparison, System, str, str, int, int, int, str | None, str]) -> dict[str, object]:
-    """One system's best serving configuration re-run by the step-level simulator as `parity serve --sim` would
-    (refine_candidate: MTP as compared, one rank per die of a multi-die package, rates per package as the
-    deployment counts them); NaN figures where no configuration was chosen or the simulation fails (sim_case says
-    why). `system`: the row's, a what-if variant's included."""
-    row, system, model_name, engine, isl, osl, mtp_tokens, weights, arrivals = job
-    if row.configuration is None:
-        return {**{k: math.nan for k in REFINE_KEYS}, "sim_case": "no configuration to simulate", "sim_flags": []}
-    precision, drafts = as_compared(system, model_name, weights, mtp_tokens)
-    out = refine_candidate(row.configuration, model_name, system.id, engine, precision, isl, osl, drafts,
-                           rank_per_die=system.chip.dies > 1, arrivals=arrivals, systems={system.id: system})
-    return {k: v for k, v in out.items() if k in REFINE_KEYS}
-
-
 SERVE_DIFFERS = 0.05  # a row's note names serve's figures for its line where one differs from the row's by this share
 
 
 def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: int, osl: int, mtp_tokens: int,
            weights: str | None, targets: Targets) -> tuple[dict[str, str], str]:
     """A serving row's `parity serve --model-kind steady` line (serve_command: its layouts, formats, MTP, one rank per
-    die, clients and fixed lengths, as `_refined` simulates it, which gives the row's figures for an aggregated
-    configuration) and, for a disaggregated one, what the line runs on whole workers and what serve's steady model
-    prices it at (serve_note: serve's figures differ from the search's, disagg_rerun says why, and where they miss
+    die, clients and fixed lengths, as `simulated_as_compared` simulates it, which gives the row's figures for an
+    aggregated configuration) and, for a disaggregated one, what the line runs on whole workers and what serve's
+    steady model prices it at (serve_note: serve's figures differ from the search's, disagg_rerun says why, and where they miss
     a mean target, which); both '' where no configuration was chosen. A what-if system has no serve line (serve
     runs catalog systems): its note says so, and names the whole workers, clients and sweep axes that price its
     configuration (predict.refine.sweep_note). Beside them, what the table's note says of the line where serve's
@@ -332,8 +319,9 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                               training_precision, drafts, processes, choose, lambda n: bar.advance(searched, n))
             simulating = bar.add_task(f"{name}: simulating {counted(len(results), 'configuration')}",
                                       total=len(results))
-            sims = (map_chunks(_refined, [(r, by_id[r.system], name, engine, isl, osl, drafts, weights, arrivals)
-                                          for r in results], processes, progress=lambda _: bar.advance(simulating))
+            jobs = [(r.configuration, by_id[r.system], name, engine, isl, osl, drafts, weights, arrivals)
+                    for r in results]
+            sims = (map_chunks(simulated_as_compared, jobs, processes, progress=lambda _: bar.advance(simulating))
                     if refine else [{} for _ in results])
         if percentiles:
             judged = (f"configuration: the fastest whose simulated {' and '.join(bound_text(t) for t in percentiles)} "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from pathlib import Path
 
 import click
@@ -21,11 +20,11 @@ from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, UNITS, Quantity, Rea
     arrivals_text, formats_text, targets_options
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, eccn_text, rule_fields
-from parity.cli.serve_line import as_compared, in_catalog, serve_command
+from parity.cli.serve_line import as_compared, in_catalog, serve_command, simulated_as_compared
 from parity.fleet import FleetPlan, basis_text, plan_fleet, spare_text
 from parity.hardware import System
 from parity.parallel import map_chunks
-from parity.predict.refine import REFINE_KEYS, case_of_candidate, refine_candidate
+from parity.predict.refine import case_of_candidate
 from parity.policy import assess
 from parity.uncertainty import specs_flag
 from parity.units import counted, share_text
@@ -124,9 +123,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                            if percentiles else None, processes, lambda n: bar.advance(kinds_done, n))
         # under percentile targets, the chosen configuration's simulated figures, as `compare --refine` shows them
         simulating = bar.add_task(f"simulating {counted(len(plans), 'configuration')}", total=len(plans))
-        sims = (map_chunks(_simulated, [(p, s, model, engine, isl, osl, drafts, arrivals)
-                                        for p, s in zip(plans, kinds)],
-                           processes, progress=lambda _: bar.advance(simulating))
+        jobs = [(p.candidate, s, model, engine, isl, osl, drafts, None, arrivals) for p, s in zip(plans, kinds)]
+        sims = (map_chunks(simulated_as_compared, jobs, processes, progress=lambda _: bar.advance(simulating))
                 if percentiles else [{} for _ in plans])
     export = exporting.text if exporting else ""
     rows = [_before_note(p.to_dict(), _serve_line(p, system, model, engine, isl, osl, drafts) | sim)
@@ -238,18 +236,6 @@ def _serve_line(plan: FleetPlan, system: System, model_name: str, engine: str, i
     case = case_of_candidate(plan.candidate, model_name, system.id, engine, precision, isl, osl, mtp,
                              rank_per_die=system.chip.dies > 1)
     return {"serve_command": serve_command(case, moe="moe" in catalog.model(model_name).features)}
-
-
-def _simulated(job: tuple[FleetPlan, System, str, str, int, int, int, str]) -> dict[str, object]:
-    """The configuration a row is sized on run by the step-level simulator (refine_candidate, as `compare --refine`
-    runs a row's): its REFINE_KEYS, NaN figures where none serves (sim_case says why)."""
-    plan, system, model_name, engine, isl, osl, drafts, arrivals = job
-    if plan.candidate is None:
-        return {**{k: math.nan for k in REFINE_KEYS}, "sim_case": "no configuration to simulate", "sim_flags": []}
-    precision, mtp = as_compared(system, model_name, None, drafts)
-    out = refine_candidate(plan.candidate, model_name, system.id, engine, precision, isl, osl, mtp,
-                           rank_per_die=system.chip.dies > 1, arrivals=arrivals, systems={system.id: system})
-    return {k: v for k, v in out.items() if k in REFINE_KEYS}
 
 
 # what the words of a fleet row's note mean (a note's words, then what they say), for the caption to explain those its

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Mapping
 
@@ -10,10 +11,12 @@ from parity.errors import ParityError
 from parity.hardware import System
 from parity.plan import Layout, Precision
 from parity.predict import Case, Prediction, Scenario, predict_cases
+from parity.predict.refine import REFINE_KEYS, refine_candidate
 from parity.search import Candidate, best_precision
 from parity.units import duration_text
 
-__all__ = ["serve_command", "serve_inputs", "disagg_rerun", "in_catalog", "as_compared", "SERVE_LINE_COLUMNS"]
+__all__ = ["serve_command", "serve_inputs", "disagg_rerun", "in_catalog", "as_compared", "simulated_as_compared",
+           "SERVE_LINE_COLUMNS"]
 
 # the columns of a predict row (predict.columns) that serve_command says as options; a row setting any other (an
 # engine setting such as max_num_seqs or eager, which serve has no option for) is priced as no serve line prices it
@@ -169,3 +172,19 @@ def as_compared(system: System, model_name: str, weights: str | None, mtp_tokens
     simulation and its serve line run it again: the one place they read them, so the line is the case simulated."""
     model = catalog.model(model_name)
     return best_precision(model, system.chip, weights), catalog.mtp_setting(model, mtp_tokens)[0][0]
+
+
+def simulated_as_compared(job: tuple[Candidate | None, System, str, str, int, int, int, str | None, str]
+                          ) -> dict[str, object]:
+    """A compare or fleet row's configuration (a Candidate; None where none was chosen) re-run by the step-level
+    simulator as `parity serve --sim` would (refine_candidate: the formats and MTP it was priced with, as_compared;
+    one rank per die of a multi-die package, rates per package as the deployment counts them): its REFINE_KEYS, NaN
+    figures where there is none or the simulation fails (sim_case says why). The job's system is the row's, a what-if
+    variant's included; a top-level function, as map_chunks pickles it."""
+    candidate, system, model_name, engine, isl, osl, mtp_tokens, weights, arrivals = job
+    if candidate is None:
+        return {**{k: math.nan for k in REFINE_KEYS}, "sim_case": "no configuration to simulate", "sim_flags": []}
+    precision, drafts = as_compared(system, model_name, weights, mtp_tokens)
+    out = refine_candidate(candidate, model_name, system.id, engine, precision, isl, osl, drafts,
+                           rank_per_die=system.chip.dies > 1, arrivals=arrivals, systems={system.id: system})
+    return {k: v for k, v in out.items() if k in REFINE_KEYS}
