@@ -576,11 +576,9 @@ def _larger_jobs(rows: list[Comparison], systems: list[System], model: Model, se
     """The training rows with memory_text in their notes: each memory-bound row's job re-searched on twice its whole
     systems (a training search takes well under a second: Llama-3.1-70B on 32 H100s, 0.03 s; DeepSeek-R1 on 512,
     0.2 s), so the note gives the rate a larger job reaches."""
-    bound = {i: (s, 2 * math.ceil(r.chips / s.chips) * s.chips) for i, (r, s) in enumerate(zip(rows, systems))
-             if r.fits and r.memory_bound}
-    again = functools.partial(_train_sized, model=model, seq_len=seq_len, global_batch=global_batch,
-                              precision=precision)
-    larger = dict(zip(bound, map_chunks(again, list(bound.values()), processes))) if bound else {}
+    larger = _trained_on({i: (s, 2 * math.ceil(r.chips / s.chips) * s.chips)
+                          for i, (r, s) in enumerate(zip(rows, systems)) if r.fits and r.memory_bound},
+                         model, seq_len, global_batch, precision, processes)
     return [replace(r, note="; ".join(filter(None, [r.note, memory_text(r, larger[i])]))) if i in larger else r
             for i, r in enumerate(rows)]
 
@@ -670,14 +668,19 @@ def _same_size(rows: list[Comparison], systems: list[System], model: Model, seq_
     recomputing everything to fit beside an H100 job of 256: report-only tester DA 2). A system that fits on none
     keeps its row."""
     target = training_chips(rows, systems)
-    redo = {i: (s, math.ceil(target / s.chips) * s.chips) for i, (r, s) in enumerate(zip(rows, systems))
-            if r.fits and math.ceil(target / s.chips) * s.chips != math.ceil(r.chips / s.chips) * s.chips}
+    redo = _trained_on({i: (s, math.ceil(target / s.chips) * s.chips) for i, (r, s) in enumerate(zip(rows, systems))
+                        if r.fits and math.ceil(target / s.chips) * s.chips != math.ceil(r.chips / s.chips) * s.chips},
+                       model, seq_len, global_batch, precision, processes)
+    return [redo.get(i, row) for i, row in enumerate(rows)]
+
+
+def _trained_on(jobs: dict[int, tuple[System, int]], model: Model, seq_len: int, global_batch: int, precision: str,
+                processes: int) -> dict[int, Comparison]:
+    """Each job's training row (a system on that many chips, _train_sized) by the job's key, over `processes`
+    processes: the rows _same_size and _larger_jobs price again on other job sizes."""
     again = functools.partial(_train_sized, model=model, seq_len=seq_len, global_batch=global_batch,
                               precision=precision)
-    out = list(rows)
-    for i, row in zip(redo, map_chunks(again, list(redo.values()), processes) if redo else []):
-        out[i] = row
-    return out
+    return dict(zip(jobs, map_chunks(again, list(jobs.values()), processes))) if jobs else {}
 
 
 def _train_sized(job: tuple[System, int], model: Model, seq_len: int, global_batch: int, precision: str
