@@ -74,10 +74,13 @@ def _unmistaken(found: Model) -> Model:
     """A model read from a file, renamed 'NAME (file)' where its name (its folder's or file's) is a catalog model's:
     a folder z/llama-3.1-70b holding an 8B config read as 'llama-3.1-70b' in every title and record (report-only
     tester fuzzDR 1)."""
-    wanted = name_key(found.name)
-    if any(wanted in {name_key(n) for n in (e.id, e.hf, *e.aliases)} for e in models()):
-        return dataclasses.replace(found, name=f"{found.name} (file)")
-    return found
+    return dataclasses.replace(found, name=f"{found.name} (file)") if _entry_named(found.name) else found
+
+
+def _entry_named(name: str) -> ModelEntry | None:
+    """The catalog entry whose id, Hugging Face name or alias is `name` (as name_key matches them), else None."""
+    wanted = name_key(name)
+    return next((e for e in models() if wanted in {name_key(n) for n in (e.id, e.hf, *e.aliases)}), None)
 
 
 def model(name: str) -> Model:
@@ -98,10 +101,8 @@ def model(name: str) -> Model:
             _PIPED[str(path)] = _unmistaken(hf.read_model(path))
         return _PIPED[str(path)]
 
-    wanted = name_key(name)
-    for entry in models():
-        if wanted in {name_key(n) for n in (entry.id, entry.hf, *entry.aliases)}:
-            return _catalog_model(entry.id)
+    if entry := _entry_named(name):
+        return _catalog_model(entry.id)
     names = [n for e in models() for n in (e.id, e.hf)]
     hints = close_matches(name, names)
     hint = f"; did you mean {', '.join(hints)}?" if hints else "; see 'parity models'"
