@@ -162,6 +162,35 @@ def test_ratio_interval_combines_both_vendors_bands() -> None:
     assert low == pytest.approx(1.1982, abs=1e-4) and high == pytest.approx(2.7332, abs=1e-4)
 
 
+def test_a_pairs_interval_never_sees_its_own_source() -> None:
+    """pair_intervals builds compare's interval from the other sources' residuals: source s2's AMD residuals
+    ln(pred/meas) 0, 0.1, ..., 0.4 give the band 0.04 to 0.36, its NVIDIA ones -0.1, 0, 0, 0, 0.1 give -0.06 to 0.06
+    (10th-90th percentiles); the pair's own source s1, wildly off (+2), is left out. Around a left-out ratio of 1:
+    centre 0.2 - 0, half-width sqrt(0.16^2 + 0.06^2) = 0.17088, so e^-0.37088 = 0.69013 to e^-0.02912 = 0.97130;
+    a published 0.8 lies inside, 1.0 does not; a prefill pair gets none (compare's intervals are of decode)."""
+    import math
+
+    from parity.crossvendor import coverage_words, interval_coverage, pair_intervals
+    from parity.validate import CaseError
+
+    def error(source: str, system: str, r: float) -> tuple[str, CaseError]:
+        return source, CaseError(case_id=f"{source}-{system}-{r}", split="holdout", system=system, engine="vllm",
+                                 model="llama-3.1-70b", mode="agg", metric="output_tokens_per_s_per_worker",
+                                 measured=1.0, predicted=math.exp(r))
+    residuals = ([error("s2", "mi300x-platform", r) for r in (0.0, 0.1, 0.2, 0.3, 0.4)]
+                 + [error("s2", "hgx-h100", r) for r in (-0.1, 0.0, 0.0, 0.0, 0.1)]
+                 + [error("s1", "mi300x-platform", 2.0 + i / 10) for i in range(5)])
+    pair = {"case_id": "P", "metric": "output_tokens_per_s_per_worker", "a": "mi300x-platform", "b": "hgx-h100",
+            "left_out": 1.0, "source_id": "s1"}
+    rows = pair_intervals([pair | {"published": 0.8}, pair | {"case_id": "Q", "published": 1.0},
+                           pair | {"case_id": "R", "metric": "prefill_tokens_per_s_per_chip", "published": 1.0}],
+                          residuals)
+    assert rows[0]["interval_low"] == pytest.approx(0.69013, abs=1e-5)
+    assert rows[0]["interval_high"] == pytest.approx(0.97130, abs=1e-5)
+    assert [r["inside"] for r in rows] == [True, False, None] and math.isnan(rows[2]["interval_low"])
+    assert interval_coverage(rows) == (1, 2) and coverage_words(rows) == "1 of 2 (50%)"
+
+
 def test_vendors_without_rows_take_the_widest_band() -> None:
     """bands_from: A has 5 residuals (10th-90th percentiles of 0..0.4 = 0.04, 0.36), B has 6 spread wider,
     C none: C takes B's band with count 0."""

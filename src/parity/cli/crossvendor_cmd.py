@@ -12,8 +12,8 @@ import click
 from parity import catalog
 from parity.cli import deliver, output_format, render_output
 from parity.cli.refits import one_set, write_better
-from parity.crossvendor import (bands_toml, crossvendor_scores, fit_stack, leave_one_out_errors, ratio_error_median,
-                                stack_loss, stack_rows, stack_toml, stored_setting, vendor_bands)
+from parity.crossvendor import (bands_toml, crossvendor_scores, fit_stack, coverage_words, leave_one_out_errors,
+                                ratio_error_median, stack_loss, stack_rows, stack_toml, stored_setting, vendor_bands)
 from parity.crossvendor_training import TRAINING_BANDS, training_scores, training_vendor_bands
 from parity.fit import Refit, destination
 from parity.report.tables import Column, percent, signed_percent, plain, ratio, scaled
@@ -26,6 +26,11 @@ WORST_ROWS = 15  # rows of the text view's last table (all of them in CSV and JS
 def _per_what(metric: str) -> str:
     """A published metric in a few words: 'per worker', 'per user', 'prefill per chip'."""
     return metric.replace("output_tokens_per_s_", "").replace("_tokens_per_s_", " ").replace("_", " ")
+
+
+def _inside(value: object) -> str:
+    """Whether a pair's published ratio lies inside its interval: 'yes', 'no', '-' (no interval: a prefill pair)."""
+    return "-" if value is None else ("yes" if value else "no")
 
 
 def _fits(setting: str) -> str:
@@ -114,7 +119,10 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
         + ", ".join(f"{name} {ratio_error_median(pairs, key):.0%}"
                     for name, key in (("before", "before"), (f"{by} left out", "left_out"), ("now", "predicted")))
         + "; now, scored pairs only: "
-        + f"{ratio_error_median([p for p in pairs if p['split'] != 'calibration'], 'predicted'):.0%}") if served else ""
+        + f"{ratio_error_median([p for p in pairs if p['split'] != 'calibration'], 'predicted'):.0%}. "
+        + f"80% int.: the interval parity compare builds, around the {by}-left-out ratio, from the left-out residuals "
+        f"of every source but the pair's own; the published ratio lies inside it for {coverage_words(pairs)} "
+        "decode pairs (prefill pairs have none).") if served else ""
     parts = [
         (table, [Column("group", by, plain, "left"), Column("kind", "metric", plain, "left"), *scored],
          f"Published serving figures by {by}: before, left out, after", serving_caption, _left_out_items(table)),
@@ -125,6 +133,8 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
                  Column("b", "against", plain, "left"), Column("metric", "tokens/s", _per_what, "left", wide=2),
                  Column("published", "published\nratio", ratio), Column("before", "predicted\nbefore", ratio, wide=2),
                  Column("left_out", f"{by}\nleft out", ratio), Column("left_out_error", "its\nerror", signed_percent),
+                 Column("interval_low", "80% int.\nfrom", ratio, wide=1), Column("interval_high", "\nto", ratio, wide=1),
+                 Column("inside", "pub.\ninside", _inside, wide=1),
                  Column("predicted", "predicted\nnow", ratio, wide=1),
                  Column("error", "ratio\nerror", signed_percent, wide=1), Column("split", "split", plain, "left", wide=3)],
          "The same work on two vendors' chips (same source, model, lengths, concurrency)", pairs_caption, []),

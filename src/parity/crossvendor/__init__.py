@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from parity import catalog
 from parity.crossvendor.leave_out import (GroupScore, chip_files, group_scores, kernel_fits_of_source, leave_one_out,
                                           leave_one_out_errors, without_kernel_fits)
-from parity.crossvendor.ratios import RatioCheck, bands_toml, chip_of, ratio_checks, ratio_error_median, vendor_bands
+from parity.crossvendor.ratios import (RatioCheck, bands_toml, chip_of, coverage_words, interval_coverage, pair_intervals, ratio_checks,
+                                      ratio_error_median, vendor_bands)
 from parity.crossvendor.setting import (Setting, before_setting, fitted_row_ids, metric_kind, scored_rows,
                                         stored_setting)
 from parity.crossvendor.stacks import (STACK_PARAMETERS, STACK_PRIOR_WEIGHT, fit_stack, stack_loss, stack_rows, stack_toml,
@@ -29,7 +30,7 @@ __all__ = ["crossvendor_scores", "row_errors", "ratio_error_median", "STACK_PARA
            "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting", "before_setting", "fit_stack", "stack_loss",
            "stack_rows",
            "GroupScore", "group_scores", "leave_one_out", "leave_one_out_errors", "vendor_bands", "bands_toml",
-           "RatioCheck", "ratio_checks", "metric_kind", "stack_toml", "without_kernel_fits", "kernel_fits_of_source",
+           "RatioCheck", "ratio_checks", "pair_intervals", "interval_coverage", "coverage_words", "metric_kind", "stack_toml", "without_kernel_fits", "kernel_fits_of_source",
            "chip_files", "chip_of"]
 
 
@@ -77,11 +78,15 @@ def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None]
             r["case_id"].removesuffix("-nv")) == group)]
         pairs_left |= {c.case_id: c for c in ratio_checks(mine, setting, model_kind, processes)}
     split = {r["case_id"]: r["split"] for r in rows}
+    source_of = {r["case_id"]: r["source_id"] for r in rows}
     nan = float("nan")
     pairs = [{**c.row(), "before": pairs_before[c.case_id].predicted if c.case_id in pairs_before else nan,
               "left_out": pairs_left[c.case_id].predicted if c.case_id in pairs_left else nan,
               "left_out_error": pairs_left[c.case_id].error if c.case_id in pairs_left else nan,
-              "split": split[c.case_id]} for c in ratio_checks(rows, None, model_kind, processes)]
+              "split": split[c.case_id], "source_id": source_of[c.case_id]}
+             for c in ratio_checks(rows, None, model_kind, processes)]
+    # each left-out ratio's 80% interval, as compare builds it, from the left-out residuals of the other sources
+    pairs = pair_intervals(pairs, [(source_of[e.case_id], e) for _, _, errors, _ in left_out for e in errors])
     return {"scores": scores, "ratios": pairs, "rows": per_row}
 
 

@@ -13,10 +13,11 @@ import numpy as np
 from parity import catalog
 from parity.crossvendor.setting import Setting, metric_kind, stored_setting
 from parity.hardware import Chip
-from parity.uncertainty import Band, bands_from
+from parity.uncertainty import Band, bands_from, ratio_band, ratio_interval
 from parity.validate import CaseError, published_errors
 
-__all__ = ["RatioCheck", "ratio_checks", "chip_of", "vendor_bands", "bands_toml", "ratio_error_median"]
+__all__ = ["RatioCheck", "ratio_checks", "chip_of", "vendor_bands", "bands_toml", "ratio_error_median",
+           "pair_intervals", "interval_coverage", "coverage_words"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,3 +92,39 @@ def ratio_error_median(pairs: Sequence[Mapping[str, object]], key: str) -> float
     """Median |predicted / published - 1| of the pairs' ratios under one setting (`key`: its column)."""
     values = [abs(float(p[key]) / float(p["published"]) - 1.0) for p in pairs]  # type: ignore[arg-type]
     return float(np.median(values)) if values else float("nan")
+
+
+def pair_intervals(pairs: Sequence[Mapping[str, object]], residuals: Iterable[tuple[str, CaseError]], key: str = "left_out"
+                   ) -> list[dict[str, object]]:
+    """Each decode pair with the 80% interval `parity compare` would print around its ratio `key` (the left-out
+    prediction by default), built as compare builds it (ratio_interval over vendor_bands, widened by ratio_band) but
+    from `residuals` ((source_id, error) of rows scored with their group left out) of every source but the pair's own:
+    the interval never saw the pair. interval_low / interval_high, and `inside` whether the published ratio lies in
+    it; prefill pairs (compare's intervals are of decode figures), and pairs without a prediction, pass through with
+    NaN and None."""
+    residuals = list(residuals)
+    nan = float("nan")
+    out = []
+    for pair in pairs:
+        ratio = float(pair[key])  # type: ignore[arg-type]
+        interval, inside = (nan, nan), None
+        if metric_kind(str(pair["metric"])) == "decode" and ratio == ratio:
+            bands = vendor_bands(e for source, e in residuals if source != pair["source_id"])
+            a, b = chip_of(str(pair["a"])), chip_of(str(pair["b"]))
+            interval = ratio_interval(ratio, ratio_band(bands[a.vendor], a, catalog.calibration(a)),
+                                      ratio_band(bands[b.vendor], b, catalog.calibration(b)))
+            inside = interval[0] <= float(pair["published"]) <= interval[1]  # type: ignore[arg-type]
+        out.append({**pair, "interval_low": interval[0], "interval_high": interval[1], "inside": inside})
+    return out
+
+
+def interval_coverage(pairs: Sequence[Mapping[str, object]]) -> tuple[int, int]:
+    """(pairs whose published ratio lies inside their interval, pairs with an interval) of pair_intervals' rows."""
+    judged = [p["inside"] for p in pairs if p.get("inside") is not None]
+    return sum(bool(x) for x in judged), len(judged)
+
+
+def coverage_words(pairs: Sequence[Mapping[str, object]]) -> str:
+    """'24 of 33 (73%)': pair_intervals' pairs whose published ratio lies inside their interval ('none' judged)."""
+    inside, judged = interval_coverage(pairs)
+    return f"{inside} of {judged} ({inside / judged:.0%})" if judged else "none"

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from parity.crossvendor import ratio_error_median
+from parity.crossvendor import coverage_words, ratio_error_median
 from parity.report.tables import signed_percent
 from parity.simulate import KV_BOUND_SHARE
-from parity.validate import CaseError, Score, flag_scores, scores
+from parity.validate import CaseError, Score, error_statistics, flag_scores, scores
 
 __all__ = ["accuracy_markdown", "summary_table", "SUMMARY_START", "SUMMARY_END", "METRIC_NAMES"]
 
@@ -72,12 +72,15 @@ MODEL_WORDS = {"sim": "simulated (`serve`, `predict`, `validate`)",
 def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
                  kernels: Sequence[Mapping[str, Any]],
                  by_vendor: Sequence[Mapping[str, Any]] = (), kind: str = "sim",
-                 other: Sequence[CaseError] = (), by_source: Sequence[Mapping[str, Any]] = ()) -> list[list[str]]:
+                 other: Sequence[CaseError] = (), by_source: Sequence[Mapping[str, Any]] = (),
+                 pairs: Sequence[Mapping[str, Any]] = ()) -> list[list[str]]:
     """The few headline figures: never-fitted serving TPOT and TTFT of the scored model (`kind`, the
     simulator by default) and its carry-over to what no fit saw, then the other serving model's on the same
     rows (`other`, where given), published decode figures of each vendor scored with fits that never saw
-    that vendor and of the worst source scored with fits that never saw it (`by_source`, where given),
-    holdout training throughput and held-out H200 kernel times."""
+    that vendor and of the worst source scored with fits that never saw it (`by_source`, where given), the
+    cross-vendor pairs' ratios with the pair's vendor left out and how often their 80% interval held the published
+    ratio (`pairs`: `validate --by vendor`'s, where given), holdout training throughput and held-out H200 kernel
+    times."""
     rows = []
     label = f", {MODEL_WORDS[kind]}" if other else ""
     for split, words in ((("holdout", "unseen"), "never-fitted serving rows, H100/B200/B300"),
@@ -102,6 +105,12 @@ def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
         rows.append(["published decode throughput / TPOT", f"the worst of {len(decode)} sources, each left out of every "
                      f"fit (`{worst['group']}`; {over} over {_pct(SOURCE_DECODE_TARGET)})", f"{worst['count']:,}",
                      _pct(worst["median_abs_error"]), _pct(worst["p90_abs_error"])])
+    left = [float(p["left_out_error"]) for p in pairs if p["left_out_error"] == p["left_out_error"]]
+    if left:
+        stats = error_statistics(left)
+        rows.append(["cross-vendor ratio (the same work on two vendors' chips)", f"published pairs, the pair's vendor "
+                     f"left out of every fit; its 80% interval holds the published decode ratio: {coverage_words(pairs)}",
+                     f"{len(left):,}", _pct(stats["median_abs_error"]), _pct(stats["p90_abs_error"])])
     for s in scores(training, splits=("holdout",)):
         rows.append(["training tokens/s per chip", "holdout published runs (A100 to GB200, TPU v4 and v5p, MI325X)", f"{s.count:,}",
                      _pct(s.median_abs_error), _pct(s.p90_abs_error)])
@@ -115,10 +124,11 @@ def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
 
 def summary_table(errors: Sequence[CaseError], training: Sequence[CaseError],
                   kernels: Sequence[Mapping[str, Any]], by_vendor: Sequence[Mapping[str, Any]] = (),
-                  kind: str = "sim", other: Sequence[CaseError] = (), by_source: Sequence[Mapping[str, Any]] = ()) -> str:
+                  kind: str = "sim", other: Sequence[CaseError] = (), by_source: Sequence[Mapping[str, Any]] = (),
+                  pairs: Sequence[Mapping[str, Any]] = ()) -> str:
     """The README's accuracy table, between its markers."""
     table = _table(["figure", "scored on", "rows", "median \\|err\\|", "p90 \\|err\\|"],
-                   summary_rows(errors, training, kernels, by_vendor, kind, other, by_source),
+                   summary_rows(errors, training, kernels, by_vendor, kind, other, by_source, pairs),
                    [False, False, True, True, True])
     return f"{SUMMARY_START}\n{table}\n{SUMMARY_END}"
 
@@ -153,7 +163,7 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         "",
         summary_table(errors, training, payload.get("calibration_kernels", []),
                       payload.get("by_vendor", {}).get("scores", []), kind, other,
-                      payload.get("by_source", {}).get("scores", [])),
+                      payload.get("by_source", {}).get("scores", []), payload.get("by_vendor", {}).get("ratios", [])),
         "",
         "## Serving: TTFT and TPOT",
         "",
@@ -270,6 +280,13 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
     return "\n".join(parts).rstrip() + "\n"
 
 
+# how a pair's interval is built and checked (crossvendor.pair_intervals), for both leave-out tables
+INTERVAL_WORDS = ("Around each decode pair's ratio with its {by} left out, `parity compare`'s 80% interval (the two "
+                  "vendors' bands of cross-source residuals, ratio_uncertainty.toml's method) built from the left-out "
+                  "residuals of every source but the pair's own holds the published ratio for {coverage} pairs: "
+                  "read a compare interval as holding about that often.")
+
+
 def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
     """Published figures per vendor with every fit rebuilt without that vendor, and the cross-vendor pairs."""
     found = payload.get("by_vendor")
@@ -298,7 +315,8 @@ def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
                    [False, False, False, True, True, True, True]), "",
             f"The same work on two vendors' chips ({len(pairs)} pairs, same source, model, lengths and "
             f"concurrency): median |predicted ratio / published ratio - 1| {medians}; now, on the "
-            f"{len(scored)} pairs no fit used: {_pct(ratio_error_median(scored, 'predicted'))}.", ""] + _training_by_vendor(
+            f"{len(scored)} pairs no fit used: {_pct(ratio_error_median(scored, 'predicted'))}. " + INTERVAL_WORDS.format(
+                by="vendor", coverage=coverage_words(pairs)), ""] + _training_by_vendor(
                 found.get("training", []))
 
 
@@ -323,7 +341,8 @@ def _by_source(payload: Mapping[str, Any]) -> list[str]:
             _table(["source", "metric", "rows", "median \\|err\\|", "p90 \\|err\\|", "bias"],
                    [[f"`{r['group']}`", r["kind"], f"{r['count']:,}", _pct(r["median_abs_error"]),
                      _pct(r["p90_abs_error"]), signed_percent(r["bias"])] for r in left],
-                   [False, False, True, True, True, True]), ""]
+                   [False, False, True, True, True, True]), ""] + (
+        [INTERVAL_WORDS.format(by="source", coverage=coverage_words(found["ratios"])), ""] if found.get("ratios") else [])
 
 
 def _training_by_vendor(rows: Sequence[Mapping[str, Any]]) -> list[str]:
