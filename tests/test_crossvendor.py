@@ -240,6 +240,47 @@ def test_a_vendor_left_out_keeps_its_kernel_microbenchmarks_a_source_left_out_do
     assert catalog.calibration(catalog.chip("mi300x")).id == "family-cdna3"
 
 
+def test_a_vendor_left_out_with_its_kernels_runs_on_the_other_vendors_prior() -> None:
+    """kernels=True: Azure's MI300X rows (AMD) lose the 22 kernel figures measured on AMD chips that fitted CDNA3
+    and CDNA4 (Azure's, AITER's, rocm-libraries'), whoever published them, so the MI300X runs on the derived prior
+    rebuilt without both families; NVIDIA, whose H200 is measured on its own, is never left out so (every prior
+    derives from it), and a vendor whose chips no kernel figure fitted (Baidu) has nothing to leave out."""
+    from parity.crossvendor import kernel_fits_of_source, leave_one_out_errors, measured_vendors
+    kernels = catalog.measurements("kernels_published")
+    dropped = kernel_fits_of_source(kernels, "AMD", "vendor", kernels=True)
+    assert len(dropped) == 22 and {"AZ-rccl-allreduce-8g", "AMD-063", "AITER-mi355x-fp4-4096"} <= dropped
+    assert kernel_fits_of_source(kernels, "AMD", "vendor") == set()  # kept by default
+    assert kernel_fits_of_source(kernels, "Baidu", "vendor", kernels=True) == set()
+    assert measured_vendors() == {"NVIDIA"}
+    rows = [r for r in catalog.measurements("serving_published") if r["source_id"] == "azure-nd-mi300x"]
+    ((group, left, _, setting),) = leave_one_out_errors(rows, kernels, "vendor", iterations=1, kernels=True)
+    assert group == "AMD" and "dropped the 22 kernel figures measured on its chips" in left
+    assert setting.calibrations["amd-mi300x"].id == "derived-prior-without-cdna3-cdna4"
+    nvidia = [r for r in catalog.measurements("serving_published") if r["vendor"] == "NVIDIA"][:1]
+    assert leave_one_out_errors(nvidia, kernels, "vendor", iterations=1, kernels=True) == []
+
+
+def test_a_setting_prices_a_system_of_one_rank_per_die_with_its_packages_calibration() -> None:
+    """An Atlas 800 A3's rows run one rank per die (chip huawei-ascend-910c-die): a setting that gives the 910C the
+    generic prior prices them with it (it kept the Da Vinci family: the A3's decode rows scored identically with
+    Huawei's kernel figures in or out)."""
+    import dataclasses
+
+    from parity.crossvendor import stored_setting
+    from parity.validate import published_errors
+    rows = [r for r in catalog.measurements("serving_published") if r["case_id"] == "B12-a3-dsr1-w4a8-2k2k-mixed"]
+    seen = []
+
+    def hook(scenario):
+        out = setting.apply(scenario)
+        seen.append((scenario.system.chip.id, out.calibration.id))
+        return out
+    setting = dataclasses.replace(stored_setting(), calibrations={"huawei-ascend-910c": catalog.prior_calibration()})
+    generic = published_errors(rows, hook=hook, model_kind="steady")[0].predicted
+    stored = published_errors(rows, hook=stored_setting().apply, model_kind="steady")[0].predicted
+    assert seen == [("huawei-ascend-910c-die", catalog.prior_calibration().id)] and generic != stored
+
+
 def test_a_vendor_left_out_runs_at_the_maturity_of_the_other_vendors_stacks() -> None:
     """Huawei's rows left out: sglang-cann (fitted on four of them) goes, and CANN has no other fit, so SGLang on
     CANN and the generic engine on CANN (the CloudMatrix prefill row) both run at the ROCm fits' level of maturity,

@@ -22,7 +22,8 @@ from parity.errors import InputError, is_real, is_whole
 
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "SPEC_FIELDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip",
            "System",
-           "Calibration", "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "rank_memory_text",
+           "Calibration", "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "package_id",
+           "rank_memory_text",
            "Family", "what_if", "is_what_if", "MOST_FLEET_CHIPS"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
@@ -303,10 +304,16 @@ def system_text(system: System) -> str:
     return f"{system.id.removesuffix('-per-die')}, one rank per die" if one_rank_per_die(system) else system.id
 
 
+def package_id(chip: Chip) -> str:
+    """The catalog id of `chip`: that of its package where it is one die run as a rank (per_die: the
+    'huawei-ascend-910c-die' of an Atlas 800 A3's ranks is 'huawei-ascend-910c')."""
+    return chip.id.removesuffix("-die") if chip.ranks_per_package > 1 else chip.id
+
+
 def chip_text(chip: Chip) -> str:
     """A chip as messages name it: its catalog id, and 'one die of huawei-ascend-910c' for one die of a multi-die
     package run as a rank (per_die), whose own id ('huawei-ascend-910c-die') no command knows."""
-    return f"one die of {chip.id.removesuffix('-die')}" if chip.ranks_per_package > 1 else chip.id
+    return f"one die of {package_id(chip)}" if chip.ranks_per_package > 1 else chip.id
 
 
 def rank_memory_text(system: System) -> str:

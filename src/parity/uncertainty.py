@@ -22,7 +22,7 @@ from parity.engine import EngineProfile
 from parity.cost import emulation, math_unit
 from parity.dtypes import FORMATS, format_named
 from parity.flags import Flag
-from parity.hardware import Calibration, Chip, System, chip_text, is_what_if, per_die
+from parity.hardware import Calibration, Chip, System, chip_text, is_what_if, package_id, per_die
 from parity.model import Model
 from parity.plan import Layout
 from parity.units import format_si
@@ -273,12 +273,7 @@ def _rates_brief(base: Chip, chip: Chip, added: Sequence[str]) -> list[str]:
 
 def _package_id(system: System) -> str:
     """The catalog chip's id, that of the package where a system runs one rank per die (hardware.per_die)."""
-    return _chip_id(system.chip)
-
-
-def _chip_id(chip: Chip) -> str:
-    """The catalog id of `chip`, that of its package where it is one die run as a rank (hardware.per_die)."""
-    return chip.id.removesuffix("-die") if chip.ranks_per_package > 1 else chip.id
+    return package_id(system.chip)
 
 
 def calibration_label(system: System, cal: Calibration) -> str:
@@ -345,7 +340,7 @@ def specs_flag(chip: Chip) -> Flag | None:
     quoted = ", ".join(f"{name} {r.quoted}" for name, r in zip(names, assumed))
     plural = "s" * (len(names) > 1)
     return Flag("specs assumed", f"specs assumed on {chip_text(chip)}: {quoted}, parity's assumption{plural} where no "
-                f"figure is published (parity show {_chip_id(chip)})", f"specs assumed: {', '.join(names)}")
+                f"figure is published (parity show {package_id(chip)})", f"specs assumed: {', '.join(names)}")
 
 
 def power_flags(system: System) -> tuple[Flag, ...]:

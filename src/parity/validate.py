@@ -23,7 +23,7 @@ from parity.deployments import DeploymentCheck, deployment_checks
 from parity.engine import EngineProfile
 from parity.errors import ParityError
 from parity.flags import Flag
-from parity.hardware import Calibration
+from parity.hardware import Calibration, package_id
 from parity.ops import Batch
 from parity.optimize import nelder_mead
 from parity.predict import Prediction, Scenario, deployment, predict_scenarios, scenario_from_row
@@ -439,7 +439,7 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
             scenario = scenario_from_row(row)
         except ParityError:
             continue
-        if calibration is not None and calibration.chip in (scenario.system.chip.id, "*"):
+        if calibration is not None and calibration.chip in (package_id(scenario.system.chip), "*"):  # a die: its package
             scenario = dataclasses.replace(scenario, calibration=calibration)
         if row["metric"] not in PUBLISHED_METRICS:
             raise ParityError(f"serving_published.csv: unknown metric {row['metric']!r}")

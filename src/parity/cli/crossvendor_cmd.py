@@ -98,8 +98,11 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
     serving_caption = (
         "decode: output tokens/s per worker or per user (1/TPOT) and TPOT; prefill: prefill tokens/s and TTFT. "
         "before: the generic prior on every chip but the H200 and CUDA-fitted engine profiles on every stack. "
-        "left out: every row of the group, scored with fits that never saw it. after: the stored fits on the rows "
-        "no fit used. never fitted: aiconfigurator's rows of no fit (holdout and unseen), TTFT/TPOT. "
+        "left out: every row of the group, scored with fits that never saw it"
+        + ("; kernels too: and the family calibrations of its chips' kernel figures dropped (a vendor parity has no "
+           "measurement of; not one with a chip measured on its own)" if by == "vendor" else "")
+        + ". after: the stored fits on the rows no fit used. never fitted: aiconfigurator's rows of no fit (holdout "
+        "and unseen), TTFT/TPOT. "
         + ("Closed-loop figures (per user, per worker at a concurrency) priced by the step-level simulator; offline "
            "and unbounded-rate throughputs and prefill steps by the steady-state model, which every fit runs."
            if model_kind == "sim" else "Every figure priced by the steady-state model."))

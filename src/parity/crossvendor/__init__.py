@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from parity import catalog
 from parity.crossvendor.leave_out import (GroupScore, chip_files, group_scores, kernel_fits_of_source, leave_one_out,
-                                          leave_one_out_errors, without_kernel_fits)
+                                          leave_one_out_errors, measured_vendors, without_kernel_fits)
 from parity.crossvendor.ratios import (RatioCheck, bands_toml, chip_of, coverage_words, interval_coverage, pair_intervals, ratio_checks,
                                       ratio_error_median, vendor_bands)
 from parity.crossvendor.setting import (Setting, before_setting, fitted_row_ids, metric_kind, scored_rows,
@@ -26,7 +26,8 @@ from parity.crossvendor.stacks import (STACK_PARAMETERS, STACK_PRIOR_WEIGHT, fit
 from parity.predict import predict_rows
 from parity.validate import CaseError, case_errors, published_errors
 
-__all__ = ["crossvendor_scores", "row_errors", "ratio_error_median", "STACK_PARAMETERS", "STACK_PRIOR_WEIGHT",
+__all__ = ["crossvendor_scores", "KERNELS_TOO", "measured_vendors",
+           "row_errors", "ratio_error_median", "STACK_PARAMETERS", "STACK_PRIOR_WEIGHT",
            "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting", "before_setting", "fit_stack", "stack_loss",
            "stack_rows",
            "GroupScore", "group_scores", "leave_one_out", "leave_one_out_errors", "vendor_bands", "bands_toml",
@@ -34,11 +35,16 @@ __all__ = ["crossvendor_scores", "row_errors", "ratio_error_median", "STACK_PARA
            "chip_files", "chip_of"]
 
 
+# the setting of a vendor's rows scored with its chips' kernel figures left out of the family calibrations too
+KERNELS_TOO = "left out, kernels too"
+
+
 def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None] | None = None,
                        served_errors: Sequence[CaseError] | None = None, model_kind: str = "sim",
                        processes: int = 1) -> dict[str, list[dict[str, object]]]:
     """Published serving rows scored per source or vendor (`by`) before families and stack profiles, with
-    every fit rebuilt without the group ('left out'), and with the stored fits on the rows no fit used;
+    every fit rebuilt without the group ('left out'; by vendor also with the family calibrations of its chips' kernel
+    figures dropped, KERNELS_TOO, where any fitted one), and with the stored fits on the rows no fit used;
     aiconfigurator's never-fitted rows as the in-source reference; and the pairs where two vendors ran the
     same work, with their predicted ratios under each setting. {'scores': [...], 'ratios': [...]}.
     `served_errors`: aiconfigurator's never-fitted errors when the caller has already computed them. Every fit
@@ -62,11 +68,17 @@ def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None]
     in_source = group_scores(served_errors,
                              lambda e: "aiconfigurator" if by == "source" else chip_of(e.system).vendor,
                              "never fitted", by, "profiles fitted on its calibration rows; NVIDIA only")
-    left_out = leave_one_out_errors(rows, catalog.measurements("kernels_published"), by, iterations,
-                                    progress=progress, model_kind=model_kind, processes=processes)
+    kernels = catalog.measurements("kernels_published")
+    left_out = leave_one_out_errors(rows, kernels, by, iterations, progress=progress, model_kind=model_kind,
+                                    processes=processes)
+    # by vendor, also as a vendor parity has no measurement of: its chips' kernel figures out of the families too
+    bare = leave_one_out_errors(rows, kernels, by, iterations, progress=progress, model_kind=model_kind,
+                                processes=processes, kernels=True) if by == "vendor" else []
     table = (group_scores(before, lambda e: group_of[e.case_id], "before", by)
              + [s for group, left, errors, _ in left_out
                 for s in group_scores(errors, lambda e, g=group: g, "left out", by, left)]
+             + [s for group, left, errors, _ in bare
+                for s in group_scores(errors, lambda e, g=group: g, KERNELS_TOO, by, left)]
              + group_scores(after, lambda e: group_of[e.case_id], "after (scored half)", by)
              + in_source)
     scores = sorted((s.row() for s in table), key=lambda r: (r["group"], r["kind"], r["setting"]))

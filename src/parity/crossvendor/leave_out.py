@@ -20,7 +20,7 @@ from parity.parallel import map_chunks
 from parity.validate import CaseError, error_statistics, published_errors
 
 __all__ = ["GroupScore", "group_scores", "without_kernel_fits", "kernel_fits_of_source", "chip_files", "leave_one_out",
-           "leave_one_out_errors"]
+           "leave_one_out_errors", "measured_vendors"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,14 +110,27 @@ def _refit_family(cal: Calibration, rows: Sequence[str]) -> Calibration:
     return dataclasses.replace(fitted, id=f"{cal.id}-on-{len(rows)}-of-{len(cal.rows)}-rows-{digest}")
 
 
-def kernel_fits_of_source(kernel_rows: Sequence[Mapping[str, str]], group: str, by: str) -> set[str]:
+def kernel_fits_of_source(kernel_rows: Sequence[Mapping[str, str]], group: str, by: str,
+                          kernels: bool = False) -> set[str]:
     """The kernel rows of source `group` that fitted a family calibration or a chip's own file: what leaving
     that source out drops. Leaving a vendor out drops none: a vendor's kernel microbenchmarks (GEMM, STREAM,
-    collectives) are what its chip family is calibrated from by design, and none of them is scored."""
+    collectives) are what its chip family is calibrated from by design, and none of them is scored; with `kernels`
+    it drops those measured on the vendor's chips, whoever published them (a vendor parity has no measurement of)."""
+    fitted = {r for c in [*(c for c in catalog.calibrations() if c.family), *chip_files()] for r in c.rows}
+    if by == "vendor" and kernels:
+        makers = {c.id: c.vendor for c in catalog.chips()}
+        return {r["case_id"] for r in kernel_rows if makers.get(r["chip"]) == group and r["case_id"] in fitted}
     if by != "source":
         return set()
-    fitted = {r for c in [*(c for c in catalog.calibrations() if c.family), *chip_files()] for r in c.rows}
     return {r["case_id"] for r in kernel_rows if r["source_id"] == group and r["case_id"] in fitted}
+
+
+def measured_vendors() -> frozenset[str]:
+    """Vendors with a chip measured on its own (the H200's calibration, parity's microbenchmarks): every derived
+    prior is built from it, so leaving such a vendor's kernel figures out leaves none of its chips without a
+    measurement; `leave_one_out_errors(kernels=True)` skips them."""
+    return frozenset(c.vendor for c in catalog.chips()
+                     if catalog.calibration(c).basis.startswith("measured on this chip ("))
 
 
 def chip_files() -> list[Calibration]:
@@ -138,7 +151,7 @@ def leave_one_out(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mappi
 
 def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mapping[str, str]], by: str,
                          iterations: int = 60, progress: Callable[[str], None] | None = None,
-                         model_kind: str = "steady", processes: int = 1
+                         model_kind: str = "steady", processes: int = 1, kernels: bool = False
                          ) -> list[tuple[str, str, list[CaseError], Setting]]:
     """Every group's rows (by `source_id` or `vendor`; all splits) scored with a setting that never saw
     them: stack profiles refitted without the group's rows; by source, family calibrations fitted on the
@@ -147,24 +160,30 @@ def leave_one_out_errors(rows: Sequence[Mapping[str, str]], kernel_rows: Sequenc
     and none of them is a scored figure. A stack left without rows of its own, and any (engine, stack) without a
     fit, takes engine.measured_stack_prior of its base profile over the fits that stand without the group.
     Groups whose rows fitted nothing are scored with the stored setting. The fits run the steady-state model;
-    `model_kind` prices the scored rows (published_errors: 'sim' simulates the closed-loop ones)."""
+    `model_kind` prices the scored rows (published_errors: 'sim' simulates the closed-loop ones). `kernels` (by
+    vendor): the family calibrations fitted on kernel figures of the vendor's chips dropped too, as for a vendor parity
+    has no measurement of; only vendors with such figures and no chip measured on its own (measured_vendors)."""
     field = {"source": "source_id", "vendor": "vendor"}[by]
     groups = sorted({r[field] for r in rows})
+    if kernels:
+        groups = [g for g in groups if g not in measured_vendors() and kernel_fits_of_source(kernel_rows, g, by, True)]
     # each group's refits and scores are independent of the others': one group a process (its simulator runs then
     # stay in that process), in order, the same numbers as one after another
     each = functools.partial(_left_out, rows=rows, kernel_rows=kernel_rows, by=by, iterations=iterations,
-                             model_kind=model_kind, processes=1 if processes > 1 and len(groups) > 1 else processes)
+                             model_kind=model_kind, processes=1 if processes > 1 and len(groups) > 1 else processes,
+                             kernels=kernels)
     return map_chunks(each, groups, processes, progress=(lambda found: progress(found[0])) if progress else None)
 
 
 def _left_out(group: str, rows: Sequence[Mapping[str, str]], kernel_rows: Sequence[Mapping[str, str]], by: str,
-              iterations: int, model_kind: str, processes: int) -> tuple[str, str, list[CaseError], Setting]:
+              iterations: int, model_kind: str, processes: int, kernels: bool = False
+              ) -> tuple[str, str, list[CaseError], Setting]:
     """One group of `leave_one_out_errors`: (group, what was left out, its rows' errors, the setting)."""
     field = {"source": "source_id", "vendor": "vendor"}[by]
     stacks = [p for p in catalog.engines() if p.base]
     mine = [r for r in rows if r[field] == group]
     ids = {r["case_id"] for r in mine}
-    dropped = kernel_fits_of_source(kernel_rows, group, by)
+    dropped = kernel_fits_of_source(kernel_rows, group, by, kernels)
     setting = without_kernel_fits(stored_setting(), dropped)
     refit = [p for p in stacks if ids & set(p.rows)]
     emptied = []
@@ -185,8 +204,12 @@ def _left_out(group: str, rows: Sequence[Mapping[str, str]], kernel_rows: Sequen
     setting = dataclasses.replace(setting, stacks=fitted, engines={
         **{(p.base, p.stack): p for p in fitted}, **{
             (p.base, p.stack): measured_stack_prior(catalog.engine(p.base), p.stack, fitted) for p in emptied}})
+    measured_on = {r["chip"] for r in kernel_rows if r["case_id"] in dropped}
+    on = sorted({setting.calibrations[c].id for c in measured_on if c in setting.calibrations})
     left = "; ".join(filter(None, [
         f"refitted {', '.join(p.id for p in refit)} without its rows" if refit else "",
+        (f"dropped the {len(dropped)} kernel figures measured on its chips from the family calibrations (those "
+         f"chips priced on {', '.join(on)})") if dropped and kernels else
         (f"dropped {', '.join(sorted(dropped))} from the family calibrations (refitted on their other rows, "
          "if any)") if dropped else "",
         "" if refit or dropped else "its rows fitted nothing"]))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from parity import catalog
 from parity.engine import EngineProfile, measured_stack_prior
-from parity.hardware import Calibration
+from parity.hardware import Calibration, package_id
 from parity.predict import Scenario
 
 __all__ = ["metric_kind", "Setting", "stored_setting", "before_setting", "fitted_row_ids", "scored_rows"]
@@ -33,7 +33,9 @@ class Setting:
 
     def apply(self, scenario: Scenario) -> Scenario:
         chip = scenario.system.chip
-        cal = self.calibrations.get(chip.id)
+        # a system run one rank per die (an Atlas 800 A3's rows) has a die for its chip: the package's calibration
+        # is the die's (left out as the package's: the A3's decode rows kept the Da Vinci family everywhere before)
+        cal = self.calibrations.get(package_id(chip))
         base = catalog.engine(scenario.engine.base or scenario.engine.id)
         profile = self.engines.get((base.id, chip.software_stack))
         if profile is None and self.stacks is not None:
