@@ -189,6 +189,14 @@ def test_a_pairs_interval_never_sees_its_own_source() -> None:
     assert rows[0]["interval_high"] == pytest.approx(0.97130, abs=1e-5)
     assert [r["inside"] for r in rows] == [True, False, None] and math.isnan(rows[2]["interval_low"])
     assert interval_coverage(rows) == (1, 2) and coverage_words(rows) == "1 of 2 (50%)"
+    # as of a vendor never measured (kernels_too): AMD's residuals go, so its band is the widest left (NVIDIA's,
+    # -0.06 to 0.06), doubled: -0.12 to 0.12; half-width sqrt(0.12^2 + 0.06^2) = 0.13416 about centre 0, so a ratio
+    # of 1 reads 0.87445 to 1.14359: 0.8 now lies outside, 1.0 inside
+    bare = pair_intervals([r | {"kernels_too": 1.0} for r in rows], residuals, "kernels_too", never_measured=True)
+    assert bare[0]["kernels_too_low"] == pytest.approx(0.87445, abs=1e-5)
+    assert bare[0]["kernels_too_high"] == pytest.approx(1.14359, abs=1e-5)
+    assert [r["kernels_too_inside"] for r in bare] == [False, True, None]
+    assert coverage_words(bare, "kernels_too_inside") == "1 of 2 (50%)" and bare[0]["inside"] is True
 
 
 def test_vendors_without_rows_take_the_widest_band() -> None:

@@ -189,7 +189,7 @@ def chip_calibrated(chip: Chip, cal: Calibration) -> bool:
     """Whether predictions on `chip` rest on a measurement of the chip itself: its calibration was measured, or
     parity's serving measurements fitted it (catalog.fitted_chips). A chip that is not is flagged "uncalibrated
     chip", in serving and in training alike."""
-    return cal.measured or chip.id in catalog.fitted_chips()
+    return cal.measured or package_id(chip) in catalog.fitted_chips()
 
 
 def what_if_changes(system: System) -> str:

@@ -92,13 +92,25 @@ def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None]
     split = {r["case_id"]: r["split"] for r in rows}
     source_of = {r["case_id"]: r["source_id"] for r in rows}
     nan = float("nan")
+    pairs_bare = {}  # by vendor: each pair with its vendor's kernel figures left out too
+    for group, _, _, setting in bare:
+        mine = [r for r in rows if r[field] == group or (r["case_id"].endswith("-nv") and group_of.get(
+            r["case_id"].removesuffix("-nv")) == group)]
+        pairs_bare |= {c.case_id: c for c in ratio_checks(mine, setting, model_kind, processes)}
     pairs = [{**c.row(), "before": pairs_before[c.case_id].predicted if c.case_id in pairs_before else nan,
               "left_out": pairs_left[c.case_id].predicted if c.case_id in pairs_left else nan,
               "left_out_error": pairs_left[c.case_id].error if c.case_id in pairs_left else nan,
+              **({"kernels_too": pairs_bare[c.case_id].predicted if c.case_id in pairs_bare else nan,
+                  "kernels_too_error": pairs_bare[c.case_id].error if c.case_id in pairs_bare else nan}
+                 if by == "vendor" else {}),
               "split": split[c.case_id], "source_id": source_of[c.case_id]}
              for c in ratio_checks(rows, None, model_kind, processes)]
-    # each left-out ratio's 80% interval, as compare builds it, from the left-out residuals of the other sources
-    pairs = pair_intervals(pairs, [(source_of[e.case_id], e) for _, _, errors, _ in left_out for e in errors])
+    # each left-out ratio's 80% interval, as compare builds it, from the left-out residuals of the other sources;
+    # with the kernel figures left out too, as compare builds it for a vendor never measured
+    residuals = [(source_of[e.case_id], e) for _, _, errors, _ in left_out for e in errors]
+    pairs = pair_intervals(pairs, residuals)
+    if by == "vendor":
+        pairs = pair_intervals(pairs, residuals, "kernels_too", never_measured=True)
     return {"scores": scores, "ratios": pairs, "rows": per_row}
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from parity import catalog
 from parity.crossvendor.setting import Setting, metric_kind, stored_setting
 from parity.hardware import Chip
-from parity.uncertainty import Band, bands_from, ratio_band, ratio_interval
+from parity.uncertainty import WIDEN_FLAGGED, Band, bands_from, ratio_band, ratio_interval
 from parity.validate import CaseError, published_errors
 
 __all__ = ["RatioCheck", "ratio_checks", "chip_of", "vendor_bands", "bands_toml", "ratio_error_median",
@@ -89,42 +89,53 @@ def bands_toml(bands: Mapping[str, Band], date: str, method: str = DECODE_BANDS)
 
 
 def ratio_error_median(pairs: Sequence[Mapping[str, object]], key: str) -> float:
-    """Median |predicted / published - 1| of the pairs' ratios under one setting (`key`: its column)."""
-    values = [abs(float(p[key]) / float(p["published"]) - 1.0) for p in pairs]  # type: ignore[arg-type]
+    """Median |predicted / published - 1| of the pairs' ratios under one setting (`key`: its column; pairs it gave no
+    ratio, NaN or absent, left out)."""
+    values = [abs(float(p.get(key, math.nan)) / float(p["published"]) - 1.0) for p in pairs]  # type: ignore[arg-type]
+    values = [v for v in values if not math.isnan(v)]
     return float(np.median(values)) if values else float("nan")
 
 
-def pair_intervals(pairs: Sequence[Mapping[str, object]], residuals: Iterable[tuple[str, CaseError]], key: str = "left_out"
-                   ) -> list[dict[str, object]]:
+def pair_intervals(pairs: Sequence[Mapping[str, object]], residuals: Iterable[tuple[str, CaseError]], key: str = "left_out",
+                   never_measured: bool = False) -> list[dict[str, object]]:
     """Each decode pair with the 80% interval `parity compare` would print around its ratio `key` (the left-out
     prediction by default), built as compare builds it (ratio_interval over vendor_bands, widened by ratio_band) but
     from `residuals` ((source_id, error) of rows scored with their group left out) of every source but the pair's own:
-    the interval never saw the pair. interval_low / interval_high, and `inside` whether the published ratio lies in
-    it; prefill pairs (compare's intervals are of decode figures), and pairs without a prediction, pass through with
-    NaN and None."""
+    the interval never saw the pair. `never_measured`: the pair's first chip is priced as of a vendor parity never
+    measured (`key` priced with its kernel figures left out too), so its vendor's residuals are left out as well (its
+    band is the widest, as compare gives a vendor with none) and its band doubles in log-width (WIDEN_FLAGGED), as
+    ratio_band widens an uncalibrated chip's. Writes {key}_low, {key}_high and {key}_inside (interval_low, interval_high and inside for
+    'left_out'): whether the published ratio lies inside; prefill pairs (compare's intervals are of decode figures),
+    and pairs without a prediction, get NaN and None."""
     residuals = list(residuals)
+    names = ("interval_low", "interval_high", "inside") if key == "left_out" else (f"{key}_low", f"{key}_high",
+                                                                                   f"{key}_inside")
     nan = float("nan")
     out = []
     for pair in pairs:
         ratio = float(pair[key])  # type: ignore[arg-type]
         interval, inside = (nan, nan), None
         if metric_kind(str(pair["metric"])) == "decode" and ratio == ratio:
-            bands = vendor_bands(e for source, e in residuals if source != pair["source_id"])
             a, b = chip_of(str(pair["a"])), chip_of(str(pair["b"]))
-            interval = ratio_interval(ratio, ratio_band(bands[a.vendor], a, catalog.calibration(a)),
-                                      ratio_band(bands[b.vendor], b, catalog.calibration(b)))
+            unseen = a.vendor if never_measured else ""
+            bands = vendor_bands(e for source, e in residuals if source != pair["source_id"]
+                                 and chip_of(e.system).vendor != unseen)
+            band = (bands[a.vendor].widened(WIDEN_FLAGGED) if never_measured
+                    else ratio_band(bands[a.vendor], a, catalog.calibration(a)))
+            interval = ratio_interval(ratio, band, ratio_band(bands[b.vendor], b, catalog.calibration(b)))
             inside = interval[0] <= float(pair["published"]) <= interval[1]  # type: ignore[arg-type]
-        out.append({**pair, "interval_low": interval[0], "interval_high": interval[1], "inside": inside})
+        out.append({**pair, names[0]: interval[0], names[1]: interval[1], names[2]: inside})
     return out
 
 
-def interval_coverage(pairs: Sequence[Mapping[str, object]]) -> tuple[int, int]:
-    """(pairs whose published ratio lies inside their interval, pairs with an interval) of pair_intervals' rows."""
-    judged = [p["inside"] for p in pairs if p.get("inside") is not None]
+def interval_coverage(pairs: Sequence[Mapping[str, object]], inside: str = "inside") -> tuple[int, int]:
+    """(pairs whose published ratio lies inside their interval, pairs with an interval) of pair_intervals' rows
+    (`inside`: the column, e.g. 'kernels_too_inside')."""
+    judged = [p[inside] for p in pairs if p.get(inside) is not None]
     return sum(bool(x) for x in judged), len(judged)
 
 
-def coverage_words(pairs: Sequence[Mapping[str, object]]) -> str:
+def coverage_words(pairs: Sequence[Mapping[str, object]], column: str = "inside") -> str:
     """'24 of 33 (73%)': pair_intervals' pairs whose published ratio lies inside their interval ('none' judged)."""
-    inside, judged = interval_coverage(pairs)
+    inside, judged = interval_coverage(pairs, column)
     return f"{inside} of {judged} ({inside / judged:.0%})" if judged else "none"
