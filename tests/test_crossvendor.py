@@ -298,7 +298,7 @@ def test_a_vendor_left_out_runs_at_the_maturity_of_the_other_vendors_stacks() ->
     from parity.crossvendor import leave_one_out_errors
     rows = [r for r in catalog.measurements("serving_published") if r["vendor"] == "Huawei"]
     ((group, left, errors, setting),) = leave_one_out_errors(rows, [], "vendor", iterations=1)
-    assert group == "Huawei" and "refitted sglang-cann" in left and len(errors) == len(rows)
+    assert group == "Huawei" and "sglang-cann left without rows" in left and len(errors) == len(rows)
     assert [p.id for p in setting.stacks or ()] == ["sglang-rocm", "vllm-rocm"]
     expected = pytest.approx((0.77592, 0.77592, 0.77592), rel=1e-4)
     for row in (next(r for r in rows if r["engine"] == "sglang"), next(r for r in rows if r["engine"] == "generic")):
@@ -335,3 +335,28 @@ def test_a_source_whose_rows_fitted_nothing_is_scored_left_out_as_the_stored_fit
     assert left == "its rows fitted nothing" and {r["engine"] for r in mine} == {"vllm"}
     stored = published_errors(mine, hook=stored_setting().apply, model_kind="steady")
     assert [e.predicted for e in errors] == [e.predicted for e in stored]
+
+
+@pytest.mark.validation
+def test_the_uncalibrated_widening_is_the_smallest_quarter_step_that_holds_80_percent(monkeypatch) -> None:
+    """WIDEN_UNCALIBRATED is measured: the published decode figures of vendors priced as never measured (AMD's 82 and
+    Huawei's 6 with their kernel figures left out too, Baidu's 6, whose Kunlun has none), priced as validate prices
+    them (the simulator for closed-loop figures), fall inside the 80% interval their prediction prints 78 times of
+    94 at 1.5 (83%) and 68 of 94 at 1.25 (72%), 59 without it."""
+    from parity import uncertainty
+    from parity.crossvendor import leave_one_out_errors, metric_kind
+    rows = catalog.measurements("serving_published")
+    kernels = catalog.measurements("kernels_published")
+
+    def held() -> tuple[int, int]:
+        groups = (leave_one_out_errors(rows, kernels, "vendor", 60, model_kind="sim", kernels=True)
+                  + leave_one_out_errors([r for r in rows if r["vendor"] == "Baidu"], kernels, "vendor", 60,
+                                         model_kind="sim"))
+        judged = [e.inside for _, _, errors, _ in groups for e in errors
+                  if metric_kind(e.metric) == "decode" and e.inside is not None]
+        assert all("uncalibrated chip" in {f.kind for f in e.flags} for _, _, errors, _ in groups for e in errors
+                   if metric_kind(e.metric) == "decode")
+        return sum(judged), len(judged)
+    assert held() == (78, 94)
+    monkeypatch.setattr(uncertainty, "WIDEN_UNCALIBRATED", 1.25)
+    assert held() == (68, 94)

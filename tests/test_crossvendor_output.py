@@ -14,9 +14,9 @@ from parity.crossvendor import row_errors
 from parity.validate import CaseError
 
 SCORES = [{"group": "lib", "kind": "decode", "setting": "left out", "count": 24, "median_abs_error": 0.262,
-           "p90_abs_error": 0.587, "bias": 0.262, "left_out": "its rows fitted nothing"}]
+           "p90_abs_error": 0.587, "bias": 0.262, "left_out_what": "its rows fitted nothing"}]
 TRAINING = [{"group": "palm", "setting": "left out", "count": 2, "median_abs_error": 0.1, "p90_abs_error": 0.2,
-             "bias": -0.1, "left_out": "prior"}]
+             "bias": -0.1, "left_out_what": "prior"}]
 PAIRS = [{"case_id": "LIB-x", "a": "mi300x", "b": "h100", "metric": "decode", "published": 0.8, "before": 1.6,
           "left_out": 0.9, "left_out_error": 0.125, "predicted": 0.88, "error": 0.1, "split": "holdout"}]
 ROWS = [{"group": "lib", "case_id": "LIB-l3-70b-tp4-b1", "system": "mi300x-platform", "engine": "vllm",
@@ -106,11 +106,11 @@ def test_iterations_are_taken_where_a_fit_reads_them(stubbed, monkeypatch):
 
 # a source as long as the longest stored one and a training group's explanation as long as NVIDIA's (six case ids)
 LONG_SCORES = [{"group": "rocm-blog-mi300x-best-practices", "kind": "decode", "setting": setting, "count": 1407,
-                "median_abs_error": 0.262, "p90_abs_error": 1.199, "bias": -0.262, "left_out": left}
+                "median_abs_error": 0.262, "p90_abs_error": 1.199, "bias": -0.262, "left_out_what": left}
                for setting, left in (("after (scored half)", ""), ("never fitted", "profiles fitted on its half"),
                                      ("left out", "its rows fitted nothing"))]
 LONG_TRAINING = [{"group": group, "setting": "left out", "count": 59, "median_abs_error": 0.169,
-                  "p90_abs_error": 0.473, "bias": -0.169, "left_out": left}
+                  "p90_abs_error": 0.473, "bias": -0.169, "left_out_what": left}
                  for group, left in (("AMD", "its rows fitted nothing"), ("Google", "its rows fitted nothing"),
                                      ("NVIDIA", "no calibration row left: the training profile's prior (without "
                                                 + ", ".join(f"bridge2509-gb200-llama-3.1-{n}b-fp8" for n in range(6))

@@ -272,3 +272,29 @@ def test_a_native_fp4_kv_cache_is_not_flagged() -> None:
     assert kv_cache_flag(catalog.chip("h100"), "bf16") is None
     assert kv_cache_flag(catalog.chip("a100"), "fp8") is None  # engines dequantise FP8 KV on Ampere (vLLM #2279)
     assert kv_cache_flag(catalog.chip("mi355x"), "nvfp4").brief == "KV nvfp4 emulated"
+
+
+def test_an_uncalibrated_chips_interval_widens_past_another_flagged_cases() -> None:
+    """widening: 1 without flags, WIDEN_FLAGGED (2) with any, and 1.5 times that (3) where a flag says the chip is
+    uncalibrated; so on one workload the MetaX C500 (never measured) prints a TPOT interval 1.5 times as wide in log
+    as the H20's, which its generic engine profile alone flags."""
+    import math
+
+    from parity import catalog
+    from parity.flags import Flag
+    from parity.predict import predict_rows
+    from parity.uncertainty import WIDEN_UNCALIBRATED, widening
+    assert WIDEN_UNCALIBRATED == 1.5
+    assert widening([]) == 1.0 and widening([Flag("specs assumed", "x")]) == 2.0
+    assert widening([Flag("specs assumed", "x"), Flag("uncalibrated chip", "y")]) == 3.0
+    row = {"model": "qwen3-32b", "engine": "generic", "weights": "int8", "kv": "bf16", "isl": "1024", "osl": "1024",
+           "concurrency": "64", "tp": "4"}
+    widths = {}
+    for system in ("metax-c500-8card", "hgx-h20"):
+        (p,) = predict_rows([row | {"system": system}])
+        low, high = p.interval("tpot_s")
+        widths[system] = math.log(high / low)
+        kinds = {f.kind for f in p.flags}
+        assert ("uncalibrated chip" in kinds) == (system != "hgx-h20") and kinds
+    assert widths["metax-c500-8card"] / widths["hgx-h20"] == pytest.approx(1.5, rel=1e-9)
+    assert catalog.calibration(catalog.chip("metax-c500")).measured is False

@@ -40,7 +40,7 @@ from parity.step import deployment_memory, step_cost
 from parity.training.layout import TrainingLayout, default_global_batch
 from parity.training.search import search_fewest_systems
 from parity.units import duration_text
-from parity.uncertainty import WIDEN_FLAGGED, Band, Intervals, case_flags, chip_calibrated, flag_note, interval_kind, \
+from parity.uncertainty import Band, Intervals, widening, case_flags, chip_calibrated, flag_note, interval_kind, \
     calibration_label, power_flags, ratio_band, ratio_interval, training_flags, what_if_flag
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
@@ -437,7 +437,7 @@ def intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[st
         return {}
     stored = Intervals.from_table(table)
     out: dict[str, float] = {}
-    widen = WIDEN_FLAGGED if raised else 1.0
+    widen = widening(raised)
     for metric, value in (("ttft_s", best.ttft_s), ("tpot_s", best.tpot_s)):
         band = stored.band(metric, interval_kind(best.mode, model))
         if band is not None:

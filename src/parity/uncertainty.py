@@ -31,13 +31,20 @@ __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "co
            "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
            "unmeasured_gemm", "assumed_emulation", "kv_cache_flag", "flag_note", "short_basis", "training_flags",
            "what_if_changes", "what_if_brief", "what_if_flag", "power_figure", "calibration_label", "power_flags",
-           "status_flag", "specs_flag", "ratio_band", "user_file_flag"]
+           "status_flag", "specs_flag", "ratio_band", "user_file_flag", "WIDEN_UNCALIBRATED", "widening"]
 
 LEVEL = 0.8
 # engines that run on no other software stack than CUDA: TensorRT-LLM is NVIDIA's library for its GPUs (its docs'
 # supported hardware lists NVIDIA GPUs alone); priced on another vendor's chip, a case says it does not run there
 CUDA_ONLY = frozenset({"trtllm"})
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
+# an uncalibrated chip's interval widens past another flagged case's, by this factor (measured, 2026-12-07): the
+# published decode figures of vendors priced as never measured (`parity validate --by vendor`: AMD's 82 and
+# Huawei's 6 with their kernel figures left out too, Baidu's 6, whose Kunlun has none), each priced as `validate`
+# prices it, fell inside their doubled 80% interval 59 times of 94 (AMD's 47 of 82), and 78 of 94 (83%) at 1.5
+# times that width: the smallest step of 0.25 that reaches 80% (1.25: 68). Ratio intervals keep their own
+# widening, which their cross-vendor pairs check (crossvendor.pair_intervals)
+WIDEN_UNCALIBRATED = 1.5
 # architecture features whose cases take bands of their own (within their mode): on the simulator's never-fitted
 # aggregated rows MLA models' (DeepSeek-V3/R1) TTFT residuals span [-0.92, 0.10] in ln(predicted/measured), the
 # other models' [-0.40, 0.31], and TPOT [-0.41, 0.20] against [-0.18, 0.10]: one band for both would be too narrow
@@ -129,6 +136,16 @@ def coverage(intervals: Intervals, cases: Sequence[tuple[str, str, float, float]
         low, high = band.around(predicted, *widen)
         hits.setdefault(metric, []).append(low <= measured <= high)
     return {metric: float(np.mean(v)) for metric, v in hits.items()}
+
+
+def widening(raised: Iterable[Flag]) -> float:
+    """How much wider in log an interval is than its band for a case with flags `raised`: 1 with none,
+    WIDEN_FLAGGED with any, and WIDEN_UNCALIBRATED times that where one says the chip is uncalibrated (nothing
+    measured it: it errs past other flagged cases)."""
+    kinds = {f.kind for f in raised}
+    if not kinds:
+        return 1.0
+    return WIDEN_FLAGGED * (WIDEN_UNCALIBRATED if "uncalibrated chip" in kinds else 1.0)
 
 
 def ratio_interval(ratio: float, a: Band, b: Band) -> tuple[float, float]:

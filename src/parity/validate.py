@@ -29,7 +29,7 @@ from parity.optimize import nelder_mead
 from parity.predict import Prediction, Scenario, deployment, predict_scenarios, scenario_from_row
 from parity.predict.columns import flag
 from parity.step import step_cost
-from parity.uncertainty import WIDEN_FLAGGED, Intervals, build_intervals, coverage, interval_kind
+from parity.uncertainty import Intervals, build_intervals, coverage, interval_kind, widening
 
 __all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
            "fit_loss", "MIN_FIT_ROWS", "unfitted", "sizing_rows", "scenarios_of", "intervals_from",
@@ -105,14 +105,22 @@ class CaseError:
     predicted: float
     engine_version: str = ""
     flags: tuple[Flag, ...] = ()  # the prediction's flags: where the case lies outside what was checked
+    # the 80% interval the prediction printed for the metric (published rows; NaN where it has none: prefill steps)
+    low: float = float("nan")
+    high: float = float("nan")
 
     @property
     def error(self) -> float:
         return (self.predicted - self.measured) / self.measured
 
     @property
+    def inside(self) -> bool | None:
+        """Whether the measured value lies inside the printed interval; None where there is none."""
+        return None if self.low != self.low or self.high != self.high else self.low <= self.measured <= self.high
+
+    @property
     def flagged(self) -> bool:
-        """Outside what the model was checked on: its interval is widened (WIDEN_FLAGGED)."""
+        """Outside what the model was checked on: its interval is widened (uncertainty.widening)."""
         return bool(self.flags)
 
 
@@ -401,7 +409,7 @@ def interval_coverage(errors: Iterable[CaseError], intervals: Intervals,
     not build them: the 'check' half of the holdout rows and the unseen rows, or those of `splits`."""
     def part(e: CaseError) -> str:
         return e.split if e.split != "holdout" else interval_split(e.case_id)
-    checked = [(e.metric, case_kind(e), e.predicted, e.measured, WIDEN_FLAGGED if e.flagged else 1.0) for e in errors
+    checked = [(e.metric, case_kind(e), e.predicted, e.measured, widening(e.flags)) for e in errors
                if part(e) in splits]
     return coverage(intervals, checked)
 
@@ -461,15 +469,21 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
             # per package: a rank per die (rank_per_die) prefills its tokens on one of the package's dies
             predicted = (tokens * scenario.system.chip.ranks_per_package
                          / (float(step.time_s) * scenario.engine.prefill_scale))
+            low = high = math.nan
+            raised: tuple[Flag, ...] = ()
         else:
             p = next(predicted_served)
             if not p.feasible:
                 continue
             predicted = (p.output_tokens_per_s_per_chip * p.chips if metric.endswith("worker")
                          else p.output_tokens_per_s_per_user)
+            # a rate moves inversely with the per-token time, as the printed throughput interval does
+            slow, fast = p.interval("tpot_s")
+            low, high, raised = predicted * p.tpot_s / fast, predicted * p.tpot_s / slow, p.flags
         out.append(CaseError(case_id=row["case_id"], split=row.get("split", "holdout"), system=row["system"],
                              engine=row.get("engine") or "generic", model=row["model"], mode="published", metric=metric,
-                             measured=float(row["measured"]), predicted=float(predicted)))
+                             measured=float(row["measured"]), predicted=float(predicted), flags=raised,
+                             low=float(low), high=float(high)))
     return out
 
 

@@ -102,7 +102,8 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
         + ("; kernels too: and the family calibrations of its chips' kernel figures dropped (a vendor parity has no "
            "measurement of; not one with a chip measured on its own)" if by == "vendor" else "")
         + ". after: the stored fits on the rows no fit used. never fitted: aiconfigurator's rows of no fit (holdout "
-        "and unseen), TTFT/TPOT. "
+        "and unseen), TTFT/TPOT. 80% int. holds: rows inside the 80% interval their prediction printed, of those with "
+        "one (decode; an uncalibrated chip's is 1.5x a flagged one's in log-width, WIDEN_UNCALIBRATED). "
         + ("Closed-loop figures (per user, per worker at a concurrency) priced by the step-level simulator; offline "
            "and unbounded-rate throughputs and prefill steps by the steady-state model, which every fit runs."
            if model_kind == "sim" else "Every figure priced by the steady-state model."))
@@ -129,8 +130,10 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
         + (" kernels too: the ratio with the vendor's kernel figures left out too, inside the interval compare gives a "
            "vendor never measured (the widest band of the others, doubled) for "
            f"{coverage_words(pairs, 'kernels_too_inside')}." if by == "vendor" else "")) if served else ""
+    held = [r | {"holds": f"{r['inside']}/{r['judged']}" if r.get("judged") else "-"} for r in table]
     parts = [
-        (table, [Column("group", by, plain, "left"), Column("kind", "metric", plain, "left"), *scored],
+        (held, [Column("group", by, plain, "left"), Column("kind", "metric", plain, "left"), *scored,
+                Column("holds", "80% int.\nholds", plain, wide=1)],
          f"Published serving figures by {by}: before, left out, after", serving_caption, _left_out_items(table)),
         (training, [Column("group", by, plain, "left"), *scored],
          f"Published training runs by {by} (tokens/s per chip): before, left out, after", training_caption,
@@ -158,7 +161,7 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
          f"The {min(WORST_ROWS, len(per_row))} published rows furthest off with their {by} left out",
          f"Of {len(per_row)} rows scored; every one, with its prediction before and now, in --format csv or json "
          "(table 'rows'). now: the stored fits ('-' where the row fitted something).", [])]
-    parts = [part for part in parts if (trained if part[0] is training else served)]
+    parts = [part for part in parts if (trained if part[0] is training else served)]  # `held` is the serving table
     texts = [render_output(rows, columns, fmt, title=title, caption=caption, to_file=out is not None, listed=items)
              for rows, columns, title, caption, items in parts]
     deliver("\n".join(text.rstrip("\n") + "\n" for text in texts), out)
@@ -170,7 +173,7 @@ def _left_out_items(rows: list[dict[str, object]]) -> list[str]:
     it together), in the order the rows first give them."""
     groups: dict[tuple[str, str], list[str]] = {}
     for row in rows:
-        if row.get("left_out"):
-            named = groups.setdefault((str(row["setting"]), str(row["left_out"])), [])
+        if row.get("left_out_what"):
+            named = groups.setdefault((str(row["setting"]), str(row["left_out_what"])), [])
             named += [str(row["group"])] if str(row["group"]) not in named else []
     return [f"{', '.join(named)} {setting}: {text}" for (setting, text), named in groups.items()]

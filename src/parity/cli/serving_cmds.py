@@ -38,6 +38,7 @@ from parity.predict.columns import FOREIGN_COLUMNS, READ_COLUMNS, _int, close_co
 from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed, engine_kv
 from parity.predict.simulated import _workers, client_of
+from parity.uncertainty import widening
 from parity.units import counted, whole
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, routes_at_random, trace_of
@@ -917,12 +918,12 @@ def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions,
            "kv_waited": sim.kv_waited, "requests": sim.requests,
            "duration_s": sim.duration_s,
-           "flags": flag_texts(simulated_flags(prediction.flags, sim, bench, scenario.engine, overload))}
+           "flags": flag_texts(raised := simulated_flags(prediction.flags, sim, bench, scenario.engine, overload))}
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on
     own = {} if (request_rate is not None or trace) else interval_bounds(
-        scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, bool(out["flags"]), "sim")
+        scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, widening(raised), "sim")
     out |= nan | own | {"note": simulated_note(data["note"], sim.assumptions, scenario, bool(own))}
     table = [{"quantity": f"{name.upper()} mean / p50 / p90 / p99 [ms]",
               "value": " / ".join(_number(sim.latency[k], 1e-3) for k in LATENCY_KEYS if k.startswith(name + "_"))}

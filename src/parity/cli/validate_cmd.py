@@ -56,7 +56,8 @@ _SECTION_KEYS = {"published": ("published", "deployments"), "training": ("traini
                    "read before parity's own data; 'repo' writes into the checkout's src/parity/data")
 @click.option("--iterations", type=Count(most=100_000, what="any fit's iterations"), default=150, show_default=True,
               help="Nelder-Mead iterations per engine (--fit with --model-kind steady, --fit-stacks, --by "
-                   "source|vendor, and the accuracy page's fits: --format md)")
+                   "source|vendor, and the accuracy page's fits: --format md); the stack fits (all but --fit) take at "
+                   "most 60")
 @click.option("--section", type=click.Choice(SECTIONS), default="all", show_default=True,
               help="serving points (aiconfigurator), published throughputs, training runs, what the H200 "
                    "calibration changes, published latency percentiles against the simulator, MLPerf Inference "

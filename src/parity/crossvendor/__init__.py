@@ -81,8 +81,14 @@ def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None]
                 for s in group_scores(errors, lambda e, g=group: g, KERNELS_TOO, by, left)]
              + group_scores(after, lambda e: group_of[e.case_id], "after (scored half)", by)
              + in_source)
-    scores = sorted((s.row() for s in table), key=lambda r: (r["group"], r["kind"], r["setting"]))
-    per_row = row_errors(before, left_out, after)
+    # by vendor, what each vendor's 'left out' keeps: a chip measured on its own ('measured': NVIDIA's H200, and the
+    # CUDA profiles fitted on aiconfigurator's NVIDIA points), its chips' kernel calibrations ('kernels'), or nothing
+    # measured ('none': its chips were never measured, so 'left out' prices them as KERNELS_TOO would)
+    measured = {g: "measured" if g in measured_vendors() else "kernels" if kernel_fits_of_source(kernels, g, by, True)
+                else "none" for g in sorted(set(group_of.values()))} if by == "vendor" else {}
+    scores = sorted((s.row() | ({"kept": measured[s.group]} if s.group in measured else {}) for s in table),
+                    key=lambda r: (r["group"], r["kind"], r["setting"]))
+    per_row = row_errors(before, left_out, after, bare)
     pairs_before = {c.case_id: c for c in ratio_checks(rows, before_setting(), model_kind, processes)}
     pairs_left = {}  # each pair under the setting that left its group (source or vendor) out
     for group, _, _, setting in left_out:
@@ -111,16 +117,20 @@ def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None]
     pairs = pair_intervals(pairs, residuals)
     if by == "vendor":
         pairs = pair_intervals(pairs, residuals, "kernels_too", never_measured=True)
-    return {"scores": scores, "ratios": pairs, "rows": per_row}
+    return {"scores": scores, "ratios": pairs, "rows": per_row, "vendors": measured}
 
 
 def row_errors(before: Sequence[CaseError], left_out: Sequence[tuple[str, str, list[CaseError], Setting]],
-               after: Sequence[CaseError]) -> list[dict[str, object]]:
+               after: Sequence[CaseError], bare: Sequence[tuple[str, str, list[CaseError], Setting]] = ()
+               ) -> list[dict[str, object]]:
     """Every published row scored with its group left out (`leave_one_out_errors`), with its prediction under the
-    other settings beside: before (the generic prior and CUDA-fitted profiles) and now (the stored fits; NaN where
-    the row fitted something); largest |left-out error| first, so the rows that make a group's median lead."""
+    other settings beside: before (the generic prior and CUDA-fitted profiles), now (the stored fits; NaN where
+    the row fitted something) and, where `bare` is given (by vendor), with its vendor's kernel figures left out too
+    (KERNELS_TOO; NaN for vendors not left out so); largest |left-out error| first, so the rows that make a group's
+    median lead."""
     then = {e.case_id: e.predicted for e in before}
     now = {e.case_id: e.predicted for e in after}
+    without = {e.case_id: e.predicted for _, _, errors, _ in bare for e in errors}
     nan = float("nan")
     out = []
     for group, _, errors, _ in left_out:
@@ -128,5 +138,6 @@ def row_errors(before: Sequence[CaseError], left_out: Sequence[tuple[str, str, l
             out.append({"group": group, "case_id": e.case_id, "system": e.system, "engine": e.engine,
                         "model": e.model, "metric": e.metric, "kind": metric_kind(e.metric),
                         "split": e.split, "measured": e.measured, "before": then.get(e.case_id, nan),
-                        "left_out": e.predicted, "left_out_error": e.error, "now": now.get(e.case_id, nan)})
+                        "left_out": e.predicted, "left_out_error": e.error, "now": now.get(e.case_id, nan),
+                        **({"kernels_too": without.get(e.case_id, nan)} if bare else {})})
     return sorted(out, key=lambda r: -abs(float(r["left_out_error"])))

@@ -35,7 +35,10 @@ class GroupScore:
     median_abs_error: float
     p90_abs_error: float
     bias: float
-    left_out: str = ""
+    left_out_what: str = ""  # what the fits left out, in words ('left out' settings; the pairs' left_out is a ratio)
+    # the rows whose measured value lies inside the 80% interval their prediction printed, of those with one
+    inside: int = 0
+    judged: int = 0
 
     def row(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -43,14 +46,17 @@ class GroupScore:
 
 def group_scores(errors: Iterable[CaseError], key: Callable[[CaseError], str], setting: str, by: str,
                  left_out: str = "") -> list[GroupScore]:
-    """Median and p90 |error| and median signed error per group and kind of metric."""
-    grouped: dict[tuple[str, str], list[float]] = defaultdict(list)
+    """Median and p90 |error| and median signed error per group and kind of metric, and how many of its rows fall
+    inside the interval their prediction printed (CaseError.inside)."""
+    grouped: dict[tuple[str, str], list[CaseError]] = defaultdict(list)
     for e in errors:
-        grouped[(key(e), metric_kind(e.metric))].append(e.error)
+        grouped[(key(e), metric_kind(e.metric))].append(e)
     out = []
-    for (group, kind), values in sorted(grouped.items()):
-        out.append(GroupScore(setting=setting, by=by, group=group, kind=kind, count=len(values),
-                              **error_statistics(values), left_out=left_out))
+    for (group, kind), mine in sorted(grouped.items()):
+        judged = [e.inside for e in mine if e.inside is not None]
+        out.append(GroupScore(setting=setting, by=by, group=group, kind=kind, count=len(mine),
+                              **error_statistics([e.error for e in mine]), left_out_what=left_out, inside=sum(judged),
+                              judged=len(judged)))
     return out
 
 
@@ -206,11 +212,17 @@ def _left_out(group: str, rows: Sequence[Mapping[str, str]], kernel_rows: Sequen
             (p.base, p.stack): measured_stack_prior(catalog.engine(p.base), p.stack, fitted) for p in emptied}})
     measured_on = {r["chip"] for r in kernel_rows if r["case_id"] in dropped}
     on = sorted({setting.calibrations[c].id for c in measured_on if c in setting.calibrations})
+    kept = [p for p in refit if p not in emptied]
+    # the group's rows other groups' fits are measured against (a stack fit's NVIDIA twins, case id + '-nv'): kept
+    twins = sorted(i for i in ids if i.endswith("-nv") and any(i.removesuffix("-nv") in p.rows for p in stacks))
     left = "; ".join(filter(None, [
-        f"refitted {', '.join(p.id for p in refit)} without its rows" if refit else "",
+        f"refitted {', '.join(p.id for p in kept)} without its rows" if kept else "",
+        (f"{', '.join(p.id for p in emptied)} left without rows: priced at the software maturity of the fits that "
+         f"stand ({', '.join(p.id for p in fitted) or 'none'})") if emptied else "",
         (f"dropped the {len(dropped)} kernel figures measured on its chips from the family calibrations (those "
          f"chips priced on {', '.join(on)})") if dropped and kernels else
         (f"dropped {', '.join(sorted(dropped))} from the family calibrations (refitted on their other rows, "
          "if any)") if dropped else "",
-        "" if refit or dropped else "its rows fitted nothing"]))
+        "" if refit or dropped else "its rows fitted nothing" + (
+            f" ({len(twins)} are the twins stack fits measure their rows against, kept)" if twins else "")]))
     return group, left, published_errors(mine, hook=setting.apply, model_kind=model_kind, processes=processes), setting

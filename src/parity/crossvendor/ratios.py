@@ -73,9 +73,10 @@ def vendor_bands(errors: Iterable[CaseError], decode_only: bool = True) -> dict[
     return bands_from(residuals)
 
 
-DECODE_BANDS = ("10th-90th percentiles of ln(predicted/measured) of published decode figures, each scored leaving its "
-                "source out of every fit (parity validate --by source), per chip vendor; vendors with fewer than 5 rows "
-                "take the widest band")
+DECODE_BANDS = ("10th-90th percentiles of ln(predicted/measured) of published decode figures, each scored by the "
+                "steady-state model leaving its source out of every fit (parity validate --by source, whose own table "
+                "prices closed-loop figures by the simulator), per chip vendor; vendors with fewer than 5 rows take "
+                "the widest band")
 
 
 def bands_toml(bands: Mapping[str, Band], date: str, method: str = DECODE_BANDS) -> str:

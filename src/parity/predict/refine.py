@@ -20,6 +20,7 @@ from parity.predict.case import Case
 from parity.predict.scenario import scenario_of
 from parity.predict.simulated import benchmark_of, simulate_scenario, simulated_flags
 from parity.predict.steady import flags, interval_bounds
+from parity.uncertainty import widening
 from parity.search import MAX_DECODE_WORKERS, Candidate, whole_workers
 from parity.simulate.benchmark import Benchmark
 from parity.simulate.clients import mean_length
@@ -177,7 +178,7 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
     latency = sim.latency
     bounds = {} if rate else interval_bounds(
         scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip,
-        bool(simulated_flags(flags(scenario), sim, bench, scenario.engine)), "sim")
+        widening(simulated_flags(flags(scenario), sim, bench, scenario.engine)), "sim")
     return {**row, **{f"sim_{k}": latency[k] for k in ("ttft_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_s",
                                                        "tpot_p50_s", "tpot_p90_s", "tpot_p99_s")},
             "sim_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,

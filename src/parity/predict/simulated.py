@@ -15,6 +15,7 @@ from parity.errors import ParityError
 from parity.flags import Flag
 from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
+from parity.uncertainty import widening
 from parity.predict.steady import KV_LOAD_FLAG, _predict_steady, _solve, interval_bounds, interval_note
 from parity.simulate import (LATENCY_KEYS, Benchmark, ClientProfile, SimResult, client_profile, cudnn_fp4_plan_builds,
                              simulate_aggregated, simulate_disaggregated)
@@ -252,7 +253,7 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
               "decode_batch": sim.decode_batch}
     flags = simulated_flags(p.flags, sim, bench, scenario.engine, overload)
     bounds = {} if open_loop else interval_bounds(scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip,
-                                                  bool(flags), "sim")
+                                                  widening(flags), "sim")
     return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s, flags=flags,
                                output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
                                output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user, chips=sim.chips,

@@ -19,7 +19,7 @@ from parity.phase import PhaseResult, decode_benchmark, prefill_benchmark
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
 from parity.simulate import KV_BOUND_SHARE
-from parity.uncertainty import CUDA_ONLY, WIDEN_FLAGGED, Intervals, calibration_label, case_flags, interval_kind, \
+from parity.uncertainty import CUDA_ONLY, Intervals, calibration_label, widening, case_flags, interval_kind, \
     package_flag
 
 KV_LOAD_FLAG = "KV-bound load"  # the steady model's flag for clients queued for a KV slot (kv_load_flag)
@@ -98,14 +98,14 @@ def interval_note(scenario: Scenario, model_kind: str = "steady") -> str:
             f"runs{own}")
 
 
-def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: float, flagged: bool,
+def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: float, widen: float,
                     model_kind: str = "steady") -> dict[str, float]:
     """The 80% bounds (ttft_s_low, ..., output_tokens_per_s_per_chip_high) from the bands of the model that
-    made the figures, widened where the case is flagged (flags); {} where no bands are stored for that model."""
+    made the figures, their log-width times `widen` (uncertainty.widening of the case's flags); {} where no bands
+    are stored for that model."""
     intervals = _intervals(model_kind)
     if intervals is None:
         return {}
-    widen = WIDEN_FLAGGED if flagged else 1.0
     out: dict[str, float] = {}
     for metric, value in (("ttft_s", ttft_s), ("tpot_s", tpot_s)):
         band = intervals.band(metric, scenario_kind(scenario))
@@ -122,7 +122,7 @@ def with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
     and the solution's own (a KV-bound load)."""
     raised = flags(scenario) + p.flags
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}
-    bounds = interval_bounds(scenario, p.ttft_s, p.tpot_s, p.output_tokens_per_s_per_chip, bool(raised))
+    bounds = interval_bounds(scenario, p.ttft_s, p.tpot_s, p.output_tokens_per_s_per_chip, widening(raised))
     note = "; ".join(filter(None, (p.note, interval_note(scenario) if bounds else "")))
     return dataclasses.replace(p, extra=extra | bounds, flags=tuple(raised), note=note)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from parity.crossvendor import KERNELS_TOO, coverage_words, ratio_error_median
 from parity.report.tables import signed_percent
+from parity.uncertainty import WIDEN_UNCALIBRATED
 from parity.simulate import KV_BOUND_SHARE
 from parity.validate import CaseError, Score, error_statistics, flag_scores, scores
 
@@ -70,6 +71,13 @@ MODEL_WORDS = {"sim": "simulated (`serve`, `predict`, `validate`)",
                "steady": "steady model (`search`, `compare`, `fleet`)"}
 
 
+# a vendor's 'left out' row in words, by what its fits keep (crossvendor_scores' `kept`)
+KEPT_WORDS = {"kernels": "end-to-end figures left out of every fit (its kernel calibrations kept)",
+              "measured": "published figures left out of every fit (its own chips' measured calibration and the engine "
+                          "profiles fitted on its serving points kept)",
+              "none": "figures left out of every fit (it has no kernel figures: its chips were never measured)"}
+
+
 def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
                  kernels: Sequence[Mapping[str, Any]],
                  by_vendor: Sequence[Mapping[str, Any]] = (), kind: str = "sim",
@@ -96,8 +104,7 @@ def summary_rows(errors: Sequence[CaseError], training: Sequence[CaseError],
                      _pct(s.p90_abs_error)])
     for r in by_vendor:
         if r["setting"] in ("left out", KERNELS_TOO) and r["kind"] == "decode":
-            what = ("end-to-end figures left out of every fit (its kernel calibrations kept)"
-                    if r["setting"] == "left out" else
+            what = (KEPT_WORDS.get(r.get("kept", ""), KEPT_WORDS["kernels"]) if r["setting"] == "left out" else
                     "kernel figures left out too (its chips on the prior the other vendors' measurements derive)")
             rows.append(["published decode throughput / TPOT", f"figures on {r['group']} chips, {r['group']}'s {what}",
                          f"{r['count']:,}", _pct(r["median_abs_error"]), _pct(r["p90_abs_error"])])
@@ -287,10 +294,11 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
 
 
 # how a pair's interval is built and checked (crossvendor.pair_intervals), for both leave-out tables
-INTERVAL_WORDS = ("Around each decode pair's ratio with its {by} left out, `parity compare`'s 80% interval (the two "
-                  "vendors' bands of cross-source residuals, ratio_uncertainty.toml's method) built from the left-out "
-                  "residuals of every source but the pair's own holds the published ratio for {coverage} pairs: "
-                  "read a compare interval as holding about that often.")
+INTERVAL_WORDS = ("Around each decode pair's ratio with its {by} left out, an 80% interval built as `parity compare` "
+                  "builds its own (the two vendors' bands of left-out residuals, widened where compare widens), from "
+                  "this table's left-out residuals of every source but the pair's own, holds the published ratio for "
+                  "{coverage} pairs (compare's stored bands, ratio_uncertainty.toml, are of the steady model's "
+                  "residuals with each source left out): read a compare interval as holding about that often.")
 
 
 def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
@@ -305,8 +313,9 @@ def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
     return ["## Across vendors: each vendor scored with fits that never saw it", "",
             "Source: `serving_published.csv` (`parity validate --by vendor`). *before*: the generic prior on every "
             "chip but the H200, CUDA-fitted engine profiles on every stack; *left out*: every fit rebuilt without the"
-            " vendor's published end-to-end rows (its stack profiles refitted on the others); the family calibrations"
-            " of its kernel figures stay (microbenchmarks are what a family is calibrated from, and none is scored), "
+            " vendor's published end-to-end rows (its stack profiles refitted on the others' rows or, where none "
+            "remain, priced at the maturity of the fits that stand: every ROCm row is AMD's, every CANN row Huawei's); "
+            "the family calibrations of its kernel figures stay (microbenchmarks are what a family is calibrated from, and none is scored), "
             "and so, for NVIDIA, do the CUDA engine profiles fitted on aiconfigurator's NVIDIA serving points and the"
             " H200's measured calibration: NVIDIA's figures are the least left out of all; *left out* is what a chip "
             "with kernel figures and no end-to-end ones should expect. *left out, kernels too*: as *left out*, and "
@@ -319,10 +328,12 @@ def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
             "are priced by the step-level simulator, what `parity serve` and `predict` run; offline and "
             "unbounded-rate throughputs (every request queued at once) and prefill steps by the steady-state model, "
             "which every fit runs.", "",
-            _table(["vendor", "metric", "fits", "rows", "median \\|err\\|", "p90 \\|err\\|", "bias"],
+            _table(["vendor", "metric", "fits", "rows", "median \\|err\\|", "p90 \\|err\\|", "bias", "80% int. holds"],
                    [[r["group"], r["kind"], r["setting"], f"{r['count']:,}", _pct(r["median_abs_error"]),
-                     _pct(r["p90_abs_error"]), signed_percent(r["bias"])] for r in found["scores"]],
-                   [False, False, False, True, True, True, True]), "",
+                     _pct(r["p90_abs_error"]), signed_percent(r["bias"]),
+                     f"{r['inside']}/{r['judged']}" if r.get("judged") else "-"] for r in found["scores"]],
+                   [False, False, False, True, True, True, True, True]), "",
+            _uncalibrated_words(found["scores"]), "",
             f"The same work on two vendors' chips ({len(pairs)} pairs, same source, model, lengths and "
             f"concurrency): median |predicted ratio / published ratio - 1| {medians}; now, on the "
             f"{len(scored)} pairs no fit used: {_pct(ratio_error_median(scored, 'predicted'))}. " + INTERVAL_WORDS.format(
@@ -333,6 +344,20 @@ def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
                 f"{coverage_words(pairs, 'kernels_too_inside')} pairs." if any("kernels_too" in p for p in pairs)
                 else ""), ""] + _training_by_vendor(
                 found.get("training", []))
+
+
+def _uncalibrated_words(rows: Sequence[Mapping[str, Any]]) -> str:
+    """How often the 80% intervals of predictions on chips priced as never measured held (the decode rows left out
+    with their kernel figures, and a vendor's with none: 'uncalibrated chip'), the figure WIDEN_UNCALIBRATED is
+    fitted on."""
+    never = [r for r in rows if r["kind"] == "decode" and r.get("judged") and (
+        r["setting"] == KERNELS_TOO or (r["setting"] == "left out" and r.get("kept") == "none"))]
+    inside, judged = sum(r["inside"] for r in never), sum(r["judged"] for r in never)
+    return ("*80% int. holds*: the rows inside the 80% interval their prediction printed (decode figures; an interval "
+            "moves with the TPOT band's). A chip nothing measured is flagged \"uncalibrated chip\", and its interval "
+            f"is {WIDEN_UNCALIBRATED:g} times as wide in log as another flagged case's (uncertainty.WIDEN_UNCALIBRATED): "
+            "on the decode figures priced so here (" + ", ".join(f"{r['group']} {r['setting']}" for r in never)
+            + f") it holds {inside} of {judged}" + (f" ({inside / judged:.0%})." if judged else "."))
 
 
 def _by_source(payload: Mapping[str, Any]) -> list[str]:
@@ -349,7 +374,7 @@ def _by_source(payload: Mapping[str, Any]) -> list[str]:
                f"Every source's decode figures are within {_pct(SOURCE_DECODE_TARGET)} median with its rows left out.")
     return ["### Across sources: each source scored with fits that never saw it", "",
             "`parity validate --by source`: every fit rebuilt without the source's rows (stack profiles refitted on "
-            "the others, family calibrations fitted on its kernel figures dropped); decode: output tokens/s per worker "
+            "the others' rows or, where none remain, priced at the maturity of the fits that stand; family calibrations fitted on its kernel figures dropped); decode: output tokens/s per worker "
             "or per user, prefill: prefill tokens/s. A source is one publisher's campaign, so this is the error a "
             "user should expect from a chip, engine or model parity has no figure of from that publisher. " + verdict,
             "",
