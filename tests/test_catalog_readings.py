@@ -66,11 +66,38 @@ def test_no_chip_system_or_source_file_cites_a_reserved_source() -> None:
     ("metax-c500", "memory_bytes", "assumption"),
     ("nvidia-gb200", "tdp_w", "derived"),
     ("nvidia-b300-sxm", "peak_flop_per_s.int8", "derived"),
+    ("huawei-ascend-910c", "peak_flop_per_s.bf16", "derived"),
+    ("kunlunxin-p800", "memory_bytes", "press"),
+    ("alibaba-t-head-ppu", "native", "assumption"),
+    ("kunlunxin-p800", "native", "assumption"),
+    ("cambricon-mlu590", "native", "assumption"),
+    ("nvidia-b30a", "native", "assumption"),
+    ("metax-c500", "native", "press"),
 ])
 def test_parity_s_own_arithmetic_and_guesses_are_labelled_as_such(chip_id: str, field: str, kind: str) -> None:
     """GB200's 1,200 W is parity's share of NVIDIA's 2,700 W superchip and B300's INT8 150 is scaled from the GB300
-    NVL72 page; both were labelled `datasheet`/`press`. The C500's three numbers were an analyst-estimate bundle."""
+    NVL72 page; both were labelled `datasheet`/`press`. The C500's three numbers were an analyst-estimate bundle.
+    The 910C's 800 TFLOP/s is the A3 SuperPoD page's 307.2 PFLOPS over 384 NPUs, not a per-chip datasheet figure;
+    the P800's 96 GB is a PaddlePaddle deployment doc's machine name, not a datasheet. The PPU's, P800's and
+    MLU590's format lists are parity's assumption (their notes say from what), not CCTV's table, the P800's FP16
+    press rate or the MLU590's press notes, which name none of them; the B30A's are B300's, which no report gives;
+    the C500's are a page that lists them (see the next test)."""
     assert _source(catalog.chip(chip_id), field).kind == kind
+
+
+def test_an_assumed_format_list_says_what_it_is_assumed_from_and_a_sourced_one_names_its_formats() -> None:
+    """An assumed list's note names its basis (the A800, A100/A800-class GPUs, the MLU370 line, B300); the C500's
+    source, Gitee AI's docs quoting MetaX's data, names every format the list holds and says FP8 is unsupported; the
+    910C's note carries its arithmetic."""
+    bases = {"alibaba-t-head-ppu": "A800", "kunlunxin-p800": "A100/A800-class", "cambricon-mlu590": "MLU370",
+             "nvidia-b30a": "B300"}
+    for chip_id, basis in bases.items():
+        assert "assumed" in _note(catalog.chip(chip_id), "native") and basis in _note(catalog.chip(chip_id), "native")
+    c500 = catalog.chip("metax-c500")
+    page = _source(c500, "native")
+    assert page.url == "https://ai.gitee.com/docs/compute/domestic-gpu"
+    assert all(f.upper() in page.title for f in c500.native) and "fp8" not in c500.native
+    assert "307.2 PFLOPS FP16 / 384 NPUs = 800" in _note(catalog.chip("huawei-ascend-910c"), "peak_flop_per_s.bf16")
 
 
 def test_b300_bandwidth_cites_blackwell_ultra_not_another_product() -> None:

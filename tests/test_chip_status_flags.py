@@ -56,16 +56,17 @@ def test_a_ratio_band_doubles_for_a_chip_uncalibrated_or_not_shipping() -> None:
 
 @pytest.mark.e2e
 def test_compare_flags_a_reported_chip_and_widens_its_ratio_interval() -> None:
-    """B30A against the H20 on DeepSeek-R1: the B30A row says it is reported and its power assumed (note and JSON),
-    and the H20's ratio to it takes the root sum of squares of NVIDIA's half-width doubled and NVIDIA's own:
-    hypot(0.3022, 0.1511) = 0.3379, so high / low = e^0.6757 = 1.965 (it was e^(2 x 0.2150) = 1.537)."""
+    """B30A against the H20 on DeepSeek-R1: the B30A row says it is reported and its formats (B300's) and power
+    assumed (note and JSON), and the H20's ratio to it takes the root sum of squares of NVIDIA's half-width doubled
+    (once, however many flags) and NVIDIA's own: hypot(0.3022, 0.1511) = 0.3379, so high / low = e^0.6757 = 1.965
+    (it was e^(2 x 0.2150) = 1.537)."""
     with compare_rows_once():
         rows = json.loads(CliRunner().invoke(cli, ["compare", "hgx-b30a", "hgx-h20", "--model", "deepseek-r1",
                                                    "--format", "json"]).stdout)
     b30a, h20 = rows
     assert "reported chip nvidia-b30a: not a shipping part; its figures are derived (source kinds; parity show " \
         "nvidia-b30a)" in b30a["flags"] and "power assumed: 8.01 kW per hgx-b30a (8 x 550 W x 1.82)" in b30a["flags"]
-    assert "reported chip: derived figures; power assumed" in b30a["note"]
+    assert "reported chip: derived figures; specs assumed: formats; power assumed" in b30a["note"]
     low, high = h20["ratio_interval"]
     nvidia = vendor_bands()["NVIDIA"]
     half = 0.5 * (nvidia.q_high - nvidia.q_low)
@@ -88,18 +89,24 @@ def test_the_reports_prose_gives_each_ratio_its_interval_and_names_the_one_that_
 
 
 def test_a_chip_whose_headline_specs_are_assumptions_is_flagged_with_each() -> None:
-    """The MLU590's BF16 and INT8 rates and its memory bandwidth have no published figure (cambricon-mlu590.toml:
-    source kind 'assumption'); the catalog's other such chips are the T-Head PPU, Kunlun P800 and MetaX C500, and a
-    chip whose figures are published, estimated or derived (H100, Ascend 910B) is not flagged."""
+    """The MLU590's format list, BF16 and INT8 rates and memory bandwidth have no published figure
+    (cambricon-mlu590.toml: source kind 'assumption'), its formats first, as they choose the weights it is served in;
+    the catalog's other such chips are the T-Head PPU and Kunlun P800 (formats assumed too), the MetaX C500 (memory;
+    its formats are Gitee AI's list of MetaX's data), the B30A (formats as B300's) and the Ascend 950DT, 960 and 970
+    (formats partly named in a keynote, the rest as the 950PR's), and a chip whose figures are published, estimated
+    or derived (H100, Ascend 910B) is not flagged."""
     mlu590 = specs_flag(catalog.chip("mlu590"))
-    assert (mlu590.kind, mlu590.brief) == ("specs assumed", "specs assumed: bf16, int8, memory bandwidth")
-    assert mlu590.text == ("specs assumed on cambricon-mlu590: bf16 312 TFLOP/s, int8 624 TOP/s, memory bandwidth "
-                           "2 TB/s, parity's assumptions where no figure is published (parity show cambricon-mlu590)")
+    assert (mlu590.kind, mlu590.brief) == ("specs assumed", "specs assumed: formats, bf16, int8, memory bandwidth")
+    assert mlu590.text == ("specs assumed on cambricon-mlu590: formats (fp32, bf16, fp16, int8), bf16 312 TFLOP/s, "
+                           "int8 624 TOP/s, memory bandwidth 2 TB/s, parity's assumptions where no figure is published "
+                           "(parity show cambricon-mlu590)")
+    formats = "specs assumed: formats"
     assert {c.id: specs_flag(c).brief for c in catalog.chips() if specs_flag(c)} == {
-        "alibaba-t-head-ppu": "specs assumed: memory bandwidth", "cambricon-mlu590": mlu590.brief,
-        "kunlunxin-p800": "specs assumed: int8, memory bandwidth",
-        "metax-c500": "specs assumed: memory capacity, memory bandwidth"}
-    assert specs_flag(catalog.chip("ppu")).text.endswith("2.5 TB/s, parity's assumption where no figure is published "
+        "alibaba-t-head-ppu": "specs assumed: formats, memory bandwidth", "cambricon-mlu590": mlu590.brief,
+        "kunlunxin-p800": "specs assumed: formats, int8, memory bandwidth",
+        "metax-c500": "specs assumed: memory capacity, memory bandwidth", "nvidia-b30a": formats,
+        "huawei-ascend-950dt": formats, "huawei-ascend-960": formats, "huawei-ascend-970": formats}
+    assert specs_flag(catalog.chip("ppu")).text.endswith("2.5 TB/s, parity's assumptions where no figure is published "
                                                          "(parity show alibaba-t-head-ppu)")
 
 
@@ -107,7 +114,7 @@ def test_assumed_specs_are_in_every_prediction_of_the_chip_and_widen_its_ratio_b
     """Training carries the flag as serving does; a calibrated shipping chip (the H100) with its memory bandwidth an
     assumption takes NVIDIA's band doubled, [-0.2363, 0.3680], as an unreleased chip does."""
     flags = training_flags(catalog.system("mlu590-8card"), catalog.model("llama-3.1-8b"), 4096.0)
-    assert "specs assumed: bf16, int8, memory bandwidth" in flag_note(flags)
+    assert "specs assumed: formats, bf16, int8, memory bandwidth" in flag_note(flags)
     h100 = catalog.chip("nvidia-h100-sxm")
     guess = Source(id="guess", kind="assumption", title="a guess")
     assumed = replace(h100, provenance=tuple(replace(r, source=guess) if r.field == "memory_bytes_per_s" else r
@@ -123,8 +130,9 @@ def test_fleet_notes_a_chip_whose_specs_are_assumed() -> None:
     with compare_rows_once():
         rows = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-8b", "--chips", "mlu590",
                                                    "--demand", "1e10 tokens/day", "--format", "json"]).stdout)
-    assert "specs assumed: bf16, int8, memory bandwidth" in rows[0]["note"]
-    assert any(f.startswith("specs assumed on cambricon-mlu590: bf16 312 TFLOP/s") for f in rows[0]["flags"])
+    assert "specs assumed: formats, bf16, int8, memory bandwidth" in rows[0]["note"]
+    assert any(f.startswith("specs assumed on cambricon-mlu590: formats (fp32, bf16, fp16, int8), bf16 312 TFLOP/s")
+               for f in rows[0]["flags"])
 
 
 def test_the_spec_ratio_caption_names_the_chips_whose_figures_are_not_a_datasheets() -> None:

@@ -92,8 +92,8 @@ def test_show_lists_every_number_with_its_source() -> None:
 
 def test_show_system_prints_its_structure_and_totals_with_sources() -> None:
     """CloudMatrix 384: 384 NPUs in one UB domain on a Clos, as the CloudMatrix384 paper states; its totals are
-    384 x 800 TFLOP/s = 307.2 PFLOP/s BF16 and 384 x 128 GB = 49.15 TB, derived from the paper's count and the
-    chip's datasheet figures."""
+    384 x 800 TFLOP/s = 307.2 PFLOP/s BF16 and 384 x 128 GB = 49.15 TB, from the paper's count and the chip's
+    figures: its memory a datasheet's, its 800 TFLOP/s derived (the A3 page's 307.2 PFLOPS / 384 NPUs)."""
     code, out, _ = run("show", "cloudmatrix-384", "--format", "json")
     rows = {n["field"]: n for n in json.loads(out)["numbers"]}
     assert code == 0
@@ -103,7 +103,8 @@ def test_show_system_prints_its_structure_and_totals_with_sources() -> None:
     bf16, memory = rows["system bf16_flop_per_s"], rows["system memory_bytes"]
     assert (bf16["value"], bf16["as_quoted"]) == (pytest.approx(307.2e15), "384 x 800 TFLOP/s = 307.2 PFLOP/s")
     assert (memory["value"], memory["as_quoted"]) == (pytest.approx(49.152e12), "384 x 128 GB = 49.15 TB")
-    assert bf16["source"] == "chips (paper) x the chip's peak_flop_per_s.bf16 (datasheet): 'parity show huawei-ascend-910c'"
+    assert bf16["source"] == ("chips (paper) x the chip's peak_flop_per_s.bf16 (derived): "
+                              "'parity show huawei-ascend-910c'")
     for columns, start in ((80, ["chips", "384", "Zuo", "et", "al.,"]), (120, ["chips", "384", "paper", "Zuo"])):
         table = CliRunner().invoke(cli, ["show", "cloudmatrix-384"], env={"COLUMNS": str(columns)}).stdout
         assert any(line.split()[:len(start)] == start for line in table.splitlines()), columns

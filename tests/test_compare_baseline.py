@@ -4,6 +4,7 @@ listed or not."""
 from __future__ import annotations
 
 import json
+import math
 
 from click.testing import CliRunner
 
@@ -47,3 +48,30 @@ def test_a_baseline_not_listed_joins_the_comparison() -> None:
     assert round(rows[1]["ratios"]["per_chip"], 2) == 3.00 and rows[1]["baseline"] == "atlas-800-a3"
     low, high = rows[1]["ratio_interval"]
     assert low < 3.00 < high
+
+
+def test_a_rate_no_source_gives_reads_unknown_on_either_side_of_the_ratio() -> None:
+    """The T-Head PPU lists INT8 as native but no source gives its rate ('parity formats': rate unpublished), so its
+    8-bit peak reads 0. Against the H20 (296 TFLOP/s FP8) its 8-bit x read 0.00x while the H20 against it read '-':
+    unknown either way, it is NaN ('-', null in JSON) in both positions. BF16 has both figures: 118.7 / 148 =
+    0.80x and 148 / 118.7 = 1.25x."""
+    from parity import catalog
+    from parity.compare import spec_ratios
+
+    ppu, h20 = catalog.system("ppu-server-16"), catalog.system("hgx-h20")
+    for row, base in ((ppu, h20), (h20, ppu)):
+        assert math.isnan(spec_ratios(row, base)["eight_bit"])
+    assert round(spec_ratios(ppu, h20)["bf16"], 2) == 0.80 and round(spec_ratios(h20, ppu)["bf16"], 2) == 1.25
+    assert spec_ratios(h20, h20)["eight_bit"] == 1.0
+
+
+def test_compare_shows_an_unknown_8bit_ratio_as_a_dash_whichever_is_the_baseline() -> None:
+    """The table and JSON of both orders: the PPU row's 8-bit x reads '-' and null, not 0.00x and 0.0, and the
+    caption says what '-' means."""
+    pair = ["compare", "hgx-h20", "ppu-server-16", "--model", "llama-3.1-8b", "--processes", "1"]
+    for order, h20 in ((pair, 1.0), ([*pair, "--baseline", "ppu-server-16"], None)):
+        rows = {r["system"]: r["spec_ratios"]["eight_bit"] for r in json.loads(_run(*order, "--format", "json"))}
+        assert rows == {"hgx-h20": h20, "ppu-server-16": None}
+    text = " ".join(_run(*pair, "--wide").split())
+    assert "0.00x" not in text.split("Every row")[0]
+    assert "'-': no source gives the figure of the row's chip or the baseline's" in text

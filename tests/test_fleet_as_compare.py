@@ -98,7 +98,7 @@ def test_flag_note_gives_the_flags_that_matter_in_a_few_words() -> None:
     assert "engine profile generic not fitted to measurements" in texts(raised)  # left to the JSON
     assert flag_note(raised) == [
         "301,024-token sequences, past the 131,072-token context window", "uncalibrated (derived prior)",
-        "specs assumed: int8, memory bandwidth", "fp6 GEMM rate not measured",
+        "specs assumed: formats, int8, memory bandwidth", "fp6 GEMM rate not measured",
         "sglang-cann fitted only on runs with MTP"]
     h800 = case_flags([(catalog.system("hgx-h800"), None)], model, generic, [], 0)
     assert flag_note(h800) == ["uncalibrated (inherits h200-sxm)"]

@@ -62,14 +62,16 @@ Choose = Callable[[System, SearchResult], "tuple[Candidate | None, str]"]
 
 def spec_ratios(system: System, baseline: System) -> dict[str, float]:
     """Catalog ratios against a baseline (spec_bases says whose figures are not a datasheet's), per chip (bf16 and
-    8-bit math, memory, bandwidth, TDP) and per system (bf16 total, memory total, system power)."""
+    8-bit math, memory, bandwidth, TDP) and per system (bf16 total, memory total, system power). A figure the
+    catalog lacks reads 0 (Chip.peak: no published rate, as the PPU's INT8), so a ratio with 0 on either side is
+    NaN ('-', null in JSON), not 0x: unknown in the row as in the baseline."""
     a, b = system.chip, baseline.chip
 
     def eight(c: Chip) -> float:
         return max(c.peak("fp8"), c.peak("int8"))
 
     def over(x: float, y: float) -> float:
-        return x / y if y else float("nan")
+        return x / y if x and y else float("nan")
 
     return {"bf16": over(a.peak("bf16"), b.peak("bf16")), "eight_bit": over(eight(a), eight(b)),
             "memory": over(a.memory_bytes, b.memory_bytes),

@@ -340,21 +340,26 @@ def status_flag(chip: Chip) -> Flag | None:
                 f"{chip.status} chip: {'/'.join(kinds)} figures")
 
 
-# a chip's headline figures that a prediction rests on, as specs_flag names them (a peak rate by its format)
-_SPEC_WORDS = {"memory_bytes_per_s": "memory bandwidth", "memory_bytes": "memory capacity"}
+# a chip's headline figures that a prediction rests on, as specs_flag names them (a peak rate by its format); the
+# format list decides which weights each chip is served in (its narrowest native format)
+_SPEC_WORDS = {"native": "formats", "memory_bytes_per_s": "memory bandwidth", "memory_bytes": "memory capacity"}
 
 
 def specs_flag(chip: Chip) -> Flag | None:
-    """The flag of a chip with a peak math rate, memory bandwidth or memory capacity that no source publishes, only
-    parity's assumption (its source's kind): the spec ratios and the predictions rest on it ('specs assumed: bf16,
-    int8, memory bandwidth' on the MLU590); None where each is published, estimated or derived from a published
-    figure. A what-if's changes have their own flag (what_if_flag)."""
-    assumed = [r for r in chip.provenance if r.source.kind == "assumption" and r.source.id != "what-if"
-               and (r.field.startswith("peak_flop_per_s.") or r.field in _SPEC_WORDS)]
+    """The flag of a chip with a format list, peak math rate, memory bandwidth or memory capacity that no source
+    publishes, only parity's assumption (its source's kind): the spec ratios and the predictions rest on it ('specs
+    assumed: formats, bf16, int8, memory bandwidth' on the MLU590; formats first, as they choose the served weights);
+    None where each is published, estimated or derived from a published figure. A what-if's changes have their own
+    flag (what_if_flag)."""
+    assumed = sorted((r for r in chip.provenance if r.source.kind == "assumption" and r.source.id != "what-if"
+                      and (r.field.startswith("peak_flop_per_s.") or r.field in _SPEC_WORDS)),
+                     key=lambda r: r.field != "native")
     if not assumed:
         return None
     names = [_SPEC_WORDS.get(r.field, r.field.removeprefix("peak_flop_per_s.")) for r in assumed]
-    quoted = ", ".join(f"{name} {r.quoted}" for name, r in zip(names, assumed))
+    # a format list in brackets, so its commas do not run into the next figure's (and it wraps as words)
+    quoted = ", ".join(f"{name} ({r.quoted})" if r.field == "native" else f"{name} {r.quoted}"
+                       for name, r in zip(names, assumed))
     plural = "s" * (len(names) > 1)
     return Flag("specs assumed", f"specs assumed on {chip_text(chip)}: {quoted}, parity's assumption{plural} where no "
                 f"figure is published (parity show {package_id(chip)})", f"specs assumed: {', '.join(names)}")

@@ -406,8 +406,11 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                "datasheet maximum or an all-in figure where published, else assumed on that basis: a server chips x "
                "TDP x 1.82, a liquid-cooled rack x 1.68; 'parity show SYSTEM'); per GB = per system over its memory; ")
         assumed = any(specs_flag(by_id[r.system].chip) for r in results)
+        unknown = any(math.isnan(v) for r in results for v in r.spec_ratios.values())
         specs = spec_bases([by_id[r.system] for r in results]) + (
-            ", parity's assumptions where a note says 'specs assumed'" if assumed else "")
+            ", parity's assumptions where a note says 'specs assumed'" if assumed else "") + (
+            " (x = times the baseline; '-': no source gives the figure of the row's chip or the baseline's, as an "
+            "8-bit rate 'parity formats' calls unpublished)" if unknown else " (x = times the baseline)")
         uncalibrated = (("'uncalibrated': no measured calibration of the chip itself (it inherits its family's or "
                          "runs on the derived prior; 'parity show CHIP'); " if any("uncalibrated" in r.note
                                                                                    for r in results) else "")
@@ -437,7 +440,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                           if disaggregated else "")
                        + f"). Engine profile: {profile.id}. "
                        + (f"{mtp_text} " if mtp_text else "")
-                       + f"tok/s: output tokens per second. {specs} (x = times the baseline); "
+                       + f"tok/s: output tokens per second. {specs}; "
                        f"throughput predicted in each system's best configuration; {per}"
                        + ("'spans N systems': its workers span N systems over scale-out, where the model does not fit "
                           "one or where workers over N (up to 4) deliver 1.25x or more per chip, as `parity fleet` "
@@ -461,7 +464,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
             caption = ("train tok/s: tokens trained on per second (global batch x sequence length / step time). "
                        + ("fp8_block is priced as fp8: its 128x128 block scales' cost is not modelled. " if block
                           else "")
-                       + f"{specs} (x = times the baseline); throughput predicted in each system's "
+                       + f"{specs}; throughput predicted in each system's "
                        f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "
                        + ("'memory binds at N chips: ZeRO-3, full recompute': the system's fastest layout that fits "
                           "needs these memory savings at this job size, each costing time, so its per-chip rate and "

@@ -18,9 +18,9 @@ __all__ = ["COST_BASES", "SPECS_ASSUMED_WORDS", "chip_label", "cost_cells", "fla
 COST_BASES = ("Under a cost, 'systems': the catalog prices the whole system (its CPUs, network and racks); "
               "'chips only': it prices the chip alone (no server, network or rack), so the two do not compare. ")
 # what a note's 'specs assumed: X' (uncertainty.specs_flag) means, for a caption
-SPECS_ASSUMED_WORDS = ("'specs assumed: X': no source publishes the chip's X (a peak rate by format, its memory "
-                       "bandwidth or capacity), so its spec ratios and predictions rest on parity's assumption "
-                       "('parity show CHIP')")
+SPECS_ASSUMED_WORDS = ("'specs assumed: X': no source publishes the chip's X (its formats, which choose the weights "
+                       "it is served in, a peak rate by format, its memory bandwidth or capacity), so its spec "
+                       "ratios and predictions rest on parity's assumption ('parity show CHIP')")
 
 
 def chip_label(chip: Chip) -> str:

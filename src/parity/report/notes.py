@@ -93,8 +93,9 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
         said.append("'power assumed': the system's power is parity's assumption (below), which its per-kW figures "
                     f"rest on; {NO_POWER_ERROR}.")
     if "specs assumed" in notes:
-        said.append("'specs assumed: X': no source publishes the chip's X (a peak rate by format, its memory bandwidth "
-                    "or capacity); its spec ratios and predictions rest on parity's assumption (parity show CHIP).")
+        said.append("'specs assumed: X': no source publishes the chip's X (its formats, which choose the weights it "
+                    "is served in, a peak rate by format, its memory bandwidth or capacity); its spec ratios and "
+                    "predictions rest on parity's assumption (parity show CHIP).")
     if any(r.ratio_interval[0] == r.ratio_interval[0] for r in rows):  # not NaN: an interval is shown
         said.append("Under each per-chip ratio, its 80% interval, from the cross-source residuals of both chips' "
                     "vendors (parity validate --by source), twice as wide in log for a chip uncalibrated, not "
