@@ -275,9 +275,10 @@ def test_a_native_fp4_kv_cache_is_not_flagged() -> None:
 
 
 def test_an_uncalibrated_chips_interval_widens_past_another_flagged_cases() -> None:
-    """widening: 1 without flags, WIDEN_FLAGGED (2) with any, and 1.5 times that (3) where a flag says the chip is
-    uncalibrated; so on one workload the MetaX C500 (never measured) prints a TPOT interval 1.5 times as wide in log
-    as the H20's, which its generic engine profile alone flags."""
+    """widening: 1 without flags, WIDEN_FLAGGED (2) with any, and 1.5 times that (3) where the chip is on a prior
+    (its "uncalibrated chip" flag widens 1.5); so on one workload the MetaX C500 (on derived-prior-gpu) prints a TPOT
+    interval 1.5 times as wide in log as the H20's, which its generic engine profile alone flags, while the H800, which
+    inherits the H200's measured calibration, is flagged uncalibrated but widens as any flagged case (2)."""
     import math
 
     from parity import catalog
@@ -286,15 +287,16 @@ def test_an_uncalibrated_chips_interval_widens_past_another_flagged_cases() -> N
     from parity.uncertainty import WIDEN_UNCALIBRATED, widening
     assert WIDEN_UNCALIBRATED == 1.5
     assert widening([]) == 1.0 and widening([Flag("specs assumed", "x")]) == 2.0
-    assert widening([Flag("specs assumed", "x"), Flag("uncalibrated chip", "y")]) == 3.0
+    assert widening([Flag("specs assumed", "x"), Flag("uncalibrated chip", "y", widen=1.5)]) == 3.0
     row = {"model": "qwen3-32b", "engine": "generic", "weights": "int8", "kv": "bf16", "isl": "1024", "osl": "1024",
            "concurrency": "64", "tp": "4"}
     widths = {}
-    for system in ("metax-c500-8card", "hgx-h20"):
+    for system in ("metax-c500-8card", "hgx-h20", "hgx-h800"):
         (p,) = predict_rows([row | {"system": system}])
         low, high = p.interval("tpot_s")
         widths[system] = math.log(high / low)
         kinds = {f.kind for f in p.flags}
         assert ("uncalibrated chip" in kinds) == (system != "hgx-h20") and kinds
     assert widths["metax-c500-8card"] / widths["hgx-h20"] == pytest.approx(1.5, rel=1e-9)
+    assert widths["hgx-h800"] == pytest.approx(widths["hgx-h20"], rel=1e-9)
     assert catalog.calibration(catalog.chip("metax-c500")).measured is False

@@ -17,11 +17,13 @@ __all__ = ["Flag", "joined", "texts"]
 @dataclass(frozen=True)
 class Flag:
     """One way a case lies outside what was checked: `kind` groups it (e.g. "uncalibrated chip"), `text` says it
-    whole, `brief` is the few words a table's note gives it ("" leaves it to the whole text)."""
+    whole, `brief` is the few words a table's note gives it ("" leaves it to the whole text); `widen`: how many times
+    wider in log than another flagged case's it makes the case's interval (uncertainty.widening: a chip on a prior)."""
 
     kind: str
     text: str
     brief: str = ""
+    widen: float = 1.0
 
     def __str__(self) -> str:
         return self.text

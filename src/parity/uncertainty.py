@@ -31,14 +31,16 @@ __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "co
            "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
            "unmeasured_gemm", "assumed_emulation", "kv_cache_flag", "flag_note", "short_basis", "training_flags",
            "what_if_changes", "what_if_brief", "what_if_flag", "power_figure", "calibration_label", "power_flags",
-           "status_flag", "specs_flag", "ratio_band", "user_file_flag", "WIDEN_UNCALIBRATED", "widening"]
+           "status_flag", "specs_flag", "ratio_band", "user_file_flag", "WIDEN_UNCALIBRATED", "widening",
+           "calibration_on_prior"]
 
 LEVEL = 0.8
 # engines that run on no other software stack than CUDA: TensorRT-LLM is NVIDIA's library for its GPUs (its docs'
 # supported hardware lists NVIDIA GPUs alone); priced on another vendor's chip, a case says it does not run there
 CUDA_ONLY = frozenset({"trtllm"})
 WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
-# an uncalibrated chip's interval widens past another flagged case's, by this factor (measured, 2026-12-07): the
+# a chip on a prior (no measurement of it or of a chip of its family: calibration_on_prior) widens its interval past
+# another flagged case's, by this factor (measured, 2026-12-07): the
 # published decode figures of vendors priced as never measured (`parity validate --by vendor`: AMD's 82 and
 # Huawei's 6 with their kernel figures left out too, Baidu's 6, whose Kunlun has none), each priced as `validate`
 # prices it, fell inside their doubled 80% interval 59 times of 94 (AMD's 47 of 82), and 78 of 94 (83%) at 1.5
@@ -140,12 +142,17 @@ def coverage(intervals: Intervals, cases: Sequence[tuple[str, str, float, float]
 
 def widening(raised: Iterable[Flag]) -> float:
     """How much wider in log an interval is than its band for a case with flags `raised`: 1 with none,
-    WIDEN_FLAGGED with any, and WIDEN_UNCALIBRATED times that where one says the chip is uncalibrated (nothing
-    measured it: it errs past other flagged cases)."""
-    kinds = {f.kind for f in raised}
-    if not kinds:
-        return 1.0
-    return WIDEN_FLAGGED * (WIDEN_UNCALIBRATED if "uncalibrated chip" in kinds else 1.0)
+    WIDEN_FLAGGED with any, times the largest of their own `widen` (WIDEN_UNCALIBRATED for a chip on a prior:
+    nothing measured it or its family, and it errs past other flagged cases)."""
+    raised = list(raised)
+    return WIDEN_FLAGGED * max(f.widen for f in raised) if raised else 1.0
+
+
+def calibration_on_prior(cal: Calibration) -> bool:
+    """Whether `cal` is one of the priors (the generic one, or a derived prior of what measured chips achieve:
+    derived-prior*, also as a leave-out rebuilds it), not a measurement of the chip or one inherited from its family
+    or a sibling (an H800's from the H200, an MI325X's from CDNA3)."""
+    return cal.id.startswith("derived-prior") or cal.id == catalog.prior_calibration().id
 
 
 def ratio_interval(ratio: float, a: Band, b: Band) -> tuple[float, float]:
@@ -408,7 +415,7 @@ def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
     if not chip_calibrated(chip, cal):
         basis = cal.basis or cal.id
         return Flag("uncalibrated chip", f"uncalibrated chip {chip_text(chip)} (calibration: {basis})",
-                    f"uncalibrated ({short_basis(basis)})")
+                    f"uncalibrated ({short_basis(basis)})", WIDEN_UNCALIBRATED if calibration_on_prior(cal) else 1.0)
     return None
 
 

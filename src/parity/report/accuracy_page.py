@@ -354,8 +354,9 @@ def _uncalibrated_words(rows: Sequence[Mapping[str, Any]]) -> str:
         r["setting"] == KERNELS_TOO or (r["setting"] == "left out" and r.get("kept") == "none"))]
     inside, judged = sum(r["inside"] for r in never), sum(r["judged"] for r in never)
     return ("*80% int. holds*: the rows inside the 80% interval their prediction printed (decode figures; an interval "
-            "moves with the TPOT band's). A chip nothing measured is flagged \"uncalibrated chip\", and its interval "
-            f"is {WIDEN_UNCALIBRATED:g} times as wide in log as another flagged case's (uncertainty.WIDEN_UNCALIBRATED): "
+            "moves with the TPOT band's). A chip on a prior (nothing measured it or a chip of its family) is flagged "
+            f"\"uncalibrated chip\", and its interval is {WIDEN_UNCALIBRATED:g} times as wide in log as another flagged "
+            "case's (uncertainty.WIDEN_UNCALIBRATED): "
             "on the decode figures priced so here (" + ", ".join(f"{r['group']} {r['setting']}" for r in never)
             + f") it holds {inside} of {judged}" + (f" ({inside / judged:.0%})." if judged else "."))
 
