@@ -432,7 +432,8 @@ def configuration_flags(best: Candidate, system: System, model: Model, engine: E
 
 def intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[str, float]:
     """The 80% intervals of a configuration's TTFT, TPOT and throughput per chip, as predictions carry them
-    (the bands of its mode and model class; twice as wide in log where the case is flagged); empty when no
+    (the bands of its mode and model class; uncertainty.widening: twice as wide in log where the case is flagged,
+    three times on a chip on a prior); empty when no
     intervals are stored."""
     table = catalog.uncertainty_table()
     if not table:

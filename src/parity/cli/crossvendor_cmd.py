@@ -103,7 +103,8 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
            "measurement of; not one with a chip measured on its own)" if by == "vendor" else "")
         + ". after: the stored fits on the rows no fit used. never fitted: aiconfigurator's rows of no fit (holdout "
         "and unseen), TTFT/TPOT. 80% int. holds: rows inside the 80% interval their prediction printed, of those with "
-        "one (decode; an uncalibrated chip's is 1.5x a flagged one's in log-width, WIDEN_UNCALIBRATED). "
+        "one (decode; a chip on a prior, nothing measured it or its family, takes 1.5x a flagged one's log-width, "
+        "WIDEN_UNCALIBRATED). "
         + ("Closed-loop figures (per user, per worker at a concurrency) priced by the step-level simulator; offline "
            "and unbounded-rate throughputs and prefill steps by the steady-state model, which every fit runs."
            if model_kind == "sim" else "Every figure priced by the steady-state model."))

@@ -184,7 +184,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
                    + (f", {counted['reference']} reference rows too" if counted.get("reference") else "") + ")",
              caption="Error = (predicted - measured) / measured. 'unseen' rows (B300, gpt-oss-120b) were excluded "
                      f"from every fit. {infeasible} rows predicted infeasible are not scored. 80% intervals, as "
-                     "predictions print them (twice as wide in log where flagged), contain the measured value on "
+                     "predictions print them (twice as wide in log where flagged, three times on a chip on a prior), contain the measured value on "
                      "rows not used to build them: "
                      + ("; ".join(f"{m} {v:.0%} (holdout half {covered_by_split['check'][m]:.0%}, unseen "
                                   f"{covered_by_split['unseen'][m]:.0%})" for m, v in covered.items())
