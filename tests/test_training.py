@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -356,21 +357,23 @@ def test_train_breakdown_adds_up_to_the_step(args: tuple[str, ...]) -> None:
     row = next(csv.DictReader(io.StringIO(out)))
     assert sum(float(v) for k, v in row.items() if k.startswith("breakdown_")) == pytest.approx(data["step_s"])
     code, out, _ = run("train", *args)
-    shares = [float(line.rsplit("(", 1)[1].rstrip("%)")) for line in out.splitlines() if line.endswith("%)")]
+    shares = [float(line.rsplit("(", 1)[1].rstrip("%)")) for line in out.splitlines()
+              if line.startswith("  ") and line.endswith("%)")]  # the breakdown's rows, not MFU's interval
     assert "  recomputation " in out and sum(shares) == pytest.approx(100, abs=0.1 * len(shares))
 
 
 def test_train_search_csv_has_the_single_run_columns_after_the_rank(tmp_path: Path) -> None:
     """`train --search --format csv` had 7 columns (rank, layout, step_s, ...) against the single run's 68 (with ranks
     and dies_per_chip): no layout_tp, no fits, no memory terms or breakdown to filter on. Each row is now the single
-    run's CSV record (69 columns with memory_pipeline_rank) after its rank; the first is the layout `train` picks
-    without --search, at the same step time. --out x.csv alike."""
+    run's CSV record (69 columns with memory_pipeline_rank, 84 with the 80% intervals of 7 quantities and their basis)
+    after its rank; the first is the layout `train` picks without --search, at the same step time. --out x.csv
+    alike."""
     args = ("train", "--model", "llama-3.1-8b", "--system", "hgx-h100")
     code, out, _ = run(*args, "--search", "--top", "3", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     _, single, _ = run(*args, "--format", "csv")
     (one,) = csv.DictReader(io.StringIO(single))
-    assert code == 0 and len(rows) == 3 and list(rows[0]) == ["rank", *one] and len(one) == 69
+    assert code == 0 and len(rows) == 3 and list(rows[0]) == ["rank", *one] and len(one) == 84
     assert [r["rank"] for r in rows] == ["1", "2", "3"] and all(r["fits"] == "True" for r in rows)
     assert (rows[0]["layout_name"], rows[0]["step_s"], rows[0]["breakdown_compute_s"]) == (
         one["layout_name"], one["step_s"], one["breakdown_compute_s"])
@@ -759,8 +762,9 @@ def test_fp8_mfu_is_of_the_fp8_peak_and_the_bf16_ratio_is_labelled_as_one(model:
     assert data["mfu_causal"] < data["mfu"]
     out = CliRunner().invoke(cli, list(args), env={"COLUMNS": "80"}).stdout
     assert max(len(line) for line in out.splitlines()) <= 80
-    rows = {line.rsplit(None, 1)[0].strip(): float(line.rsplit(None, 1)[1].rstrip("%")) for line in out.splitlines()
-            if line.startswith(("MFU", "model FLOP/s"))}
+    rows = {label: float(value.split(" (")[0].rstrip("%")) for label, value in
+            (re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in out.splitlines()
+             if line.startswith(("MFU", "model FLOP/s")))}  # the figure before its interval
     assert rows["MFU of the FP8 peak (6N + 12LHQT: PaLM, Megatron)"] == pytest.approx(100 * data["mfu"], abs=0.05)
     assert all(v <= 100 for k, v in rows.items() if k.startswith("MFU"))
     assert rows["model FLOP/s / BF16 peak (FP8 papers' MFU; a ratio)"] == pytest.approx(100 * data["mfu_bf16"], abs=0.05)
@@ -860,3 +864,34 @@ def test_search_tries_the_chip_counts_the_plain_command_tried() -> None:
     assert code == 0 and listed["chips"] == 256 and listed["best"][0]["layout"]["name"] == picked["layout"]["name"]
     code, out, err = run(*base, "--search", "--chips", "8")
     assert code == 2 and err.startswith("parity: error: no layout of 8 chips fits: the closest")
+
+
+def test_a_training_prediction_prints_its_80_percent_interval() -> None:
+    """`train` printed a MetaX C500 step of 714.834 s with no interval, where serving predictions have one (report-only
+    tester). Its tokens/s per chip take MetaX's band of published training runs, doubled in log as no published run
+    trained on the metax family ([-0.529130, 0.602078], uncertainty.training_interval): 183.4 tok/s a chip ->
+    183.4 e^-0.602078 = 100.4 to 183.4 e^0.529130 = 311.2; the step time moves inversely: 714.834 e^-0.529130 =
+    421.12 to 714.834 e^0.602078 = 1,305.22 s, as the time to train (1,972.6 days -> 1,162.1 to 3,601.7); MFU along:
+    34.3% -> 18.8% to 58.3%. JSON and CSV carry KEY_low and KEY_high in SI units; the table within 80 columns gives
+    each range after its figure and the caption says where they come from."""
+    args = ("train", "--model", "llama-3.1-70b", "--system", "metax-c500-8card", "--chips", "32")
+    code, out, _ = run(*args, "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["step_s"] == pytest.approx(714.834, abs=5e-4)
+    assert (data["step_s_low"], data["step_s_high"]) == pytest.approx((421.12, 1305.22), abs=0.01)
+    assert (data["tokens_per_s_per_chip_low"], data["tokens_per_s_per_chip_high"]) == pytest.approx(
+        (data["tokens_per_s_per_chip"] * 0.547672, data["tokens_per_s_per_chip"] * 1.697455), rel=1e-5)
+    assert data["time_to_train_s_low"] == pytest.approx(data["time_to_train_s"] * 0.589117, rel=1e-5)
+    assert data["interval_basis"].startswith("80% intervals (KEY_low to KEY_high): the chip vendor's 10th-90th")
+    code, out, _ = run(*args, "--format", "csv")
+    row = next(csv.DictReader(io.StringIO(out)))
+    assert float(row["step_s_high"]) == pytest.approx(1305.22, abs=0.01)
+    out = CliRunner().invoke(cli, list(args), env={"COLUMNS": "80"}).stdout
+    assert max(len(line) for line in out.splitlines()) <= 80
+    lines = {re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]: line.split("  ")[-1].strip()
+             for line in out.splitlines()}
+    assert lines["step time"] == "714.834 s (421.1-1,305.2)"
+    assert lines["tokens/s per chip"] == "183.4 (100.4-311.2)"
+    assert lines["MFU of the BF16 peak (6N + 12LHQT: PaLM, Megatron)"] == "34.3% (18.8%-58.3%)"
+    assert ("The ranges after step time, tokens/s per chip, MFU and time to train are 80% intervals: the chip "
+            "vendor's 10th-90th percentiles") in " ".join(out.split())
