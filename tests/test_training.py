@@ -357,8 +357,7 @@ def test_train_breakdown_adds_up_to_the_step(args: tuple[str, ...]) -> None:
     row = next(csv.DictReader(io.StringIO(out)))
     assert sum(float(v) for k, v in row.items() if k.startswith("breakdown_")) == pytest.approx(data["step_s"])
     code, out, _ = run("train", *args)
-    shares = [float(line.rsplit("(", 1)[1].rstrip("%)")) for line in out.splitlines()
-              if line.startswith("  ") and line.endswith("%)")]  # the breakdown's rows, not MFU's interval
+    shares = [float(line.rsplit("(", 1)[1].rstrip("%)")) for line in out.splitlines() if line.endswith("%)")]
     assert "  recomputation " in out and sum(shares) == pytest.approx(100, abs=0.1 * len(shares))
 
 
@@ -762,9 +761,8 @@ def test_fp8_mfu_is_of_the_fp8_peak_and_the_bf16_ratio_is_labelled_as_one(model:
     assert data["mfu_causal"] < data["mfu"]
     out = CliRunner().invoke(cli, list(args), env={"COLUMNS": "80"}).stdout
     assert max(len(line) for line in out.splitlines()) <= 80
-    rows = {label: float(value.split(" (")[0].rstrip("%")) for label, value in
-            (re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in out.splitlines()
-             if line.startswith(("MFU", "model FLOP/s")))}  # the figure before its interval
+    rows = {line.rsplit(None, 1)[0].strip(): float(line.rsplit(None, 1)[1].rstrip("%")) for line in out.splitlines()
+            if line.startswith(("MFU", "model FLOP/s"))}
     assert rows["MFU of the FP8 peak (6N + 12LHQT: PaLM, Megatron)"] == pytest.approx(100 * data["mfu"], abs=0.05)
     assert all(v <= 100 for k, v in rows.items() if k.startswith("MFU"))
     assert rows["model FLOP/s / BF16 peak (FP8 papers' MFU; a ratio)"] == pytest.approx(100 * data["mfu_bf16"], abs=0.05)
@@ -872,13 +870,15 @@ def test_a_training_prediction_prints_its_80_percent_interval() -> None:
     trained on the metax family ([-0.529130, 0.602078], uncertainty.training_interval): 183.4 tok/s a chip ->
     183.4 e^-0.602078 = 100.4 to 183.4 e^0.529130 = 311.2; the step time moves inversely: 714.834 e^-0.529130 =
     421.12 to 714.834 e^0.602078 = 1,305.22 s, as the time to train (1,972.6 days -> 1,162.1 to 3,601.7); MFU along:
-    34.3% -> 18.8% to 58.3%. JSON and CSV carry KEY_low and KEY_high in SI units; the table within 80 columns gives
-    each range after its figure and the caption says where they come from."""
+    34.3% -> 18.8% to 58.3% (JSON only). JSON and CSV carry KEY_low and KEY_high in SI units; the table within 80
+    columns gives each range after its figure, its label saying so as serve's do, and the caption where they come
+    from."""
     args = ("train", "--model", "llama-3.1-70b", "--system", "metax-c500-8card", "--chips", "32")
     code, out, _ = run(*args, "--format", "json")
     data = json.loads(out)
     assert code == 0 and data["step_s"] == pytest.approx(714.834, abs=5e-4)
     assert (data["step_s_low"], data["step_s_high"]) == pytest.approx((421.12, 1305.22), abs=0.01)
+    assert (data["mfu_low"], data["mfu_high"]) == pytest.approx((0.188, 0.583), abs=5e-4)
     assert (data["tokens_per_s_per_chip_low"], data["tokens_per_s_per_chip_high"]) == pytest.approx(
         (data["tokens_per_s_per_chip"] * 0.547672, data["tokens_per_s_per_chip"] * 1.697455), rel=1e-5)
     assert data["time_to_train_s_low"] == pytest.approx(data["time_to_train_s"] * 0.589117, rel=1e-5)
@@ -890,8 +890,9 @@ def test_a_training_prediction_prints_its_80_percent_interval() -> None:
     assert max(len(line) for line in out.splitlines()) <= 80
     lines = {re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]: line.split("  ")[-1].strip()
              for line in out.splitlines()}
-    assert lines["step time"] == "714.834 s (421.1-1,305.2)"
-    assert lines["tokens/s per chip"] == "183.4 (100.4-311.2)"
-    assert lines["MFU of the BF16 peak (6N + 12LHQT: PaLM, Megatron)"] == "34.3% (18.8%-58.3%)"
-    assert ("The ranges after step time, tokens/s per chip, MFU and time to train are 80% intervals: the chip "
-            "vendor's 10th-90th percentiles") in " ".join(out.split())
+    assert lines["step time (80% interval)"] == "714.834 s (421.1-1,305.2)"
+    assert lines["tokens/s per chip (80% interval)"] == "183.4 (100.4-311.2)"
+    assert lines["MFU of the BF16 peak (6N + 12LHQT: PaLM, Megatron)"] == "34.3%"
+    assert "time to train 1e+12 tokens (80% interval)" in lines
+    assert ("80% intervals: the chip vendor's 10th-90th percentiles of ln(predicted/measured) over published "
+            "training runs' tokens/s per chip") in " ".join(out.split())

@@ -95,13 +95,12 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
     """The single run's quantity/value rows for people: the layout's name wraps between its fields."""
     step = data["step_s"]
     rows = [("layout", fields_text(layout.name_fields)),
-            ("step time", _with_interval(data, "step_s", "{:,.3f} s", "{:,.1f}"))]
+            _with_interval(data, "step time", "step_s", "{:,.3f} s", "{:,.1f}")]
     rows += [(f"  {label}", f"{data['breakdown'][key]:,.3f} s ({data['breakdown'][key] / step:.1%})")
              for key, label in _BREAKDOWN if data["breakdown"][key] > 0]
     rows += [("tokens/s (all chips)", f"{data['tokens_per_s']:,.0f}"),
-             ("tokens/s per chip", _with_interval(data, "tokens_per_s_per_chip", "{:,.1f}", "{:,.1f}")),
-             (f"MFU of the {data['mfu_peak'].upper()} peak (6N + 12LHQT: PaLM, Megatron)",
-              _with_interval(data, "mfu", "{:.1%}", "{:.1%}")),
+             _with_interval(data, "tokens/s per chip", "tokens_per_s_per_chip", "{:,.1f}", "{:,.1f}"),
+             (f"MFU of the {data['mfu_peak'].upper()} peak (6N + 12LHQT: PaLM, Megatron)", f"{data['mfu']:.1%}"),
              ("MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)", f"{data['mfu_causal']:.1%}")]
     if data["mfu_peak"] != "bf16":  # FP8 reports divide by the BF16 peak: above 100% when FP8 runs faster
         rows.append((f"model FLOP/s / BF16 peak ({data['mfu_peak'].upper()} papers' MFU; a ratio)",
@@ -114,23 +113,24 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
         rows += [("  fullest pipeline stage", _stage_name(data["memory_pipeline_rank"], layout.pp))]
     rows += [(f"  {k.removesuffix('_bytes').replace('_', ' ')}", f"{v / 1e9:,.1f} GB") for k, v in data["memory"].items()]
     rows += [("fits", "yes" if data["fits"] else data["note"]),
-             (f"time to train {data['train_tokens']:.3g} tokens",
-              _with_interval(data, "time_to_train_s", "{:,.1f} days", "{:,.1f}", 86400)),
+             _with_interval(data, f"time to train {data['train_tokens']:.3g} tokens", "time_to_train_s",
+                             "{:,.1f} days", "{:,.1f}", 86400),
              ("chip-hours", f"{data['chip_hours']:,.0f}"),
              ("energy at chip TDP", f"{data['energy_j_at_tdp'] / 3.6e9:,.1f} MWh"),
              ("outside what was validated", "; ".join(data.get("flags", ())) or "no")]
     return [{"quantity": k, "value": v} for k, v in rows]
 
 
-def _with_interval(data: dict[str, Any], key: str, spec: str, bounds: str, unit: float = 1.0) -> str:
-    """A value of a priced layout in `spec` over `unit`, then its 80% interval (`key`_low, `key`_high:
-    interval_fields) in `bounds`, as short as fits an 80-column table's value ('183.4 (100.4-311.2)'; the caption
-    says what the range is); the value alone where the chip's vendor has no band."""
+def _with_interval(data: dict[str, Any], label: str, key: str, spec: str, bounds: str, unit: float = 1.0
+                   ) -> tuple[str, str]:
+    """The row of a priced layout's quantity: its value in `spec` over `unit`, then its 80% interval (`key`_low,
+    `key`_high: interval_fields) in `bounds`, the label saying so as serve's rows do ('tokens/s per chip (80%
+    interval)', '183.4 (100.4-311.2)'); the value alone where the chip's vendor has no band."""
     value = spec.format(data[key] / unit)
     low, high = data.get(f"{key}_low"), data.get(f"{key}_high")
     if low is None or high is None:
-        return value
-    return f"{value} ({bounds.format(low / unit)}-{bounds.format(high / unit)})"
+        return label, value
+    return f"{label} (80% interval)", f"{value} ({bounds.format(low / unit)}-{bounds.format(high / unit)})"
 
 
 def _search_columns(peak_math: str, dies: int = 1) -> list[Column]:
@@ -346,8 +346,8 @@ def _interval_caption(data: dict[str, Any]) -> str:
     """What the single run's caption says of the ranges after its figures; '' where it has none."""
     if "interval_basis" not in data:
         return ""
-    return ("The ranges after step time, tokens/s per chip, MFU and time to train are 80% intervals: "
-            f"{TRAINING_INTERVAL_BASIS} (KEY_low, KEY_high in --format json). ")
+    return (f"80% intervals: {TRAINING_INTERVAL_BASIS} (KEY_low, KEY_high in --format json, MFU's, tokens/s', "
+            "chip-hours' and energy's too). ")
 
 
 def _emit_search(model: Any, system: Any, chips: int, seq_len: int, precision: str, found: TrainingSearch, pinned: str,
