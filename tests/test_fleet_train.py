@@ -45,7 +45,8 @@ def test_a_deadline_is_met_by_the_fewest_whole_systems() -> None:
     assert row.tokens_per_s_per_chip == pytest.approx(10048.7, abs=0.05)
     assert row.train_time_s / 86_400 == pytest.approx(1e12 / (row.tokens_per_s_per_chip * 48) / 86_400, rel=1e-9)
     assert row.train_time_s / 86_400 == pytest.approx(24.00, abs=0.005)
-    assert row.meets_deadline is True and row.most_useful_chips is None and row.note == ""
+    assert row.meets_deadline is True and row.most_useful_chips is None
+    assert row.note == "the deadline lies inside its 80% interval (18.8-33.0 days)"  # test_the_days_have_an_interval
     assert _search(48) == pytest.approx(row.train_time_s, rel=1e-9)  # as `parity train --chips 48` prices it
     assert _search(40) / 86_400 == pytest.approx(32.32, abs=0.005)  # one system fewer misses the deadline
 
@@ -120,15 +121,59 @@ def test_a_chip_kind_the_model_fits_on_no_layout_says_so_in_its_row() -> None:
     assert row.note == "does not fit on 1 hgx-h20: 52.8 GB more per chip needed; power assumed"
 
 
+def test_the_days_have_an_interval_and_the_note_says_where_the_deadline_lies_inside_it() -> None:
+    """The fleet said MetaX C500s train Llama-3.1-70B in 28.4 days, meets_deadline true for 30, with no interval,
+    where `compare --workload train` gave the chip's ratio one about x3.5 wide (report-only tester). Each row carries
+    its 80% interval (uncertainty.training_interval): 48 H200s train Llama-3.1-8B in 24.00 days at 10,048.7 tok/s a
+    chip; NVIDIA's band of published training runs [-0.246328, 0.319276] (Hopper trained on, the H200 measured, so
+    not widened) gives 10,048.7 e^-0.319276 = 7,302.2 to 10,048.7 e^0.246328 = 12,855.5 tok/s a chip and 24.00
+    e^-0.246328 = 18.76 to 24.00 e^0.319276 = 33.03 days, which holds the 30-day deadline: the note says so (and
+    meets_deadline stays true). A year's deadline, which one system (126.5 days, 98.9 to 174.1) meets, lies outside
+    its interval: no word."""
+    row = _fleet(deadline_s=30 * 86_400.0)
+    assert (row.tokens_per_s_per_chip_low, row.tokens_per_s_per_chip_high) == pytest.approx((7302.2, 12855.5), abs=0.5)
+    assert row.train_time_s_low / 86_400 == pytest.approx(18.76, abs=0.01)
+    assert row.train_time_s_high / 86_400 == pytest.approx(33.03, abs=0.01)
+    assert row.meets_deadline is True and row.note == "the deadline lies inside its 80% interval (18.8-33.0 days)"
+    row = _fleet(deadline_s=365 * 86_400.0)
+    assert row.chips == 8 and row.train_time_s_high / 86_400 == pytest.approx(174.12, abs=0.01) and row.note == ""
+
+
+def test_the_metax_fleet_says_its_deadline_lies_inside_the_error() -> None:
+    """The finding's fleet: 2,304 MetaX C500s train Llama-3.1-70B in 28.4 days (177.17 tok/s a chip), within a 30-day
+    deadline, on a family no published run trained on, so MetaX's band doubled, [-0.529130, 0.602078]: 28.35
+    e^-0.529130 = 16.7 to 28.35 e^0.602078 = 51.8 days. The JSON carries the interval in SI units and the note says
+    the deadline lies inside it; the table's caption says where the interval comes from."""
+    args = ("--model", "llama-3.1-70b", "--workload", "train", "--tokens", "1e12", "--days", "30", "--chips",
+            "metax-c500", "--power-mw", "20")
+    result = CliRunner().invoke(cli, ["fleet", *args, "--format", "json"])
+    (row,) = json.loads(result.output)
+    assert result.exit_code == 0 and row["meets_deadline"] is True and row["chips"] == 2304
+    assert row["train_time_s"] / 86_400 == pytest.approx(28.35, abs=0.01)
+    assert (row["train_time_s_low"] / row["train_time_s"], row["train_time_s_high"] / row["train_time_s"]) == \
+        pytest.approx((0.589117, 1.825909), rel=1e-5)  # e^-0.529130, e^0.602078
+    assert (row["tokens_per_s_per_chip_low"], row["tokens_per_s_per_chip_high"]) == pytest.approx(
+        (177.17 * 0.547672, 177.17 * 1.697455), abs=0.01)  # e^-0.602078, e^0.529130
+    assert "the deadline lies inside its 80% interval (16.7-51.8 days)" in row["note"]
+    out = " ".join(CliRunner().invoke(cli, ["fleet", *args]).output.split())
+    assert ("The days' 80% interval (train_time_s_low, _high and tokens_per_s_per_chip_low, _high in --format json; "
+            "the note gives it where the deadline lies inside it): the chip vendor's 10th-90th percentiles of "
+            "ln(predicted/measured) over published training runs' tokens/s per chip, each run scored with its source "
+            "left out of every fit; twice as wide in log where no published run trained on the chip's family or "
+            "nothing measured the chip.") in out
+
+
 def test_json_carries_every_field() -> None:
     code, out = _run("--workload", "train", "--tokens", "1e12", "--units", "64", "--chips", "h200", "--format", "json")
     assert code == 0
     (row,) = json.loads(out)
     assert list(row) == ["chip", "system", "model", "precision", "seq_len", "global_batch", "tokens", "deadline_s",
-                         "chips", "training_chips", "systems", "layout", "tokens_per_s_per_chip", "mfu",
-                         "train_time_s", "chip_hours", "power_w", "energy_j", "cost_usd", "price_source",
-                         "power_source", "meets_deadline", "most_useful_chips", "binding", "note", "flags", "assumptions",
-                         "eccn_3a090", "rule", "rule_why", "rule_dropped"]  # the export class, as serving's rows
+                         "chips", "training_chips", "systems", "layout", "tokens_per_s_per_chip",
+                         "tokens_per_s_per_chip_low", "tokens_per_s_per_chip_high", "mfu", "train_time_s",
+                         "train_time_s_low", "train_time_s_high", "chip_hours", "power_w", "energy_j", "cost_usd",
+                         "price_source", "power_source", "meets_deadline", "most_useful_chips", "binding", "note",
+                         "flags", "assumptions", "eccn_3a090", "rule", "rule_why",
+                         "rule_dropped"]  # the export class, as serving's rows
     assert row["eccn_3a090"] == "3A090.a.1"
     assert (row["chips"], row["systems"], row["binding"]) == (64, 8, "units")
     assert (row["seq_len"], row["global_batch"]) == (4096, 1024)  # the caption's; train's default 4M tokens a step
@@ -194,9 +239,9 @@ def test_wide_keeps_each_rows_note_in_the_table(tmp_path, monkeypatch) -> None: 
                      str(spec), "--wide")
     rows = [line.split() for line in out.splitlines() if line.startswith("nvidia-h20")]
     assert code == 0 and "\n- " not in out
-    assert [(row[:2], row[-3:]) for row in rows] == [(["nvidia-h20", "hgx-h20"], ["M", "power", "assumed"]),
-                                                     (["nvidia-h20", "h20-2xbw"], ["BW", "x2;", "power"])]
-    assert [line.split() for line in out.splitlines()].count(["assumed;", "catalog", "price"]) == 1  # its 2nd line
+    assert [(row[:2], row[-3:]) for row in rows] == [(["nvidia-h20", "hgx-h20"], ["deadline", "lies", "inside"]),
+                                                     (["nvidia-h20", "h20-2xbw"], ["deadline", "lies", "inside"])]
+    assert [line.split() for line in out.splitlines()].count(["assumed;", "catalog", "price"]) == 1  # its 4th line
 
 
 def test_the_days_in_a_note_are_those_of_the_chips_that_train() -> None:
@@ -266,7 +311,7 @@ def test_train_says_when_it_runs_on_fewer_chips_than_one_system() -> None:
 
 
 @pytest.mark.parametrize(("limits", "binding", "then"), [
-    ({"deadline_s": 15 * 86400.0}, "deadline", ""),
+    ({"deadline_s": 15 * 86400.0}, "deadline", "; the deadline lies inside its 80% interval (7.0-21.8 days)"),
     ({"units": 40000}, "units", "; 40,000 chips hold 2 whole atlas-960-superpod (11.9 days)"),
     ({"power_budget_w": 60e6}, "power", "; 60 MW runs 2 atlas-960-superpod (11.9 days)"),
 ])

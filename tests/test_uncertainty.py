@@ -300,3 +300,25 @@ def test_an_uncalibrated_chips_interval_widens_past_another_flagged_cases() -> N
     assert widths["metax-c500-8card"] / widths["hgx-h20"] == pytest.approx(1.5, rel=1e-9)
     assert widths["hgx-h800"] == pytest.approx(widths["hgx-h20"], rel=1e-9)
     assert catalog.calibration(catalog.chip("metax-c500")).measured is False
+
+
+def test_a_training_prediction_takes_its_vendors_band_of_published_runs() -> None:
+    """A training prediction's 80% interval had none (`train` printed a MetaX C500 step of 714.834 s bare, `fleet`
+    28.4 days against a 30-day deadline: report-only tester). It takes the vendor band of
+    training_ratio_uncertainty.toml (NVIDIA: q10 -0.246328, q90 0.319276 over 59 published runs, each scored with its
+    source left out), as `compare --workload train` builds its ratio intervals from, twice as wide in log where no
+    published run trained on the family (MetaX's, which takes the widest band: centre 0.036474, half-width 2 x
+    0.282802 = 0.565604, so [-0.529130, 0.602078]). Measured tokens/s per chip lie in [p e^-q90, p e^-q10]: 183.4 on a
+    C500 -> 183.4 e^-0.602078 = 100.44 to 183.4 e^0.529130 = 311.31; a time moves inversely: 28.4 days -> 28.4
+    e^-0.529130 = 16.73 to 28.4 e^0.602078 = 51.86. On an H100 (Hopper, trained on and measured): 1,000 -> 1,000
+    e^-0.319276 = 726.67 to 1,000 e^0.246328 = 1,279.32."""
+    from parity.uncertainty import training_band, training_interval
+
+    metax, h100 = catalog.chip("metax-c500"), catalog.chip("nvidia-h100-sxm")
+    band = training_band(metax)
+    assert band is not None and (band.q_low, band.q_high) == pytest.approx((-0.529130, 0.602078), abs=1e-6)
+    assert training_interval(metax, 183.4) == pytest.approx((100.44, 311.31), abs=0.005)
+    assert training_interval(metax, 28.4, inverse=True) == pytest.approx((16.73, 51.86), abs=0.005)
+    band = training_band(h100)
+    assert band is not None and (band.q_low, band.q_high, band.count) == pytest.approx((-0.246328, 0.319276, 59))
+    assert training_interval(h100, 1000.0) == pytest.approx((726.67, 1279.32), abs=0.005)

@@ -41,7 +41,8 @@ from parity.training.layout import TrainingLayout, default_global_batch
 from parity.training.search import search_fewest_systems
 from parity.units import duration_text
 from parity.uncertainty import Band, Intervals, widening, case_flags, chip_calibrated, flag_note, interval_kind, \
-    calibration_label, power_flags, ratio_band, ratio_interval, training_flags, what_if_flag
+    calibration_label, power_flags, ratio_band, ratio_interval, training_band, training_flags, vendor_bands, \
+    what_if_flag
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
@@ -632,13 +633,14 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         return a / b if b and not math.isnan(a) and not math.isnan(b) and a > 0 else float("nan")
 
     # the vendors' bands are cross-source residuals of the workload's published figures: serving decode figures, or
-    # training runs' tokens/s per chip (a family no published run trained on takes its band twice as wide in log)
-    bands = vendor_bands(workload)
+    # training runs' tokens/s per chip (training_band: as `train` and `fleet` give a training prediction's interval)
+    bands = vendor_bands()
 
     def band(chip: Chip) -> Band | None:
+        if workload == "train":
+            return training_band(chip)
         found = bands.get(chip.vendor)
-        return found and ratio_band(found, chip, catalog.calibration(chip),
-                                    trained=workload != "train" or chip.family in catalog.training_families())
+        return found and ratio_band(found, chip, catalog.calibration(chip))
 
     out = []
     varied = len({s.chips for s in systems} | {base.chips}) > 1
@@ -735,20 +737,6 @@ def _row(system: System, model: Model, profile: EngineProfile, tpot_s: float | N
     # each chip runs the engine as fitted on its software stack (vllm on rocm: vllm-rocm), where one is
     return _serve(system, model, catalog.engine_on(profile, system.chip.software_stack), tpot_s, ttft_s, isl, osl,
                   weights, mtp_tokens, choose)
-
-
-def vendor_bands(workload: str = "serve") -> dict[str, Band]:
-    """Residual bands per chip vendor, from which ratio intervals are built: of published decode figures (serving,
-    data/ratio_uncertainty.toml) or of published training runs' tokens/s per chip (`workload` 'train',
-    data/training_ratio_uncertainty.toml), each scored with fits that never saw its source. The vendor of a chip of
-    the user's own (PARITY_HOME/chips) that the table does not hold takes its widest band, as a vendor with few
-    published rows does (crossvendor.vendor_bands), so that its ratios have an interval (ratio_band widens it)."""
-    table = catalog.ratio_uncertainty_table() if workload == "serve" else catalog.training_ratio_uncertainty_table()
-    bands = {str(b["vendor"]): Band(q_low=float(b["q_low"]), q_high=float(b["q_high"]), count=int(b["count"]))
-             for b in table.get("band", [])}
-    widest = max(bands.values(), key=lambda b: b.q_high - b.q_low, default=None)
-    own = {c.vendor for c in catalog.chips() if c.user_file and c.vendor not in bands}
-    return bands | ({vendor: widest for vendor in own} if widest else {})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,7 +30,7 @@ from parity.model import Model
 from parity.parallel import map_chunks
 from parity.training.search import SYSTEM_MULTIPLES, search_dividing
 from parity.training.step import TrainingResult
-from parity.uncertainty import flag_note, power_flags, training_flags
+from parity.uncertainty import flag_note, power_flags, training_flags, training_interval
 
 __all__ = ["TrainingFleet", "plan_training_fleet"]
 
@@ -43,11 +43,13 @@ class TrainingFleet:
     training_chips: those the job trains on, all of them but where no layout divides the whole systems' chips (the
     note says so: the rest idle, counted in chip-hours, power and cost); tokens_per_s_per_chip: a training chip's;
     train_time_s: tokens / (tokens_per_s_per_chip x training_chips), inf where none trains; chip_hours: chips x that
-    time;
+    time; KEY_low and KEY_high: the 80% interval of tokens/s per chip and of train_time_s
+    (uncertainty.training_interval; None where none trains or the chip's vendor has no band);
     power_w: the chips' share of their systems' power as the catalog states it (power_source, as the serving fleet
     counts it: a server's maximum or a rack's all-in figure, no facility overhead); energy_j: power_w x train_time_s;
     cost_usd: chips x their share of the price (price_source; None without one in the catalog).
-    meets_deadline: None without a deadline. most_useful_chips: where more chips stop training faster (the global
+    meets_deadline: None without a deadline (the note says where the deadline lies inside the time's interval).
+    most_useful_chips: where more chips stop training faster (the global
     batch feeds no more data-parallel ranks, or no layout divides a larger count) before the deadline is met, the
     training chips of the fastest count found (binding 'batch'), or of the fewest within NEAR_FASTEST of the
     fastest where more chips gain less (binding 'scale'); None otherwise. binding: what set the chips: 'deadline',
@@ -67,8 +69,12 @@ class TrainingFleet:
     systems: int
     layout: str
     tokens_per_s_per_chip: float | None
+    tokens_per_s_per_chip_low: float | None = None
+    tokens_per_s_per_chip_high: float | None = None
     mfu: float | None
     train_time_s: float
+    train_time_s_low: float | None = None
+    train_time_s_high: float | None = None
     chip_hours: float
     power_w: float
     energy_j: float
@@ -349,6 +355,9 @@ def _row(system: System, model: Model, tokens: float, deadline_s: float | None, 
     raised = (training_flags(system, model, seq_len, precision, layouts) + power_flags(system)
               + tuple(filter(None, [catalog_price_flag(system)])))  # a what-if at its catalog chip's price
     time_s = _time_s(result, tokens)
+    rate = None if result is None else float(result.tokens_per_s_per_chip)
+    rates = None if rate is None else training_interval(system.chip, rate)
+    times = None if rates is None else training_interval(system.chip, time_s, inverse=True)
     power_w = chips * system.power_w / system.chips
     return TrainingFleet(
         chip=system.chip.id, system=system.id, model=model.name, precision=precision, seq_len=seq_len,
@@ -356,15 +365,27 @@ def _row(system: System, model: Model, tokens: float, deadline_s: float | None, 
         deadline_s=deadline_s, chips=chips, training_chips=0 if result is None else result.chips,
         systems=chips // system.chips,
         layout=str(result.layout) if layouts else "-",
-        tokens_per_s_per_chip=None if result is None else float(result.tokens_per_s_per_chip),
+        tokens_per_s_per_chip=rate, tokens_per_s_per_chip_low=rates and rates[0],
+        tokens_per_s_per_chip_high=rates and rates[1],
         mfu=None if result is None else float(result.mfu), train_time_s=time_s,
+        train_time_s_low=times and times[0], train_time_s_high=times and times[1],
         chip_hours=chips * time_s / 3600.0 if chips else 0.0, power_w=power_w,
         energy_j=power_w * time_s if chips else 0.0, cost_usd=None if price is None else chips * price,
         price_source=price_source, power_source=power_text(system),
         meets_deadline=None if deadline_s is None else time_s <= deadline_s, most_useful_chips=useful,
         binding=binding,
-        note="; ".join(filter(None, [why, *flag_note(raised), emulation(precision, system.chip)[1]])), flags=raised,
+        note="; ".join(filter(None, [why, _deadline_inside(deadline_s, times), *flag_note(raised),
+                                     emulation(precision, system.chip)[1]])), flags=raised,
         assumptions=tuple(result.assumptions) if result is not None else ())
+
+
+def _deadline_inside(deadline_s: float | None, times: tuple[float, float] | None) -> str:
+    """Where the deadline [s] lies inside a row's 80% interval of the time to train [s]: whether it is met is then
+    within the prediction's error, which meets_deadline alone does not say; '' elsewhere."""
+    if deadline_s is None or times is None or not times[0] <= deadline_s <= times[1]:
+        return ""
+    low, high = (t / SECONDS_PER_DAY for t in times)
+    return f"the deadline lies inside its 80% interval ({low:,.1f}-{high:,.1f} days)"
 
 
 def plan_training_fleet(model: Model, systems: Sequence[System], tokens: float, deadline_s: float | None = None,

@@ -32,7 +32,7 @@ __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "co
            "unmeasured_gemm", "assumed_emulation", "kv_cache_flag", "flag_note", "short_basis", "training_flags",
            "what_if_changes", "what_if_brief", "what_if_flag", "power_figure", "calibration_label", "power_flags",
            "status_flag", "specs_flag", "ratio_band", "user_file_flag", "WIDEN_UNCALIBRATED", "widening",
-           "calibration_on_prior"]
+           "calibration_on_prior", "vendor_bands", "training_band", "training_interval", "TRAINING_INTERVAL_BASIS"]
 
 LEVEL = 0.8
 # engines that run on no other software stack than CUDA: TensorRT-LLM is NVIDIA's library for its GPUs (its docs'
@@ -408,6 +408,52 @@ def ratio_band(band: Band, chip: Chip, cal: Calibration, trained: bool = True) -
     measured = (chip_calibrated(chip, cal) and not is_what_if(chip) and status_flag(chip) is None
                 and specs_flag(chip) is None and trained)
     return band if measured else band.widened(WIDEN_FLAGGED)
+
+
+def vendor_bands(workload: str = "serve") -> dict[str, Band]:
+    """Residual bands per chip vendor, from which ratio intervals are built: of published decode figures (serving,
+    data/ratio_uncertainty.toml) or of published training runs' tokens/s per chip (`workload` 'train',
+    data/training_ratio_uncertainty.toml), each scored with fits that never saw its source. The vendor of a chip of
+    the user's own (PARITY_HOME/chips) that the table does not hold takes its widest band, as a vendor with few
+    published rows does (crossvendor.vendor_bands), so that its ratios have an interval (ratio_band widens it)."""
+    table = catalog.ratio_uncertainty_table() if workload == "serve" else catalog.training_ratio_uncertainty_table()
+    bands = {str(b["vendor"]): Band(q_low=float(b["q_low"]), q_high=float(b["q_high"]), count=int(b["count"]))
+             for b in table.get("band", [])}
+    widest = max(bands.values(), key=lambda b: b.q_high - b.q_low, default=None)
+    own = {c.vendor for c in catalog.chips() if c.user_file and c.vendor not in bands}
+    return bands | ({vendor: widest for vendor in own} if widest else {})
+
+
+def training_band(chip: Chip) -> Band | None:
+    """The band of ln(predicted/measured) of a training prediction's tokens/s per chip on `chip`: its vendor's over
+    published training runs, each scored with its source left out of every fit (vendor_bands('train')), widened as a
+    training ratio's (ratio_band: twice the log-width where no published run trained on the chip's family, or nothing
+    measured the chip); None where the table holds no band for its vendor. `compare --workload train` builds its ratio
+    intervals from it, `train` and `fleet --workload train` their own (training_interval)."""
+    found = vendor_bands("train").get(chip.vendor)
+    return found and ratio_band(found, chip, catalog.calibration(chip),
+                                trained=chip.family in catalog.training_families())
+
+
+# where a training prediction's 80% interval comes from (training_band), as captions and JSON say it
+TRAINING_INTERVAL_BASIS = ("the chip vendor's 10th-90th percentiles of ln(predicted/measured) over published training "
+                           "runs' tokens/s per chip, each run scored with its source left out of every fit; twice as "
+                           "wide in log where no published run trained on the chip's family or nothing measured the "
+                           "chip")
+
+
+def training_interval(chip: Chip, value: float, inverse: bool = False) -> tuple[float, float] | None:
+    """80% interval (low, high) of a training prediction's `value` on `chip` from its training_band (q_low, q_high):
+    measured tokens/s per chip lie in [p e^-q_high, p e^-q_low] (Band.around), and so does whatever moves along with
+    them (tokens/s, MFU); `inverse`: a quantity that moves inversely (step time, time to train, chip-hours), in
+    [v e^q_low, v e^q_high]. None where the chip's vendor has no band. Example: MetaX's band [-0.246328, 0.319276]
+    doubled (no published run trained on the metax family): centre 0.036474, half-width 0.565604, so 183.4 tokens/s
+    per chip -> 183.4 e^-0.602078 = 100.4 to 183.4 e^0.529130 = 311.3, and 28.4 days -> 16.7 to 51.9."""
+    band = training_band(chip)
+    if band is None:
+        return None
+    low, high = band.around(1.0)
+    return (value / high, value / low) if inverse else (value * low, value * high)
 
 
 def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:

@@ -18,6 +18,7 @@ from parity.fleet_training import plan_training_fleet
 from parity.policy import assess
 from parity.report.tables import Column, count, money, percent, plain, reached, scaled
 from parity.training import default_global_batch
+from parity.uncertainty import TRAINING_INTERVAL_BASIS
 
 __all__ = ["fleet_kinds", "train_fleet"]
 
@@ -95,7 +96,11 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                      if any(p.precision == "fp8_block" for p in plans) else "") + ". "
                   f"Chips: {sized}; each count in the fastest layout that fits, as `parity train --chips N` picks "
                   "it. days: tokens / (tok/s/chip x the chips that train: all of them, but where no layout divides "
-                  "the whole systems' chips, as the note says; training_chips in --format json or csv). MW: the chips' "
+                  "the whole systems' chips, as the note says; training_chips in --format json or csv). "
+                  + (f"The days' 80% interval (train_time_s_low, _high and tokens_per_s_per_chip_low, _high in "
+                     f"--format json; the note gives it where the deadline lies inside it): {TRAINING_INTERVAL_BASIS}. "
+                     if any(p.train_time_s_low is not None for p in plans) else "")
+                  + "MW: the chips' "
                   "share of their systems' power as the catalog states it (as the serving fleet counts it; no facility "
                   "overhead); GWh: MW x the time. "
                   "Cost: chips x their share of the price, a system's where the catalog prices the system, else a "

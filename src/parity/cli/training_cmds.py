@@ -23,7 +23,7 @@ from parity.training import (ACTIVATION_CACHES, check_model_options, default_glo
                              MOE_DISPATCHERS, OPTIMIZER_STATES, layout_counts, most_layout_entries, GRAD_OVERLAP,
                              PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout,
                              TrainingResult, TrainingSearch, ranks_clause, search_fewest_systems)
-from parity.uncertainty import training_flags
+from parity.uncertainty import TRAINING_INTERVAL_BASIS, training_flags, training_interval
 from parity.units import counted
 from parity.validate import scores
 from parity.validate_training import training_case_errors, training_cases
@@ -94,11 +94,12 @@ def _stage_name(rank: int, pp: int) -> str:
 def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[str, str]]:
     """The single run's quantity/value rows for people: the layout's name wraps between its fields."""
     step = data["step_s"]
-    rows = [("layout", fields_text(layout.name_fields)), ("step time", f"{step:,.3f} s")]
+    rows = [("layout", fields_text(layout.name_fields)),
+            _with_interval(data, "step time", "step_s", "{:,.3f} s", "{:,.1f}")]
     rows += [(f"  {label}", f"{data['breakdown'][key]:,.3f} s ({data['breakdown'][key] / step:.1%})")
              for key, label in _BREAKDOWN if data["breakdown"][key] > 0]
     rows += [("tokens/s (all chips)", f"{data['tokens_per_s']:,.0f}"),
-             ("tokens/s per chip", f"{data['tokens_per_s_per_chip']:,.1f}"),
+             _with_interval(data, "tokens/s per chip", "tokens_per_s_per_chip", "{:,.1f}", "{:,.1f}"),
              (f"MFU of the {data['mfu_peak'].upper()} peak (6N + 12LHQT: PaLM, Megatron)", f"{data['mfu']:.1%}"),
              ("MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)", f"{data['mfu_causal']:.1%}")]
     if data["mfu_peak"] != "bf16":  # FP8 reports divide by the BF16 peak: above 100% when FP8 runs faster
@@ -112,11 +113,24 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
         rows += [("  fullest pipeline stage", _stage_name(data["memory_pipeline_rank"], layout.pp))]
     rows += [(f"  {k.removesuffix('_bytes').replace('_', ' ')}", f"{v / 1e9:,.1f} GB") for k, v in data["memory"].items()]
     rows += [("fits", "yes" if data["fits"] else data["note"]),
-             (f"time to train {data['train_tokens']:.3g} tokens", f"{data['time_to_train_s'] / 86400:,.1f} days"),
+             _with_interval(data, f"time to train {data['train_tokens']:.3g} tokens", "time_to_train_s",
+                             "{:,.1f} days", "{:,.1f}", 86400),
              ("chip-hours", f"{data['chip_hours']:,.0f}"),
              ("energy at chip TDP", f"{data['energy_j_at_tdp'] / 3.6e9:,.1f} MWh"),
              ("outside what was validated", "; ".join(data.get("flags", ())) or "no")]
     return [{"quantity": k, "value": v} for k, v in rows]
+
+
+def _with_interval(data: dict[str, Any], label: str, key: str, spec: str, bounds: str, unit: float = 1.0
+                   ) -> tuple[str, str]:
+    """The row of a priced layout's quantity: its value in `spec` over `unit`, then its 80% interval (`key`_low,
+    `key`_high: interval_fields) in `bounds`, the label saying so as serve's rows do ('tokens/s per chip (80%
+    interval)', '183.4 (100.4-311.2)'); the value alone where the chip's vendor has no band."""
+    value = spec.format(data[key] / unit)
+    low, high = data.get(f"{key}_low"), data.get(f"{key}_high")
+    if low is None or high is None:
+        return label, value
+    return f"{label} (80% interval)", f"{value} ({bounds.format(low / unit)}-{bounds.format(high / unit)})"
 
 
 def _search_columns(peak_math: str, dies: int = 1) -> list[Column]:
@@ -299,12 +313,41 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
         data["assumptions"] = [picked, *data["assumptions"]]
     emit_record(_one_layout_rows(data, result.layout), fmt,
                 title=f"Training {the_model.name} on {_on(n, the_system)}", payload=data,
-                out=out, caption=chosen + "Assumptions: " + "; ".join(data["assumptions"]))
+                out=out, caption=chosen + _interval_caption(data) + "Assumptions: " + "; ".join(data["assumptions"]))
 
 
 def _record(model: Any, system: Any, result: TrainingResult, tokens: float, raised: Any) -> dict[str, Any]:
     """One priced layout as `train` writes it (JSON; CSV spreads it over layout_*, breakdown_*, memory_* columns)."""
-    return {"model": model.name, "system": system.id, **result_payload(result, tokens), "flags": texts(raised)}
+    payload = result_payload(result, tokens)
+    return {"model": model.name, "system": system.id, **payload, **interval_fields(system.chip, payload),
+            "flags": texts(raised)}
+
+
+# the quantities of a priced layout given an 80% interval: those that move along with tokens/s per chip, and those
+# that move inversely (the same work at the measured rate)
+_ALONG = ("tokens_per_s", "tokens_per_s_per_chip", "mfu")
+_INVERSE = ("step_s", "time_to_train_s", "chip_hours", "energy_j_at_tdp")
+
+
+def interval_fields(chip: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """KEY_low and KEY_high of a priced layout's quantities (result_payload) on `chip`
+    (uncertainty.training_interval), and interval_basis saying where they come from; {} where the chip's vendor has
+    no band."""
+    out: dict[str, Any] = {}
+    for key in (*_ALONG, *_INVERSE):
+        found = training_interval(chip, float(payload[key]), inverse=key in _INVERSE)
+        if found is None:
+            return {}
+        out |= {f"{key}_low": found[0], f"{key}_high": found[1]}
+    return out | {"interval_basis": f"80% intervals (KEY_low to KEY_high): {TRAINING_INTERVAL_BASIS}"}
+
+
+def _interval_caption(data: dict[str, Any]) -> str:
+    """What the single run's caption says of the ranges after its figures; '' where it has none."""
+    if "interval_basis" not in data:
+        return ""
+    return (f"80% intervals: {TRAINING_INTERVAL_BASIS} (KEY_low, KEY_high in --format json, MFU's, tokens/s', "
+            "chip-hours' and energy's too). ")
 
 
 def _emit_search(model: Any, system: Any, chips: int, seq_len: int, precision: str, found: TrainingSearch, pinned: str,
@@ -326,7 +369,8 @@ def _emit_search(model: Any, system: Any, chips: int, seq_len: int, precision: s
     dies = system.chip.dies
     payload = {"model": model.name, "system": system.id, "chips": chips, "ranks": chips * dies,
                "candidates": found.candidates, "fitting": found.fitting,
-               "best": [result_payload(r, tokens) | {"flags": texts(own)} for r, own in zip(found.best, raised)],
+               "best": [(one := result_payload(r, tokens)) | interval_fields(system.chip, one) | {"flags": texts(own)}
+                        for r, own in zip(found.best, raised)],
                "flags": texts(raised[0] if raised else ())}
     peak = found.best[0].peak_math  # the math unit the format runs on, one for every layout of the search
     emit(rows, _search_columns(peak, dies), fmt, title=f"Fastest layouts of {model.name} on {_on(chips, system)}, "
