@@ -141,9 +141,10 @@ def test_the_days_have_an_interval_and_the_note_says_where_the_deadline_lies_ins
 
 def test_the_metax_fleet_says_its_deadline_lies_inside_the_error() -> None:
     """The finding's fleet: 2,304 MetaX C500s train Llama-3.1-70B in 28.4 days (177.17 tok/s a chip), within a 30-day
-    deadline, on a family no published run trained on, so MetaX's band doubled, [-0.529130, 0.602078]: 28.35
-    e^-0.529130 = 16.7 to 28.35 e^0.602078 = 51.8 days. The JSON carries the interval in SI units and the note says
-    the deadline lies inside it; the table's caption says where the interval comes from."""
+    deadline, flagged (a family no published run trained on, a chip on a prior), so the widest vendor band (NVIDIA's,
+    centre 0.036474, half-width 0.282802) three times as wide in log (uncertainty.widening: 1.5 x 2 on a prior),
+    [-0.811932, 0.884880]: 28.35 e^-0.811932 = 12.6 to 28.35 e^0.884880 = 68.7 days. The JSON carries the interval in
+    SI units and the note says the deadline lies inside it; the table's caption says where the interval comes from."""
     args = ("--model", "llama-3.1-70b", "--workload", "train", "--tokens", "1e12", "--days", "30", "--chips",
             "metax-c500", "--power-mw", "20")
     result = CliRunner().invoke(cli, ["fleet", *args, "--format", "json"])
@@ -151,16 +152,17 @@ def test_the_metax_fleet_says_its_deadline_lies_inside_the_error() -> None:
     assert result.exit_code == 0 and row["meets_deadline"] is True and row["chips"] == 2304
     assert row["train_time_s"] / 86_400 == pytest.approx(28.35, abs=0.01)
     assert (row["train_time_s_low"] / row["train_time_s"], row["train_time_s_high"] / row["train_time_s"]) == \
-        pytest.approx((0.589117, 1.825909), rel=1e-5)  # e^-0.529130, e^0.602078
+        pytest.approx((0.443999, 2.422694), rel=1e-5)  # e^-0.811932, e^0.884880
     assert (row["tokens_per_s_per_chip_low"], row["tokens_per_s_per_chip_high"]) == pytest.approx(
-        (177.17 * 0.547672, 177.17 * 1.697455), abs=0.01)  # e^-0.602078, e^0.529130
-    assert "the deadline lies inside its 80% interval (16.7-51.8 days)" in row["note"]
+        (177.17 * 0.412764, 177.17 * 2.252255), abs=0.01)  # e^-0.884880, e^0.811932
+    assert "the deadline lies inside its 80% interval (12.6-68.7 days)" in row["note"]
     out = " ".join(CliRunner().invoke(cli, ["fleet", *args]).output.split())
     assert ("The days' 80% interval (train_time_s_low, _high and tokens_per_s_per_chip_low, _high in --format json; "
-            "the note gives it where the deadline lies inside it): the chip vendor's 10th-90th percentiles of "
+            "the note gives it where the deadline lies inside it): the 10th-90th percentiles of "
             "ln(predicted/measured) over published training runs' tokens/s per chip, each run scored with its source "
-            "left out of every fit; twice as wide in log where no published run trained on the chip's family or "
-            "nothing measured the chip.") in out
+            "left out of every fit: the chip vendor's, or, where its vendor has too few runs, the widest vendor band; "
+            "twice as wide in log where the run is flagged (no published run trained on the chip's family, nothing "
+            "measured the chip, a layout none was checked on), three times on a chip on a prior.") in out
 
 
 def test_json_carries_every_field() -> None:

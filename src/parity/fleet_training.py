@@ -352,12 +352,13 @@ def _row(system: System, model: Model, tokens: float, deadline_s: float | None, 
     """The record of `chips` chips of `system` training in `result` (None: none trains, its `why` in the note)."""
     price, price_source = price_per_chip(system)
     layouts = [result.layout] if result is not None and result.layout is not None else []
-    raised = (training_flags(system, model, seq_len, precision, layouts) + power_flags(system)
-              + tuple(filter(None, [catalog_price_flag(system)])))  # a what-if at its catalog chip's price
+    trained = training_flags(system, model, seq_len, precision, layouts)  # the rate's: they widen its interval
+    raised = trained + power_flags(system) + tuple(filter(None, [catalog_price_flag(system)]))  # a what-if at its
+    # catalog chip's price
     time_s = _time_s(result, tokens)
     rate = None if result is None else float(result.tokens_per_s_per_chip)
-    rates = None if rate is None else training_interval(system.chip, rate)
-    times = None if rates is None else training_interval(system.chip, time_s, inverse=True)
+    rates = None if rate is None else training_interval(system.chip, rate, raised=trained)
+    times = None if rates is None else training_interval(system.chip, time_s, inverse=True, raised=trained)
     power_w = chips * system.power_w / system.chips
     return TrainingFleet(
         chip=system.chip.id, system=system.id, model=model.name, precision=precision, seq_len=seq_len,

@@ -319,7 +319,7 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
 def _record(model: Any, system: Any, result: TrainingResult, tokens: float, raised: Any) -> dict[str, Any]:
     """One priced layout as `train` writes it (JSON; CSV spreads it over layout_*, breakdown_*, memory_* columns)."""
     payload = result_payload(result, tokens)
-    return {"model": model.name, "system": system.id, **payload, **interval_fields(system.chip, payload),
+    return {"model": model.name, "system": system.id, **payload, **interval_fields(system.chip, payload, raised),
             "flags": texts(raised)}
 
 
@@ -329,13 +329,13 @@ _ALONG = ("tokens_per_s", "tokens_per_s_per_chip", "mfu")
 _INVERSE = ("step_s", "time_to_train_s", "chip_hours", "energy_j_at_tdp")
 
 
-def interval_fields(chip: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    """KEY_low and KEY_high of a priced layout's quantities (result_payload) on `chip`
+def interval_fields(chip: Any, payload: dict[str, Any], raised: Any) -> dict[str, Any]:
+    """KEY_low and KEY_high of a priced layout's quantities (result_payload) on `chip`, widened by its flags `raised`
     (uncertainty.training_interval), and interval_basis saying where they come from; {} where the chip's vendor has
     no band."""
     out: dict[str, Any] = {}
     for key in (*_ALONG, *_INVERSE):
-        found = training_interval(chip, float(payload[key]), inverse=key in _INVERSE)
+        found = training_interval(chip, float(payload[key]), inverse=key in _INVERSE, raised=tuple(raised))
         if found is None:
             return {}
         out |= {f"{key}_low": found[0], f"{key}_high": found[1]}
@@ -369,8 +369,8 @@ def _emit_search(model: Any, system: Any, chips: int, seq_len: int, precision: s
     dies = system.chip.dies
     payload = {"model": model.name, "system": system.id, "chips": chips, "ranks": chips * dies,
                "candidates": found.candidates, "fitting": found.fitting,
-               "best": [(one := result_payload(r, tokens)) | interval_fields(system.chip, one) | {"flags": texts(own)}
-                        for r, own in zip(found.best, raised)],
+               "best": [(one := result_payload(r, tokens)) | interval_fields(system.chip, one, own)
+                        | {"flags": texts(own)} for r, own in zip(found.best, raised)],
                "flags": texts(raised[0] if raised else ())}
     peak = found.best[0].peak_math  # the math unit the format runs on, one for every layout of the search
     emit(rows, _search_columns(peak, dies), fmt, title=f"Fastest layouts of {model.name} on {_on(chips, system)}, "

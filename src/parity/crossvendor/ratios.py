@@ -62,15 +62,15 @@ def chip_of(system: str) -> Chip:
     return catalog.system(system).chip
 
 
-def vendor_bands(errors: Iterable[CaseError], decode_only: bool = True) -> dict[str, Band]:
+def vendor_bands(errors: Iterable[CaseError], decode_only: bool = True, minimum: int = 5) -> dict[str, Band]:
     """80% bands of ln(predicted/measured) per chip vendor from cross-source residuals (of decode figures, or of
     every error given where not `decode_only`: training runs); every catalog vendor gets one (the widest measured band
-    where it has fewer than 5 rows)."""
+    where it has fewer than `minimum` rows)."""
     residuals: dict[str, list[float]] = {c.vendor: [] for c in catalog.chips() if not c.user_file}  # parity's alone
     for e in errors:
         if not decode_only or metric_kind(e.metric) == "decode":
             residuals[catalog.system(e.system).chip.vendor].append(math.log(e.predicted / e.measured))
-    return bands_from(residuals)
+    return bands_from(residuals, minimum)
 
 
 DECODE_BANDS = ("10th-90th percentiles of ln(predicted/measured) of published decode figures, each scored by the "
