@@ -379,6 +379,8 @@ def _emit_search(model: Any, system: Any, chips: int, seq_len: int, precision: s
                  + (f"; {systems}" if systems else "") + ". "
                  + f"{peak.upper()} MFU: model FLOP/s (6N + 12LHQT) per chip over the chip's dense {peak.upper()} peak"
                  + (" (mfu_bf16 in --format json: over its BF16 peak). " if peak != "bf16" else ". ")
+                 + ("Each layout's 80% intervals (KEY_low, KEY_high) are in --format json or csv: "
+                    f"{TRAINING_INTERVAL_BASIS}. " if payload["best"] and "interval_basis" in payload["best"][0] else "")
                  + _search_flags_text(raised)
                  + "Assumptions: " + "; ".join(found.best[0].assumptions))
 
