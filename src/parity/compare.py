@@ -41,8 +41,8 @@ from parity.training.layout import TrainingLayout, default_global_batch
 from parity.training.search import search_fewest_systems
 from parity.units import duration_text
 from parity.uncertainty import Band, Intervals, widening, case_flags, chip_calibrated, flag_note, interval_kind, \
-    calibration_label, power_flags, ratio_band, ratio_interval, training_band, training_flags, vendor_bands, \
-    what_if_flag
+    calibration_label, power_flags, ratio_band, ratio_interval, training_band, training_flags, training_interval, \
+    vendor_bands, what_if_flag
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
@@ -206,10 +206,9 @@ _RATES = ("tokens_per_s_per_chip", "prefill_tokens_per_s_per_chip", "tokens_per_
           "tokens_per_s_per_gb")
 
 # Comparison fields that only serving fills (to_dict leaves them out of a training row, whose ratios carry their
-# intervals from the training bands)
+# intervals from the training bands, and whose per-chip rate its own: uncertainty.training_interval)
 _SERVING_ONLY = frozenset({"kv_cache", "prefill_tokens_per_s_per_chip", "tpot_s", "ttft_s", "ttft_s_low",
-                           "ttft_s_high", "tpot_s_low", "tpot_s_high", "tokens_per_s_per_chip_low",
-                           "tokens_per_s_per_chip_high"})
+                           "ttft_s_high", "tpot_s_low", "tpot_s_high"})
 
 
 def _per_system(system: System, per_chip: float) -> tuple[float, float, float]:
@@ -522,7 +521,8 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     except InfeasiblePlan:
         n, found = chips or system.chips, None
     picked = [found.best[0].layout] if found is not None and found.best and found.best[0].layout else []
-    raised = training_flags(system, model, seq_len, precision, picked) + power_flags(system)
+    trained = training_flags(system, model, seq_len, precision, picked)  # the rate's flags: they widen its interval
+    raised = trained + power_flags(system)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
                   emulated_on=emulated_on, expert_emulated_on=emulated_on if "moe" in model.features else "",
                   kv_cache="-", mode="train", calibrated=_calibrated(chip, cal), flags=raised)
@@ -544,8 +544,11 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     if share < 1.0:
         systems = (f"no layout divides the system's {system.chips:,} chips: trains on {n:,} of them, the rest idle "
                    f"(per system, per kW and per GB: the {n:,} that train)")
+    # the per-chip rate's own 80% interval, as `train` prints it for the layout (uncertainty.training_interval)
+    low, high = training_interval(chip, per_chip, raised=trained) or (float("nan"), float("nan"))
     return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=n, fits=True,
-                      tokens_per_s_per_chip=per_chip, prefill_tokens_per_s_per_chip=float("nan"),
+                      tokens_per_s_per_chip=per_chip, tokens_per_s_per_chip_low=low, tokens_per_s_per_chip_high=high,
+                      prefill_tokens_per_s_per_chip=float("nan"),
                       tokens_per_s_per_system=whole, tokens_per_s_per_kw=per_kw, tokens_per_s_per_gb=per_gb,
                       mfu=float(best.mfu), mfu_peak=best.peak_math, mfu_bf16=float(best.mfu_bf16),
                       memory_bound=memory_savings(best.layout) if best.layout else (),
