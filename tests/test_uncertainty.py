@@ -311,14 +311,18 @@ def test_a_training_prediction_takes_its_vendors_band_of_published_runs() -> Non
     0.282802 = 0.565604, so [-0.529130, 0.602078]). Measured tokens/s per chip lie in [p e^-q90, p e^-q10]: 183.4 on a
     C500 -> 183.4 e^-0.602078 = 100.44 to 183.4 e^0.529130 = 311.31; a time moves inversely: 28.4 days -> 28.4
     e^-0.529130 = 16.73 to 28.4 e^0.602078 = 51.86. On an H100 (Hopper, trained on and measured): 1,000 -> 1,000
-    e^-0.319276 = 726.67 to 1,000 e^0.246328 = 1,279.32."""
+    e^-0.319276 = 726.67 to 1,000 e^0.246328 = 1,279.32. training_interval widens by the run's flags (the MetaX
+    run's 'training never checked'), training_band as a training ratio widens (ratio_band): the same width here."""
+    from parity.flags import Flag
     from parity.uncertainty import training_band, training_interval
+
+    unchecked = (Flag("training never checked", "training never checked on the metax family"),)
 
     metax, h100 = catalog.chip("metax-c500"), catalog.chip("nvidia-h100-sxm")
     band = training_band(metax)
     assert band is not None and (band.q_low, band.q_high) == pytest.approx((-0.529130, 0.602078), abs=1e-6)
-    assert training_interval(metax, 183.4) == pytest.approx((100.44, 311.31), abs=0.005)
-    assert training_interval(metax, 28.4, inverse=True) == pytest.approx((16.73, 51.86), abs=0.005)
+    assert training_interval(metax, 183.4, unchecked) == pytest.approx((100.44, 311.31), abs=0.005)
+    assert training_interval(metax, 28.4, unchecked, inverse=True) == pytest.approx((16.73, 51.86), abs=0.005)
     band = training_band(h100)
     assert band is not None and (band.q_low, band.q_high, band.count) == pytest.approx((-0.246328, 0.319276, 59))
-    assert training_interval(h100, 1000.0) == pytest.approx((726.67, 1279.32), abs=0.005)
+    assert training_interval(h100, 1000.0, ()) == pytest.approx((726.67, 1279.32), abs=0.005)

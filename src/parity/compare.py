@@ -545,7 +545,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
         systems = (f"no layout divides the system's {system.chips:,} chips: trains on {n:,} of them, the rest idle "
                    f"(per system, per kW and per GB: the {n:,} that train)")
     # the per-chip rate's own 80% interval, as `train` prints it for the layout (uncertainty.training_interval)
-    low, high = training_interval(chip, per_chip, raised=trained) or (float("nan"), float("nan"))
+    low, high = training_interval(chip, per_chip, trained) or (float("nan"), float("nan"))
     return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=n, fits=True,
                       tokens_per_s_per_chip=per_chip, tokens_per_s_per_chip_low=low, tokens_per_s_per_chip_high=high,
                       prefill_tokens_per_s_per_chip=float("nan"),

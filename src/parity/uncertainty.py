@@ -435,32 +435,28 @@ def training_band(chip: Chip) -> Band | None:
                                 trained=chip.family in catalog.training_families())
 
 
-# where a training prediction's 80% interval comes from (training_band), as captions and JSON say it
+# where a training prediction's 80% interval comes from (training_interval), as captions and JSON say it
 TRAINING_INTERVAL_BASIS = ("the 10th-90th percentiles of ln(predicted/measured) over published training runs' tokens/s "
-                           "per chip, each run scored with its source left out of every fit: the chip vendor's, or, where "
-                           "its vendor has too few runs, the widest vendor band; twice as "
-                           "wide in log where the run is flagged (no published run trained on the chip's family, "
-                           "nothing measured the chip, a layout none was checked on), three times on a chip on a prior")
+                           "per chip, each run scored with its source left out of every fit: the chip vendor's, or, "
+                           "where its vendor has too few runs, the widest vendor band; twice as wide in log where the "
+                           "run is flagged (no published run trained on the chip's family, nothing measured the chip, a "
+                           "layout none was checked on), three times on a chip on a prior")
 
 
-def training_interval(chip: Chip, value: float, inverse: bool = False,
-                      raised: Sequence[Flag] | None = None) -> tuple[float, float] | None:
-    """80% interval (low, high) of a training prediction's `value` on `chip` from its training_band (q_low, q_high):
-    measured tokens/s per chip lie in [p e^-q_high, p e^-q_low] (Band.around), and so does whatever moves along with
-    them (tokens/s, MFU); `inverse`: a quantity that moves inversely (step time, time to train, chip-hours), in
-    [v e^q_low, v e^q_high]. None where the chip's vendor has no band. Example: MetaX's band [-0.246328, 0.319276]
-    doubled (no published run trained on the metax family): centre 0.036474, half-width 0.565604, so 183.4 tokens/s
-    per chip -> 183.4 e^-0.602078 = 100.4 to 183.4 e^0.529130 = 311.3, and 28.4 days -> 16.7 to 51.9.
-    `raised`: the run's training flags, which widen its vendor's band as a serving prediction's flags widen its band
-    (widening: twice in log where any is raised, three times on a chip on a prior), in place of ratio_band's rule."""
-    if raised is None:
-        band = training_band(chip)
-        widen = 1.0
-    else:
-        band, widen = vendor_bands("train").get(chip.vendor), widening(raised)
+def training_interval(chip: Chip, value: float, raised: Sequence[Flag], inverse: bool = False
+                      ) -> tuple[float, float] | None:
+    """80% interval (low, high) of a training prediction's `value` on `chip` from its vendor's training band (q_low,
+    q_high; vendor_bands('train')), widened by the run's training flags `raised` as a serving prediction's flags widen
+    its band (widening: twice in log where any is raised, three times on a chip on a prior): measured tokens/s per
+    chip lie in [p e^-q_high, p e^-q_low] (Band.around), and so does whatever moves along with them (tokens/s, MFU);
+    `inverse`: a quantity that moves inversely (step time, time to train, chip-hours), in [v e^q_low, v e^q_high].
+    None where the chip's vendor has no band. Example: MetaX's band [-0.246328, 0.319276] doubled (flagged: no
+    published run trained on the metax family): centre 0.036474, half-width 0.565604, so 183.4 tokens/s per chip ->
+    183.4 e^-0.602078 = 100.4 to 183.4 e^0.529130 = 311.3, and 28.4 days -> 16.7 to 51.9."""
+    band = vendor_bands("train").get(chip.vendor)
     if band is None:
         return None
-    low, high = band.around(1.0, widen)
+    low, high = band.around(1.0, widening(raised))
     return (value / high, value / low) if inverse else (value * low, value * high)
 
 

@@ -477,9 +477,10 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
                 continue
             predicted = (p.output_tokens_per_s_per_chip * p.chips if metric.endswith("worker")
                          else p.output_tokens_per_s_per_user)
-            # a rate moves inversely with the per-token time, as the printed throughput interval does
-            slow, fast = p.interval("tpot_s")
-            low, high, raised = predicted * p.tpot_s / fast, predicted * p.tpot_s / slow, p.flags
+            # the printed throughput interval, scaled to the metric (a per-user rate moves with the per-chip one)
+            low, high = (predicted * x / p.output_tokens_per_s_per_chip
+                         for x in p.interval("output_tokens_per_s_per_chip"))
+            raised = p.flags
         out.append(CaseError(case_id=row["case_id"], split=row.get("split", "holdout"), system=row["system"],
                              engine=row.get("engine") or "generic", model=row["model"], mode="published", metric=metric,
                              measured=float(row["measured"]), predicted=float(predicted), flags=raised,

@@ -335,7 +335,7 @@ def interval_fields(chip: Any, payload: dict[str, Any], raised: Any) -> dict[str
     no band."""
     out: dict[str, Any] = {}
     for key in (*_ALONG, *_INVERSE):
-        found = training_interval(chip, float(payload[key]), inverse=key in _INVERSE, raised=tuple(raised))
+        found = training_interval(chip, float(payload[key]), tuple(raised), inverse=key in _INVERSE)
         if found is None:
             return {}
         out |= {f"{key}_low": found[0], f"{key}_high": found[1]}

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from parity import catalog
 from parity.crossvendor.leave_out import (GroupScore, chip_files, group_scores, kernel_fits_of_source, leave_one_out,
                                           leave_one_out_errors, measured_vendors, without_kernel_fits)
-from parity.crossvendor.ratios import (RatioCheck, bands_toml, chip_of, coverage_words, interval_coverage, pair_intervals, ratio_checks,
-                                      ratio_error_median, vendor_bands)
+from parity.crossvendor.ratios import (RatioCheck, bands_toml, chip_of, coverage_words, interval_coverage,
+                                      pair_intervals, ratio_checks, ratio_error_median, vendor_bands)
 from parity.crossvendor.setting import (Setting, before_setting, fitted_row_ids, metric_kind, scored_rows,
                                         stored_setting)
 from parity.crossvendor.stacks import (STACK_PARAMETERS, STACK_PRIOR_WEIGHT, fit_stack, stack_loss, stack_rows, stack_toml,
@@ -31,7 +31,8 @@ __all__ = ["crossvendor_scores", "KERNELS_TOO", "measured_vendors",
            "Setting", "twin_offsets", "fitted_row_ids", "scored_rows", "stored_setting", "before_setting", "fit_stack", "stack_loss",
            "stack_rows",
            "GroupScore", "group_scores", "leave_one_out", "leave_one_out_errors", "vendor_bands", "bands_toml",
-           "RatioCheck", "ratio_checks", "pair_intervals", "interval_coverage", "coverage_words", "metric_kind", "stack_toml", "without_kernel_fits", "kernel_fits_of_source",
+           "RatioCheck", "ratio_checks", "pair_intervals", "interval_coverage", "coverage_words", "metric_kind",
+           "stack_toml", "without_kernel_fits", "kernel_fits_of_source",
            "chip_files", "chip_of"]
 
 
@@ -90,19 +91,21 @@ def crossvendor_scores(by: str, iterations: int, progress: Callable[[str], None]
                     key=lambda r: (r["group"], r["kind"], r["setting"]))
     per_row = row_errors(before, left_out, after, bare)
     pairs_before = {c.case_id: c for c in ratio_checks(rows, before_setting(), model_kind, processes)}
-    pairs_left = {}  # each pair under the setting that left its group (source or vendor) out
-    for group, _, _, setting in left_out:
-        mine = [r for r in rows if r[field] == group or (r["case_id"].endswith("-nv") and group_of.get(
-            r["case_id"].removesuffix("-nv")) == group)]
-        pairs_left |= {c.case_id: c for c in ratio_checks(mine, setting, model_kind, processes)}
+
+    def under(settings: Sequence[tuple[str, str, list[CaseError], Setting]]) -> dict[str, RatioCheck]:
+        """Each pair priced under the setting that left its group out (its NVIDIA twin, '-nv', goes with it)."""
+        out: dict[str, RatioCheck] = {}
+        for group, _, _, setting in settings:
+            mine = [r for r in rows if r[field] == group or (r["case_id"].endswith("-nv") and group_of.get(
+                r["case_id"].removesuffix("-nv")) == group)]
+            out |= {c.case_id: c for c in ratio_checks(mine, setting, model_kind, processes)}
+        return out
+
+    pairs_left = under(left_out)  # with the pair's group (source or vendor) left out
     split = {r["case_id"]: r["split"] for r in rows}
     source_of = {r["case_id"]: r["source_id"] for r in rows}
     nan = float("nan")
-    pairs_bare = {}  # by vendor: each pair with its vendor's kernel figures left out too
-    for group, _, _, setting in bare:
-        mine = [r for r in rows if r[field] == group or (r["case_id"].endswith("-nv") and group_of.get(
-            r["case_id"].removesuffix("-nv")) == group)]
-        pairs_bare |= {c.case_id: c for c in ratio_checks(mine, setting, model_kind, processes)}
+    pairs_bare = under(bare)  # by vendor: with its kernel figures left out too
     pairs = [{**c.row(), "before": pairs_before[c.case_id].predicted if c.case_id in pairs_before else nan,
               "left_out": pairs_left[c.case_id].predicted if c.case_id in pairs_left else nan,
               "left_out_error": pairs_left[c.case_id].error if c.case_id in pairs_left else nan,

@@ -97,16 +97,16 @@ def ratio_error_median(pairs: Sequence[Mapping[str, object]], key: str) -> float
     return float(np.median(values)) if values else float("nan")
 
 
-def pair_intervals(pairs: Sequence[Mapping[str, object]], residuals: Iterable[tuple[str, CaseError]], key: str = "left_out",
-                   never_measured: bool = False) -> list[dict[str, object]]:
+def pair_intervals(pairs: Sequence[Mapping[str, object]], residuals: Iterable[tuple[str, CaseError]],
+                   key: str = "left_out", never_measured: bool = False) -> list[dict[str, object]]:
     """Each decode pair with the 80% interval `parity compare` would print around its ratio `key` (the left-out
     prediction by default), built as compare builds it (ratio_interval over vendor_bands, widened by ratio_band) but
     from `residuals` ((source_id, error) of rows scored with their group left out) of every source but the pair's own:
     the interval never saw the pair. `never_measured`: the pair's first chip is priced as of a vendor parity never
     measured (`key` priced with its kernel figures left out too), so its vendor's residuals are left out as well (its
     band is the widest, as compare gives a vendor with none) and its band doubles in log-width (WIDEN_FLAGGED), as
-    ratio_band widens an uncalibrated chip's. Writes {key}_low, {key}_high and {key}_inside (interval_low, interval_high and inside for
-    'left_out'): whether the published ratio lies inside; prefill pairs (compare's intervals are of decode figures),
+    ratio_band widens an uncalibrated chip's. Writes {key}_low, {key}_high and {key}_inside (interval_low,
+    interval_high and inside for 'left_out'): whether the published ratio lies inside; prefill pairs (compare's intervals are of decode figures),
     and pairs without a prediction, get NaN and None."""
     residuals = list(residuals)
     names = ("interval_low", "interval_high", "inside") if key == "left_out" else (f"{key}_low", f"{key}_high",
