@@ -169,3 +169,33 @@ def test_compare_fleet_and_formats_captions_name_a_feature_no_row_shows() -> Non
         assert said.count("Every row: features never validated: dsa;") == 1, said
     rows = json.loads(CliRunner().invoke(cli, [*runs[0], "--format", "json"]).stdout)
     assert "features never validated: dsa" in rows[0]["flags"]
+
+
+@pytest.mark.e2e  # two models' searches (about 2 s)
+def test_a_term_is_explained_under_the_first_models_table_alone() -> None:
+    """The default compare (two models) printed its 28 lines of terms under each table: a term whose text an earlier
+    table printed is now left to that table, and the later caption says so; its own facts (engine profile, MTP)
+    stay."""
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    shown = CliRunner().invoke(cli, ["compare", "hgx-h100", "hgx-h200", "--model", "llama-3.1-8b", "--model",
+                                     "deepseek-r1", "--format", "md"])
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    first, second = text.split("deepseek-r1: serving")
+    for term in ("tok/s: output tokens per second.", "80% int.: the 80% interval of the per-chip ratio",
+                 "per kW = per system over the system's power"):
+        assert term in first and term not in second, term
+    assert "Other terms as under llama-3.1-8b's table." in second and "Other terms" not in first
+    assert second.count("Engine profile: generic.") == 1 and "MTP 1 draft token a decode step" in second
+
+
+def test_once_keeps_facts_and_drops_only_a_terms_exact_repeat() -> None:
+    from parity.cli.compare_cmd import _once
+
+    said: set[str] = set()
+    assert _once([("A means a. ", True), ("Fact one. ", False)], said, "m1") == "A means a. Fact one. "
+    assert _once([("A means a. ", True), ("Fact one. ", False), ("B means b. ", True)], said, "m1") == (
+        "Fact one. B means b. Other terms as under m1's table. ")
+    assert _once([("A means more. ", True), ("", True)], said, "m1") == "A means more. "

@@ -104,8 +104,9 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
 
 
 def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
-                    percentiles: Sequence[LatencyTarget]) -> str:
-    """What --refine adds, for the caption: what the simulator ran and each run it flags or could not make."""
+                    percentiles: Sequence[LatencyTarget]) -> list[tuple[str, bool]]:
+    """What --refine adds, for the caption (_once's pieces): what the simulator ran, and each run it flags or could
+    not make."""
     said = [f"{r.system}: {'; '.join(s['sim_flags']) or s['sim_case']}" for r, s in zip(results, sims)
             if r.fits and (s["sim_flags"] or str(s["sim_case"]).startswith("simulation failed"))]
     chosen = ("the configuration is the steady-state model's choice" if not percentiles else
@@ -115,10 +116,22 @@ def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
               f"grows with the load on one layout), at most {PERCENTILE_RUNS} runs a system, so a system's "
               "configuration is the fastest the simulator passes; the throughputs and ratios are the steady-state "
               "model's for it")
-    return ("sim: the step-level simulator re-ran each system's best configuration as `parity serve --sim` would "
-            "(the benchmark client's prompts, the same layouts, formats and MTP; how each model scores on measured "
-            f"runs: docs/accuracy.md); {chosen}. "
-            + (f"Simulated runs flagged: {'; '.join(said)}. " if said else ""))
+    return [("sim: the step-level simulator re-ran each system's best configuration as `parity serve --sim` would "
+             "(the benchmark client's prompts, the same layouts, formats and MTP; how each model scores on measured "
+             f"runs: docs/accuracy.md); {chosen}. ", True),
+            (f"Simulated runs flagged: {'; '.join(said)}. " if said else "", False)]
+
+
+def _once(pieces: Sequence[tuple[str, bool]], said: set[str], first: str) -> str:
+    """A caption from its (text, term) pieces, in order: a term (what a column, a word or a rule means) whose very
+    text an earlier table of the run printed is left out, once for all in a closing 'Other terms as under FIRST's
+    table', so that comparing on several models explains each term once (the default run on two models printed its
+    28 lines of terms twice); the facts of the table (its engine profile, MTP, flagged runs) always print. `said`
+    gathers the terms printed."""
+    kept = [text for text, term in pieces if text and not (term and text in said)]
+    repeated = any(term and text in said for text, term in pieces if text)
+    said.update(text for text, term in pieces if term and text)
+    return "".join(kept) + (f"Other terms as under {first}'s table. " if repeated else "")
 
 
 def _refuse_namesakes(named: Sequence[tuple[str, Model]]) -> None:
@@ -303,6 +316,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     profile = catalog.engine(engine)
     fmt = output_format(fmt, out)
     payload, texts = [], []
+    explained: set[str] = set()  # the caption's terms already under an earlier model's table (_once)
+    first_table = named[0][0]
     by_id = {s.id: s for s in [base, *found]}  # each row's system, a what-if variant's included
     global_batch = global_batch or default_global_batch(seq_len)  # train's default: 4M tokens' worth
     for name, model in named:
@@ -434,22 +449,21 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         if workload == "serve":
             disaggregated = any(r.mode == "disagg" for r in results)
             formats = formats_text(weights, disaggregated, [(r.weights, r.emulated_on) for r in results])
-            caption = (f"Formats: {formats} (each row's whole line: serve_command in --format json or csv"
+            pieces = [(f"Formats: {formats} (each row's whole line: serve_command in --format json or csv"
                        + ("; serve_note: the whole workers a disaggregated row's line runs; 'serve line' in the note: "
                           f"serve's figures where they differ from the row's by {SERVE_DIFFERS:.0%} or more"
-                          if disaggregated else "")
-                       + f"). Engine profile: {profile.id}. "
-                       + (f"{mtp_text} " if mtp_text else "")
-                       + f"tok/s: output tokens per second. {specs}; "
-                       f"throughput predicted in each system's best configuration; {per}"
-                       + ("'spans N systems': its workers span N systems over scale-out, where the model does not fit "
-                          "one or where workers over N (up to 4) deliver 1.25x or more per chip, as `parity fleet` "
-                          "takes them ('(M/chip on one)': the one-system best they replace); "
-                          if any("spans " in r.note for r in results) else "")
+                          if disaggregated else "") + "). ", True),
+                      (f"Engine profile: {profile.id}. " + (f"{mtp_text} " if mtp_text else ""), False),
+                      ("tok/s: output tokens per second. ", True),
+                      (f"{specs}; throughput predicted in each system's best configuration; {per}"
                        + ("a multi-die package (Ascend 910C) runs one rank per die; " if multi_die else "")
-                       + f"{uncalibrated}. "
-                       + _intervals_caption("serve", varied, bool(pair))
-                       + (_refine_caption(results, sims, percentiles) if refine else ""))
+                       + f"{uncalibrated}. ", True),
+                      ("'spans N systems': its workers span N systems over scale-out, where the model does not fit "
+                       "one or where workers over N (up to 4) deliver 1.25x or more per chip, as `parity fleet` "
+                       "takes them ('(M/chip on one)': the one-system best they replace). "
+                       if any("spans " in r.note for r in results) else "", True),
+                      (_intervals_caption("serve", varied, bool(pair)), True),
+                      *(_refine_caption(results, sims, percentiles) if refine else [])]
         else:
             counts = {r.system: r.chips for r in results if r.fits}
             said = (f"{next(iter(counts.values())):,} chips" if len(set(counts.values())) == 1 else
@@ -461,10 +475,11 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                      "the note; --chips sets the count)" if counts else
                      "the fewest whole systems (1, 2, 4 ... 128) on which a layout fits, as 'parity train' sizes a job")
             block = any(r.weights == "fp8_block" for r in results)  # said in each row's assumptions, JSON alone
-            caption = ("train tok/s: tokens trained on per second (global batch x sequence length / step time). "
-                       + ("fp8_block is priced as fp8: its 128x128 block scales' cost is not modelled. " if block
-                          else "")
-                       + f"{specs}; throughput predicted in each system's "
+            pieces = [("train tok/s: tokens trained on per second (global batch x sequence length / step time). ",
+                       True),
+                      ("fp8_block is priced as fp8: its 128x128 block scales' cost is not modelled. " if block
+                       else "", False),
+                      (f"{specs}; throughput predicted in each system's "
                        f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "
                        + ("'memory binds at N chips: ZeRO-3, full recompute': the system's fastest layout that fits "
                           "needs these memory savings at this job size, each costing time, so its per-chip rate and "
@@ -473,13 +488,13 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                           else "")
                        + ("a multi-die package (Ascend 910C) trains one rank per die (layouts count dies); "
                           if multi_die else "")
-                       + f"{uncalibrated}. "
-                       + _intervals_caption("train", varied, bool(pair))
-                       + _mfu_text(results))
+                       + f"{uncalibrated}. ", True),
+                      (_intervals_caption("train", varied, bool(pair)), True),
+                      (_mfu_text(results), False)]
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
                                    caption=flags_caption(model, name, [r.flag_row() for r in results],
                                                          workload)
-                                   + pair + caption
+                                   + pair + _once(pieces, explained, first_table)
                                    + _what_if_caption(what_ifs, workload)
                                    + (f"{exporting.text}. " if exporting else "")
                                    + "Assumptions: 'parity show SYSTEM', --format json."))
