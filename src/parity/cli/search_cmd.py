@@ -310,6 +310,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   "them)" if skipped else ""))
     rows = [{**row, "is_best": row is best} for row in rows]  # which row is the best, in CSV as in JSON
     best = next((row for row in rows if row["is_best"]), None if best is None else {**best, "is_best": True})
+    rows, best = _same_keys(rows, best)
     payload = {"model": the_model.name, "system": the_system.id, "weights": precision.weights,
                "expert_weights": precision.expert_weights, "kv_cache": precision.kv_cache, "mtp_tokens": mtp[0],
                "mtp_accepted_tokens": mtp[1],
@@ -335,6 +336,19 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                                                                                   else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({_formats(precision)}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
+
+
+def _same_keys(rows: Sequence[Mapping[str, object]], best: Mapping[str, object] | None
+               ) -> tuple[list[dict[str, object]], dict[str, object] | None]:
+    """The rows and the best with every row's keys, in one order: where the simulator did not run a row, its sim_*
+    figures are null ('-' in the table) and its sim_flags an empty list ('[]' in CSV), so JSON and CSV readers meet
+    one schema (unrefined rows left the 19 sim_* keys out: report-only tester fixec 3)."""
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    unrun: dict[str, object] = {"sim_flags": []}
+    padded = [{k: row[k] if k in row else unrun.get(k) for k in keys} for row in rows]
+    chosen = next((row for row in padded if row["is_best"]), None)
+    return padded, chosen if chosen is not None or best is None else {
+        **best, **{k: unrun.get(k) for k in keys if k not in best}}
 
 
 def _kv_note(precision: Precision, profile: EngineProfile, system: System, kv: str | None) -> str:
