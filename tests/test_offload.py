@@ -185,5 +185,7 @@ def test_a_batched_refusal_names_its_own_largest_term() -> None:
     cache: the largest term was taken over the whole batch."""
     row = {"model": "llama-3.1-70b", "system": "hgx-h20", "tp": 1, "osl": 1024}
     small, large = predict_rows([{**row, "isl": 1024, "concurrency": 16}, {**row, "isl": 8192, "concurrency": 256}])
-    assert small.note == "does not fit: needs 67.8 GB more per chip (weights is the largest term)"
-    assert large.note == "does not fit: needs 789.9 GB more per chip (KV cache is the largest term)"
+    assert small.note == ("does not fit: needs 67.8 GB more per chip (weights is the largest term), at the longest "
+                          "requests (1,024 prompt + 1,024 output tokens)")
+    assert large.note == ("does not fit: needs 789.9 GB more per chip (KV cache is the largest term), at the longest "
+                          "requests (8,192 prompt + 1,024 output tokens)")

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from parity.cli import cli
+from parity.cli.values import Targets
 
 
 def _json(*args: str) -> object:
@@ -148,14 +149,55 @@ def test_the_compare_line_names_the_model_as_given_and_the_searchs_question() ->
     weights, engine, lengths, drafts and TPOT and TTFT bounds (search has no TTFT bound unless told, compare 5 s)."""
     from parity.cli.search_cmd import _compare_command
 
-    assert _compare_command("Qwen--Qwen3-30B-A3B_config.json", "atlas-800-a3", (0.05, None), 1024, 1024, "generic",
-                            "bf16", None) == ("parity compare atlas-800-a3 --model Qwen--Qwen3-30B-A3B_config.json "
-                                              "--weights bf16 --ttft none")
-    assert _compare_command("my dir/config.json", "hgx-h200", (0.02, 5.0), 2048, 256, "sglang", None, 0) == (
-        "parity compare hgx-h200 --model 'my dir/config.json' --engine sglang --isl 2048 --osl 256 --mtp 0 "
-        "--tpot 0.02s")
-    assert _compare_command("deepseek-r1", "atlas-800-a3", (0.05, 5.0), 1024, 1024, "generic", None, None) == (
-        "parity compare atlas-800-a3 --model deepseek-r1")
+    assert _compare_command("Qwen--Qwen3-30B-A3B_config.json", "atlas-800-a3", Targets(0.05, None), "closed", 1024,
+                            1024, "generic", "bf16", None) == (
+        "parity compare atlas-800-a3 --model Qwen--Qwen3-30B-A3B_config.json --weights bf16 --ttft none")
+    assert _compare_command("my dir/config.json", "hgx-h200", Targets(0.02, 5.0), "closed", 2048, 256, "sglang", None,
+                            0) == ("parity compare hgx-h200 --model 'my dir/config.json' --engine sglang --isl 2048 "
+                                   "--osl 256 --mtp 0 --tpot 0.02s")
+    assert _compare_command("deepseek-r1", "atlas-800-a3", Targets(0.05, 5.0), "closed", 1024, 1024, "generic", None,
+                            None) == "parity compare atlas-800-a3 --model deepseek-r1"
+
+
+def test_the_compare_line_keeps_percentile_targets() -> None:
+    """A percentile target stays one in the compare line, with the --refine compare needs for it (it read
+    `--tpot 0.0026s --ttft 0.025s`, mean bounds, for `--tpot p99:2.6ms --ttft p99:25ms`: report-only tester fixec 1c),
+    and Poisson arrivals, which drop a percentile TTFT from both commands' screen, go with it; a p99 at compare's own
+    default bound (5 s) is still named."""
+    from parity.cli.search_cmd import _compare_command
+
+    p99 = Targets(0.0026, 0.025, "p99", "p99")
+    assert _compare_command("llama-3.1-8b", "hgx-h100", p99, "closed", 1024, 256, "generic", "bf16", None) == (
+        "parity compare hgx-h100 --model llama-3.1-8b --weights bf16 --osl 256 --tpot p99:0.0026s "
+        "--ttft p99:0.025s --refine")
+    assert _compare_command("llama-3.1-8b", "hgx-h100", Targets(0.05, 5.0, ttft_statistic="p90"), "poisson", 1024,
+                            1024, "generic", None, None) == (
+        "parity compare hgx-h100 --model llama-3.1-8b --ttft p90:5s --refine --arrivals poisson")
+
+
+def test_the_wider_workers_are_priced_in_the_searchs_kv_format() -> None:
+    """Llama-3.1-8B in bf16 on an HGX H100 (1024 in / 256 out, TPOT 2.6 ms, TTFT 25 ms): with --kv bf16 the best of
+    one system is 96.7 tok/s/chip, and workers over four deliver 128 (a tp8 decode worker beside a tp8-pp4 prefill
+    worker over four systems). The line read 'workers over 1 systems', the decode worker's span, and named a compare
+    line that prices fp8 KV (187 over four systems): compare and fleet take no --kv, so it now says so and names none
+    (report-only tester fixec 1a-b). With the default fp8 KV the compare line stands and gives its figure."""
+    args = ["search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "1024", "--osl", "256", "--tpot",
+            "2.6ms", "--ttft", "25ms", "--refine", "0", "--weights", "bf16"]
+    found = _json(*args, "--kv", "bf16")
+    assert round(found["best"]["tokens_per_s_per_chip"], 1) == 96.7  # type: ignore[index]
+    wider = found["wider_workers"]  # type: ignore[index]
+    assert (wider["systems"], round(wider["tokens_per_s_per_chip"], 1), wider["kv_cache"]) == (4, 128.2, "bf16")
+    assert wider["compare_command"] is None
+    assert wider["note"] == ("compare and fleet run bf16 weights, fp8 KV (they take no --kv), so no compare line "
+                             "gives this figure")
+    text = " ".join(CliRunner().invoke(cli, [*args, "--kv", "bf16", "--format", "md"]).output.split())
+    assert ("workers over 4 systems deliver 128 tok/s/chip with this search's bf16 weights, bf16 KV; compare and "
+            "fleet run bf16 weights, fp8 KV (they take no --kv), so no compare line gives this figure.") in text
+    wider = _json(*args)["wider_workers"]  # type: ignore[index]
+    assert (wider["systems"], round(wider["tokens_per_s_per_chip"]), wider["kv_cache"], wider["note"]) == (
+        4, 187, "fp8", None)
+    assert wider["compare_command"] == ("parity compare hgx-h100 --model llama-3.1-8b --weights bf16 --osl 256 "
+                                        "--tpot 0.0026s --ttft 0.025s")
 
 
 @pytest.mark.e2e  # two searches' worth (about 3 s)
@@ -176,3 +218,19 @@ def test_the_searchs_compare_line_runs_and_gives_the_wider_workers_figure(tmp_pa
                                         "--weights bf16 --ttft none")
     (row,) = _json(*shlex.split(wider["compare_command"])[1:])
     assert row["tokens_per_s_per_chip"] == pytest.approx(wider["tokens_per_s_per_chip"], rel=1e-12)
+
+
+@pytest.mark.e2e  # a search with simulations and a compare --refine (about 2 s)
+def test_a_percentile_searchs_compare_line_runs_and_spans_as_it_says() -> None:
+    """Llama-3.1-8B in bf16 on an HGX H100 at TPOT p99 2.6 ms, TTFT p99 25 ms: the search names workers over four
+    systems at the mean screen (187 tok/s/chip); its compare line keeps the p99 targets and the --refine they need,
+    runs (exit 0), and spans them, from the same mean screen."""
+    import shlex
+
+    found = _json("search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "1024", "--osl", "256",
+                  "--tpot", "p99:2.6ms", "--ttft", "p99:25ms", "--refine", "6", "--weights", "bf16")
+    wider = found["wider_workers"]  # type: ignore[index]
+    assert (wider["systems"], round(wider["tokens_per_s_per_chip"])) == (4, 187)
+    assert wider["compare_command"].endswith("--tpot p99:0.0026s --ttft p99:0.025s --refine")
+    (row,) = _json(*shlex.split(wider["compare_command"])[1:])
+    assert row["note"].startswith("spans 4 systems (97/chip on one at the mean targets)")

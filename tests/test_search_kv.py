@@ -56,7 +56,8 @@ def test_serves_refusal_suggests_the_kv_format_serve_ran_by_default() -> None:
     --kv fp8 given, that; 2.8 and 2.6 GB short."""
     hints = [CliRunner().invoke(cli, ["serve", "--model", "deepseek-r1", "--system", "hgx-h20", "--tp", "8",
                                       "--concurrency", "4", "--mtp", "0", *kv]).stderr for kv in ([], ["--kv", "fp8"])]
-    assert hints == [f"parity: error: does not fit: needs {short} GB more per chip (weights is the largest term); "
+    assert hints == [f"parity: error: does not fit: needs {short} GB more per chip (weights is the largest term), at "
+                     "the longest requests (1,024 prompt + 1,024 output tokens); "
                      f"`parity search --model deepseek-r1 --system hgx-h20 --weights fp8_block --kv {kv} --mtp 0 "
                      "--chips 16` lists the layouts that fit\n" for short, kv in (("2.8", "bf16"), ("2.6", "fp8"))]
 

@@ -23,8 +23,8 @@ def _invoke(*args: str) -> tuple[int, str]:
     ("0,100\n", "t.csv line 2: arrival_s, isl and osl must be numbers, got '0', '100', nothing"),
     ("nan,100,100\n", "t.csv line 2: arrival_s must be a finite number and isl, osl whole numbers, got nan, 100, 100"),
     ("1e300,100,100\n", "t.csv line 2: trace request needs 0 <= arrival_s <= 10,000,000"),
-    ("0,100,100000000\n", "(checked as one request alone of the trace's longest prompt, 100 tokens, and its longest "
-                          "output, 100,000,000)"),
+    ("0,100,100000000\n", "at the longest requests (100 prompt + 100,000,000 output tokens) (checked as one request "
+                          "alone: the trace's longest prompt and output)"),
     # a 1e23-token prompt printed 'needs 419430399999999934464.0 GB more per chip': past --isl's bound, refused
     ("0,1e23,50\n", "t.csv line 2: trace request needs 0 <= arrival_s <= 10,000,000 and 1 <= isl, osl <= 100,000,000 "
                     "(beyond any context length); got 0, 99,999,999,999,999,991,611,392, 50"),
@@ -82,10 +82,24 @@ def test_a_trace_too_large_for_memory_is_checked_as_its_longest_request_alone(tm
     small = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100"]
     code, output = _invoke(*small, "--trace", str(trace))
     assert code == 2 and output.startswith(
-        "parity: error: does not fit: needs 13.9 GB more per chip (KV cache is the largest term) (checked as one "
-        "request alone of the trace's longest prompt, 500,000 tokens, and its longest output, 50); ")
+        "parity: error: does not fit: needs 13.9 GB more per chip (KV cache is the largest term), at the longest "
+        "requests (500,000 prompt + 50 output tokens) (checked as one request alone: the trace's longest prompt and "
+        "output); ")
     code, output = _invoke(*small, "--isl", "500000", "--osl", "50", "--concurrency", "1")
     assert code == 2 and "needs 13.9 GB more per chip" in output
+
+
+def test_each_models_shortfall_says_the_lengths_it_is_sized_at() -> None:
+    """Llama-3.1-8B on an HGX H100 at 500,000 in / 100 out, 4 clients: the simulator's refusal said 210.5 GB short and
+    the steady model's 184.3 GB, without saying why (report-only tester fixec 2): the first sizes the KV cache at the
+    longest requests its client sends, the second at the mean of the lengths it draws (80-100%: 450,000 + 90)."""
+    case = ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "500000", "--osl", "100",
+            "--concurrency", "4")
+    sim, steady = (_invoke(*case, *kind)[1].split("; `parity search")[0] for kind in ((), ("--model-kind", "steady")))
+    assert sim == ("parity: error: does not fit: needs 210.5 GB more per chip (KV cache is the largest term), at the "
+                   "longest requests (500,000 prompt + 100 output tokens)")
+    assert steady == ("parity: error: does not fit: needs 184.3 GB more per chip (KV cache is the largest term), at "
+                      "the mean lengths drawn (450,000 prompt + 90 output tokens; the longest 500,000 + 100)")
 
 
 def test_one_token_outputs_print_no_nan() -> None:
@@ -357,6 +371,12 @@ def test_a_rank_per_die_runs_memory_is_named_per_die() -> None:
     assert rows == {"memory per die": "46.5 GB", "memory per chip": "89.4 GB"}
 
 
+# the lengths a shortfall is sized at (predict.steady._sized_at): serve's steady model draws the client profile's
+# lengths (80-100% of 1,024: a mean of 922) where its client draws them, else each request's full lengths
+_MEAN = "at the mean lengths drawn (922 prompt + 922 output tokens; the longest 1,024 + 1,024)"
+_LONGEST = "at the longest requests (1,024 prompt + 1,024 output tokens)"
+
+
 def test_serve_runs_a_multi_die_package_one_rank_per_die_by_default() -> None:
     """Plain serve ran the 910C package as one 128 GB device and called Qwen3-32B at tp1 feasible at 94.7 GB, while
     compare, search, fleet, formats and train run one rank per die, as CANN does (fuzz 23b 1.1). Now one rank per die
@@ -366,8 +386,8 @@ def test_serve_runs_a_multi_die_package_one_rank_per_die_by_default() -> None:
     args = ("serve", "--model", "qwen3-32b", "--system", "atlas-800-a3", "--model-kind", "steady")
     code, output = _invoke(*args, "--tp", "1")
     assert (code, output) == (2, "parity: error: does not fit: needs 24.3 GB more per 64 GB die (weights is the largest "
-                                 "term); `parity search --model qwen3-32b --system atlas-800-a3 --weights bf16` lists "
-                                 "the layouts that fit\n")
+                                 f"term), {_MEAN}; `parity search --model qwen3-32b --system atlas-800-a3 --weights "
+                                 "bf16` lists the layouts that fit\n")
     code, output = _invoke(*args, "--tp", "1", "--no-rank-per-die", "--format", "json")
     package = json.loads(output)
     assert code == 0 and round(package["memory_bytes_per_chip"] / 1e9, 1) == 94.7 and package["rank_per_die"] is False
@@ -397,7 +417,8 @@ def test_a_per_die_refusal_names_the_die_and_the_catalog_system() -> None:
                            "--decode-tp", "1", "--decode-attn-dp", "128", "--decode-moe-ep", "128", "--concurrency",
                            "4096", "--mtp", "1", "--model-kind", "steady")
     assert (code, output) == (2, "parity: error: does not fit: the prefill worker (tp1-dp16-ep16 on cloudmatrix-384, "
-                                 "one rank per die) needs 9.2 GB more per 64 GB die (weights is the largest term); "
+                                 "one rank per die) needs 9.2 GB more per 64 GB die (weights is the largest term), "
+                                 f"{_LONGEST}; "
                                  "`parity search --model deepseek-r1 --system cloudmatrix-384 --engine sglang-cann "
                                  "--weights int8` lists the layouts that fit\n")
 
@@ -757,10 +778,12 @@ def test_one_request_and_one_sequence_are_singular() -> None:
 # the MTP drafts serve ran (none without --mtp, where search drafts one on DeepSeek-R1) and the KV format it stored
 # where the search's differs (bf16, the generic engine's default, where the H20's search prices fp8)
 _UNFIT = [(("--system", "atlas-800-a2", "--engine", "sglang", "--tp", "8", "--moe-ep", "8", "--weights", "int8"),
-           "needs 35.1 GB more per chip (weights is the largest term); `parity search --model deepseek-r1 --system "
+           f"needs 35.1 GB more per chip (weights is the largest term), {_LONGEST}; `parity search --model "
+           "deepseek-r1 --system "
            "atlas-800-a2 --engine sglang --weights int8 --mtp 0 --chips 16` lists the layouts that fit"),
           (("--system", "hgx-h20", "--tp", "8"),
-           "needs 5.5 GB more per chip (weights is the largest term); `parity search --model deepseek-r1 --system "
+           f"needs 5.5 GB more per chip (weights is the largest term), {_MEAN}; `parity search --model deepseek-r1 "
+           "--system "
            "hgx-h20 --weights fp8_block --kv bf16 --mtp 0 --chips 16` lists the layouts that fit")]
 
 
@@ -768,7 +791,8 @@ _UNFIT = [(("--system", "atlas-800-a2", "--engine", "sglang", "--tp", "8", "--mo
 # tester fixC 6); it names the int8 compare and fleet run there, and how serve runs that (its search finds layouts:
 # the end-to-end tier runs it, a second each)
 _UNFIT_EMULATED = (("--system", "atlas-800-a3", "--tp", "8", "--moe-ep", "8"),
-                   "needs 34.3 GB more per 64 GB die (weights is the largest term); `parity search --model deepseek-r1 "
+                   f"needs 34.3 GB more per 64 GB die (weights is the largest term), {_MEAN}; `parity search --model "
+                   "deepseek-r1 "
                    "--system atlas-800-a3 --mtp 0` lists the layouts that fit in int8, which the chip runs natively, as "
                    "compare and fleet price it (serve --weights int8 runs it; the checkpoint's fp8_block, serve's "
                    "default, is emulated on the chip)")

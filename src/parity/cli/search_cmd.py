@@ -263,7 +263,10 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     screen = (targets.tpot_s, targets.screen_ttft_s(arrivals))
     wider = None if chips or modes else _wider(  # as compare and fleet choose, at the (screening) mean targets
         result, the_model, the_system, profile, precision, (isl, osl), screen, mtp)
-    compared = _compare_command(model, system, screen, isl, osl, engine, weights, mtp_tokens)
+    # compare and fleet take no --kv: where the search's KV format is not theirs, no compare line gives its figure
+    theirs = best_precision(the_model, the_system.chip, weights)
+    compared = _compare_command(model, system, targets, arrivals, isl, osl, engine, weights, mtp_tokens) \
+        if theirs == precision else None
     caption = ((f"{mtp_text} " if mtp_text else "")
                + "layout: the worker's (the prefill worker's when disaggregated); decode: the decode worker's. "
                + _chips_clause(rows)
@@ -274,8 +277,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   f"{' '.join(str(best[k]) for k in ('mode', 'layout', 'decode_layout') if best[k])}, "
                   f"{float(best['concurrency']):,.0f} client{'s' if float(best['concurrency']) != 1 else ''} "
                   f"per worker; to run it: {rerun}{whole}" if best else "none meets the targets")
-               + (f"; workers over {wider[0]} systems deliver {wider[1]:,.0f} tok/s/chip, and compare and fleet take "
-                  f"them ({compared})" if wider else "")
+               + (_wider_text(wider, compared, precision, theirs, bool(percentiles)) if wider else "")
                + (f" (the simulator's {', '.join(t.statistic for t in percentiles)}: the steady-state search, which "
                   f"has means only, screened those whose {screened(targets, arrivals)}; of the {len(ranked):,} "
                   "configurations "
@@ -308,6 +310,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   "them)" if skipped else ""))
     rows = [{**row, "is_best": row is best} for row in rows]  # which row is the best, in CSV as in JSON
     best = next((row for row in rows if row["is_best"]), None if best is None else {**best, "is_best": True})
+    rows, best = _same_keys(rows, best)
     payload = {"model": the_model.name, "system": the_system.id, "weights": precision.weights,
                "expert_weights": precision.expert_weights, "kv_cache": precision.kv_cache, "mtp_tokens": mtp[0],
                "mtp_accepted_tokens": mtp[1],
@@ -320,8 +323,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                "best": best, "best_serve_command": rerun, "best_sim_serve_command": sim_rerun,
                "best_serve_prices": rerun_prices,
                "best_serve_note": whole.strip()[1:-1], "frontier": rows,
-               "wider_workers": {"systems": wider[0], "tokens_per_s_per_chip": wider[1],
-                                 "compare_command": compared} if wider else None,
+               "wider_workers": {"systems": wider[0], "tokens_per_s_per_chip": wider[1], "kv_cache": precision.kv_cache,
+                                 "compare_command": compared,
+                                 "note": None if compared else _unmatched(theirs)} if wider else None,
                "assumptions": assumptions,
                "model_flags": texts(raised), "model_features": sorted(the_model.features)}
     # under a percentile target the simulator's verdict stands for the metric it bounds: that metric's steady-state
@@ -332,6 +336,19 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                                                                                   else []), fmt,
          title=f"Pareto frontier: {the_model.name} on {the_system.id} ({_formats(precision)}{_mtp_words(mtp)})",
          caption=caption, payload=payload, out=out)
+
+
+def _same_keys(rows: Sequence[Mapping[str, object]], best: Mapping[str, object] | None
+               ) -> tuple[list[dict[str, object]], dict[str, object] | None]:
+    """The rows and the best with every row's keys, in one order: where the simulator did not run a row, its sim_*
+    figures are null ('-' in the table) and its sim_flags an empty list ('[]' in CSV), so JSON and CSV readers meet
+    one schema (unrefined rows left the 19 sim_* keys out: report-only tester fixec 3)."""
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    unrun: dict[str, object] = {"sim_flags": []}
+    padded = [{k: row[k] if k in row else unrun.get(k) for k in keys} for row in rows]
+    chosen = next((row for row in padded if row["is_best"]), None)
+    return padded, chosen if chosen is not None or best is None else {
+        **best, **{k: unrun.get(k) for k in keys if k not in best}}
 
 
 def _kv_note(precision: Precision, profile: EngineProfile, system: System, kv: str | None) -> str:
@@ -375,26 +392,52 @@ def _wider(result: SearchResult, model: Model, system: System, profile: EnginePr
     found = wider_workers(functools.partial(search_spanning, model, ranks, profile, catalog.calibration(system.chip),
                                             precision, *lengths, *targets, mtp=mtp), ranks,
                           result.best.tokens_per_s_per_chip / dies)
-    if found is None or found.best is None:
-        return None
-    return systems_spanned(found.best, ranks), found.best.tokens_per_s_per_chip * dies
+    if found is None or found.best is None or (spans := systems_spanned(found.best, ranks)) < 2:
+        return None  # workers of one system are the search's own: never named as wider
+    return spans, found.best.tokens_per_s_per_chip * dies
 
 
-def _compare_command(model: str, system: str, targets: tuple[float | None, float | None], isl: int, osl: int,
+def _wider_text(wider: tuple[int, float], compared: str | None, precision: Precision, theirs: Precision,
+                percentiles: bool) -> str:
+    """'; workers over 4 systems deliver 187 tok/s/chip, and compare and fleet take them (parity compare ...)': the
+    caption's clause on the wider workers (_wider), priced at the search's own formats; where compare and fleet run
+    other formats (`theirs`: no --kv there), the clause says so in place of a compare line that could not give the
+    figure. `percentiles`: the figure is the steady search's at the mean screen, which chose the span in compare too."""
+    said = f"; workers over {wider[0]} systems deliver {wider[1]:,.0f} tok/s/chip" + (
+        " at the mean screen" if percentiles else "")
+    if compared is None:
+        return f"{said} with this search's {_formats(precision)}; {_unmatched(theirs)}"
+    checked = " before the simulator checks the percentiles" if percentiles else ""
+    return f"{said}, and compare and fleet take them{checked} ({compared})"
+
+
+def _unmatched(theirs: Precision) -> str:
+    """Why no compare line reproduces the search's wider workers: compare and fleet run their own formats `theirs`
+    (search.best_precision at the search's --weights; they take no --kv), not the search's."""
+    return f"compare and fleet run {_formats(theirs)} (they take no --kv), so no compare line gives this figure"
+
+
+def _compare_command(model: str, system: str, targets: Targets, arrivals: str, isl: int, osl: int,
                      engine: str, weights: str | None, mtp_tokens: int | None) -> str:
     """'parity compare atlas-800-a3 --model ./config.json --weights bf16 --ttft none': the comparison that takes the
     wider workers (_wider) at the search's own question: the model and system as the command line gave them, and
-    the lengths, engine, weights, drafts and the (mean) TPOT and TTFT bounds `targets` [s] that _wider screened by,
-    where compare's defaults differ."""
+    the lengths, engine, weights, drafts and TPOT and TTFT targets, where compare's defaults differ. A percentile
+    target stays one ('p99:25ms'; compare screens by its bound as search does) with the --refine compare needs for
+    it, and Poisson arrivals, which drop a percentile TTFT from that screen, go with it."""
     options = ["parity", "compare", system, "--model", model]
     options += ["--engine", engine] if engine != "generic" else []
     options += ["--weights", weights] if weights else []
     options += [word for option, tokens in (("--isl", isl), ("--osl", osl)) if tokens != 1024
                 for word in (option, str(tokens))]
     options += ["--mtp", str(mtp_tokens)] if mtp_tokens is not None else []
-    for option, seconds, default_s in zip(("--tpot", "--ttft"), targets, (0.05, DEFAULT_TTFT_S)):
-        if seconds != default_s:
-            options += [option, f"{seconds:g}s" if seconds else "none"]
+    for option, seconds, statistic, default_s in zip(("--tpot", "--ttft"), (targets.tpot_s, targets.ttft_s),
+                                                     (targets.tpot_statistic, targets.ttft_statistic),
+                                                     (0.05, DEFAULT_TTFT_S)):
+        if seconds != default_s or statistic != "mean":
+            bound = f"{seconds:g}s" if seconds else "none"
+            options += [option, bound if statistic == "mean" or not seconds else f"{statistic}:{bound}"]
+    if targets.percentiles():
+        options += ["--refine"] + (["--arrivals", arrivals] if arrivals != "closed" else [])
     return shlex.join(options)
 
 

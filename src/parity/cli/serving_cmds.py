@@ -482,8 +482,8 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         lengths_note = f"; {default_client.lengths} (the {default_client.id} client profile's, as --sim draws them)"
     (prediction,) = predict_cases([case])
     if not prediction.feasible:
-        raise ParityError(prediction.note + (f" (checked as one request alone of the trace's longest prompt, "
-                                             f"{case.isl:,} tokens, and its longest output, {case.osl:,})"
+        # the note gives the lengths it was sized at (a trace's longest prompt and output): what is checked, where
+        raise ParityError(prediction.note + (" (checked as one request alone: the trace's longest prompt and output)"
                                              if requests else "")
                           + (_search_hint(case, the_model) if prediction.note.startswith("does not fit") else ""))
     bench, resolved = None, scenario_of(case)
