@@ -163,7 +163,7 @@ def test_the_published_section_fits_80_columns(monkeypatch: pytest.MonkeyPatch) 
             "split": "holdout"}
     deployment = {"case_id": "vllm-docs-deepseek-r1-on-eight-mi300x-long-id", "system": "mi300x-platform",
                   "chips": 8, "weights": "fp8_block", "expected_fits": True, "predicted_fits": False,
-                  "shortfall_bytes_per_chip": 12.3e9, "agrees": False}
+                  "margin_bytes_per_chip": -12.3e9, "agrees": False}
     payload = {**PAYLOAD, "published": [case], "deployments": [deployment]}
     monkeypatch.setattr(validate_cmd, "predict_rows", lambda rows, **kwargs: [])
     monkeypatch.setattr(validate_cmd, "validation_payload", lambda *args: ([], dict(payload), []))

@@ -212,15 +212,17 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
              title="Published serving throughputs (split 'calibration': fitted the ROCm and CANN stack profiles; "
                    "scores by source and vendor: --by source, --by vendor)")
         yes_no = lambda v: "fits" if v else "no"  # noqa: E731
-        show([{**d, "margin": -d["shortfall_bytes_per_chip"]} for d in payload["deployments"]],
+        show(payload["deployments"],
              [Column("case_id", "case", plain, "left", wrap=True), Column("system", "system", plain, "left"),
               Column("chips", "chips", plain), Column("weights", "weights", plain, "left", wide=1),
               Column("expected_fits", "published", yes_no, "left"), Column("predicted_fits", "parity", yes_no, "left"),
-              Column("margin", "GB/chip", scaled(1e9, 1)), Column("agrees", "agrees", plain, "left", wide=2)],
+              Column("margin_bytes_per_chip", "GB/chip", scaled(1e9, 1)),
+              Column("agrees", "agrees", plain, "left", wide=2)],
              "table", title="Published deployments: does the model fit where its engine's docs say it runs?",
              caption=f"{sum(d['agrees'] for d in agree)} of {len(agree)} agree. Smallest-footprint layout of that "
                      "many chips (pipeline stages across nodes), one 2,048-token sequence, the engine's memory "
-                     "reserve; GB/chip: the margin, < 0: short by that much.")
+                     "reserve; GB/chip: the margin, memory left per chip (margin_bytes_per_chip in --format json), "
+                     "< 0: short by that much.")
     if section in ("training", "all"):
         show(payload["training"], cases, "table", title="Published training runs: tokens/s per chip",
              caption="; ".join(f"{s['split']}: median |err| {s['median_abs_error']:.1%} over {s['count']} rows"

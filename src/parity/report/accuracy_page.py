@@ -431,7 +431,7 @@ def _published(payload: Mapping[str, Any]) -> list[str]:
                          [[d["case_id"], d["system"], str(d["chips"]), d["weights"],
                            "fits" if d["expected_fits"] else "does not fit",
                            "fits" if d["predicted_fits"] else "does not fit",
-                           f"{-d['shortfall_bytes_per_chip'] / 1e9:.1f}"] for d in deployments],
+                           f"{d['margin_bytes_per_chip'] / 1e9:.1f}"] for d in deployments],
                          [False, False, True, False, False, False, True]), ""]
     return parts
 
