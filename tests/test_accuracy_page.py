@@ -45,7 +45,7 @@ def test_the_page_says_what_other_chips_rest_on_and_which_model_prices_the_ratio
     prices it (whichever model the page's other serving tables score)."""
     pair = {"systems": "hgx-h100 / hgx-b200", "engine": "vllm", "metric": "ttft_s", "count": 10,
             "measured_ratio": 1.3717, "predicted_ratio": 1.3340, "median_abs_error": 0.1683}
-    page = accuracy_markdown([], [], {"rows": {}, "infeasible": 0, "model_kind": "sim", "system_ratios": [pair]})
+    page = accuracy_markdown([], [], {"rows": {}, "infeasible_by_split": {}, "model_kind": "sim", "system_ratios": [pair]})
     assert "generic efficiency prior" not in page
     assert ("whose predictions rest on datasheets and, where published, their own kernel figures (their family's "
             'calibration, named in each prediction; a chip with none is flagged "uncalibrated chip").') in page

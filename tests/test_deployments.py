@@ -31,7 +31,7 @@ TABLE = {
 def test_published_deployment_fits_as_published(case: str) -> None:
     checks = {c.case_id: c for c in deployment_checks(catalog.measurements("deployments_published"))}
     assert checks[case].expected_fits == TABLE[case]
-    assert checks[case].predicted_fits == TABLE[case], (case, checks[case].shortfall_bytes_per_chip)
+    assert checks[case].predicted_fits == TABLE[case], (case, checks[case].margin_bytes_per_chip)
 
 
 def test_startup_reserve_sits_between_the_tightest_fit_and_the_closest_miss() -> None:
@@ -42,5 +42,32 @@ def test_startup_reserve_sits_between_the_tightest_fit_and_the_closest_miss() ->
     h20_reserve = STARTUP_RESERVE_FRACTION * 96e9 + STARTUP_RESERVE_BYTES
     h100_reserve = STARTUP_RESERVE_FRACTION * 80e9 + STARTUP_RESERVE_BYTES
     assert h20_reserve == pytest.approx(4.88e9) and h100_reserve == pytest.approx(4.4e9)
-    assert checks["D07-h20-fp8-8"].shortfall_bytes_per_chip < -0.5 * h20_reserve
-    assert checks["D05-h100-fp8-8"].shortfall_bytes_per_chip > h100_reserve
+    assert checks["D07-h20-fp8-8"].margin_bytes_per_chip > 0.5 * h20_reserve
+    assert checks["D05-h100-fp8-8"].margin_bytes_per_chip < -h100_reserve
+
+
+def test_the_json_margin_has_the_sign_and_name_the_table_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`validate --section published`: the table's GB/chip is the margin (< 0: short), but the JSON held the same
+    figure negated as shortfall_bytes_per_chip (-48.8e9 where the table printed 49 for FP8 DeepSeek-R1 on 8 x H200).
+    Both now give margin_bytes_per_chip, memory left per chip: 48.8 GB there, -10.4 GB for FP8 on 8 x 80 GB H100."""
+    import dataclasses
+
+    from click.testing import CliRunner
+
+    from parity.cli import cli, validate_cmd
+
+    checks = deployment_checks(catalog.measurements("deployments_published"))
+    records = [{**dataclasses.asdict(c), "agrees": c.agrees} for c in checks]  # as validation_payload's JSON
+    found = {r["case_id"]: r for r in records}
+    assert "shortfall_bytes_per_chip" not in found["D01-h200-fp8"]
+    assert found["D01-h200-fp8"]["margin_bytes_per_chip"] == pytest.approx(48.8e9, abs=0.05e9)
+    assert found["D05-h100-fp8-8"]["margin_bytes_per_chip"] == pytest.approx(-10.4e9, abs=0.05e9)
+    payload = {"rows": {}, "transfer": [], "repeat_spread": [], "system_ratios": [], "published": [],
+               "deployments": records}  # what the published section's text reads
+    monkeypatch.setattr(validate_cmd, "validation_payload", lambda *args: ([], dict(payload), []))
+    result = CliRunner().invoke(cli, ["validate", "--section", "published"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert [line.split()[-2] for line in text.splitlines() if line.startswith(("D01-h200-fp8 ", "D05-h100-fp8-8 "))] \
+        == ["49", "-10"], text
+    assert "margin_bytes_per_chip in --format json" in " ".join(text.split())

@@ -202,12 +202,14 @@ def test_a_chip_of_unknown_class_gets_no_definite_nac_or_2026_zone() -> None:
     assert (data["license_exception_nac"], data["jan2026_zone"]) == (None, None)
     assert data["license_exception_nac_by_class"] == "no if 3A090.a.2 or outside; yes if 3A090.b.1"
     code, out, _ = _run("metax-c500", "h100", "--format", "csv")
-    assert code == 0 and out.splitlines()[1].startswith(
-        "metax-c500,3840.0,bf16/int8,,unknown: a.2/b.1/outside,unknown,unknown,die area unknown: PD not computed; "
-        "NAC depends on the class: no if 3A090.a.2 or outside; yes if 3A090.b.1; 2026 zone depends on the class: yes "
-        "if 3A090.a.2 or 3A090.b.1; n/a if outside,outside,unknown,not applicable,not applicable,unknown,"), out
-    assert out.splitlines()[2].startswith("nvidia-h100-sxm,15832.0,bf16/fp8/int8,19.4496314496,3A090.a.1,False,"
-                                          "True,also meets 3A090.a.2,applies,applies,"), out
+    c500, h100_row = csv.DictReader(io.StringIO(out))
+    assert code == 0 and (c500["eccn_3a090"], c500["eccn_3a090_possible"], c500["license_exception_nac"],
+                          c500["jan2026_zone"], c500["license_exception_nac_by_class"]) == (
+        "unknown", '["3A090.a.2", "3A090.b.1", "outside"]', "", "", "no if 3A090.a.2 or outside; yes if 3A090.b.1"), out
+    assert [v["status"] for v in json.loads(c500["verdicts"])] == [
+        "outside", "unknown", "not applicable", "not applicable", "unknown"]
+    assert (h100_row["tpp"], h100_row["tpp_format"], h100_row["tpp_tied"], h100_row["license_exception_nac"],
+            h100_row["jan2026_zone"]) == ("15832.0", "bf16", '["bf16", "fp8", "int8"]', "False", "True"), out
     code, out, _ = _run("metax-c500", "h100", "--format", "md")
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines()
             if line.startswith(("| metax", "| nvidia"))]
@@ -248,8 +250,11 @@ def test_a_verdict_another_tpp_reading_reverses_says_so() -> None:
     assert ("* another reading of TPP reverses it: aws-trainium2 jan2026: outside with TF32 counted at 32 bits "
             "(TPP 21,344); aws-trainium3 jan2026: outside with TF32 counted at 32 bits (TPP 21,472).") in " ".join(out.split())
     code, out, _ = _run("trainium3", "--format", "csv")
-    assert code == 0 and out.splitlines()[1].endswith(
-        ',applies,"jan2026: outside with TF32 counted at 32 bits (TPP 21,472)",jan2026,announced')
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert code == 0 and json.loads(row["verdicts"])[-1] == {
+        "rule": "jan2026", "status": "applies", "reason": json.loads(row["verdicts"])[-1]["reason"],
+        "reversed_by": "outside with TF32 counted at 32 bits (TPP 21,472)"}
+    assert (row["status"], row["china_kept_by"]) == ("announced", '["jan2026"]')
 
 
 def test_fp6_counted_at_6_bits_notes_the_reading_without_it() -> None:
@@ -433,8 +438,8 @@ def test_cli_policy_defaults_to_every_chip_and_takes_tf32_bits() -> None:
     code, out, _ = _run("--format", "csv", "--tf32-bits", "32")
     lines = out.splitlines()
     assert code == 0 and len(lines) == len(catalog.chips()) + 1
-    trn2 = next(line for line in lines if line.startswith("aws-trainium2,"))
-    assert trn2.startswith("aws-trainium2,21344.0,tf32,")
+    trn2 = next(row for row in csv.DictReader(io.StringIO(out)) if row["chip"] == "aws-trainium2")
+    assert (trn2["tpp"], trn2["tpp_format"], trn2["tf32_bits"]) == ("21344.0", "tf32", "32")
 
 
 @pytest.mark.parametrize("args", [("no-such-chip",), ("--at-threshold", "h10"), ("h100", "--tf32-bits", "16"),
@@ -605,8 +610,8 @@ def test_the_report_and_the_policy_table_name_every_format_that_sets_the_tpp() -
     h100 = assess(catalog.chip("nvidia-h100-sxm"))
     assert (h100.tpp_format, h100.set_by) == ("bf16", "bf16/fp8/int8")
     assert assess(catalog.chip("huawei-ascend-910b")).set_by == "bf16/int8"
-    code, out, _ = _run("nvidia-h100-sxm", "--format", "csv")
-    assert code == 0 and ",bf16/fp8/int8," in out
+    code, out, _ = _run("nvidia-h100-sxm", "--format", "md")  # the table's words; JSON and CSV: the list tpp_tied
+    assert code == 0 and " | bf16/fp8/int8 | " in out
 
 
 @pytest.mark.e2e  # two DeepSeek-R1 searches (2 s): the end-to-end tier keeps the default run under a minute
@@ -731,7 +736,7 @@ def test_a_chip_not_shipping_says_so_and_what_its_tpp_rests_on() -> None:
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and [(r["chip"], r["status"]) for r in rows] == [
         ("nvidia-rubin", "announced"), ("huawei-ascend-970", "roadmap"), ("nvidia-h100-sxm", "shipping")]
-    assert rows[1]["notes"].endswith("TPP rests on peaks no datasheet states (derived: bf16; press: fp8/fp4)")
+    assert json.loads(rows[1]["notes"])[-1] == "TPP rests on peaks no datasheet states (derived: bf16; press: fp8/fp4)"
     data = json.loads(_run("b30a", "--format", "json")[1])[0]
     assert data["status"] == "reported" and "reported chip, not shipping: derived figures (parity show nvidia-b30a)" \
         in data["notes"]
@@ -741,3 +746,32 @@ def test_a_chip_not_shipping_says_so_and_what_its_tpp_rests_on() -> None:
 
     assert "reported chip, not shipping: derived figures (parity show nvidia-b30a); TPP rests on peaks no datasheet " \
         "states (derived: fp4)" in export_controls([catalog.chip("b30a")])
+
+
+def test_policy_csv_is_the_json_record_flattened() -> None:
+    """`policy --format csv` used the JSON's key names for other values (tpp_format 'bf16/fp8/int8' against 'bf16',
+    eccn_3a090 'unknown: a.2/b.2/outside' against 'unknown', license_exception_nac 'unknown' against null, notes
+    joined by '; ', china_kept_by 'domestic' against china.kept_by a list), lacked name, datacenter, die_area_mm2,
+    tpp_tied and near_lines, and had a column rule_dec2024-hbm. Now each CSV row is its JSON record: the 'china'
+    mapping spread over china_* columns, every list one cell of JSON text, null an empty cell; the words stay in the
+    table."""
+    chips = ("alibaba-t-head-ppu", "nvidia-h20", "huawei-ascend-910b")
+    records = json.loads(_run(*chips, "--format", "json")[1])
+    code, out, _ = _run(*chips, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+
+    def cell(value: object) -> str:
+        return json.dumps(value) if isinstance(value, list) else "" if value is None else str(value)
+
+    flat = [{**{k: cell(v) for k, v in r.items() if k != "china"},
+             **{f"china_{k}": cell(v) for k, v in r["china"].items()}} for r in records]
+    assert code == 0 and rows == flat
+    assert not [key for key in rows[0] if not re.fullmatch(r"[a-z0-9_]+", key)]
+    assert {"name", "datacenter", "die_area_mm2", "tpp_tied", "near_lines"} <= set(rows[0])
+    ppu, h20, _ = rows
+    assert (h20["tpp_format"], h20["tpp_tied"]) == ("bf16", '["bf16", "fp8", "int8"]')
+    assert (ppu["eccn_3a090"], ppu["license_exception_nac"], ppu["china_kept_by"], ppu["die_area_mm2"]) == (
+        "unknown", "", '["3a090", "3a090.a", "jan2026"]', "")
+    assert json.loads(ppu["notes"])[0] == "die area unknown: PD not computed"
+    table = _run(*chips, "--format", "md")[1]  # for people, the words
+    assert "| unknown: a.2/b.2/outside |" in table and "| domestic |" in table and "| bf16/fp8/int8 |" in table

@@ -10,7 +10,8 @@ from parity.cli import cli, validate_cmd
 
 # validation_payload's keys (those the command reads before printing, and one or more of every section), each
 # holding its own marker
-SERVING = {"scores": [1], "rows": {"holdout": 1}, "infeasible": 0, "interval_coverage": {},
+SERVING = {"scores": [1], "rows": {"holdout": 1}, "infeasible": 0, "infeasible_by_split": {}, "scored": 1,
+           "interval_coverage": {},
            "interval_coverage_by_split": {}, "cases": [{"case_id": "c", "split": "holdout", "metric": "tpot_s",
                                                          "measured": 1.0, "predicted": 1.1, "error": 0.1}],
            "transfer": [2], "repeat_spread": [3], "system_ratios": [4]}
@@ -162,7 +163,7 @@ def test_the_published_section_fits_80_columns(monkeypatch: pytest.MonkeyPatch) 
             "split": "holdout"}
     deployment = {"case_id": "vllm-docs-deepseek-r1-on-eight-mi300x-long-id", "system": "mi300x-platform",
                   "chips": 8, "weights": "fp8_block", "expected_fits": True, "predicted_fits": False,
-                  "shortfall_bytes_per_chip": 12.3e9, "agrees": False}
+                  "margin_bytes_per_chip": -12.3e9, "agrees": False}
     payload = {**PAYLOAD, "published": [case], "deployments": [deployment]}
     monkeypatch.setattr(validate_cmd, "predict_rows", lambda rows, **kwargs: [])
     monkeypatch.setattr(validate_cmd, "validation_payload", lambda *args: ([], dict(payload), []))

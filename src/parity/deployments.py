@@ -39,7 +39,7 @@ class DeploymentCheck:
     weights: str
     expected_fits: bool
     predicted_fits: bool
-    shortfall_bytes_per_chip: float  # negative: the margin left
+    margin_bytes_per_chip: float  # memory left per chip once the model is served; negative: short by that much
 
     @property
     def agrees(self) -> bool:
@@ -83,5 +83,5 @@ def deployment_checks(rows: Sequence[Mapping[str, str]], tokens: int = 2048) -> 
                                      (STARTUP_RESERVE_FRACTION, STARTUP_RESERVE_BYTES))
         out.append(DeploymentCheck(case_id=row["case_id"], model=model.name, system=system.id, chips=int(row["chips"]),
                                    weights=precision.weights, expected_fits=row["expected"] == "fits",
-                                   predicted_fits=short <= 0, shortfall_bytes_per_chip=short))
+                                   predicted_fits=short <= 0, margin_bytes_per_chip=-short))
     return out

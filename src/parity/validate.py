@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import math
 import tomllib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -31,15 +31,16 @@ from parity.predict.columns import flag
 from parity.step import step_cost
 from parity.uncertainty import Intervals, build_intervals, coverage, interval_kind, widening
 
-__all__ = ["METRICS", "CaseError", "Score", "case_errors", "scores", "fit_engine", "FIT_PARAMETERS", "SIZING_PARAMETERS",
-           "fit_loss", "MIN_FIT_ROWS", "unfitted", "sizing_rows", "scenarios_of", "intervals_from",
+__all__ = ["METRICS", "CaseError", "Score", "case_errors", "infeasible_cases", "scores", "fit_engine", "FIT_PARAMETERS",
+           "SIZING_PARAMETERS", "fit_loss", "MIN_FIT_ROWS", "unfitted", "sizing_rows", "scenarios_of", "intervals_from",
            "interval_coverage", "interval_split",
            "published_errors", "closed_loop", "DeploymentCheck", "deployment_checks", "mode_label",
-           "error_statistics", "flag_kinds", "flag_scores"]
+           "error_statistics", "flag_kinds", "flag_scores", "infeasible_words", "SCORED_SPLITS"]
 
 METRICS = ("ttft_s", "tpot_s")
 PUBLISHED_METRICS = ("output_tokens_per_s_per_worker", "output_tokens_per_s_per_user", "prefill_tokens_per_s_per_chip")
 SCORED_SPLITS = ("holdout", "unseen")
+SPLIT_ORDER = ("calibration", "holdout", "unseen", "reference")  # as tables list the splits
 
 # engine parameters the fit may move, with their bounds (the prior lies inside)
 FIT_PARAMETERS: dict[str, tuple[float, float]] = {
@@ -78,6 +79,15 @@ def unfitted(rows: int, parameters: int) -> str:
 
 def _rows(count: int) -> str:
     return f"{count} row{'' if count == 1 else 's'}"
+
+
+def infeasible_words(by_split: Mapping[str, int]) -> str:
+    """The serving rows predicted infeasible, in words, by split (SPLIT_ORDER):
+    '14 rows predicted infeasible are not scored (4 calibration, 10 holdout)'."""
+    total = sum(by_split.values())
+    parts = ", ".join(f"{by_split[split]:,} {split}" for split in SPLIT_ORDER if by_split.get(split))
+    said = "1 row predicted infeasible is" if total == 1 else f"{total:,} rows predicted infeasible are"
+    return f"{said} not scored" + (f" ({parts})" if parts else "")
 
 
 def sizing_rows(rows: Iterable[Mapping[str, str]]) -> dict[str, int]:
@@ -134,12 +144,16 @@ class Score:
     median_abs_error: float
     p90_abs_error: float
     bias: float
-    infeasible: int = 0
+    # the group's rows with a measured value of the metric whose prediction is infeasible (not in `count`); None
+    # where the score cannot know them (rows without a prediction, as repeat runs, or one that names no flags)
+    infeasible: int | None = None
 
     def row(self) -> dict[str, object]:
+        """The score as a JSON record: its group's fields by name; `infeasible` only where it is known."""
+        known = {} if self.infeasible is None else {"infeasible": self.infeasible}
         return {"metric": self.metric, **dict(self.group), "count": self.count,
                 "median_abs_error": self.median_abs_error, "p90_abs_error": self.p90_abs_error, "bias": self.bias,
-                "infeasible": self.infeasible}
+                **known}
 
 
 def mode_label(row: Mapping[str, str]) -> str:
@@ -151,9 +165,21 @@ def mode_label(row: Mapping[str, str]) -> str:
 
 def case_errors(rows: Sequence[Mapping[str, str]], predictions: Sequence[Prediction]) -> list[CaseError]:
     """Every (row, metric) pair with a measured value and a feasible prediction."""
+    return _measured_cases(rows, predictions, feasible=True)
+
+
+def infeasible_cases(rows: Sequence[Mapping[str, str]], predictions: Sequence[Prediction]) -> list[CaseError]:
+    """Every (row, metric) pair with a measured value whose prediction is infeasible (predicted NaN): what
+    case_errors leaves out, for `scores` to count per group, never to score."""
+    return _measured_cases(rows, predictions, feasible=False)
+
+
+def _measured_cases(rows: Sequence[Mapping[str, str]], predictions: Sequence[Prediction],
+                    feasible: bool) -> list[CaseError]:
+    """The (row, metric) pairs with a measured value whose prediction's feasibility is `feasible`."""
     out = []
     for row, p in zip(rows, predictions):
-        if not p.feasible:
+        if bool(p.feasible) != feasible:
             continue
         for metric in METRICS:
             measured = float(row.get(f"measured_{metric}") or "nan")
@@ -185,26 +211,30 @@ def flag_scores(errors: Iterable[CaseError], splits: Sequence[str] = SCORED_SPLI
 
 def error_statistics(signed: Sequence[float]) -> dict[str, float]:
     """median_abs_error, p90_abs_error and bias (median signed error) of signed relative errors: the
-    three figures every score in parity reports."""
+    three figures every score in parity reports (NaN of no errors: a group whose every row was infeasible)."""
     v = np.asarray(signed, dtype=float)
+    if not v.size:
+        return {"median_abs_error": math.nan, "p90_abs_error": math.nan, "bias": math.nan}
     return {"median_abs_error": float(np.median(np.abs(v))), "p90_abs_error": float(np.percentile(np.abs(v), 90)),
             "bias": float(np.median(v))}
 
 
 def scores(errors: Iterable[CaseError], by: Sequence[str] = (), splits: Sequence[str] = SCORED_SPLITS,
-           infeasible: Mapping[tuple[str, ...], int] | None = None) -> list[Score]:
-    """Median and p90 absolute relative error and median signed error (bias) per metric and group."""
+           infeasible: Iterable[CaseError] | None = None) -> list[Score]:
+    """Median and p90 absolute relative error and median signed error (bias) per metric and group. `infeasible`
+    (infeasible_cases): each group counts its own, a group of infeasible rows alone scoring none (count 0,
+    NaN statistics); without it the scores do not know them (Score.infeasible None)."""
+    def group(e: CaseError) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return e.metric, tuple((name, str(getattr(e, name))) for name in by)
+
     groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[float]] = defaultdict(list)
     for e in errors:
-        if e.split not in splits:
-            continue
-        key = tuple((name, str(getattr(e, name))) for name in by)
-        groups[(e.metric, key)].append(e.error)
-    out = []
-    for (metric, key), values in sorted(groups.items()):
-        out.append(Score(metric=metric, group=key, count=len(values), **error_statistics(values),
-                         infeasible=(infeasible or {}).get(tuple(k[1] for k in key), 0)))
-    return out
+        if e.split in splits:
+            groups[group(e)].append(e.error)
+    unscored = Counter(group(e) for e in infeasible or () if e.split in splits)
+    return [Score(metric=metric, group=key, count=len(values), **error_statistics(values),
+                  infeasible=None if infeasible is None else unscored[(metric, key)])
+            for (metric, key), values in sorted({**{k: [] for k in unscored}, **groups}.items())]
 
 
 def scenarios_of(rows: Sequence[Mapping[str, str]]) -> list[tuple[Mapping[str, str], Scenario]]:

@@ -33,34 +33,35 @@ def _number(digits: int) -> Any:
 
 
 def _china(chip: Chip, decided: Mapping[str, Decision]) -> dict[str, Any]:
-    """What `fleet --rule` and `compare --rule` decide for a buyer in China (export.decisions), for JSON: domestic (the
-    vendor where it is a PRC one, else ''), kept_by (the rules that keep the chip) and each rule's decision and why."""
+    """What `fleet --rule` and `compare --rule` decide for a buyer in China (export.decisions), for JSON and CSV:
+    domestic (the vendor where it is a PRC one, else ''), kept_by (the rules that keep the chip) and rules, each rule's
+    decision and why, a list of records as the verdicts are (a rule id such as 3a090.a is a value, never a key, so
+    CSV's columns are names: china_domestic, china_kept_by, china_rules)."""
     return {"domestic": chip.vendor if domestic(chip) else "",
             "kept_by": [rule for rule, d in decided.items() if d.kept],
-            "rules": {rule: {"kept": d.kept, "why": d.why} for rule, d in decided.items()}}
+            "rules": [{"rule": rule, "kept": d.kept, "why": d.why} for rule, d in decided.items()]}
 
 
-def _row(a: Assessment, china: dict[str, Any], kept_by: str, for_people: bool) -> dict[str, Any]:
-    """A flat row for tables and CSV; JSON keeps the whole assessment. For people the verdicts and the 2026 zone carry
-    REVERSED_MARK where another reading of TPP reverses them; CSV keeps the plain values and says which in
-    reversed_by. china_kept_by (`kept_by`, export.kept_by_text) says what a buyer in China gets, and for people a note
-    where it is domestic; CSV's status is the chip's catalog status (for people, the notes of one not shipping)."""
+def _record(a: Assessment, china: dict[str, Any]) -> dict[str, Any]:
+    """One chip's record, the same in JSON and CSV (CSV spreads the 'china' mapping over china_* columns and writes
+    each list as one cell of JSON text, as every command's CSV does): the assessment (Assessment.to_dict) with what a
+    buyer in China gets (_china)."""
+    return a.to_dict() | {"china": china}
+
+
+def _row(a: Assessment, china: dict[str, Any], kept_by: str) -> dict[str, Any]:
+    """A table's row, for people: the figures as words ('bf16/fp8/int8', 'unknown: a.2/b.2/outside', NAC 'unknown'
+    where the class decides it), the verdicts and the 2026 zone marked REVERSED_MARK where another reading of TPP
+    reverses them, the class NEAR_MARK where a metric lies near a line, china_kept_by (`kept_by`,
+    export.kept_by_text) a word ('domestic', 'none', 'jan2026'), and a note where the chip is domestic in China.
+    JSON and CSV carry the record (_record), never these words."""
     home = ([f"domestic in China ({china['domestic']}): a buyer there needs no US export licence; the US class holds "
-             "for exports elsewhere"] if china["domestic"] and for_people else [])  # CSV: china_kept_by 'domestic'
-    row: dict[str, Any] = {"chip": a.chip, "tpp": a.tpp, "tpp_format": a.set_by,
-                           PD_KEY: a.performance_density,
-                           "eccn_3a090": eccn_text(a), "license_exception_nac": a.license_exception_nac,
-                           "jan2026_zone": a.jan2026_zone, "notes": "; ".join([*home, *a.notes])}
-    row |= {f"rule_{v.rule}": v.shown if for_people else v.status for v in a.verdicts}
-    if for_people:
-        return row | {"eccn_3a090": eccn_text(a) + NEAR_MARK * bool(a.near_lines),
-                      "jan2026_zone": a.zone_shown, "license_exception_nac": a.nac_shown,
-                      f"rule_{LETTER_RULE}": a.letter_shown, "china_kept_by": kept_by}
-    # CSV: 'unknown' where the class these depend on is unknown (the notes say what each class gives)
-    return row | {"reversed_by": "; ".join(a.reversals)} | {
-        key: "unknown" for key, by_class in (("license_exception_nac", a.license_exception_nac_by_class),
-                                             ("jan2026_zone", a.jan2026_zone_by_class)) if by_class} | {
-        "china_kept_by": kept_by, "status": a.status}
+             "for exports elsewhere"] if china["domestic"] else [])
+    return {"chip": a.chip, "tpp": a.tpp, "tpp_format": a.set_by, PD_KEY: a.performance_density,
+            "eccn_3a090": eccn_text(a) + NEAR_MARK * bool(a.near_lines), "license_exception_nac": a.nac_shown,
+            "jan2026_zone": a.zone_shown, "notes": "; ".join([*home, *a.notes]),
+            **{f"rule_{v.rule}": v.shown for v in a.verdicts}, f"rule_{LETTER_RULE}": a.letter_shown,
+            "china_kept_by": kept_by}
 
 
 _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic die area (mm2; -: die area unknown). "
@@ -125,8 +126,9 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
     results = [assess(c, tf32_bits) for c in found]
     decided = [decisions(c, tf32_bits) for c in found]
     china = [_china(c, d) for c, d in zip(found, decided)]
-    rows = [_row(a, home, kept_by_text(c, d), fmt not in ("csv", "json"))
-            for a, c, d, home in zip(results, found, decided, china)]
+    records = [_record(a, home) for a, home in zip(results, china)]
+    rows = records if fmt in ("csv", "json") else [_row(a, home, kept_by_text(c, d))
+                                                   for a, c, d, home in zip(results, found, decided, china)]
     columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
                Column("tpp_format", "set by", plain, "left", wide=2),  # after the H20 letter's verdict, at 80
                Column(PD_KEY, "PD /mm2", _number(2)),
@@ -144,8 +146,7 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
          caption=_CAPTION + (f" {REVERSED_FOOTNOTE}: {'; '.join(reversed_rows)}." if reversed_rows else "")
          + (f" {NEAR_FOOTNOTE}: {'; '.join(near_rows)}." if near_rows else "")
          + f" {CHINA_CAPTION}",
-         payload=[a.to_dict() | {"china": home} for a, home in zip(results, china)] if fmt == "json" else None,
-         out=out)
+         payload=records, out=out)
 
 
 EACH_CHIP = "each chip is assessed once"

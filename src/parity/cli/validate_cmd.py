@@ -31,10 +31,11 @@ from parity.report.accuracy_page import accuracy_markdown
 from parity.report.tables import FORMATS, Column, percent, signed_percent, plain, ratio, scaled
 from parity.uncertainty import Intervals
 from parity.fit import WRITE_TO, Refit, destination, refit_engines, refit_intervals
-from parity.validate import (CaseError, case_errors, deployment_checks, flag_scores, interval_coverage,
-                             published_errors, scores)
+from parity.validate import (SCORED_SPLITS, CaseError, case_errors, deployment_checks, flag_scores, infeasible_cases,
+                             infeasible_words, interval_coverage, published_errors, scores)
 from parity.validate_training import training_case_errors
 
+SPLITS_SHOWN = ("calibration", "holdout", "unseen")  # the splits of the by-split scores (reference rows: none)
 SECTIONS = ("serving", "published", "training", "calibration", "percentiles", "mlperf", "all")
 # the keys of validation_payload's payload each section shows; every other key is the serving section's
 _SECTION_KEYS = {"published": ("published", "deployments"), "training": ("training", "training_scores"),
@@ -163,12 +164,12 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
             payload = page_payload(rows, errors, payload, model_kind, processes, iterations, ray)
         deliver(mine + accuracy_markdown(errors, training, payload), out)
         return
-    counted, infeasible, agree = Counter(payload["rows"]), payload["infeasible"], payload["deployments"]
-    covered, covered_by_split = payload["interval_coverage"], payload["interval_coverage_by_split"]
+    counted, agree = Counter(payload["rows"]), payload["deployments"]
     transfer, repeats, side_by_side = payload["transfer"], payload["repeat_spread"], payload["system_ratios"]
     columns = [Column("metric", "metric", plain, "left")] + [Column(f, f, plain, "left") for f in fields] + [
-        Column("count", "rows", plain), Column("median_abs_error", "median |err|", percent),
-        Column("p90_abs_error", "p90 |err|", percent), Column("bias", "bias", signed_percent)]
+        Column("count", "rows", plain), Column("infeasible", "infeasible", plain, wide=1),
+        Column("median_abs_error", "median |err|", percent), Column("p90_abs_error", "p90 |err|", percent),
+        Column("bias", "bias", signed_percent)]
     if fmt != "table":  # json: the section's part of the payload; csv: one row per measured value
         emit(payload["cases"], [], fmt, payload=section_payload(payload, section), out=out)
         return
@@ -178,17 +179,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         shown.append(render_output(rows, columns, fmt, title=title, caption=caption, to_file=out is not None))
 
     if section in ("serving", "all"):
-        show(table, columns, "table",
-             title=f"Serving: {counted['holdout'] + counted['unseen']} scored measured points "
-                   f"({counted['calibration']} calibration rows excluded"
-                   + (f", {counted['reference']} reference rows too" if counted.get("reference") else "") + ")",
-             caption="Error = (predicted - measured) / measured. 'unseen' rows (B300, gpt-oss-120b) were excluded "
-                     f"from every fit. {infeasible} rows predicted infeasible are not scored. 80% intervals, as "
-                     "predictions print them (twice as wide in log where flagged, three times on a chip on a prior), contain the measured value on "
-                     "rows not used to build them: "
-                     + ("; ".join(f"{m} {v:.0%} (holdout half {covered_by_split['check'][m]:.0%}, unseen "
-                                  f"{covered_by_split['unseen'][m]:.0%})" for m, v in covered.items())
-                        or "no intervals yet (parity validate --fit)"))
+        show(table, columns, "table", title=serving_title(payload), caption=serving_caption(payload, fields))
         show(transfer, [Column("metric", "metric", plain, "left"), Column("system", "system", plain, "left"),
                         Column("model", "model", plain, "left"), Column("count", "rows", plain),
                         Column("median_abs_error", "median |err|", percent), Column("bias", "bias", signed_percent)],
@@ -221,15 +212,17 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
              title="Published serving throughputs (split 'calibration': fitted the ROCm and CANN stack profiles; "
                    "scores by source and vendor: --by source, --by vendor)")
         yes_no = lambda v: "fits" if v else "no"  # noqa: E731
-        show([{**d, "margin": -d["shortfall_bytes_per_chip"]} for d in payload["deployments"]],
+        show(payload["deployments"],
              [Column("case_id", "case", plain, "left", wrap=True), Column("system", "system", plain, "left"),
               Column("chips", "chips", plain), Column("weights", "weights", plain, "left", wide=1),
               Column("expected_fits", "published", yes_no, "left"), Column("predicted_fits", "parity", yes_no, "left"),
-              Column("margin", "GB/chip", scaled(1e9, 1)), Column("agrees", "agrees", plain, "left", wide=2)],
+              Column("margin_bytes_per_chip", "GB/chip", scaled(1e9, 1)),
+              Column("agrees", "agrees", plain, "left", wide=2)],
              "table", title="Published deployments: does the model fit where its engine's docs say it runs?",
              caption=f"{sum(d['agrees'] for d in agree)} of {len(agree)} agree. Smallest-footprint layout of that "
                      "many chips (pipeline stages across nodes), one 2,048-token sequence, the engine's memory "
-                     "reserve; GB/chip: the margin, < 0: short by that much.")
+                     "reserve; GB/chip: the margin, memory left per chip (margin_bytes_per_chip in --format json), "
+                     "< 0: short by that much.")
     if section in ("training", "all"):
         show(payload["training"], cases, "table", title="Published training runs: tokens/s per chip",
              caption="; ".join(f"{s['split']}: median |err| {s['median_abs_error']:.1%} over {s['count']} rows"
@@ -314,6 +307,39 @@ def calibration_tables(payload: dict[str, Any]) -> list[tuple[list[Any], list[Co
     ]
 
 
+def serving_title(payload: dict[str, Any]) -> str:
+    """The serving table's title: the never-fitted rows, how many of them are scored and how many are not (predicted
+    infeasible), and the rows left out: 'Serving: 1,417 never-fitted rows (1,110 holdout, 307 unseen), 1,407 scored,
+    10 predicted infeasible; 416 calibration rows excluded, 15 reference rows too'."""
+    counted, infeasible = Counter(payload["rows"]), Counter(payload["infeasible_by_split"])
+    never = sum(counted[split] for split in SCORED_SPLITS)
+    unscored = sum(infeasible[split] for split in SCORED_SPLITS)
+    return (f"Serving: {never:,} never-fitted rows ({', '.join(f'{counted[s]:,} {s}' for s in SCORED_SPLITS)}), "
+            f"{payload['scored']:,} scored" + (f", {unscored:,} predicted infeasible" if unscored else "")
+            + f"; {counted['calibration']:,} calibration rows excluded"
+            + (f", {counted['reference']:,} reference rows too" if counted["reference"] else ""))
+
+
+def serving_caption(payload: dict[str, Any], fields: list[str]) -> str:
+    """The serving table's caption: what an error is, the rows not scored (predicted infeasible, by split; the
+    infeasible column's counts, which a flag cannot know), why TTFT counts fewer rows, and the intervals' coverage."""
+    covered, by_split = payload["interval_coverage"], payload["interval_coverage_by_split"]
+    flagged = ("; the infeasible column counts each group's, but a flag's: an infeasible prediction names no flags"
+               if fields == ["flag"] else "")
+
+    def parts(metric: str) -> str:  # a part without rows of the metric (rows of no unseen system) has no coverage
+        return ", ".join(f"{name} {by_split[part][metric]:.0%}" for part, name in (("check", "holdout half"),
+                                                                                    ("unseen", "unseen"))
+                         if metric in by_split.get(part, {}))
+    coverage = ("; ".join(f"{m} {v:.0%} ({parts(m)})" for m, v in covered.items())
+                or "no intervals yet (parity validate --fit)")
+    return ("Error = (predicted - measured) / measured. 'unseen' rows (B300, gpt-oss-120b) were excluded from every "
+            f"fit. {infeasible_words(payload['infeasible_by_split'])}{flagged}; a row measured on a cold server keeps "
+            "no TTFT, so TTFT counts fewer rows than TPOT. 80% intervals, as predictions print them (twice as wide in "
+            "log where flagged, three times on a chip on a prior), contain the measured value on rows not used to "
+            f"build them: {coverage}")
+
+
 def section_payload(payload: dict[str, Any], section: str) -> dict[str, Any]:
     """The part of validation_payload's `payload` that `section` shows ('all': the whole payload): the published,
     training or calibration keys of _SECTION_KEYS, or for serving every key no other section names."""
@@ -329,11 +355,14 @@ def _published_kind(model_kind: str) -> str:
     return "steady" if model_kind == "steady" else "sim"
 
 
-def score_table(errors: list[CaseError], fields: list[str]) -> list[dict[str, object]]:
+def score_table(errors: list[CaseError], fields: list[str],
+                infeasible: list[CaseError] | None = None) -> list[dict[str, object]]:
     """The score rows of `validate --by FIELDS` (never-fitted rows; ['flag']: by the kind of flag the predictions
-    carry, validate.flag_scores), then every scored row together ("all scored" in each field)."""
-    grouped = flag_scores(errors) if fields == ["flag"] else scores(errors, fields)
-    return [s.row() for s in grouped] + [{**s.row(), **{f: "all scored" for f in fields}} for s in scores(errors)]
+    carry, validate.flag_scores), then every scored row together ("all scored" in each field). Each row counts the
+    `infeasible` cases (validate.infeasible_cases) of its group, but a flag's: an infeasible prediction names none."""
+    grouped = flag_scores(errors) if fields == ["flag"] else scores(errors, fields, infeasible=infeasible)
+    return [s.row() for s in grouped] + [{**s.row(), **{f: "all scored" for f in fields}}
+                                         for s in scores(errors, infeasible=infeasible)]
 
 
 def validation_payload(rows: list[dict[str, str]], predictions: list[Prediction], fields: list[str], section: str,
@@ -349,18 +378,18 @@ def validation_payload(rows: list[dict[str, str]], predictions: list[Prediction]
     covered_by_split = ({part: interval_coverage(errors, stored, (part,)) for part in ("check", "unseen")}
                         if stored else {})
     counted = Counter(r["split"] for r in rows)
-    infeasible = sum(not p.feasible for p in predictions)
-    table = score_table(errors, fields)
+    unscored = infeasible_cases(rows, predictions)  # counted per score group; flag groups cannot know theirs
+    infeasible = Counter(r["split"] for r, p in zip(rows, predictions) if not p.feasible)
+    table = score_table(errors, fields, unscored)
     payload: dict[str, Any] = {
-        "scores": table, "by_split": [s.row() for s in scores(errors, ["split"],
-                                                              splits=("calibration", "holdout", "unseen"))],
+        "scores": table, "by_split": [s.row() for s in scores(errors, ["split"], SPLITS_SHOWN, unscored)],
         "by_flag": [s.row() for s in flag_scores(errors)],
-        "rows": dict(counted), "infeasible": infeasible, "interval_coverage": covered,
-        "interval_coverage_by_split": covered_by_split,
+        "rows": dict(counted), "infeasible": infeasible.total(), "infeasible_by_split": dict(infeasible),
+        "scored": len({e.case_id for e in errors if e.split in SCORED_SPLITS}),
+        "interval_coverage": covered, "interval_coverage_by_split": covered_by_split,
         "cases": [{"case_id": e.case_id, "split": e.split, "metric": e.metric, "measured": e.measured,
                    "predicted": e.predicted, "error": e.error} for e in errors]}
-    payload["transfer"] = [s.row() for s in scores([e for e in errors if e.split == "unseen"], ["system", "model"],
-                                                   splits=("unseen",))]
+    payload["transfer"] = [s.row() for s in scores(errors, ["system", "model"], ("unseen",), unscored)]
     payload["repeat_spread"] = [s.row() for s in repeat_spread(rows)]
     payload["system_ratios"] = [r.row() for r in compare_ratios(rows)]  # priced as compare prices them: steady
     shown = section in ("published", "all")  # the published rows are simulated: priced only where shown

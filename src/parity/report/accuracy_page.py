@@ -11,7 +11,7 @@ from parity.crossvendor import KERNELS_TOO, coverage_words, ratio_error_median
 from parity.report.tables import signed_percent
 from parity.uncertainty import WIDEN_UNCALIBRATED
 from parity.simulate import KV_BOUND_SHARE
-from parity.validate import CaseError, Score, error_statistics, flag_scores, scores
+from parity.validate import CaseError, Score, error_statistics, flag_scores, infeasible_words, scores
 
 __all__ = ["accuracy_markdown", "summary_table", "SUMMARY_START", "SUMMARY_END", "METRIC_NAMES"]
 
@@ -182,7 +182,7 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         "",
         f"Source: {SERVING_SOURCE}. {rows.get('calibration', 0):,} calibration rows (fit the engine profiles), "
         f"{rows.get('holdout', 0):,} holdout rows, {rows.get('unseen', 0):,} unseen rows (B300 and gpt-oss-120b, "
-        f"kept from every fit); {payload['infeasible']} rows predicted infeasible are not scored. "
+        f"kept from every fit); {infeasible_words(payload['infeasible_by_split'])}. "
         + {"sim": "The tables of this section score the step-level simulator (`parity.simulate`), the serving "
                   "model of `serve`, `predict` and `validate`; the closed-form steady model beside it further down.",
            "steady": "The tables of this section score the closed-form steady model (`--model-kind steady`)."}[kind],
@@ -431,7 +431,7 @@ def _published(payload: Mapping[str, Any]) -> list[str]:
                          [[d["case_id"], d["system"], str(d["chips"]), d["weights"],
                            "fits" if d["expected_fits"] else "does not fit",
                            "fits" if d["predicted_fits"] else "does not fit",
-                           f"{-d['shortfall_bytes_per_chip'] / 1e9:.1f}"] for d in deployments],
+                           f"{d['margin_bytes_per_chip'] / 1e9:.1f}"] for d in deployments],
                          [False, False, True, False, False, False, True]), ""]
     return parts
 

@@ -181,7 +181,10 @@ def ratio(value: Any) -> str:
 
 
 def percent(value: Any) -> str:
-    return "-" if value is None else f"{100.0 * float(value):.1f}%"
+    """A fraction as percent (12.3%); '-' where there is none (None, or NaN: a score of no rows)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{100.0 * float(value):.1f}%"
 
 
 def words(value: Any) -> str:
