@@ -29,8 +29,8 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout, served_format
 from parity.search import best_precision
-from parity.predict import (MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case, Prediction,
-                            Scenario, benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
+from parity.predict import (CLIENT_HELD_FLAG, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case,
+                            Prediction, Scenario, benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
                             open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
                             simulated_note)
 from parity.predict.case import OPEN_LOOP_CLIENTS
@@ -39,7 +39,7 @@ from parity.predict.measured import SCORED, measured_values, score_line, scored
 from parity.predict.scenario import _failed, engine_kv
 from parity.predict.simulated import _workers, client_of
 from parity.uncertainty import widening
-from parity.units import counted, whole
+from parity.units import counted, duration_text, whole
 from parity.scenarios import offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, routes_at_random, trace_of
 from parity.simulate.benchmark import MAX_SIMULATED_REQUESTS, trace_too_long
@@ -520,8 +520,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         ("outside what was validated", "; ".join(data["flags"]) or "no"))] + percentile_rows
     for target in targets:
         value = data[target.key]
-        rows.append({"quantity": f"target {target}", "value": f"{'met' if value <= target.seconds else 'missed'} "
-                                                              f"({value * 1e3:,.1f} ms)"})
+        rows.append({"quantity": f"target {target}", "value": _target_text(target, data)})
         data = {**data, f"meets_{target.key}": bool(value <= target.seconds)}
     steps: list[tuple[list[dict[str, object]], list[Column], str]] = []  # --explain's tables under the record
     if explain:
@@ -560,6 +559,19 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
                 title=(f"{the_model.name} on {system} ({mode}, "
                        + (lengths_and_load or f"{isl} in / {osl} out, {load}") + ")"),
                 caption="Assumptions: " + data["note"], payload=data, out=out, tables=steps)
+
+
+def _target_text(target: LatencyTarget, data: dict[str, object]) -> str:
+    """'met (80.2 ms)' or 'missed (250.0 ms)'; a TTFT target met by a run whose client held requests back
+    (CLIENT_HELD_FLAG: TTFT counts from the send, as vLLM's benchmark counts it) is met from the send only, and
+    says so with the wait it leaves out."""
+    value = float(data[target.key])  # type: ignore[arg-type]
+    if value > target.seconds:
+        return f"missed ({value * 1e3:,.1f} ms)"
+    if not (data.get("held_at_client") and target.metric == "ttft"):
+        return f"met ({value * 1e3:,.1f} ms)"
+    return (f"met from the send only ({value * 1e3:,.1f} ms), not from arrival: requests waited "
+            f"{duration_text(float(data['client_wait_p99_s']))} at the client (p99)")  # type: ignore[arg-type]
 
 
 def _workers_row(data: dict[str, object]) -> tuple[tuple[str, str], ...]:
@@ -917,8 +929,9 @@ def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
            "output_tokens_per_s_per_user": sim.output_tokens_per_s_per_user, "chips": whole(sim.chips),
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions,
            "kv_waited": sim.kv_waited, "requests": sim.requests,
-           "duration_s": sim.duration_s,
+           "duration_s": sim.duration_s, "client_wait_s": sim.client_wait_s, "client_wait_p99_s": sim.client_wait_p99_s,
            "flags": flag_texts(raised := simulated_flags(prediction.flags, sim, bench, scenario.engine, overload))}
+    out["held_at_client"] = any(f.kind == CLIENT_HELD_FLAG for f in raised)  # TTFT targets are met from the send only
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on

@@ -81,7 +81,8 @@ def _counted(bench: Benchmark) -> str:
 
 
 def _throughput_note(bench: Benchmark) -> tuple[str, ...]:
-    """How an uncapped open loop's throughput reads, for its notes (none for other runs)."""
+    """How an open loop's throughput reads, for its notes (none for closed loops or requests all at once): a capped
+    one's arrivals still ask for what they ask for, however few of them its client lets into flight."""
     offered = bench.offered_output_tokens_per_s()
     if offered is None:
         return ()
