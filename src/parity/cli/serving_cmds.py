@@ -501,7 +501,9 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         trace=str(trace) if requests else "", clients=bench is None or bench.counts_clients()) + "".join(
         f" {option}" for option, typed in (("--fixed-rate", fixed_rate), (f"--num-prompts {num_prompts}", num_prompts),
                                            (f"--seed {seed}", seed)) if simulated and typed)
-    data = {**data, "note": data["note"] + lengths_note}  # its flags a list, as compare's (Prediction.row)
+    # which model priced the table: the simulator's note names itself (simulated_note), the closed form's does not
+    priced_by = "" if bench is not None else STEADY_PRICED
+    data = {**data, "note": priced_by + data["note"] + lengths_note}  # its flags a list, as compare's (Prediction.row)
     percentile_rows: list[dict[str, object]] = []
     if bench is not None:
         data, percentile_rows = _simulated(case, prediction, bench, timeline)
@@ -628,6 +630,10 @@ def _search_hint(case: Case, model: Model) -> str:
             "lists the layouts that fit"
             + (f" in {native}, which the chip runs natively, as compare and fleet price it (serve --weights {native} "
                f"runs it; the checkpoint's {emulated}, serve's default, is emulated on the chip)" if native else ""))
+
+
+# the head of a steady-state run's assumptions, naming the model that priced it (a simulated run's note names its own)
+STEADY_PRICED = "steady-state model (--model-kind steady: closed form, no simulated run): "
 
 
 # options only the simulator reads (it runs the closed-loop scenario, --phase both): option -> its parameter
