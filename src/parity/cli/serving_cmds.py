@@ -805,15 +805,17 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: 
         raise ParityError("; ".join(result.assumptions))
     payload = {"output_tokens_per_s_per_chip": result.output_tokens_per_s_per_chip,
                "input_tokens_per_s_per_chip": result.input_tokens_per_s_per_chip, "tpot_s": result.tpot_s,
-               "decode_batch": result.decode_batch, "chips": result.chips, "requests": result.requests,
+               "decode_batch": result.decode_batch, "chips": result.chips, "length_pairs": result.length_pairs,
                "feasible": result.feasible, "assumptions": list(scenario.notes + result.assumptions)}
     shown = [("output tokens/s per chip", f"{result.output_tokens_per_s_per_chip:,.1f}"),
              ("input tokens/s per chip", f"{result.input_tokens_per_s_per_chip:,.1f}"),
              ("TPOT [ms]", f"{result.tpot_s * 1e3:,.2f}"), ("decode batch per rank", f"{result.decode_batch:g}"),
-             ("chips", f"{result.chips:g}"), ("requests", f"{result.requests}")]
+             ("chips", f"{result.chips:g}"), ("length pairs in the mix", f"{result.length_pairs:,}")]
+    # the lengths priced, not a count of requests: an offline run keeps the engine full (OfflineResult.length_pairs)
+    mix = (f"{pairs[0][0]:.0f} in / {pairs[0][1]:.0f} out" if len(pairs) == 1 else
+           f"a mix of {len(pairs):,} length pairs (--lengths)")
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
-                title=f"{case.model} on {case.system}: offline over {result.requests} request"
-                      f"{'s' if result.requests != 1 else ''}",
+                title=f"{case.model} on {case.system}: offline, {mix}",
                 caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
