@@ -556,7 +556,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
                  (prefill_parts, step_columns, f"One prefill step of {counted(prompt.prefill_tokens, 'prompt token')} "
                   f"on one device (no queueing; before the engine's prefill time factor "
                   f"x{scenario.engine.prefill_scale:.2f})")]
-    load = _load(concurrency, request_rate if simulated else None, data.get("requests"), max_concurrency)
+    load = _load(concurrency, request_rate if simulated else None, data.get("requests"), max_concurrency, bench)
     emit_record(rows, fmt,
                 title=(f"{the_model.name} on {system} ({mode}, "
                        + (lengths_and_load or f"{isl} in / {osl} out, {load}") + ")"),
@@ -819,13 +819,17 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: 
                 caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
 
 
-def _load(concurrency: int, request_rate: float | None, requests: float | None, cap: int | None = None) -> str:
-    """How the run's requests arrive, for its title: closed-loop clients or an open-loop rate (and its cap on
-    requests in flight)."""
+def _load(concurrency: int, request_rate: float | None, requests: float | None, cap: int | None = None,
+          bench: Benchmark | None = None) -> str:
+    """How the run's requests arrive, for its title: closed-loop clients or an open-loop rate, and its cap on requests
+    in flight, or where `bench`'s client profile counts prompts per client and no cap is given, that --concurrency
+    set their count alone (aiconfigurator's 10 a client: '--concurrency 4' read as a cap sent 40 requests at 100/s)."""
     if request_rate is None:
         return f"{concurrency} client{'' if concurrency == 1 else 's'}"
     sent = f"{requests:,.0f} request{'' if requests == 1 else 's'}" if requests else "requests"
     capped = "" if cap is None else f", at most {cap:,} in flight"
+    if cap is None and bench is not None and bench.counts_clients():
+        capped = f": {bench.client.prompts_per_client:g} a client x --concurrency {concurrency:,}, no cap in flight"
     return (f"{sent} at once" if math.isinf(request_rate) else f"{sent} at {request_rate:g}/s") + capped
 
 

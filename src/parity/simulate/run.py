@@ -76,7 +76,8 @@ def _counted(bench: Benchmark) -> str:
     clients, cap = (("the row's concurrency", "max_concurrency") if bench.from_row else
                     ("--concurrency", "--max-concurrency"))
     clients = (f"the {bench.concurrency:,} in flight" if bench.max_concurrency is not None else
-               f"{clients} {bench.concurrency:,}, as no {cap} sets the open loop's clients")
+               f"{clients} {bench.concurrency:,}: a count of requests, not a cap on those in flight, which {cap} "
+               "would set")
     return f" ({bench.client.prompts_per_client:g} a client x {clients})"
 
 
