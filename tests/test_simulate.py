@@ -1013,8 +1013,8 @@ def test_a_rows_open_loop_names_its_columns_and_refuses_two_client_counts() -> N
                                            {**base, "case_id": "o2", "max_concurrency": "8"},
                                            {**base, "case_id": "o3", "concurrency": "16", "max_concurrency": "8"}],
                                           model_kind="sim")
-    assert ("simulated 320 requests (10 a client x the row's concurrency 32, as no max_concurrency sets the open "
-            "loop's clients)") in uncapped.note
+    assert ("simulated 320 requests (10 a client x the row's concurrency 32: a count of requests, not a cap on those "
+            "in flight, which max_concurrency would set)") in uncapped.note
     assert ("simulated 80 requests (10 a client x the 8 in flight) arriving at random at 5 requests/s, at most 8 in "
             "flight (the row's max_concurrency: later ones wait") in capped.note
     assert not both.feasible and both.note == (
