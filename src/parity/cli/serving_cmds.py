@@ -30,9 +30,9 @@ from parity.phase import PHASES
 from parity.plan import Layout, served_format
 from parity.search import best_precision
 from parity.predict import (CLIENT_HELD_FLAG, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case,
-                            Prediction, Scenario, benchmark_of, check_case_columns, deployment, interval_bounds, predict_cases,
-                            open_loop_at_peak, predict_rows, scenario_of, simulate_scenario, simulated_flags,
-                            simulated_note)
+                            Prediction, Scenario, benchmark_of, check_case_columns, deployment, interval_bounds,
+                            predict_cases, open_loop_at_peak, predict_rows, scenario_of, simulate_scenario,
+                            simulated_flags, simulated_note)
 from parity.predict.case import OPEN_LOOP_CLIENTS
 from parity.predict.columns import FOREIGN_COLUMNS, READ_COLUMNS, _int, close_column, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored

@@ -160,9 +160,9 @@ OVERLOAD_MARGIN = 0.1
 # a short open-loop run (all its requests within one request's lifetime) is flagged where it completes less than
 # this share below what it asks for (a short run that keeps up completes arrival span / duration of it)
 SHORT_RUN_SHORTFALL = 0.5
-# a capped open loop's client holds requests back (client_wait_flag) where their wait at the client, which TTFT counted
-# from the send leaves out, comes to more than this share of the TTFT it reports (mean against mean, or p99 against p99):
-# TTFT counted from arrival would read that much more
+# a capped open loop's client holds requests back (client_wait_flag) where their wait at the client, which TTFT
+# counted from the send leaves out, comes to more than this share of the TTFT it reports (mean against mean, or p99
+# against p99): TTFT counted from arrival would read that much more
 CLIENT_WAIT_SHARE = 0.1
 # the kind of client_wait_flag's flag, which serve's targets read: a TTFT target is then met from the send only
 CLIENT_HELD_FLAG = "held at the client"
