@@ -47,3 +47,18 @@ def test_captions_name_rows_as_their_tables_do_and_explain_only_their_notes_word
     assert "'uncalibrated'" not in " ".join(_run("compare", "hgx-h100", "hgx-h200", "--model", "llama-3.1-8b").split())
     assert ("'uncalibrated': no measured calibration of the chip itself" in
             " ".join(_run("compare", "hgx-h100", "hgx-h800", "--model", "llama-3.1-8b").split()))
+
+
+def test_a_steady_serve_names_the_model_that_priced_it() -> None:
+    """`serve --model-kind steady` never said which model gave its figures (a report-only tester saw TTFT 160 ms where
+    the simulator's run gave 86.6 ms, with nothing naming either); the simulator's note names itself."""
+    steady = _run("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady")
+    assert "Assumptions: steady-state model (--model-kind steady: closed form, no simulated run): KV cache bf16" in (
+        " ".join(steady.split()))
+    data = json.loads(_run("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--model-kind", "steady",
+                           "--format", "json"))
+    assert data["note"].startswith("steady-state model (--model-kind steady: closed form, no simulated run): ")
+    simulated = json.loads(_run("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--num-prompts", "32",
+                                "--format", "json"))
+    assert simulated["note"].startswith("closed-form model (") and "; simulator: " in simulated["note"]
+    assert "steady-state model (--model-kind steady" not in simulated["note"]

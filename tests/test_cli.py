@@ -227,7 +227,8 @@ def test_serve_runs_w4a6_natively_on_the_mi355x_and_emulated_on_the_h100() -> No
                                   "fp6 moved with them)")
     assert h100["flags"][0] == ("emulation rate assumed: w4a6_mxfp4 on fp8 at 0.8 of the wider unit, no measurement "
                                 "(nvidia-h200-sxm-measured carries the prior)")
-    assert h100["note"].startswith("w4a6_mxfp4 emulated on fp8 (nvidia-h100-sxm has no MXFP6 unit); ")
+    assert h100["note"].startswith("steady-state model (--model-kind steady: closed form, no simulated run): "
+                                   "w4a6_mxfp4 emulated on fp8 (nvidia-h100-sxm has no MXFP6 unit); ")
     assert serve("mi355x-platform", "mxfp6")["weights"] == "mxfp6"
     code, _, err = run("serve", "--model", "llama-3.1-8b", "--system", "mi355x-platform", "--weights", "mxfp7")
     assert code == 2 and err == ("parity: error: unknown number format 'mxfp7'; known: fp32, bf16, fp16, fp8, "

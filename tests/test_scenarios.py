@@ -47,13 +47,25 @@ def test_offline_is_an_average_over_requests_not_lengths() -> None:
 
 
 def test_serve_offline_reads_a_lengths_file(tmp_path) -> None:
+    """A lengths file's rows are the mix of lengths priced, not requests (an offline run keeps the engine full: the
+    decode batch is what the KV cache holds, 342 a rank beside 1 row): the output calls them length pairs (it said
+    'over 1 request' beside a decode batch of 342, report-only tester)."""
     lengths = tmp_path / "lengths.csv"
     lengths.write_text("isl,osl\n1024,256\n2048,512\n")
     result = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario",
                                       "offline", "--lengths", str(lengths), "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["requests"] == 2 and data["output_tokens_per_s_per_chip"] > 0
+    assert data["length_pairs"] == 2 and data["output_tokens_per_s_per_chip"] > 0 and "requests" not in data
+    assert ("offline: requests mixing 2 length pairs (mean 1536 in / 384 out), all available at once; decode steps "
+            "of ") in data["assumptions"][1]
+    table = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario",
+                                     "offline", "--isl", "1024", "--osl", "256"], env={"COLUMNS": "200"})
+    words = " ".join(table.output.split())
+    assert "llama-3.1-8b on hgx-h100: offline, 1024 in / 256 out" in words and "request" not in words.split(
+        "Assumptions")[0]
+    assert ("length pairs in the mix 1" in words and "decode batch per rank 342" in words
+            and "offline: requests of 1024 in / 256 out, all available at once; decode steps of 342" in words)
     bad = tmp_path / "bad.csv"
     bad.write_text("in,out\n1,2\n")
     refused = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario",

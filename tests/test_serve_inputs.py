@@ -615,9 +615,24 @@ def test_an_open_loop_says_where_a_per_client_count_of_prompts_comes_from() -> N
               "inferencex", "--format", "json"]
     uncapped, capped = (json.loads(_invoke(*common, *cap)[1]) for cap in ((), ("--max-concurrency", "8")))
     assert (uncapped["requests"], capped["requests"]) == (320, 80)
-    assert ("simulated 320 requests (10 a client x --concurrency 32, as no --max-concurrency sets the open loop's "
-            "clients) arriving at random at 5 requests/s from client profile inferencex") in uncapped["note"]
+    assert ("simulated 320 requests (10 a client x --concurrency 32: a count of requests, not a cap on those in "
+            "flight, which --max-concurrency would set) arriving at random at 5 requests/s from client profile "
+            "inferencex") in uncapped["note"]
     assert "simulated 80 requests (10 a client x the 8 in flight) arriving at random" in capped["note"]
+
+
+def test_concurrency_beside_a_request_rate_says_it_counts_prompts_not_requests_in_flight() -> None:
+    """`--request-rate 100 --concurrency 4 --client aiconfigurator` (the form `search --arrivals poisson` emits, which
+    reproduces its figures) sends 10 prompts a client, 40, with no cap in flight: the title said '40 requests at 100/s'
+    and nothing of the 4 (report-only tester). It says the 4 sets their count, not a cap; a cap says its own."""
+    common = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "256", "--osl", "32",
+              "--request-rate", "100", "--client", "aiconfigurator"]
+    code, out = _invoke(*common, "--concurrency", "4")
+    assert code == 0, out
+    words = " ".join(out.split())
+    assert "(agg, 256 in / 32 out, 40 requests at 100/s: 10 a client x --concurrency 4, no cap in flight)" in words
+    code, out = _invoke(*common, "--max-concurrency", "4")
+    assert code == 0 and "(agg, 256 in / 32 out, 40 requests at 100/s, at most 4 in flight)" in " ".join(out.split())
 
 
 def test_a_trace_runs_record_names_the_trace_its_mean_and_longest_lengths_and_no_clients(tmp_path: Path) -> None:

@@ -843,7 +843,9 @@ def test_a_capped_open_loop_counts_ttft_from_the_send_after_the_wait() -> None:
     """Three requests due at 0, 1 ms and 2 ms (fixed rate 1,000/s), one in flight at most: each waits for the last
     to end and is then alone on the engine, so each TTFT is one lone prefill step (10 + 0.01 x 1,000 = 20 ms) and
     each E2E 20 + 10 x 11 = 130 ms, the run lasting 3 x 130 ms. Uncapped, the second and third queue behind the
-    first prompt instead, and their TTFT counts that wait."""
+    first prompt instead, and their TTFT counts that wait. The capped run's requests are sent at 0, 130 and 260 ms,
+    so they wait 0, 129 and 258 ms at the client (mean 129 ms, p99 129 + 0.98 x 129 = 255.42 ms), due over 2 ms and
+    sent over 260; uncapped, none waits."""
     table = StepTable.of(linear, **GRID)
     base = Benchmark(isl=1000, osl=11, concurrency=1, client=FIXED, num_prompts=3, request_rate=1000.0,
                      poisson=False)
@@ -851,8 +853,11 @@ def test_a_capped_open_loop_counts_ttft_from_the_send_after_the_wait() -> None:
     assert capped.latency["ttft_p99_s"] == pytest.approx(0.020)
     assert capped.latency["e2e_s"] == pytest.approx(0.130)
     assert capped.duration_s == pytest.approx(0.390)
+    assert (capped.client_wait_s, capped.client_wait_p99_s) == pytest.approx((0.129, 0.25542))
+    assert (capped.due_span_s, capped.arrival_span_s) == pytest.approx((0.002, 0.260))
     free = run_aggregated(table, scheduler(budget=1000, mixed=False), base)
     assert free.latency["ttft_p99_s"] > 0.030 and free.duration_s < 0.3
+    assert free.client_wait_s == free.client_wait_p99_s == 0.0 and free.due_span_s == pytest.approx(0.002)
 
 
 def test_a_cap_needs_an_open_loop() -> None:
@@ -976,7 +981,8 @@ def test_an_open_loop_that_falls_behind_is_flagged_overloaded_on_its_own_evidenc
     bench = Benchmark(isl=100, osl=100, concurrency=1, client=dataclasses.replace(FIXED, range_ratio=0.5),
                       request_rate=3.0)
     assert bench.offered_output_tokens_per_s() == pytest.approx(3.0 * 75)  # lengths uniform in [50, 100]
-    assert dataclasses.replace(bench, max_concurrency=4).offered_output_tokens_per_s() is None
+    # a cap on requests in flight holds arrivals back at the client; they still ask for what they ask for
+    assert dataclasses.replace(bench, max_concurrency=4).offered_output_tokens_per_s() == pytest.approx(3.0 * 75)
 
 
 def test_a_rows_random_range_ratio_of_1_asks_for_fixed_lengths() -> None:
@@ -1007,8 +1013,8 @@ def test_a_rows_open_loop_names_its_columns_and_refuses_two_client_counts() -> N
                                            {**base, "case_id": "o2", "max_concurrency": "8"},
                                            {**base, "case_id": "o3", "concurrency": "16", "max_concurrency": "8"}],
                                           model_kind="sim")
-    assert ("simulated 320 requests (10 a client x the row's concurrency 32, as no max_concurrency sets the open "
-            "loop's clients)") in uncapped.note
+    assert ("simulated 320 requests (10 a client x the row's concurrency 32: a count of requests, not a cap on those "
+            "in flight, which max_concurrency would set)") in uncapped.note
     assert ("simulated 80 requests (10 a client x the 8 in flight) arriving at random at 5 requests/s, at most 8 in "
             "flight (the row's max_concurrency: later ones wait") in capped.note
     assert not both.feasible and both.note == (

@@ -26,7 +26,9 @@ class OfflineResult:
     """Offline throughput of one worker over a length distribution.
 
     output_tokens_per_s_per_chip, input_tokens_per_s_per_chip [tokens/s]; decode_batch: sequences per
-    attention-DP rank in a decode step; tpot_s [s]: its time per output token; requests: pairs weighed.
+    attention-DP rank in a decode step; tpot_s [s]: its time per output token; length_pairs: the (isl, osl) pairs of
+    the mix weighed, one request's lengths each: the throughput is their mix's, and the decode batch what the KV
+    cache holds at their mean, whatever their count (an offline run has every request available at once).
     """
 
     output_tokens_per_s_per_chip: float
@@ -34,7 +36,7 @@ class OfflineResult:
     tpot_s: float
     decode_batch: float
     chips: float
-    requests: int
+    length_pairs: int
     feasible: bool
     assumptions: tuple[str, ...] = field(default=())
 
@@ -58,7 +60,7 @@ def offline_throughput(dep: Deployment, profile: EngineProfile, lengths: Sequenc
     batch = float(min(np.floor(float(mem.kv_token_capacity) / held), profile.max_batch_size))
     if batch < 1:
         return OfflineResult(output_tokens_per_s_per_chip=0.0, input_tokens_per_s_per_chip=0.0, tpot_s=float("nan"),
-                             decode_batch=0.0, chips=float(dep.chips), requests=len(lengths), feasible=False,
+                             decode_batch=0.0, chips=float(dep.chips), length_pairs=len(lengths), feasible=False,
                              assumptions=("not even one request's KV cache fits beside the weights",))
     d = dep.layout.attn_dp
     step_s, kept = decode_step(dep, batch, float(np.mean(isl + osl / 2.0)))
@@ -67,12 +69,14 @@ def offline_throughput(dep: Deployment, profile: EngineProfile, lengths: Sequenc
     prefill_s = isl / np.asarray(prefill_throughput(dep, profile, isl), float) * profile.prefill_scale
     total_s = float(np.sum(prefill_s + osl * per_output_s))
     chips = float(dep.chips)
-    notes = (f"offline: {len(lengths)} requests, mean {np.mean(isl):.0f} in / {np.mean(osl):.0f} out; decode steps of "
-             f"{batch:g} sequences per rank (KV capacity at the mean length, engine cap {profile.max_batch_size})",
+    mix = (f"of {isl[0]:.0f} in / {osl[0]:.0f} out" if len(lengths) == 1 else
+           f"mixing {len(lengths):,} length pairs (mean {np.mean(isl):.0f} in / {np.mean(osl):.0f} out)")
+    notes = (f"offline: requests {mix}, all available at once; decode steps of {batch:g} sequences per rank (KV "
+             f"capacity at the mean length, engine cap {profile.max_batch_size})",
              *decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens))
     return OfflineResult(output_tokens_per_s_per_chip=float(np.sum(osl)) / total_s / chips,
                          input_tokens_per_s_per_chip=float(np.sum(isl)) / total_s / chips,
-                         tpot_s=float(step_s) / float(kept), decode_batch=batch, chips=chips, requests=len(lengths),
+                         tpot_s=float(step_s) / float(kept), decode_batch=batch, chips=chips, length_pairs=len(lengths),
                          feasible=True, assumptions=notes)
 
 

@@ -16,6 +16,7 @@ from parity.flags import Flag
 from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.uncertainty import widening
+from parity.units import duration_text
 from parity.predict.steady import KV_LOAD_FLAG, _predict_steady, _solve, interval_bounds, interval_note
 from parity.simulate import (LATENCY_KEYS, Benchmark, ClientProfile, SimResult, client_profile, cudnn_fp4_plan_builds,
                              simulate_aggregated, simulate_disaggregated)
@@ -159,10 +160,44 @@ OVERLOAD_MARGIN = 0.1
 # a short open-loop run (all its requests within one request's lifetime) is flagged where it completes less than
 # this share below what it asks for (a short run that keeps up completes arrival span / duration of it)
 SHORT_RUN_SHORTFALL = 0.5
+# a capped open loop's client holds requests back (client_wait_flag) where their wait at the client, which TTFT
+# counted from the send leaves out, comes to more than this share of the TTFT it reports (mean against mean, or p99
+# against p99): TTFT counted from arrival would read that much more
+CLIENT_WAIT_SHARE = 0.1
+# the kind of client_wait_flag's flag, which serve's targets read: a TTFT target is then met from the send only
+CLIENT_HELD_FLAG = "held at the client"
+
+
+def client_wait_flag(bench: Benchmark, sim: SimResult) -> Flag | None:
+    """A flag where an open loop's cap on requests in flight (Benchmark.max_concurrency) holds its arrivals back at the
+    client: TTFT counts from the send, as vLLM's and SGLang's benchmark clients count it, so a backlog at the client
+    shows in no latency (1,000 requests due over 50 s were sent over 450 s, TTFT 80 ms). Raised where the wait
+    (SimResult.client_wait_s, client_wait_p99_s) exceeds CLIENT_WAIT_SHARE of the reported TTFT, mean or p99, with
+    the rate its requests arrive at against the rate they were sent at. None without a cap, for requests all due at
+    once (a closed loop of max_concurrency clients, by design), or where the wait is smaller."""
+    offered = bench.offered_output_tokens_per_s()
+    if bench.max_concurrency is None or offered is None or sim.requests < 2:
+        return None
+    latency = sim.latency
+    if not (sim.client_wait_s > CLIENT_WAIT_SHARE * latency["ttft_s"]
+            or sim.client_wait_p99_s > CLIENT_WAIT_SHARE * latency["ttft_p99_s"]):
+        return None
+    cap = "the row's max_concurrency" if bench.from_row else "--max-concurrency"
+    # the rate asked for (a trace's own, over its span, as offered_output_tokens_per_s reads it), and the one sent at
+    arrive = bench.request_rate or (sim.requests - 1) / sim.due_span_s
+    sent = (sim.requests - 1) / sim.arrival_span_s
+    return Flag(CLIENT_HELD_FLAG,
+                f"held at the client: at most {bench.max_concurrency:,} requests in flight ({cap}), so requests "
+                f"waited {duration_text(sim.client_wait_s)} at the client on average (p99 "
+                f"{duration_text(sim.client_wait_p99_s)}) before their send; they arrive at {arrive:,.3g} requests/s, "
+                f"asking for {offered:,.0f} output tokens/s, and were sent at {sent:,.3g}/s "
+                f"({sim.output_tokens_per_s:,.0f} output tokens/s completed): TTFT and E2E count from the send, as "
+                "vLLM's benchmark counts them, so a TTFT target holds from the send only, not from arrival")
 
 
 def overload_flag(bench: Benchmark, sim: SimResult) -> Flag | None:
-    """A flag where an uncapped open loop (Benchmark.offered_output_tokens_per_s) falls behind on the run's own
+    """A flag where an open loop falls behind: under a cap on requests in flight, at the client (client_wait_flag);
+    else (Benchmark.offered_output_tokens_per_s) on the run's own
     evidence: its TTFT grows with the time its requests were sent (SimResult.ttft_growth), so its backlog grows as long
     as requests come, and its latencies with the run's length. None where it keeps up. The evidence, not a closed-form
     bound: a trace's lengths are a mix that no one length prices (at its longest request's, a run that kept up at
@@ -170,6 +205,8 @@ def overload_flag(bench: Benchmark, sim: SimResult) -> Flag | None:
     one request's mean end-to-end time and the run completes under half what it asks: it never settles (it may take
     every prompt in at once and decode them together, its TTFT no sign of the backlog), so its latencies describe a
     burst, not the sustained rate."""
+    if bench.max_concurrency is not None:  # the engine never holds more than the cap: a backlog waits at the client
+        return client_wait_flag(bench, sim)
     offered = bench.offered_output_tokens_per_s()
     growth = sim.ttft_growth
     length = ("the trace's length" if bench.trace else "the row's num_prompts" if bench.from_row else "--num-prompts")

@@ -59,11 +59,9 @@ class Benchmark:
                               + (" or use the steady-state model (--model-kind steady)" if closed else ""))
 
     def offered_output_tokens_per_s(self) -> float | None:
-        """Output tokens a second an uncapped open loop asks for: its request rate times the mean output length it
-        draws (a trace's requests over their span); None for a closed loop, requests all at once, or a cap on
-        requests in flight (which then wait in the client)."""
-        if self.max_concurrency is not None:
-            return None
+        """Output tokens a second an open loop's arrivals ask for: its request rate times the mean output length it
+        draws (a trace's requests over their span); None for a closed loop or requests all at once. Under a cap on
+        requests in flight (max_concurrency) it is what arrives, not what is sent: the rest waits at the client."""
         if self.trace:
             span = self.trace[-1].arrival_s - self.trace[0].arrival_s
             if len(self.trace) < 2 or not span > 0:

@@ -35,6 +35,10 @@ class SimResult:
     ttft_growth: how fast TTFT grew with the time a request was sent [s of TTFT per s], the least-squares slope over
     the counted requests (NaN where they were all sent at once): about 0 for a run that keeps up, and the arrival rate
     over the rate it is served at, less 1, for one whose queue grows; arrival_span_s: first to last send [s].
+    client_wait_s, client_wait_p99_s: mean and 99th percentile of how long counted requests waited at the client
+    between their arrival (their time in the open loop's stream or trace) and their send [s]: 0 but where a cap on
+    requests in flight holds them back (a closed loop sends each as its client's last one ends, and counts none);
+    due_span_s: first to last arrival of the counted requests [s] (arrival_span_s where none waits).
     kv_waited: counted requests that waited for KV room at least once (refused admission for it, or preempted);
     timeline: records (time_s, worker, role, queued, prefilling, partly_prefilled, running, kv_used_fraction) in time
     order: a worker's record at the end of each prompt step and of each stretch of plain decode steps (a stretch runs
@@ -57,6 +61,9 @@ class SimResult:
     kv_waited: int = 0
     ttft_growth: float = math.nan
     arrival_span_s: float = 0.0
+    client_wait_s: float = 0.0
+    client_wait_p99_s: float = 0.0
+    due_span_s: float = 0.0
     assumptions: tuple[str, ...] = ()
     timeline: tuple[dict[str, object], ...] = field(default=())
 
@@ -135,6 +142,9 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
         mean, p50, p90, p99 = _percentiles(values, weights)
         latency |= {f"{name}_s": mean, f"{name}_p50_s": p50, f"{name}_p90_s": p90, f"{name}_p99_s": p99}
     span = float(arrival.max() - arrival.min())
+    # an open loop's arrivals (request i is due at times[i]); a capped client sends a request once one in flight ends
+    due = arrival if client.times is None else np.fromiter((client.times[r.id] for r in done), float, count)
+    wait = arrival - due
     growth = float(np.polyfit(arrival, ttft, 1)[0]) if span > 0 else math.nan
     start = float(arrival.min())
     end = float(finish.max())
@@ -153,4 +163,5 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
                      duration_s=duration, requests=len(done), decode_batch=batch,
                      preemptions=sum(e.preemptions for e in engines), kv_capacity_tokens=capacity,
                      kv_waited=sum(r.kv_waited for r in done), ttft_growth=growth, arrival_span_s=span,
-                     assumptions=notes, timeline=records)
+                     client_wait_s=float(wait.mean()), client_wait_p99_s=float(np.percentile(wait, 99)),
+                     due_span_s=float(due.max() - due.min()), assumptions=notes, timeline=records)

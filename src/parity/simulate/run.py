@@ -76,12 +76,14 @@ def _counted(bench: Benchmark) -> str:
     clients, cap = (("the row's concurrency", "max_concurrency") if bench.from_row else
                     ("--concurrency", "--max-concurrency"))
     clients = (f"the {bench.concurrency:,} in flight" if bench.max_concurrency is not None else
-               f"{clients} {bench.concurrency:,}, as no {cap} sets the open loop's clients")
+               f"{clients} {bench.concurrency:,}: a count of requests, not a cap on those in flight, which {cap} "
+               "would set")
     return f" ({bench.client.prompts_per_client:g} a client x {clients})"
 
 
 def _throughput_note(bench: Benchmark) -> tuple[str, ...]:
-    """How an uncapped open loop's throughput reads, for its notes (none for other runs)."""
+    """How an open loop's throughput reads, for its notes (none for closed loops or requests all at once): a capped
+    one's arrivals still ask for what they ask for, however few of them its client lets into flight."""
     offered = bench.offered_output_tokens_per_s()
     if offered is None:
         return ()
