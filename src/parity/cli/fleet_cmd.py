@@ -19,7 +19,7 @@ from parity.cli.workloads import refuse_other_workloads_options, training_run_op
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, UNITS, Quantity, Real, Targets, arrivals_option, \
     arrivals_text, formats_text, targets_options
 from parity.errors import ParityError
-from parity.export import EXPORT_RULES, eccn_text, rule_fields
+from parity.export import EXPORT_RULES, class_fields, eccn_shown, near_footnote, rule_fields
 from parity.cli.serve_line import as_compared, in_catalog, serve_command, simulated_as_compared
 from parity.fleet import FleetPlan, basis_text, plan_fleet, spare_text
 from parity.hardware import System
@@ -127,22 +127,23 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
         sims = (map_chunks(simulated_as_compared, jobs, processes, progress=lambda _: bar.advance(simulating))
                 if percentiles else [{} for _ in plans])
     export = exporting.text if exporting else ""
+    classes = [assess(system.chip) for system in kinds]  # each chip's export class, as `parity policy` gives it
     rows = [_before_note(p.to_dict(), _serve_line(p, system, model, engine, isl, osl, drafts) | sim)
-            | {"eccn_3a090": eccn_text(assess(system.chip)),
-               "assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
-            for p, system, sim in zip(plans, kinds, sims)]
+            | class_fields(a) | {"assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
+            for p, system, sim, a in zip(plans, kinds, sims, classes)]
     ranged = any(p.chips_low is not None for p in plans)
     trillions = scaled(1e12, zeros=True)
     costs = cost_cells([p.cost_usd for p in plans], kinds)  # each over what it counts, where the rows' differ
     shown = rows if fmt not in ("table", "md") else [  # the chips' 80% interval as people read it: '20,752-68,144'
         r | {"chips_80": "-" if p.chips_low is None else f"{p.chips_low:,}-{p.chips_high:,}",
+             "eccn_3a090": eccn_shown(a),  # marked where a metric near a line may change it, as `parity policy` does
              "cost_cell": costs[i] if costs else "",
              # what they serve over its 80% interval: '82.5' over '38.5-127'; '-' where they serve nothing (as their
              # MW and cost), not '0.00' over '0.00-0.00'
              "served_80": over_interval(trillions(p.served_tokens_per_day), p.served_tokens_per_day_low,
                                         p.served_tokens_per_day_high, trillions)
              if p.served_tokens_per_day else "-"}
-        for i, (r, p) in enumerate(zip(rows, plans))]
+        for i, (r, p, a) in enumerate(zip(rows, plans, classes))]
     # where a system other than a chip's default is named, the system column shows, and the chip (which each
     # system names: parity show) gives way first at a narrow terminal
     defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
@@ -185,7 +186,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                   f"benchmark's closed loop" + ("" if exporting else
                                                  "; ECCN 3A090 (--wide): the chip's US export class, which no letter "
                                                  "or rule for China decides alone (`parity policy`; --rule keeps the "
-                                                 "chips a buyer in China gets)") + ". Formats: "
+                                                 "chips a buyer in China gets)") + "."
+                  + near_footnote(classes, "near_lines in --format json or csv") + " Formats: "
                   f"{formats_text(None, any(p.configuration.startswith('disagg') for p in plans))} (each row's "
                   f"whole line: serve_command in --format json or csv"
                   + ("; a what-if's is empty: serve runs catalog systems" if what_ifs else "") + f"). {mtp_words}"
