@@ -12,9 +12,9 @@ from parity.errors import PolicyError
 from parity.hardware import Chip, System
 from parity.policy import LETTER_RULE, NEAR_LINE, THRESHOLD_RULES, Assessment, assess, jan2026_zone, licence_letter
 
-__all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NEAR_MARK", "NOT_MODELLED", "Decision", "Screened", "class_fields",
-           "decide", "domestic", "decisions", "eccn_shown", "eccn_text", "kept_by_text", "near_footnote", "near_words",
-           "refusal", "rule_fields", "screen"]
+__all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NEAR_MARK", "NOT_MODELLED", "Decision", "Screened",
+           "class_fields", "decide", "domestic", "decisions", "eccn_shown", "eccn_text", "kept_by_text",
+           "near_footnote", "near_words", "refusal", "rule_fields", "screen"]
 
 EXPORT_RULES = THRESHOLD_RULES  # the lines `policy --at-threshold --rule` scales a chip to, so one word means one line
 

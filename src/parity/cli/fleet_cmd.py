@@ -129,7 +129,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
     export = exporting.text if exporting else ""
     classes = [assess(system.chip) for system in kinds]  # each chip's export class, as `parity policy` gives it
     rows = [_before_note(p.to_dict(), _serve_line(p, system, model, engine, isl, osl, drafts) | sim)
-            | class_fields(a) | {"assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
+            | class_fields(a) | {"assumptions": [*p.assumptions, *filter(None, [export])]}
+            | rule_fields(exporting, system)
             for p, system, sim, a in zip(plans, kinds, sims, classes)]
     ranged = any(p.chips_low is not None for p in plans)
     trillions = scaled(1e12, zeros=True)
@@ -200,9 +201,10 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                      + " (--wide; sim_* and sim_case in --format json or csv). "
                      if percentiles else "") + "Served: whole deployment units (aggregated workers, or decode "
                   "workers with whole prefill workers at the sized ratio) in whole systems (a part of one runs no "
-                  "worker of its scale-up domain); chips counts every chip of the fleet, MW and cost those of its "
-                  "whole systems, idle ones included, and none past them (a system is bought and powered whole; the "
-                  "note says how many chips serve nothing, and where). served, 80%: under what "
+                  "worker of its scale-up domain); chips, MW and cost count the chips deployed, those of whole "
+                  "systems, idle ones included; chips given (--units) past them are not deployed, as a system is "
+                  "bought and powered whole (the note says how many chips serve nothing, and where; the chips given: "
+                  "units_given in --format json or csv). served, 80%: under what "
                   "they serve, what they serve at the ends of the 80% interval of the per-chip rate (compare's "
                   "tokens_per_s_per_chip_low/high; served_tokens_per_day_low/high in --format json or csv). Note: "
                   "what the best configuration lies outside of, as `compare` names it"

@@ -59,7 +59,8 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
             | rule_fields(exporting, system) for p, system, a in zip(plans, kinds, classes)]
     costs = cost_cells([p.cost_usd for p in plans], kinds)  # each over what it counts, where the rows' differ
     shown = rows if fmt not in ("table", "md") else [  # days and the cost as people read them; SI in JSON and CSV
-        r | {"days": p.train_time_s / SECONDS_PER_DAY, "cost_cell": costs[i] if costs else "", "eccn_3a090": eccn_shown(a)}
+        r | {"days": p.train_time_s / SECONDS_PER_DAY, "cost_cell": costs[i] if costs else "",
+             "eccn_3a090": eccn_shown(a)}
         for i, (r, p, a) in enumerate(zip(rows, plans, classes))]
     defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
     columns = [Column("chip", "chip", plain, "left", wide=not defaults),
