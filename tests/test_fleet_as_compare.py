@@ -123,6 +123,10 @@ def test_fleet_sizes_under_a_percentile_as_compare_chooses_it() -> None:
     # the configuration's simulated percentile beside it, compare's run of it (fleet showed none before)
     assert poisson["sim_ttft_p99_s"] == row["sim_ttft_p99_s"] and 0.1 < poisson["sim_ttft_p99_s"] < 2.0
     assert "Poisson arrivals" in poisson["sim_case"] and closed["sim_ttft_p99_s"] < 2.0
+    # what the simulated client sent, in tokens a chip about the rate sized on, and that the run kept up (fixea 2)
+    assert poisson["sim_case"].endswith("lengths uniform in [0.8, 1] x nominal, Poisson arrivals at 13.8 requests/s "
+                                        "carrying 3,176 output tokens/s a chip (6,351 with their prompts)")
+    assert poisson["sim_rate_share"] == pytest.approx(1.0, abs=0.01) and "sustains" not in poisson["note"]
     assert (closed["configuration"], round(closed["tokens_per_s_per_chip"]), closed["chips"]) == (
         "agg tp2-pp4", 1118, 992)
     refused = _invoke("fleet", "--model", "llama-3.1-70b", "--demand", "1M tokens/s", "--arrivals", "closed")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -16,15 +18,15 @@ from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.cli.fleet_train import fleet_kinds, train_fleet
 from parity.cli.workloads import refuse_other_workloads_options, training_run_options
-from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, UNITS, Quantity, Real, Targets, arrivals_option, \
-    arrivals_text, formats_text, targets_options
+from parity.cli.values import DEFAULT_TTFT, ENGINE, SIM_CLIENT, TOKENS, UNITS, Quantity, Real, Targets, \
+    arrivals_option, arrivals_text, formats_text, targets_options
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, class_fields, eccn_shown, near_footnote, rule_fields
 from parity.cli.serve_line import as_compared, in_catalog, serve_command, simulated_as_compared
 from parity.fleet import FleetPlan, basis_text, plan_fleet, spare_text
 from parity.hardware import System
 from parity.parallel import map_chunks
-from parity.predict.refine import case_of_candidate
+from parity.predict.refine import SIM_SHORTFALL, case_of_candidate
 from parity.policy import assess
 from parity.uncertainty import specs_flag
 from parity.units import counted, share_text
@@ -128,7 +130,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                 if percentiles else [{} for _ in plans])
     export = exporting.text if exporting else ""
     classes = [assess(system.chip) for system in kinds]  # each chip's export class, as `parity policy` gives it
-    rows = [_before_note(p.to_dict(), _serve_line(p, system, model, engine, isl, osl, drafts) | sim)
+    rows = [_before_note(p.to_dict() | {"note": "; ".join(filter(None, [p.note, _simulated_note(p, sim)]))},
+                         _serve_line(p, system, model, engine, isl, osl, drafts) | sim)
             | class_fields(a) | {"assumptions": [*p.assumptions, *filter(None, [export])]}
             | rule_fields(exporting, system)
             for p, system, sim, a in zip(plans, kinds, sims, classes)]
@@ -198,7 +201,11 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                      f"{arrivals_text(arrivals)}; sim {simulated}: that configuration's run in the simulator, "
                      + ("its requests so arriving" if arrivals == "poisson" else
                         "as `parity serve --sim` runs its serve line")
-                     + " (--wide; sim_* and sim_case in --format json or csv). "
+                     + f", at {SIM_CLIENT} (--wide; sim_* and sim_case in --format json or csv); sim_rate_share: the "
+                     "share of the rate sized on that the simulated run sustains ("
+                     + ("1 where its queue holds; its sim_tokens_per_s_per_chip, first send to last token, counts its "
+                        "drain too" if arrivals == "poisson" else "its sim_tokens_per_s_per_chip over that rate")
+                     + f"), the note saying what the fleet serves where it is under {1 - SIM_SHORTFALL:.0%}. "
                      if percentiles else "") + "Served: whole deployment units (aggregated workers, or decode "
                   "workers with whole prefill workers at the sized ratio) in whole systems (a part of one runs no "
                   "worker of its scale-up domain); chips, MW and cost count the chips deployed, those of whole "
@@ -227,6 +234,19 @@ def _before_note(record: dict[str, object], added: dict[str, object]) -> dict[st
     """`record` with `added` before its note, flags and assumptions, which stay its last fields (a CSV's columns)."""
     head = [k for k in record if k not in ("note", "flags", "assumptions")]
     return {k: record[k] for k in head} | added | {k: record[k] for k in ("note", "flags", "assumptions")}
+
+
+def _simulated_note(plan: FleetPlan, sim: Mapping[str, object]) -> str:
+    """What the fleet serves where the simulated run of its configuration sustains under 1 - SIM_SHORTFALL of the
+    steady rate the chips are sized on (sim_rate_share): 'the simulated run sustains 95.0% of the rate sized on, so
+    the fleet serves 96.0% of the demand' (the steady 101% read alone: report-only tester, fixea 2); '' where it
+    sustains more, or nothing was simulated (no percentile target: `sim` is empty; a failed run's share is NaN)."""
+    share = float(sim.get("sim_rate_share", math.nan))  # type: ignore[arg-type]
+    if not share < 1.0 - SIM_SHORTFALL:
+        return ""
+    served = (f", so the fleet serves {share_text(plan.served_share * share)} of the demand"
+              if plan.served_share is not None else "")
+    return f"the simulated run sustains {share_text(share)} of the rate sized on{served}"
 
 
 def _serve_line(plan: FleetPlan, system: System, model_name: str, engine: str, isl: int, osl: int,
