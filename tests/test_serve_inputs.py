@@ -114,7 +114,8 @@ def test_a_fleet_smaller_than_one_worker_serves_nothing_and_says_so() -> None:
                            "json")
     (plan,) = json.loads(output)
     assert code == 0 and plan["served_tokens_per_day"] == 0 and plan["note"].endswith(
-        "1 chip holds no whole hgx-h20 (8 chips): no MW or cost, as a system is bought and powered whole")
+        "1 chip given holds no whole hgx-h20 (8 chips): none deployed, no MW or cost, as a system is bought and powered "
+        "whole") and (plan["chips"], plan["units_given"]) == (0, 1)
     code, output = _invoke("fleet", "--model", "deepseek-r1", "--units", "8", "--chips", "nvidia-h20", "--format",
                            "json")
     (plan,) = json.loads(output)
