@@ -114,7 +114,8 @@ def test_compare_refine_simulates_each_best_configuration_as_serve_would() -> No
     assert refined.exit_code == 0, refined.output
     (row,) = json.loads(refined.stdout)
     assert (row["mode"], row["layout"], row["clients_per_worker"]) == ("agg", "tp1", 256.0)
-    assert row["sim_case"] == "agg: 1 x tp1, 256 clients, fp8 weights, fp8 KV" and row["sim_flags"] == []
+    assert row["sim_case"] == ("agg: 1 x tp1, 256 clients, fp8 weights, fp8 KV, lengths uniform in [0.8, 1] x "
+                               "nominal") and row["sim_flags"] == []
     serve = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1",
                                      "--concurrency", "256", "--weights", "fp8", "--kv", "fp8", "--format", "json"])
     simulated = json.loads(serve.stdout)
@@ -123,6 +124,9 @@ def test_compare_refine_simulates_each_best_configuration_as_serve_would() -> No
     assert row["sim_ttft_s"] == pytest.approx(0.1945, rel=1e-3) and row["ttft_s"] == pytest.approx(0.2499, rel=1e-3)
     table = " ".join(CliRunner().invoke(cli, args + ["--refine", "--wide"]).output.split())
     assert "sim TTFT ms" in table and "re-ran each system's best configuration" in table
+    # the simulator's client draws its lengths, where the steady figures' are fixed, in search's and fleet's words
+    assert ("(the same layouts, formats and MTP, at the client profile's lengths (sim_case names them, and under "
+            "Poisson arrivals the tokens its requests carry), where the steady-state columns' are fixed;") in table
     plain = CliRunner().invoke(cli, args + ["--format", "json"])
     assert not any(k.startswith("sim_") for k in json.loads(plain.stdout)[0])
     bad = CliRunner().invoke(cli, ["compare", "hgx-h100", "--workload", "train", "--refine"])

@@ -150,7 +150,9 @@ def test_poisson_arrivals_judge_a_percentile_as_production_traffic_would() -> No
     best = found["best"]  # type: ignore[index]
     assert (row["layout"], row["clients_per_worker"]) == (best["layout"], best["concurrency"]) == ("tp2-pp2", 512.0)
     assert round(row["tokens_per_s_per_chip"]) == 2800 and round(row["sim_ttft_p99_s"], 2) == 0.25
-    assert row["sim_case"].endswith("Poisson arrivals at 12.1 requests/s")
+    assert row["sim_case"].endswith("lengths uniform in [0.8, 1] x nominal, Poisson arrivals at 12.1 requests/s "
+                                    "carrying 2,798 output tokens/s a chip (5,595 with their prompts)")
+    assert row["sim_rate_share"] == pytest.approx(1.0, abs=0.01)  # it keeps up with the arrivals
     assert "arrive at random (Poisson)" in row["assumptions"][-1]
     # the serve line search prints runs the same requests at the same rate: the same percentile
     line = found["best_serve_command"]  # type: ignore[index]

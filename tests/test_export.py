@@ -151,6 +151,29 @@ def test_fleet_records_the_3a090_class_without_a_rule() -> None:
     assert [r["eccn_3a090"] for r in read] == ["outside", "3A090.a.1", "unknown: a.2/b.2/outside"]
 
 
+NEAR_H20 = ("~ a metric within 10% of a line, from figures no datasheet states, so the class may differ (which "
+            "figures: near_lines in --format json or csv): nvidia-h20 TPP 2,368 is 1.3% under the 2,400 line; "
+            "nvidia-h20 PD 2.91 is 9.1% under the 3.20 line.")
+
+
+@pytest.mark.e2e  # three fleets (about 3 s)
+def test_fleet_marks_a_class_near_a_line_as_policy_does() -> None:
+    """`parity policy h20` prints 'outside~' (TPP 2,368 from press figures, 1.3% under the 2,400 line) and near_lines
+    in its JSON; `parity fleet` printed plain 'outside' in its table and JSON, no mark and no near_lines (report-only
+    tester, fixea 1). Both fleets now carry policy's near_lines and mark the class for people, from the same
+    functions; the H100 (datasheet peaks, far from a line) gets neither."""
+    policy_rows = json.loads(_invoke("policy", "h20", "h100", "--format", "json").stdout)
+    args = ["fleet", "--model", "llama-3.1-8b", "--units", "8", "--chips", "h20,h100"]
+    rows = json.loads(_invoke(*args, "--format", "json").stdout)
+    assert [(r["eccn_3a090"], r["near_lines"]) for r in rows] == [(p["eccn_3a090"], p["near_lines"])
+                                                                   for p in policy_rows]
+    assert rows[0]["near_lines"][0].startswith("TPP 2,368 is 1.3% under the 2,400 line, from figures no datasheet "
+                                               "states (press: bf16/fp8/int8)") and rows[1]["near_lines"] == []
+    for fleet in (args, [*args, "--workload", "train", "--tokens", "1e11"]):
+        out = _invoke(*fleet, "--format", "md").stdout
+        assert "| outside~ |" in out and "| 3A090.a.1 |" in out and NEAR_H20 in " ".join(out.split())
+
+
 def test_compare_takes_the_rule_and_refuses_a_baseline_it_drops() -> None:
     result = _invoke("compare", "--rule", "3a090", "--baseline", "h100", "--model", "llama-3.1-8b")
     assert result.exit_code == 2 and result.stderr == (
@@ -232,11 +255,12 @@ def test_policy_says_what_each_rule_keeps_for_china_from_the_same_decision() -> 
 
 def test_fleet_and_compare_records_carry_the_rule_and_each_chip_dropped() -> None:
     """fleet --rule jan2026 --format csv: a dropped chip has no row, and the rule with its reasons lived only in the
-    assumptions' text; rule, rule_why and rule_dropped are appended after the columns there were (eccn_3a090 last),
+    assumptions' text; rule, rule_why and rule_dropped are appended after the columns there were (the class last),
     in JSON and CSV alike (a list of system, chip and why), and compare's records carry them too."""
     args = ["fleet", "--model", "llama-3.1-8b", "--units", "16", "--chips", "h20,l20,b200", "--rule", "jan2026"]
     read = list(csv.DictReader(io.StringIO(_invoke(*args, "--format", "csv").stdout)))
-    assert list(read[0])[-6:] == ["flags", "assumptions", "eccn_3a090", "rule", "rule_why", "rule_dropped"]
+    assert list(read[0])[-7:] == ["flags", "assumptions", "eccn_3a090", "near_lines", "rule", "rule_why",
+                                  "rule_dropped"]
     assert (read[0]["chip"], read[0]["rule"], read[0]["rule_why"]) == ("nvidia-l20", "jan2026", L20_JAN)
     dropped = [{"system": "hgx-h20", "chip": "nvidia-h20", "why": LETTER + JAN_UNKNOWN},
                {"system": "hgx-b200", "chip": "nvidia-b200-sxm", "why": "3A090.a.1, above the case-by-case line: "

@@ -123,6 +123,10 @@ def test_fleet_sizes_under_a_percentile_as_compare_chooses_it() -> None:
     # the configuration's simulated percentile beside it, compare's run of it (fleet showed none before)
     assert poisson["sim_ttft_p99_s"] == row["sim_ttft_p99_s"] and 0.1 < poisson["sim_ttft_p99_s"] < 2.0
     assert "Poisson arrivals" in poisson["sim_case"] and closed["sim_ttft_p99_s"] < 2.0
+    # what the simulated client sent, in tokens a chip about the rate sized on, and that the run kept up (fixea 2)
+    assert poisson["sim_case"].endswith("lengths uniform in [0.8, 1] x nominal, Poisson arrivals at 13.8 requests/s "
+                                        "carrying 3,176 output tokens/s a chip (6,351 with their prompts)")
+    assert poisson["sim_rate_share"] == pytest.approx(1.0, abs=0.01) and "sustains" not in poisson["note"]
     assert (closed["configuration"], round(closed["tokens_per_s_per_chip"]), closed["chips"]) == (
         "agg tp2-pp4", 1118, 992)
     refused = _invoke("fleet", "--model", "llama-3.1-70b", "--demand", "1M tokens/s", "--arrivals", "closed")
@@ -305,7 +309,7 @@ def _cloudmatrix(*args: str, fmt: str = "json") -> dict:
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
-def test_units_fill_whole_systems_and_count_every_chip() -> None:
+def test_units_fill_whole_systems_and_count_the_chips_deployed() -> None:
     """383 CloudMatrix chips were 0.997 of a system and served 0.0473 T tokens/day, 1,000 chips 2.6 systems (0.158 T):
     a part of a 384-chip supernode runs none of the decode workers of its UB domain. Chips fill whole systems as a
     demand's or a power budget's do: 383 chips hold none and serve nothing; 1,000 fill two (the 768 chips' 0.113 T)
@@ -315,27 +319,29 @@ def test_units_fill_whole_systems_and_count_every_chip() -> None:
     and now have none; the 232 past two systems are neither powered nor priced (they were, at 1000 / 384 of the
     price); chips and systems are whole numbers in JSON and CSV (1000, not 1000.0). Priced on whole workers, a
     deployment is 2 prefill workers of 8 chips per 32-chip decode worker, 48 chips, 8 to a system: no chip is idle
-    inside the two (with 128-chip decode workers and a share of prefill, 80 were, and 768 chips served 0.110 T)."""
+    inside the two (with 128-chip decode workers and a share of prefill, 80 were, and 768 chips served 0.110 T).
+    The chips column counted the 1,000 given, 232 of them never deployed, beside the cost of 768 (so cost over chips
+    misled), and 383 where no system exists: it counts the chips deployed, units_given the chips given (fixea 3)."""
     none, two, whole = _cloudmatrix("--units", "383"), _cloudmatrix("--units", "1000"), _cloudmatrix("--units", "768")
-    assert (none["chips"], none["systems"], none["served_tokens_per_day"]) == (383, 0, 0)
-    assert none["note"].endswith("383 chips hold no whole cloudmatrix-384 (384 chips): no MW or cost, as a system is "
-                                 "bought and powered whole")
+    assert (none["chips"], none["units_given"], none["systems"], none["served_tokens_per_day"]) == (0, 383, 0, 0)
+    assert none["note"].endswith("383 chips given hold no whole cloudmatrix-384 (384 chips): none deployed, no MW or "
+                                 "cost, as a system is bought and powered whole")
     assert none["cost_usd"] is None and none["power_w"] is None
     assert whole["power_w"] == pytest.approx(2 * 559e3, rel=1e-3)
-    assert (two["chips"], two["systems"]) == (1000, 2) and isinstance(two["chips"], int)
+    assert (two["chips"], two["units_given"], two["systems"]) == (768, 1000, 2) and isinstance(two["chips"], int)
     assert two["served_tokens_per_day"] == whole["served_tokens_per_day"] == pytest.approx(0.1134e12, rel=5e-3)
-    assert two["note"] == ("232 chips past 2 whole cloudmatrix-384 serve nothing, neither powered nor priced (a system "
-                           "is bought whole)")
+    assert two["note"] == ("232 of the 1,000 chips given are past 2 whole cloudmatrix-384: not deployed, so neither "
+                           "powered nor priced (a system is bought whole)")
     assert whole["note"] == ""  # 16 deployments of 48 chips: every chip of the two serves
     assert (two["cost_usd"], two["power_w"]) == (pytest.approx(2 * 8.2e6, rel=1e-12), whole["power_w"])
     capped = _cloudmatrix("--units", "1000", "--demand", "1e12 tokens/day", fmt="csv")
-    assert (capped["chips"], capped["systems"]) == ("1000", "2")
+    assert (capped["chips"], capped["units_given"], capped["systems"]) == ("768", "1000", "2")
     assert capped["note"].startswith(two["note"] + "; the demand needs 6,912 chips, 1,000 are available")
     superpod = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod", "--units",
                                         "100", "--format", "json"])
     (plan,) = json.loads(superpod.stdout)
-    assert plan["served_tokens_per_day"] == 0 and "100 chips hold no whole atlas-950-superpod (8,192 chips)" in plan[
-        "note"]
+    assert plan["served_tokens_per_day"] == 0 and plan["chips"] == 0
+    assert "100 chips given hold no whole atlas-950-superpod (8,192 chips)" in plan["note"]
 
 
 @pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
@@ -345,8 +351,8 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
     systems hold more that serve nothing: the note is the one the same limit gives without a demand. 40 H20 chips
     hold one 32-chip deployment (a prefill and a decode worker of 16), 8 idle in their 5 systems; 1,368 under 1 MW
     hold 24 idle. (768 CloudMatrix chips held 80 idle, with 128-chip decode workers; priced on whole workers its
-    48-chip deployments fill a system, and test_units_fill_whole_systems_and_count_every_chip covers it.) A budget
-    that powers no system gives its power in MW, not '1.12e+04 kW'."""
+    48-chip deployments fill a system, and test_units_fill_whole_systems_and_count_the_chips_deployed covers it.) A
+    budget that powers no system gives its power in MW, not '1.12e+04 kW'."""
     demand = ("--demand", "1e12 tokens/day")
     (forty,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "hgx-h20", "--units",
                                                    "40", *demand, "--format", "json"]).stdout)

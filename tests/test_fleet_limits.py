@@ -16,10 +16,12 @@ def _row(*args: str) -> dict:
 def test_chips_past_the_whole_systems_are_neither_powered_nor_priced() -> None:
     """12 H200s hold one whole 8-GPU node: its 10.2 kW (DGX H200 maximum system power) is drawn, not 1.5 nodes'
     15.3 kW, as a system is bought and powered whole; the 4 chips past it say so (not powered: the catalog prices no
-    H200, and the note said 'neither powered nor priced' beside a '-' cost: report-only tester fuzzAI 2)."""
+    H200, and the note said 'neither powered nor priced' beside a '-' cost: report-only tester fuzzAI 2). The chips
+    column counts the 8 deployed, units_given the 12 given (it counted all 12, so cost over chips misled: fixea 3)."""
     row = _row("--units", "12")
-    assert (row["chips"], row["systems"], row["power_w"]) == (12, 1, 10_200.0)
-    assert row["note"] == "4 chips past 1 whole hgx-h200 serve nothing, not powered (a system is bought whole)"
+    assert (row["chips"], row["units_given"], row["systems"], row["power_w"]) == (8, 12, 1, 10_200.0)
+    assert row["note"] == ("4 of the 12 chips given are past 1 whole hgx-h200: not deployed, so not powered (a system "
+                           "is bought whole)")
 
 
 def test_a_budget_that_runs_no_system_still_names_the_chips_given() -> None:
@@ -73,11 +75,12 @@ def test_where_units_bind_the_fleet_keeps_the_most_tokens_a_chip() -> None:
 def test_no_whole_system_reads_alike_in_json_whatever_the_limit() -> None:
     """100 CloudMatrix chips (a part of one system) and 0.3 MW (no whole system) buy and power nothing alike: the
     second read power 0.0 and cost 0.0 where the first read null (fuzz round DI 5); both null now, as the table's
-    '-'."""
-    for option, value, chips in (("--units", "100", 100), ("--power-mw", "0.3", 0)):
+    '-'. Neither deploys a chip: the 100 given are units_given, not chips (fixea 3)."""
+    for option, value, given in (("--units", "100", 100), ("--power-mw", "0.3", None)):
         (row,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-8b", "--chips", "cloudmatrix-384",
                                                      option, value, "--processes", "1", "--format", "json"]).output)
-        assert (row["chips"], row["systems"], row["power_w"], row["cost_usd"]) == (chips, 0, None, None)
+        assert (row["chips"], row["units_given"], row["systems"], row["power_w"], row["cost_usd"]) == (
+            0, given, 0, None, None)
 
 
 def test_a_figure_rounding_to_a_thousand_is_shown_whole() -> None:
@@ -90,16 +93,16 @@ def test_a_figure_rounding_to_a_thousand_is_shown_whole() -> None:
 def test_a_fleet_that_serves_nothing_reads_so_in_every_cell() -> None:
     """A power budget that runs no whole system printed chips, MW and cost '-' but served '0.00' over '0.00-0.00', as
     did 5 chips that fill no system (report-only tester fixC 5): what serves nothing reads '-', as its MW and cost do;
-    the 5 chips given are still counted."""
-    for option, value, chips in (("--power-mw", "0.001", "-"), ("--units", "5", "5")):
+    the 5 chips given are not deployed, so the chips read '-' too (they read 5: fixea 3), and the note says so."""
+    for option, value in (("--power-mw", "0.001"), ("--units", "5")):
         out = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-8b", "--chips", "hgx-h100", option, value,
                                        "--processes", "1", "--format", "md"]).output
         lines = out.splitlines()
         header = next(line for line in lines if line.startswith("| chip "))
         row = next(line for line in lines if line.startswith("| nvidia-h100-sxm"))
         cells = dict(zip([h.strip() for h in header.split("|")], [c.strip() for c in row.split("|")]))
-        assert [cells[k] for k in ("chips", "systems", "MW", "cost", "T tokens/day served, 80%")] == [
-            chips, "-", "-", "-", "-"], row
+        assert [cells[k] for k in ("chips", "systems", "MW", "cost", "T tokens/day served, 80%")] == ["-"] * 5, row
+        assert option == "--power-mw" or "5 chips given hold no whole hgx-h100 (8 chips): none deployed" in row
 
 
 def test_the_chips_that_serve_nothing_are_counted_where_they_are() -> None:
@@ -114,21 +117,24 @@ def test_the_chips_that_serve_nothing_are_counted_where_they_are() -> None:
 
     unit = SimpleNamespace(unit_chips=lambda held: held * 11_615)
     assert _idle_note(unit, 100_000, catalog.system("atlas-960-superpod"), 8, limited=True) == (
-        "7,080 chips serve nothing: 8 idle in 6 whole atlas-960-superpod (powered) and 7,072 past them (not powered)")
+        "7,080 of the 100,000 chips given serve nothing: 8 idle in 6 whole atlas-960-superpod (powered) and 7,072 "
+        "past them (not deployed, so not powered)")
 
 
 def test_the_fleet_caption_says_what_mw_and_cost_count_and_every_status_flag() -> None:
-    """With --units the chips column counts every chip given, but MW and cost only the whole systems' (12 H200s:
-    10.2 kW, one node); the caption said 'chips, MW and cost count every chip of the fleet', and its flag list
+    """With --units the chips column counted every chip given, but MW and cost only the whole systems' (12 H200s:
+    10.2 kW, one node); the caption said 'chips, MW and cost count every chip of the fleet'; all three count the
+    chips deployed now, and the caption says where the chips given are (fixea 3). Its flag list
     lacked 'roadmap chip', which fleet rows use. It explains the words of the notes beside it, and only those (it
     explained 'uncalibrated' and 'power assumed' under rows none of whose notes said them: report-only tester
     fuzzCB 5)."""
     result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--chips", "h200", "--units", "12",
                                       "--format", "md"])
     caption = " ".join(result.stdout.split())
-    assert result.exit_code == 0 and ("chips counts every chip of the fleet, MW and cost those of its whole systems, "
-                                      "idle ones included, and none past them (a system is bought and powered whole; "
-                                      "the note says how many chips serve nothing, and where)") in caption
+    assert result.exit_code == 0 and ("chips, MW and cost count the chips deployed, those of whole systems, idle ones "
+                                      "included; chips given (--units) past them are not deployed, as a system is "
+                                      "bought and powered whole (the note says how many chips serve nothing, and "
+                                      "where; the chips given: units_given in --format json or csv)") in caption
     assert "as `compare` names it; every flag in --format json." in caption
     result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--chips", "h200,rubin", "--units", "72",
                                       "--format", "md"])
@@ -156,4 +162,4 @@ def test_chips_idle_inside_whole_systems_say_where() -> None:
         assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 7), 8, system, 1, limited=True) == (
             f"1 chip serves nothing: idle in 1 whole {name} ({kept})")
         assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 8), 9, system, 1, limited=True) == (
-            f"1 chip past 1 whole {name} serves nothing, {dropped} (a system is bought whole)")
+            f"1 of the 9 chips given is past 1 whole {name}: not deployed, so {dropped} (a system is bought whole)")

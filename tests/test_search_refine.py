@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import math
 
 import pytest
 from click.testing import CliRunner
@@ -95,7 +96,7 @@ def test_refined_disaggregated_rows_are_serve_sim_on_whole_workers() -> None:
         "layout", "decode_layout")}, "layout": Layout(), "decode_layout": Layout()}))
     clients = round(row["concurrency"]) * decode
     assert row["sim_case"] == (f"disagg: {prefill} x tp1 prefill, {decode} x tp1 decode, {clients} clients, fp8 "
-                               "weights, fp8 KV")
+                               "weights, fp8 KV, lengths uniform in [0.8, 1] x nominal")
     served = _run("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "256", "--osl", "128",
                   "--mode", "disagg", "--prefill-workers", str(prefill), "--decode-workers", str(decode),
                   "--concurrency", str(clients), "--weights", "fp8", "--kv", "fp8", "--sim", "--format", "json")
@@ -296,7 +297,13 @@ def test_poisson_arrivals_simulate_the_rate_a_configuration_sustains_without_a_f
     """Llama-3.1-8B on one H100 at 512 clients (1,024 in, 256 out; steady TTFT 0.48 s, TPOT 42.4 ms): the closed
     loop's p99 TTFT is its first wave, 5.5 s; the same 5,120 requests arriving at random at the rate that carries
     the output tokens/s the configuration sustains (512 x 256 / (0.48 + 256 x 0.0424) = 11,571 tokens/s, over the
-    client's mean draw of 230 output tokens: 50.3 requests/s) wait 0.20 s at p99, as production traffic would."""
+    client's mean draw of 230 output tokens: 50.3 requests/s) wait 0.20 s at p99, as production traffic would.
+    sim_case said only 'Poisson arrivals at 50.3 requests/s', not that the client draws lengths in [0.8, 1] x nominal
+    where the steady figures' are fixed, nor the tokens its requests carry (report-only tester, fixea 2): 50.3 x 230
+    = 11,571 output tokens/s on the one chip, about the steady rate (11,615), and 50.3 x (921 + 230) = 57,931 with the
+    prompts.
+    sim_rate_share: the Poisson run keeps up (its TTFT does not grow), so it sustains all of the steady rate, whatever
+    its own rate, first send to last token, reads; the closed loop's is its rate over the steady one."""
     from parity import catalog
     from parity.predict.refine import case_of_candidate, poisson_rate, refine_candidate
     from parity.search import best_precision, search_serving
@@ -312,7 +319,13 @@ def test_poisson_arrivals_simulate_the_rate_a_configuration_sustains_without_a_f
                                         arrivals=a) for a in ("closed", "poisson"))
     assert closed["sim_ttft_p99_s"] == pytest.approx(5.54, abs=0.01)
     assert poisson["sim_ttft_p99_s"] == pytest.approx(0.196, abs=0.001)
-    assert poisson["sim_case"].endswith("Poisson arrivals at 50.3 requests/s")
+    assert poisson["sim_case"] == ("agg: 1 x tp1, 512 clients, fp8 weights, fp8 KV, lengths uniform in [0.8, 1] x "
+                                   "nominal, Poisson arrivals at 50.3 requests/s carrying 11,571 output tokens/s a "
+                                   "chip (57,931 with their prompts)")
+    assert round(best.tokens_per_s_per_chip) == 11_615
+    assert poisson["sim_rate_share"] == 1.0 and closed["sim_rate_share"] == pytest.approx(
+        closed["sim_tokens_per_s_per_chip"] / best.tokens_per_s_per_chip, rel=1e-12)
+    assert closed["sim_case"].endswith("fp8 KV, lengths uniform in [0.8, 1] x nominal")
 
 
 def test_a_refined_row_carries_the_simulators_interval_as_serve_gives_it() -> None:
@@ -366,3 +379,28 @@ def test_search_json_states_the_bound_asked_beside_the_one_it_screened_by() -> N
     assert found["targets"] == {"tpot_s": 0.05, "ttft_s": 1.234}
     assert found["screened_targets"] == {"tpot_s": 0.05, "ttft_s": None}
     assert found["target_statistics"] == {"tpot": "mean", "ttft": "p99"}
+
+
+def test_a_simulated_run_short_of_the_rate_sized_on_says_what_the_fleet_serves() -> None:
+    """`fleet --ttft p99:2s --tpot p99:60ms` sized Qwen3-235B on H20s on the steady 1,579 tok/s/chip ('101% of
+    demand') beside a simulated 1,518 with nothing said (report-only tester, fixea 2). That Poisson run kept up (its
+    TTFT did not grow): its rate, first send to last token, counts the 27 s drain after 556 s of arrivals, so its
+    sim_rate_share is 1. A run whose TTFT grows 0.05 s a second is served at 1 / 1.05 of the arrivals, 95.2%; a
+    closed loop's share is its rate over the steady one. Under 97% the fleet's note says what the fleet serves."""
+    from types import SimpleNamespace
+
+    from parity.cli.fleet_cmd import _simulated_note
+    from parity.predict.refine import _rate_share
+
+    steady = SimpleNamespace(tokens_per_s_per_chip=1579.0)
+    kept_up, behind = (SimpleNamespace(ttft_growth=g, output_tokens_per_s_per_chip=1518.3) for g in (-0.0002, 0.05))
+    assert _rate_share(steady, kept_up, open_loop=True) == 1.0
+    assert _rate_share(steady, behind, open_loop=True) == pytest.approx(0.9524, abs=1e-4)
+    assert _rate_share(steady, behind, open_loop=False) == pytest.approx(1518.3 / 1579.0, rel=1e-12)
+    fleet, units = SimpleNamespace(served_share=1.0103), SimpleNamespace(served_share=None)
+    assert _simulated_note(fleet, {"sim_rate_share": 1 / 1.05}) == (
+        "the simulated run sustains 95.2% of the rate sized on, so the fleet serves 96.2% of the demand")
+    assert _simulated_note(units, {"sim_rate_share": 1 / 1.05}) == (
+        "the simulated run sustains 95.2% of the rate sized on")
+    assert [_simulated_note(fleet, sim) for sim in ({"sim_rate_share": 0.98}, {"sim_rate_share": math.nan}, {})] == [
+        ""] * 3

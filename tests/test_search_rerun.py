@@ -139,5 +139,6 @@ def test_a_refined_search_prints_the_line_its_sim_columns_reproduce() -> None:
         best["sim_ttft_s"], best["sim_tpot_s"], best["sim_tokens_per_s_per_chip"])
     assert best["sim_ttft_s"] == pytest.approx(0.591826, rel=1e-5)
     text = " ".join(CliRunner().invoke(cli, list(args), env={"COLUMNS": "200"}).output.split())
-    assert ("the engine's profile for the chip's software stack and the client profile's lengths, where the "
-            f"steady-state columns' are fixed; the best's sim figures: {line}; '-': not refined") in text
+    assert ("the engine's profile for the chip's software stack and the client profile's lengths (sim_case names "
+            "them, and under Poisson arrivals the tokens its requests carry), where the steady-state columns' are "
+            f"fixed; the best's sim figures: {line}; '-': not refined") in text

@@ -128,7 +128,8 @@ def test_a_fleet_smaller_than_one_worker_serves_nothing_and_says_so() -> None:
                            "json")
     (plan,) = json.loads(output)
     assert code == 0 and plan["served_tokens_per_day"] == 0 and plan["note"].endswith(
-        "1 chip holds no whole hgx-h20 (8 chips): no MW or cost, as a system is bought and powered whole")
+        "1 chip given holds no whole hgx-h20 (8 chips): none deployed, no MW or cost, as a system is bought and powered "
+        "whole") and (plan["chips"], plan["units_given"]) == (0, 1)
     code, output = _invoke("fleet", "--model", "deepseek-r1", "--units", "8", "--chips", "nvidia-h20", "--format",
                            "json")
     (plan,) = json.loads(output)
@@ -330,7 +331,8 @@ def test_train_validate_refuses_the_options_of_one_layout() -> None:
 
 @pytest.mark.parametrize(("limits", "chips", "says"), [
     (("--demand", "1e12tokens/day", "--units", "10000"), 600, "the demand needs 600 of the 10,000 chips available"),
-    (("--demand", "1e12tokens/day", "--units", "100"), 100, "the demand needs 600 chips, 100 are available"),
+    # 96 deployed: the 4 past 12 whole nodes are not (fixea 3)
+    (("--demand", "1e12tokens/day", "--units", "100"), 96, "the demand needs 600 chips, 100 are available"),
     (("--units", "1000", "--power-mw", "10"), 1000, "the fleet draws 1.27 of the 10 MW budget"),
     (("--demand", "1e12tokens/day", "--power-mw", "0.5"), 392, "the power budget runs 392 of the 600 chips"),
 ])
@@ -342,6 +344,7 @@ def test_every_limit_given_together_is_read_and_named(limits: tuple[str, ...], c
                            "json")
     (plan,) = json.loads(output)
     assert code == 0 and plan["chips"] == chips and says in plan["note"]
+    assert plan["units_given"] == (int(limits[limits.index("--units") + 1]) if "--units" in limits else None)
     code, output = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h200-sxm", *limits)
     title = output.splitlines()[0]
     assert ("chips" in title) == ("--units" in limits) and ("MW" in title) == ("--power-mw" in limits)

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from parity import catalog
 from parity.errors import PolicyError
 from parity.hardware import Chip, System
-from parity.policy import LETTER_RULE, THRESHOLD_RULES, Assessment, assess, jan2026_zone, licence_letter
+from parity.policy import LETTER_RULE, NEAR_LINE, THRESHOLD_RULES, Assessment, assess, jan2026_zone, licence_letter
 
-__all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NOT_MODELLED", "Decision", "Screened", "decide", "domestic",
-           "decisions", "eccn_text", "kept_by_text", "refusal", "rule_fields", "screen"]
+__all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NEAR_MARK", "NOT_MODELLED", "Decision", "Screened",
+           "class_fields", "decide", "domestic", "decisions", "eccn_shown", "eccn_text", "kept_by_text",
+           "near_footnote", "near_words", "refusal", "rule_fields", "screen"]
 
 EXPORT_RULES = THRESHOLD_RULES  # the lines `policy --at-threshold --rule` scales a chip to, so one word means one line
 
@@ -45,6 +46,37 @@ def eccn_text(a: Assessment) -> str:
     if a.eccn_3a090 == "unknown":
         return "unknown: " + "/".join((p or "outside").removeprefix("3A090.") for p in a.eccn_3a090_possible)
     return a.eccn_3a090 or "outside"
+
+
+# marks, for people, a class that a metric near a line from figures no datasheet states may change (policy.near_lines)
+NEAR_MARK = "~"
+
+
+def eccn_shown(a: Assessment) -> str:
+    """The 3A090 class as a table shows it to people: eccn_text, with NEAR_MARK where a metric lies within NEAR_LINE
+    of a line from figures no datasheet states (policy.near_lines), so the chip's true figures may change the class:
+    'outside~' (the H20, TPP 2,368 from press figures, 1.3% under 2,400). JSON and CSV keep eccn_text and near_lines."""
+    return eccn_text(a) + NEAR_MARK * bool(a.near_lines)
+
+
+def near_words(a: Assessment) -> list[str]:
+    """Each of policy.near_lines without the sources it names: 'TPP 2,368 is 1.3% under the 2,400 line'."""
+    return [n.split(", from")[0] for n in a.near_lines]
+
+
+def near_footnote(assessments: Sequence[Assessment], where: str) -> str:
+    """What NEAR_MARK means and the metrics that set it, for a caption under eccn_shown's column: ' ~ a metric within
+    10% of a line, ... (which figures: `where`): nvidia-h20 TPP 2,368 is 1.3% under the 2,400 line.'; '' where no chip
+    is near a line. `where`: the output's fields that give the figures and their sources."""
+    rows = [f"{a.chip} {words}" for a in dict((a.chip, a) for a in assessments).values() for words in near_words(a)]
+    return (f" {NEAR_MARK} a metric within {NEAR_LINE:.0%} of a line, from figures no datasheet states, so the class "
+            f"may differ (which figures: {where}): {'; '.join(rows)}." if rows else "")
+
+
+def class_fields(a: Assessment) -> dict[str, object]:
+    """A fleet record's export class, as `parity policy --format json` gives it: eccn_3a090 (eccn_text) and
+    near_lines (policy.near_lines: each metric near a line from figures no datasheet states, and those figures)."""
+    return {"eccn_3a090": eccn_text(a), "near_lines": list(a.near_lines)}
 
 
 def _class_text(a: Assessment) -> str:
@@ -104,8 +136,7 @@ def decide(chip: Chip, rule: str, tf32_bits: int = 0) -> Decision:
     if kept and unsure:
         why += f", and {LETTER_RULE} unknown (its 'combination thereof' is unpublished: the lines decide)"
     if a.near_lines:  # policy.near_lines: a stated figure may put the chip across a line
-        near = ", ".join(n.split(", from")[0] for n in a.near_lines)
-        why += f", near a line from figures no datasheet states ({near})"
+        why += f", near a line from figures no datasheet states ({', '.join(near_words(a))})"
     return Decision(rule=key, kept=kept, why=why)
 
 

@@ -45,15 +45,16 @@ class FleetPlan:
     tokens_per_s_per_chip: output tokens/s per chip in the best configuration under the targets;
     served_tokens_per_s_per_chip: the same counted as the demand counts (`count`: 'total', prompt + output, or
     'output'); both None where no configuration serves, as is clients_per_worker.
-    chips: needed for the demand at its peak with spare capacity, in whole deployment units (aggregated workers,
-    or decode workers with whole prefill workers) rounded up to whole systems, else the chips given (units) or
-    the whole systems a power budget runs; systems: the whole systems among them (only those serve: a part of
-    one runs no worker of its scale-up domain); power_w: the chips' share of their systems' power as the catalog
-    states it (power_source), cost_usd: their share of the price (price_source): a system's where the catalog
-    prices the system (CloudMatrix 384, CPUs and optics included), else a chip's (None without either); idle chips
-    of whole systems are included in both, chips past the whole systems in neither (NaN power and None cost where
-    no system is whole): a part of a system is neither bought nor powered alone, and its share would price chips
-    that serve nothing.
+    chips: the chips deployed, those of the whole systems: needed for the demand at its peak with spare capacity,
+    in whole deployment units (aggregated workers, or decode workers with whole prefill workers) rounded up to
+    whole systems, else the whole systems the chips given (units) fill or a power budget runs; units_given: the
+    chips given (--units; None without), of which those past the whole systems are not deployed (a part of a
+    system runs no worker of its scale-up domain, and is neither bought nor powered alone: the note says how many),
+    so that no cost or power is read over chips that serve nothing; systems: the whole systems; power_w: the
+    chips' share of their systems' power as the catalog states it (power_source), cost_usd: their share of the
+    price (price_source): a system's where the catalog prices the system (CloudMatrix 384, CPUs and optics
+    included), else a chip's (None without either); idle chips of whole systems are included in both (NaN power
+    and None cost where no system is whole).
     served_tokens_per_day: what the whole deployment units in the whole systems serve (other chips serve nothing).
     demand_tokens_per_s: the demand sized for, None where none was given.
     flags: where the best configuration lies outside what parity was checked on (uncertainty.case_flags, as
@@ -70,7 +71,8 @@ class FleetPlan:
     served_tokens_per_s_per_chip: float | None
     count: str  # what served_* and demand_* count: 'total' (prompt + output tokens) or 'output'
     demand_tokens_per_s: float | None  # None where no demand was given (--units or --power-mw alone)
-    chips: int | float  # whole chips; inf where no configuration serves (as systems)
+    chips: int | float  # whole chips deployed; inf where no configuration serves (as systems)
+    units_given: int | None = None  # the chips given (--units), those past the whole systems not deployed
     # the chips the demand needs at the low and high ends of the per-chip rate's 80% interval (compare's
     # tokens_per_s_per_chip_low/high), before any limit; None without a demand or stored intervals
     chips_low: int | None = None
@@ -236,32 +238,32 @@ def _unit_text(best: Candidate) -> str:
 
 
 def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: bool) -> str:
-    """What of a fleet of `chips` chips serves nothing ('' where every chip serves): the chips past the whole
-    systems they fill (a part of a system runs none of the workers of its scale-up domain) and, where a limit
-    (units, a power budget) rather than a demand set the chips (a demand's rounding up is no news) or none is
-    `held`, those past the whole deployment units the systems hold."""
+    """What of a fleet of `chips` chips serves nothing ('' where every chip serves): the chips given past the whole
+    systems they fill, not deployed (a part of a system runs none of the workers of its scale-up domain; only --units
+    gives chips that fill no whole system) and, where a limit (units, a power budget) rather than a demand set the
+    chips (a demand's rounding up is no news) or none is `held`, those past the whole deployment units the systems
+    hold."""
     systems = chips // system.chips
     if not systems:
-        return (f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole {system.id} ({system.chips:,} chips): "
-                "no MW or cost, as a system is bought and powered whole")
+        return (f"{chips:,} chip{' given holds' if chips == 1 else 's given hold'} no whole {system.id} "
+                f"({system.chips:,} chips): none deployed, no MW or cost, as a system is bought and powered whole")
     if not held:
         return f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole deployment ({_unit_text(best)})"
     past = chips - systems * system.chips
     rest = round(chips - best.unit_chips(held)) if limited else past
     if not rest:
         return ""
-    beyond = f"past {systems:,} whole {system.id}"
     # chips inside whole systems are powered and priced, those past them neither (priced: where the catalog has one)
     kept, dropped = (("powered and priced", "neither powered nor priced") if price_per_chip(system)[0] is not None
                      else ("powered", "not powered"))
     if 0 < past < rest:  # some idle inside the whole systems, the others past them
-        return (f"{rest:,} chips serve nothing: {rest - past:,} idle in {systems:,} whole {system.id} ({kept}) and "
-                f"{past:,} past them ({dropped})")
+        return (f"{rest:,} of the {chips:,} chips given serve nothing: {rest - past:,} idle in {systems:,} whole "
+                f"{system.id} ({kept}) and {past:,} past them (not deployed, so {dropped})")
     if not past:  # all of them inside the whole systems
         return (f"{rest:,} chip{' serves' if rest == 1 else 's serve'} nothing: idle in {systems:,} whole {system.id} "
                 f"({kept})")
-    return (f"{rest:,} chip{'' if rest == 1 else 's'} {beyond} serve{'s' if rest == 1 else ''} nothing, {dropped} "
-            "(a system is bought whole)")
+    return (f"{rest:,} of the {chips:,} chips given {'is' if rest == 1 else 'are'} past {systems:,} whole "
+            f"{system.id}: not deployed, so {dropped} (a system is bought whole)")
 
 
 def _refuse_beyond_any_fleet(model: Model, systems: Sequence[System], demand_tokens_per_s: float | None,
@@ -405,7 +407,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
                                  kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=None,
                                  served_tokens_per_s_per_chip=None, count=count,
-                                 demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, systems=math.inf,
+                                 demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, units_given=units,
+                                 systems=math.inf,
                                  power_w=math.inf, cost_usd=None, price_source=price_source,
                                  power_source=power_text(system), flags=what_if,
                                  note="; ".join([*flag_note(what_if), why or (
@@ -433,7 +436,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
                                  kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=None,
                                  served_tokens_per_s_per_chip=None, count=count,
-                                 demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, systems=math.inf,
+                                 demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, units_given=units,
+                                 systems=math.inf,
                                  power_w=math.inf, cost_usd=None, price_source=price_source,
                                  power_source=power_text(system), flags=what_if,
                                  note="; ".join([*flag_note(what_if), beyond[-1]]), assumptions=said))
@@ -458,7 +462,8 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
             kv_cache=precision.kv_cache, configuration=layout, clients_per_worker=round(best.concurrency),
             tokens_per_s_per_chip=best.tokens_per_s_per_chip, served_tokens_per_s_per_chip=served, count=count,
-            demand_tokens_per_s=demand_tokens_per_s, chips=n, chips_low=low, chips_high=high, systems=whole,
+            demand_tokens_per_s=demand_tokens_per_s, chips=whole * system.chips, units_given=units, chips_low=low,
+            chips_high=high, systems=whole,
             # whole systems: bought, powered; none (as no chips at all): NaN and None, as the table's '-'
             power_w=whole * system.chips * watts if whole else math.nan,
             cost_usd=None if price is None or not whole else whole * system.chips * price,

@@ -17,8 +17,8 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.workloads import refuse_other_workloads_options, training_run_options
 from parity.cli.labels import SPECS_ASSUMED_WORDS, flags_caption, system_label
-from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, FORMAT_NAME, TOKENS, Targets, arrivals_option, \
-    arrivals_text, formats_text, targets_options
+from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, FORMAT_NAME, SIM_CLIENT, TOKENS, Targets, \
+    arrivals_option, arrivals_text, formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Comparison, compare, even_text, \
@@ -117,8 +117,8 @@ def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
               "configuration is the fastest the simulator passes; the throughputs and ratios are the steady-state "
               "model's for it")
     return [("sim: the step-level simulator re-ran each system's best configuration as `parity serve --sim` would "
-             "(the benchmark client's prompts, the same layouts, formats and MTP; how each model scores on measured "
-             f"runs: docs/accuracy.md); {chosen}. ", True),
+             f"(the same layouts, formats and MTP, at {SIM_CLIENT}; how each model scores on measured runs: "
+             f"docs/accuracy.md); {chosen}. ", True),
             (f"Simulated runs flagged: {'; '.join(said)}. " if said else "", False)]
 
 

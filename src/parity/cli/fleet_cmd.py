@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -16,15 +18,15 @@ from parity.cli.mtp import mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.cli.fleet_train import fleet_kinds, train_fleet
 from parity.cli.workloads import refuse_other_workloads_options, training_run_options
-from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, UNITS, Quantity, Real, Targets, arrivals_option, \
-    arrivals_text, formats_text, targets_options
+from parity.cli.values import DEFAULT_TTFT, ENGINE, SIM_CLIENT, TOKENS, UNITS, Quantity, Real, Targets, \
+    arrivals_option, arrivals_text, formats_text, targets_options
 from parity.errors import ParityError
-from parity.export import EXPORT_RULES, eccn_text, rule_fields
+from parity.export import EXPORT_RULES, class_fields, eccn_shown, near_footnote, rule_fields
 from parity.cli.serve_line import as_compared, in_catalog, serve_command, simulated_as_compared
 from parity.fleet import FleetPlan, basis_text, plan_fleet, spare_text
 from parity.hardware import System
 from parity.parallel import map_chunks
-from parity.predict.refine import case_of_candidate
+from parity.predict.refine import SIM_SHORTFALL, case_of_candidate
 from parity.policy import assess
 from parity.uncertainty import specs_flag
 from parity.units import counted, share_text
@@ -127,22 +129,25 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
         sims = (map_chunks(simulated_as_compared, jobs, processes, progress=lambda _: bar.advance(simulating))
                 if percentiles else [{} for _ in plans])
     export = exporting.text if exporting else ""
-    rows = [_before_note(p.to_dict(), _serve_line(p, system, model, engine, isl, osl, drafts) | sim)
-            | {"eccn_3a090": eccn_text(assess(system.chip)),
-               "assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
-            for p, system, sim in zip(plans, kinds, sims)]
+    classes = [assess(system.chip) for system in kinds]  # each chip's export class, as `parity policy` gives it
+    rows = [_before_note(p.to_dict() | {"note": "; ".join(filter(None, [p.note, _simulated_note(p, sim)]))},
+                         _serve_line(p, system, model, engine, isl, osl, drafts) | sim)
+            | class_fields(a) | {"assumptions": [*p.assumptions, *filter(None, [export])]}
+            | rule_fields(exporting, system)
+            for p, system, sim, a in zip(plans, kinds, sims, classes)]
     ranged = any(p.chips_low is not None for p in plans)
     trillions = scaled(1e12, zeros=True)
     costs = cost_cells([p.cost_usd for p in plans], kinds)  # each over what it counts, where the rows' differ
     shown = rows if fmt not in ("table", "md") else [  # the chips' 80% interval as people read it: '20,752-68,144'
         r | {"chips_80": "-" if p.chips_low is None else f"{p.chips_low:,}-{p.chips_high:,}",
+             "eccn_3a090": eccn_shown(a),  # marked where a metric near a line may change it, as `parity policy` does
              "cost_cell": costs[i] if costs else "",
              # what they serve over its 80% interval: '82.5' over '38.5-127'; '-' where they serve nothing (as their
              # MW and cost), not '0.00' over '0.00-0.00'
              "served_80": over_interval(trillions(p.served_tokens_per_day), p.served_tokens_per_day_low,
                                         p.served_tokens_per_day_high, trillions)
              if p.served_tokens_per_day else "-"}
-        for i, (r, p) in enumerate(zip(rows, plans))]
+        for i, (r, p, a) in enumerate(zip(rows, plans, classes))]
     # where a system other than a chip's default is named, the system column shows, and the chip (which each
     # system names: parity show) gives way first at a narrow terminal
     defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
@@ -185,7 +190,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                   f"benchmark's closed loop" + ("" if exporting else
                                                  "; ECCN 3A090 (--wide): the chip's US export class, which no letter "
                                                  "or rule for China decides alone (`parity policy`; --rule keeps the "
-                                                 "chips a buyer in China gets)") + ". Formats: "
+                                                 "chips a buyer in China gets)") + "."
+                  + near_footnote(classes, "near_lines in --format json or csv") + " Formats: "
                   f"{formats_text(None, any(p.configuration.startswith('disagg') for p in plans))} (each row's "
                   f"whole line: serve_command in --format json or csv"
                   + ("; a what-if's is empty: serve runs catalog systems" if what_ifs else "") + f"). {mtp_words}"
@@ -195,12 +201,17 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                      f"{arrivals_text(arrivals)}; sim {simulated}: that configuration's run in the simulator, "
                      + ("its requests so arriving" if arrivals == "poisson" else
                         "as `parity serve --sim` runs its serve line")
-                     + " (--wide; sim_* and sim_case in --format json or csv). "
+                     + f", at {SIM_CLIENT} (--wide; sim_* and sim_case in --format json or csv); sim_rate_share: the "
+                     "share of the rate sized on that the simulated run sustains ("
+                     + ("1 where its queue holds; its sim_tokens_per_s_per_chip, first send to last token, counts its "
+                        "drain too" if arrivals == "poisson" else "its sim_tokens_per_s_per_chip over that rate")
+                     + f"), the note saying what the fleet serves where it is under {1 - SIM_SHORTFALL:.0%}. "
                      if percentiles else "") + "Served: whole deployment units (aggregated workers, or decode "
                   "workers with whole prefill workers at the sized ratio) in whole systems (a part of one runs no "
-                  "worker of its scale-up domain); chips counts every chip of the fleet, MW and cost those of its "
-                  "whole systems, idle ones included, and none past them (a system is bought and powered whole; the "
-                  "note says how many chips serve nothing, and where). served, 80%: under what "
+                  "worker of its scale-up domain); chips, MW and cost count the chips deployed, those of whole "
+                  "systems, idle ones included; chips given (--units) past them are not deployed, as a system is "
+                  "bought and powered whole (the note says how many chips serve nothing, and where; the chips given: "
+                  "units_given in --format json or csv). served, 80%: under what "
                   "they serve, what they serve at the ends of the 80% interval of the per-chip rate (compare's "
                   "tokens_per_s_per_chip_low/high; served_tokens_per_day_low/high in --format json or csv). Note: "
                   "what the best configuration lies outside of, as `compare` names it"
@@ -223,6 +234,19 @@ def _before_note(record: dict[str, object], added: dict[str, object]) -> dict[st
     """`record` with `added` before its note, flags and assumptions, which stay its last fields (a CSV's columns)."""
     head = [k for k in record if k not in ("note", "flags", "assumptions")]
     return {k: record[k] for k in head} | added | {k: record[k] for k in ("note", "flags", "assumptions")}
+
+
+def _simulated_note(plan: FleetPlan, sim: Mapping[str, object]) -> str:
+    """What the fleet serves where the simulated run of its configuration sustains under 1 - SIM_SHORTFALL of the
+    steady rate the chips are sized on (sim_rate_share): 'the simulated run sustains 95.0% of the rate sized on, so
+    the fleet serves 96.0% of the demand' (the steady 101% read alone: report-only tester, fixea 2); '' where it
+    sustains more, or nothing was simulated (no percentile target: `sim` is empty; a failed run's share is NaN)."""
+    share = float(sim.get("sim_rate_share", math.nan))  # type: ignore[arg-type]
+    if not share < 1.0 - SIM_SHORTFALL:
+        return ""
+    served = (f", so the fleet serves {share_text(plan.served_share * share)} of the demand"
+              if plan.served_share is not None else "")
+    return f"the simulated run sustains {share_text(share)} of the rate sized on{served}"
 
 
 def _serve_line(plan: FleetPlan, system: System, model_name: str, engine: str, isl: int, osl: int,

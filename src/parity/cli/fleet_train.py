@@ -11,7 +11,7 @@ from parity.cli.labels import COST_BASES, cost_cells, flags_caption
 from parity.cli.values import listed
 from parity.cli.variants import variant_systems, what_ifs_text
 from parity.errors import ParityError
-from parity.export import Screened, eccn_text, rule_fields, screen
+from parity.export import Screened, class_fields, eccn_shown, near_footnote, rule_fields, screen
 from parity.hardware import System
 from parity.fleet import SECONDS_PER_DAY
 from parity.fleet_training import plan_training_fleet
@@ -54,13 +54,14 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
     plans = plan_training_fleet(found, kinds, tokens, None if days is None else days * SECONDS_PER_DAY, units,
                                 None if power_mw is None else power_mw * 1e6, seq_len, batch, precision, processes)
     export = exporting.text if exporting else ""
-    rows = [p.to_dict() | {"eccn_3a090": eccn_text(assess(system.chip)),  # as the serving fleet's rows carry it
-                           "assumptions": [*p.assumptions, *filter(None, [export])]} | rule_fields(exporting, system)
-            for p, system in zip(plans, kinds)]
+    classes = [assess(system.chip) for system in kinds]  # each chip's export class, as the serving fleet's rows
+    rows = [p.to_dict() | class_fields(a) | {"assumptions": [*p.assumptions, *filter(None, [export])]}
+            | rule_fields(exporting, system) for p, system, a in zip(plans, kinds, classes)]
     costs = cost_cells([p.cost_usd for p in plans], kinds)  # each over what it counts, where the rows' differ
     shown = rows if fmt not in ("table", "md") else [  # days and the cost as people read them; SI in JSON and CSV
-        r | {"days": p.train_time_s / SECONDS_PER_DAY, "cost_cell": costs[i] if costs else ""}
-        for i, (r, p) in enumerate(zip(rows, plans))]
+        r | {"days": p.train_time_s / SECONDS_PER_DAY, "cost_cell": costs[i] if costs else "",
+             "eccn_3a090": eccn_shown(a)}
+        for i, (r, p, a) in enumerate(zip(rows, plans, classes))]
     defaults = all(s.id == catalog.system_for(s.chip).id for s in kinds)
     columns = [Column("chip", "chip", plain, "left", wide=not defaults),
                Column("system", "in system", plain, "left", wide=defaults),
@@ -88,6 +89,7 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
     # each row as its first shown column names it: the chip where every system is its chip's default, else the system
     flagged = flags_caption(found, model, [(p.chip if defaults else p.system, p.tokens_per_s_per_chip is not None,
                                             p.flags) for p in plans], workload="train")
+    near = near_footnote(classes, "near_lines in --format json or csv")  # what the ECCN column's marks say
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Training fleet for {found.name}: {what}" + (f", exportable to China under {exporting.rule}"
                                                        if exporting else ""),
@@ -113,4 +115,4 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                      + ", each at its catalog chip's calibration, and its price where the variant sets no "
                      "unit_price_usd (note 'catalog price')" if what_ifs else "")
                   + (f". {export} (per record: rule, rule_why, rule_dropped in --format json or csv)"
-                     if export else "")))
+                     if export else "") + ("." + near if near else "")))

@@ -18,10 +18,10 @@ from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import CatalogError, ParityError
-from parity.export import Decision, decisions, domestic, eccn_text, kept_by_text
+from parity.export import Decision, decisions, domestic, eccn_shown, kept_by_text, near_footnote
 from parity.hardware import Chip
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
-from parity.policy import LETTER_CAPTION, LETTER_RULE, NEAR_LINE, PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, \
+from parity.policy import LETTER_CAPTION, LETTER_RULE, PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, \
     performance_density
 from parity.report.tables import Column, over_interval, plain, ratio, reached, scaled
 
@@ -58,7 +58,7 @@ def _row(a: Assessment, china: dict[str, Any], kept_by: str) -> dict[str, Any]:
     home = ([f"domestic in China ({china['domestic']}): a buyer there needs no US export licence; the US class holds "
              "for exports elsewhere"] if china["domestic"] else [])
     return {"chip": a.chip, "tpp": a.tpp, "tpp_format": a.set_by, PD_KEY: a.performance_density,
-            "eccn_3a090": eccn_text(a) + NEAR_MARK * bool(a.near_lines), "license_exception_nac": a.nac_shown,
+            "eccn_3a090": eccn_shown(a), "license_exception_nac": a.nac_shown,
             "jan2026_zone": a.zone_shown, "notes": "; ".join([*home, *a.notes]),
             **{f"rule_{v.rule}": v.shown for v in a.verdicts}, f"rule_{LETTER_RULE}": a.letter_shown,
             "china_kept_by": kept_by}
@@ -70,10 +70,6 @@ _CAPTION = ("TPP = max over dense peaks of TOP/s x bit length; PD = TPP / logic 
               f"< 6,500 GB/s, the January 2026 case-by-case review line; {ZONE_NA}.")
 
 
-# an ECCN a metric near a line from figures no datasheet states may change (policy.near_lines), marked for people
-NEAR_MARK = "~"
-NEAR_FOOTNOTE = (f"{NEAR_MARK} a metric within {NEAR_LINE:.0%} of a line, from figures no datasheet states, so the "
-                 "class may differ (which figures: notes, near_lines in --format json)")
 # what the China column says, and how it follows from the verdicts
 CHINA_CAPTION = ("China, kept by: the --rule values under which `fleet` and `compare` keep the chip for a buyer in "
                  "China (why, per rule: 'china' in --format json); 'domestic': a PRC vendor's chip, kept under every "
@@ -141,10 +137,9 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
                Column("notes", "notes", plain, "left", wide=True)]
     tf32 = "TF32 not counted" if tf32_bits == 0 else f"TF32 at {tf32_bits} bits"
     reversed_rows = [f"{a.chip} {r}" for a in results for r in a.reversals]
-    near_rows = [f"{a.chip} {n.split(', from')[0]}" for a in results for n in a.near_lines]
     emit(rows, columns, fmt, title=f"US export-control metrics ({tf32})",
          caption=_CAPTION + (f" {REVERSED_FOOTNOTE}: {'; '.join(reversed_rows)}." if reversed_rows else "")
-         + (f" {NEAR_FOOTNOTE}: {'; '.join(near_rows)}." if near_rows else "")
+         + near_footnote(results, "notes, near_lines in --format json")
          + f" {CHINA_CAPTION}",
          payload=records, out=out)
 

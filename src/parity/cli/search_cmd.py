@@ -17,8 +17,8 @@ from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import screened, unreachable_ttft
 from parity.cli.serve_line import disagg_rerun, serve_command
-from parity.cli.values import (CHIPS, ENGINE, FORMAT_NAME, TOKENS, Count, Targets, arrivals_option, arrivals_text,
-                               targets_options)
+from parity.cli.values import (CHIPS, ENGINE, FORMAT_NAME, SIM_CLIENT, TOKENS, Count, Targets, arrivals_option,
+                               arrivals_text, targets_options)
 from parity.search import best_precision, mtp_assumption
 from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import joined, texts
@@ -297,8 +297,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                   + ("the bisection's probes; those off the frontier follow its rows" if percentiles
                      else "the best, meeting the targets first, by tok/s/chip")
                   + "), each as `parity serve --sim` with its layout (sim_case; disaggregated on whole workers), "
-                  "the engine's profile for the chip's software stack and the client profile's lengths, where the "
-                  "steady-state columns' are fixed" + arrivals_text(arrivals)
+                  f"the engine's profile for the chip's software stack and {SIM_CLIENT}" + arrivals_text(arrivals)
                   + (f"; the best's sim figures: {sim_rerun}" if sim_rerun else "") + "; '-': not refined"
                   if refined else "")
                + "".join(f". Refined {rows[i]['mode']} {rows[i]['layout']}"

@@ -164,7 +164,7 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
             payload = page_payload(rows, errors, payload, model_kind, processes, iterations, ray)
         deliver(mine + accuracy_markdown(errors, training, payload), out)
         return
-    counted, agree = Counter(payload["rows"]), payload["deployments"]
+    agree = payload["deployments"]
     transfer, repeats, side_by_side = payload["transfer"], payload["repeat_spread"], payload["system_ratios"]
     columns = [Column("metric", "metric", plain, "left")] + [Column(f, f, plain, "left") for f in fields] + [
         Column("count", "rows", plain), Column("infeasible", "infeasible", plain, wide=1),

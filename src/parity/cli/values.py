@@ -348,6 +348,12 @@ def _own_text(own: Sequence[str], shown: Sequence[tuple[str, str]]) -> str:
                                                 *(f"{f} emulated" for f in emulated)])
 
 
+# what the simulator's client sends where it re-runs a configuration (compare --refine, search --refine, fleet under
+# percentile targets), in one wording: the steady-state figures are at fixed lengths, the client draws its own
+SIM_CLIENT = ("the client profile's lengths (sim_case names them, and under Poisson arrivals the tokens its requests "
+              "carry), where the steady-state columns' are fixed")
+
+
 def arrivals_text(arrivals: str) -> str:
     """What a caption says of Poisson arrivals ('' for the closed loop, the default)."""
     return ("; the simulated requests arrive at random (Poisson) at the rate each configuration sustains in the "

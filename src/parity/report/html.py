@@ -21,7 +21,7 @@ from parity.flags import Flag
 from parity.fleet import basis_text, plan_fleet
 from parity.hardware import Chip, System
 from parity.model import Model
-from parity.export import Screened, decisions, eccn_text, kept_by_text, screen
+from parity.export import Screened, decisions, eccn_shown, kept_by_text, near_footnote, screen
 from parity.policy import LETTER_CAPTION, LETTER_RULE, RULES, ZONE_NA, assess
 from parity.report.accuracy_section import accuracy_section
 from parity.report.frontier import frontier as searched_frontier
@@ -189,11 +189,10 @@ def export_controls(chips: Sequence[Chip]) -> str:
     """The export-control section's text and table: each chip's TPP, PD, ECCN 3A090, the April 2025 letter's verdict
     and the January 2026 zone, as `parity policy` gives them (Assessment.letter_shown, zone_shown), and what a buyer in
     China gets (export.kept_by_text)."""
-    rows = []
-    for chip in chips:
-        a = assess(chip)
+    rows, found = [], [assess(chip) for chip in chips]
+    for chip, a in zip(chips, found):
         rows.append([catalog_id(chip.id), f"<span class='key'>{num(a.tpp)}</span>", esc(a.set_by),
-                     num(a.performance_density, 2) if a.performance_density else "-", esc(a.eccn_3a090 or "outside"),
+                     num(a.performance_density, 2) if a.performance_density else "-", esc(eccn_shown(a)),
                      esc(a.letter_shown), esc(a.zone_shown), esc(kept_by_text(chip, decisions(chip))),
                      esc("; ".join(a.notes))])
     letter = next(r for r in RULES if r.id == LETTER_RULE)
@@ -205,7 +204,8 @@ def export_controls(chips: Sequence[Chip]) -> str:
                      "notes"], rows, "numbers")
             + "<p class='legend'><small>China: kept by: the export rules (<code>--rule</code>) under which a buyer in "
               "China gets the chip, as <code>parity policy</code> and <code>fleet --rule</code> decide it; "
-              "'domestic': a PRC vendor's chip, which needs no US export licence there.</small></p>")
+              "'domestic': a PRC vendor's chip, which needs no US export licence there."
+            + esc(near_footnote(found, "notes")) + "</small></p>")
 
 
 def build_report(out: Path, spec: ReportSpec = ReportSpec(),
@@ -348,7 +348,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     # chips with their 80% interval under them (the demand at the ends of the per-chip rate's interval), MW in three
     # figures as `parity fleet` gives them; the price and power sources, long, go under the table
     fleet_rows = [[catalog_id(p.chip), catalog_id(p.system), esc(p.weights),
-                   *([esc(eccn_text(assess(kind.chip)))] if screened else []), num(p.tokens_per_s_per_chip),
+                   *([esc(eccn_shown(assess(kind.chip)))] if screened else []), num(p.tokens_per_s_per_chip),
                    reached(num)(p.chips) + ("" if p.chips_low is None else
                                              f"<br><small class='id'>{p.chips_low:,}-{p.chips_high:,}</small>"),
                    reached(num)(p.systems), reached(scaled(1e6, zeros=True))(p.power_w),
@@ -362,7 +362,9 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         + table(["chip", "system", "format", *(["ECCN 3A090"] if screened else []), "out tok/s/chip",
                  "chips (80% interval)", "systems", "MW", "cost", "note"], fleet_rows, "numbers")
         + "<p class='legend'><small>Chips: whole systems' chips; under them, the chips the demand needs at the ends "
-          f"of the 80% interval of the per-chip rate, before any limit. {esc(basis_text(plans))}.</small></p>")
+          f"of the 80% interval of the per-chip rate, before any limit. {esc(basis_text(plans))}."
+        + (esc(near_footnote([assess(kind.chip) for kind in kinds], "`parity policy`'s notes"))
+           if screened else "") + "</small></p>")
 
     step("Accuracy")
     page.section("accuracy", "How accurate these numbers are", accuracy_section())
