@@ -53,7 +53,9 @@ def _read_cases(path: Path) -> list[dict[str, str]]:
     """The rows of a cases table: UTF-8 CSV text with a header naming the columns every case needs (model, system,
     isl, osl, concurrency; a table with a phase column may give its rows' batch and context instead of the last
     three, and max_concurrency stands for concurrency) and no column predict does not know (check_case_columns),
-    at least one case, and no case id twice (case ids name the output's rows)."""
+    at least one case, and no case id twice (case ids name the output's rows). A row without a case_id gets
+    'row-N', N its place among the rows from 1 (as a sweep's rows get 'sweep-N'), so that a refused row is found by
+    its id, not by counting; a row naming another's 'row-N' is refused."""
     header, rows = read_table(path, (), refusal=f"{path.name}: not a cases table (its first line, the header, is "
                                                 "blank; needs a header with at least model, system, isl, osl, "
                                                 "concurrency)")
@@ -81,6 +83,12 @@ def _read_cases(path: Path) -> list[dict[str, str]]:
                 raise ParityError(f"{path.name}: case_id {case_id!r} names rows {seen[case_id]} and {number}; case ids "
                                   "name the output's rows: give each its own (or leave it empty)")
             seen[case_id] = number
+    for number, row in enumerate(rows, start=1):
+        if not (row.get("case_id") or "").strip():
+            if (taken := seen.get(given := f"row-{number}")) is not None:
+                raise ParityError(f"{path.name}: row {taken}'s case_id {given!r} is the id given to row {number}, "
+                                  "which has none: give one of them another")
+            row["case_id"] = given
     return rows
 
 
@@ -136,7 +144,8 @@ def interval_texts(row: dict) -> dict:
 @out_option
 def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: str | None, out: Path | None) -> None:
     """Predict every serving case of a CSV table (columns: docs/model.md, "parity predict input"; one it does not
-    read is refused); bad rows get feasible=false."""
+    read is refused); bad rows get feasible=false. A row without a case_id is named row-N, N its place among the
+    rows from 1."""
     fmt = output_format(fmt, out, default="csv")
     refuse_overwrite([("CASES", cases)], [("--out", out)])
     rows = _read_cases(cases)
@@ -160,8 +169,8 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
         if score:
             click.echo(score, err=True)
         return
-    # for people: a case without an id is named by its place in the file, and every refusal says why
-    shown = [interval_texts({**r, "case_id": r["case_id"] or f"case {n}"}) for n, r in enumerate(table, start=1)]
+    # for people: every refusal says why (a case without an id named by its place in the file: _read_cases)
+    shown = [interval_texts(r) for r in table]
     refusals = [f"{r['case_id']}: {r['note']}" for r in shown if not r["feasible"]]
     # a full stop unless the last reason ends a sentence already ('did you mean hgx-h100?')
     caption = sentence(f"Not feasible ({len(refusals)}): " + "; ".join(refusals[:_REFUSALS_SHOWN])
