@@ -289,12 +289,15 @@ def test_engines_marks_a_stack_profiles_inherited_values() -> None:
 
 def test_engines_csv_is_one_record_per_parameter() -> None:
     """`engines NAME --format csv` is for machines: engine, section, parameter (file key), value in SI units, unit
-    and how the profile was obtained, one row per parameter; no display rows ('fitted on', '[kernels]')."""
+    and how the profile was obtained, one row per parameter; no display rows ('fitted on', '[kernels]'). Each row
+    carries its engine's own fields under the JSON's keys (name, method, date...: the CSV lacked them, report-only
+    tester fixdz2 3), all but its calibration rows, a long list JSON alone gives."""
     from parity.engine import PROFILE_SECTIONS
 
     out = CliRunner().invoke(cli, ["engines", "vllm", "--format", "csv"]).stdout
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0]) == ["engine", "section", "parameter", "value", "unit", "obtained"]
+    own = ["name", "measured", "method", "source", "date", "user_file", "assumptions", "stack", "base"]
+    assert list(rows[0]) == ["engine", "section", "parameter", "value", "unit", "obtained", *own]
     assert len(rows) == sum(len(s.fields) for s in PROFILE_SECTIONS)
     assert {r["section"] for r in rows} == {s.name for s in PROFILE_SECTIONS}
     assert not any(r["parameter"].startswith(("[", " ")) or r["parameter"] == "fitted on" for r in rows)
@@ -302,6 +305,9 @@ def test_engines_csv_is_one_record_per_parameter() -> None:
     assert overhead["section"] == "host" and overhead["unit"] == "s" and 1e-7 < float(overhead["value"]) < 1e-4
     assert {r["obtained"] for r in rows} == {"70 rows"} and {r["engine"] for r in rows} == {"vllm"}
     data = json.loads(CliRunner().invoke(cli, ["engines", "vllm", "--format", "json"]).stdout)
+    assert {(r["name"], r["method"], r["date"], r["stack"], r["measured"]) for r in rows} == {
+        (data[0]["name"], data[0]["method"], data[0]["date"], "cuda", "True")} and data[0]["name"] == "vLLM"
+    assert data[0]["method"].startswith("Nelder-Mead fit of kernel_overhead_s")
     assert data[0]["parameters"][0] == {k: rows[0][k] for k in ("engine", "section", "parameter", "unit", "obtained")
                                         } | {"value": data[0]["sections"]["kernels"]["gemm_scale"]}
 

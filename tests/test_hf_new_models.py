@@ -13,6 +13,8 @@ embedding and head of 32,000 x 4,096 each and a final norm: 7,241,732,096. Phi-3
 3 x 3,072 x 8,192 + 2 x 3,072 = 113,252,352, two 32,064 x 3,072 tables and a norm: 3,821,079,552.
 """
 
+import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -180,6 +182,31 @@ def test_a_utf8_byte_order_mark_is_read(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(LLAMA).encode())
     assert read_config(path) == LLAMA
     assert read_model(path).parameters == 7_241_732_096
+
+
+def test_models_states_the_checkpoint_formats_under_models_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`models --format json` gave "weights": "bf16/bf16", one slash string, where `model X` gives checkpoint_weights
+    and checkpoint_expert_weights (report-only tester fixdz2 3): the same two keys in both, JSON and CSV; the table
+    keeps 'dense/experts' for people (gpt-oss-120b's bf16 attention beside its mxfp4 experts)."""
+    from click.testing import CliRunner
+
+    from parity import catalog
+    from parity.cli import cli
+    wanted = {"llama-3.1-8b": ("bf16", "bf16"), "gpt-oss-120b": ("bf16", "mxfp4"),
+              "deepseek-r1": ("fp8_block", "fp8_block")}
+    entries = catalog.models()
+    monkeypatch.setattr(catalog, "models", lambda: tuple(e for e in entries if e.id in wanted))
+    runner = CliRunner()
+    keys = ("checkpoint_weights", "checkpoint_expert_weights")
+    listed = {row["id"]: row for row in json.loads(runner.invoke(cli, ["models", "--format", "json"]).output)}
+    shown = {name: json.loads(runner.invoke(cli, ["model", name, "--format", "json"]).output) for name in wanted}
+    assert {name: tuple(row[k] for k in keys) for name, row in listed.items()} == wanted
+    assert {name: tuple(record[k] for k in keys) for name, record in shown.items()} == wanted
+    assert not any("weights" in row for row in listed.values())
+    rows = csv.DictReader(io.StringIO(runner.invoke(cli, ["models", "--format", "csv"]).output))
+    assert {r["id"]: tuple(r[k] for k in keys) for r in rows} == wanted
+    table = runner.invoke(cli, ["models", "--wide"], env={"COLUMNS": "200"}).output
+    assert re.search(r"^gpt-oss-120b .* bf16/mxfp4$", table, re.M)
 
 
 def test_model_and_models_name_the_same_features_and_say_what_active_counts(monkeypatch: pytest.MonkeyPatch) -> None:

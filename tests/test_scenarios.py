@@ -58,7 +58,7 @@ def test_serve_offline_reads_a_lengths_file(tmp_path) -> None:
     data = json.loads(result.output)
     assert data["length_pairs"] == 2 and data["output_tokens_per_s_per_chip"] > 0 and "requests" not in data
     assert ("offline: requests mixing 2 length pairs (mean 1536 in / 384 out), all available at once; decode steps "
-            "of ") in data["assumptions"][1]
+            "of ") in data["note"]
     table = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario",
                                      "offline", "--isl", "1024", "--osl", "256"], env={"COLUMNS": "200"})
     words = " ".join(table.output.split())

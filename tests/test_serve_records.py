@@ -198,3 +198,70 @@ def test_memory_per_chip_is_what_the_run_holds_the_held_back_share_included(tmp_
     said = ("; the engine holds back 10% of memory (its KV share 90%) and 3 GB more (CUDA context, graphs and "
             "communication buffers: an assumption); memory per chip counts these")
     assert said in light["note"] and said in bound["note"]
+
+
+NVFP4_ON_H100 = ["serve", "--model", "llama-3.1-70b", "--system", "h100", "--tp", "8", "--weights", "nvfp4"]
+NVFP4_FLAGS = ["emulation rate assumed: nvfp4 on fp8 at 0.8 of the wider unit, no measurement "
+               "(nvidia-h200-sxm-measured carries the prior)", "engine profile generic not fitted to measurements"]
+# what every serve record says of the case and its pricing, whichever scenario or step it ran (serve_inputs, and
+# Prediction.row's keys of how it was priced)
+CASE_KEYS = {"case_id", "model", "system", "engine", "mode", "layout", "decode_layout", "concurrency", "isl", "osl",
+             "weights", "moe_weights", "kv_cache", "unquantized_matrices", "mtp_tokens", "rank_per_die",
+             "serve_command", "chips", "feasible", "note", "flags", "emulated_on", "expert_emulated_on"}
+
+
+@pytest.mark.parametrize("scenario", [("--scenario", "offline"), ("--scenario", "server", "--request-rate", "2")])
+def test_offline_and_server_records_flag_and_key_as_the_closed_loop_does(scenario: tuple[str, ...]) -> None:
+    """NVFP4 on an H100 under --scenario offline|server: its JSON had no flags and no emulated_on, its table dropped
+    the emulation and engine flags the closed loop gives, a list 'assumptions' stood for the closed loop's 'note' and
+    chips was 8.0 (report-only tester fixdz2 1). The same flags, note and keys as the closed loop's record, chips an
+    integer, and a serve line that prices it again."""
+    closed = json.loads(_run(*NVFP4_ON_H100, "--model-kind", "steady", "--format", "json"))
+    data = json.loads(_run(*NVFP4_ON_H100, *scenario, "--format", "json"))
+    assert CASE_KEYS <= set(closed) and CASE_KEYS <= set(data) and "assumptions" not in data
+    assert data["flags"] == closed["flags"] == NVFP4_FLAGS
+    assert (data["emulated_on"], data["expert_emulated_on"], data["chips"], type(data["chips"])) == ("fp8", "", 8, int)
+    assert (data["concurrency"], data["isl"], data["osl"], data["isl_max"], data["lengths"]) == (
+        None, 1024, 1024, 1024, None)
+    assert data["note"].startswith("nvfp4 emulated on fp8 (nvidia-h100-sxm has no NVFP4 unit); KV cache bf16 "
+                                   "(engine default); ") and data["note"].endswith(
+        "; calibration: inherited from nvidia-h200-sxm (hopper family)")
+    assert data["serve_command"] == ("parity serve --model llama-3.1-70b --system hgx-h100 --weights nvfp4 "
+                                     f"--scenario {scenario[1]} --isl 1024 --osl 1024 --tp 8"
+                                     + (" --request-rate 2.0" if len(scenario) > 2 else ""))
+    assert json.loads(_run(*data["serve_command"].split()[1:], "--format", "json")) == data
+    text = " ".join(_run(*NVFP4_ON_H100, *scenario).split())
+    assert f"outside what was validated {NVFP4_FLAGS[0]}; {NVFP4_FLAGS[1]}" in text
+    row = next(csv.DictReader(io.StringIO(_run(*NVFP4_ON_H100, *scenario, "--format", "csv"))))
+    assert (json.loads(row["flags"]), row["chips"], row["emulated_on"]) == (NVFP4_FLAGS, "8", "fp8")
+
+
+def test_a_lengths_mix_says_its_mean_and_longest_and_flags_the_longest(tmp_path: Path) -> None:
+    """A --lengths mix is recorded as a trace is (mean lengths as isl and osl, the longest as isl_max and osl_max,
+    the table's path) and its longest request is what is flagged: 200,000 + 100 tokens run 69,028 past
+    Llama-3.1-70B's 131,072-token window."""
+    lengths = tmp_path / "l.csv"
+    lengths.write_text("isl,osl\n200000,100\n101,100\n")
+    data = json.loads(_run(*NVFP4_ON_H100[:-2], "--scenario", "offline", "--lengths", str(lengths), "--format", "json"))
+    assert (data["isl"], data["osl"], data["isl_max"], data["osl_max"], data["lengths"]) == (
+        100050.5, 100, 200000, 100, str(lengths))
+    assert data["flags"][0] == ("sequences of 200,100 tokens, 69,028 past llama-3.1-70b's context window of 131,072 "
+                                "(config.json)")
+    assert data["serve_command"].endswith(f"--scenario offline --lengths {lengths} --tp 8")
+
+
+@pytest.mark.parametrize(("step", "workload"), [
+    (("--phase", "decode", "--batch", "64", "--context", "2048"), {"batch": 64, "context": 2048, "isl": None}),
+    (("--phase", "prefill", "--batch", "4", "--isl", "2048"), {"batch": 4, "context": None, "isl": 2048})])
+def test_a_phase_step_records_its_case_and_workload(step: tuple[str, ...], workload: dict[str, object]) -> None:
+    """serve --phase decode --format json had no model, system, batch or context (report-only tester fixdz2 3): its
+    record states the case as the closed loop's does, its step's batch and context (decode) or prompt (prefill), the
+    keys the step does not read None, and a serve line that prices it again."""
+    data = json.loads(_run(*NVFP4_ON_H100, *step, "--format", "json"))
+    assert CASE_KEYS <= set(data)
+    assert {k: data[k] for k in ("model", "system", "layout", "concurrency", "osl", "emulated_on", "flags", *workload)
+            } == {"model": "llama-3.1-70b", "system": "hgx-h100", "layout": "tp8", "concurrency": None, "osl": None,
+                  "emulated_on": "fp8", "flags": NVFP4_FLAGS, **workload}
+    assert data["serve_command"] == ("parity serve --model llama-3.1-70b --system hgx-h100 --weights nvfp4 "
+                                     f"{' '.join(step)} --tp 8")
+    assert json.loads(_run(*data["serve_command"].split()[1:], "--format", "json")) == data

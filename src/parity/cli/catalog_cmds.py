@@ -270,17 +270,21 @@ def models(fmt: str, out: Path | None) -> None:
     rows = []
     for entry in catalog.models():
         m = catalog.model(entry.id)
+        # the checkpoint's formats under `model`'s keys; the table joins them ('bf16/bf16') for people
         rows.append({"id": entry.id, "hf": entry.hf, "parameters": m.parameters,
                      "active_parameters": m.active_parameters,
                      "active_parameters_without_embeddings": m.active_parameters_without_embeddings,
                      "layers": m.num_layers, "features": feature_words(m),
-                     "weights": f"{m.weight_format}/{m.expert_weight_format}", "flags": texts(m.flags)})
+                     "checkpoint_weights": m.weight_format, "checkpoint_expert_weights": m.expert_weight_format,
+                     "flags": texts(m.flags)})
     columns = [Column("id", "model", plain, "left"), Column("hf", "Hugging Face", plain, "left", wide=True),
                Column("parameters", "params B", scaled(1e9)), Column("active_parameters", "active B", scaled(1e9)),
                Column("layers", "layers", plain), Column("features", "features", words, "left"),
-               Column("weights", "checkpoint dense/experts", plain, "left", wide=True),
+               Column("checkpoint_text", "checkpoint dense/experts", plain, "left", wide=True),
                Column("flags", "flags", plain, "left", wide=True)]
-    emit(rows, columns, fmt, title="Models", out=out, caption=_ACTIVE_WORDS)
+    machine = output_format(fmt, out) in ("json", "csv")
+    emit(rows if machine else [r | {"checkpoint_text": f"{r['checkpoint_weights']}/{r['checkpoint_expert_weights']}"}
+                               for r in rows], columns, fmt, title="Models", out=out, caption=_ACTIVE_WORDS)
 
 
 # what the active count includes, said wherever it is printed: model cards differ (gpt-oss-120b's 5.13 B leaves out
@@ -549,14 +553,19 @@ def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Pat
 
     own = {e.id: (str(path), e.date) for e in found if (path := catalog.engine_user_file(e))}
 
-    payload = [{"id": e.id, "name": e.name, "measured": e.measured, "method": e.method, "source": e.source,
-                "date": e.date, "user_file": own.get(e.id, ("",))[0],
-                "assumptions": e.assumptions, "stack": e.stack, "base": e.base, "rows": list(e.rows),
+    # what a profile says of itself, under the JSON's keys (its id is the CSV's engine column)
+    described = {e.id: {"name": e.name, "measured": e.measured, "method": e.method, "source": e.source,
+                        "date": e.date, "user_file": own.get(e.id, ("",))[0], "assumptions": e.assumptions,
+                        "stack": e.stack, "base": e.base} for e in found}
+    payload = [{"id": e.id, **described[e.id], "rows": list(e.rows),
                 **{f: getattr(e, f) for s in PROFILE_SECTIONS for f in s.fields},
                 "sections": {s.name: {f: getattr(e, f) for f in s.fields} for s in PROFILE_SECTIONS},
                 "parameters": _parameter_records([e], obtained)} for e in found]
-    if output_format(fmt, out) == "csv":  # one record per engine and parameter, in SI units
-        emit(_parameter_records(found, obtained), [], fmt, payload=payload, out=out)
+    if output_format(fmt, out) == "csv":
+        # one record per engine and parameter, in SI units, and after them the engine's own fields (all but its
+        # calibration rows, a long list that JSON alone gives)
+        emit([r | described[str(r["engine"])] for r in _parameter_records(found, obtained)], [], fmt, payload=payload,
+             out=out)
         return
     rows: list[dict[str, object]] = [{"parameter": "fitted on", **fitted}]
     rows += _section_rows(found, origins)

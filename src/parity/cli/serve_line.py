@@ -46,7 +46,8 @@ def _layout_options(layout: Layout, prefix: str, moe: bool) -> list[str]:
 
 
 def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_rate: float | None = None,
-                  client: str = "", max_concurrency: int | None = None, trace: str = "", clients: bool = True) -> str:
+                  client: str = "", max_concurrency: int | None = None, trace: str = "", clients: bool = True,
+                  scenario: str = "closed", lengths: str = "") -> str:
     """'parity serve --model ... --model-kind steady': the options that make `serve` price `case` as given (its
     formats, attention and offload settings, lengths and their spread, layouts and expert placement, clients, whole
     workers, the prefill workers' system, MTP and its acceptance, and on a multi-die chip whether each die is a
@@ -58,7 +59,9 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     is); `trace`: the path of the trace the simulator replays (said in place of the lengths, clients and rate it
     gives); `clients`: False where the case's clients shape nothing (an open loop whose count of requests the client
     profile or --num-prompts sets: Benchmark.counts_clients), so --concurrency, which serve then refuses, is left
-    out."""
+    out. A case of one --phase step says its --batch and --context (decode) or --isl (prefill); `scenario` offline or
+    server (MLPerf's, priced in closed form) says it with `lengths`, the path of the lengths table it read in place
+    of --isl and --osl, and a server's `request_rate`: neither has clients, drawn lengths or a --model-kind."""
     options = ["--model", case.model, "--system", case.system]
     if case.engine not in ("", "generic"):  # serve's default
         options += ["--engine", case.engine]
@@ -69,12 +72,20 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     options += ["--mla-decode", case.mla_decode] if case.mla_decode else []
     for option, share in (("--offload-kv", case.offload_kv), ("--offload-weights", case.offload_weights)):
         options += [option, repr(float(share))] if share else []
-    options += ["--trace", trace] if trace else ["--isl", str(case.isl), "--osl", str(case.osl)]
+    closed = case.phase == "both" and scenario == "closed"  # the closed loop: clients, drawn lengths, a model kind
+    if case.phase != "both":
+        options += ["--phase", case.phase, "--batch", str(case.batch)]
+        options += ["--context", str(case.context)] if case.phase == "decode" else ["--isl", str(case.isl)]
+    elif not closed:
+        options += ["--scenario", scenario]
+    if case.phase == "both":
+        options += (["--trace", trace] if trace else ["--lengths", lengths] if lengths else
+                    ["--isl", str(case.isl), "--osl", str(case.osl)])
     if case.mode == "disagg":
         options += ["--mode", "disagg"]
     options += ["--prefill-system", case.prefill_system] if case.prefill_system else []
     options += _layout_options(case.layout, "", moe)
-    if case.decode_layout is not None:
+    if case.decode_layout is not None and case.phase != "prefill":  # a prefill step runs no decode worker
         options += _layout_options(case.decode_layout, "decode-", moe)
     if case.prefill_workers:
         options += ["--prefill-workers", str(case.prefill_workers)]
@@ -82,7 +93,7 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
         options += ["--decode-workers", str(case.decode_workers)]
     if max_concurrency:
         options += ["--max-concurrency", str(max_concurrency)]
-    elif not trace and clients:
+    elif not trace and clients and closed:
         options += ["--concurrency", str(case.concurrency)]
     options += ["--request-rate", repr(float(request_rate))] if request_rate and not trace else []  # exact draws
     options += ["--client", client] if client else []
@@ -96,9 +107,9 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     elif dies > 1:
         options += ["--no-rank-per-die"]
     # the case's own spread of lengths (fixed in a search), where serve's default draws the client profile's
-    if not trace and (model_kind == "steady" or case.random_range_ratio is not None):
+    if closed and not trace and (model_kind == "steady" or case.random_range_ratio is not None):
         options += ["--random-range-ratio", f"{1.0 if case.random_range_ratio is None else case.random_range_ratio:g}"]
-    options += ["--model-kind", model_kind]
+    options += ["--model-kind", model_kind] if closed else []
     return "parity serve " + shlex.join(options)
 
 

@@ -30,9 +30,9 @@ from parity.phase import PHASES
 from parity.plan import Layout, served_format
 from parity.search import best_precision
 from parity.predict import (CLIENT_HELD_FLAG, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case,
-                            Prediction, Scenario, benchmark_of, check_case_columns, deployment, interval_bounds,
-                            predict_cases, open_loop_at_peak, predict_rows, scenario_of, simulate_scenario,
-                            simulated_flags, simulated_note)
+                            Prediction, Scenario, benchmark_of, case_note, check_case_columns, deployment, flags,
+                            interval_bounds, predict_cases, open_loop_at_peak, predict_rows, scenario_of,
+                            simulate_scenario, simulated_flags, simulated_note)
 from parity.predict.case import OPEN_LOOP_CLIENTS
 from parity.predict.columns import FOREIGN_COLUMNS, READ_COLUMNS, _int, close_column, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
@@ -53,7 +53,9 @@ def _read_cases(path: Path) -> list[dict[str, str]]:
     """The rows of a cases table: UTF-8 CSV text with a header naming the columns every case needs (model, system,
     isl, osl, concurrency; a table with a phase column may give its rows' batch and context instead of the last
     three, and max_concurrency stands for concurrency) and no column predict does not know (check_case_columns),
-    at least one case, and no case id twice (case ids name the output's rows)."""
+    at least one case, and no case id twice (case ids name the output's rows). A row without a case_id gets
+    'row-N', N its place among the rows from 1 (as a sweep's rows get 'sweep-N'), so that a refused row is found by
+    its id, not by counting; a row naming another's 'row-N' is refused."""
     header, rows = read_table(path, (), refusal=f"{path.name}: not a cases table (its first line, the header, is "
                                                 "blank; needs a header with at least model, system, isl, osl, "
                                                 "concurrency)")
@@ -81,6 +83,12 @@ def _read_cases(path: Path) -> list[dict[str, str]]:
                 raise ParityError(f"{path.name}: case_id {case_id!r} names rows {seen[case_id]} and {number}; case ids "
                                   "name the output's rows: give each its own (or leave it empty)")
             seen[case_id] = number
+    for number, row in enumerate(rows, start=1):
+        if not (row.get("case_id") or "").strip():
+            if (taken := seen.get(given := f"row-{number}")) is not None:
+                raise ParityError(f"{path.name}: row {taken}'s case_id {given!r} is the id given to row {number}, "
+                                  "which has none: give one of them another")
+            row["case_id"] = given
     return rows
 
 
@@ -136,7 +144,8 @@ def interval_texts(row: dict) -> dict:
 @out_option
 def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: str | None, out: Path | None) -> None:
     """Predict every serving case of a CSV table (columns: docs/model.md, "parity predict input"; one it does not
-    read is refused); bad rows get feasible=false."""
+    read is refused); bad rows get feasible=false. A row without a case_id is named row-N, N its place among the
+    rows from 1."""
     fmt = output_format(fmt, out, default="csv")
     refuse_overwrite([("CASES", cases)], [("--out", out)])
     rows = _read_cases(cases)
@@ -160,8 +169,8 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
         if score:
             click.echo(score, err=True)
         return
-    # for people: a case without an id is named by its place in the file, and every refusal says why
-    shown = [interval_texts({**r, "case_id": r["case_id"] or f"case {n}"}) for n, r in enumerate(table, start=1)]
+    # for people: every refusal says why (a case without an id named by its place in the file: _read_cases)
+    shown = [interval_texts(r) for r in table]
     refusals = [f"{r['case_id']}: {r['note']}" for r in shown if not r["feasible"]]
     # a full stop unless the last reason ends a sentence already ('did you mean hgx-h100?')
     caption = sentence(f"Not feasible ({len(refusals)}): " + "; ".join(refusals[:_REFUSALS_SHOWN])
@@ -465,15 +474,19 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         # --explain prices a typical request's steps: the trace's mean lengths
         isl, osl = (round(sum(r.isl for r in requests) / len(requests)),
                     round(sum(r.osl for r in requests) / len(requests)))
+    moe = "moe" in the_model.features
     if scenario != "closed":
         pairs = _read_lengths(lengths) if lengths else [(float(isl), float(osl))]
+        # the longest prompt and output are what is flagged (past the context window), as a trace's are
+        case = dataclasses.replace(case, isl=math.ceil(max(i for i, _ in pairs)),
+                                   osl=math.ceil(max(o for _, o in pairs)))
         if scenario == "offline":
-            _serve_offline(case, pairs, fmt, out)
+            _serve_offline(case, pairs, lengths, moe, fmt, out)
         else:
-            _serve_server(case, pairs, request_rate, fmt, out)
+            _serve_server(case, pairs, lengths, moe, request_rate, fmt, out)
         return
     if phase != "both":
-        _serve_phase(case, fmt, out)
+        _serve_phase(case, moe, fmt, out)
         return
     lengths_note = ""
     if not simulated and given_range is None:  # the steady model draws lengths as the simulator's default client does
@@ -496,7 +509,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
     data = prediction.row()
     # the line that runs it again (a trace by the path it was given)
     rerun = serve_command(
-        case, moe="moe" in the_model.features, model_kind="sim" if simulated else "steady",
+        case, moe=moe, model_kind="sim" if simulated else "steady",
         request_rate=request_rate if simulated else None, client=client or "", max_concurrency=max_concurrency,
         trace=str(trace) if requests else "", clients=bench is None or bench.counts_clients()) + "".join(
         f" {option}" for option, typed in (("--fixed-rate", fixed_rate), (f"--num-prompts {num_prompts}", num_prompts),
@@ -745,25 +758,42 @@ def _refuse_options_a_scenario_ignores(scenario: str, lengths: bool, mode: str) 
                           f": leave {'it' if one else 'them'} out")
 
 
-def _serve_phase(case: Case, fmt: str, out: Path | None) -> None:
+def _record_head(case: Case, scenario: Scenario, rerun: str, **workload: object) -> dict[str, object]:
+    """The head of a record of serve's --phase steps and --scenario offline|server, under the keys of the closed
+    loop's (serve_inputs: the case's names, formats, layouts and its serve line `rerun`), with `workload`: what it
+    ran in place of the closed loop's clients and lengths, a key it does not read None (a decode step's osl)."""
+    return {"case_id": case.case_id, **serve_inputs(case, scenario, rerun), **workload}
+
+
+def _priced(scenario: Scenario, chips: float, assumptions: Sequence[str]) -> dict[str, object]:
+    """What a record says of how a scenario was priced, under the closed loop's keys (Prediction.row): its chips
+    (a count, an integer), its note (case_note: `assumptions` among what resolving and calibrating it said), the flags
+    of where it lies outside what was validated (a list) and the math units its formats are emulated on."""
+    return {"chips": whole(chips), "feasible": True, "note": case_note(scenario, assumptions),
+            "flags": flag_texts(flags(scenario)), "emulated_on": scenario.emulated_on,
+            "expert_emulated_on": scenario.expert_emulated_on}
+
+
+def _serve_phase(case: Case, moe: bool, fmt: str, out: Path | None) -> None:
     """One fixed-batch decode or prefill step: step time, TPOT and the rates per chip."""
     phase = case.phase
     (prediction,) = predict_cases([case])
     if not prediction.feasible:
         raise ParityError(prediction.note)
     data = prediction.row()  # its flags a list, as compare's
-    # the formats as serve's other records state them (serve_inputs; its workload and serve line are the closed
-    # loop's, which this step is not)
-    formats = {k: v for k, v in serve_inputs(case, scenario_of(case), "").items()
-               if k in ("weights", "moe_weights", "kv_cache", "unquantized_matrices", "mtp_tokens")}
-    payload = formats | {k: data[k] for k in ("step_s", "tpot_s", "output_tokens_per_s_per_chip",
-                                              "input_tokens_per_s_per_chip", "chips", "feasible",
-                                              "memory_bytes_per_chip", "memory_bytes_per_die", "batch_per_rank",
-                                              "flags", "note") if k in data}
-    experts = "" if formats["moe_weights"] == formats["weights"] else f" (experts {formats['moe_weights']})"
+    # the case as serve's other records state it, with the step's workload in place of the closed loop's clients
+    decode = phase == "decode"
+    head = _record_head(case, scenario_of(case), serve_command(case, moe=moe), concurrency=None,
+                        isl=None if decode else case.isl, osl=None, batch=case.batch,
+                        context=case.context if decode else None)
+    payload = head | {k: data[k] for k in ("step_s", "tpot_s", "output_tokens_per_s_per_chip",
+                                           "input_tokens_per_s_per_chip", "chips", "feasible",
+                                           "memory_bytes_per_chip", "memory_bytes_per_die", "batch_per_rank",
+                                           "note", "flags", "emulated_on", "expert_emulated_on") if k in data}
+    experts = "" if payload["moe_weights"] == payload["weights"] else f" (experts {payload['moe_weights']})"
     shown = [("step time [ms]", f"{data['step_s'] * 1e3:,.2f}"), ("chips", f"{data['chips']:g}"),
              ("batch per attention-DP rank", f"{data['batch_per_rank']:g}"),
-             ("weights / KV cache", f"{formats['weights']}{experts} / {formats['kv_cache']}")]
+             ("weights / KV cache", f"{payload['weights']}{experts} / {payload['kv_cache']}")]
     if phase == "decode":
         shown += [("TPOT [ms]", f"{data['tpot_s'] * 1e3:,.2f}"),
                   ("output tokens/s per chip", f"{data['output_tokens_per_s_per_chip']:,.1f}")]
@@ -794,7 +824,21 @@ def _read_lengths(path: Path) -> list[tuple[float, float]]:
     return out
 
 
-def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: Path | None) -> None:
+def _mix_head(case: Case, scenario: Scenario, pairs: Sequence[tuple[float, float]], lengths: Path | None,
+              moe: bool, request_rate: float | None = None) -> dict[str, object]:
+    """The head of an offline or server record (_record_head): no clients (None), the mix's mean lengths as isl and
+    osl (integers where whole) beside its longest (isl_max, osl_max, the case's), the --lengths table's path (None:
+    --isl and --osl) and a server's request_rate [requests/s per worker], as a trace's record says them."""
+    rerun = serve_command(case, moe=moe, scenario="server" if request_rate else "offline",
+                          lengths=str(lengths) if lengths else "", request_rate=request_rate)
+    rate = {"request_rate": request_rate} if request_rate else {}
+    return _record_head(case, scenario, rerun, concurrency=None, isl=whole(sum(i for i, _ in pairs) / len(pairs)),
+                        osl=whole(sum(o for _, o in pairs) / len(pairs)), isl_max=case.isl, osl_max=case.osl,
+                        lengths=str(lengths) if lengths else None, **rate)
+
+
+def _serve_offline(case: Case, pairs: list[tuple[float, float]], lengths: Path | None, moe: bool, fmt: str,
+                   out: Path | None) -> None:
     """MLPerf-style offline throughput of one worker over a length distribution."""
     scenario = scenario_of(case)
     try:
@@ -803,20 +847,22 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], fmt: str, out: 
         raise ParityError(f"--lengths: {err}") from err
     if not result.feasible:
         raise ParityError("; ".join(result.assumptions))
-    payload = {"output_tokens_per_s_per_chip": result.output_tokens_per_s_per_chip,
-               "input_tokens_per_s_per_chip": result.input_tokens_per_s_per_chip, "tpot_s": result.tpot_s,
-               "decode_batch": result.decode_batch, "chips": result.chips, "length_pairs": result.length_pairs,
-               "feasible": result.feasible, "assumptions": list(scenario.notes + result.assumptions)}
+    payload = _mix_head(case, scenario, pairs, lengths, moe) | {
+        "output_tokens_per_s_per_chip": result.output_tokens_per_s_per_chip,
+        "input_tokens_per_s_per_chip": result.input_tokens_per_s_per_chip, "tpot_s": result.tpot_s,
+        "decode_batch": result.decode_batch, "length_pairs": result.length_pairs,
+        **_priced(scenario, result.chips, result.assumptions)}
     shown = [("output tokens/s per chip", f"{result.output_tokens_per_s_per_chip:,.1f}"),
              ("input tokens/s per chip", f"{result.input_tokens_per_s_per_chip:,.1f}"),
              ("TPOT [ms]", f"{result.tpot_s * 1e3:,.2f}"), ("decode batch per rank", f"{result.decode_batch:g}"),
-             ("chips", f"{result.chips:g}"), ("length pairs in the mix", f"{result.length_pairs:,}")]
+             ("chips", f"{result.chips:g}"), ("length pairs in the mix", f"{result.length_pairs:,}"),
+             ("outside what was validated", "; ".join(payload["flags"]) or "no")]
     # the lengths priced, not a count of requests: an offline run keeps the engine full (OfflineResult.length_pairs)
     mix = (f"{pairs[0][0]:.0f} in / {pairs[0][1]:.0f} out" if len(pairs) == 1 else
            f"a mix of {len(pairs):,} length pairs (--lengths)")
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: offline, {mix}",
-                caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
+                caption="Assumptions: " + payload["note"], payload=payload, out=out)
 
 
 def _load(concurrency: int, request_rate: float | None, requests: float | None, cap: int | None = None,
@@ -833,8 +879,8 @@ def _load(concurrency: int, request_rate: float | None, requests: float | None, 
     return (f"{sent} at once" if math.isinf(request_rate) else f"{sent} at {request_rate:g}/s") + capped
 
 
-def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | None, fmt: str,
-                  out: Path | None) -> None:
+def _serve_server(case: Case, pairs: list[tuple[float, float]], lengths: Path | None, moe: bool, rate: float | None,
+                  fmt: str, out: Path | None) -> None:
     """MLPerf-style server scenario: one worker under Poisson arrivals, mean and p99 TTFT, TPOT."""
     if rate is None or math.isinf(rate):
         raise ParityError("--scenario server needs a finite --request-rate (requests per second per worker)")
@@ -842,19 +888,19 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], rate: float | No
     result = server_latency(deployment(scenario, scenario.layout), scenario.engine, pairs, rate)
     if not result.feasible:
         raise ParityError("; ".join(result.assumptions) or "does not fit: the decoding sequences' KV cache")
-    payload = {"ttft_s": result.ttft_s, "ttft_p99_s": result.ttft_p99_s, "tpot_s": result.tpot_s,
-               "output_tokens_per_s_per_chip": result.output_tokens_per_s_per_chip,
-               "decode_batch": result.decode_batch, "prefill_utilization": result.prefill_utilization,
-               "chips": result.chips, "feasible": result.feasible,
-               "assumptions": list(scenario.notes + result.assumptions)}
+    payload = _mix_head(case, scenario, pairs, lengths, moe, rate) | {
+        "ttft_s": result.ttft_s, "ttft_p99_s": result.ttft_p99_s, "tpot_s": result.tpot_s,
+        "output_tokens_per_s_per_chip": result.output_tokens_per_s_per_chip, "decode_batch": result.decode_batch,
+        "prefill_utilization": result.prefill_utilization, **_priced(scenario, result.chips, result.assumptions)}
     shown = [("TTFT mean [ms]", f"{result.ttft_s * 1e3:,.1f}"), ("TTFT p99 [ms]", f"{result.ttft_p99_s * 1e3:,.1f}"),
              ("TPOT [ms]", f"{result.tpot_s * 1e3:,.2f}"),
              ("output tokens/s per chip", f"{result.output_tokens_per_s_per_chip:,.1f}"),
              ("decode batch per rank", f"{result.decode_batch:,.1f}"),
-             ("prefill share of engine time", f"{result.prefill_utilization:.0%}"), ("chips", f"{result.chips:g}")]
+             ("prefill share of engine time", f"{result.prefill_utilization:.0%}"), ("chips", f"{result.chips:g}"),
+             ("outside what was validated", "; ".join(payload["flags"]) or "no")]
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: server at {rate:g} requests/s",
-                caption="Assumptions: " + "; ".join(payload["assumptions"]), payload=payload, out=out)
+                caption="Assumptions: " + payload["note"], payload=payload, out=out)
 
 
 def _refuse_what_the_run_does_not_read(case: Case, scenario: Scenario, bench: Benchmark) -> None:

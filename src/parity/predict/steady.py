@@ -175,13 +175,6 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
     for i, s in enumerate(group):
         def at(value: object) -> float:
             return float(np.broadcast_to(np.asarray(value, dtype=float), (len(group),))[i])
-        stack = s.system.chip.software_stack
-        notes = list(s.notes) + list(result.assumptions) + [_calibration_note(s)] + (
-            [f"engine profile {s.engine.id} does not run on this chip's {stack} (NVIDIA's TensorRT-LLM builds on CUDA "
-             "alone): priced as if it did" if (s.engine.base or s.engine.id) in CUDA_ONLY else
-             f"engine profile {s.engine.id} was fitted on {s.engine.stack}, not on this chip's {stack}"]
-            if stack and s.engine.stack != stack and s.engine.measured else []) + list(
-            filter(None, (catalog.maturity_note(s.engine, stack),)))
         feasible = bool(at(result.feasible))
         if not feasible:
             out.append(_failed(s.case_id, _unfit(s, result, at)))
@@ -197,7 +190,7 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
             case_id=s.case_id, ttft_s=at(result.ttft_s), tpot_s=at(result.tpot_s),
             output_tokens_per_s_per_chip=at(result.output_tokens_per_s) / at(result.chips),
             output_tokens_per_s_per_user=1.0 / at(result.tpot_s), chips=at(result.chips),
-            memory_bytes_per_chip=max(per_chip.values()), feasible=True, note="; ".join(notes),
+            memory_bytes_per_chip=max(per_chip.values()), feasible=True, note=case_note(s, result.assumptions),
             flags=tuple(filter(None, (kv_load_flag(at(result.kv_waiting), s.concurrency, s.engine),))),
             extra={"decode_batch": at(result.decode_batch), "prefill_utilization": at(result.prefill_utilization),
                    "prefill_workers": at(result.prefill_workers), "decode_workers": at(result.decode_workers)}
@@ -214,6 +207,20 @@ def _held(prefix: str, used_bytes: float, system: System) -> dict[str, float]:
     dies = system.chip.ranks_per_package
     return {f"{prefix}memory_bytes_per_chip": used_bytes * dies} | (
         {f"{prefix}memory_bytes_per_die": used_bytes} if dies > 1 else {})
+
+
+def case_note(s: Scenario, assumptions: Sequence[str]) -> str:
+    """What a scenario's pricing assumed, in one text, as every way of pricing it says it (the closed loop, one
+    --phase step, MLPerf's offline and server scenarios): what resolving the case said, the pricing's own
+    `assumptions`, the calibration that priced the chip, and where the engine profile was fitted on another software
+    stack than the chip's or the engine is immature there."""
+    stack = s.system.chip.software_stack
+    foreign = ([f"engine profile {s.engine.id} does not run on this chip's {stack} (NVIDIA's TensorRT-LLM builds on "
+                "CUDA alone): priced as if it did" if (s.engine.base or s.engine.id) in CUDA_ONLY else
+                f"engine profile {s.engine.id} was fitted on {s.engine.stack}, not on this chip's {stack}"]
+               if stack and s.engine.stack != stack and s.engine.measured else [])
+    return "; ".join((*s.notes, *assumptions, _calibration_note(s), *foreign,
+                      *filter(None, (catalog.maturity_note(s.engine, stack),))))
 
 
 def _calibration_note(s: Scenario) -> str:
@@ -241,7 +248,7 @@ def _phase_prediction(s: Scenario) -> Prediction:
                       output_tokens_per_s_per_chip=float(r.output_tokens_per_s_per_chip),
                       output_tokens_per_s_per_user=1.0 / float(r.tpot_s), chips=float(r.chips),
                       memory_bytes_per_chip=held["memory_bytes_per_chip"], feasible=True,
-                      note="; ".join((*s.notes, *r.assumptions, _calibration_note(s))), flags=tuple(flags(s)),
+                      note=case_note(s, r.assumptions), flags=tuple(flags(s)),
                       extra={"step_s": step, "input_tokens_per_s_per_chip": float(r.input_tokens_per_s_per_chip),
                              "batch_per_rank": float(r.batch_per_rank)}
                       | {k: v for k, v in held.items() if k == "memory_bytes_per_die"})
