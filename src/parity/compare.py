@@ -278,6 +278,9 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     chosen, why = (result.best if result is not None else None), ""
     if chosen is not None and choose is not None:
         chosen, why = choose(system, result)
+        # the span the note names is the chosen worker's: a percentile choice may take a narrower worker than the
+        # steady best's (a 2-system tp8-pp2 where the search spanned 4; report-only tester fixec)
+        span = systems_spanned(chosen, ranks) if chosen is not None else span
     if chosen is None:
         if not why:
             widest = memory_shortfall(model, ranks, profile, precision, 4 * _domain_chips(ranks), isl + osl)
