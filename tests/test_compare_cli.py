@@ -192,10 +192,14 @@ def test_a_term_is_explained_under_the_first_models_table_alone() -> None:
 
 
 def test_once_keeps_facts_and_drops_only_a_terms_exact_repeat() -> None:
+    """A term is left to the table that printed it, named (a third model's caption named the second table for a
+    term the first printed: report-only tester fuzzEC 9)."""
     from parity.cli.compare_cmd import _once
 
-    said: set[str] = set()
+    said: dict[str, str] = {}
     assert _once([("A means a. ", True), ("Fact one. ", False)], said, "m1") == "A means a. Fact one. "
-    assert _once([("A means a. ", True), ("Fact one. ", False), ("B means b. ", True)], said, "m1") == (
+    assert _once([("A means a. ", True), ("Fact one. ", False), ("B means b. ", True)], said, "m2") == (
         "Fact one. B means b. Other terms as under m1's table. ")
-    assert _once([("A means more. ", True), ("", True)], said, "m1") == "A means more. "
+    assert _once([("A means more. ", True), ("", True)], said, "m3") == "A means more. "
+    assert _once([("B means b. ", True), ("A means a. ", True)], said, "m4") == (
+        "Other terms as under m2's and m1's tables. ")

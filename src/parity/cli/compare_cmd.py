@@ -122,16 +122,17 @@ def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
             (f"Simulated runs flagged: {'; '.join(said)}. " if said else "", False)]
 
 
-def _once(pieces: Sequence[tuple[str, bool]], said: set[str], first: str) -> str:
+def _once(pieces: Sequence[tuple[str, bool]], said: dict[str, str], table: str) -> str:
     """A caption from its (text, term) pieces, in order: a term (what a column, a word or a rule means) whose very
-    text an earlier table of the run printed is left out, once for all in a closing 'Other terms as under FIRST's
-    table', so that comparing on several models explains each term once (the default run on two models printed its
-    28 lines of terms twice); the facts of the table (its engine profile, MTP, flagged runs) always print. `said`
-    gathers the terms printed."""
+    text an earlier table of the run printed is left out, once for all in a closing 'Other terms as under X's table'
+    naming the tables that printed them, so that comparing on several models explains each term once (the default run
+    on two models printed its 28 lines of terms twice); the facts of the table (its engine profile, MTP, flagged runs)
+    always print. `said` maps each term printed to the table (`table`: its model's name) that printed it."""
     kept = [text for text, term in pieces if text and not (term and text in said)]
-    repeated = any(term and text in said for text, term in pieces if text)
-    said.update(text for text, term in pieces if term and text)
-    return "".join(kept) + (f"Other terms as under {first}'s table. " if repeated else "")
+    where = list(dict.fromkeys(said[text] for text, term in pieces if term and text in said))
+    said.update({text: table for text, term in pieces if term and text and text not in said})
+    named = " and ".join(f"{name}'s" for name in where)
+    return "".join(kept) + (f"Other terms as under {named} table{'s' if len(where) > 1 else ''}. " if where else "")
 
 
 def _refuse_namesakes(named: Sequence[tuple[str, Model]]) -> None:
@@ -316,8 +317,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
     profile = catalog.engine(engine)
     fmt = output_format(fmt, out)
     payload, texts = [], []
-    explained: set[str] = set()  # the caption's terms already under an earlier model's table (_once)
-    first_table = named[0][0]
+    explained: dict[str, str] = {}  # the caption's terms under an earlier model's table, and its name (_once)
     by_id = {s.id: s for s in [base, *found]}  # each row's system, a what-if variant's included
     global_batch = global_batch or default_global_batch(seq_len)  # train's default: 4M tokens' worth
     for name, model in named:
@@ -494,7 +494,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
                                    caption=flags_caption(model, name, [r.flag_row() for r in results],
                                                          workload)
-                                   + pair + _once(pieces, explained, first_table)
+                                   + pair + _once(pieces, explained, name)
                                    + _what_if_caption(what_ifs, workload)
                                    + (f"{exporting.text}. " if exporting else "")
                                    + "Assumptions: 'parity show SYSTEM', --format json."))
