@@ -213,6 +213,27 @@ def test_the_spec_caption_names_a_variant_by_its_own_name() -> None:
     assert nova.changes_text().endswith("scale_up_bytes_per_s = 800 GB/s per direction")
 
 
+def test_a_variants_peak_rates_are_its_assumption_in_the_spec_caption() -> None:
+    """A what-if's rate table was recorded under 'peak_flop_per_s' while captions look up 'peak_flop_per_s.bf16',
+    so a variant that changes only peak rates read as the catalog's ('h20-2xflops press', no h200-halfflops:
+    report-only tester fuzzED 1). Each rate it changes is its assumption; one it keeps keeps its source (the fp4 rate
+    h200-fp4 adds is no spec ratio's, its BF16 and 8-bit rates stay the datasheet's)."""
+    from parity.compare import spec_bases
+    from parity.sweep import Variant
+
+    half = Variant(name="h200-halfflops", chip="nvidia-h200-sxm", scale={"peak_flop_per_s": 0.5}).system()
+    fp4 = Variant(name="h200-fp4", chip="nvidia-h200-sxm",
+                  values={"native": ["nvfp4"], "peak_flop_per_s": {"fp4": 3.958e15}}).system()
+    flops = Variant(name="h20-2xflops", chip="nvidia-h20", scale={"peak_flop_per_s": 2.0}).system()
+    assert spec_bases([catalog.system("hgx-h200"), half, fp4]) == (
+        "Spec ratios from the catalog's figures, a datasheet's except these chips' (source kinds; 'parity show CHIP' "
+        "names each figure's): h200-halfflops assumption")
+    assert spec_bases([flops]).endswith("h20-2xflops press, assumption")  # its memory figures stay press
+    assert {k: fp4.chip.source_of(f"peak_flop_per_s.{k}").source.kind for k in ("bf16", "fp8", "fp4")} == {
+        "bf16": "datasheet", "fp8": "datasheet", "fp4": "assumption"}
+    assert half.chip.source_of("peak_flop_per_s.bf16").quoted == str(989.5e12 / 2)
+
+
 def test_a_what_if_chips_ratio_band_is_twice_as_wide_in_log() -> None:
     """A what-if chip borrows the calibration of the catalog chip whose id it keeps: compare called it uncalibrated
     (`calibrated` false, 'nothing measured the what-if') but gave its ratio the catalog chip's band, 1.28-2.83 for an

@@ -325,10 +325,10 @@ def _unstated(chip: Chip, fields: tuple[str, ...]) -> dict[str, list[str]]:
     """The source kind of each of `fields` that no source states (its kind not in STATED) and the fields of each:
     {'derived': ['bf16', 'fp8']}; empty where any of them is stated (a stated one sets the metric, as a tied peak
     sets TPP, whatever the others are), and where a what-if set any of them."""
-    kinds = {f: (found.source.kind if (found := chip.source_of(f)) else "unsourced") for f in fields}
-    # a what-if's figure is the question asked, not a figure in doubt (its provenance holds the field unsuffixed)
-    what_if = any(r.source.id == "what-if" and f.split(".")[0] == r.field for r in chip.provenance for f in fields)
-    if what_if or any(kind in STATED for kind in kinds.values()):
+    found = {f: chip.source_of(f) for f in fields}
+    kinds = {f: (r.source.kind if r else "unsourced") for f, r in found.items()}
+    # a what-if's figure is the question asked, not a figure in doubt
+    if any(r and r.source.id == "what-if" for r in found.values()) or any(k in STATED for k in kinds.values()):
         return {}
     grouped: dict[str, list[str]] = {}
     for f, kind in kinds.items():

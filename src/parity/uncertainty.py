@@ -256,7 +256,8 @@ def what_if_brief(system: System) -> str:
     (report-only tester fuzzCC 6). A change of a field not named here is said in the what-if's own note; '' where the
     chip is not changed."""
     chip = system.chip
-    records = {r.field: r.note for r in chip.provenance if r.source.id == "what-if"}
+    # a rate's record ('peak_flop_per_s.fp8') said by its table, once
+    records = {r.field.partition(".")[0]: r.note for r in chip.provenance if r.source.id == "what-if"}
     if not records:
         return ""
     try:
