@@ -484,6 +484,20 @@ def test_at_threshold_gives_the_prefill_ratio_and_no_zero_rates() -> None:
                                for note, line in zip(("the TPOT", r"what-if: peak rates"), rows)] == [True, True]
 
 
+def test_a_figure_just_under_a_line_reads_under_it() -> None:
+    """The B200 scaled under jan2026 has 6,499 GB/s: 'mem TB/s 6.5' read as on the < 6,500 line (report-only tester
+    fuzzED 3). Digits are added only where a figure under a line would round onto it; TPP and PD alike."""
+    from parity.cli.policy_cmd import _BANDWIDTH, _PD, _TPP
+
+    assert [_BANDWIDTH(x) for x in (6_499e9, 6_499.99e9, 8e12, 3.35e12, 6_500e9, None)] == [
+        "6.499", "6.49999", "8", "3.35", "6.5", "-"]
+    assert [_TPP(x) for x in (20_999.6, 4_799.96, 2_399.0, 4_800.0)] == ["20,999.6", "4,799.96", "2,399", "4,800"]
+    assert [_PD(x) for x in (3.199, 5.9199, 13.12)] == ["3.199", "5.9199", "13.12"]
+    code, out, _ = _run("--at-threshold", "b200", "--rule", "jan2026", "--wide")
+    (row,) = [line for line in out.splitlines() if line.startswith("hgx-b200") and "what-if" in line]
+    assert code == 0 and " 1,312     6.499 " in row
+
+
 def test_a_chip_scaled_to_the_line_keeps_its_calibration() -> None:
     """The H20 scaled to just under 3A090 (rates x2,399 / 2,368 = x1.0131) lost its own calibration (measured GEMM
     and attention rates) for the Hopper family's and fell from 720 to 656 output tok/s/chip on Llama-3.1-70B;
