@@ -1,5 +1,5 @@
-"""`--variants FILE.toml` of `compare`, `fleet` and `show`: what-if chips as a sweep spec's [[variant]] tables write them,
-each in its chip's default system (sweep.Variant.system)."""
+"""`--variants FILE.toml` of `compare`, `fleet` and `show`: what-if chips as a sweep spec's [[variant]] tables
+write them, each in its chip's default system (sweep.Variant.system)."""
 
 from __future__ import annotations
 
