@@ -457,6 +457,8 @@ def test_cli_at_threshold_compares_the_variant_with_the_original() -> None:
     assert code == 0 and payload["threshold"]["tpp"] == pytest.approx(2_399)
     assert variant["system"] == "hgx-h100@3a090" and variant["tpp"] < 4_800 and variant["eccn_3a090"] == "outside"
     assert payload["threshold"]["eccn_3a090"] == "outside" and original["eccn_3a090"] == "3A090.a.1"
+    # the class in policy's record fields, as every record holds it (fuzzED 5)
+    assert (original["eccn_3a090_possible"], variant["eccn_3a090_possible"]) == (["3A090.a.1"], ["outside"])
     assert variant["bf16_flop_per_s"] < original["bf16_flop_per_s"]
     assert 0 < variant["prefill_tokens_per_s_per_chip"] < original["prefill_tokens_per_s_per_chip"]
     assert 0 < variant["decode_tokens_per_s_per_chip"] <= original["decode_tokens_per_s_per_chip"]

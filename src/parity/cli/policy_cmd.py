@@ -19,7 +19,8 @@ from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import CatalogError, ParityError
-from parity.export import Decision, decisions, domestic, eccn_shown, kept_by_text, near_footnote
+from parity.export import Decision, class_fields, decisions, domestic, eccn_shown, eccn_text, kept_by_text
+from parity.export import near_footnote
 from parity.hardware import Chip
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
 from parity.policy import JAN2026_DRAM_BYTES_PER_S, PD_LINES, TPP_LINES
@@ -218,12 +219,12 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
     results = compare([original, variant], model, profile, targets.tpot_s, isl, osl, None, original, targets.ttft_s,
                       mtp_tokens=drafts)
     rows = []
-    for system, result in zip((original, variant), results):
+    classes = [assess(system.chip, tf32_bits) for system in (original, variant)]
+    for system, result, a in zip((original, variant), results, classes):
         c = system.chip
-        a = assess(c, tf32_bits)
-        rows.append(result.to_dict() | {
+        rows.append(result.to_dict() | class_fields(a) | {  # the class in policy's record fields, as fleet's rows
             "tpp": tpp(c, tf32_bits).tpp, PD_KEY: performance_density(c, tf32_bits),
-            "eccn_3a090": a.eccn_3a090 or "outside", "jan2026_zone": a.jan2026_zone, "bf16_flop_per_s": c.peak("bf16"),
+            "jan2026_zone": a.jan2026_zone, "bf16_flop_per_s": c.peak("bf16"),
             "memory_bytes_per_s": c.memory_bytes_per_s,
             "rate_factor": found.rate_factor if c is found.chip else 1.0,
             "prefill_ratio": (result.prefill_tokens_per_s_per_chip / results[0].prefill_tokens_per_s_per_chip
@@ -254,7 +255,8 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                Column("prefill_ratio", "prefill x", ratio, wide=True),
                Column("note", "note", plain, "left")]
     shown = rows if fmt not in ("table", "md") else [  # the output ratio over its 80% interval, as compare shows it
-        r | {"decode_cell": over_interval(ratio(r["decode_ratio"]), *r["ratio_interval"])} for r in rows]
+        r | {"decode_cell": over_interval(ratio(r["decode_ratio"]), *r["ratio_interval"]), "eccn_3a090": eccn_text(a)}
+        for r, a in zip(rows, classes)]  # the class in words ('unknown: a.2/b.1/outside'), its near mark the list's
     mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on both")
     emit(shown, columns, fmt, payload={"threshold": summary, "rows": rows}, out=out,
          title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at {targets.text(True)}",
