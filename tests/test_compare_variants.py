@@ -209,8 +209,50 @@ def test_the_spec_caption_names_a_variant_by_its_own_name() -> None:
         "peak_flop_per_s": {"bf16": 1.2e15, "fp8": 2.4e15}, "memory_bytes": 144e9, "scale_up_bytes_per_s": 800e9})
     assert spec_bases([catalog.system("hgx-h200"), nova.system()]) == (
         "Spec ratios from the catalog's figures, a datasheet's except these chips' (source kinds; 'parity show CHIP' "
-        "names each figure's): nova-x1 assumption")
+        "names each figure's; a what-if's: 'parity show NAME --variants FILE'): nova-x1 assumption")
     assert nova.changes_text().endswith("scale_up_bytes_per_s = 800 GB/s per direction")
+
+
+def test_a_variants_peak_rates_are_its_assumption_in_the_spec_caption() -> None:
+    """A what-if's rate table was recorded under 'peak_flop_per_s' while captions look up 'peak_flop_per_s.bf16',
+    so a variant that changes only peak rates read as the catalog's ('h20-2xflops press', no h200-halfflops:
+    report-only tester fuzzED 1). Each rate it changes is its assumption; one it keeps keeps its source (the fp4 rate
+    h200-fp4 adds is no spec ratio's, its BF16 and 8-bit rates stay the datasheet's)."""
+    from parity.compare import spec_bases
+    from parity.sweep import Variant
+
+    half = Variant(name="h200-halfflops", chip="nvidia-h200-sxm", scale={"peak_flop_per_s": 0.5}).system()
+    fp4 = Variant(name="h200-fp4", chip="nvidia-h200-sxm",
+                  values={"native": ["nvfp4"], "peak_flop_per_s": {"fp4": 3.958e15}}).system()
+    flops = Variant(name="h20-2xflops", chip="nvidia-h20", scale={"peak_flop_per_s": 2.0}).system()
+    assert spec_bases([catalog.system("hgx-h200"), half, fp4]) == (
+        "Spec ratios from the catalog's figures, a datasheet's except these chips' (source kinds; 'parity show CHIP' "
+        "names each figure's; a what-if's: 'parity show NAME --variants FILE'): h200-halfflops assumption")
+    assert spec_bases([flops]).endswith("h20-2xflops press, assumption")  # its memory figures stay press
+    assert {k: fp4.chip.source_of(f"peak_flop_per_s.{k}").source.kind for k in ("bf16", "fp8", "fp4")} == {
+        "bf16": "datasheet", "fp8": "datasheet", "fp4": "assumption"}
+    assert half.chip.source_of("peak_flop_per_s.bf16").quoted == str(989.5e12 / 2)
+
+
+def test_show_finds_a_variant_in_its_file_and_names_its_figures_its_assumption(tmp_path: Path) -> None:
+    """Captions send a reader to 'parity show CHIP' for each figure's source, but a variant is no catalog name: show
+    refused it with 'did you mean nvidia-h200-sxm' (report-only tester fuzzED 2). With --variants FILE it shows the
+    variant's chip, what it changes as its assumption, then its system; without, the refusal says so."""
+    path = tmp_path / "v.toml"
+    path.write_text('[[variant]]\nname = "h200-2xmem"\nchip = "nvidia-h200-sxm"\nscale = { memory_bytes = 2.0 }\n')
+    refused = CliRunner().invoke(cli, ["show", "h200-2xmem"])
+    assert refused.exit_code == 2 and refused.output.rstrip().endswith(
+        "(a what-if's figures are its file's: 'parity show h200-2xmem --variants FILE')")
+    result = CliRunner().invoke(cli, ["show", "H200-2xmem", "--variants", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    numbers = {row["field"]: row for row in shown["numbers"]}
+    assert shown["id"] == "h200-2xmem" and shown["calibrated"] is False
+    assert (numbers["memory_bytes"]["value"], numbers["memory_bytes"]["source_kind"]) == (282e9, "assumption")
+    assert numbers["peak_flop_per_s.bf16"]["source_kind"] == "datasheet"
+    assert numbers["system power_w"]["value"] == 10_200 and numbers["system memory_bytes"]["value"] == 8 * 282e9
+    unknown = CliRunner().invoke(cli, ["show", "h200-x", "--variants", str(path)])
+    assert unknown.exit_code == 2 and "v.toml: no variant 'h200-x'; its variants: h200-2xmem" in unknown.output
 
 
 def test_a_what_if_chips_ratio_band_is_twice_as_wide_in_log() -> None:

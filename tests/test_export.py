@@ -143,12 +143,31 @@ def test_fleet_keeps_what_the_rule_allows_and_names_the_rest() -> None:
 
 
 def test_fleet_records_the_3a090_class_without_a_rule() -> None:
+    """In policy's record fields, one key one meaning: eccn_3a090 'unknown' and the classes it may be in
+    eccn_3a090_possible, where fleet wrote the table's words 'unknown: a.2/b.2/outside' (report-only tester fuzzED 5);
+    the table keeps the words."""
     args = ["fleet", "--model", "llama-3.1-8b", "--units", "8", "--chips", "h20,h100,ppu"]
     rows = json.loads(_invoke(*args, "--format", "json").stdout)
-    assert [r["eccn_3a090"] for r in rows] == ["outside", "3A090.a.1", "unknown: a.2/b.2/outside"]
+    policy_rows = json.loads(_invoke("policy", "h20", "h100", "ppu", "--format", "json").stdout)
+    assert [(r["eccn_3a090"], r["eccn_3a090_possible"]) for r in rows] == [
+        ("outside", ["outside"]), ("3A090.a.1", ["3A090.a.1"]), ("unknown", ["3A090.a.2", "3A090.b.2", "outside"])]
+    assert [(r["eccn_3a090"], r["eccn_3a090_possible"]) for r in rows] == [
+        (p["eccn_3a090"], p["eccn_3a090_possible"]) for p in policy_rows]
     assert all(not r["assumptions"][-1].startswith("Export rule") for r in rows)
+
+
+@pytest.mark.e2e  # three fleets (about 2 s)
+def test_a_fleets_csv_and_training_record_the_class_as_policy_and_its_table_in_words() -> None:
+    """The CSV and the training fleet's record hold policy's fields too (fuzzED 5); the serving table keeps the
+    words."""
+    args = ["fleet", "--model", "llama-3.1-8b", "--units", "8", "--chips", "h20,h100,ppu"]
     read = list(csv.DictReader(io.StringIO(_invoke(*args, "--format", "csv").stdout)))
-    assert [r["eccn_3a090"] for r in read] == ["outside", "3A090.a.1", "unknown: a.2/b.2/outside"]
+    assert [(r["eccn_3a090"], r["eccn_3a090_possible"]) for r in read][2] == (
+        "unknown", '["3A090.a.2", "3A090.b.2", "outside"]')
+    trained = json.loads(_invoke(*args, "--workload", "train", "--tokens", "1e11", "--format", "json").stdout)
+    assert (trained[2]["eccn_3a090"], trained[2]["eccn_3a090_possible"]) == (
+        "unknown", ["3A090.a.2", "3A090.b.2", "outside"])
+    assert "| unknown: a.2/b.2/outside |" in _invoke(*args, "--format", "md").stdout
 
 
 NEAR_H20 = ("~ a metric within 10% of a line, from figures no datasheet states, so the class may differ (which "
@@ -259,8 +278,8 @@ def test_fleet_and_compare_records_carry_the_rule_and_each_chip_dropped() -> Non
     in JSON and CSV alike (a list of system, chip and why), and compare's records carry them too."""
     args = ["fleet", "--model", "llama-3.1-8b", "--units", "16", "--chips", "h20,l20,b200", "--rule", "jan2026"]
     read = list(csv.DictReader(io.StringIO(_invoke(*args, "--format", "csv").stdout)))
-    assert list(read[0])[-7:] == ["flags", "assumptions", "eccn_3a090", "near_lines", "rule", "rule_why",
-                                  "rule_dropped"]
+    assert list(read[0])[-8:] == ["flags", "assumptions", "eccn_3a090", "eccn_3a090_possible", "near_lines", "rule",
+                                  "rule_why", "rule_dropped"]
     assert (read[0]["chip"], read[0]["rule"], read[0]["rule_why"]) == ("nvidia-l20", "jan2026", L20_JAN)
     dropped = [{"system": "hgx-h20", "chip": "nvidia-h20", "why": LETTER + JAN_UNKNOWN},
                {"system": "hgx-b200", "chip": "nvidia-b200-sxm", "why": "3A090.a.1, above the case-by-case line: "

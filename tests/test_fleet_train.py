@@ -174,8 +174,8 @@ def test_json_carries_every_field() -> None:
                          "tokens_per_s_per_chip_low", "tokens_per_s_per_chip_high", "mfu", "train_time_s",
                          "train_time_s_low", "train_time_s_high", "chip_hours", "power_w", "energy_j", "cost_usd",
                          "price_source", "power_source", "meets_deadline", "most_useful_chips", "binding", "note",
-                         "flags", "assumptions", "eccn_3a090", "near_lines", "rule", "rule_why",
-                         "rule_dropped"]  # the export class, as serving's rows
+                         "flags", "assumptions", "eccn_3a090", "eccn_3a090_possible", "near_lines", "rule",
+                         "rule_why", "rule_dropped"]  # the export class, as serving's rows and policy's records
     assert row["eccn_3a090"] == "3A090.a.1"
     assert (row["chips"], row["systems"], row["binding"]) == (64, 8, "units")
     assert (row["seq_len"], row["global_batch"]) == (4096, 1024)  # the caption's; train's default 4M tokens a step

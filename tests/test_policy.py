@@ -352,7 +352,7 @@ def test_h100_at_the_3a090_line_is_an_h20() -> None:
     assert found.chip.peak("bf16") == pytest.approx(989.5e12 * 2_399 / 15_832)
     assert found.chip.peak("bf16") < h100.peak("bf16")
     assert found.chip.memory_bytes_per_s == h100.memory_bytes_per_s
-    assert found.chip.source_of("peak_flop_per_s").source.kind == "assumption"
+    assert {found.chip.source_of(f"peak_flop_per_s.{k}").source.kind for k in h100.peak_flop_per_s} == {"assumption"}
     assert found.binding.startswith("TPP < 2400")
     assert tpp(h100).tpp == pytest.approx(15_832)  # the original is untouched
 
@@ -457,6 +457,8 @@ def test_cli_at_threshold_compares_the_variant_with_the_original() -> None:
     assert code == 0 and payload["threshold"]["tpp"] == pytest.approx(2_399)
     assert variant["system"] == "hgx-h100@3a090" and variant["tpp"] < 4_800 and variant["eccn_3a090"] == "outside"
     assert payload["threshold"]["eccn_3a090"] == "outside" and original["eccn_3a090"] == "3A090.a.1"
+    # the class in policy's record fields, as every record holds it (fuzzED 5)
+    assert (original["eccn_3a090_possible"], variant["eccn_3a090_possible"]) == (["3A090.a.1"], ["outside"])
     assert variant["bf16_flop_per_s"] < original["bf16_flop_per_s"]
     assert 0 < variant["prefill_tokens_per_s_per_chip"] < original["prefill_tokens_per_s_per_chip"]
     assert 0 < variant["decode_tokens_per_s_per_chip"] <= original["decode_tokens_per_s_per_chip"]
@@ -482,6 +484,20 @@ def test_at_threshold_gives_the_prefill_ratio_and_no_zero_rates() -> None:
     # mem TB/s, rate, x; the derated row says it is a what-if, whether a configuration meets the target or not
     assert len(rows) == 2 and [bool(re.search(r"3\.35\s+-\s+-\s+" + note, line))
                                for note, line in zip(("the TPOT", r"what-if: peak rates"), rows)] == [True, True]
+
+
+def test_a_figure_just_under_a_line_reads_under_it() -> None:
+    """The B200 scaled under jan2026 has 6,499 GB/s: 'mem TB/s 6.5' read as on the < 6,500 line (report-only tester
+    fuzzED 3). Digits are added only where a figure under a line would round onto it; TPP and PD alike."""
+    from parity.cli.policy_cmd import _BANDWIDTH, _PD, _TPP
+
+    assert [_BANDWIDTH(x) for x in (6_499e9, 6_499.99e9, 8e12, 3.35e12, 6_500e9, None)] == [
+        "6.499", "6.49999", "8", "3.35", "6.5", "-"]
+    assert [_TPP(x) for x in (20_999.6, 4_799.96, 2_399.0, 4_800.0)] == ["20,999.6", "4,799.96", "2,399", "4,800"]
+    assert [_PD(x) for x in (3.199, 5.9199, 13.12)] == ["3.199", "5.9199", "13.12"]
+    code, out, _ = _run("--at-threshold", "b200", "--rule", "jan2026", "--wide")
+    (row,) = [line for line in out.splitlines() if line.startswith("hgx-b200") and "what-if" in line]
+    assert code == 0 and " 1,312     6.499 " in row
 
 
 def test_a_chip_scaled_to_the_line_keeps_its_calibration() -> None:

@@ -210,6 +210,36 @@ def test_a_variant_of_a_chip_with_no_overlap_units_may_not_change_them(tmp_path:
             "all-to-all on cuda holds compute units") in refused(spec, tmp_path)
 
 
+@pytest.mark.parametrize(("change", "says"), [
+    ("values = { compute_units = 13.5 }", "variant v: compute_units must be a whole number of units (chip "
+     "nvidia-h100-sxm has 132), got 13.5"),
+    ("scale = { compute_units = 0.1 }", "got 13.2 (scale.compute_units x0.1); set it with values = { compute_units = N }"),
+])
+def test_a_fractional_count_of_compute_units_is_refused(change: str, says: str, tmp_path: Path) -> None:
+    """A chip has whole SMs: 13.5 of them was taken and priced (report-only tester fuzzED 4)."""
+    assert says in refused(h100_variant(change), tmp_path)
+
+
+def test_compute_units_on_a_model_without_experts_are_flagged_as_changing_nothing() -> None:
+    """Only an overlapped expert all-to-all holds compute units: on Llama a variant with 13 SMs read 1.00x with no
+    word (report-only tester fuzzED 4), where a stack that holds none refuses the change. Its rows say it changes
+    nothing; an MoE model's do not, nor a variant that leaves the units alone."""
+    from parity.uncertainty import idle_units_flag
+
+    few = Variant(name="few-sms", chip="h200", values={"compute_units": 13}).system()
+    llama, r1 = catalog.model("llama-3.1-70b"), catalog.model("deepseek-r1")
+    flag = idle_units_flag(few, llama)
+    assert flag is not None and (flag.text, flag.brief) == (
+        "what-if compute_units changes nothing on llama-3.1-70b: only an overlapped expert all-to-all (an MoE "
+        "model's) holds compute units", "compute units: no effect here")
+    assert idle_units_flag(few, r1) is None
+    assert idle_units_flag(Variant(name="bw", chip="h200", scale={"memory_bytes_per_s": 2}).system(), llama) is None
+    (row,) = compare([few], catalog.model("llama-3.1-8b"), catalog.engine("generic"))
+    assert "compute units: no effect here" in row.note
+    assert "what-if compute_units changes nothing on llama-3.1-8b: only an overlapped expert all-to-all (an MoE " \
+           "model's) holds compute units" in texts(row.flags)
+
+
 @pytest.mark.parametrize(("spec", "says"), [
     ('[sweep]\nmdoe = "random"\nsampels = 2\n' + AXES,
      "[sweep]: unknown key 'mdoe' (did you mean 'mode'?); [sweep] has mode, samples and seed"),

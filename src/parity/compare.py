@@ -91,18 +91,23 @@ def spec_bases(systems: Sequence[System]) -> str:
     figure they divide is a datasheet's, else the chips whose figures are not, with the source kinds of those ('Spec
     ratios from the catalog's figures, a datasheet's except these chips' (source kinds): nvidia-h20 press; ...'). A
     what-if's chip, which keeps its catalog chip's id, is named by the what-if's own name (its system's id), so the
-    catalog chip beside it keeps its own kinds (report-only tester fuzzDE 2)."""
+    catalog chip beside it keeps its own kinds (report-only tester fuzzDE 2), and `show` finds it with --variants."""
     other: dict[str, str] = {}
+    what_ifs = False
     for system in systems:
         chip = system.chip
-        name = system.id if is_what_if(chip) or is_what_if(system) else chip.id
+        what_if = is_what_if(chip) or is_what_if(system)
+        name = system.id if what_if else chip.id
         kinds = [k for k in chip.source_kinds(SPEC_RATIO_FIELDS) if k != "datasheet"]
         if kinds:
             other[name] = " ".join([name, ", ".join(kinds)])
+            what_ifs |= what_if
     if not other:
         return "Spec ratios from datasheets"
+    # a what-if is no catalog name: show finds it in its file (report-only tester fuzzED 2)
+    shown = "; a what-if's: 'parity show NAME --variants FILE'" if what_ifs else ""
     return ("Spec ratios from the catalog's figures, a datasheet's except these chips' (source kinds; 'parity show "
-            f"CHIP' names each figure's): {'; '.join(other.values())}")
+            f"CHIP' names each figure's{shown}): {'; '.join(other.values())}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

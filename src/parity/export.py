@@ -55,7 +55,8 @@ NEAR_MARK = "~"
 def eccn_shown(a: Assessment) -> str:
     """The 3A090 class as a table shows it to people: eccn_text, with NEAR_MARK where a metric lies within NEAR_LINE
     of a line from figures no datasheet states (policy.near_lines), so the chip's true figures may change the class:
-    'outside~' (the H20, TPP 2,368 from press figures, 1.3% under 2,400). JSON and CSV keep eccn_text and near_lines."""
+    'outside~' (the H20, TPP 2,368 from press figures, 1.3% under 2,400). JSON and CSV keep policy's record fields
+    (class_fields)."""
     return eccn_text(a) + NEAR_MARK * bool(a.near_lines)
 
 
@@ -74,9 +75,12 @@ def near_footnote(assessments: Sequence[Assessment], where: str) -> str:
 
 
 def class_fields(a: Assessment) -> dict[str, object]:
-    """A fleet record's export class, as `parity policy --format json` gives it: eccn_3a090 (eccn_text) and
-    near_lines (policy.near_lines: each metric near a line from figures no datasheet states, and those figures)."""
-    return {"eccn_3a090": eccn_text(a), "near_lines": list(a.near_lines)}
+    """A fleet record's export class, in the fields `parity policy --format json` gives it (Assessment.to_dict), one
+    key one meaning: eccn_3a090 ('unknown' where it turns on a die area the catalog lacks; the table's words 'unknown:
+    a.2/b.2/outside' are for people only: report-only tester fuzzED 5), eccn_3a090_possible (the classes it may be)
+    and near_lines (policy.near_lines: each metric near a line from figures no datasheet states, and those figures)."""
+    record = a.to_dict()
+    return {key: record[key] for key in ("eccn_3a090", "eccn_3a090_possible", "near_lines")}
 
 
 def _class_text(a: Assessment) -> str:

@@ -19,7 +19,7 @@ __all__ = ["TppResult", "Reading", "Verdict", "Rule", "Assessment", "Threshold",
            "TF32_BITS", "REVERSED_MARK", "REVERSED_FOOTNOTE", "tpp", "performance_density", "PD_KEY", "eccn_3a090",
            "paragraphs_3a090", "possible_3a090", "license_exception_nac", "jan2026_zone", "ZONE_SHOWN", "ZONE_NA",
            "licence_letter", "LETTER_RULE", "LETTER_CAPTION", "NEAR_LINE", "near_lines", "unshipped_notes", "assess",
-           "at_threshold"]
+           "at_threshold", "TPP_LINES", "PD_LINES", "JAN2026_DRAM_BYTES_PER_S"]
 
 TERA = 1e12         # TOPS and 'MacTOPS' count tera (10^12) operations per second (88 FR 73458, 3A090 Tech. Note 2)
 MM2_PER_M2 = 1e6    # 'applicable die area' is measured in mm^2 (88 FR 73458)
@@ -325,10 +325,10 @@ def _unstated(chip: Chip, fields: tuple[str, ...]) -> dict[str, list[str]]:
     """The source kind of each of `fields` that no source states (its kind not in STATED) and the fields of each:
     {'derived': ['bf16', 'fp8']}; empty where any of them is stated (a stated one sets the metric, as a tied peak
     sets TPP, whatever the others are), and where a what-if set any of them."""
-    kinds = {f: (found.source.kind if (found := chip.source_of(f)) else "unsourced") for f in fields}
-    # a what-if's figure is the question asked, not a figure in doubt (its provenance holds the field unsuffixed)
-    what_if = any(r.source.id == "what-if" and f.split(".")[0] == r.field for r in chip.provenance for f in fields)
-    if what_if or any(kind in STATED for kind in kinds.values()):
+    found = {f: chip.source_of(f) for f in fields}
+    kinds = {f: (r.source.kind if r else "unsourced") for f, r in found.items()}
+    # a what-if's figure is the question asked, not a figure in doubt
+    if any(r and r.source.id == "what-if" for r in found.values()) or any(k in STATED for k in kinds.values()):
         return {}
     grouped: dict[str, list[str]] = {}
     for f, kind in kinds.items():

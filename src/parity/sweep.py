@@ -181,8 +181,9 @@ class Variant:
 
     def system(self) -> System:
         """The variant's chip in the catalog chip's default system. A set value beyond MOST_FACTOR times the
-        catalog chip's is refused as a scale beyond it is (so every result is finite), and compute units on a
-        stack whose kernels hold none (cost.OVERLAP_UNITS) as changing nothing."""
+        catalog chip's is refused as a scale beyond it is (so every result is finite), a fractional count of compute
+        units, and compute units on a stack whose kernels hold none (cost.OVERLAP_UNITS) as changing nothing (on a
+        model without experts, the rows' flag says so: uncertainty.idle_units_flag)."""
         try:
             base = catalog.chip(self.chip)
         except ParityError as err:  # the key that names it, as a bad scale or value is named
@@ -223,6 +224,11 @@ class Variant:
             if not rates.get(math_key, 0) > 0:
                 raise ParityError(f"variant {self.name}: values.native adds {feature}, but chip {base.id} has no "
                                   f"{math_key} rate: give values.peak_flop_per_s.{math_key} [FLOP/s]")
+        if "compute_units" in changes and not float(changes["compute_units"]).is_integer():  # SMs come whole
+            raise ParityError(f"variant {self.name}: compute_units must be a whole number of units (chip {base.id} "
+                              f"has {base.compute_units:g}), got {changes['compute_units']:g}"
+                              + (f" (scale.compute_units x{self.scale['compute_units']:g}); set it with values = "
+                                 "{ compute_units = N }" if "compute_units" in self.scale else ""))
         if "compute_units" in changes and not OVERLAP_UNITS.get(base.software_stack):
             raise ParityError(f"variant {self.name}: compute_units would change nothing on chip {base.id} (stack "
                               f"{base.software_stack or 'unstated'}): only an overlapped all-to-all on "

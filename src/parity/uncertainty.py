@@ -30,7 +30,8 @@ from parity.units import format_si
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
            "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
            "unmeasured_gemm", "assumed_emulation", "kv_cache_flag", "flag_note", "short_basis", "training_flags",
-           "what_if_changes", "what_if_brief", "what_if_flag", "power_figure", "calibration_label", "power_flags",
+           "what_if_changes", "what_if_brief", "what_if_flag", "idle_units_flag", "power_figure", "calibration_label",
+           "power_flags",
            "status_flag", "specs_flag", "ratio_band", "user_file_flag", "WIDEN_UNCALIBRATED", "widening",
            "calibration_on_prior", "vendor_bands", "training_band", "training_interval", "TRAINING_INTERVAL_BASIS"]
 
@@ -256,7 +257,8 @@ def what_if_brief(system: System) -> str:
     (report-only tester fuzzCC 6). A change of a field not named here is said in the what-if's own note; '' where the
     chip is not changed."""
     chip = system.chip
-    records = {r.field: r.note for r in chip.provenance if r.source.id == "what-if"}
+    # a rate's record ('peak_flop_per_s.fp8') said by its table, once
+    records = {r.field.partition(".")[0]: r.note for r in chip.provenance if r.source.id == "what-if"}
     if not records:
         return ""
     try:
@@ -321,6 +323,18 @@ def what_if_flag(system: System) -> Flag | None:
     chip = _package_id(system)
     return Flag("what-if chip", f"what-if: {changes}, priced with {chip}'s calibration (nothing measured the "
                 "what-if)", ": ".join(filter(None, ["what-if", what_if_brief(system)])))
+
+
+def idle_units_flag(system: System, model: Model) -> Flag | None:
+    """The flag of a what-if that sets the chip's compute units on a model without experts: only an overlapped expert
+    all-to-all holds compute units (cost.overlap_unit_share), so the change prices nothing there and its rows read
+    1.00x as if it had been tried (report-only tester fuzzED 4); a stack that holds none refuses it outright
+    (sweep.Variant.system). None where it may change something or is not set."""
+    record = system.chip.source_of("compute_units")
+    if record is None or record.source.id != "what-if" or "moe" in model.features:
+        return None
+    return Flag("what-if changes nothing", f"what-if compute_units changes nothing on {model.name}: only an "
+                "overlapped expert all-to-all (an MoE model's) holds compute units", "compute units: no effect here")
 
 
 def user_file_flag(system: System) -> Flag | None:
@@ -481,7 +495,8 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     chip = system.chip
     cal = catalog.calibration(chip)
     uncalibrated = _uncalibrated(chip, cal)
-    out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system), user_file_flag(system), uncalibrated,
+    out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system), idle_units_flag(system, model),
+           user_file_flag(system), uncalibrated,
            assumed_emulation(cal, chip, (precision,)) if precision else None, status_flag(chip),
            specs_flag(chip)]
     if chip.family not in catalog.training_families():
@@ -564,7 +579,7 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
     for system, cal in {s.id: (s, c) for s, c in systems}.values():
         chip = system.chip
         cal = cal or catalog.calibration(chip)
-        out += filter(None, [what_if_flag(system), user_file_flag(system)])
+        out += filter(None, [what_if_flag(system), idle_units_flag(system, model), user_file_flag(system)])
         if uncalibrated := _uncalibrated(chip, cal):
             out.append(uncalibrated)
         else:

@@ -13,14 +13,16 @@ from parity.cli import cli, emit, emit_record, format_option, out_option, output
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.labels import system_label
 from parity.cli.values import TOKENS
+from parity.cli.variants import variant_named, variant_systems, variants_option
 from parity.dtypes import FORMATS as NUMBER_FORMATS
 from parity.engine import PROFILE_SECTIONS, EngineProfile, field_origins
 from parity.errors import CatalogError, ParityError
 from parity.flags import texts
-from parity.hardware import Calibration, Chip, Provenance, System
+from parity.hardware import Calibration, Chip, Provenance, System, is_what_if
 from parity.model import LightningAttention, LinearAttention, Mamba, Model, MoeMlp
 from parity.report.tables import Column, plain, scaled, words
 from parity.simulate import CLIENT_PROFILES, policy_parameters, scheduler_of
+from parity.sweep import PRICED_BY
 from parity.uncertainty import chip_calibrated, context_flags
 
 
@@ -183,9 +185,10 @@ def _total_rows(s: System) -> list[dict[str, object]]:
         per_chip = figure(s.chip)
         total = s.chips * per_chip
         quoted = f"{s.chips:,} x {units.format_si(per_chip, dimension, 4)} = {units.format_si(total, dimension, 4)}"
+        shown = "the chip's rows above" if is_what_if(s.chip) else f"'parity show {s.chip.id}'"  # a variant's
         rows.append({"field": f"system {name}", "value": total, "as_quoted": quoted, "source_kind": "derived",
-                     "source": f"chips ({_kind(s, 'chips')}) x the chip's {field} ({_kind(s.chip, field)}): 'parity show "
-                               f"{s.chip.id}'", "url": "", "note": "what 'parity systems' prints"})
+                     "source": f"chips ({_kind(s, 'chips')}) x the chip's {field} ({_kind(s.chip, field)}): {shown}",
+                     "url": "", "note": "what 'parity systems' prints"})
     return rows
 
 
@@ -204,22 +207,19 @@ def _names_model(name: str) -> bool:
 @click.argument("name")
 @format_option
 @out_option
-def show(name: str, fmt: str, out: Path | None) -> None:
-    """Every number of one chip or system with its source."""
-    systems = catalog.systems()  # a broken file of them refused here, not taken for an unknown name
-    try:
-        item: Chip | System = catalog.resolve(name, systems, "system")
-    except CatalogError:
-        try:
-            item = catalog.chip(name)
-        except CatalogError:
-            if _names_model(name):
-                raise CatalogError(f"unknown system or chip {name!r} (a model: 'parity model {name}')") from None
-            catalog.system(name)  # refuses it, suggesting the closest systems and chips alike
-            raise
+@variants_option("`parity show NAME --variants FILE` shows the variant NAME: its chip's figures, each one it "
+                 "changes as its assumption, then its system's (prefixed 'system ')")
+def show(name: str, fmt: str, out: Path | None, variants_path: Path | None) -> None:
+    """Every number of one chip or system with its source (a what-if's of a --variants file too)."""
+    refuse_overwrite([("--variants", variants_path)], [("--out", out)])
+    variant = variant_named(variant_systems(variants_path, "parity show", tuple(PRICED_BY)), name, variants_path)
+    item = variant or _catalog_item(name)
     fmt = output_format(fmt, out)
     rows = _provenance_rows(item, fmt not in ("csv", "json"))
-    if isinstance(item, System):
+    if variant is not None:  # the what-if's changes are its chip's (its power and links its system's too)
+        rows = _provenance_rows(variant.chip, fmt not in ("csv", "json")) + [
+            {**row, "field": f"system {row['field']}"} for row in rows] + _total_rows(variant)
+    elif isinstance(item, System):
         rows = [{"field": "chip", "value": item.chip.id, "as_quoted": item.chip.id, "source_kind": "",
                  "source": "see 'parity show " + item.chip.id + "'", "url": "", "note": ""}] + rows + _total_rows(item)
     the_chip = item.chip if isinstance(item, System) else item
@@ -245,16 +245,37 @@ def show(name: str, fmt: str, out: Path | None) -> None:
                "family": the_chip.family, "software_stack": the_chip.software_stack,
                "calibration": {"id": cal.id, "basis": cal.basis, "measured": cal.measured, "rows": list(cal.rows),
                                "date": cal.date, "user_file": cal.user_file},
-               "calibrated": chip_calibrated(the_chip, cal),
+               "calibrated": chip_calibrated(the_chip, cal) and not is_what_if(the_chip),
                "numbers": rows}
     emit(lines + rows, columns, fmt, title=f"{item.name} ({item.id}, {item.status})", caption=item.notes,
          payload=payload, out=out)
+
+
+def _catalog_item(name: str) -> Chip | System:
+    """The catalog system or chip `name` names; a refusal says where a model's or a what-if's figures are shown."""
+    systems = catalog.systems()  # a broken file of them refused here, not taken for an unknown name
+    try:
+        return catalog.resolve(name, systems, "system")
+    except CatalogError:
+        try:
+            return catalog.chip(name)
+        except CatalogError:
+            if _names_model(name):
+                raise CatalogError(f"unknown system or chip {name!r} (a model: 'parity model {name}')") from None
+            try:
+                catalog.system(name)  # refuses it, suggesting the closest systems and chips alike
+            except CatalogError as err:  # a caption's 'parity show CHIP' may name a what-if (report-only fuzzED 2)
+                raise CatalogError(f"{err} (a what-if's figures are its file's: 'parity show {name} --variants "
+                                   "FILE')") from None
+            raise
 
 
 def _calibrated_text(chip: Chip, cal: Calibration) -> str:
     """Whether predictions on `chip` rest on a measurement of it (uncertainty.chip_calibrated, the `calibrated` of
     `chips` and `compare`), and which: 'yes: its calibration was measured on it', 'yes: parity's serving measurements
     on it fitted the engine profiles', or 'no: ...' (compare's note then says 'uncalibrated')."""
+    if is_what_if(chip):
+        return f"no: a what-if, priced with the calibration of the catalog chip {chip.id} (nothing measured it)"
     if cal.measured:
         return "yes: its calibration was measured on it"
     if chip_calibrated(chip, cal):

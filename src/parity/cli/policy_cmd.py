@@ -4,7 +4,8 @@ line would deliver on a workload."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
 from parity.errors import CatalogError, ParityError
-from parity.export import Decision, decisions, domestic, eccn_shown, kept_by_text, near_footnote
+from parity.export import Decision, class_fields, decisions, domestic, eccn_shown, eccn_text, kept_by_text
+from parity.export import near_footnote
 from parity.hardware import Chip
 from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
+from parity.policy import JAN2026_DRAM_BYTES_PER_S, PD_LINES, TPP_LINES
 from parity.policy import LETTER_CAPTION, LETTER_RULE, PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, \
     performance_density
 from parity.report.tables import Column, over_interval, plain, ratio, reached, scaled
@@ -30,6 +33,32 @@ def _number(digits: int) -> Any:
     def show(value: Any) -> str:
         return "-" if value is None else f"{float(value):,.{digits}f}"  # '-' as the report's table writes it
     return show
+
+
+MORE_DIGITS = 3  # digits _under_lines adds at most: a figure a thousandth of its last shown digit under a line
+
+
+def _under_lines(shown_at: Callable[[int], Callable[[Any], str]], digits: int, lines: Sequence[float],
+                 factor: float = 1.0) -> Callable[[Any], str]:
+    """A column's figures at `digits` (shown_at(digits): _number's decimals, scaled's figures; `factor` what a
+    shown figure is in), with more digits where a figure just under one of `lines` would round onto it: the
+    at-threshold B200's 6,499 GB/s read 'mem TB/s 6.5', at the < 6,500 GB/s line it sits under (report-only tester
+    fuzzED 3); it reads 6.499."""
+    def show(value: Any) -> str:
+        text = shown_at(digits)(value)
+        if not isinstance(value, (int, float)) or math.isnan(value):
+            return text
+        for more in range(digits + 1, digits + MORE_DIGITS + 1):
+            if not any(value < line <= float(text.replace(",", "")) * factor for line in lines):
+                break
+            text = shown_at(more)(value)
+        return text
+    return show
+
+
+_TPP = _under_lines(_number, 0, TPP_LINES)
+_PD = _under_lines(_number, 2, PD_LINES)
+_BANDWIDTH = _under_lines(lambda digits: scaled(1e12, digits), 3, (JAN2026_DRAM_BYTES_PER_S,), 1e12)  # TB/s
 
 
 def _china(chip: Chip, decided: Mapping[str, Decision]) -> dict[str, Any]:
@@ -125,9 +154,9 @@ def policy_command(chips: tuple[str, ...], tf32_bits: int | str, threshold_chip:
     records = [_record(a, home) for a, home in zip(results, china)]
     rows = records if fmt in ("csv", "json") else [_row(a, home, kept_by_text(c, d))
                                                    for a, c, d, home in zip(results, found, decided, china)]
-    columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _number(0)),
+    columns = [Column("chip", "chip", plain, "left"), Column("tpp", "TPP", _TPP),
                Column("tpp_format", "set by", plain, "left", wide=2),  # after the H20 letter's verdict, at 80
-               Column(PD_KEY, "PD /mm2", _number(2)),
+               Column(PD_KEY, "PD /mm2", _PD),
                Column("eccn_3a090", "ECCN 3A090", plain, "left", wrap=True),
                Column("license_exception_nac", "NAC", plain, wide=2),
                Column("rule_oct2022", "Oct-2022", plain, "left", wide=2),  # superseded: after the rest
@@ -190,12 +219,12 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
     results = compare([original, variant], model, profile, targets.tpot_s, isl, osl, None, original, targets.ttft_s,
                       mtp_tokens=drafts)
     rows = []
-    for system, result in zip((original, variant), results):
+    classes = [assess(system.chip, tf32_bits) for system in (original, variant)]
+    for system, result, a in zip((original, variant), results, classes):
         c = system.chip
-        a = assess(c, tf32_bits)
-        rows.append(result.to_dict() | {
+        rows.append(result.to_dict() | class_fields(a) | {  # the class in policy's record fields, as fleet's rows
             "tpp": tpp(c, tf32_bits).tpp, PD_KEY: performance_density(c, tf32_bits),
-            "eccn_3a090": a.eccn_3a090 or "outside", "jan2026_zone": a.jan2026_zone, "bf16_flop_per_s": c.peak("bf16"),
+            "jan2026_zone": a.jan2026_zone, "bf16_flop_per_s": c.peak("bf16"),
             "memory_bytes_per_s": c.memory_bytes_per_s,
             "rate_factor": found.rate_factor if c is found.chip else 1.0,
             "prefill_ratio": (result.prefill_tokens_per_s_per_chip / results[0].prefill_tokens_per_s_per_chip
@@ -211,12 +240,12 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
     # the variant's rule under its system's id ('hgx-h100' over '@3a090'), as compare puts a system over two lines,
     # and the decode header over two, so the note keeps room for its longest word at 80 columns
     columns = [Column("system", "system", lambda name: name.replace("@", "\n@"), "left"),
-               Column("tpp", "TPP", _number(0)),
-               Column(PD_KEY, "PD /mm2", _number(2), wide=True),
+               Column("tpp", "TPP", _TPP),
+               Column(PD_KEY, "PD /mm2", _PD, wide=True),
                Column("eccn_3a090", "ECCN 3A090", plain),
                Column("rate_factor", "rates x", ratio, wide=True),
                Column("bf16_flop_per_s", "BF16 TFLOP/s", scaled(1e12), wide=True),
-               Column("memory_bytes_per_s", "mem TB/s", scaled(1e12), wide=True),
+               Column("memory_bytes_per_s", "mem TB/s", _BANDWIDTH, wide=True),
                Column("weights", "weights", plain, "left", wide=True),
                Column("layout", "layout", plain, "left", wide=True),
                Column("prefill_tokens_per_s_per_chip", "prefill\ntok/s/chip", reached(scaled(1)), wide=True),
@@ -226,7 +255,8 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                Column("prefill_ratio", "prefill x", ratio, wide=True),
                Column("note", "note", plain, "left")]
     shown = rows if fmt not in ("table", "md") else [  # the output ratio over its 80% interval, as compare shows it
-        r | {"decode_cell": over_interval(ratio(r["decode_ratio"]), *r["ratio_interval"])} for r in rows]
+        r | {"decode_cell": over_interval(ratio(r["decode_ratio"]), *r["ratio_interval"]), "eccn_3a090": eccn_text(a)}
+        for r, a in zip(rows, classes)]  # the class in words ('unknown: a.2/b.1/outside'), its near mark the list's
     mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on both")
     emit(shown, columns, fmt, payload={"threshold": summary, "rows": rows}, out=out,
          title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at {targets.text(True)}",

@@ -1,5 +1,5 @@
-"""`--variants FILE.toml` of `compare` and `fleet`: what-if chips as a sweep spec's [[variant]] tables write them,
-each in its chip's default system (sweep.Variant.system)."""
+"""`--variants FILE.toml` of `compare`, `fleet` and `show`: what-if chips as a sweep spec's [[variant]] tables
+write them, each in its chip's default system (sweep.Variant.system)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from parity.hardware import System
 from parity.sweep import variants_from_toml
 from parity.uncertainty import what_if_changes
 
-__all__ = ["variants_option", "variant_systems", "what_ifs_text"]
+__all__ = ["variants_option", "variant_systems", "variant_named", "what_ifs_text"]
 
 
 def variants_option(what: str) -> Callable[[Any], Any]:
@@ -40,6 +40,19 @@ def variant_systems(path: Path | None, reader: str, reads: Sequence[str] = ()) -
         return [v.system() for v in variants_from_toml(data, reader, reads)]
     except ParityError as err:  # named by its file, as a malformed TOML's refusal is
         raise ParityError(f"{path.name}: {err}") from err
+
+
+def variant_named(systems: Sequence[System], name: str, path: Path | None) -> System | None:
+    """The variant of `systems` (those of the file at `path`) named `name`, in any case as compare takes it; None
+    where no file is given; a name none of them has is refused with theirs (a name shown from a variants file is
+    meant to be one of its)."""
+    if path is None:
+        return None
+    found = next((s for s in systems if s.id.lower() == name.lower()), None)
+    if found is None:
+        raise ParityError(f"{path.name}: no variant {name!r}; its variants: {', '.join(s.id for s in systems)} "
+                          f"(a catalog chip or system: 'parity show {name}' without --variants)")
+    return found
 
 
 def what_ifs_text(systems: Sequence[System]) -> str:
