@@ -496,7 +496,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
     (prediction,) = predict_cases([case])
     if not prediction.feasible:
         # the note gives the lengths it was sized at (a trace's longest prompt and output): what is checked, where
-        raise ParityError(prediction.note + (" (checked as one request alone: the trace's longest prompt and output)"
+        raise ParityError(prediction.note + (" (the trace's longest prompt and output)"
                                              if requests else "")
                           + (_search_hint(case, the_model) if prediction.note.startswith("does not fit") else ""))
     bench, resolved = None, scenario_of(case)
