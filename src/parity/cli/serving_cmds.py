@@ -32,7 +32,7 @@ from parity.search import best_precision
 from parity.predict import (MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case,
                             Prediction, Scenario, benchmark_of, case_note, check_case_columns, deployment, flags,
                             interval_bounds, predict_cases, open_loop_at_peak, predict_rows, scenario_of,
-                            simulate_scenario, simulated_flags, simulated_note, client_fields)
+                            simulate_scenario, simulated_flags, simulated_note, client_fields, shortfall_text)
 from parity.predict.case import OPEN_LOOP_CLIENTS
 from parity.predict.columns import FOREIGN_COLUMNS, READ_COLUMNS, _int, close_column, request_rate
 from parity.predict.measured import SCORED, measured_values, score_line, scored
@@ -40,7 +40,7 @@ from parity.predict.scenario import _failed, engine_kv
 from parity.predict.simulated import _workers, client_of
 from parity.uncertainty import widening
 from parity.units import counted, duration_text, whole
-from parity.scenarios import offline_throughput, server_latency
+from parity.scenarios import longest_request, offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, routes_at_random, trace_of
 from parity.simulate.benchmark import MAX_SIMULATED_REQUESTS, trace_too_long
 from parity.simulate.targets import LatencyTarget
@@ -480,6 +480,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         # the longest prompt and output are what is flagged (past the context window), as a trace's are
         case = dataclasses.replace(case, isl=math.ceil(max(i for i, _ in pairs)),
                                    osl=math.ceil(max(o for _, o in pairs)))
+        _refuse_an_unfit_mix(case, pairs, lengths, the_model)
         if scenario == "offline":
             _serve_offline(case, pairs, lengths, moe, fmt, out)
         else:
@@ -825,6 +826,21 @@ def _read_lengths(path: Path) -> list[tuple[float, float]]:
                               f"got {row[0]}, {row[1]}")
         out.append((isl, osl))
     return out
+
+
+def _refuse_an_unfit_mix(case: Case, pairs: Sequence[tuple[float, float]], lengths: Path | None,
+                         model: Model) -> None:
+    """Refuse an offline or server mix whose longest request does not fit alone (scenarios.longest_request), as a
+    closed loop's or a trace's refusal says it: what that request lacks per chip, its lengths and the search that
+    lists layouts that fit. Sized at the mix's mean, 1,000 + 100 and 500,000 + 1,000 tokens was priced at 3.8 tokens/s
+    a chip, and --isl 500000 alone said only 'not even one request's KV cache fits beside the weights'."""
+    scenario = scenario_of(case)
+    mem, (isl, osl) = longest_request(deployment(scenario, scenario.layout), scenario.engine, pairs)
+    if bool(mem.fits):
+        return
+    which = f"the longest request in {lengths.name}" if lengths else "the longest requests"
+    raise ParityError(shortfall_text(mem, scenario.system, where="one request alone ")
+                      + f", at {which} ({isl:,.0f} prompt + {osl:,.0f} output tokens)" + _search_hint(case, model))
 
 
 def _mix_head(case: Case, scenario: Scenario, pairs: Sequence[tuple[float, float]], lengths: Path | None,
