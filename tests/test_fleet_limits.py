@@ -163,3 +163,18 @@ def test_chips_idle_inside_whole_systems_say_where() -> None:
             f"1 chip serves nothing: idle in 1 whole {name} ({kept})")
         assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 8), 9, system, 1, limited=True) == (
             f"1 of the 9 chips given is past 1 whole {name}: not deployed, so {dropped} (a system is bought whole)")
+
+
+def test_the_share_of_demand_column_is_explained_where_it_shows() -> None:
+    """The table's 'of demand' column (served_share) had no word in the caption (report-only tester fixec2 7): 16
+    H100s serve 2.2% of 1e12 tokens/day, and the caption says what the share is; without a demand no column, no word."""
+    def caption(*args: str) -> str:
+        out = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-8b", "--chips", "hgx-h100", "--units", "16",
+                                       *args, "--processes", "1"], env={"COLUMNS": "250"}).output
+        return " ".join(out.split())
+    with_demand = caption("--demand", "1e12 tokens/day")
+    assert "of demand" in with_demand and "2.2%" in with_demand
+    assert ("of demand: what they serve over the demand's tokens/day (over 100% by the whole units and systems "
+            "deployed, under it where --units or --power-mw hold too few chips; served_share in --format json or "
+            "csv).") in with_demand
+    assert "of demand" not in caption()

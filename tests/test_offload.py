@@ -180,12 +180,13 @@ def test_a_refusal_names_host_memory_where_the_host_binds() -> None:
 
 
 def test_a_batched_refusal_names_its_own_largest_term() -> None:
-    """Llama-3.1-70B at tp 1 on an H20 (96 GB): weights 141 GB are the largest term at 16 clients of 2,048 tokens
-    (10.7 GB of KV), the KV cache at 256 clients of 9,216 (773 GB). Priced in one batch, the first row named the KV
-    cache: the largest term was taken over the whole batch."""
+    """Llama-3.1-70B at tp 1 on an H20 (96 GB), one request's shortfall (what must fit for it to run): weights 141 GB
+    are the largest term for a request of 1,024 + 1,024 tokens (1,536 held as pages grow: 0.5 GB of KV at 327,680 B a
+    token), the KV cache for one of 500,000 + 1,024 (500,512 held: 164 GB). Priced in one batch, the first row named
+    the KV cache: the largest term was taken over the whole batch."""
     row = {"model": "llama-3.1-70b", "system": "hgx-h20", "tp": 1, "osl": 1024}
-    small, large = predict_rows([{**row, "isl": 1024, "concurrency": 16}, {**row, "isl": 8192, "concurrency": 256}])
-    assert small.note == ("does not fit: needs 67.8 GB more per chip (weights is the largest term), at the longest "
-                          "requests (1,024 prompt + 1,024 output tokens)")
-    assert large.note == ("does not fit: needs 789.9 GB more per chip (KV cache is the largest term), at the longest "
-                          "requests (8,192 prompt + 1,024 output tokens)")
+    small, large = predict_rows([{**row, "isl": 1024, "concurrency": 16}, {**row, "isl": 500000, "concurrency": 1}])
+    assert small.note == ("does not fit: one request alone needs 60.2 GB more per chip (weights is the largest term), "
+                          "at the longest requests (1,024 prompt + 1,024 output tokens)")
+    assert large.note == ("does not fit: one request alone needs 223.7 GB more per chip (KV cache is the largest "
+                          "term), at the longest requests (500,000 prompt + 1,024 output tokens)")

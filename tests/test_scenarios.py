@@ -10,7 +10,7 @@ from conftest import perfect_calibration, round_system, tiny_model
 from parity import catalog
 from parity.cli import cli
 from parity.plan import Layout, Precision
-from parity.scenarios import offline_throughput
+from parity.scenarios import LONGEST_UNFIT, longest_request, offline_throughput, server_latency
 from parity.serving import engine_deployment, prefill_throughput
 from parity.step import decode_step, deployment_memory
 
@@ -64,7 +64,9 @@ def test_serve_offline_reads_a_lengths_file(tmp_path) -> None:
     words = " ".join(table.output.split())
     assert "llama-3.1-8b on hgx-h100: offline, 1024 in / 256 out" in words and "request" not in words.split(
         "Assumptions")[0]
-    assert ("length pairs in the mix 1" in words and "decode batch per rank 342" in words
+    # --isl and --osl are said as the lengths, not 'length pairs in the mix 1' (report-only tester fixec2 7)
+    assert ("lengths 1024 in / 256 out" in words and "length pairs" not in words
+            and "decode batch per rank 342" in words
             and "offline: requests of 1024 in / 256 out, all available at once; decode steps of 342" in words)
     bad = tmp_path / "bad.csv"
     bad.write_text("in,out\n1,2\n")
@@ -77,7 +79,6 @@ def test_server_latency_is_an_mm1_queue_with_littles_law_decode() -> None:
     """Tiny model, 1,000 in / 200 out at 5% of the prompt capacity (rate = 0.05 / S): u = 0.05, mean wait
     u/(1-u) S = S/19, p99 wait S/(1-u) ln(u/0.01) = S ln 5 / 0.95; decoding sequences satisfy
     N = rate x 199 x TPOT(N); TPOT = step(N) / (1 - u); a first token also waits half a step."""
-    from parity.scenarios import server_latency
     dep, engine = _dep(), catalog.engine("")
     service = 1000 / float(prefill_throughput(dep, engine, 1000.0)) * engine.prefill_scale
     rate = 0.05 / service
@@ -90,3 +91,43 @@ def test_server_latency_is_an_mm1_queue_with_littles_law_decode() -> None:
     assert r.ttft_s == pytest.approx(service + service / 19 + half)
     assert r.ttft_p99_s == pytest.approx(service + service * math.log(5) / 0.95 + half)
     assert not server_latency(dep, engine, [(1000, 200)], 1.01 / service).feasible
+
+
+def test_a_mix_whose_longest_request_does_not_fit_is_not_priced() -> None:
+    """The tiny model's rank holds 21,690,824 tokens of KV. A mix of 1,000 + 200 and 30,000,000 + 200 tokens averages
+    15,000,650 held (pages grow with the output: isl + osl / 2), so the mean request fits and offline priced the mix,
+    though its second request never can; a server run of that request alone held half of it a rank on average (a
+    fraction of a sequence) and was priced too. Both are infeasible: what must fit is the longest request alone
+    (longest_request: the pair holding the most KV, and its lengths)."""
+    dep, engine = _dep(), catalog.engine("")
+    big = (30_000_000.0, 200.0)
+    mem, pair = longest_request(dep, engine, [(1000.0, 200.0), big])
+    assert pair == big and not mem.fits and float(mem.kv_bytes) == pytest.approx(
+        30_000_100 * float(mem.kv_bytes_per_token))
+    offline = offline_throughput(dep, engine, [(1000, 200), big])
+    assert not offline.feasible and offline.assumptions == (LONGEST_UNFIT,)
+    service = big[0] / float(prefill_throughput(dep, engine, big[0])) * engine.prefill_scale
+    server = server_latency(dep, engine, [big], 0.01 / service)
+    assert not server.feasible and server.assumptions == (LONGEST_UNFIT,)
+    assert offline_throughput(dep, engine, [(1000, 200), (10_000_000, 200)]).feasible
+
+
+@pytest.mark.parametrize(("options", "at"), [
+    (("--lengths", "LENGTHS"), "the longest request in biglen.csv"),
+    (("--isl", "500000", "--osl", "1000"), "the longest requests"),
+    (("--isl", "500000", "--osl", "1000", "--scenario", "server", "--request-rate", "0.001"), "the longest requests")])
+def test_serve_refuses_a_mix_whose_longest_request_does_not_fit(tmp_path, options, at) -> None:
+    """Offline, 1,000 + 100 and 500,000 + 1,000 tokens on an H100 were priced at 3.8 tokens/s a chip, sized at the
+    mean, though the second request alone lacks 13.9 GB (report-only tester fixec2 6); --isl 500000 alone said only
+    'not even one request's KV cache fits beside the weights', and the server scenario priced it. Each refuses in one
+    line, exit 2, as a closed loop does: what one request lacks, its lengths and the search that finds layouts."""
+    lengths = tmp_path / "biglen.csv"
+    lengths.write_text("isl,osl\n1000,100\n500000,1000\n")
+    args = [str(lengths) if o == "LENGTHS" else o for o in options]
+    if "--scenario" not in args:
+        args += ["--scenario", "offline"]
+    result = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", *args])
+    assert result.exit_code == 2 and result.output == (
+        "parity: error: does not fit: one request alone needs 13.9 GB more per chip (KV cache is the largest term), "
+        f"at {at} (500,000 prompt + 1,000 output tokens); `parity search --model llama-3.1-8b --system hgx-h100 "
+        "--weights bf16 --kv bf16 --isl 500000 --osl 1000` lists the layouts that fit\n")

@@ -53,13 +53,13 @@ def test_serves_refusal_suggests_a_search_with_its_kv_lengths_and_drafts() -> No
 def test_serves_refusal_suggests_the_kv_format_serve_ran_by_default() -> None:
     """serve without --kv stores the engine's default (bf16 on the generic engine), where the hinted search priced
     fp8, whose layouts hold twice the sequences (report-only tester fuzzAH 3): the hint carries --kv bf16, and with
-    --kv fp8 given, that; 2.8 and 2.6 GB short."""
+    --kv fp8 given, that; 2.5 and 2.4 GB short for one request."""
     hints = [CliRunner().invoke(cli, ["serve", "--model", "deepseek-r1", "--system", "hgx-h20", "--tp", "8",
                                       "--concurrency", "4", "--mtp", "0", *kv]).stderr for kv in ([], ["--kv", "fp8"])]
-    assert hints == [f"parity: error: does not fit: needs {short} GB more per chip (weights is the largest term), at "
-                     "the longest requests (1,024 prompt + 1,024 output tokens); "
+    assert hints == [f"parity: error: does not fit: one request alone needs {short} GB more per chip (weights is the "
+                     "largest term), at the longest requests (1,024 prompt + 1,024 output tokens); "
                      f"`parity search --model deepseek-r1 --system hgx-h20 --weights fp8_block --kv {kv} --mtp 0 "
-                     "--chips 16` lists the layouts that fit\n" for short, kv in (("2.8", "bf16"), ("2.6", "fp8"))]
+                     "--chips 16` lists the layouts that fit\n" for short, kv in (("2.5", "bf16"), ("2.4", "fp8"))]
 
 
 @pytest.mark.e2e  # a search (1 s)

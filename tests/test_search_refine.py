@@ -404,3 +404,13 @@ def test_a_simulated_run_short_of_the_rate_sized_on_says_what_the_fleet_serves()
         "the simulated run sustains 95.2% of the rate sized on")
     assert [_simulated_note(fleet, sim) for sim in ({"sim_rate_share": 0.98}, {"sim_rate_share": math.nan}, {})] == [
         ""] * 3
+
+
+def test_one_layout_and_one_run_are_singular() -> None:
+    """A percentile search on one layout in one run said 'on 1 layouts ... in 1 runs' (report-only tester fixec2 7)."""
+    result = CliRunner().invoke(cli, ["search", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--chips", "1",
+                                      "--isl", "256", "--osl", "128", "--mode", "agg", "--tpot", "p99:50ms",
+                                      "--refine", "1"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.output.split())
+    assert "that passed, on 1 layout, the simulator bisected" in words and "in 1 run, skipping" in words

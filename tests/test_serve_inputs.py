@@ -23,8 +23,9 @@ def _invoke(*args: str) -> tuple[int, str]:
     ("0,100\n", "t.csv line 2: arrival_s, isl and osl must be numbers, got '0', '100', nothing"),
     ("nan,100,100\n", "t.csv line 2: arrival_s must be a finite number and isl, osl whole numbers, got nan, 100, 100"),
     ("1e300,100,100\n", "t.csv line 2: trace request needs 0 <= arrival_s <= 10,000,000"),
-    ("0,100,100000000\n", "at the longest requests (100 prompt + 100,000,000 output tokens) (checked as one request "
-                          "alone: the trace's longest prompt and output)"),
+    ("0,100,100000000\n", "one request alone needs 1997.4 GB more per chip (KV cache is the largest term), at the "
+                          "longest requests (100 prompt + 100,000,000 output tokens) (the trace's longest prompt and "
+                          "output)"),
     # a 1e23-token prompt printed 'needs 419430399999999934464.0 GB more per chip': past --isl's bound, refused
     ("0,1e23,50\n", "t.csv line 2: trace request needs 0 <= arrival_s <= 10,000,000 and 1 <= isl, osl <= 100,000,000 "
                     "(beyond any context length); got 0, 99,999,999,999,999,991,611,392, 50"),
@@ -76,30 +77,48 @@ def test_a_trace_is_checked_at_its_longest_request(tmp_path: Path) -> None:
 def test_a_trace_too_large_for_memory_is_checked_as_its_longest_request_alone(tmp_path: Path) -> None:
     """One 500,000-token prompt said 'needs 2045.6 GB more per chip': the fit was checked at the default 32 clients
     of it, where --isl 500000 --osl 50 --concurrency 1 says 13.9 GB. A trace has no clients; its longest request
-    alone is what must fit (and says so)."""
+    alone is what must fit (and says so), as it is of any case (MemoryPlan.one_sequence)."""
     trace = tmp_path / "t.csv"
     trace.write_text("arrival_s,isl,osl\n0,500000,50\n")
     small = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100"]
     code, output = _invoke(*small, "--trace", str(trace))
     assert code == 2 and output.startswith(
-        "parity: error: does not fit: needs 13.9 GB more per chip (KV cache is the largest term), at the longest "
-        "requests (500,000 prompt + 50 output tokens) (checked as one request alone: the trace's longest prompt and "
-        "output); ")
+        "parity: error: does not fit: one request alone needs 13.9 GB more per chip (KV cache is the largest term), at "
+        "the longest requests (500,000 prompt + 50 output tokens) (the trace's longest prompt and output); ")
     code, output = _invoke(*small, "--isl", "500000", "--osl", "50", "--concurrency", "1")
     assert code == 2 and "needs 13.9 GB more per chip" in output
+
+
+def test_a_shortfall_is_one_requests_as_fitting_is_decided() -> None:
+    """Llama-3.1-8B on an H100 at 500,000 + 1,000 tokens said 'needs 13.9 / 79.5 / 473.1 GB more per chip' at 1 / 2 /
+    8 clients (65.7 GB of KV each), summing every client's KV, where fitting is decided on one request (an engine
+    queues the clients its KV cache has no room for: 8 clients of 380,000 tokens run, KV-bound). It is one request's
+    shortfall at any count of clients (report-only tester fixec2 5), and of one client over 2 attention-DP ranks, half
+    a client a rank (it read 'not even one sequence's KV cache fits', with no figure)."""
+    from parity.predict import predict_rows
+
+    row = {"model": "llama-3.1-8b", "system": "hgx-h100", "isl": 500000, "osl": 1000, "tp": 1}
+    rows = [{**row, "concurrency": n} for n in (1, 2, 8)] + [{**row, "concurrency": 1, "attn_dp": 2}]
+    notes = [p.note for p in predict_rows(rows, model_kind="steady")]
+    assert notes == ["does not fit: one request alone needs 13.9 GB more per chip (KV cache is the largest term), at "
+                     "the longest requests (500,000 prompt + 1,000 output tokens)"] * 4
+    (fits,) = predict_rows([{**row, "isl": 380000, "concurrency": 8}], model_kind="steady")
+    assert fits.feasible
 
 
 def test_each_models_shortfall_says_the_lengths_it_is_sized_at() -> None:
     """Llama-3.1-8B on an HGX H100 at 500,000 in / 100 out, 4 clients: the simulator's refusal said 210.5 GB short and
     the steady model's 184.3 GB, without saying why (report-only tester fixec 2): the first sizes the KV cache at the
-    longest requests its client sends, the second at the mean of the lengths it draws (80-100%: 450,000 + 90)."""
+    longest requests its client sends, the second at the mean of the lengths it draws (80-100%: 450,000 + 90). Each
+    is one request's shortfall, as fitting is decided (it summed the 4 clients' KV: report-only tester fixec2 5)."""
     case = ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "500000", "--osl", "100",
             "--concurrency", "4")
     sim, steady = (_invoke(*case, *kind)[1].split("; `parity search")[0] for kind in ((), ("--model-kind", "steady")))
-    assert sim == ("parity: error: does not fit: needs 210.5 GB more per chip (KV cache is the largest term), at the "
-                   "longest requests (500,000 prompt + 100 output tokens)")
-    assert steady == ("parity: error: does not fit: needs 184.3 GB more per chip (KV cache is the largest term), at "
-                      "the mean lengths drawn (450,000 prompt + 90 output tokens; the longest 500,000 + 100)")
+    assert sim == ("parity: error: does not fit: one request alone needs 13.9 GB more per chip (KV cache is the largest "
+                   "term), at the longest requests (500,000 prompt + 100 output tokens)")
+    assert steady == ("parity: error: does not fit: one request alone needs 7.3 GB more per chip (KV cache is the "
+                      "largest term), at the mean lengths drawn (450,000 prompt + 90 output tokens; the longest 500,000 "
+                      "+ 100)")
 
 
 def test_one_token_outputs_print_no_nan() -> None:
@@ -383,13 +402,13 @@ _LONGEST = "at the longest requests (1,024 prompt + 1,024 output tokens)"
 def test_serve_runs_a_multi_die_package_one_rank_per_die_by_default() -> None:
     """Plain serve ran the 910C package as one 128 GB device and called Qwen3-32B at tp1 feasible at 94.7 GB, while
     compare, search, fleet, formats and train run one rank per die, as CANN does (fuzz 23b 1.1). Now one rank per die
-    is serve's default on a multi-die chip: tp1 needs 24.3 GB more than a 64 GB die holds (65.5 GB of BF16 weights);
+    is serve's default on a multi-die chip: tp1 needs 13.1 GB more than a 64 GB die holds (65.5 GB of BF16 weights);
     --no-rank-per-die keeps the package run as a flagged what-if, its rerun line says so; on a one-die chip the
     option changes nothing."""
     args = ("serve", "--model", "qwen3-32b", "--system", "atlas-800-a3", "--model-kind", "steady")
     code, output = _invoke(*args, "--tp", "1")
-    assert (code, output) == (2, "parity: error: does not fit: needs 24.3 GB more per 64 GB die (weights is the largest "
-                                 f"term), {_MEAN}; `parity search --model qwen3-32b --system atlas-800-a3 --weights "
+    assert (code, output) == (2, "parity: error: does not fit: one request alone needs 13.1 GB more per 64 GB die "
+                                 f"(weights is the largest term), {_MEAN}; `parity search --model qwen3-32b --system atlas-800-a3 --weights "
                                  "bf16` lists the layouts that fit\n")
     code, output = _invoke(*args, "--tp", "1", "--no-rank-per-die", "--format", "json")
     package = json.loads(output)
@@ -796,11 +815,13 @@ def test_one_request_and_one_sequence_are_singular() -> None:
 # the MTP drafts serve ran (none without --mtp, where search drafts one on DeepSeek-R1) and the KV format it stored
 # where the search's differs (bf16, the generic engine's default, where the H20's search prices fp8)
 _UNFIT = [(("--system", "atlas-800-a2", "--engine", "sglang", "--tp", "8", "--moe-ep", "8", "--weights", "int8"),
-           f"needs 35.1 GB more per chip (weights is the largest term), {_LONGEST}; `parity search --model "
+           f"one request alone needs 31.8 GB more per chip (weights is the largest term), {_LONGEST}; `parity "
+           "search --model "
            "deepseek-r1 --system "
            "atlas-800-a2 --engine sglang --weights int8 --mtp 0 --chips 16` lists the layouts that fit"),
           (("--system", "hgx-h20", "--tp", "8"),
-           f"needs 5.5 GB more per chip (weights is the largest term), {_MEAN}; `parity search --model deepseek-r1 "
+           f"one request alone needs 2.4 GB more per chip (weights is the largest term), {_MEAN}; `parity search "
+           "--model deepseek-r1 "
            "--system "
            "hgx-h20 --weights fp8_block --kv bf16 --mtp 0 --chips 16` lists the layouts that fit")]
 
@@ -809,7 +830,8 @@ _UNFIT = [(("--system", "atlas-800-a2", "--engine", "sglang", "--tp", "8", "--mo
 # tester fixC 6); it names the int8 compare and fleet run there, and how serve runs that (its search finds layouts:
 # the end-to-end tier runs it, a second each)
 _UNFIT_EMULATED = (("--system", "atlas-800-a3", "--tp", "8", "--moe-ep", "8"),
-                   f"needs 34.3 GB more per 64 GB die (weights is the largest term), {_MEAN}; `parity search --model "
+                   f"one request alone needs 31.2 GB more per 64 GB die (weights is the largest term), {_MEAN}; "
+                   "`parity search --model "
                    "deepseek-r1 "
                    "--system atlas-800-a3 --mtp 0` lists the layouts that fit in int8, which the chip runs natively, as "
                    "compare and fleet price it (serve --weights int8 runs it; the checkpoint's fp8_block, serve's "

@@ -119,7 +119,7 @@ def test_a_decode_batch_limit_queues_the_clients_beyond_it() -> None:
 def test_a_model_too_big_for_the_node_says_by_how_much() -> None:
     (p,) = predict_rows([{"case_id": "x", "model": "deepseek-r1", "system": "hgx-h100", "isl": 1024, "osl": 128,
                           "concurrency": 8, "tp": 8}])
-    assert not p.feasible and p.note.startswith("does not fit: needs") and "weights" in p.note
+    assert not p.feasible and p.note.startswith("does not fit: one request alone needs") and "weights" in p.note
 
 
 def test_layouts_that_do_not_divide_the_model_are_refused_with_the_reason() -> None:

@@ -837,6 +837,11 @@ def test_an_unbounded_rate_capped_at_n_in_flight_is_the_closed_loop_of_n_clients
     a, b = run_aggregated(table, scheduler(), closed), run_aggregated(table, scheduler(), capped)
     assert b.latency == a.latency and b.duration_s == a.duration_s and b.requests == a.requests == 20
     assert "at most 4 in flight" in " ".join(b.assumptions)
+    # a closed loop counts no wait at the client, though every request was due at 0 (it read a mean wait of 42 s
+    # and a p99 of 88 s at --max-concurrency 8: report-only tester fixec2 2)
+    assert (b.client_wait_s, b.client_wait_p99_s, b.client_waited) == (a.client_wait_s, a.client_wait_p99_s, 0) == (
+        0.0, 0.0, 0)
+    assert b.ttft_from_arrival == {k: b.latency[k] for k in ("ttft_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s")}
 
 
 def test_a_capped_open_loop_counts_ttft_from_the_send_after_the_wait() -> None:
@@ -844,8 +849,9 @@ def test_a_capped_open_loop_counts_ttft_from_the_send_after_the_wait() -> None:
     to end and is then alone on the engine, so each TTFT is one lone prefill step (10 + 0.01 x 1,000 = 20 ms) and
     each E2E 20 + 10 x 11 = 130 ms, the run lasting 3 x 130 ms. Uncapped, the second and third queue behind the
     first prompt instead, and their TTFT counts that wait. The capped run's requests are sent at 0, 130 and 260 ms,
-    so they wait 0, 129 and 258 ms at the client (mean 129 ms, p99 129 + 0.98 x 129 = 255.42 ms), due over 2 ms and
-    sent over 260; uncapped, none waits."""
+    so they wait 0, 129 and 258 ms at the client (mean and p50 129 ms, p90 129 + 0.8 x 129 = 232.2 ms, p99 129 + 0.98
+    x 129 = 255.42 ms; two of the three waited), due over 2 ms and sent over 260; counted from arrival their TTFTs are
+    20, 149 and 278 ms (mean 149, p99 149 + 0.98 x 129 = 275.42 ms); uncapped, none waits."""
     table = StepTable.of(linear, **GRID)
     base = Benchmark(isl=1000, osl=11, concurrency=1, client=FIXED, num_prompts=3, request_rate=1000.0,
                      poisson=False)
@@ -854,10 +860,14 @@ def test_a_capped_open_loop_counts_ttft_from_the_send_after_the_wait() -> None:
     assert capped.latency["e2e_s"] == pytest.approx(0.130)
     assert capped.duration_s == pytest.approx(0.390)
     assert (capped.client_wait_s, capped.client_wait_p99_s) == pytest.approx((0.129, 0.25542))
+    waits = (capped.client_wait_p50_s, capped.client_wait_p90_s, capped.client_waited)
+    assert waits == pytest.approx((0.129, 0.2322, 2))
+    assert (capped.from_arrival("ttft_s"), capped.from_arrival("ttft_p99_s")) == pytest.approx((0.149, 0.27542))
     assert (capped.due_span_s, capped.arrival_span_s) == pytest.approx((0.002, 0.260))
     free = run_aggregated(table, scheduler(budget=1000, mixed=False), base)
     assert free.latency["ttft_p99_s"] > 0.030 and free.duration_s < 0.3
     assert free.client_wait_s == free.client_wait_p99_s == 0.0 and free.due_span_s == pytest.approx(0.002)
+    assert free.client_waited == 0 and free.from_arrival("ttft_p99_s") == free.latency["ttft_p99_s"]
 
 
 def test_a_cap_needs_an_open_loop() -> None:

@@ -491,7 +491,7 @@ def test_a_row_of_invalid_input_has_no_serve_line_and_one_too_big_keeps_it(tmp_p
                                         "1024 --osl 1024 --tp 1 --concurrency 16 --random-range-ratio 1 "
                                         "--model-kind steady")
     served = CliRunner().invoke(cli, shlex.split(too_big["serve_command"])[1:])
-    assert too_big["note"].startswith("does not fit: needs ")
+    assert too_big["note"].startswith("does not fit: one request alone needs ")
     assert served.exit_code == 2 and served.stderr.startswith(f"parity: error: {too_big['note']}; ")
 
 

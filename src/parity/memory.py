@@ -64,7 +64,8 @@ class MemoryPlan:
     host_kv_bytes [B]: the share of that KV cache kept in host CPU memory instead (offload), and
     host_room_bytes [B]: the host memory the device may fill with it, beside the offloaded weights and the
     host's reserve (infinite without offload); the per-token figures split the same way. Device memory
-    (used_bytes) counts only what stays on the device.
+    (used_bytes) counts only what stays on the device. sequences: the sequences whose KV cache kv_bytes and
+    host_kv_bytes hold (per attention-DP rank; a fraction where fewer clients than ranks).
     """
 
     capacity_bytes: Num
@@ -76,6 +77,7 @@ class MemoryPlan:
     host_kv_bytes: Num = 0.0
     host_kv_bytes_per_token: Num = 0.0
     host_room_bytes: Num = float("inf")
+    sequences: Num = 1.0
 
     @property
     def used_bytes(self) -> Num:
@@ -97,6 +99,14 @@ class MemoryPlan:
     @property
     def fits(self) -> Num:
         return self.free_bytes >= 0
+
+    def one_sequence(self) -> MemoryPlan:
+        """The plan holding one of its sequences: what must fit for a request to run at all, since an engine admits
+        requests while KV room lasts and queues the rest (serving.steady.kv_capacity's slots >= 1); a serving
+        case's shortfall is this plan's (8 clients of 500,000 tokens lack what one does, not eight times it)."""
+        share = 1.0 / np.maximum(self.sequences, 1e-30)
+        return dataclasses.replace(self, kv_bytes=self.kv_bytes * share, host_kv_bytes=self.host_kv_bytes * share,
+                                   sequences=1.0)
 
     @property
     def kv_token_capacity(self) -> Num:
@@ -224,7 +234,7 @@ def serving_memory(model: Model, shard: Shard, precision: Precision, capacity_by
         np.minimum(step_tokens, 1024.0) * model.vocab_size * 4.0 / shard.t
     return MemoryPlan(capacity_bytes=capacity_bytes, weight_bytes=weights,
                       reserve_bytes=reserve_fraction * capacity_bytes + reserve_bytes, activation_bytes=activation,
-                      kv_bytes=sequences * context * per_token, kv_bytes_per_token=per_token)
+                      kv_bytes=sequences * context * per_token, kv_bytes_per_token=per_token, sequences=sequences)
 
 
 def vision_note(model: Model, workload: str = "serve") -> str:

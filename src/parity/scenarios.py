@@ -14,11 +14,29 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from parity.engine import EngineProfile
+from parity.memory import MemoryPlan
 from parity.serving import prefill_throughput
 from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, decode_spread, decode_step,
                          deployment_memory)
 
-__all__ = ["OfflineResult", "offline_throughput", "ServerResult", "server_latency"]
+__all__ = ["OfflineResult", "offline_throughput", "ServerResult", "server_latency", "longest_request"]
+
+# what a scenario whose longest request cannot be held says (OfflineResult, ServerResult); serve refuses such a mix
+# first, with the memory that request lacks (longest_request)
+LONGEST_UNFIT = "the longest request's KV cache does not fit beside the weights"
+
+
+def longest_request(dep: Deployment, profile: EngineProfile,
+                    lengths: Sequence[tuple[float, float]]) -> tuple[MemoryPlan, tuple[float, float]]:
+    """The memory of one rank holding the mix's longest request alone (the most KV held: isl + osl, or isl + osl / 2
+    where the engine allocates pages on demand) and that request's (isl, osl): what must fit for the mix to run at all,
+    as a closed loop's fit is decided on one request. Sized at the mean, a mix of 1,000 + 100 and 500,000 + 1,000
+    tokens was priced at 3.8 tokens/s a chip on an H100 that cannot hold the second request (13.9 GB short)."""
+    share = 0.5 if profile.kv_on_demand else 1.0
+    isl, osl = max(((float(i), float(o)) for i, o in lengths), key=lambda pair: pair[0] + share * pair[1])
+    mem = deployment_memory(dep, 1, isl + share * osl, profile.max_num_tokens,
+                            reserve_fraction=1.0 - profile.kv_memory_fraction)
+    return mem, (isl, osl)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,10 +76,10 @@ def offline_throughput(dep: Deployment, profile: EngineProfile, lengths: Sequenc
     held = float(np.mean(isl + np.where(profile.kv_on_demand, 0.5, 1.0) * osl))
     mem = deployment_memory(dep, 1, held, profile.max_num_tokens, reserve_fraction=1.0 - profile.kv_memory_fraction)
     batch = float(min(np.floor(float(mem.kv_token_capacity) / held), profile.max_batch_size))
-    if batch < 1:
+    if batch < 1 or not bool(longest_request(dep, profile, lengths)[0].fits):
         return OfflineResult(output_tokens_per_s_per_chip=0.0, input_tokens_per_s_per_chip=0.0, tpot_s=float("nan"),
                              decode_batch=0.0, chips=float(dep.chips), length_pairs=len(lengths), feasible=False,
-                             assumptions=("not even one request's KV cache fits beside the weights",))
+                             assumptions=(LONGEST_UNFIT,))
     d = dep.layout.attn_dp
     step_s, kept = decode_step(dep, batch, float(np.mean(isl + osl / 2.0)))
     step_s = float(decode_host_floor(dep, step_s, batch, profile.decode_host_token_s))
@@ -86,7 +104,8 @@ class ServerResult:
 
     ttft_s, ttft_p99_s [s]: mean and 99th percentile time to first token; tpot_s [s]; decode_batch:
     sequences decoding per attention-DP rank; prefill_utilization: share of engine time on prompts;
-    feasible: the queue is stable (utilisation < 1) and the decoding sequences' KV fits.
+    feasible: the queue is stable (utilisation < 1), the longest request's KV fits (longest_request) and the decoding
+    sequences' KV fits.
     """
 
     ttft_s: float
@@ -113,6 +132,10 @@ def server_latency(dep: Deployment, profile: EngineProfile, lengths: Sequence[tu
     """
     if request_rate <= 0:
         raise ValueError(f"request_rate must be > 0, got {request_rate}")
+    if not bool(longest_request(dep, profile, lengths)[0].fits):  # under a sequence a rank, the mean is held in part
+        nan = float("nan")
+        return ServerResult(ttft_s=nan, ttft_p99_s=nan, tpot_s=nan, output_tokens_per_s_per_chip=0.0, decode_batch=nan,
+                            prefill_utilization=nan, chips=float(dep.chips), feasible=False, assumptions=(LONGEST_UNFIT,))
     isl = float(np.mean([float(i) for i, _ in lengths]))
     osl = float(np.mean([float(o) for _, o in lengths]))
     d = dep.layout.attn_dp

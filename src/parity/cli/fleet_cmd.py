@@ -213,7 +213,11 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                   "bought and powered whole (the note says how many chips serve nothing, and where; the chips given: "
                   "units_given in --format json or csv). served, 80%: under what "
                   "they serve, what they serve at the ends of the 80% interval of the per-chip rate (compare's "
-                  "tokens_per_s_per_chip_low/high; served_tokens_per_day_low/high in --format json or csv). Note: "
+                  "tokens_per_s_per_chip_low/high; served_tokens_per_day_low/high in --format json or csv). "
+                  + ("of demand: what they serve over the demand's tokens/day (over 100% by the whole units and "
+                     "systems deployed, under it where --units or --power-mw hold too few chips; served_share in "
+                     "--format json or csv). " if demand_tps is not None else "")
+                  + "Note: "
                   "what the best configuration lies outside of, as `compare` names it"
                   + _legend([p.note for p in plans], any(specs_flag(s.chip) for s in kinds))
                   + "; every flag in --format json. " + (COST_BASES if costs else "") + basis_text(plans)

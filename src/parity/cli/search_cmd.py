@@ -280,10 +280,9 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                + (_wider_text(wider, compared, precision, theirs, bool(percentiles)) if wider else "")
                + (f" (the simulator's {', '.join(t.statistic for t in percentiles)}: the steady-state search, which "
                   f"has means only, screened those whose {screened(targets, arrivals)}; of the {len(ranked):,} "
-                  "configurations "
-                  f"that passed, on {layouts:,} layouts, the simulator bisected each layout's loads, as a percentile "
-                  f"grows with the load on one layout, in {len(refined):,} runs, skipping the loads and layouts that "
-                  "could not beat the best found"
+                  f"configuration{'' if len(ranked) == 1 else 's'} that passed, on {counted(layouts, 'layout')}, the "
+                  "simulator bisected each layout's loads, as a percentile grows with the load on one layout, in "
+                  f"{counted(len(refined), 'run')}, skipping the loads and layouts that could not beat the best found"
                   + ("; a p99 TTFT bound took the layouts by their first wave (every client's prompt at the "
                      "prefill rate: the closed loop's p99), disaggregated ones also with prefill workers enough "
                      "for it" if arrivals == "closed" and any(t.metric == "ttft" and t.statistic == "p99"

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from parity.errors import InfeasiblePlan, ParityError
 from parity.predict.measured import SCORED
-from parity.simulate import LATENCY_KEYS
+from parity.simulate import CLIENT_KEYS, LATENCY_KEYS
 
 
 CASE_COLUMNS = ("case_id", "model", "system", "engine", "weights", "moe_weights", "kv", "mode", "isl", "osl",
@@ -50,13 +50,14 @@ OUTPUT_KINDS = {**dict.fromkeys(OUTPUT_COLUMNS, "number"), "case_id": "text", "c
 # the kinds of value a column holds: a whole number (count), any number, true or false (flag), text, a list of texts
 COLUMN_KINDS = ("count", "number", "flag", "text", "texts")
 
-# what the simulator adds (percentiles, ITL, E2E, preemptions, requests that waited for KV room); NaN under the
-# steady-state model
 # draft tokens a decode step may carry with multi-token prediction (`parity serve --mtp`, a row's mtp_tokens, a sweep
 # axis): the deepest published runs draft 3 to 4; the bound keeps a mistyped count from pricing forever
 MOST_MTP_TOKENS = 64
 
-SIM_COLUMNS = tuple(k for k in LATENCY_KEYS if k not in ("ttft_s", "tpot_s")) + ("preemptions", "kv_waited")
+# what the simulator adds (percentiles, ITL, E2E, preemptions, requests that waited for KV room, the wait at the client
+# and TTFT from arrival, whether the client held requests back: serve's keys); NaN under the steady-state model
+SIM_COLUMNS = (tuple(k for k in LATENCY_KEYS if k not in ("ttft_s", "tpot_s")) + ("preemptions", "kv_waited")
+               + CLIENT_KEYS + ("held_at_client",))
 # every column predict writes (a phase row adds step_s and its input rate): a cases table that carries a former run's
 # predictions beside its cases (to set them against a new run) keeps them unread, as it keeps measured_* columns;
 # predict writes its own to a table of its own, so nothing of the input is overwritten

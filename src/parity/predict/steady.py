@@ -128,14 +128,16 @@ def with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
 
 
 def _unfit(s: Scenario, result: ServingResult, at: Callable[[object], float]) -> str:
-    """Why a case does not fit: the memory its decode (or only) worker lacks per chip, or its prefill worker's, and
-    the lengths it was sized at (_sized_at)."""
+    """Why a case does not fit: the memory its decode (or only) worker lacks per chip for one request alone, as
+    fitting is decided (MemoryPlan.one_sequence: more clients queue for KV room), or its prefill worker's (which
+    holds one prompt), and the lengths it was sized at (_sized_at). Summed over the clients, Llama-3.1-8B at 500,000
+    tokens on an H100 lacked 13.9 / 79.5 / 473.1 GB at 1 / 2 / 8 clients, where 8 clients of 380,000 run."""
     prefill = result.prefill_memory
     if prefill is not None and not bool(at(prefill.fits)):
         system = s.prefill_system or s.system
-        return _shortfall(prefill, system, at, f"the prefill worker ({s.layout} on {system_text(system)}) ") + \
+        return shortfall_text(prefill, system, at, f"the prefill worker ({s.layout} on {system_text(system)}) ") + \
             _sized_at(s)
-    return _shortfall(result.memory, s.system, at) + _sized_at(s)
+    return shortfall_text(result.memory.one_sequence(), s.system, at, "one request alone ") + _sized_at(s)
 
 
 def _sized_at(s: Scenario) -> str:
@@ -153,7 +155,7 @@ def _sized_at(s: Scenario) -> str:
             f"{s.isl:,} + {s.osl:,})")
 
 
-def _shortfall(mem: MemoryPlan, system: System, at: Callable[[object], float] = float, where: str = "") -> str:
+def shortfall_text(mem: MemoryPlan, system: System, at: Callable[[object], float] = float, where: str = "") -> str:
     """Why `mem` does not fit on a rank of `system`, in words: the memory its device lacks per chip (per die, with
     what a die holds, on a system of one rank per die) and its largest term, or, where the host memory its
     offloaded KV cache fills is the tighter bound (MemoryPlan.host_binds), what the host lacks."""
@@ -241,7 +243,8 @@ def _phase_prediction(s: Scenario) -> Prediction:
                               s.engine.prefill_scale)
     mem = r.memory
     if not bool(r.feasible):
-        return _failed(s.case_id, _shortfall(mem, s.prefill_system or s.system if s.phase == "prefill" else s.system))
+        system = s.prefill_system or s.system if s.phase == "prefill" else s.system
+        return _failed(s.case_id, shortfall_text(mem, system))
     step, nan = float(r.step_s), float("nan")
     held = _held("", float(mem.used_bytes), s.prefill_system or s.system if s.phase == "prefill" else s.system)
     return Prediction(case_id=s.case_id, ttft_s=step if s.phase == "prefill" else nan, tpot_s=float(r.tpot_s),

@@ -15,9 +15,13 @@ from parity.flags import Flag
 from parity.simulate.benchmark import _Client
 from parity.simulate.loop import Engine
 
-__all__ = ["SimResult", "LATENCY_KEYS", "KV_BOUND_SHARE"]
+__all__ = ["SimResult", "LATENCY_KEYS", "KV_BOUND_SHARE", "CLIENT_KEYS"]
 
 LATENCY_KEYS = tuple(f"{m}_{s}s" for m in ("ttft", "tpot", "itl", "e2e") for s in ("", "p50_", "p90_", "p99_"))
+# what a run says of its client's wait (SimResult.client_row): the wait and TTFT counted from arrival, mean and
+# percentiles, and the requests that waited, keyed as serve's and predict's rows carry them
+CLIENT_KEYS = (tuple(f"{m}_{s}s" for m in ("client_wait", "ttft_from_arrival") for s in ("", "p50_", "p90_", "p99_"))
+               + ("client_waited",))
 
 # a run is KV-bound (SimResult.kv_flag) when it preempts, or when at least this share of its requests waited for KV
 # room: on such measured runs the simulated TTFT misses far more than on the others (docs/accuracy.md, "By flag"),
@@ -35,9 +39,13 @@ class SimResult:
     ttft_growth: how fast TTFT grew with the time a request was sent [s of TTFT per s], the least-squares slope over
     the counted requests (NaN where they were all sent at once): about 0 for a run that keeps up, and the arrival rate
     over the rate it is served at, less 1, for one whose queue grows; arrival_span_s: first to last send [s].
-    client_wait_s, client_wait_p99_s: mean and 99th percentile of how long counted requests waited at the client
-    between their arrival (their time in the open loop's stream or trace) and their send [s]: 0 but where a cap on
-    requests in flight holds them back (a closed loop sends each as its client's last one ends, and counts none);
+    client_wait_s, client_wait_p50_s, client_wait_p90_s, client_wait_p99_s: mean and percentiles of how long counted
+    requests waited at the client between their arrival (their time in the open loop's stream or trace) and their
+    send [s]: 0 but where a cap on requests in flight holds them back (a closed loop sends each as its client's last
+    one ends, and counts none: so do a cap's requests all due at once, at --request-rate inf or at one time in a
+    trace, which are that closed loop); client_waited: counted requests that waited at all;
+    ttft_from_arrival: TTFT counted from arrival (the wait at the client, then TTFT from the send) keyed as latency's
+    TTFT keys [s] (ttft_s, ttft_p50_s, ...; where none waited, latency's own figures);
     due_span_s: first to last arrival of the counted requests [s] (arrival_span_s where none waits).
     kv_waited: counted requests that waited for KV room at least once (refused admission for it, or preempted);
     timeline: records (time_s, worker, role, queued, prefilling, partly_prefilled, running, kv_used_fraction) in time
@@ -62,7 +70,11 @@ class SimResult:
     ttft_growth: float = math.nan
     arrival_span_s: float = 0.0
     client_wait_s: float = 0.0
+    client_wait_p50_s: float = 0.0
+    client_wait_p90_s: float = 0.0
     client_wait_p99_s: float = 0.0
+    client_waited: int = 0
+    ttft_from_arrival: dict[str, float] = field(default_factory=dict)
     due_span_s: float = 0.0
     assumptions: tuple[str, ...] = ()
     timeline: tuple[dict[str, object], ...] = field(default=())
@@ -83,6 +95,17 @@ class SimResult:
     def output_tokens_per_s_per_user(self) -> float:
         """Decode speed one user sees [tokens/s]: 1 / mean TPOT."""
         return 1.0 / self.tpot_s
+
+    def from_arrival(self, key: str) -> float:
+        """A TTFT statistic counted from arrival (`key` as latency's: ttft_s, ttft_p99_s) [s]: what a TTFT target
+        met from the send reads once the wait at the client is counted; latency's own where none was recorded."""
+        return self.ttft_from_arrival.get(key, self.latency[key])
+
+    def client_row(self) -> dict[str, float]:
+        """The client's wait and TTFT from arrival keyed as CLIENT_KEYS, as serve's and predict's rows carry them."""
+        waits = (self.client_wait_s, self.client_wait_p50_s, self.client_wait_p90_s, self.client_wait_p99_s)
+        ttft = tuple(self.from_arrival(k) for k in ("ttft_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s"))
+        return dict(zip(CLIENT_KEYS, (*waits, *ttft, self.client_waited)))
 
     def peak_in_flight(self) -> float:
         """Most requests partly prefilled or running at once over every worker, read from the timeline (NaN without
@@ -142,9 +165,15 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
         mean, p50, p90, p99 = _percentiles(values, weights)
         latency |= {f"{name}_s": mean, f"{name}_p50_s": p50, f"{name}_p90_s": p90, f"{name}_p99_s": p99}
     span = float(arrival.max() - arrival.min())
-    # an open loop's arrivals (request i is due at times[i]); a capped client sends a request once one in flight ends
-    due = arrival if client.times is None else np.fromiter((client.times[r.id] for r in done), float, count)
+    # an open loop's arrivals (request i is due at times[i]); a capped client sends a request once one in flight ends.
+    # Requests all due at once (--request-rate inf, a trace at one time) under a cap are a closed loop of the cap's
+    # clients, which waits for nothing: its clients send each request as their last one ends
+    times = client.times
+    spread = times is not None and min(times) < max(times)
+    due = np.fromiter((times[r.id] for r in done), float, count) if spread else arrival  # type: ignore[index]
     wait = arrival - due
+    wait_mean, wait_p50, wait_p90, wait_p99 = _percentiles(wait)
+    from_arrival = dict(zip(("ttft_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s"), _percentiles(ttft + wait)))
     growth = float(np.polyfit(arrival, ttft, 1)[0]) if span > 0 else math.nan
     start = float(arrival.min())
     end = float(finish.max())
@@ -163,5 +192,7 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
                      duration_s=duration, requests=len(done), decode_batch=batch,
                      preemptions=sum(e.preemptions for e in engines), kv_capacity_tokens=capacity,
                      kv_waited=sum(r.kv_waited for r in done), ttft_growth=growth, arrival_span_s=span,
-                     client_wait_s=float(wait.mean()), client_wait_p99_s=float(np.percentile(wait, 99)),
+                     client_wait_s=wait_mean, client_wait_p50_s=wait_p50, client_wait_p90_s=wait_p90,
+                     client_wait_p99_s=wait_p99, client_waited=int(np.count_nonzero(wait > 0)),
+                     ttft_from_arrival=from_arrival,
                      due_span_s=float(due.max() - due.min()), assumptions=notes, timeline=records)
