@@ -326,10 +326,10 @@ def test_a_title_breaks_between_words_not_inside_a_quantity(monkeypatch: pytest.
 def test_fleet_megawatts_keep_three_figures() -> None:
     """The first README example's 910C fleet drew 22.99 MW (15,784 chips x 11.65 kW / 8), printed '23' beside
     '8.82': three figures throughout now ('23.0' then; 22.6 MW for 15,552 chips since disaggregated rows are priced
-    on whole workers)."""
+    on whole workers, 32.8 MW for 22,520 since EP x ETP decode workers cross scale-out as their ranks do)."""
     out = table("fleet", "--model", "deepseek-r1", "--chips", "910c", "--demand", "2e12 tokens/day", columns=80)
     (row,) = [line for line in out.splitlines() if line.startswith("huawei-ascend-910c ")]
-    assert row.split()[1:3] == ["15,552", "22.6"]
+    assert row.split()[1:3] == ["22,520", "32.8"]
 
 
 @pytest.mark.parametrize(("demand", "share"), [("3e12 tokens/day", "0.1%"), ("3e9 tokens/day", "126.5%"),
@@ -361,7 +361,7 @@ def test_the_split_table_fits_80_columns_and_names_what_gave_way() -> None:
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert lines[1].split() == ["prefill", "workers", "decode", "workers", "TPOT", "ms", "TTFT", "ms", "tok/s/chip"]
-    assert lines[3].split()[:4] == ["2x", "tp1-pp4-dp4-ep4", "2x", "tp4-dp2-ep4-etp2"]
+    assert lines[3].split()[:4] == ["2x", "tp1-pp4-dp4-ep4", "1x", "tp2-dp8-ep4-etp4"]
     assert ("Not shown at 80 columns: chips, clients/D worker, tok/s (fleet), limited by (--wide, or --format "
             "csv/json)." in " ".join(out.split()))
     wide = table(*args, "--wide", columns=80).splitlines()
@@ -605,9 +605,9 @@ def test_the_calibration_tables_fit_80_columns(monkeypatch: pytest.MonkeyPatch) 
     # TTFT p99 target goes too)
     (("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--ttft", "p99:3s", "--refine", "2"),
      "layout decode TPOT ms TTFT ms tok/s/chip sim meets", "mode, clients/worker, chips, tok/s/user, meets"),
-    # CloudMatrix's 128-chip decode layouts: 81 columns with 'chips' and 'meets' both required
+    # CloudMatrix's 128-chip decode layouts (tp16-pp2-dp16-ep64-etp4): 'chips' and 'meets' give way too
     (("search", "--model", "deepseek-r1", "--system", "cloudmatrix-384", "--refine", "0"),
-     "layout decode TPOT ms TTFT ms tok/s/chip meets", "mode, clients/worker, chips, tok/s/user"),
+     "layout decode TPOT ms TTFT ms tok/s/chip", "mode, clients/worker, chips, tok/s/user, meets"),
     # 86 columns with the simulator's mean TTFT required beside the steady one: it gives way as sim tok/s/chip does,
     # while the per-chip ratio's 80% interval (on its second line) stays; with each row its own serve line (no 'serve
     # line: ...' in the note) the steady TTFT and 'mem x' fit beside them

@@ -38,8 +38,9 @@ def test_each_ratio_to_the_h20_has_its_interval_from_both_vendors_bands(five: di
     is ratio x 0.768 to ratio x 1.162: it spans 1 for ratios between 0.860 and 1.302. The Atlas 800 A3, run one
     rank per die as Ascend frameworks run it, on the generic engine at CANN's measured software maturity
     (sglang-cann's kernel multipliers: memory 0.574) with one MTP draft (compare's default for DeepSeek-R1),
-    comes out at 2.295x (1,641 against 715 tok/s per chip; 2.015x, 1,617 against 802, before whole workers: its decode workers span four A3 nodes, as the H20's span
-    two, where they deliver 1.25x or more what one node does; 510 there, 0.635x), so its interval (1.76-2.67x) lies
+    comes out at 1.594x (1,131 against 710 tok/s per chip; 2.295x, 1,641 against 715, before its EP x ETP decode workers
+    crossed scale-out as their ranks do, 2.015x before whole workers: its decode workers span four A3 nodes, as the
+    H20's span two, where they deliver 1.25x or more what one node does; 414 there), so its interval (1.22-1.85x) lies
     above 1: the 910C wins per chip."""
     rows = five
     assert rows["hgx-h20"]["ratio_interval"] == [None, None]
@@ -65,8 +66,8 @@ def test_each_ratio_to_the_h20_has_its_interval_from_both_vendors_bands(five: di
         inside = "its 80% interval" if len(spans) == 1 else "their 80% intervals"
         even = f"no clear winner {said} (1 lies inside {inside})"
         assert (even in row["note"]) == bool(spans) and ("no clear winner" in row["note"]) == bool(spans), system
-    assert rows["atlas-800-a3"]["ratios"]["per_chip"] == pytest.approx(2.295, abs=0.005)  # 2.015 priced on shares
-    assert rows["atlas-800-a3"]["ratio_interval"] == pytest.approx([2.295 * 0.768, 2.295 * 1.162], abs=0.01)
+    assert rows["atlas-800-a3"]["ratios"]["per_chip"] == pytest.approx(1.594, abs=0.005)  # 2.015 priced on shares
+    assert rows["atlas-800-a3"]["ratio_interval"] == pytest.approx([1.594 * 0.768, 1.594 * 1.162], abs=0.01)
 
 
 @pytest.mark.e2e  # compare runs (over 1 s)
@@ -152,7 +153,7 @@ def test_each_row_carries_the_serve_line_that_runs_its_configuration(five: dict[
     """Every row's configuration as one `parity serve` line (serve_command, JSON and CSV). These five are
     disaggregated: the search prices them on the whole workers their lines run, by serve's steady model (it priced a
     rate-matched prefill share with a queue of its own: the H20's 802 tok/s/chip, 717 on its line), so serve_note
-    says the workers and the line gives the row's figures (the H20's 715 tok/s/chip)."""
+    says the workers and the line gives the row's figures (the H20's 710 tok/s/chip)."""
     h20 = five["hgx-h20"]
     line = h20["serve_command"]
     assert line.startswith("parity serve --model deepseek-r1 --system hgx-h20 --weights fp8_block "
@@ -162,7 +163,7 @@ def test_each_row_carries_the_serve_line_that_runs_its_configuration(five: dict[
                                  "prefill utilisation, rounded up to whole workers")
     served = CliRunner().invoke(cli, [*shlex.split(line)[1:], "--format", "json"])
     assert served.exit_code == 0, served.output
-    assert round(json.loads(served.stdout)["output_tokens_per_s_per_chip"]) == round(h20["tokens_per_s_per_chip"]) == 715
+    assert round(json.loads(served.stdout)["output_tokens_per_s_per_chip"]) == round(h20["tokens_per_s_per_chip"]) == 710
     assert "--rank-per-die" in five["atlas-800-a3"]["serve_command"]  # one rank per die, as compare ran the 910C
 
 
@@ -360,12 +361,13 @@ def test_a_row_says_where_the_ttft_target_binds_its_rate() -> None:
 @pytest.mark.e2e  # DeepSeek-R1 searches on Atlas 800 A3 nodes (about 2 s): the end-to-end tier
 def test_the_rate_without_the_ttft_target_is_what_compare_takes_without_it() -> None:
     """The note's rate was the frontier's at the row's own span: 1,338/chip for an A3 with SGLang's profile, where
-    `--ttft none` takes workers over 4 systems at 1,634 (and on an H800 at 1 s it named 2,813, a span --ttft none does
-    not take; fuzz round DS 1, 2). It is now the row compare gives without the target."""
+    `--ttft none` takes workers over 4 systems at 891 (1,634 before EP x ETP decode workers crossed scale-out as their
+    ranks do; and on an H800 at 1 s it named 2,813, a span --ttft none does not take; fuzz round DS 1, 2). It is now
+    the row compare gives without the target."""
     from parity.compare import compare
     model, a3, sglang = catalog.model("deepseek-r1"), catalog.system("atlas-800-a3"), catalog.engine("sglang")
     (bound,) = compare([a3], model, sglang, 0.05, mtp_tokens=1)
     (free,) = compare([a3], model, sglang, 0.05, ttft_s=None, mtp_tokens=1)
-    assert round(bound.tokens_per_s_per_chip) == 385 and round(free.tokens_per_s_per_chip) == 1_634
-    assert bound.note.endswith(f"the TTFT target 5 s binds: 1,634/chip without it (TTFT "
+    assert round(bound.tokens_per_s_per_chip) == 385 and round(free.tokens_per_s_per_chip) == 891
+    assert bound.note.endswith(f"the TTFT target 5 s binds: 891/chip without it (TTFT "
                                f"{free.ttft_s:.3g} s)")

@@ -21,29 +21,29 @@ from parity.fleet import plan_fleet
 def test_a_910c_fleet_and_compare_span_systems_where_wider_workers_deliver_more() -> None:
     """DeepSeek-R1 on the 910C at 50 ms TPOT and 5 s TTFT with one MTP draft: a model that fits one 16-die A3 node
     delivers 414 tok/s per package there; workers over up to 4 systems, as a model too big for one may span,
-    deliver 1.25x or more (1,641.4, a tp2-dp32-ep16-etp4 decode worker of dies), so fleet and compare both take them
+    deliver 1.25x or more (1,131.4, a tp2-dp32-ep64 decode worker of dies), so fleet and compare both take them
     and note the one-system figure. Fleet had sized at the one-node figure, 3.2x the chips (eighth fuzz round);
-    compare had kept it and noted the wider figure. Without MTP: 83 on one node, 775.8 over four. (510 and 1,616.5,
-    85 and 847.3, before serving memory counted the MTP module and disaggregated rows were priced on whole
-    workers.)"""
+    compare had kept it and noted the wider figure. Without MTP: 83 on one node, 611.0 over four. (1,641.4 on
+    tp2-dp32-ep16-etp4 and 775.8 before EP x ETP workers crossed scale-out as their ranks do; 510 and 1,616.5, 85 and
+    847.3, before serving memory counted the MTP module and disaggregated rows were priced on whole workers.)"""
     model, engine = catalog.model("deepseek-r1"), catalog.engine("generic")
     (plan,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                          mtp_tokens=1)
     (row,) = compare([catalog.system("atlas-800-a3")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
-    assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1641.4, abs=0.1)
+    assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1131.4, abs=0.1)
     assert row.note == "spans 4 systems (414/chip on one)"
-    assert row.layout.endswith("tp2-dp32-ep16-etp4")
-    assert plan.configuration.endswith("tp2-dp32-ep16-etp4")
+    assert row.layout.endswith("tp2-dp32-ep64")
+    assert plan.configuration.endswith("tp2-dp32-ep64")
     assert plan.note == "workers span up to 4 systems over scale-out (414/chip on one)"
     (off,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                         mtp_tokens=0)
-    assert off.tokens_per_s_per_chip == pytest.approx(775.8, abs=0.1)
+    assert off.tokens_per_s_per_chip == pytest.approx(611.0, abs=0.1)
     assert "(83/chip on one)" in off.note and "no multi-token prediction" in off.assumptions[-1]
 
 
 @pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_a_fleet_keeps_one_system_where_wider_workers_gain_little() -> None:
-    """The H200 serves DeepSeek-R1 as well on one node as over four (3,245 tok/s/chip at one MTP draft; 3,627 before
+    """The H200 serves DeepSeek-R1 as well on one node as over four (3,244 tok/s/chip at one MTP draft; 3,627 before
     disaggregated rows were priced on whole workers), so its fleet stays on one, as compare does, and agrees with it
     to the token."""
     model, engine = catalog.model("deepseek-r1"), catalog.engine("generic")
@@ -51,7 +51,7 @@ def test_a_fleet_keeps_one_system_where_wider_workers_gain_little() -> None:
                          mtp_tokens=1)
     (row,) = compare([catalog.system("hgx-h200")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
     assert plan.tokens_per_s_per_chip == pytest.approx(row.tokens_per_s_per_chip, rel=1e-12)
-    assert (round(plan.tokens_per_s_per_chip), plan.note) == (3245, "")
+    assert (round(plan.tokens_per_s_per_chip), plan.note) == (3244, "")
 
 
 @pytest.mark.e2e  # three DeepSeek-R1 fleets (1.3 s): the end-to-end tier keeps the default run under a minute
@@ -196,9 +196,10 @@ def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
     worker, 29.006 chips a unit; priced on whole workers, as serve runs them, it is one decode worker and one
     prefill worker, 32 chips. A deployment is whole workers: 24 chips serve nothing (they did), and 40 chips serve
     that one deployment's 32 chips' worth, not 40 chips' worth (priced per chip), the 8 idle in its 5 systems named.
-    The demand's fleet is sized in the same whole units: 2e12 tokens/day (x 2.2 peak and margin, at 1,430 tokens/s
-    a chip in and out) needs 1,113 decode and 1,113 prefill workers, 35,616 chips in 4,452 systems (31,776 chips in
-    3,972 systems before disaggregated rows were priced on whole workers), and serves all of it."""
+    The demand's fleet is sized in the same whole units: 2e12 tokens/day (x 2.2 peak and margin, at 1,420 tokens/s
+    a chip in and out) needs 1,121 decode and 1,121 prefill workers, 35,872 chips in 4,484 systems (35,616 in 4,452
+    before EP x ETP decode workers crossed scale-out as their ranks do; 31,776 chips in 3,972 systems before
+    disaggregated rows were priced on whole workers), and serves all of it."""
     none, one = _fleet("--units", "24"), _fleet("--units", "40")
     assert none["served_tokens_per_day"] == 0
     assert none["note"].endswith("24 chips hold no whole deployment (a decode worker of 16 chips and 1 prefill "
@@ -209,7 +210,7 @@ def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
     assert one["note"].endswith("8 chips serve nothing: idle in 5 whole hgx-h20 (powered and priced)")
     assert one["cost_usd"] == 40 * 13_500
     sized = _fleet("--demand", "2e12 tokens/day")
-    assert (sized["chips"], sized["systems"]) == (35_616, 4_452) and 1 <= sized["served_share"] < 1.001
+    assert (sized["chips"], sized["systems"]) == (35_872, 4_484) and 1 <= sized["served_share"] < 1.001
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (1.2 s): the end-to-end tier keeps the default run under a minute
@@ -356,13 +357,13 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
     demand = ("--demand", "1e12 tokens/day")
     (forty,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "hgx-h20", "--units",
                                                    "40", *demand, "--format", "json"]).stdout)
-    assert ("; 8 chips serve nothing: idle in 5 whole hgx-h20 (powered and priced); the demand needs 17,824 chips, 40 "
+    assert ("; 8 chips serve nothing: idle in 5 whole hgx-h20 (powered and priced); the demand needs 17,952 chips, 40 "
             "are available;") in forty["note"]
     h20 = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "hgx-h20", "--power-mw", "1", *demand,
                                    "--format", "json"])
     (plan,) = json.loads(h20.stdout)
     assert plan["chips"] == 1368 and ("; 24 chips serve nothing: idle in 171 whole hgx-h20 (powered and priced); "
-                                      "the power budget runs 1,368 of the 17,824 chips;") in plan["note"]
+                                      "the power budget runs 1,368 of the 17,952 chips;") in plan["note"]
     superpod = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod",
                                         "--power-mw", "1", "--format", "json"])
     (plan,) = json.loads(superpod.stdout)
@@ -371,30 +372,32 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
 
 @pytest.mark.e2e  # over 1 s: the end-to-end tier keeps the default run under a minute
 def test_the_narrower_figure_names_the_systems_it_spans() -> None:
-    """DeepSeek-R1 does not fit one Atlas 800 A2 (compare: 'spans 2 systems', 227 tok/s/chip; 277 before serving
-    memory counted the MTP module): the note said '(227/chip on one)'. It names the systems of the narrower figure;
+    """DeepSeek-R1 does not fit one Atlas 800 A2 (compare: 'spans 2 systems', 211 tok/s/chip; 227 before EP x ETP
+    workers crossed scale-out as their ranks do, 277 before serving memory counted the MTP module): the note said
+    '(227/chip on one)'. It names the systems of the narrower figure;
     the A3's, which fits one, stays 'on one' (414/chip; 510 before serving memory counted the MTP module). (The A2's
     power, 8 x 400 W x 1.82, is assumed, and its note says so first.)"""
     plans = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips",
                                                 "atlas-800-a2,atlas-800-a3", "--demand", "1e12 tokens/day",
                                                 "--format", "json"]).stdout)
-    assert [p["note"] for p in plans] == ["power assumed; workers span up to 4 systems over scale-out (227/chip on 2)",
+    assert [p["note"] for p in plans] == ["power assumed; workers span up to 4 systems over scale-out (211/chip on 2)",
                                           "workers span up to 4 systems over scale-out (414/chip on one)"]
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None:
     """The per-chip rate's 80% interval (compare's tokens_per_s_per_chip_low/high) sizes the chips the demand needs at
-    each end, in whole units and systems, before any limit: DeepSeek-R1 at 2e12 tokens/day on H20s, 35,616 chips
-    (23,264-76,416, whole 32-chip units; 31,776 and 20,752-68,144 before disaggregated rows were priced on whole
-    workers; the H20's row is flagged, so its band is twice as wide in log). A fleet without a demand has
+    each end, in whole units and systems, before any limit: DeepSeek-R1 at 2e12 tokens/day on H20s, 35,872 chips
+    (23,424-76,960, whole 32-chip units; 35,616 and 23,264-76,416 before EP x ETP decode workers crossed scale-out as
+    their ranks do, 31,776 and 20,752-68,144 before disaggregated rows were priced on whole workers; the H20's row is
+    flagged, so its band is twice as wide in log). A fleet without a demand has
     none; the table shows 'chips 80%' where there is room, and the caption says what it is."""
     args = ["fleet", "--model", "deepseek-r1", "--demand", "2e12 tokens/day", "--chips", "h20,910c"]
     h20, a3 = json.loads(CliRunner().invoke(cli, args + ["--format", "json"]).stdout)
-    assert (h20["chips"], h20["chips_low"], h20["chips_high"]) == (35_616, 23_264, 76_416)
+    assert (h20["chips"], h20["chips_low"], h20["chips_high"]) == (35_872, 23_424, 76_960)
     assert a3["chips_low"] <= a3["chips"] <= a3["chips_high"] and a3["chips_low"] % 8 == a3["chips_high"] % 8 == 0
     table = CliRunner().invoke(cli, args + ["--wide"], env={"COLUMNS": "200"}).output
-    assert "chips 80%" in table and "23,264-76,416" in table
+    assert "chips 80%" in table and "23,424-76,960" in table
     assert "chips 80%: the chips the demand needs at the ends of the 80% interval" in " ".join(table.split())
     (units,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--units", "1000", "--chips",
                                                     "h20", "--format", "json"]).stdout)
@@ -403,15 +406,16 @@ def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> None:
-    """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 83.8 T
-    tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes (1,641 tok/s/chip), 96.0 T in CloudMatrix 384s (1,882 on 649,728
+    """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 57.8 T
+    tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes (1,131 tok/s/chip), 96.0 T in CloudMatrix 384s (1,882 on 649,728
     chips in 1,692 whole systems), each now with what the same units serve at the ends of the per-chip rate's 80%
-    interval (39.1-128 and 44.8-147), in the JSON and under the figure at 80 columns. (82.5 T and 105 T, 38.5-126 and
-    48.7-160, before disaggregated rows were priced on whole workers.)"""
+    interval (26.9-88.5 and 44.8-147), in the JSON and under the figure at 80 columns. (83.8 T and 39.1-128 on the A3
+    before EP x ETP decode workers crossed scale-out as their ranks do; 82.5 T and 105 T, 38.5-126 and 48.7-160,
+    before disaggregated rows were priced on whole workers.)"""
     args = ["fleet", "--model", "deepseek-r1", "--units", "650000", "--chips", "910c,cloudmatrix-384"]
     plans = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
     assert [[round(p[f"served_tokens_per_day{end}"] / 1e11) / 10 for end in ("", "_low", "_high")] for p in plans] == [
-        [83.8, 39.1, 128.4], [96.0, 44.8, 147.1]]
+        [57.8, 26.9, 88.5], [96.0, 44.8, 147.1]]
     for p in plans:  # the per-chip band, scaled to what the units serve
         assert p["served_tokens_per_day_low"] / p["served_tokens_per_day"] == pytest.approx(
             compare([catalog.system(p["system"])], catalog.model("deepseek-r1"), catalog.engine("generic"), 0.05,
@@ -421,7 +425,7 @@ def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> No
     assert "served, 80%" in lines[2] and max(map(len, lines)) <= 80
     # under the figure, beside what each cost counts (chips only, whole systems)
     under = [lines[i + 1] for i, line in enumerate(lines) if line.startswith(("atlas-800-a3 ", "cloudmatrix-384 "))]
-    assert [under[0].split()[:3], under[1].split()[:2]] == [["chips", "only", "39.1-128"], ["systems", "44.8-147"]]
+    assert [under[0].split()[:3], under[1].split()[:2]] == [["chips", "only", "26.9-88.5"], ["systems", "44.8-147"]]
     assert "served, 80%: under what they serve, what they serve at the ends of the 80% interval" in " ".join(
         table.split())
 

@@ -108,14 +108,15 @@ def test_a_disaggregated_best_is_priced_as_its_serve_line() -> None:
     """DeepSeek-R1 on an HGX H200: the search's best (0.847 prefill workers per decode worker at 70% utilisation,
     TTFT 575 ms, 3,687 tok/s/chip) ran on 1 + 1 whole workers, which serve priced at TTFT 1.87 s, 3,359 tok/s/chip,
     and the caption explained the gap. The search now prices those whole workers as serve does: its best (another
-    prefill layout) is its line's figures, TTFT 1.69 s and 3,245 tok/s/chip (1.85 s and 3,348 before serving memory
-    counted the MTP module), and the note says only the workers."""
+    prefill layout) is its line's figures, TTFT 1.72 s and 3,244 tok/s/chip (1.69 s and 3,245 on prefill workers of
+    tp1-pp2-dp4-ep2-etp2 before their slices' gather was priced; 1.85 s and 3,348 before serving memory counted the MTP
+    module), and the note says only the workers."""
     found = _json("search", "--model", "deepseek-r1", "--system", "hgx-h200", "--refine", "0")
     assert found["best_serve_note"] == ("on 1 prefill per 1 decode worker, as the search priced them: rate-matched at "
                                         "70% prefill utilisation, rounded up to whole workers")
     best, prices = found["best"], found["best_serve_prices"]
-    assert (best["layout"], best["decode_layout"], best["concurrency"]) == ("tp1-pp2-dp4-ep2-etp2", "tp1-dp8-ep8", 2148)
-    assert (round(prices["ttft_s"], 3), round(prices["tokens_per_s_per_chip"], 1)) == (1.692, 3244.9)
+    assert (best["layout"], best["decode_layout"], best["concurrency"]) == ("tp1-pp2-dp4-ep4", "tp1-dp8-ep8", 2148)
+    assert (round(prices["ttft_s"], 3), round(prices["tokens_per_s_per_chip"], 1)) == (1.718, 3243.9)
     assert prices == {k: best[k] for k in ("ttft_s", "tpot_s", "tokens_per_s_per_chip")}
     table = " ".join(CliRunner().invoke(cli, ["search", "--model", "deepseek-r1", "--system", "hgx-h200", "--refine",
                                               "0"], env={"COLUMNS": "200"}).output.split())

@@ -21,7 +21,7 @@ from parity.plan import DeviceStep
 
 __all__ = ["Cost", "math_unit", "emulation_note", "same_rate_note", "emulation", "native_format", "head_dim_scale",
            "price_kernel",
-           "price_collective", "price_step",
+           "price_collective", "price_step", "sliced_all_to_all_s", "slice_stride_ranks",
            "collective_algorithm", "ring_all_reduce_s", "tree_all_reduce_s", "one_shot_all_reduce_s",
            "two_shot_all_reduce_s", "direct_all_to_all_s",
            "ring_all_gather_s", "collective_s", "OVERLAP_UNITS", "overlap_unit_share",
@@ -375,18 +375,52 @@ def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, f
     return np.where((n > 1) & (S > 0), t, 0.0)
 
 
+def slice_stride_ranks(system: System, slices: Num) -> Num:
+    """Ranks of an expert-parallel group that share one scale-up domain when each is `slices` consecutive chips
+    (expert-TP slices): domain / slices, at least 1 (slices wider than a domain put every peer in another)."""
+    return np.maximum(np.floor(system.scale_up_domain_chips / np.asarray(slices, dtype=float)), 1.0)
+
+
+def sliced_all_to_all_s(S: Num, n: Num, slices: Num, system: System, efficiency: float, fanout: Num,
+                        low_latency: Num = False) -> Num:
+    """[s] of an MoE dispatch (or combine) over n expert-parallel ranks of `slices` expert-TP slices each.
+
+    The ranks sit `slices` chips apart, the slices of one expert on consecutive chips: SGLang's rank order
+    (python/sglang/srt/distributed/parallel_state.py, initialize_model_parallel: moe_ep groups
+    range(st, en, moe_tp_size)) and Megatron-Core's, which training prices with the same stride. The all-to-all runs
+    over the n ranks with domain / slices of them in each domain (`slice_stride_ranks`), so EP 8 x ETP 2 on two
+    8-chip systems sends each token's copies to 4 ranks in its own system and 4 in the other; then each rank
+    all-gathers what its slices received, one copy per destination rank (S x expected_distinct(fanout, n) each), to
+    all `slices` of them (a combine reduce-scatters their partial sums first: the same bytes and time). TensorRT-LLM
+    orders the other way (mapping.py: moe_ep_rank = tp_rank % moe_ep_size), which keeps that all-to-all inside a
+    system and puts the slices' gather across systems instead.
+    """
+    a2a = collective_s("all_to_all", S, n, system, efficiency, fanout, domain_ranks=slice_stride_ranks(system, slices),
+                       low_latency=low_latency)
+    received = where(n > 1, S * expected_distinct(fanout, n), 0.0)  # no expert-parallel peers: no all-to-all
+    return a2a + collective_s("all_gather", received * slices, slices, system, efficiency)
+
+
+def _sliced(slices: float) -> str:
+    """What an explanation adds for an all-to-all whose experts are sliced: ', gathered over 2 expert-TP slices'."""
+    return f", gathered over {slices:g} expert-TP slices" if slices > 1 else ""
+
+
 def collective_algorithm(kind: str, S: float, n: float, system: System, efficiency: float,
-                         fanout: float | None = None, low_latency: bool = False) -> str:
-    """The name of the algorithm `collective_s` prices a collective with (for explanations)."""
+                         fanout: float | None = None, low_latency: bool = False, slices: float = 1.0) -> str:
+    """The name of the algorithm `collective_s` (with `slices`: sliced_all_to_all_s) prices a collective with (for
+    explanations)."""
     if n <= 1 or S <= 0:
         return "none"
     switched = system.scale_up_topology in ("switch", "clos", "mesh")
-    if n > system.scale_up_domain_chips and kind == "all_to_all" and fanout and low_latency:
+    per_domain = float(slice_stride_ranks(system, slices)) if kind == "all_to_all" and fanout else \
+        float(system.scale_up_domain_chips)
+    if n > per_domain and kind == "all_to_all" and fanout and low_latency:
         return f"low-latency all-to-all (each token's {fanout:g} expert copies sent straight to their ranks, " \
-               f"{n / system.scale_up_domain_chips:g} domains over scale-out)"
-    if n > system.scale_up_domain_chips:
+               f"{n / per_domain:g} domains over scale-out{_sliced(slices)})"
+    if n > per_domain:
         return f"hierarchical ({kind.replace('_', '-')} inside {system.scale_up_domain_chips}-chip domains, " \
-               f"scale-out between {n / system.scale_up_domain_chips:g})"
+               f"scale-out between {n / per_domain:g}{_sliced(slices) if fanout else ''})"
     if kind == "all_reduce":
         bw = max(system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * efficiency
         lat = system.scale_up_latency_s
@@ -397,7 +431,7 @@ def collective_algorithm(kind: str, S: float, n: float, system: System, efficien
     if kind == "all_to_all":
         fused = (f", fused: +{fused_overhead_s(system, n) * 1e6:.0f} us per call"
                  if fanout and system.fused_all_to_all_latency_s + system.fused_all_to_all_peer_latency_s else "")
-        return "direct all-to-all" + (f" (each token to {fanout:g} experts{fused})" if fanout else "")
+        return "direct all-to-all" + (f" (each token to {fanout:g} experts{_sliced(slices)}{fused})" if fanout else "")
     return {"all_gather": "direct all-gather" if switched else "ring all-gather",
             "reduce_scatter": "direct reduce-scatter" if switched else "ring reduce-scatter",
             "send_recv": "point-to-point"}[kind]
@@ -405,8 +439,12 @@ def collective_algorithm(kind: str, S: float, n: float, system: System, efficien
 
 def price_collective(c: Collective, system: System, cal: Calibration) -> tuple[Cost, Num]:
     """(cost of `c.count` runs of a collective, the part of it that may overlap computation) [s]."""
-    t = c.count * collective_s(c.kind, c.bytes, c.group, system, cal.collective_efficiency, c.fanout,
-                               low_latency=c.low_latency)
+    if c.fanout is not None and np.any(np.asarray(c.slices) > 1):
+        t = c.count * sliced_all_to_all_s(c.bytes, c.group, c.slices, system, cal.collective_efficiency, c.fanout,
+                                          c.low_latency)
+    else:
+        t = c.count * collective_s(c.kind, c.bytes, c.group, system, cal.collective_efficiency, c.fanout,
+                                   low_latency=c.low_latency)
     moved = where(c.group > 1, c.bytes, 0.0)
     overlappable = t * c.hidden
     return Cost(communication_s=t - overlappable, comm_bytes=c.count * moved), overlappable

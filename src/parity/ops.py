@@ -208,6 +208,11 @@ class Collective:
     low_latency: a fanout all-to-all of decode-sized batches runs low-latency kernels (DeepEP's): every
     token copy goes straight to its expert's rank, over scale-out when that rank is in another domain, with
     no per-domain forwarding.
+    slices: with a fanout, the expert tensor-parallel ranks of each of the group's (expert-parallel) ranks, on
+    consecutive chips: each holds a slice of the same experts' width and needs every token routed to them (its slice
+    takes the whole hidden vector in and gives a partial sum of it out), so the group's ranks sit `slices` chips
+    apart, and a dispatch is followed by an all-gather of what each rank received over its slices (a combine
+    preceded by a reduce-scatter of their partial sums): cost.sliced_all_to_all_s.
     """
 
     name: str
@@ -218,6 +223,7 @@ class Collective:
     fanout: Num | None = None
     hidden: Num = 0.0
     low_latency: Num = False
+    slices: Num = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in COLLECTIVES:

@@ -221,7 +221,7 @@ def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
         details[c.name] = collective_algorithm(c.kind, float(c.bytes), float(c.group), dep.system,
                                                dep.calibration.collective_efficiency,
                                                None if c.fanout is None else float(c.fanout),
-                                               bool(np.all(c.low_latency)))
+                                               bool(np.all(c.low_latency)), float(c.slices))
     out = [Part(name=k, seconds=sum(v), bound=bounds[k], detail=details[k]) for k, v in parts.items() if sum(v) > 0]
     host_s = float(host_read_s(dep, batch))
     if host_s > 0:

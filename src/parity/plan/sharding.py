@@ -148,6 +148,10 @@ def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, pre
         expert_fmt = format_named(prec.expert_weights)
         dispatch = min(a, expert_fmt.bytes_per_element) if not expert_fmt.weight_only else a
         a2a_group = np.where(dp, s.me, 1.0)
+        # experts sliced mt ways as well as spread me ways: every slice needs the token (Collective.slices), and the
+        # me expert-parallel ranks sit mt chips apart, so the d x t = me x mt ranks of the group span
+        # me x mt / domain domains (EP 8 x ETP 2 on two 8-chip systems: 4 expert-parallel ranks in each)
+        a2a_slices = np.where(dp & (s.me > 1), s.mt, 1.0)
         # a backend that gathers (s.moe_gather) moves the group's tokens as experts only sliced do, spread or not
         spread_gather = dp & (s.me > 1) & (np.asarray(s.moe_gather, dtype=float) > 0)
         gathers = (dp & (s.me <= 1)) | spread_gather
@@ -176,9 +180,10 @@ def _layer_collectives(group: LayerOps, batch: Batch, hidden: int, s: Shard, pre
         whole_group = np.where(dp, s.d * s.t, 1.0)
         out += [Collective(name="moe_dispatch", kind="all_to_all", bytes=busiest * hidden * dispatch,
                            group=a2a_group, count=count, fanout=fanout, hidden=s.moe_overlap,
-                           low_latency=low_latency),
+                           low_latency=low_latency, slices=a2a_slices),
                 Collective(name="moe_combine", kind="all_to_all", bytes=busiest * hidden * a, group=a2a_group,
-                           count=count, fanout=fanout, hidden=s.moe_overlap, low_latency=low_latency),
+                           count=count, fanout=fanout, hidden=s.moe_overlap, low_latency=low_latency,
+                           slices=a2a_slices),
                 Collective(name="moe_gather", kind="all_gather", bytes=gathered * (1.0 - summed), group=gather_group,
                            count=count),
                 Collective(name="moe_reduce", kind="reduce_scatter", bytes=gathered * (1.0 - summed),
