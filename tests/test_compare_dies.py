@@ -75,10 +75,11 @@ def test_a3_spans_systems_where_wider_workers_deliver_more() -> None:
 
 def test_the_note_gives_the_systems_the_chosen_worker_spans() -> None:
     """Qwen3-30B-A3B on the A3: the note said 'spans 4 systems', the widest searched, where the search chose a decode
-    worker of 32 dies, two systems (fuzz 16 1.3). Priced on whole workers by serve's steady model, its best is now a
-    decode worker of 64 dies (tp1-pp2-dp32-ep32): four systems, which the note gives from the layout."""
-    (row,) = compare([catalog.system("atlas-800-a3")], catalog.model("qwen3-30b-a3b"), catalog.engine("generic"),
+    worker of 32 dies, two systems (fuzz 16 1.3); the note now gives the span from the chosen layout. Qwen3-30B-A3B's
+    one-system best has since reached 5,940/chip (loads between the grid's), and its wider workers' 7,017 no longer
+    gain 1.25x; Qwen3-Next-80B-A3B's best is a decode worker of 64 dies (tp1-pp2-dp32-ep32): four systems."""
+    (row,) = compare([catalog.system("atlas-800-a3")], catalog.model("qwen3-next-80b-a3b"), catalog.engine("generic"),
                      ttft_s=5.0)
-    assert row.layout.endswith("D tp1-pp2-dp32-ep32") and row.note == "spans 4 systems (5,448/chip on one)"
+    assert row.layout.endswith("D tp1-pp2-dp32-ep32") and row.note == "spans 4 systems (5,658/chip on one)"
     assert any("of up to 4 systems over scale-out where those deliver 1.25x more per chip" in a
                for a in row.assumptions)

@@ -191,7 +191,7 @@ def test_under_poisson_arrivals_no_mean_ttft_screens_what_is_simulated(monkeypat
     monkeypatch.setattr(percentile_choice, "refine_candidate", _every_probe_at_p99(percentile_choice.refine_candidate,
                                                                                    3.0))
     (row,) = _json("fleet", *LLAMA_H100, "--chips", "h100", "--units", "64", "--ttft", "p99:2s")
-    assert row["note"].startswith("no configuration meets TTFT p99 2 s: of the 298 whose mean TPOT meets its bound, "
+    assert row["note"].startswith("no configuration meets TTFT p99 2 s: of the 305 whose mean TPOT meets its bound, "
                                   "the lightest-loaded of the "), row["note"]
     assert row["note"].endswith("simulated reaches TTFT p99 3 s")
 
