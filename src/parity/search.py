@@ -293,11 +293,11 @@ def _slack(run: dict[str, np.ndarray], tpot_s: float | None, ttft_s: float | Non
     return np.where(ok, over, np.inf)
 
 
-Pricing = Callable[[np.ndarray, np.ndarray], tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]]
+_Pricing = Callable[[np.ndarray, np.ndarray], tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]]
 
 
 def _largest_meeting(layouts: int, run: dict[str, np.ndarray], loads: np.ndarray, meets: np.ndarray,
-                     slack: np.ndarray, price: Pricing) -> dict[str, np.ndarray]:
+                     slack: np.ndarray, price: _Pricing) -> dict[str, np.ndarray]:
     """Rows (as `run`'s) of each of `layouts` layouts at its largest whole load that meets the targets, searched
     between its largest grid load that meets them and the next that misses, where a whole load lies between.
     `run`: the grid's rows, `loads` their loads per attention rank, `meets` and `slack` (_slack: <= 0 meets) theirs;
@@ -356,8 +356,8 @@ def decode_rates(model: Model, system: System, grid: LayoutGrid, precision: Prec
     def price(index: np.ndarray, batch: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         rows = _decoding(model, system, grid, precision, cal, profile, isl, osl, index, batch, mtp)
         ok = rows["fits"] & np.isfinite(rows["tpot"])
-        return rows, ok & (rows["tpot"] <= (tpot_s or np.inf)), np.where(ok, rows["tpot"] / (tpot_s or np.inf) - 1.0,
-                                                                            np.inf)
+        over = np.where(ok, rows["tpot"] / (tpot_s or np.inf) - 1.0, np.inf)  # as _slack, on the TPOT alone
+        return rows, ok & (rows["tpot"] <= (tpot_s or np.inf)), over
 
     rows, meets, slack = price(np.repeat(np.arange(k), m), np.tile(concurrency, k).astype(float))
     if tpot_s:
@@ -467,8 +467,9 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
                    ttft_s: float | None = None, mtp: tuple[int, float] = (0, 0.0),
                    tpot_s: float | None = None, prefill: dict[str, np.ndarray] | None = None) -> dict[str, object]:
     """Decode layouts x batches (decode_rates, with each layout's largest batch meeting the TPOT target), each on
-    whole workers with the prefill layout (of _prefill_options) that delivers the most tokens/s per chip meeting the targets (else the most): prefill workers per decode worker rate-matched
-    at the engine's disagg_prefill_utilization and rounded up to whole workers (whole_workers), then priced as
+    whole workers with the prefill layout (of _prefill_options) that delivers the most tokens/s per chip meeting the
+    targets (else the most): prefill workers per decode worker rate-matched at the engine's
+    disagg_prefill_utilization and rounded up to whole workers (whole_workers), then priced as
     `parity serve --model-kind steady` prices that deployment (serving.serve_disaggregated: its clients in a closed
     loop, so a row's TTFT is its own load's).
 
