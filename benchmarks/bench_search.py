@@ -51,7 +51,9 @@ if __name__ == "__main__" and "--exhaustive" not in __import__("sys").argv:
 
 def exhaustive_check() -> None:
     """DeepSeek-R1 on GB200 NVL72 at 50 ms TPOT: the vectorised search's best against the best of an
-    exhaustive evaluation one configuration at a time through the scalar serving path (a minute or two)."""
+    exhaustive evaluation one configuration at a time through the scalar serving path (a minute or two), over the
+    concurrency grid's loads; the search also runs each layout at the most clients (decode batch) its target allows
+    between them (search._largest_meeting), so its best may lie a little above."""
     import numpy as np
 
     from parity.search import DEFAULT_CONCURRENCY, LayoutGrid, _disaggregated, layout_grid

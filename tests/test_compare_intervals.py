@@ -38,10 +38,11 @@ def test_each_ratio_to_the_h20_has_its_interval_from_both_vendors_bands(five: di
     is ratio x 0.768 to ratio x 1.162: it spans 1 for ratios between 0.860 and 1.302. The Atlas 800 A3, run one
     rank per die as Ascend frameworks run it, on the generic engine at CANN's measured software maturity
     (sglang-cann's kernel multipliers: memory 0.574) with one MTP draft (compare's default for DeepSeek-R1),
-    comes out at 1.594x (1,131 against 710 tok/s per chip; 2.295x, 1,641 against 715, before its EP x ETP decode workers
-    crossed scale-out as their ranks do, 2.015x before whole workers: its decode workers span four A3 nodes, as the
-    H20's span two, where they deliver 1.25x or more what one node does; 414 there), so its interval (1.22-1.85x) lies
-    above 1: the 910C wins per chip."""
+    comes out at 1.644x (1,180 against 718 tok/s per chip, each layout at the most clients or decode batch its
+    targets allow; 1.594x, 1,131 against 710, on the grid's loads; 2.295x, 1,641 against 715, before its EP x ETP
+    decode workers crossed scale-out as their ranks do, 2.015x before whole workers: its decode workers span two A3
+    nodes, as the H20's do, where they deliver 1.25x or more what one node does; 414 there), so its interval
+    (1.26-1.91x) lies above 1: the 910C wins per chip."""
     rows = five
     assert rows["hgx-h20"]["ratio_interval"] == [None, None]
     bands = vendor_bands()
@@ -66,8 +67,8 @@ def test_each_ratio_to_the_h20_has_its_interval_from_both_vendors_bands(five: di
         inside = "its 80% interval" if len(spans) == 1 else "their 80% intervals"
         even = f"no clear winner {said} (1 lies inside {inside})"
         assert (even in row["note"]) == bool(spans) and ("no clear winner" in row["note"]) == bool(spans), system
-    assert rows["atlas-800-a3"]["ratios"]["per_chip"] == pytest.approx(1.594, abs=0.005)  # 2.015 priced on shares
-    assert rows["atlas-800-a3"]["ratio_interval"] == pytest.approx([1.594 * 0.768, 1.594 * 1.162], abs=0.01)
+    assert rows["atlas-800-a3"]["ratios"]["per_chip"] == pytest.approx(1.644, abs=0.005)  # 2.015 priced on shares
+    assert rows["atlas-800-a3"]["ratio_interval"] == pytest.approx([1.644 * 0.768, 1.644 * 1.162], abs=0.01)
 
 
 @pytest.mark.e2e  # compare runs (over 1 s)
@@ -153,7 +154,7 @@ def test_each_row_carries_the_serve_line_that_runs_its_configuration(five: dict[
     """Every row's configuration as one `parity serve` line (serve_command, JSON and CSV). These five are
     disaggregated: the search prices them on the whole workers their lines run, by serve's steady model (it priced a
     rate-matched prefill share with a queue of its own: the H20's 802 tok/s/chip, 717 on its line), so serve_note
-    says the workers and the line gives the row's figures (the H20's 710 tok/s/chip)."""
+    says the workers and the line gives the row's figures (the H20's 718 tok/s/chip)."""
     h20 = five["hgx-h20"]
     line = h20["serve_command"]
     assert line.startswith("parity serve --model deepseek-r1 --system hgx-h20 --weights fp8_block "
@@ -163,7 +164,7 @@ def test_each_row_carries_the_serve_line_that_runs_its_configuration(five: dict[
                                  "prefill utilisation, rounded up to whole workers")
     served = CliRunner().invoke(cli, [*shlex.split(line)[1:], "--format", "json"])
     assert served.exit_code == 0, served.output
-    assert round(json.loads(served.stdout)["output_tokens_per_s_per_chip"]) == round(h20["tokens_per_s_per_chip"]) == 710
+    assert round(json.loads(served.stdout)["output_tokens_per_s_per_chip"]) == round(h20["tokens_per_s_per_chip"]) == 718
     assert "--rank-per-die" in five["atlas-800-a3"]["serve_command"]  # one rank per die, as compare ran the 910C
 
 
@@ -188,16 +189,17 @@ def test_the_table_says_a_disaggregated_rows_serve_line_gives_its_figures(five: 
 
 
 def test_an_aggregated_rows_serve_line_gives_its_figures_exactly() -> None:
-    """Llama-3.1-70B on an H100 node: tp2-pp2 at 512 clients, 2,798 tok/s/chip; its serve line prices the same."""
+    """Llama-3.1-70B on an H100 node: tp2-pp2 at 577 clients (the most that meet TPOT 50 ms), 2,823 tok/s/chip; its
+    serve line prices the same."""
     out = CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "llama-3.1-70b", "--format", "json"])
     (row,) = json.loads(out.stdout)
     assert row["serve_note"] == "" and row["serve_command"] == (
         "parity serve --model llama-3.1-70b --system hgx-h100 --weights fp8 --kv fp8 --isl 1024 "
-        "--osl 1024 --tp 2 --pp 2 --concurrency 512 --random-range-ratio 1 --model-kind steady")
+        "--osl 1024 --tp 2 --pp 2 --concurrency 577 --random-range-ratio 1 --model-kind steady")
     served = json.loads(CliRunner().invoke(cli, [*shlex.split(row["serve_command"])[1:], "--format", "json"]).stdout)
     assert (served["output_tokens_per_s_per_chip"], served["ttft_s"], served["tpot_s"]) == (
         row["tokens_per_s_per_chip"], row["ttft_s"], row["tpot_s"])
-    assert round(row["tokens_per_s_per_chip"]) == 2800
+    assert round(row["tokens_per_s_per_chip"]) == 2823
     table = CliRunner().invoke(cli, ["compare", "hgx-h100", "--model", "llama-3.1-70b", "--format", "md"]).output
     assert ("--random-range-ratio 1, and gives the same figures (each row's whole line: serve_command in --format "
             "json or csv).") in table and "serve line" not in table
@@ -206,11 +208,11 @@ def test_an_aggregated_rows_serve_line_gives_its_figures_exactly() -> None:
 def test_a_disaggregated_pick_meets_a_mean_target_by_serves_own_figures() -> None:
     """Qwen3-235B-A22B at TPOT 20 ms, TTFT 1 s: the H20's disaggregated pick served at 1.06 s by serve's steady model,
     over the target its search said it met. Priced as serve prices it, its pick (2 prefill per 3 decode workers)
-    serves at 849 ms, and its note names the workers and no missed target."""
+    serves at 983 ms, and its note names the workers and no missed target."""
     out = CliRunner().invoke(cli, ["compare", "hgx-h20", "--model", "qwen3-235b-a22b", "--tpot", "20ms", "--ttft",
                                    "1s", "--format", "json"])
     (row,) = json.loads(out.stdout)
-    assert row["mode"] == "disagg" and round(row["ttft_s"], 3) == 0.849
+    assert row["mode"] == "disagg" and round(row["ttft_s"], 3) == 0.983
     assert row["serve_note"] == ("on 2 prefill per 3 decode workers, as the search priced them: rate-matched at 70% "
                                  "prefill utilisation, rounded up to whole workers")
 
@@ -218,9 +220,10 @@ def test_a_disaggregated_pick_meets_a_mean_target_by_serves_own_figures() -> Non
 @pytest.mark.e2e  # compare runs (over 1 s)
 def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when_they_span_1() -> None:
     """The fuzz22b headline: CloudMatrix 384 at 1.11x a GB200 NVL72 per system was printed bare, though its interval
-    spans 1. GB200 over CM384 per chip is 4.95x (4.26-6.44, NVIDIA's band against Huawei's); per system that is
-    x 72/384, 0.93x (0.80-1.21), and per kW x 559/145 more, 3.58x (3.08-4.66); 4.81x, 0.90x and 3.47x before
-    disaggregated rows were priced on whole workers. The pair sentence states GB200 over
+    spans 1. GB200 over CM384 per chip is 4.50x (3.87-5.86, NVIDIA's band against Huawei's); per system that is
+    x 72/384, 0.84x (0.73-1.10), and per kW x 559/145 more, 3.26x (2.80-4.24); 4.81x, 0.90x and 3.47x before
+    disaggregated rows were priced on whole workers, 4.95x, 0.93x and 3.58x before each layout ran at the most
+    clients (decode batch) its targets allow. The pair sentence states GB200 over
     CM384, the baseline, as the table does (it stated the reciprocals, CM384 over GB200, against the table's
     direction: report-only tester fixC 2); the per-system interval holds 1, and the row's note (JSON's) and the
     sentence say so, naming that ratio. The table's note leaves it to the sentence: it said it twice in a row."""
@@ -230,26 +233,26 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
         out = CliRunner().invoke(cli, args, env={"COLUMNS": "80"}).output
         wide = CliRunner().invoke(cli, [*args, "--wide"], env={"COLUMNS": "80"}).output
     # --wide promised every column and left out the per-chip 8-bit, bandwidth and TDP ratios of systems of two sizes
-    # (0.90x per system under x/system; the caption names that column here, which it has)
+    # (0.84x per system under x/system; the caption names that column here, which it has)
     header = next(wide.splitlines()[i - 1] for i, line in enumerate(wide.splitlines()) if line.startswith("──"))
     assert header.split()[:14] == ["system", "format", "mode", "BF16", "x", "8-bit", "x", "mem", "x", "BW", "x", "TDP",
                                    "x", "sys"]
     assert ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB; beside them in Markdown) are it scaled by the "
             "systems' chips, power and memory, and the sentence on the two systems names") in " ".join(wide.split())
     gb200 = rows[1]
-    assert [round(v, 2) for v in gb200["ratio_interval"]] == [4.26, 6.44]
-    assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.8, 1.21]
-    assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [3.08, 4.66]
+    assert [round(v, 2) for v in gb200["ratio_interval"]] == [3.87, 5.86]
+    assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.73, 1.1]
+    assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [2.8, 4.24]
     assert rows[0]["ratio_interval_per_system"] == [None, None]  # the baseline: none
     assert gb200["note"] == "no clear winner per system (1 lies inside its 80% interval)"  # FP4 measured beside FP8
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     at = next(i for i, line in enumerate(lines) if line.startswith("gb200-nvl72 "))
-    assert "0.93x" in lines[at].split() and "0.80-1.21" in lines[at + 1].split()  # under x/system
+    assert "0.84x" in lines[at].split() and "0.73-1.10" in lines[at + 1].split()  # under x/system
     text = " ".join(out.split())
     assert ("gb200-nvl72 against cloudmatrix-384: 0.59x the system BF16, 0.27x the system memory, 0.26x the system power, 3.12x BF16 "
-            "per chip; predicted 0.93x the output tokens/s per system, 4.95x per chip, 3.58x per kW, 3.41x per GB of "
-            "memory. 80% intervals: 0.80-1.21x per system, 4.26-6.44x per chip, 3.08-4.66x per kW, 2.93-4.43x per GB; "
+            "per chip; predicted 0.84x the output tokens/s per system, 4.50x per chip, 3.26x per kW, 3.10x per GB of "
+            "memory. 80% intervals: 0.73-1.10x per system, 3.87-5.86x per chip, 2.80-4.24x per kW, 2.67-4.04x per GB; "
             "no clear winner per system (1 lies inside its 80% interval).") in text
     assert text.count("no clear winner") == 1  # the sentence's, above; the row's note says it no more
 
@@ -270,12 +273,12 @@ def test_a_pick_meets_a_mean_target_as_its_serve_line_serves_it() -> None:
     """DeepSeek-R1 on SGLang: the MI355X's disaggregated best met the 5 s TTFT as compare priced it (3.1 s), its
     serve line on whole workers did not (11.6 s, 6,496/chip), and the note said so ('serve line: ... (over the 5 s
     target)'). Disaggregated rows are now priced on the whole workers their lines run, so no pick is over a target
-    on its line: the best is aggregated (5,480/chip, TTFT 3.84 s), its serve line gives those figures exactly, and
-    the note names no serve line."""
+    on its line: the best is aggregated (6,149/chip at the most clients that meet the TTFT target, 5.00 s; 5,480 at
+    3.84 s on the grid's loads), its serve line gives those figures exactly, and the note names no serve line."""
     out = CliRunner().invoke(cli, ["compare", "mi355x-platform", "--model", "deepseek-r1", "--engine", "sglang",
                                    "--format", "json"])
     (row,) = json.loads(out.stdout)
-    assert (row["mode"], round(row["tokens_per_s_per_chip"]), round(row["ttft_s"], 2)) == ("agg", 5480, 3.84)
+    assert (row["mode"], round(row["tokens_per_s_per_chip"]), round(row["ttft_s"], 2)) == ("agg", 6149, 5.0)
     assert row["note"] == "power assumed" and row["serve_note"] == ""
     served = CliRunner().invoke(cli, [*shlex.split(row["serve_command"])[1:], "--format", "json"])
     assert served.exit_code == 0, served.output
@@ -343,16 +346,16 @@ def test_the_stored_serving_bands_count_every_published_decode_figure() -> None:
 
 
 def test_a_row_says_where_the_ttft_target_binds_its_rate() -> None:
-    """Llama-3.1-8B on an HGX H100 at a 150 ms mean TTFT: 12,887/chip, where the TPOT target alone gives 17,257 (at
+    """Llama-3.1-8B on an HGX H100 at a 120 ms mean TTFT: 13,495/chip, where the TPOT target alone gives 17,257 (at
     TTFT 468 ms); the row's rate, and every ratio to it, rests on the TTFT bound, which the note now says (DeepSeek-R1
     on an Atlas 800 A3 with SGLang's profile read 0.71x an H20 at 5 s and 2.4x without it, unsaid: fuzzDN 1). A
     bound that changes the rate by under TTFT_BINDS says nothing."""
     from parity.compare import TTFT_BINDS, compare
     model, h100 = catalog.model("llama-3.1-8b"), catalog.system("hgx-h100")
-    (tight,) = compare([h100], model, catalog.engine("generic"), 0.05, ttft_s=0.15)
+    (tight,) = compare([h100], model, catalog.engine("generic"), 0.05, ttft_s=0.12)
     (loose,) = compare([h100], model, catalog.engine("generic"), 0.05, ttft_s=None)
-    assert round(tight.tokens_per_s_per_chip) == 12_887 and round(loose.tokens_per_s_per_chip) == 17_257
-    assert tight.note == "the TTFT target 150 ms binds: 17,257/chip without it (TTFT 468 ms)"
+    assert round(tight.tokens_per_s_per_chip) == 13_495 and round(loose.tokens_per_s_per_chip) == 17_257
+    assert tight.note == "the TTFT target 120 ms binds: 17,257/chip without it (TTFT 468 ms)"
     assert loose.tokens_per_s_per_chip > TTFT_BINDS * tight.tokens_per_s_per_chip and loose.note == ""
     (default,) = compare([h100], model, catalog.engine("generic"), 0.05)  # the 5 s default binds nothing here
     assert "binds" not in default.note
@@ -361,13 +364,13 @@ def test_a_row_says_where_the_ttft_target_binds_its_rate() -> None:
 @pytest.mark.e2e  # DeepSeek-R1 searches on Atlas 800 A3 nodes (about 2 s): the end-to-end tier
 def test_the_rate_without_the_ttft_target_is_what_compare_takes_without_it() -> None:
     """The note's rate was the frontier's at the row's own span: 1,338/chip for an A3 with SGLang's profile, where
-    `--ttft none` takes workers over 4 systems at 891 (1,634 before EP x ETP decode workers crossed scale-out as their
-    ranks do; and on an H800 at 1 s it named 2,813, a span --ttft none does not take; fuzz round DS 1, 2). It is now
-    the row compare gives without the target."""
+    `--ttft none` takes workers over 4 systems at 935 (891 on the grid's loads, 1,634 before EP x ETP decode workers
+    crossed scale-out as their ranks do; and on an H800 at 1 s it named 2,813, a span --ttft none does not take; fuzz
+    round DS 1, 2). It is now the row compare gives without the target (392/chip with it)."""
     from parity.compare import compare
     model, a3, sglang = catalog.model("deepseek-r1"), catalog.system("atlas-800-a3"), catalog.engine("sglang")
     (bound,) = compare([a3], model, sglang, 0.05, mtp_tokens=1)
     (free,) = compare([a3], model, sglang, 0.05, ttft_s=None, mtp_tokens=1)
-    assert round(bound.tokens_per_s_per_chip) == 385 and round(free.tokens_per_s_per_chip) == 891
-    assert bound.note.endswith(f"the TTFT target 5 s binds: 891/chip without it (TTFT "
+    assert round(bound.tokens_per_s_per_chip) == 392 and round(free.tokens_per_s_per_chip) == 935
+    assert bound.note.endswith(f"the TTFT target 5 s binds: 935/chip without it (TTFT "
                                f"{free.ttft_s:.3g} s)")

@@ -105,23 +105,23 @@ def test_a_pipelined_layout_drafts_on_its_last_stage() -> None:
 
 def test_compare_refine_simulates_each_best_configuration_as_serve_would() -> None:
     """`compare --refine`: each system's best configuration re-run by the simulator. Llama-3.1-8B at 20 ms TPOT on
-    the H100 chooses one tp1 worker at 256 clients; its sim figures are `parity serve`'s for that case to the last
-    digit (TTFT 194.5 ms against the steady model's 250.5), and the table gains the sim columns and says what the
+    the H100 chooses one tp1 worker at 337 clients; its sim figures are `parity serve`'s for that case to the last
+    digit (TTFT 252.3 ms against the steady model's 304.7), and the table gains the sim columns and says what the
     simulator ran. Without --refine no sim key is output."""
     import json
     args = ["compare", "hgx-h100", "--model", "llama-3.1-8b", "--tpot", "20ms"]
     refined = CliRunner().invoke(cli, args + ["--refine", "--format", "json"])
     assert refined.exit_code == 0, refined.output
     (row,) = json.loads(refined.stdout)
-    assert (row["mode"], row["layout"], row["clients_per_worker"]) == ("agg", "tp1", 256.0)
-    assert row["sim_case"] == ("agg: 1 x tp1, 256 clients, fp8 weights, fp8 KV, lengths uniform in [0.8, 1] x "
+    assert (row["mode"], row["layout"], row["clients_per_worker"]) == ("agg", "tp1", 337)
+    assert row["sim_case"] == ("agg: 1 x tp1, 337 clients, fp8 weights, fp8 KV, lengths uniform in [0.8, 1] x "
                                "nominal") and row["sim_flags"] == []
     serve = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1",
-                                     "--concurrency", "256", "--weights", "fp8", "--kv", "fp8", "--format", "json"])
+                                     "--concurrency", "337", "--weights", "fp8", "--kv", "fp8", "--format", "json"])
     simulated = json.loads(serve.stdout)
     assert (row["sim_ttft_s"], row["sim_tpot_s"], row["sim_tokens_per_s_per_chip"]) == (
         simulated["ttft_s"], simulated["tpot_s"], simulated["output_tokens_per_s_per_chip"])
-    assert row["sim_ttft_s"] == pytest.approx(0.1945, rel=1e-3) and row["ttft_s"] == pytest.approx(0.2499, rel=1e-3)
+    assert row["sim_ttft_s"] == pytest.approx(0.2523, rel=1e-3) and row["ttft_s"] == pytest.approx(0.3047, rel=1e-3)
     table = " ".join(CliRunner().invoke(cli, args + ["--refine", "--wide"]).output.split())
     assert "sim TTFT ms" in table and "re-ran each system's best configuration" in table
     # the simulator's client draws its lengths, where the steady figures' are fixed, in search's and fleet's words

@@ -21,24 +21,26 @@ from parity.fleet import plan_fleet
 def test_a_910c_fleet_and_compare_span_systems_where_wider_workers_deliver_more() -> None:
     """DeepSeek-R1 on the 910C at 50 ms TPOT and 5 s TTFT with one MTP draft: a model that fits one 16-die A3 node
     delivers 414 tok/s per package there; workers over up to 4 systems, as a model too big for one may span,
-    deliver 1.25x or more (1,131.4, a tp2-dp32-ep64 decode worker of dies), so fleet and compare both take them
-    and note the one-system figure. Fleet had sized at the one-node figure, 3.2x the chips (eighth fuzz round);
-    compare had kept it and noted the wider figure. Without MTP: 83 on one node, 611.0 over four. (1,641.4 on
-    tp2-dp32-ep16-etp4 and 775.8 before EP x ETP workers crossed scale-out as their ranks do; 510 and 1,616.5, 85 and
-    847.3, before serving memory counted the MTP module and disaggregated rows were priced on whole workers.)"""
+    deliver 1.25x or more (1,180.2, a tp2-dp16-ep32 decode worker of dies over 2 systems), so fleet and compare both
+    take them and note the one-system figure. Fleet had sized at the one-node figure, 3.2x the chips (eighth fuzz
+    round); compare had kept it and noted the wider figure. Without MTP: 85 on one node, 715.1 over four. (1,131.4 on
+    tp2-dp32-ep64 over 4, 83 and 611.0, before each layout ran at the most clients or decode batch its targets allow;
+    1,641.4 on tp2-dp32-ep16-etp4 and 775.8 before EP x ETP workers crossed scale-out as their ranks do; 510 and
+    1,616.5, 85 and 847.3, before serving memory counted the MTP module and disaggregated rows were priced on whole
+    workers.)"""
     model, engine = catalog.model("deepseek-r1"), catalog.engine("generic")
     (plan,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                          mtp_tokens=1)
     (row,) = compare([catalog.system("atlas-800-a3")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
-    assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1131.4, abs=0.1)
-    assert row.note == "spans 4 systems (414/chip on one)"
-    assert row.layout.endswith("tp2-dp32-ep64")
-    assert plan.configuration.endswith("tp2-dp32-ep64")
-    assert plan.note == "workers span up to 4 systems over scale-out (414/chip on one)"
+    assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1180.2, abs=0.1)
+    assert row.note == "spans 2 systems (414/chip on one)"
+    assert row.layout.endswith("tp2-dp16-ep32")
+    assert plan.configuration.endswith("tp2-dp16-ep32")
+    assert plan.note == "workers span up to 2 systems over scale-out (414/chip on one)"
     (off,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                         mtp_tokens=0)
-    assert off.tokens_per_s_per_chip == pytest.approx(611.0, abs=0.1)
-    assert "(83/chip on one)" in off.note and "no multi-token prediction" in off.assumptions[-1]
+    assert off.tokens_per_s_per_chip == pytest.approx(715.1, abs=0.1)
+    assert "(85/chip on one)" in off.note and "no multi-token prediction" in off.assumptions[-1]
 
 
 @pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
@@ -107,25 +109,28 @@ def test_flag_note_gives_the_flags_that_matter_in_a_few_words() -> None:
 @pytest.mark.e2e  # the slowest simulator searches (4-8 s each): the end-to-end tier
 @pytest.mark.usefixtures("simulations_once")  # its commands probe the same configurations
 def test_fleet_sizes_under_a_percentile_as_compare_chooses_it() -> None:
-    """Llama-3.1-70B on H200s for 1M tokens/s at TTFT p99 2 s: fleet takes compare's configuration under the
-    percentile (tp1-pp4, 3,179 tok/s/chip, requests arriving at random by default: 352 chips); a benchmark's
-    closed loop, whose p99 is its first wave, holds it only at 1,118 (tp2-pp4: 992 chips). fleet refused percentile
-    targets before; --arrivals needs one."""
+    """Llama-3.1-70B on H200s for 1M tokens/s at TTFT p99 2 s: fleet takes a configuration that passes the
+    percentile as compare's does, requests arriving at random by default, the fastest by the steady rate it sizes on
+    (tp1 at 181 clients, 3,514 tok/s/chip: 320 chips), where compare takes the fastest by the simulated rate (tp1-pp2
+    at 360 clients, 3,513 steady, 3,411 simulated against tp1's 3,306; both took tp1-pp4 at 3,179 before each layout
+    ran at the most clients its targets allow); a benchmark's closed loop, whose p99 is its first wave, holds it only
+    at 1,118 (tp2-pp4: 992 chips). fleet refused percentile targets before; --arrivals needs one."""
     args = ["fleet", "--model", "llama-3.1-70b", "--chips", "nvidia-h200-sxm", "--demand", "1M tokens/s", "--ttft",
             "p99:2s", "--format", "json"]
     (poisson,) = json.loads(_invoke(*args).stdout)
     (closed,) = json.loads(_invoke(*args, "--arrivals", "closed").stdout)
     (row,) = json.loads(_invoke("compare", "hgx-h200", "--model", "llama-3.1-70b", "--ttft", "p99:2s", "--refine",
                                 "--arrivals", "poisson", "--format", "json").stdout)
-    assert (poisson["configuration"], poisson["tokens_per_s_per_chip"]) == ("agg " + row["layout"],
-                                                                             row["tokens_per_s_per_chip"])
-    assert row["layout"] == "tp1-pp4" and round(poisson["tokens_per_s_per_chip"]) == 3179 and poisson["chips"] == 352
-    # the configuration's simulated percentile beside it, compare's run of it (fleet showed none before)
-    assert poisson["sim_ttft_p99_s"] == row["sim_ttft_p99_s"] and 0.1 < poisson["sim_ttft_p99_s"] < 2.0
+    assert (poisson["configuration"], poisson["clients_per_worker"], row["layout"], row["clients_per_worker"]) == (
+        "agg tp1", 181, "tp1-pp2", 360)
+    assert poisson["tokens_per_s_per_chip"] >= row["tokens_per_s_per_chip"]  # the steady rate fleet ranks by
+    assert round(poisson["tokens_per_s_per_chip"]) == 3514 and poisson["chips"] == 320
+    # the configuration's simulated percentile beside it, as compare runs it (fleet showed none before)
+    assert 0.1 < poisson["sim_ttft_p99_s"] < 2.0 and 0.1 < row["sim_ttft_p99_s"] < 2.0
     assert "Poisson arrivals" in poisson["sim_case"] and closed["sim_ttft_p99_s"] < 2.0
     # what the simulated client sent, in tokens a chip about the rate sized on, and that the run kept up (fixea 2)
-    assert poisson["sim_case"].endswith("lengths uniform in [0.8, 1] x nominal, Poisson arrivals at 13.8 requests/s "
-                                        "carrying 3,176 output tokens/s a chip (6,351 with their prompts)")
+    assert poisson["sim_case"].endswith("lengths uniform in [0.8, 1] x nominal, Poisson arrivals at 3.81 requests/s "
+                                        "carrying 3,511 output tokens/s a chip (7,022 with their prompts)")
     assert poisson["sim_rate_share"] == pytest.approx(1.0, abs=0.01) and "sustains" not in poisson["note"]
     assert (closed["configuration"], round(closed["tokens_per_s_per_chip"]), closed["chips"]) == (
         "agg tp2-pp4", 1118, 992)
@@ -137,15 +142,15 @@ def test_fleet_sizes_under_a_percentile_as_compare_chooses_it() -> None:
 @pytest.mark.usefixtures("simulations_once")  # the two bounds probe the same configurations
 def test_a_percentile_no_configuration_fails_sizes_the_fleet_as_no_target_does() -> None:
     """Llama-3.1-70B on H20s for 1e12 tokens/day: every configuration's simulated TTFT p99 is far under 100 s, so
-    the bound changes nothing: tp1-pp4 at 128 clients, 719.7 steady tok/s/chip, 17,696 chips, as with no TTFT
-    target. fleet had ranked the passing configurations by their simulated rate (tp2 at 64 clients: 681.1 against
+    the bound changes nothing: tp1-pp4 at 154 clients, 738.4 steady tok/s/chip, 17,248 chips, as with no TTFT
+    target (128 clients, 719.7 and 17,696 on the grid's loads). fleet had ranked the passing configurations by their simulated rate (tp2 at 64 clients: 681.1 against
     tp1-pp4's 676.9) but sized on the steady one (697.6), 18,256 chips: 504 more for a bound that binds nothing
     (fifteenth fuzz round)."""
     args = ["fleet", "--model", "llama-3.1-70b", "--chips", "nvidia-h20", "--demand", "1e12 tokens/day",
             "--format", "json"]
     plans = [json.loads(_invoke(*args, "--ttft", bound).stdout)[0] for bound in ("none", "p99:100s")]
     assert [(p["configuration"], p["clients_per_worker"], round(p["tokens_per_s_per_chip"], 1), p["chips"])
-            for p in plans] == [("agg tp1-pp4", 128, 719.7, 17_696)] * 2
+            for p in plans] == [("agg tp1-pp4", 154, 738.4, 17_248)] * 2
 
 
 def _invoke(*args: str):
@@ -158,13 +163,14 @@ def test_under_poisson_arrivals_a_tighter_p99_costs_no_configuration_the_simulat
     """Qwen3-32B on H20s for 1M tokens/s: at TTFT p99 5 s fleet took tp1 at 64 clients (1,514 tok/s/chip, 728
     chips), whose Poisson p99 is about 1 s; at p99 2 s it was screened out by its closed-loop steady mean TTFT
     (3.2 s) and the fleet took 752 chips. Under Poisson arrivals the simulator alone checks a TTFT percentile. Of
-    the configurations it passes, the fleet takes the fastest by the steady rate it sizes on: tp1-pp4 (1,528)."""
+    the configurations it passes, the fleet takes the fastest by the steady rate it sizes on: tp1-pp2 at 161 clients
+    (1,546; tp1-pp4 at 1,528 on the grid's loads)."""
     plans = []
     for bound in ("p99:2s", "p99:5s"):
         (plan,) = json.loads(_invoke("fleet", "--model", "qwen3-32b", "--chips", "nvidia-h20", "--ttft", bound,
                                      "--demand", "1M tokens/s", "--format", "json").stdout)
         plans.append((plan["configuration"], round(plan["tokens_per_s_per_chip"]), plan["chips"]))
-    assert plans == [("agg tp1-pp4", 1528, 720)] * 2
+    assert plans == [("agg tp1-pp2", 1546, 712)] * 2
 
 
 def test_without_a_demand_the_demand_is_null_not_zero() -> None:
@@ -196,10 +202,11 @@ def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
     worker, 29.006 chips a unit; priced on whole workers, as serve runs them, it is one decode worker and one
     prefill worker, 32 chips. A deployment is whole workers: 24 chips serve nothing (they did), and 40 chips serve
     that one deployment's 32 chips' worth, not 40 chips' worth (priced per chip), the 8 idle in its 5 systems named.
-    The demand's fleet is sized in the same whole units: 2e12 tokens/day (x 2.2 peak and margin, at 1,420 tokens/s
-    a chip in and out) needs 1,121 decode and 1,121 prefill workers, 35,872 chips in 4,484 systems (35,616 in 4,452
-    before EP x ETP decode workers crossed scale-out as their ranks do; 31,776 chips in 3,972 systems before
-    disaggregated rows were priced on whole workers), and serves all of it."""
+    The demand's fleet is sized in the same whole units: 2e12 tokens/day (x 2.2 peak and margin, at 1,435 tokens/s
+    a chip in and out) needs 1,109 decode and 1,109 prefill workers, 35,488 chips in 4,436 systems (35,872 in 4,484
+    on the concurrency grid's loads; 35,616 in 4,452 before EP x ETP decode workers crossed scale-out as their ranks
+    do; 31,776 chips in 3,972 systems before disaggregated rows were priced on whole workers), and serves all of
+    it."""
     none, one = _fleet("--units", "24"), _fleet("--units", "40")
     assert none["served_tokens_per_day"] == 0
     assert none["note"].endswith("24 chips hold no whole deployment (a decode worker of 16 chips and 1 prefill "
@@ -210,7 +217,7 @@ def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
     assert one["note"].endswith("8 chips serve nothing: idle in 5 whole hgx-h20 (powered and priced)")
     assert one["cost_usd"] == 40 * 13_500
     sized = _fleet("--demand", "2e12 tokens/day")
-    assert (sized["chips"], sized["systems"]) == (35_872, 4_484) and 1 <= sized["served_share"] < 1.001
+    assert (sized["chips"], sized["systems"]) == (35_488, 4_436) and 1 <= sized["served_share"] < 1.001
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (1.2 s): the end-to-end tier keeps the default run under a minute
@@ -282,8 +289,9 @@ def test_a_fleet_with_no_chips_prices_none() -> None:
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_fleet_sizes_in_a_system_named_in_chips() -> None:
     """`fleet --chips cloudmatrix-384` sized in 8-chip Atlas 800 A3 servers (the 910C's default system, then 510
-    tok/s/chip): a system named is sized in, at compare's 1,882 tok/s/chip for DeepSeek-R1 at its default targets
-    (2,049 before disaggregated rows were priced on whole workers), in whole 384-chip systems; beside a chip kind,
+    tok/s/chip): a system named is sized in, at compare's 2,075 tok/s/chip for DeepSeek-R1 at its default targets
+    (1,882 on the concurrency grid's loads, 2,049 before disaggregated rows were priced on whole workers), in whole
+    384-chip systems; beside a chip kind,
     and with the system column kept at any width."""
     args = ["fleet", "--model", "deepseek-r1", "--demand", "1e12 tokens/day", "--format", "json"]
     (row,) = json.loads(CliRunner().invoke(cli, args + ["--chips", "cloudmatrix-384"]).stdout)
@@ -291,7 +299,7 @@ def test_fleet_sizes_in_a_system_named_in_chips() -> None:
                                                       "--format", "json"]).stdout)
     assert (row["chip"], row["system"]) == ("huawei-ascend-910c", "cloudmatrix-384")
     assert row["tokens_per_s_per_chip"] == pytest.approx(compared["tokens_per_s_per_chip"], rel=1e-12)
-    assert round(row["tokens_per_s_per_chip"]) == 1_882 and row["chips"] % 384 == 0
+    assert round(row["tokens_per_s_per_chip"]) == 2_075 and row["chips"] % 384 == 0
     mixed = json.loads(CliRunner().invoke(cli, args + ["--chips", "h20,cloudmatrix-384"]).stdout)
     assert [(r["chip"], r["system"]) for r in mixed] == [("nvidia-h20", "hgx-h20"),
                                                          ("huawei-ascend-910c", "cloudmatrix-384")]
@@ -318,9 +326,10 @@ def test_units_fill_whole_systems_and_count_the_chips_deployed() -> None:
     test_a_fleet_serves_in_whole_deployment_units_both_ways), at the catalog's price of the whole system ($8.2 M for
     384 chips): 383 chips had $8.18 M and 0.557 MW, a share of one system nobody buys or powers alone (fuzz16 4.5),
     and now have none; the 232 past two systems are neither powered nor priced (they were, at 1000 / 384 of the
-    price); chips and systems are whole numbers in JSON and CSV (1000, not 1000.0). Priced on whole workers, a
-    deployment is 2 prefill workers of 8 chips per 32-chip decode worker, 48 chips, 8 to a system: no chip is idle
-    inside the two (with 128-chip decode workers and a share of prefill, 80 were, and 768 chips served 0.110 T).
+    price); chips and systems are whole numbers in JSON and CSV (1000, not 1000.0). Priced on whole workers, with
+    each decode layout at the largest batch its TPOT target allows, a deployment of 64-chip decode workers (128 dies)
+    leaves 40 of the two systems' chips idle, which the note names, and 768 chips serve 0.119 T (48-chip deployments
+    filled them at 0.113 T before; with 128-chip decode workers and a share of prefill, 80 were idle at 0.110 T).
     The chips column counted the 1,000 given, 232 of them never deployed, beside the cost of 768 (so cost over chips
     misled), and 383 where no system exists: it counts the chips deployed, units_given the chips given (fixea 3)."""
     none, two, whole = _cloudmatrix("--units", "383"), _cloudmatrix("--units", "1000"), _cloudmatrix("--units", "768")
@@ -330,14 +339,14 @@ def test_units_fill_whole_systems_and_count_the_chips_deployed() -> None:
     assert none["cost_usd"] is None and none["power_w"] is None
     assert whole["power_w"] == pytest.approx(2 * 559e3, rel=1e-3)
     assert (two["chips"], two["units_given"], two["systems"]) == (768, 1000, 2) and isinstance(two["chips"], int)
-    assert two["served_tokens_per_day"] == whole["served_tokens_per_day"] == pytest.approx(0.1134e12, rel=5e-3)
-    assert two["note"] == ("232 of the 1,000 chips given are past 2 whole cloudmatrix-384: not deployed, so neither "
-                           "powered nor priced (a system is bought whole)")
-    assert whole["note"] == ""  # 16 deployments of 48 chips: every chip of the two serves
+    assert two["served_tokens_per_day"] == whole["served_tokens_per_day"] == pytest.approx(0.1186e12, rel=5e-3)
+    assert two["note"] == ("272 of the 1,000 chips given serve nothing: 40 idle in 2 whole cloudmatrix-384 (powered "
+                           "and priced) and 232 past them (not deployed, so neither powered nor priced)")
+    assert whole["note"] == "40 chips serve nothing: idle in 2 whole cloudmatrix-384 (powered and priced)"
     assert (two["cost_usd"], two["power_w"]) == (pytest.approx(2 * 8.2e6, rel=1e-12), whole["power_w"])
     capped = _cloudmatrix("--units", "1000", "--demand", "1e12 tokens/day", fmt="csv")
     assert (capped["chips"], capped["units_given"], capped["systems"]) == ("768", "1000", "2")
-    assert capped["note"].startswith(two["note"] + "; the demand needs 6,912 chips, 1,000 are available")
+    assert capped["note"].startswith(two["note"] + "; the demand needs 6,144 chips, 1,000 are available")
     superpod = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod", "--units",
                                         "100", "--format", "json"])
     (plan,) = json.loads(superpod.stdout)
@@ -351,19 +360,19 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
     768, or of H20's 1,368 under 1 MW), though --units or --power-mw, not the demand, set the chips and the whole
     systems hold more that serve nothing: the note is the one the same limit gives without a demand. 40 H20 chips
     hold one 32-chip deployment (a prefill and a decode worker of 16), 8 idle in their 5 systems; 1,368 under 1 MW
-    hold 24 idle. (768 CloudMatrix chips held 80 idle, with 128-chip decode workers; priced on whole workers its
-    48-chip deployments fill a system, and test_units_fill_whole_systems_and_count_the_chips_deployed covers it.) A
+    hold 24 idle. (768 CloudMatrix chips held 80 idle, with 128-chip decode workers; priced on whole workers they
+    hold 40, and test_units_fill_whole_systems_and_count_the_chips_deployed covers it.) A
     budget that powers no system gives its power in MW, not '1.12e+04 kW'."""
     demand = ("--demand", "1e12 tokens/day")
     (forty,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "hgx-h20", "--units",
                                                    "40", *demand, "--format", "json"]).stdout)
-    assert ("; 8 chips serve nothing: idle in 5 whole hgx-h20 (powered and priced); the demand needs 17,952 chips, 40 "
+    assert ("; 8 chips serve nothing: idle in 5 whole hgx-h20 (powered and priced); the demand needs 17,760 chips, 40 "
             "are available;") in forty["note"]
     h20 = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "hgx-h20", "--power-mw", "1", *demand,
                                    "--format", "json"])
     (plan,) = json.loads(h20.stdout)
     assert plan["chips"] == 1368 and ("; 24 chips serve nothing: idle in 171 whole hgx-h20 (powered and priced); "
-                                      "the power budget runs 1,368 of the 17,952 chips;") in plan["note"]
+                                      "the power budget runs 1,368 of the 17,760 chips;") in plan["note"]
     superpod = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod",
                                         "--power-mw", "1", "--format", "json"])
     (plan,) = json.loads(superpod.stdout)
@@ -374,30 +383,31 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
 def test_the_narrower_figure_names_the_systems_it_spans() -> None:
     """DeepSeek-R1 does not fit one Atlas 800 A2 (compare: 'spans 2 systems', 211 tok/s/chip; 227 before EP x ETP
     workers crossed scale-out as their ranks do, 277 before serving memory counted the MTP module): the note said
-    '(227/chip on one)'. It names the systems of the narrower figure;
+    '(227/chip on one)'. It names the systems of the narrower figure (the A3's workers now span 2 systems, 4 on the
+    concurrency grid's loads);
     the A3's, which fits one, stays 'on one' (414/chip; 510 before serving memory counted the MTP module). (The A2's
     power, 8 x 400 W x 1.82, is assumed, and its note says so first.)"""
     plans = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips",
                                                 "atlas-800-a2,atlas-800-a3", "--demand", "1e12 tokens/day",
                                                 "--format", "json"]).stdout)
     assert [p["note"] for p in plans] == ["power assumed; workers span up to 4 systems over scale-out (211/chip on 2)",
-                                          "workers span up to 4 systems over scale-out (414/chip on one)"]
+                                          "workers span up to 2 systems over scale-out (414/chip on one)"]
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None:
     """The per-chip rate's 80% interval (compare's tokens_per_s_per_chip_low/high) sizes the chips the demand needs at
-    each end, in whole units and systems, before any limit: DeepSeek-R1 at 2e12 tokens/day on H20s, 35,872 chips
-    (23,424-76,960, whole 32-chip units; 35,616 and 23,264-76,416 before EP x ETP decode workers crossed scale-out as
-    their ranks do, 31,776 and 20,752-68,144 before disaggregated rows were priced on whole workers; the H20's row is
-    flagged, so its band is twice as wide in log). A fleet without a demand has
+    each end, in whole units and systems, before any limit: DeepSeek-R1 at 2e12 tokens/day on H20s, 35,488 chips
+    (23,168-76,128, whole 32-chip units; 35,872 and 23,424-76,960 on the concurrency grid's loads; 35,616 and
+    23,264-76,416 before EP x ETP decode workers crossed scale-out as their ranks do, 31,776 and 20,752-68,144 before
+    disaggregated rows were priced on whole workers; the H20's row is flagged, so its band is twice as wide in log). A fleet without a demand has
     none; the table shows 'chips 80%' where there is room, and the caption says what it is."""
     args = ["fleet", "--model", "deepseek-r1", "--demand", "2e12 tokens/day", "--chips", "h20,910c"]
     h20, a3 = json.loads(CliRunner().invoke(cli, args + ["--format", "json"]).stdout)
-    assert (h20["chips"], h20["chips_low"], h20["chips_high"]) == (35_872, 23_424, 76_960)
+    assert (h20["chips"], h20["chips_low"], h20["chips_high"]) == (35_488, 23_168, 76_128)
     assert a3["chips_low"] <= a3["chips"] <= a3["chips_high"] and a3["chips_low"] % 8 == a3["chips_high"] % 8 == 0
     table = CliRunner().invoke(cli, args + ["--wide"], env={"COLUMNS": "200"}).output
-    assert "chips 80%" in table and "23,424-76,960" in table
+    assert "chips 80%" in table and "23,168-76,128" in table
     assert "chips 80%: the chips the demand needs at the ends of the 80% interval" in " ".join(table.split())
     (units,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--units", "1000", "--chips",
                                                     "h20", "--format", "json"]).stdout)
@@ -406,16 +416,17 @@ def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> None:
-    """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 57.8 T
-    tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes (1,131 tok/s/chip), 96.0 T in CloudMatrix 384s (1,882 on 649,728
+    """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 60.3 T
+    tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes (1,180 tok/s/chip), 106 T in CloudMatrix 384s (2,075 on 649,728
     chips in 1,692 whole systems), each now with what the same units serve at the ends of the per-chip rate's 80%
-    interval (26.9-88.5 and 44.8-147), in the JSON and under the figure at 80 columns. (83.8 T and 39.1-128 on the A3
-    before EP x ETP decode workers crossed scale-out as their ranks do; 82.5 T and 105 T, 38.5-126 and 48.7-160,
-    before disaggregated rows were priced on whole workers.)"""
+    interval (28.1-92.3 and 49.4-162), in the JSON and under the figure at 80 columns. (57.8 T and 96.0 T, 26.9-88.5
+    and 44.8-147, on the concurrency grid's loads; 83.8 T and 39.1-128 on the A3 before EP x ETP decode workers
+    crossed scale-out as their ranks do; 82.5 T and 105 T, 38.5-126 and 48.7-160, before disaggregated rows were
+    priced on whole workers.)"""
     args = ["fleet", "--model", "deepseek-r1", "--units", "650000", "--chips", "910c,cloudmatrix-384"]
     plans = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
     assert [[round(p[f"served_tokens_per_day{end}"] / 1e11) / 10 for end in ("", "_low", "_high")] for p in plans] == [
-        [57.8, 26.9, 88.5], [96.0, 44.8, 147.1]]
+        [60.3, 28.1, 92.3], [105.9, 49.4, 162.2]]
     for p in plans:  # the per-chip band, scaled to what the units serve
         assert p["served_tokens_per_day_low"] / p["served_tokens_per_day"] == pytest.approx(
             compare([catalog.system(p["system"])], catalog.model("deepseek-r1"), catalog.engine("generic"), 0.05,
@@ -425,7 +436,7 @@ def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> No
     assert "served, 80%" in lines[2] and max(map(len, lines)) <= 80
     # under the figure, beside what each cost counts (chips only, whole systems)
     under = [lines[i + 1] for i, line in enumerate(lines) if line.startswith(("atlas-800-a3 ", "cloudmatrix-384 "))]
-    assert [under[0].split()[:3], under[1].split()[:2]] == [["chips", "only", "26.9-88.5"], ["systems", "44.8-147"]]
+    assert [under[0].split()[:3], under[1].split()[:2]] == [["chips", "only", "28.1-92.3"], ["systems", "49.4-162"]]
     assert "served, 80%: under what they serve, what they serve at the ends of the 80% interval" in " ".join(
         table.split())
 

@@ -38,29 +38,31 @@ def test_a_large_budget_reads_in_megawatts_without_an_exponent() -> None:
 
 def test_a_small_demand_is_sized_on_the_configuration_of_fewest_chips() -> None:
     """DeepSeek-R1 at 1,000 output tokens/s on H200s: the most tokens/s a chip, disaggregated at 3,244, takes whole
-    units of 16 chips, where one 8-GPU node of tp4-dp2-ep8 at 2,582 tok/s/chip serves it (2 x 1.1 x 1,000 =
-    2,200 tokens/s at the peak; tp4-dp2-ep4-etp2 at 2,594 before its slices' gather was priced). (The case was
+    units of 16 chips, where one 8-GPU node of tp4-dp2-ep8 at 2,610 tok/s/chip serves it (2 x 1.1 x 1,000 =
+    2,200 tokens/s at the peak; 2,582 on the grid's loads alone; tp4-dp2-ep4-etp2 at 2,594 before its slices' gather
+    was priced). (The case was
     Llama-3.1-70B at 4,096 in / 512 out, whose best per chip is now the aggregated tp2-pp4 itself, its disaggregated
     rows priced on whole workers.)"""
     row = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "h200", "--demand",
                                               "1000 tokens/s", "--count", "output", "--format", "json"]).stdout)[0]
-    assert (row["chips"], row["configuration"], round(row["tokens_per_s_per_chip"])) == (8, "agg tp4-dp2-ep8", 2582)
+    assert (row["chips"], row["configuration"], round(row["tokens_per_s_per_chip"])) == (8, "agg tp4-dp2-ep8", 2610)
     assert row["note"] == ("the fewest chips for this demand (8), where the most tokens/s a chip (3,244, disagg "
                            "tp1-pp2-dp4-ep4 / tp1-dp8-ep8) needs 16")
 
 
 def test_a_wider_worker_not_taken_is_named_where_it_is_faster() -> None:
     """DeepSeek-R1 on H200s: at TPOT 22 ms workers over two systems (2,861 tok/s/chip) beat one node's 2,083 by
-    1.25x and are taken; at 25 ms one node's 2,512 is within 1.25x of two systems' 3,042, so a looser target priced
-    the chip lower with nothing said. The row now names the wider workers it did not take. (2,556 and four systems'
-    3,167 before EP x ETP layouts crossed scale-out and gathered over their slices; 2,775 and two systems' 3,358
-    before disaggregated rows were priced on whole workers.)"""
+    1.25x and were taken; at 25 ms one node's 2,512 was within 1.25x of two systems' 3,042, so a looser target priced
+    the chip lower with nothing said. The row now names the wider workers it did not take: at 25 ms one node's 2,768
+    (each layout at the most clients, or decode batch, the target allows) against four systems' 3,091. (2,556 and
+    four systems' 3,167 before EP x ETP layouts crossed scale-out and gathered over their slices; 2,775 and two
+    systems' 3,358 before disaggregated rows were priced on whole workers.)"""
     from parity import catalog
     from parity.compare import compare
     (row,) = compare([catalog.system("hgx-h200")], catalog.model("deepseek-r1"), catalog.engine("generic"), 0.025)
-    assert round(row.tokens_per_s_per_chip) == 2512
+    assert round(row.tokens_per_s_per_chip) == 2768
     # in plain words (it read 'under the 1.25x more spanning systems is taken for', report-only tester fixC 3)
-    assert row.note == ("workers over up to 2 systems reach 3,042/chip, under the 1.25x gain that spanning more "
+    assert row.note == ("workers over up to 4 systems reach 3,091/chip, under the 1.25x gain that spanning more "
                         "systems needs")
 
 

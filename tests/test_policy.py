@@ -502,9 +502,9 @@ def test_a_figure_just_under_a_line_reads_under_it() -> None:
 
 def test_a_chip_scaled_to_the_line_keeps_its_calibration() -> None:
     """The H20 scaled to just under 3A090 (rates x2,399 / 2,368 = x1.0131) lost its own calibration (measured GEMM
-    and attention rates) for the Hopper family's and fell from 720 to 656 output tok/s/chip on Llama-3.1-70B;
-    keeping it, it delivers 724.0 (prefill 1,647 -> 1,668). Margins that put the line at x1.0 reproduce the H20
-    exactly, and output never falls as the factor grows (x0.887: 656.2, x0.971: 709.9)."""
+    and attention rates) for the Hopper family's and fell from 720 to 656 output tok/s/chip on Llama-3.1-70B (then);
+    keeping it, it delivers 747.5 to the H20's 738.4 (prefill 1,647 -> 1,668). Margins that put the line at x1.0
+    reproduce the H20 exactly, and output never falls as the factor grows (x0.887: 658.9, x0.971: 718.3)."""
     h20, model, engine = catalog.chip("h20"), catalog.model("llama-3.1-70b"), catalog.engine("generic")
     node = catalog.system_for(h20)
     rates = []
@@ -517,19 +517,19 @@ def test_a_chip_scaled_to_the_line_keeps_its_calibration() -> None:
         if margin == 2_400 - 2_368:
             assert found.rate_factor == 1.0 and scaled.tokens_per_s_per_chip == original.tokens_per_s_per_chip
             assert scaled.prefill_tokens_per_s_per_chip == original.prefill_tokens_per_s_per_chip
-    assert original.tokens_per_s_per_chip == pytest.approx(719.7, abs=0.1)
-    assert [round(rate, 1) for _, rate in rates] == [719.7, 656.2, 709.9, 724.0]
+    assert original.tokens_per_s_per_chip == pytest.approx(738.4, abs=0.1)
+    assert [round(rate, 1) for _, rate in rates] == [738.4, 658.9, 718.3, 747.5]
     by_factor = [rate for _, rate in sorted(rates)]
     assert by_factor == sorted(by_factor)
 
 
 def test_cli_at_threshold_h20_gains_what_its_rates_gain() -> None:
-    """`policy --at-threshold nvidia-h20`: x1.0131 on every rate, 720 -> 724 tok/s/chip (was 643, 0.90x), and the
+    """`policy --at-threshold nvidia-h20`: x1.0131 on every rate, 738 -> 748 tok/s/chip (was 643, 0.90x), and the
     variant is not flagged uncalibrated."""
     code, out, _ = _run("--at-threshold", "nvidia-h20", "--format", "json")
     original, variant = json.loads(out)["rows"]
     assert code == 0 and variant["rate_factor"] == pytest.approx(2_399 / 2_368)
-    assert (round(original["tokens_per_s_per_chip"]), round(variant["tokens_per_s_per_chip"])) == (720, 724)
+    assert (round(original["tokens_per_s_per_chip"]), round(variant["tokens_per_s_per_chip"])) == (738, 748)
     assert not any("uncalibrated" in flag for flag in variant["flags"])
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from parity import catalog
 from parity.search import best_precision
 from parity.search import _aggregated, layout_grid, search_serving
-from parity.serving import Workload, engine_deployment, serve_aggregated
+from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated
 
 CASES = [("llama-3.1-8b", "hgx-h100", "trtllm"), ("qwen3-235b-a22b-fp8", "hgx-h100", "trtllm"),
          ("deepseek-r1", "gb200-nvl72", "trtllm"), ("gpt-oss-120b", "hgx-b200", "vllm"),
@@ -68,25 +68,33 @@ def test_a_load_beyond_the_kv_capacity_runs_at_the_capacity() -> None:
     assert queued == [pytest.approx(135.26, rel=1e-3), pytest.approx(698.6, rel=1e-3)]
 
 
-def test_search_best_is_the_exhaustive_scalar_best() -> None:
-    """Llama-3.1-8B on one H100 node, aggregated only: loop over every layout and concurrency with the
-    scalar path and compare with the search's best under a 20 ms TPOT target."""
+def test_search_best_is_the_exhaustive_best() -> None:
+    """Llama-3.1-8B on one H100 node, aggregated only, under a 20 ms TPOT target: every layout at every whole load
+    from 1 to 512 clients (a layout's loads in one serve_aggregated call, each at most what its KV cache holds, as the
+    search runs them) gives the search's best, 9,633 tok/s/chip, though the search prices only the loads 1, 8, 32,
+    128 and 512 and, where the target binds between two of them, the most clients that meet it (_largest_meeting).
+    The grid's loads alone give 9,056."""
     m, s, profile, cal, precision = setup("llama-3.1-8b", "hgx-h100", "trtllm")
     concurrency = (1, 8, 32, 128, 512)
     result = search_serving(m, s, profile, cal, precision, 1024, 256, tpot_s=0.02, modes=("agg",),
                             concurrency=concurrency)
-    best = 0.0
+    best, on_grid = 0.0, 0.0
+    loads = np.arange(1.0, 513.0)
     for chips in (1, 2, 4, 8):
         grid = layout_grid(m, chips, (1, 2, 4))
         for k in range(len(grid)):
             layout = grid.at(k)
             dep = engine_deployment(m, s, layout, precision, cal, profile)
-            for c in concurrency:
-                r = serve_aggregated(dep, profile, Workload(isl=1024, osl=256, concurrency=c))
-                if bool(np.asarray(r.feasible)) and float(r.tpot_s) <= 0.02:
-                    best = max(best, float(r.output_tokens_per_s) / layout.chips)
+            _, slots = kv_capacity(dep, profile, loads, 1024.0, 256.0)
+            clients = np.minimum(loads, np.maximum(slots, 1.0))
+            r = serve_aggregated(dep, profile, Workload(isl=np.full(loads.size, 1024.0), osl=np.full(loads.size, 256.0),
+                                                        concurrency=clients))
+            meets = np.asarray(r.feasible) & (np.asarray(r.tpot_s) <= 0.02)
+            per_chip = np.where(meets, np.asarray(r.output_tokens_per_s) / layout.chips, 0.0)
+            best, on_grid = max(best, per_chip.max()), max(on_grid, per_chip[np.isin(loads, concurrency)].max())
     assert result.best is not None
     assert result.best.tokens_per_s_per_chip == pytest.approx(best, rel=1e-9)
+    assert (round(best), round(on_grid)) == (9633, 9056)
 
 
 def test_the_frontier_is_pareto() -> None:

@@ -57,9 +57,11 @@ DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "h
 DEFAULT_MODELS = ("llama-3.1-70b", "deepseek-r1")
 DEFAULT_FORMATS = ("bf16", "fp8", "fp8_block", "mxfp8", "int8", "nvfp4", "mxfp4")
 # a second judge of a system's configurations (percentile targets, which the steady model cannot check): given the
-# system and its search (means within the targets' bounds), the configuration it chooses (None: none passes) and
-# what the row's note should say of its choice ('' for nothing; why, where none passes)
-Choose = Callable[[System, SearchResult], "tuple[Candidate | None, str]"]
+# system, its search (means within the targets' bounds) and the systems a worker spans that it takes without
+# WIDER_GAIN (serving_search's narrower span, where it took wider workers; else the search's own), the configuration
+# it chooses (None: none passes) and what the row's note should say of its choice ('' for nothing; why, where none
+# passes)
+Choose = Callable[[System, SearchResult, int], "tuple[Candidate | None, str]"]
 
 def spec_ratios(system: System, baseline: System) -> dict[str, float]:
     """Catalog ratios against a baseline (spec_bases says whose figures are not a datasheet's), per chip (bf16 and
@@ -282,10 +284,12 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
              "no one), loads up to each layout's KV capacity, aggregated and disaggregated serving")
     chosen, why = (result.best if result is not None else None), ""
     if chosen is not None and choose is not None:
-        chosen, why = choose(system, result)
-        # the span the note names is the chosen worker's: a percentile choice may take a narrower worker than the
-        # steady best's (a 2-system tp8-pp2 where the search spanned 4; report-only tester fixec)
-        span = systems_spanned(chosen, ranks) if chosen is not None else span
+        chosen, why = choose(system, result, narrow[1] if narrow else widest_span(ranks))
+        # the span the note names is the chosen worker's (its chips per package, as the result's): a percentile choice
+        # may take a narrower worker than the steady best's (a 2-system tp8-pp2 where the search spanned 4;
+        # report-only tester fixec), and the narrower figure only beside a worker wider than its own
+        span = systems_spanned(chosen, system) if chosen is not None else span
+        narrow = narrow if narrow is not None and span > narrow[1] else None
     if chosen is None:
         if not why:
             widest = memory_shortfall(model, ranks, profile, precision, 4 * _domain_chips(ranks), isl + osl)
@@ -369,6 +373,12 @@ def serving_search(search: Callable[..., tuple[SearchResult | None, int]], ranks
     wider = _wider_search(search, ranks)
     if _gains(wider, narrow):
         assert wider is not None and wider.best is not None
+        if found is not None and found.meeting:
+            # the narrower workers stay in a percentile target's choice as their own search priced them (the wider
+            # search pairs a narrow decode worker with a wider prefill worker where that delivers more): it takes a
+            # wider one only where it gains WIDER_GAIN over them (percentile_choice)
+            wider = replace(wider, meeting=found.meeting + tuple(
+                c for c in wider.meeting if systems_spanned(c, ranks) > spans))
         return wider, systems_spanned(wider.best, ranks), (narrow, spans) if narrow else None, None
     passed = (None if wider is None or wider.best is None or wider.best.tokens_per_s_per_chip < NAMED_GAIN * narrow
               else (wider.best.tokens_per_s_per_chip, systems_spanned(wider.best, ranks)))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 
 from parity import catalog
 from parity.compare import (Choose, configuration_flags, domain_shortfall, intervals, narrower_text, passed_text,
-                            serving_search, systems_spanned)
+                            serving_search, systems_spanned, widest_span)
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, InputError, is_real, is_whole
 from parity.flags import Flag, texts
@@ -309,7 +309,10 @@ def _searched(system: System, model: Model, profile: EngineProfile, isl: int, os
     found = found.per_package(chip.dies) if found is not None else None
     best, why = (found.best if found is not None else None), ""
     if best is not None and choose is not None:
-        best, why = choose(system, found)  # type: ignore[arg-type]
+        best, why = choose(system, found, narrow[1] if narrow else widest_span(ranks))  # type: ignore[arg-type]
+        if best is not None:  # the notes on spans are the chosen worker's (its chips per package, as found's)
+            spans = systems_spanned(best, system)
+            narrow = narrow if narrow is not None and spans > narrow[1] else None
     elif best is not None and demand is not None:
         taken = best
         best, why = _fewest(found, system, *demand)  # type: ignore[arg-type]

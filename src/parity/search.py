@@ -3,8 +3,9 @@ system, priced as numpy arrays in one pass, with the throughput/interactivity Pa
 the best configuration under latency targets.
 
 Aggregated candidates run the full closed-loop serving model (`serving.serve_aggregated`) on arrays
-of (layout, concurrency). Disaggregated candidates pair a decode layout and batch with a few prefill layouts
-(each worker size's cheapest per prompt/s, and the quickest for a lone prompt), each with prefill workers
+of (layout, concurrency), and under targets at each layout's largest load that meets them (_largest_meeting).
+Disaggregated candidates pair a decode layout and batch with a few prefill layouts (each worker size's cheapest per
+prompt/s and its quickest step at nearly that cost, and the quickest for a lone prompt), each with prefill workers
 rate-matched to the engine's `disagg_prefill_utilization` (as `parity serve` sizes them) and rounded up to
 whole workers, priced by the same closed-loop model (`serving.serve_disaggregated`) as their serve line: every pair
 is screened in numpy first (serve's closed loop with the decode batch held), and only the rows that can reach the
@@ -14,7 +15,7 @@ frontier or the best are priced by serve's model, which is too slow for every pa
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -51,6 +52,9 @@ OVER_PROVISION = 1.5
 # a disaggregated row is screened (search._screened) before it is priced as its serve line: rows within this share of
 # the screened frontiers, and the best few, are priced first, then any other the result keeps (search_serving)
 _SCREEN_SLACK = 0.03
+# beside each worker size's cheapest prefill layout per prompt/s, the one with the quickest full step among those
+# within this factor of its cost (search._prefill_options): a near tie on cost broken toward speed
+_PREFILL_COST_TIE = 1.05
 
 # narrowest first: the format a deployment uses if the chip runs it natively
 _WEIGHT_PREFERENCE = ("nvfp4", "mxfp4", "fp8", "int8", "bf16", "fp16")
@@ -234,47 +238,150 @@ def worker_sizes(system: System, chips: int | None, max_chips: int | None) -> li
 
 def _aggregated(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
                 profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray,
-                mtp: tuple[int, float] = (0, 0.0), prefill: dict[str, np.ndarray] | None = None
-                ) -> dict[str, np.ndarray]:
-    """Every layout x load aggregated, by serve's closed loop; `prefill`: the grid's prefill_rates where the caller
-    has them (search_serving, priced once for both modes)."""
+                mtp: tuple[int, float] = (0, 0.0), prefill: dict[str, np.ndarray] | None = None,
+                tpot_s: float | None = None, ttft_s: float | None = None) -> dict[str, np.ndarray]:
+    """Every layout x load aggregated, by serve's closed loop, and under the TPOT and TTFT targets [s] each layout's
+    largest load between the grid's that meets them (_largest_meeting); `prefill`: the grid's prefill_rates where
+    the caller has them (search_serving, priced once for both modes)."""
     k, m = len(grid), len(concurrency)
-    index = np.repeat(np.arange(k), m)
-    grid_km = grid.take(index)
-    conc = np.tile(concurrency, k) * grid_km.attn_dp  # concurrency per attention rank stays on the grid
-    dep = engine_deployment(model, system, grid_km, precision, cal, profile, mtp_tokens=mtp[0], mtp_acceptance=mtp[1])
+
+    def price(index: np.ndarray, per_rank: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        run = _served(model, system, grid, precision, cal, profile, isl, osl, index, per_rank, mtp)
+        return run, _meets(run, tpot_s, ttft_s), _slack(run, tpot_s, ttft_s)
+
+    run, meets, slack = price(np.repeat(np.arange(k), m), np.tile(concurrency, k))
+    if tpot_s or ttft_s:
+        more = _largest_meeting(k, run, run["concurrency"] / grid.attn_dp[run["index"]], meets, slack, price)
+        run = {key: np.concatenate([run[key], more[key]]) for key in run}
+    prompt_rate = (prefill or prefill_rates(model, system, grid, precision, cal, profile, isl))["prompt_rate"]
+    return {**run, "prompt_rate": prompt_rate[run["index"]]}
+
+
+def _served(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
+            profile: EngineProfile, isl: int, osl: int, index: np.ndarray, per_rank: np.ndarray,
+            mtp: tuple[int, float]) -> dict[str, np.ndarray]:
+    """Aggregated workers of the layouts `index` (into `grid`) at `per_rank` clients per attention rank, by serve's
+    closed loop: concurrency (clients per worker), TTFT and TPOT [s], tokens/s per chip, chips, and whether it fits."""
+    at = grid.take(index)
+    dep = engine_deployment(model, system, at, precision, cal, profile, mtp_tokens=mtp[0], mtp_acceptance=mtp[1])
     # clients beyond what a rank's KV cache holds only queue for a slot (the same TPOT and throughput, a TTFT longer
     # by the queue): each layout runs at most at its KV capacity, the load a loose TPOT target's best lands on
-    _, slots = kv_capacity(dep, profile, conc / grid_km.attn_dp, float(isl), float(osl))
-    conc = np.minimum(conc, np.maximum(slots, 1.0) * grid_km.attn_dp)
-    result = serve_aggregated(dep, profile, Workload(isl=np.full(k * m, float(isl)), osl=np.full(k * m, float(osl)),
+    _, slots = kv_capacity(dep, profile, per_rank, float(isl), float(osl))
+    conc = np.minimum(per_rank, np.maximum(slots, 1.0)) * at.attn_dp
+    n = len(index)
+    result = serve_aggregated(dep, profile, Workload(isl=np.full(n, float(isl)), osl=np.full(n, float(osl)),
                                                      concurrency=conc))
-    prompt_rate = (prefill or prefill_rates(model, system, grid, precision, cal, profile, isl))["prompt_rate"][index]
-    return {"index": index, "concurrency": conc, "prompt_rate": prompt_rate, "ttft": np.asarray(result.ttft_s), "tpot": np.asarray(result.tpot_s),
-            "per_chip": np.asarray(result.output_tokens_per_s) / grid_km.chips, "chips": grid_km.chips,
+    return {"index": index, "concurrency": conc, "ttft": np.asarray(result.ttft_s), "tpot": np.asarray(result.tpot_s),
+            "per_chip": np.asarray(result.output_tokens_per_s) / at.chips, "chips": at.chips,
             "fits": np.asarray(result.feasible) & (np.asarray(result.decode_batch) >= 1)}
+
+
+def _meets(run: dict[str, np.ndarray], tpot_s: float | None, ttft_s: float | None) -> np.ndarray:
+    """Which rows fit, deliver tokens and meet the TPOT and TTFT targets [s] (None: no target), as search_serving
+    counts them."""
+    ttft, tpot = run["ttft"], run["tpot"]
+    return (run["fits"].astype(bool) & np.isfinite(tpot) & np.isfinite(ttft) & (run["per_chip"] > 0)
+            & (tpot <= (tpot_s or np.inf)) & (ttft <= (ttft_s or np.inf)))
+
+
+def _slack(run: dict[str, np.ndarray], tpot_s: float | None, ttft_s: float | None) -> np.ndarray:
+    """How far each row is past its targets: the larger of TPOT / target and TTFT / target, less 1 (0 on the
+    binding target; inf where it does not fit or delivers nothing). What _largest_meeting interpolates."""
+    ttft, tpot = run["ttft"], run["tpot"]
+    over = np.maximum(tpot / (tpot_s or np.inf), ttft / (ttft_s or np.inf)) - 1.0
+    ok = run["fits"].astype(bool) & np.isfinite(tpot) & np.isfinite(ttft) & (run["per_chip"] > 0)
+    return np.where(ok, over, np.inf)
+
+
+_Pricing = Callable[[np.ndarray, np.ndarray], tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]]
+
+
+def _largest_meeting(layouts: int, run: dict[str, np.ndarray], loads: np.ndarray, meets: np.ndarray,
+                     slack: np.ndarray, price: _Pricing) -> dict[str, np.ndarray]:
+    """Rows (as `run`'s) of each of `layouts` layouts at its largest whole load that meets the targets, searched
+    between its largest grid load that meets them and the next that misses, where a whole load lies between.
+    `run`: the grid's rows, `loads` their loads per attention rank, `meets` and `slack` (_slack: <= 0 meets) theirs;
+    price(index, loads): (rows, meets, slack) of layouts `index` at those loads.
+
+    A layout delivers the most at the most clients its targets allow, and the grid alone misses that where they bind
+    between two loads: an H200 given twice the memory holds 524 clients a rank on tp1 where it held 146, so its KV
+    capacity no longer lands just under TPOT 50 ms, and its best fell 3% below the H200's. Meeting the targets is
+    taken to be monotone in the load (TPOT and TTFT grow with it). A round prices every open layout at three loads in
+    one call (a call costs milliseconds however few its rows): the two whole loads about where the slack,
+    interpolated linearly across the bracket, crosses 0, and the bracket's midpoint, so that it at least halves;
+    most layouts close in the first round."""
+    index = run["index"]
+    lo, hi = np.zeros(layouts), np.full(layouts, np.inf)  # a load known to meet the targets (0: none), one to miss
+    np.maximum.at(lo, index[meets], loads[meets])
+    missing = ~meets & (loads > lo[index])
+    np.minimum.at(hi, index[missing], loads[missing])
+    slack_lo, slack_hi = np.full(layouts, np.nan), np.full(layouts, np.nan)
+    for bound, slacks, rows in ((lo, slack_lo, meets), (hi, slack_hi, missing)):
+        at = rows & (loads == bound[index])
+        slacks[index[at]] = slack[at]
+    found = {key: np.zeros(layouts, dtype=value.dtype) for key, value in run.items()}
+    moved = np.zeros(layouts, dtype=bool)
+    while (open_ := np.flatnonzero(np.isfinite(hi) & (np.floor(lo) + 1.0 < hi))).size:
+        low, high = lo[open_], hi[open_]
+        with np.errstate(divide="ignore", invalid="ignore"):  # no slack known below (nan), none finite above (inf)
+            crossing = low + (high - low) * slack_lo[open_] / (slack_lo[open_] - slack_hi[open_])
+        guess = np.floor(np.where(np.isfinite(crossing), crossing, (low + high) / 2.0))
+        tries = np.clip(np.stack([guess, guess + 1.0, np.floor((low + high) / 2.0)], axis=1),
+                        (np.floor(low) + 1.0)[:, None], (np.ceil(high) - 1.0)[:, None])
+        tried, ok, over = price(np.repeat(open_, tries.shape[1]), tries.ravel())
+        ok, over = ok.reshape(tries.shape), over.reshape(tries.shape)
+        up = np.flatnonzero(ok.any(axis=1))
+        best = np.argmax(np.where(ok, tries, -np.inf), axis=1)[up]
+        lo[open_[up]], slack_lo[open_[up]] = tries[up, best], over[up, best]
+        for key, values in tried.items():
+            found[key][open_[up]] = values[up * tries.shape[1] + best]
+        moved[open_[up]] = True
+        above = np.where(~ok & (tries > lo[open_][:, None]), tries, np.inf)
+        down = np.flatnonzero(np.isfinite(above.min(axis=1)))
+        first = np.argmin(above, axis=1)[down]
+        hi[open_[down]], slack_hi[open_[down]] = tries[down, first], over[down, first]
+    return {key: values[moved] for key, values in found.items()}
 
 
 def decode_rates(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
                  profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray,
-                 mtp: tuple[int, float] = (0, 0.0)) -> dict[str, np.ndarray]:
+                 mtp: tuple[int, float] = (0, 0.0), tpot_s: float | None = None) -> dict[str, np.ndarray]:
     """Decode workers of every layout x batch per rank: index (the layout), batch per rank, TPOT [s] (at least the
     engine's host floor under attention DP, step.decode_host_floor),
-    output tokens/s per worker, chips, and whether it fits (KV of isl + osl tokens a sequence).
+    output tokens/s per worker, chips, and whether it fits (KV of isl + osl tokens a sequence); under a TPOT target
+    `tpot_s` [s], each layout's largest batch between the grid's whose TPOT meets it too (_largest_meeting).
     mtp: (draft tokens a step, of which accepted on average); a step then keeps 1 + accepted tokens."""
     k, m = len(grid), len(concurrency)
-    index = np.repeat(np.arange(k), m)
+
+    def price(index: np.ndarray, batch: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        rows = _decoding(model, system, grid, precision, cal, profile, isl, osl, index, batch, mtp)
+        ok = rows["fits"] & np.isfinite(rows["tpot"])
+        over = np.where(ok, rows["tpot"] / (tpot_s or np.inf) - 1.0, np.inf)  # as _slack, on the TPOT alone
+        return rows, ok & (rows["tpot"] <= (tpot_s or np.inf)), over
+
+    rows, meets, slack = price(np.repeat(np.arange(k), m), np.tile(concurrency, k).astype(float))
+    if tpot_s:
+        more = _largest_meeting(k, rows, rows["batch"], meets, slack, price)
+        rows = {key: np.concatenate([rows[key], more[key]]) for key in rows}
+    return rows
+
+
+def _decoding(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
+              profile: EngineProfile, isl: int, osl: int, index: np.ndarray, batch: np.ndarray,
+              mtp: tuple[int, float]) -> dict[str, np.ndarray]:
+    """Decode workers of the layouts `index` (into `grid`) at `batch` sequences per rank, as decode_rates gives
+    them."""
+    n = len(index)
     decode_grid = grid.take(index)
-    batch = np.tile(concurrency, k).astype(float)  # sequences per decode rank
     dep = engine_deployment(model, system, decode_grid, precision, cal, profile, mtp_tokens=mtp[0],
                             mtp_acceptance=mtp[1])
     # a rank decodes at most the sequences its KV cache holds (as the aggregated search runs its clients)
-    room = deployment_memory(dep, batch, np.full(k * m, float(isl + osl)), profile.max_num_tokens,
+    room = deployment_memory(dep, batch, np.full(n, float(isl + osl)), profile.max_num_tokens,
                              reserve_fraction=1.0 - profile.kv_memory_fraction).kv_token_capacity
     batch = np.minimum(batch, np.maximum(np.floor(room / (isl + osl)), 1.0))
-    step_s, kept = decode_step(dep, batch, np.full(k * m, isl + osl / 2.0))
+    step_s, kept = decode_step(dep, batch, np.full(n, isl + osl / 2.0))
     tpot = np.asarray(decode_host_floor(dep, step_s, batch, profile.decode_host_token_s)) / kept
-    mem = deployment_memory(dep, batch, np.full(k * m, float(isl + osl)), profile.max_num_tokens,
+    mem = deployment_memory(dep, batch, np.full(n, float(isl + osl)), profile.max_num_tokens,
                             reserve_fraction=1.0 - profile.kv_memory_fraction)
     fits = np.asarray(mem.fits) & (batch <= profile.max_batch_size)
     out_rate = batch * decode_grid.attn_dp / tpot  # output tokens/s per decode worker
@@ -332,7 +439,10 @@ def _prefill_options(model: Model, system: System, grid: LayoutGrid, precision: 
                      profile: EngineProfile, isl: int, p: dict[str, np.ndarray] | None = None
                      ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """The prefill layouts a decode candidate is priced with (indices into `grid`): for each worker size, the one
-    with the fewest chips per prompt/s in full steps (rate matching's pick), and the one whose lone prompt is
+    with the fewest chips per prompt/s in full steps (rate matching's pick) and the one with the quickest full step
+    among those within _PREFILL_COST_TIE of that cost (a slow step's group prefill can miss a TTFT target: on an
+    H20 with 4x the scale-out, tp1-dp16-ep16 came 0.7% cheaper than tp1-pp4-dp4-ep4 at 4x its step and took over,
+    its best 3% below the H20's), and the one whose lone prompt is
     prefilled and moved soonest (the first layout where none fits, which then prices nothing that fits); with every
     layout's full-step rates (`p` where given) and its lone prompt's TTFT [s]."""
     p = p or prefill_rates(model, system, grid, precision, cal, profile, isl)
@@ -341,8 +451,12 @@ def _prefill_options(model: Model, system: System, grid: LayoutGrid, precision: 
     # its KV moved as to a decode rank of its own layout (the decode worker is not chosen yet)
     workers = Deployment(model=model, system=system, layout=grid, precision=precision, calibration=cal)
     lone_ttft = profile.ttft_overhead_s + lone + kv_transfer_s(workers, workers, isl)
-    per_rate = np.where(p["fits"], grid.chips / p["prompt_rate"], np.inf)
-    picked = [int(np.argmin(np.where(grid.chips == size, per_rate, np.inf))) for size in np.unique(grid.chips)]
+    picked = []
+    for size in np.unique(grid.chips):
+        at = np.flatnonzero((grid.chips == size) & p["fits"])
+        if at.size:
+            near = at[p["prompt_rate"][at] * _PREFILL_COST_TIE >= p["prompt_rate"][at].max()]
+            picked += [int(at[np.argmax(p["prompt_rate"][at])]), int(near[np.argmin(p["step"][near])])]
     picked.append(int(np.argmin(np.where(p["fits"], lone_ttft, np.inf))))
     options = np.asarray(sorted({i for i in picked if p["fits"][i]}) or [0], dtype=int)  # [0]: none fits, priced so
     return options, p, lone_ttft
@@ -352,9 +466,10 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
                    profile: EngineProfile, isl: int, osl: int, concurrency: np.ndarray,
                    ttft_s: float | None = None, mtp: tuple[int, float] = (0, 0.0),
                    tpot_s: float | None = None, prefill: dict[str, np.ndarray] | None = None) -> dict[str, object]:
-    """Decode layouts x batches, each on whole workers with the prefill layout (of _prefill_options) that delivers
-    the most tokens/s per chip meeting the targets (else the most): prefill workers per decode worker rate-matched
-    at the engine's disagg_prefill_utilization and rounded up to whole workers (whole_workers), then priced as
+    """Decode layouts x batches (decode_rates, with each layout's largest batch meeting the TPOT target), each on
+    whole workers with the prefill layout (of _prefill_options) that delivers the most tokens/s per chip meeting the
+    targets (else the most): prefill workers per decode worker rate-matched at the engine's
+    disagg_prefill_utilization and rounded up to whole workers (whole_workers), then priced as
     `parity serve --model-kind steady` prices that deployment (serving.serve_disaggregated: its clients in a closed
     loop, so a row's TTFT is its own load's).
 
@@ -363,7 +478,7 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
     serve_disaggregated and picks their prefill layouts anew, "exact" saying which rows are; search_serving prices
     every row it keeps ("quickest": the rows of the pairs screened quickest to a first token). fastest_ttft: the
     lowest TTFT [s] of any exactly priced pair that fits."""
-    d = decode_rates(model, system, grid, precision, cal, profile, isl, osl, concurrency, mtp)
+    d = decode_rates(model, system, grid, precision, cal, profile, isl, osl, concurrency, mtp, tpot_s)
     options, p, lone_ttft = _prefill_options(model, system, grid, precision, cal, profile, isl, prefill)
     n, m = len(d["index"]), len(options)
     i, j = np.repeat(np.arange(n), m), np.tile(options, n)  # (decode candidate, prefill layout) pairs
@@ -542,7 +657,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
         sizes_text = str(chips) if chips else f"up to {system.scale_up_domain_chips}"
         raise InfeasiblePlan(f"no layout of {sizes_text} chips divides {model.name}")
     prefill = _prefill_both(model, system, grid, precision, calibration, profile, isl)
-    runs = {mode: (_aggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, mtp, prefill)
+    runs = {mode: (_aggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, mtp, prefill,
+                               tpot_s, ttft_s)
                    if mode == "agg" else
                    _disaggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, ttft_s, mtp,
                                   tpot_s, prefill))
@@ -615,10 +731,13 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
              f"disagg_prefill_utilization, rate matching) and rounded up to whole workers (at most "
              f"{MAX_DECODE_WORKERS} decode workers), each row priced as `parity serve --model-kind steady` prices its "
              "serve line (its clients in a closed loop, so a row's TTFT is its own load's), on the prefill layout "
-             "giving the most tok/s/chip meeting the targets of each worker size's cheapest per prompt/s and the "
-             "quickest for a lone prompt",
+             "giving the most tok/s/chip meeting the targets of each worker size's cheapest per prompt/s, its "
+             f"quickest full step within {_PREFILL_COST_TIE - 1.0:.0%} of that cost and the quickest for a lone "
+             "prompt",
              "a load is at most what a rank's KV cache holds (more clients would only queue for a slot), so a "
-             "layout's largest load is its KV capacity where that lies within the concurrency grid",
+             "layout's largest load is its KV capacity where that lies within the concurrency grid; under targets, "
+             "each layout also runs at its largest whole load between the grid's that meets them (the decode batch "
+             "against the TPOT target where disaggregated)",
              *decode_host_floor_note(profile.decode_host_token_s, grid.attn_dp, mtp[0]))
     return SearchResult(evaluated=evaluated, feasible=int(ok.sum()), frontier=frontier, best=best,
                         meeting=tuple(candidate(int(i)) for i in np.flatnonzero(meets)) if meeting else (),

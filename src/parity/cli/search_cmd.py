@@ -26,7 +26,8 @@ from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, c
     poisson_rate, refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
 from parity.simulate.targets import LatencyTarget
-from parity.compare import configuration_flags, intervals, systems_spanned, systems_to_hold, wider_workers
+from parity.compare import (WIDER_GAIN, configuration_flags, intervals, systems_spanned, systems_to_hold,
+                            wider_workers)
 from parity.engine import EngineProfile
 from parity.hardware import System, per_die
 from parity.model import Model
@@ -400,13 +401,17 @@ def _wider_text(wider: tuple[int, float], compared: str | None, precision: Preci
     """'; workers over 4 systems deliver 187 tok/s/chip, and compare and fleet take them (parity compare ...)': the
     caption's clause on the wider workers (_wider), priced at the search's own formats; where compare and fleet run
     other formats (`theirs`: no --kv there), the clause says so in place of a compare line that could not give the
-    figure. `percentiles`: the figure is the steady search's at the mean screen, which chose the span in compare too."""
+    figure. `percentiles`: the figure is the steady search's at the mean screen, which puts the wider workers in
+    compare's choice too, and compare takes them only where the simulator finds them WIDER_GAIN x the best narrower
+    worker that meets the percentiles (percentile_choice), else this search's own choice."""
     said = f"; workers over {wider[0]} systems deliver {wider[1]:,.0f} tok/s/chip" + (
         " at the mean screen" if percentiles else "")
     if compared is None:
         return f"{said} with this search's {_formats(precision)}; {_unmatched(theirs)}"
-    checked = " before the simulator checks the percentiles" if percentiles else ""
-    return f"{said}, and compare and fleet take them{checked} ({compared})"
+    if percentiles:  # compare and fleet simulate them beside this search's own, as percentile_choice does
+        return (f"{said}, and compare and fleet take them where, simulated, they deliver {WIDER_GAIN:g}x the best "
+                f"narrower worker that meets the percentiles ({compared})")
+    return f"{said}, and compare and fleet take them ({compared})"
 
 
 def _unmatched(theirs: Precision) -> str:

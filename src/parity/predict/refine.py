@@ -295,8 +295,8 @@ def _first_wave_bound(percentiles: Sequence[LatencyTarget]) -> float:
 
 
 def percentile_probes(candidates: Sequence[Candidate], simulate: Callable[[Candidate], dict[str, object]],
-                      percentiles: Sequence[LatencyTarget], budget: int,
-                      closed_loop: bool = True) -> list[tuple[Candidate, dict[str, object]]]:
+                      percentiles: Sequence[LatencyTarget], budget: int, closed_loop: bool = True,
+                      beat: float = 0.0) -> list[tuple[Candidate, dict[str, object]]]:
     """Each configuration probed in search of the fastest (by simulated tok/s/chip) that meets percentile targets,
     with its simulated row and `sim_meets_targets` (sim_meets), in the order run; `candidates`: those whose means
     meet the targets' bounds. A percentile grows with the load on one layout but not across layouts (a
@@ -312,8 +312,9 @@ def percentile_probes(candidates: Sequence[Candidate], simulate: Callable[[Candi
     percentile, drawn as a line through the nearest loads that met and missed (through zero from a single one: a
     closed loop's first wave grows with its clients), reaches its bound, within the loads not yet decided (halving
     them where the line says nothing); a layout whose lighter load misses by as much as a heavier one is left.
-    `closed_loop` False: the simulations' requests arrive at random, with no first wave to estimate. At most
-    `budget` runs; a failed simulation meets nothing."""
+    `closed_loop` False: the simulations' requests arrive at random, with no first wave to estimate. `beat`: the
+    simulated tok/s/chip a configuration must beat to count, as if found already (percentile_choice: wider workers
+    need WIDER_GAIN x the best of one system's). At most `budget` runs; a failed simulation meets nothing."""
     bound = _first_wave_bound(percentiles) if closed_loop else math.inf  # open-loop arrivals have no first wave
     wave = {id(c): first_wave_s(c) for c in candidates} if math.isfinite(bound) else {}
 
@@ -332,7 +333,7 @@ def percentile_probes(candidates: Sequence[Candidate], simulate: Callable[[Candi
             wave[id(more)] = first_wave_s(more)
             layouts.setdefault((c.mode, c.layout, c.decode_layout, "first wave"), []).append(more)
     probes: list[tuple[Candidate, dict[str, object]]] = []
-    best = 0.0
+    best = beat
 
     def probe(c: Candidate) -> float:
         """The candidate's worst percentile over its bound (1: at the bound; NaN: the simulation failed)."""
