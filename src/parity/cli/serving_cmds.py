@@ -871,6 +871,7 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], lengths: Path |
         "input_tokens_per_s_per_chip": result.input_tokens_per_s_per_chip, "tpot_s": result.tpot_s,
         "decode_batch": result.decode_batch, "length_pairs": result.length_pairs,
         **_priced(scenario, result.chips, result.assumptions)}
+    first = f"{pairs[0][0]:.0f} in / {pairs[0][1]:.0f} out"  # the lengths of --isl and --osl, or a mix's first pair
     shown = [("output tokens/s per chip", f"{result.output_tokens_per_s_per_chip:,.1f}"),
              ("input tokens/s per chip", f"{result.input_tokens_per_s_per_chip:,.1f}"),
              ("TPOT [ms]", f"{result.tpot_s * 1e3:,.2f}"), ("decode batch per rank", f"{result.decode_batch:g}"),
@@ -878,10 +879,9 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], lengths: Path |
              # the lengths priced, not a count of requests: an offline run keeps the engine full
              # (OfflineResult.length_pairs); --isl and --osl are one pair, said as the lengths
              ("length pairs in the mix", f"{result.length_pairs:,}") if lengths else
-             ("lengths", f"{pairs[0][0]:.0f} in / {pairs[0][1]:.0f} out"),
+             ("lengths", first),
              ("outside what was validated", "; ".join(payload["flags"]) or "no")]
-    mix = (f"{pairs[0][0]:.0f} in / {pairs[0][1]:.0f} out" if len(pairs) == 1 else
-           f"a mix of {len(pairs):,} length pairs (--lengths)")
+    mix = first if len(pairs) == 1 else f"a mix of {len(pairs):,} length pairs (--lengths)"
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: offline, {mix}",
                 caption="Assumptions: " + payload["note"], payload=payload, out=out)
