@@ -135,7 +135,8 @@ def server_latency(dep: Deployment, profile: EngineProfile, lengths: Sequence[tu
     if not bool(longest_request(dep, profile, lengths)[0].fits):  # under a sequence a rank, the mean is held in part
         nan = float("nan")
         return ServerResult(ttft_s=nan, ttft_p99_s=nan, tpot_s=nan, output_tokens_per_s_per_chip=0.0, decode_batch=nan,
-                            prefill_utilization=nan, chips=float(dep.chips), feasible=False, assumptions=(LONGEST_UNFIT,))
+                            prefill_utilization=nan, chips=float(dep.chips), feasible=False,
+                            assumptions=(LONGEST_UNFIT,))
     isl = float(np.mean([float(i) for i, _ in lengths]))
     osl = float(np.mean([float(o) for _, o in lengths]))
     d = dep.layout.attn_dp

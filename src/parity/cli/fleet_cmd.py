@@ -228,8 +228,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                      "assumptions in --format json" if what_ifs else "")
                   + (". chips 80%: the chips the demand needs at the ends of the 80% interval of the per-chip rate "
                      "(compare's tokens_per_s_per_chip_low/high: the serving bands of the configuration's mode and "
-                     "model class, twice as wide in log where flagged, three times on a chip on a prior), before any limit; chips_low and chips_high "
-                     "in --format json or csv" if ranged else "")
+                     "model class, twice as wide in log where flagged, three times on a chip on a prior), before any "
+                     "limit; chips_low and chips_high in --format json or csv" if ranged else "")
                   + (f". {export} (per record: rule, rule_why, rule_dropped in --format json or csv)"
                      if export else "")))
 

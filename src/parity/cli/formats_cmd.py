@@ -83,7 +83,7 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
                  "of the list that fits it. 80% int.: the 80% interval of out tok/s/chip (under it; "
                  "tokens_per_s_per_chip_low/high in --format json or csv, with each row's flags and assumptions), "
                  "as compare's: the serving band of the configuration's mode and model class, twice as wide in log "
-                 "where flagged (three times on a chip on a prior). x has none: the band is of the model's error on a chip, which two formats on the "
-                 "same chip share and their ratio cancels. "
+                 "where flagged (three times on a chip on a prior). x has none: the band is of the model's error on "
+                 "a chip, which two formats on the same chip share and their ratio cancels. "
                  f"Engine profile: {profile.id}, at each chip's software-stack maturity as compare runs it. "
                  + (f"{mtp_text}" if mtp_text else ""))

@@ -365,7 +365,8 @@ def _kv_note(precision: Precision, profile: EngineProfile, system: System, kv: s
 def _checked(candidate: Candidate, system: System, model: Model, profile: EngineProfile, mtp_tokens: int,
              context_tokens: int, precision: Precision) -> dict[str, object]:
     """A configuration's 80% intervals (TTFT, TPOT, tokens/s per chip) and flags, as compare computes its best's
-    (compare.configuration_flags, compare.intervals; the intervals twice as wide in log where it is flagged, three times on a chip on a prior)."""
+    (compare.configuration_flags, compare.intervals; the intervals twice as wide in log where it is flagged, three
+    times on a chip on a prior)."""
     raised = configuration_flags(candidate, system, model, profile, mtp_tokens, context_tokens, precision)
     return {**intervals(candidate, model, raised), "flags": texts(raised)}
 

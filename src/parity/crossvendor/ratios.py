@@ -106,8 +106,8 @@ def pair_intervals(pairs: Sequence[Mapping[str, object]], residuals: Iterable[tu
     measured (`key` priced with its kernel figures left out too), so its vendor's residuals are left out as well (its
     band is the widest, as compare gives a vendor with none) and its band doubles in log-width (WIDEN_FLAGGED), as
     ratio_band widens an uncalibrated chip's. Writes {key}_low, {key}_high and {key}_inside (interval_low,
-    interval_high and inside for 'left_out'): whether the published ratio lies inside; prefill pairs (compare's intervals are of decode figures),
-    and pairs without a prediction, get NaN and None."""
+    interval_high and inside for 'left_out'): whether the published ratio lies inside; prefill pairs (compare's
+    intervals are of decode figures), and pairs without a prediction, get NaN and None."""
     residuals = list(residuals)
     names = ("interval_low", "interval_high", "inside") if key == "left_out" else (f"{key}_low", f"{key}_high",
                                                                                    f"{key}_inside")

@@ -211,8 +211,8 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         "### By flag (never-fitted rows)",
         "",
         "A prediction names the ways its case lies outside what parity was checked on (`outside what was validated` "
-        "in `serve`, the `flags` column of `predict`), and its 80% interval is then twice as wide in log (three times on a chip on a prior: nothing measured it or a "
-        "chip of its family). "
+        "in `serve`, the `flags` column of `predict`), and its 80% interval is then twice as wide in log (three "
+        "times on a chip on a prior: nothing measured it or a chip of its family). "
         f"`KV-bound run` is the simulator's own: the run preempted, or at least {KV_BOUND_SHARE:.0%} of its requests "
         "waited for KV room. "
         "A row with several flags counts under each; none: rows without a flag.",
@@ -252,7 +252,8 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         by_split = payload.get("interval_coverage_by_split", {})
         parts += ["### Prediction intervals", "",
                   "Share of measured values inside the 80% interval a prediction prints (twice as wide in log "
-                  "where the case is flagged, three times on a chip on a prior), on rows that did not build the intervals:", "",
+                  "where the case is flagged, three times on a chip on a prior), on rows that did not build the "
+                  "intervals:", "",
                   _table(["metric", "all such rows", "holdout half not used to build them", "unseen rows"],
                          [[_metric(m), _pct(v), _pct(by_split.get("check", {}).get(m, float("nan"))),
                            _pct(by_split.get("unseen", {}).get(m, float("nan")))] for m, v in sorted(covered.items())],
