@@ -12,6 +12,8 @@ import pytest
 from parity.hardware import Calibration, Chip, System
 from parity.model import Attention, DenseMlp, Layer, Model
 
+_HOME = pytest.StashKey[str]()
+
 
 def round_chip(**changes: object) -> Chip:
     """1 PFLOP/s bf16, 2 PFLOP/s fp8, 100 GB at 1 TB/s, 100 GB/s per direction of scale-up."""
@@ -62,10 +64,20 @@ def calibration() -> Calibration:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep the user's own calibrations (~/.parity) out of the tests."""
+    """Keep the user's own calibrations (~/.parity) out of the tests, in a home removed when the run ends."""
     import tempfile
 
-    os.environ["PARITY_HOME"] = tempfile.mkdtemp(prefix="parity-home-")
+    config.stash[_HOME] = tempfile.mkdtemp(prefix="parity-home-")
+    os.environ["PARITY_HOME"] = config.stash[_HOME]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the run's home (each xdist worker made its own): a run left one behind in /tmp every time."""
+    import shutil
+
+    home = config.stash.get(_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
