@@ -504,6 +504,24 @@ def test_expert_all_to_all_dispatchers():
         TrainingLayout(moe_dispatcher="flex")
 
 
+def test_sliced_experts_gather_what_they_received():
+    """Experts sliced as well as spread (--etp > 1): after the all-to-all over the EP ranks, each rank all-gathers
+    what it received over its expert-TP slices, and the combine reduce-scatters first (Megatron's
+    MoEAlltoAllTokenDispatcher, gather_from_sequence_parallel_region over the expert tensor group). Qwen3-30B-A3B,
+    top-8, BF16 (dispatch and combine alike), 8 B200 in one NVLink domain, each rank sending S bytes a token copy:
+    EP 8 x ETP 1 moves 8S x 7/8 = 7S; EP 4 x ETP 2 moves 8S x 3/4 = 6S, then gathers 2 x 8S x 1/2 = 8S: 14S, twice
+    EP 8; EP 2 x ETP 4: 8S x 1/2 + 4 x 8S x 3/4 = 28S, four times (less the per-call latencies it pays fewer of).
+    Unpriced, EP 4 x ETP 2 moved 6/7 of EP 8's bytes."""
+    model, system = catalog.model("qwen3-30b-a3b"), catalog.system("hgx-b200")
+
+    def ep_s(ep: int, etp: int) -> float:
+        layout = TrainingLayout(dp=8, ep=ep, etp=etp, global_batch=64, seq_len=4096, moe_dispatcher="alltoall")
+        return float(train_step(model, system, 8, layout, perfect_calibration(), exact_profile()).ep_comm_s)
+
+    assert ep_s(4, 2) / ep_s(8, 1) == pytest.approx(14 / 7, rel=0.01)
+    assert ep_s(2, 4) / ep_s(8, 1) == pytest.approx(28 / 7, rel=0.02)
+
+
 def test_cli_pipeline_layout_sets_the_virtual_stages():
     """--pp-layout with no --vp: 32 chunks over pp 16 are 2 virtual stages; the layout and dispatcher reach the payload."""
     result = CliRunner().invoke(cli, ["train", "--model", "deepseek-v3", "--system", "hgx-b200", "--chips", "256", "--pp", "16",

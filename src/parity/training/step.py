@@ -23,7 +23,7 @@ from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System, per_die
 from parity.memory import vision_note
 from parity.model import Layer, Model
-from parity.ops import Batch, Num
+from parity.ops import Batch, Num, expected_distinct
 from parity.plan import Shard
 from parity.training.layout import (PP_SCHEDULES, RECOMPUTE, PipelineRank, TrainingLayout, implicit_ranks,
                                     implicit_stage_layers)
@@ -350,6 +350,14 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
             # normal kernels send it once per destination rank and remote node (collective_s with a fanout)
             rows = _collective(col.kind, col.bytes * (col.fanout or 1.0), col.group, system, calibration, et)
             deepep = _collective(col.kind, col.bytes, col.group, system, calibration, et, col.fanout)
+            # experts sliced as well as spread (col.slices = etp > 1): what each rank received is all-gathered over
+            # its expert-TP group after the dispatch, and the combine's partial sums reduce-scattered before it
+            # (the same bytes): MoEAlltoAllTokenDispatcher's gather_from_sequence_parallel_region over tp_group;
+            # the flex dispatcher sends each token to every slice instead, the same bytes on the same links
+            copies = np.where(a.get("dd", 0.0) > 0, expected_distinct(col.fanout or 1.0, col.group), col.fanout or 1.0)
+            received = np.where(col.group > 1, col.bytes * copies, 0.0)
+            gather = _collective("all_gather", received * col.slices, col.slices, system, calibration)
+            ep_s = ep_s + col.count * gather
             ep_s = ep_s + col.count * np.where(a.get("dd", 0.0) > 0, deepep, rows)
         elif col.name in _TP_COLLECTIVES:
             tp_s = tp_s + col.count * _collective(col.kind, col.bytes, col.group, system, calibration)
