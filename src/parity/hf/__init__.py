@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,9 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ModelConfigError(f"{path.name}: {malformed_json_text(err)}") from err
     except RecursionError as err:
         raise ModelConfigError(f"{path.name}: JSON nested too deeply to be a config") from err
+    except ValueError as err:  # an integer of more digits than Python converts (sys.get_int_max_str_digits: 4,300)
+        raise ModelConfigError(f"{path.name}: JSON holds an integer of more than {sys.get_int_max_str_digits():,} "
+                               "digits, which no config value is") from err
     if not isinstance(data, dict):
         raise ModelConfigError(f"{path.name}: a config must be a JSON object {{...}}, got {_json_kind(data)}")
     return data

@@ -407,18 +407,29 @@ def _int(config: dict[str, Any], name: str, default: Any = ..., where: str = "",
         return value
     key = _key(config, name)
     least = 1 if positive else 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) \
             or value != int(value) or value < least:
         raise ModelConfigError(f"{_where(where)}: {key} must be an integer >= {least}, got {_json_text(value)}")
     if value > _BOUNDS.get(name, _LIMIT):
-        raise ModelConfigError(f"{_where(where)}: {key} = {value:g} is past parity's sanity bound "
+        shown = f"{value:g}" if abs(value) <= _FLOAT_MAX else _json_text(value, 24)
+        raise ModelConfigError(f"{_where(where)}: {key} = {shown} is past parity's sanity bound "
                                f"({_BOUNDS.get(name, _LIMIT):,})")
     return int(value)
 
 
+# the largest finite float: a JSON integer past it (json reads any length of digits as an int) has no float value
+_FLOAT_MAX = 1.7976931348623157e308
+
+
+def _finite(value: int | float) -> bool:
+    """Whether a JSON number has a finite float value: not NaN or Infinity (floats), nor an integer past _FLOAT_MAX,
+    which math.isfinite and every float operation refuse with an OverflowError."""
+    return abs(value) <= _FLOAT_MAX if isinstance(value, int) else math.isfinite(value)
+
+
 def _nonfinite(value: Any, path: str) -> str | None:
-    """Path of the first NaN or infinity inside a config value, or None."""
-    if isinstance(value, float) and not math.isfinite(value):
+    """Path of the first NaN, infinity or integer past a float's range (_finite) inside a config value, or None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not _finite(value):
         return path
     if isinstance(value, dict):
         return next((p for k, v in value.items() if (p := _nonfinite(v, f"{path}.{k}" if path else str(k)))), None)
@@ -434,7 +445,8 @@ def _check_keys(config: dict[str, Any], where: str) -> tuple[Flag, ...]:
             continue
         path = _nonfinite(value, key)
         if path:
-            raise ModelConfigError(f"{_where(where)}: {path} is not a finite number (NaN or Infinity)")
+            raise ModelConfigError(f"{_where(where)}: {path} is not a finite number (NaN, Infinity or an integer "
+                                   "past 1.8e308)")
     for key, what in _REFUSED.items():
         if config.get(key):
             raise ModelConfigError(f"{_where(where)}: {key} ({what}) is not modelled by parity")

@@ -252,10 +252,6 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
     if method in ("fp8", "mxfp4"):  # vLLM's Fp8Config reads ignored_layers, else modules_to_not_convert
         fmt = "mxfp4" if method == "mxfp4" else "fp8_block" if q.get("weight_block_size") else "fp8"
         key = "ignored_layers" if method == "fp8" and q.get("ignored_layers") else "modules_to_not_convert"
-        if isinstance(q.get(key), str):  # transformers' quantizers extend a list with it (get_modules_to_not_convert),
-            # letter by letter: "lm_head" would name the modules 'l', 'm', '_' ...
-            raise ModelConfigError(f"{at}.{key} must be a list of module names (strings), got "
-                                   f"{_json_text(q[key])} (a string)")
         return fmt, fmt, SkipList(entries=q.get(key), at=f"{at}.{key}")
     if method in {"awq", "gptq"}:
         key = next((k for k in (("w_bit", "bits") if method == "awq" else ("bits",)) if q.get(k) is not None), None)
@@ -269,7 +265,9 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
         if fmt is None:
             raise ModelConfigError(f"{at}.{key} {_json_text(bits)}: {method} weights of other than 4 or 8 bits are not "
                                    "modelled")
-        return fmt, fmt, None
+        # the modules the quantizer left in 16-bit (AutoAWQ and transformers' AwqConfig write modules_to_not_convert;
+        # vLLM's AWQConfig reads it, is_layer_skipped_awq): read as fp8's list is
+        return fmt, fmt, SkipList(entries=q.get("modules_to_not_convert"), at=f"{at}.modules_to_not_convert")
     if method:
         raise ModelConfigError(f"{at}: quant_method {_json_text(method)} is not modelled")
     dtype = config.get("torch_dtype", config.get("dtype")) or "bfloat16"
