@@ -37,9 +37,9 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     if not isinstance(config, dict):
         raise ModelConfigError(f"{where}: a config must be a JSON object {{...}}, got {_json_kind(config)}")
     config = _unnested(_typed(config), where)
-    flags = _check_keys(config, where)
-    file_where = where
     inner, vision, nested_key = _text_config(config, where)
+    flags = _check_keys(config, where, wrapper=inner is not config)
+    file_where = where
     top_type = str(config.get("model_type", ""))
     if inner is not config:
         where = f"{where} {nested_key}"

@@ -334,6 +334,11 @@ _HARMLESS = {
 # keys that name special tokens, harmless whatever their prefix: any *_token_id(s) or *_token_index (Qwen2.5-VL's
 # vision_token_id, LLaVA's and Gemma 3's image_token_index); the ids named otherwise are in _HARMLESS
 _TOKEN_SUFFIXES = ("_token_id", "_token_ids", "_token_index")
+# words of the keys a multimodal wrapper states beside its nested text config for its vision tower and the projector
+# into the language model (Mistral3Config's projector_hidden_act, spatial_merge_size, vision_feature_layer;
+# LlavaConfig's vision_feature_select_strategy, image_seq_length): transformers' wrapper classes build the language
+# model from text_config alone, and the tower is counted apart (vision_parameters), so none changes the text model
+_WRAPPER_VISION_WORDS = ("vision", "projector", "image", "patch", "spatial_merge")
 _UNDERSTOOD = _READ | _HARMLESS | {key for keys in ALIASES.values() for key in keys} | set(CONTEXT_KEYS)
 # non-finite numbers are refused everywhere except here (Mamba's dt clamp is [0, inf) by design)
 _NONFINITE_OK = {"time_step_limit"}
@@ -438,8 +443,11 @@ def _nonfinite(value: Any, path: str) -> str | None:
     return None
 
 
-def _check_keys(config: dict[str, Any], where: str) -> tuple[Flag, ...]:
-    """Refuse NaN/Infinity and keys parity cannot model; flag keys it does not know."""
+def _check_keys(config: dict[str, Any], where: str, wrapper: bool = False) -> tuple[Flag, ...]:
+    """Refuse NaN/Infinity and keys parity cannot model; flag keys it does not know, but for transformers' private
+    attributes (a leading '_': _attn_implementation_autoset, _commit_hash; those parity reads, as
+    _sliding_window_pattern, are read) and, where `config` is a `wrapper` whose text config is nested, the keys of its
+    vision tower and projector (_WRAPPER_VISION_WORDS)."""
     for key, value in config.items():
         if key in _NONFINITE_OK:
             continue
@@ -455,7 +463,8 @@ def _check_keys(config: dict[str, Any], where: str) -> tuple[Flag, ...]:
                                f"({_REFUSED_TYPES[config['model_type']]}) is not modelled by parity")
     _refuse_non_decoders(config, where)
     return tuple(Flag("unmodelled", f"unmodelled: {key}") for key in sorted(config) if key not in _UNDERSTOOD
-                 and not key.endswith(_TOKEN_SUFFIXES)
+                 and not key.endswith(_TOKEN_SUFFIXES) and not key.startswith("_")
+                 and not (wrapper and any(word in key for word in _WRAPPER_VISION_WORDS))
                  and config[key] not in (None, False, 0, [], {})
                  and not (key in _MOOT_UNLESS and not config.get(_MOOT_UNLESS[key])))
 
