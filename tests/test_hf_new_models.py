@@ -123,6 +123,21 @@ def test_a_malformed_quantization_record_is_refused(record: dict, message: str) 
     assert (listed.weight_format, listed.expert_weight_format) == ("mxfp4", "mxfp4")
 
 
+@pytest.mark.parametrize("model_type", ["gpt_oss", "qwen3_next"])
+def test_attention_chunk_size_is_flagged_where_no_layer_is_chunked(model_type: str) -> None:
+    """attention_chunk_size is Llama 4's alone (Llama4TextConfig); GptOssConfig and Qwen3NextConfig never read it.
+    Beside layer_types or full_attention_interval it was dropped with no word, where a llama config flags it; in a
+    gpt-oss config without layer_types it made every layer chunked (KV 32 elements a token at 32k, not 64.25). Now
+    it is left unread and flagged as a llama's is: the same numbers with and without it."""
+    config = {**GPT_OSS, "model_type": model_type}
+    plain, chunked = model_from_config(config), model_from_config({**config, "attention_chunk_size": 8192})
+    assert (chunked.parameters, chunked.kv_elements_per_token(context=32768)) == (
+        plain.parameters, plain.kv_elements_per_token(context=32768))
+    assert plain.flags == ()
+    assert [f.text for f in chunked.flags] == [f'ignored: attention_chunk_size (model_type "{model_type}" has no such '
+                                               "part; its class does not read the key)"]
+
+
 @pytest.mark.parametrize("keys", [
     {"num_local_experts": 8, "num_experts_per_tok": 2}, {"attention_chunk_size": 8192},
     {"num_nextn_predict_layers": 1}, {"attn_type_list": [0, 1] * 16},

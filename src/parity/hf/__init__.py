@@ -20,7 +20,8 @@ from parity.errors import ModelConfigError
 from parity.flags import Flag
 from parity.hf.context import read_context
 from parity.hf.keys import _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, _bool, _check_keys, \
-    _get, _int, _json_kind, _named, _typed, _unknown_architecture, _unnested, _unread_parts, _with_class_defaults
+    _get, _int, _json_kind, _named, _typed, _unknown_architecture, _unnested, _unread_parts, \
+    _with_class_defaults
 from parity.hf.layers import _check_pattern, _formats, _group, _kinds, _layer_view, _linear, _mamba, _attention, _mlp, \
     _state_format, _text_config, _vision_parameters
 from parity.hf.skips import settled, unquantized_matrices

@@ -127,6 +127,10 @@ _PART_KEYS = frozenset({
 _PLAIN_TYPES = frozenset({"bloom", "cohere", "cohere2", "gemma", "gemma2", "gemma3", "gemma3_text", "gpt2",
                           "gpt_bigcode", "gpt_neox", "llama", "mistral", "nemotron", "olmo2", "opt", "phi3", "qwen2",
                           "qwen3", "starcoder2"})
+# keys of _PART_KEYS that one family's classes alone read -> those model types: any other known class leaves the key
+# unread (_unread_parts). Chunked attention is Llama4TextConfig's (transformers' attention_chunk_size; GptOssConfig,
+# Qwen3NextConfig and MiMoV2FlashConfig take it into **kwargs and no layer reads it)
+_READ_ONLY_BY = {"attention_chunk_size": frozenset({"llama4", "llama4_text"})}
 # Multi-head Latent Attention in every layer: kv_lora_rank must be >= 1 (a zero-rank latent is no model)
 _MLA_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite", "glm_moe_dsa"}
 # Hugging Face's config-class defaults for the keys that shape a class's attention and experts, which an absent
@@ -501,15 +505,22 @@ def _unnested(config: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _unread_parts(config: dict[str, Any]) -> tuple[dict[str, Any], tuple[Flag, ...]]:
-    """`config` less the keys of _PART_KEYS where its class is one of _PLAIN_TYPES, which never reads them, and a
-    flag for each of those that is set; as it is otherwise."""
+    """`config` less the keys its known class never reads: those of _PART_KEYS where the class is one of
+    _PLAIN_TYPES, and those of _READ_ONLY_BY where it is not among the key's readers; a flag for each of those that
+    is set. As it is otherwise (a type parity does not know is read from its keys)."""
     model_type = config.get("model_type")
-    if model_type not in _PLAIN_TYPES or not _PART_KEYS & config.keys():
+    dropped = (_PART_KEYS if model_type in _PLAIN_TYPES else frozenset()) | frozenset(
+        key for key, readers in _READ_ONLY_BY.items() if model_type in KNOWN_TYPES and model_type not in readers)
+    if not dropped & config.keys():
         return config, ()
-    unread = sorted(key for key in _PART_KEYS & config.keys() if config[key] not in (None, False, 0, [], {}))
-    return ({k: v for k, v in config.items() if k not in _PART_KEYS},
-            tuple(Flag("unmodelled", f"ignored: {key} (model_type {_json_text(model_type)} has no such part; its "
-                                     "class does not read the key)") for key in unread))
+    unread = sorted(key for key in dropped & config.keys() if config[key] not in (None, False, 0, [], {}))
+    return {k: v for k, v in config.items() if k not in dropped}, tuple(_ignored(key, model_type) for key in unread)
+
+
+def _ignored(key: str, model_type: Any) -> Flag:
+    """The flag of a key a known class never reads, left unread: said, not dropped."""
+    return Flag("unmodelled", f"ignored: {key} (model_type {_json_text(model_type)} has no such part; its class does "
+                              "not read the key)")
 
 
 def _with_class_defaults(config: dict[str, Any]) -> dict[str, Any]:
