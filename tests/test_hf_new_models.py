@@ -123,6 +123,48 @@ def test_a_malformed_quantization_record_is_refused(record: dict, message: str) 
     assert (listed.weight_format, listed.expert_weight_format) == ("mxfp4", "mxfp4")
 
 
+QWEN3_MOE = {"model_type": "qwen3_moe", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "head_dim": 16, "num_hidden_layers": 4, "vocab_size": 100, "num_experts": 8,
+             "num_experts_per_tok": 2, "moe_intermediate_size": 32}
+
+
+@pytest.mark.parametrize("layers", ["0,1", [100, -1], [0, 4], [0.0], [True]])
+def test_mlp_only_layers_must_be_layer_indices(layers: object) -> None:
+    """"0,1" (a string) was read as no index and [100, -1] as indices of no layer: both loaded as if empty, all 4
+    layers MoE. An index must be an integer in [0, num_hidden_layers); [0, 3] still makes layers 0 and 3 dense."""
+    with pytest.raises(ModelConfigError, match=re.escape(
+            "model: mlp_only_layers must list layer indices, integers in [0, num_hidden_layers=4), got "
+            f"{json.dumps(layers)}")):
+        model_from_config({**QWEN3_MOE, "mlp_only_layers": layers})
+    m = model_from_config({**QWEN3_MOE, "mlp_only_layers": [0, 3]})
+    assert [(layer.count, layer.moe) for layer in m.layers] == [(1, False), (2, True), (1, False)]
+
+
+@pytest.mark.parametrize(("experts", "key"), [({"num_experts": 8}, "num_experts"),
+                                              ({"num_local_experts": 8, "model_type": "mixtral"}, "num_local_experts")])
+def test_too_many_experts_per_token_is_refused_by_the_configs_own_keys(experts: dict, key: str) -> None:
+    """It said 'experts_per_token must be in [1, num_experts=128], got 200', parity's field names, for a config
+    stating num_experts_per_tok."""
+    config = {**{k: v for k, v in QWEN3_MOE.items() if k != "num_experts"}, **experts, "num_experts_per_tok": 200}
+    with pytest.raises(ModelConfigError) as err:
+        model_from_config(config)
+    assert str(err.value) == f"model: num_experts_per_tok must be in [1, {key}=8], got 200"
+
+
+@pytest.mark.parametrize("block", ["128", [128], [128, 0], [128, 128.5], [], [128, 128, 1]])
+def test_fp8_weight_block_size_must_be_two_positive_integers(block: object) -> None:
+    """"128" (a string) read as 128 x 128 blocks (fp8_block); vLLM's Fp8Config refuses a block size of other than 2
+    dimensions. [128, 128] still reads as fp8_block, none as per-tensor fp8."""
+    record = {"quant_method": "fp8", "activation_scheme": "dynamic"}
+    with pytest.raises(ModelConfigError) as err:
+        model_from_config({**LLAMA, "quantization_config": {**record, "weight_block_size": block}}, "m")
+    assert str(err.value) == ("m: quantization_config.weight_block_size must be two positive integers ([128, 128]: a "
+                              f"block's rows and columns), got {json.dumps(block)}")
+    blocks = model_from_config({**LLAMA, "quantization_config": {**record, "weight_block_size": [128, 128]}})
+    assert (blocks.weight_format, model_from_config({**LLAMA, "quantization_config": record}).weight_format) == (
+        "fp8_block", "fp8")
+
+
 @pytest.mark.parametrize("model_type", ["gpt_oss", "qwen3_next"])
 def test_attention_chunk_size_is_flagged_where_no_layer_is_chunked(model_type: str) -> None:
     """attention_chunk_size is Llama 4's alone (Llama4TextConfig); GptOssConfig and Qwen3NextConfig never read it.

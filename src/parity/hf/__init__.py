@@ -22,8 +22,8 @@ from parity.hf.context import read_context
 from parity.hf.keys import _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, _bool, _check_keys, \
     _get, _int, _json_kind, _named, _typed, _unknown_architecture, _unnested, _unread_parts, \
     _with_class_defaults
-from parity.hf.layers import _check_pattern, _formats, _group, _kinds, _layer_view, _linear, _mamba, _attention, _mlp, \
-    _state_format, _text_config, _vision_parameters
+from parity.hf.layers import _check_layer_indices, _check_pattern, _formats, _group, _kinds, _layer_view, _linear, \
+    _mamba, _attention, _mlp, _state_format, _text_config, _vision_parameters
 from parity.hf.skips import settled, unquantized_matrices
 from parity.model import DenseMlp, Layer, Model, MoeMlp
 
@@ -62,6 +62,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
                               ("intermediate_size", False)):
         _int(config, bounded, 0, where, positive=positive and _get(config, bounded, None) is not None)
     kinds = _kinds(config, num_layers, where)
+    _check_layer_indices(config, "mlp_only_layers", num_layers, where)
     mlps = [_mlp(config, mlp_kind, i, where) for i, (_, mlp_kind) in enumerate(kinds)]
     layer_parts = tuple(frozenset({"attention"} if mixer else ()) | frozenset(
         {"MLP"} if isinstance(mlp, DenseMlp) or (isinstance(mlp, MoeMlp) and mlp.num_shared_experts) else ())

@@ -9,7 +9,7 @@ from typing import Any
 from parity.errors import ModelConfigError
 from parity.hf.keys import ALIASES, _MLA_TYPES, _OUTPUT_GATE_TYPES, _PER_HEAD_QK_NORM_TYPES, _QK_NORM_TYPES, \
     _QKV_BIAS_TYPES, _QKV_ONLY_BIAS_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, _bool, _get, _int, _json_text, \
-    _mlp_gating, _named, _object
+    _key, _mlp_gating, _named, _object
 from parity.hf.skips import SkipList
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
@@ -250,7 +250,12 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
         fmt = next(iter(formats))
         return fmt, fmt, SkipList(entries=q.get("ignore"), at=f"{at}.ignore", regex=True)
     if method in ("fp8", "mxfp4"):  # vLLM's Fp8Config reads ignored_layers, else modules_to_not_convert
-        fmt = "mxfp4" if method == "mxfp4" else "fp8_block" if q.get("weight_block_size") else "fp8"
+        block = q.get("weight_block_size") if method == "fp8" else None
+        if block is not None and (not isinstance(block, list) or len(block) != 2 or any(
+                isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in block)):  # as Fp8Config refuses
+            raise ModelConfigError(f"{at}.weight_block_size must be two positive integers ([128, 128]: a block's "
+                                   f"rows and columns), got {_json_text(block)}")
+        fmt = "mxfp4" if method == "mxfp4" else "fp8_block" if block else "fp8"
         key = "ignored_layers" if method == "fp8" and q.get("ignored_layers") else "modules_to_not_convert"
         return fmt, fmt, SkipList(entries=q.get(key), at=f"{at}.{key}")
     if method in {"awq", "gptq"}:
@@ -451,6 +456,20 @@ def _check_pattern(config: dict[str, Any], where: str) -> None:
                                        f"every {every}th layer full attention and the others sliding")
 
 
+def _check_layer_indices(config: dict[str, Any], key: str, num_layers: int, where: str) -> None:
+    """Refuse a list of layer indices (Qwen's mlp_only_layers) that is not one of integers in [0, num_layers): a
+    string "0,1" was read as no index, 100 or -1 as an index that names no layer, so each model loaded as if the key
+    were empty."""
+    value = config.get(key)
+    if value is None:
+        return
+    bad = (value if not isinstance(value, list) else
+           next((i for i in value if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < num_layers), None))
+    if bad is not None:
+        raise ModelConfigError(f"{where}: {key} must list layer indices, integers in [0, num_hidden_layers="
+                               f"{num_layers}), got {_json_text(value)}")
+
+
 def _is_moe(config: dict[str, Any], index: int, where: str) -> bool:
     """Whether layer `index` holds experts: first-k dense, mlp_only_layers, DeepSeek's moe_layer_freq
     (an int or a per-layer list), Qwen's decoder_sparse_step and Llama 4's interleave_moe_layer_step."""
@@ -513,9 +532,13 @@ def _mlp(config: dict[str, Any], kind: str, index: int, where: str) -> DenseMlp 
     if "use_mixed_mlp_moe" in config:  # Hunyuan: one shared MLP of intermediate_size x num_shared_expert, if mixed
         shared = shared if config["use_mixed_mlp_moe"] else 0
         shared_size = shared * intermediate
+    num_experts = _int(config, "num_experts", where=where)
+    per_token = _int(config, "experts_per_token", where=where, positive=True)
+    if per_token > num_experts:  # MoeMlp refuses it too, but by parity's field names, not the config's keys
+        raise ModelConfigError(f"{where}: {_key(config, 'experts_per_token')} must be in [1, "
+                               f"{_key(config, 'num_experts')}={num_experts}], got {per_token}")
     try:
-        return MoeMlp(num_experts=_int(config, "num_experts", where=where),
-                      experts_per_token=_int(config, "experts_per_token", where=where, positive=True),
+        return MoeMlp(num_experts=num_experts, experts_per_token=per_token,
                       expert_intermediate_size=expert_size, num_shared_experts=max(shared, 1) if shared_size else 0,
                       shared_intermediate_size=shared_size, gated=not ungated,
                       shared_gate=model_type in _SHARED_GATE_TYPES and shared_size > 0,
