@@ -165,6 +165,19 @@ def test_fp8_weight_block_size_must_be_two_positive_integers(block: object) -> N
         "fp8_block", "fp8")
 
 
+def test_a_llamas_sliding_window_is_read_only_beside_layer_types() -> None:
+    """LlamaConfig has no sliding_window and transformers' LlamaAttention passes none; vLLM's llama.py windows only
+    the layers layer_types marks sliding_attention. A plain llama config's sliding_window 4,096 capped its KV at
+    32k context to 4,096 / 32,768 of 32 x 2 x 8 x 128 = 65,536 elements a token (8,192): now unread and flagged,
+    65,536. Beside layer_types the window still holds."""
+    plain = model_from_config({**LLAMA, "sliding_window": 4096})
+    assert plain.kv_elements_per_token(context=32768) == 65_536
+    assert [f.text for f in plain.flags] == ['ignored: sliding_window (model_type "llama" has no such part; its class '
+                                             "does not read the key)"]
+    typed = model_from_config({**LLAMA, "sliding_window": 4096, "layer_types": ["sliding_attention"] * 32})
+    assert (typed.kv_elements_per_token(context=32768), typed.flags) == (8_192, ())
+
+
 @pytest.mark.parametrize("model_type", ["gpt_oss", "qwen3_next"])
 def test_attention_chunk_size_is_flagged_where_no_layer_is_chunked(model_type: str) -> None:
     """attention_chunk_size is Llama 4's alone (Llama4TextConfig); GptOssConfig and Qwen3NextConfig never read it.

@@ -131,6 +131,11 @@ _PLAIN_TYPES = frozenset({"bloom", "cohere", "cohere2", "gemma", "gemma2", "gemm
 # unread (_unread_parts). Chunked attention is Llama4TextConfig's (transformers' attention_chunk_size; GptOssConfig,
 # Qwen3NextConfig and MiMoV2FlashConfig take it into **kwargs and no layer reads it)
 _READ_ONLY_BY = {"attention_chunk_size": frozenset({"llama4", "llama4_text"})}
+# model type -> keys its classes read only beside another key: a Llama's sliding_window only beside layer_types
+# (LlamaConfig has neither and transformers' LlamaAttention passes no window; vLLM's llama.py builds its Attention
+# with no sliding_window, and since v0.10 with config.sliding_window on the layers layer_types marks
+# sliding_attention): without layer_types it windows no layer, and is left unread (_unread_parts)
+_READ_ONLY_BESIDE = {"llama": {"sliding_window": "layer_types"}}
 # Multi-head Latent Attention in every layer: kv_lora_rank must be >= 1 (a zero-rank latent is no model)
 _MLA_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite", "glm_moe_dsa"}
 # Hugging Face's config-class defaults for the keys that shape a class's attention and experts, which an absent
@@ -506,11 +511,13 @@ def _unnested(config: dict[str, Any], where: str) -> dict[str, Any]:
 
 def _unread_parts(config: dict[str, Any]) -> tuple[dict[str, Any], tuple[Flag, ...]]:
     """`config` less the keys its known class never reads: those of _PART_KEYS where the class is one of
-    _PLAIN_TYPES, and those of _READ_ONLY_BY where it is not among the key's readers; a flag for each of those that
-    is set. As it is otherwise (a type parity does not know is read from its keys)."""
+    _PLAIN_TYPES, those of _READ_ONLY_BY where it is not among the key's readers, and those of _READ_ONLY_BESIDE
+    without the key they need; a flag for each of those that is set. As it is otherwise (a type parity does not know
+    is read from its keys)."""
     model_type = config.get("model_type")
     dropped = (_PART_KEYS if model_type in _PLAIN_TYPES else frozenset()) | frozenset(
-        key for key, readers in _READ_ONLY_BY.items() if model_type in KNOWN_TYPES and model_type not in readers)
+        key for key, readers in _READ_ONLY_BY.items() if model_type in KNOWN_TYPES and model_type not in readers) | {
+        key for key, beside in _READ_ONLY_BESIDE.get(str(model_type), {}).items() if config.get(beside) is None}
     if not dropped & config.keys():
         return config, ()
     unread = sorted(key for key in dropped & config.keys() if config[key] not in (None, False, 0, [], {}))
