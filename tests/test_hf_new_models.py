@@ -115,12 +115,23 @@ GPT_OSS = {"model_type": "gpt_oss", "hidden_size": 64, "intermediate_size": 64, 
 ])
 def test_a_malformed_quantization_record_is_refused(record: dict, message: str) -> None:
     """{} read the experts as bf16 unflagged; one string (transformers extends a list with it, letter by letter) read
-    gpt-oss's attention as mxfp4. The list form still reads."""
+    gpt-oss's attention as mxfp4. The list form still reads: MXFP4 experts, the dense weights in the checkpoint's
+    dtype whatever the list names (vLLM's Mxfp4Config runs linear layers unquantized)."""
     with pytest.raises(ModelConfigError, match=re.escape(message)):
         model_from_config({**GPT_OSS, "quantization_config": record}, "m")
     listed = model_from_config({**GPT_OSS, "quantization_config": {"quant_method": "mxfp4",
                                                                    "modules_to_not_convert": ["lm_head"]}})
-    assert (listed.weight_format, listed.expert_weight_format) == ("mxfp4", "mxfp4")
+    assert (listed.weight_format, listed.expert_weight_format) == ("bf16", "mxfp4")
+
+
+def test_mxfp4_on_a_dense_model_is_refused() -> None:
+    """A dense qwen2 config with quant_method mxfp4 read as MXFP4 dense weights, unflagged; transformers' MXFP4
+    quantizer swaps only gpt-oss's experts and vLLM's Mxfp4Config quantizes no linear layer."""
+    with pytest.raises(ModelConfigError) as err:
+        model_from_config({**LLAMA, "model_type": "qwen2", "quantization_config": {"quant_method": "mxfp4"}}, "m")
+    assert str(err.value) == ('m: quantization_config: quant_method "mxfp4" quantizes MoE experts alone '
+                              "(transformers' Mxfp4HfQuantizer swaps only GptOssExperts; vLLM's Mxfp4Config runs no "
+                              "linear layer in MXFP4), and this model has no routed experts")
 
 
 QWEN3_MOE = {"model_type": "qwen3_moe", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,

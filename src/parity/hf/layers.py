@@ -250,6 +250,10 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
         fmt = next(iter(formats))
         return fmt, fmt, SkipList(entries=q.get("ignore"), at=f"{at}.ignore", regex=True)
     if method in ("fp8", "mxfp4"):  # vLLM's Fp8Config reads ignored_layers, else modules_to_not_convert
+        if method == "mxfp4" and not num_experts:
+            raise ModelConfigError(f"{at}: quant_method \"mxfp4\" quantizes MoE experts alone (transformers' "
+                                   "Mxfp4HfQuantizer swaps only GptOssExperts; vLLM's Mxfp4Config runs no linear "
+                                   "layer in MXFP4), and this model has no routed experts")
         block = q.get("weight_block_size") if method == "fp8" else None
         if block is not None and (not isinstance(block, list) or len(block) != 2 or any(
                 isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in block)):  # as Fp8Config refuses
@@ -257,7 +261,8 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
                                    f"rows and columns), got {_json_text(block)}")
         fmt = "mxfp4" if method == "mxfp4" else "fp8_block" if block else "fp8"
         key = "ignored_layers" if method == "fp8" and q.get("ignored_layers") else "modules_to_not_convert"
-        return fmt, fmt, SkipList(entries=q.get(key), at=f"{at}.{key}")
+        dense = _dtype_format(config, where) if method == "mxfp4" else fmt  # MXFP4: the experts alone, as above
+        return dense, fmt, SkipList(entries=q.get(key), at=f"{at}.{key}")
     if method in {"awq", "gptq"}:
         key = next((k for k in (("w_bit", "bits") if method == "awq" else ("bits",)) if q.get(k) is not None), None)
         if key is None and method == "gptq":
@@ -275,13 +280,20 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
         return fmt, fmt, SkipList(entries=q.get("modules_to_not_convert"), at=f"{at}.modules_to_not_convert")
     if method:
         raise ModelConfigError(f"{at}: quant_method {_json_text(method)} is not modelled")
+    fmt = _dtype_format(config, where)
+    return fmt, fmt, None
+
+
+def _dtype_format(config: dict[str, Any], where: str) -> str:
+    """The format of the checkpoint's unquantized weights: its torch_dtype (dtype since transformers 4.56), bf16 where
+    it states none."""
     dtype = config.get("torch_dtype", config.get("dtype")) or "bfloat16"
     fmt = _DTYPES.get(str(dtype).lower().removeprefix("torch."))
     if fmt is None:
         key = "torch_dtype" if "torch_dtype" in config else "dtype"
         raise ModelConfigError(f"{where or 'config.json'}: {key} {_json_text(dtype)} is not a weight format parity "
                                f"models (one of {', '.join(_DTYPES)})")
-    return fmt, fmt, None
+    return fmt
 
 
 def _state_format(config: dict[str, Any], model_format: str) -> str:
