@@ -288,7 +288,8 @@ _LINEAR = ["linear_attention"] * 32
      "config.json: quantization_config.bits 3: gptq weights of other than 4 or 8 bits are not modelled"),
     ({"quantization_config": {"quant_method": "gptq", "bits": "8"}},  # said 'other than 4 or 8 bits' (fuzz round 7)
      'config.json: quantization_config.bits "8": must be the integer 4 or 8 (a JSON number without a fraction)'),
-    ({"sliding_window": 4096, "sliding_window_pattern": 0},  # read as every layer sliding; HF divides by it
+    ({"model_type": "mistral", "sliding_window": 4096, "sliding_window_pattern": 0},  # read as every layer
+     # sliding; HF divides by it (a llama's window is read only beside layer_types)
      "config.json: sliding_window_pattern must be an integer >= 1, got 0"),
     ({"tie_word_embeddings": "yes"}, 'config.json: tie_word_embeddings must be true or false, got "yes"'),
     ({"model_type": "mixtral", "num_local_experts": 100_000, "num_experts_per_tok": 2},
