@@ -260,7 +260,8 @@ def test_cases_that_are_not_a_utf8_table_are_refused(content: bytes, says: str, 
     ('{"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 1' + "0" * 400 + ', '
      '"vocab_size": 10}', "intermediate_size is not a finite number (NaN, Infinity or an integer past 1.8e308)"),
     ('{"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 1, '
-     '"vocab_size": 1' + "0" * 400 + "}", "vocab_size is not a finite number (NaN, Infinity or an integer past 1.8e308)"),
+     '"vocab_size": 1' + "0" * 400 + "}",
+     "vocab_size is not a finite number (NaN, Infinity or an integer past 1.8e308)"),
     # past Python's int-to-string limit json.loads raised ValueError (a traceback)
     ('{"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 1, '
      '"vocab_size": 1' + "0" * 5000 + "}", "JSON holds an integer of more than 4,300 digits, which no config value is"),
