@@ -249,13 +249,22 @@ def test_cases_that_are_not_a_utf8_table_are_refused(content: bytes, says: str, 
 
 @pytest.mark.parametrize(("config", "says"), [
     ('{"num_hidden_layers": NaN, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 1, '
-     '"vocab_size": 10}', "num_hidden_layers is not a finite number (NaN or Infinity)"),
+     '"vocab_size": 10}', "num_hidden_layers is not a finite number (NaN, Infinity or an integer past 1.8e308)"),
     ('{"num_hidden_layers": 2, "hidden_size": Infinity, "num_attention_heads": 4, "intermediate_size": 1, '
-     '"vocab_size": 10}', "hidden_size is not a finite number (NaN or Infinity)"),
+     '"vocab_size": 10}', "hidden_size is not a finite number (NaN, Infinity or an integer past 1.8e308)"),
     ('{"num_hidden_layers": 1000000000, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 1, '
      '"vocab_size": 10}', "num_hidden_layers = 1e+09 is past parity's sanity bound (10,000)"),
     ('{"num_hidden_layers": 2, "hidden_size": 1e300, "num_attention_heads": 4, "intermediate_size": 1, '
      '"vocab_size": 10}', "hidden_size = 1e+300 is past parity's sanity bound (1,000,000)"),
+    # integers past a float's range raised OverflowError in math.isfinite (a traceback, exit 1)
+    ('{"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 1' + "0" * 400 + ', '
+     '"vocab_size": 10}', "intermediate_size is not a finite number (NaN, Infinity or an integer past 1.8e308)"),
+    ('{"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 1, '
+     '"vocab_size": 1' + "0" * 400 + "}",
+     "vocab_size is not a finite number (NaN, Infinity or an integer past 1.8e308)"),
+    # past Python's int-to-string limit json.loads raised ValueError (a traceback)
+    ('{"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 1, '
+     '"vocab_size": 1' + "0" * 5000 + "}", "JSON holds an integer of more than 4,300 digits, which no config value is"),
 ])
 def test_configs_with_nan_infinity_or_absurd_sizes_are_refused_fast(config: str, says: str, tmp_path: Path) -> None:
     path = tmp_path / "config.json"
@@ -280,7 +289,8 @@ _LINEAR = ["linear_attention"] * 32
      "config.json: quantization_config.bits 3: gptq weights of other than 4 or 8 bits are not modelled"),
     ({"quantization_config": {"quant_method": "gptq", "bits": "8"}},  # said 'other than 4 or 8 bits' (fuzz round 7)
      'config.json: quantization_config.bits "8": must be the integer 4 or 8 (a JSON number without a fraction)'),
-    ({"sliding_window": 4096, "sliding_window_pattern": 0},  # read as every layer sliding; HF divides by it
+    ({"model_type": "mistral", "sliding_window": 4096, "sliding_window_pattern": 0},  # read as every layer
+     # sliding; HF divides by it (a llama's window is read only beside layer_types)
      "config.json: sliding_window_pattern must be an integer >= 1, got 0"),
     ({"tie_word_embeddings": "yes"}, 'config.json: tie_word_embeddings must be true or false, got "yes"'),
     ({"model_type": "mixtral", "num_local_experts": 100_000, "num_experts_per_tok": 2},

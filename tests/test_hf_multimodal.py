@@ -75,6 +75,24 @@ def test_special_token_keys_are_not_flagged_and_other_keys_still_are() -> None:
     assert [flag.text for flag in model_from_config(config).flags] == ["unmodelled: bogus_key"]
 
 
+def test_a_wrappers_vision_keys_and_private_attributes_are_not_flagged() -> None:
+    """mistralai/Mistral-Small-3.1-24B-Instruct-2503's wrapper keys (projector_hidden_act, spatial_merge_size,
+    vision_feature_layer; LLaVA's image_seq_length) configure the vision tower and projector, which Mistral3Config
+    builds apart from the language model, and _attn_implementation_autoset is transformers' bookkeeping: each was
+    flagged 'unmodelled'. A key of no known meaning still is; the same vision keys in a flat text config (no wrapper)
+    still are too."""
+    text = {"head_dim": 128, "hidden_size": 5120, "intermediate_size": 32768, "model_type": "mistral",
+            "num_attention_heads": 32, "num_hidden_layers": 40, "num_key_value_heads": 8, "vocab_size": 131072,
+            "sliding_window": None, "_attn_implementation_autoset": True}
+    vision = {"projector_hidden_act": "gelu", "spatial_merge_size": 2, "vision_feature_layer": -1,
+              "image_seq_length": 576}
+    config = {"model_type": "mistral3", "architectures": ["Mistral3ForConditionalGeneration"], **vision,
+              "_attn_implementation_autoset": True, "bogus_key": 1, "text_config": text}
+    assert [flag.text for flag in model_from_config(config).flags] == ["unmodelled: bogus_key"]
+    flat = model_from_config({**text, **vision})
+    assert [flag.text for flag in flat.flags] == [f"unmodelled: {key}" for key in sorted(vision)]
+
+
 @pytest.mark.parametrize("wrapper", ["qwen2_5_vl", "qwen2_vl"])
 def test_a_nested_text_config_without_model_type_is_read_by_the_wrappers_text_class(wrapper: str) -> None:
     """The text keys nested in text_config with no model_type read as 7,615,487,488 under architecture '' (no q/k/v

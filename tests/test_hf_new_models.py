@@ -115,12 +115,93 @@ GPT_OSS = {"model_type": "gpt_oss", "hidden_size": 64, "intermediate_size": 64, 
 ])
 def test_a_malformed_quantization_record_is_refused(record: dict, message: str) -> None:
     """{} read the experts as bf16 unflagged; one string (transformers extends a list with it, letter by letter) read
-    gpt-oss's attention as mxfp4. The list form still reads."""
+    gpt-oss's attention as mxfp4. The list form still reads: MXFP4 experts, the dense weights in the checkpoint's
+    dtype whatever the list names (vLLM's Mxfp4Config runs linear layers unquantized)."""
     with pytest.raises(ModelConfigError, match=re.escape(message)):
         model_from_config({**GPT_OSS, "quantization_config": record}, "m")
     listed = model_from_config({**GPT_OSS, "quantization_config": {"quant_method": "mxfp4",
                                                                    "modules_to_not_convert": ["lm_head"]}})
-    assert (listed.weight_format, listed.expert_weight_format) == ("mxfp4", "mxfp4")
+    assert (listed.weight_format, listed.expert_weight_format) == ("bf16", "mxfp4")
+
+
+def test_mxfp4_on_a_dense_model_is_refused() -> None:
+    """A dense qwen2 config with quant_method mxfp4 read as MXFP4 dense weights, unflagged; transformers' MXFP4
+    quantizer swaps only gpt-oss's experts and vLLM's Mxfp4Config quantizes no linear layer."""
+    with pytest.raises(ModelConfigError) as err:
+        model_from_config({**LLAMA, "model_type": "qwen2", "quantization_config": {"quant_method": "mxfp4"}}, "m")
+    assert str(err.value) == ('m: quantization_config: quant_method "mxfp4" quantizes MoE experts alone '
+                              "(transformers' Mxfp4HfQuantizer swaps only GptOssExperts; vLLM's Mxfp4Config runs no "
+                              "linear layer in MXFP4), and this model has no routed experts")
+
+
+QWEN3_MOE = {"model_type": "qwen3_moe", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "head_dim": 16, "num_hidden_layers": 4, "vocab_size": 100, "num_experts": 8,
+             "num_experts_per_tok": 2, "moe_intermediate_size": 32}
+
+
+@pytest.mark.parametrize("layers", ["0,1", [100, -1], [0, 4], [0.0], [True]])
+def test_mlp_only_layers_must_be_layer_indices(layers: object) -> None:
+    """"0,1" (a string) was read as no index and [100, -1] as indices of no layer: both loaded as if empty, all 4
+    layers MoE. An index must be an integer in [0, num_hidden_layers); [0, 3] still makes layers 0 and 3 dense."""
+    with pytest.raises(ModelConfigError, match=re.escape(
+            "model: mlp_only_layers must list layer indices, integers in [0, num_hidden_layers=4), got "
+            f"{json.dumps(layers)}")):
+        model_from_config({**QWEN3_MOE, "mlp_only_layers": layers})
+    m = model_from_config({**QWEN3_MOE, "mlp_only_layers": [0, 3]})
+    assert [(layer.count, layer.moe) for layer in m.layers] == [(1, False), (2, True), (1, False)]
+
+
+@pytest.mark.parametrize(("experts", "key"), [({"num_experts": 8}, "num_experts"),
+                                              ({"num_local_experts": 8, "model_type": "mixtral"}, "num_local_experts")])
+def test_too_many_experts_per_token_is_refused_by_the_configs_own_keys(experts: dict, key: str) -> None:
+    """It said 'experts_per_token must be in [1, num_experts=128], got 200', parity's field names, for a config
+    stating num_experts_per_tok."""
+    config = {**{k: v for k, v in QWEN3_MOE.items() if k != "num_experts"}, **experts, "num_experts_per_tok": 200}
+    with pytest.raises(ModelConfigError) as err:
+        model_from_config(config)
+    assert str(err.value) == f"model: num_experts_per_tok must be in [1, {key}=8], got 200"
+
+
+@pytest.mark.parametrize("block", ["128", [128], [128, 0], [128, 128.5], [], [128, 128, 1]])
+def test_fp8_weight_block_size_must_be_two_positive_integers(block: object) -> None:
+    """"128" (a string) read as 128 x 128 blocks (fp8_block); vLLM's Fp8Config refuses a block size of other than 2
+    dimensions. [128, 128] still reads as fp8_block, none as per-tensor fp8."""
+    record = {"quant_method": "fp8", "activation_scheme": "dynamic"}
+    with pytest.raises(ModelConfigError) as err:
+        model_from_config({**LLAMA, "quantization_config": {**record, "weight_block_size": block}}, "m")
+    assert str(err.value) == ("m: quantization_config.weight_block_size must be two positive integers ([128, 128]: a "
+                              f"block's rows and columns), got {json.dumps(block)}")
+    blocks = model_from_config({**LLAMA, "quantization_config": {**record, "weight_block_size": [128, 128]}})
+    assert (blocks.weight_format, model_from_config({**LLAMA, "quantization_config": record}).weight_format) == (
+        "fp8_block", "fp8")
+
+
+def test_a_llamas_sliding_window_is_read_only_beside_layer_types() -> None:
+    """LlamaConfig has no sliding_window and transformers' LlamaAttention passes none; vLLM's llama.py windows only
+    the layers layer_types marks sliding_attention. A plain llama config's sliding_window 4,096 capped its KV at
+    32k context to 4,096 / 32,768 of 32 x 2 x 8 x 128 = 65,536 elements a token (8,192): now unread and flagged,
+    65,536. Beside layer_types the window still holds."""
+    plain = model_from_config({**LLAMA, "sliding_window": 4096})
+    assert plain.kv_elements_per_token(context=32768) == 65_536
+    assert [f.text for f in plain.flags] == ['ignored: sliding_window (model_type "llama" has no such part; its class '
+                                             "does not read the key)"]
+    typed = model_from_config({**LLAMA, "sliding_window": 4096, "layer_types": ["sliding_attention"] * 32})
+    assert (typed.kv_elements_per_token(context=32768), typed.flags) == (8_192, ())
+
+
+@pytest.mark.parametrize("model_type", ["gpt_oss", "qwen3_next"])
+def test_attention_chunk_size_is_flagged_where_no_layer_is_chunked(model_type: str) -> None:
+    """attention_chunk_size is Llama 4's alone (Llama4TextConfig); GptOssConfig and Qwen3NextConfig never read it.
+    Beside layer_types or full_attention_interval it was dropped with no word, where a llama config flags it; in a
+    gpt-oss config without layer_types it made every layer chunked (KV 32 elements a token at 32k, not 64.25). Now
+    it is left unread and flagged as a llama's is: the same numbers with and without it."""
+    config = {**GPT_OSS, "model_type": model_type}
+    plain, chunked = model_from_config(config), model_from_config({**config, "attention_chunk_size": 8192})
+    assert (chunked.parameters, chunked.kv_elements_per_token(context=32768)) == (
+        plain.parameters, plain.kv_elements_per_token(context=32768))
+    assert plain.flags == ()
+    assert [f.text for f in chunked.flags] == [f'ignored: attention_chunk_size (model_type "{model_type}" has no such '
+                                               "part; its class does not read the key)"]
 
 
 @pytest.mark.parametrize("keys", [

@@ -204,9 +204,10 @@ BAD = [
     ("[1, 2]", "JSON object"),
     (json.dumps({**BASE, "model_type": "deepseek_v3", "kv_lora_rank": 0}),
      "kv_lora_rank must be an integer >= 1, got 0"),
-    (json.dumps({**BASE, "use_sliding_window": True, "sliding_window": 0}),
+    (json.dumps({**BASE, "model_type": "mistral", "use_sliding_window": True, "sliding_window": 0}),
      "sliding_window must be an integer >= 1, got 0"),
-    (json.dumps({**BASE, "sliding_window": -10}), "sliding_window must be an integer >= 1, got -10"),
+    (json.dumps({**BASE, "model_type": "mistral", "sliding_window": -10}),
+     "sliding_window must be an integer >= 1, got -10"),
     (json.dumps({**BASE, "max_position_embeddings": 0}), "max_position_embeddings must be an integer >= 1, got 0"),
     (json.dumps({**BASE, "torch_dtype": "complex128"}), 'torch_dtype "complex128" is not a weight format parity '
                                                         "models"),

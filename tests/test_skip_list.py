@@ -168,14 +168,59 @@ def test_an_empty_regex_is_refused_as_a_likely_typo() -> None:
     ([0, False, None], "exclude_modules[0] must be a module name (a string), got 0 (a number)"),
     (["lm_head", None], "exclude_modules[1] must be a module name (a string), got null"),
     ([["self_attn"]], 'exclude_modules[0] must be a module name (a string), got ["self_attn"] (an array)'),
+    # one string: transformers' quantizers extend a list with it letter by letter (docs/model.md: refused)
+    ("model.layers.*.mlp", 'exclude_modules must be a list of module names (strings), got "model.layers.*.mlp" '
+                           "(a string)"),
 ])
 def test_a_skip_list_that_is_not_a_list_of_names_is_refused(skipped: object, message: str) -> None:
     """Entries were turned into text: 0 named layer 0's modules (a refusal blaming that layer), an object or a nested
-    list passed as naming nothing. A list of strings, or one string, is read; anything else is refused, naming the
-    entry and what it is."""
+    list passed as naming nothing, one string as one name. A list of strings is read; anything else is refused,
+    naming the entry and what it is."""
     with pytest.raises(ModelConfigError, match=re.escape(f"hf_quant_config.json: quantization.{message}")):
         _nvfp4(BASE, skipped)
-    assert _nvfp4(BASE, "model.layers.*.mlp").unquantized_matrices == {"up", "down"}  # one name
+    assert _nvfp4(BASE, ["model.layers.*.mlp"]).unquantized_matrices == {"up", "down"}
+
+
+@pytest.mark.parametrize("record", [
+    {"quant_method": "compressed-tensors", "ignore": "lm_head",
+     "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "float"}}}},
+    {"quant_method": "awq", "bits": 4, "modules_to_not_convert": "lm_head"},
+    {"quant_method": "gptq", "bits": 4, "modules_to_not_convert": "lm_head"},
+    {"quant_method": "fp8", "modules_to_not_convert": "lm_head"},
+])
+def test_a_skip_list_of_one_string_is_refused_in_every_format(record: dict) -> None:
+    """compressed-tensors' ignore "lm_head" was read as one name (its QuantizationConfig types ignore as list[str]),
+    AWQ's and GPTQ's list not read at all; fp8 alone refused it. Now one check (skips._names) refuses it for all."""
+    key = "ignore" if "ignore" in record else "modules_to_not_convert"
+    with pytest.raises(ModelConfigError, match=re.escape(
+            f'model: quantization_config.{key} must be a list of module names (strings), got "lm_head" (a string)')):
+        model_from_config({**BASE, "quantization_config": record})
+
+
+@pytest.mark.parametrize(("method", "skipped", "matrices", "parameters", "weight_bytes"), [
+    ("awq", None, frozenset(), 0, 5_700_059_136),
+    ("awq", ["mlp"], {"up", "down"}, 5_637_144_576, 14_067_695_616),
+    ("awq", ["self_attn"], {"qkv", "o"}, 1_342_177_280, 7_692_353_536),
+    ("gptq", ["mlp"], {"up", "down"}, 5_637_144_576, 14_067_695_616),
+])
+def test_awq_and_gptq_keep_their_modules_to_not_convert_bf16(method: str, skipped: list[str] | None,
+                                                               matrices: set[str], parameters: int,
+                                                               weight_bytes: int) -> None:
+    """Llama-3.1-8B int4 (AWQ/GPTQ, 0.5 B + a 2-byte scale per 128 = 0.515625 B an element) with
+    modules_to_not_convert (vLLM's AWQConfig runs those modules unquantized; the list was ignored, every variant
+    read as the first). TP 1, 32 layers:
+    none: matrices 32 x (4,096 x 6,144 + 4,096 x 4,096 + 4,096 x 28,672 + 14,336 x 4,096) = 6,979,321,856
+      x 0.515625 = 3,598,712,832 B + head and embedding 128,256 x 4,096 x 2 B each = 2,101,346,304 B: 5,700,059,136 B;
+    ["mlp"]: up and down 32 x 3 x 4,096 x 14,336 = 5,637,144,576 bf16, + 5,637,144,576 x (2 - 0.515625)
+      = 8,367,636,480 B: 14,067,695,616 B;
+    ["self_attn"]: qkv and o 32 x (4,096 x 6,144 + 4,096 x 4,096) = 1,342,177,280, + x 1.484375 = 1,992,294,400 B:
+      7,692,353,536 B."""
+    record = {"quant_method": method, "bits": 4, "group_size": 128}
+    m = model_from_config({**LLAMA_8B, "quantization_config": {
+        **record, **({"modules_to_not_convert": skipped} if skipped else {})}})
+    assert (m.weight_format, m.unquantized_matrices, m.unquantized_parameters) == ("int4", matrices, parameters)
+    own = Precision(weights="int4", expert_weights="int4", unquantized=m.unquantized_matrices)
+    assert float(weight_bytes_per_device(m, Shard.of(Layout()), own)) == weight_bytes
 
 
 def test_a_per_expert_entry_is_refused_unless_the_fused_experts_are_named() -> None:

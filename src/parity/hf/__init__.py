@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ from parity.errors import ModelConfigError
 from parity.flags import Flag
 from parity.hf.context import read_context
 from parity.hf.keys import _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, _bool, _check_keys, \
-    _get, _int, _json_kind, _named, _typed, _unknown_architecture, _unnested, _unread_parts, _with_class_defaults
-from parity.hf.layers import _check_pattern, _formats, _group, _kinds, _layer_view, _linear, _mamba, _attention, _mlp, \
-    _state_format, _text_config, _vision_parameters
+    _get, _int, _json_kind, _named, _typed, _unknown_architecture, _unnested, _unread_parts, \
+    _with_class_defaults
+from parity.hf.layers import _check_layer_indices, _check_pattern, _formats, _group, _kinds, _layer_view, _linear, \
+    _mamba, _attention, _mlp, _state_format, _text_config, _vision_parameters
 from parity.hf.skips import settled, unquantized_matrices
 from parity.model import DenseMlp, Layer, Model, MoeMlp
 
@@ -36,9 +38,9 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
     if not isinstance(config, dict):
         raise ModelConfigError(f"{where}: a config must be a JSON object {{...}}, got {_json_kind(config)}")
     config = _unnested(_typed(config), where)
-    flags = _check_keys(config, where)
-    file_where = where
     inner, vision, nested_key = _text_config(config, where)
+    flags = _check_keys(config, where, wrapper=inner is not config)
+    file_where = where
     top_type = str(config.get("model_type", ""))
     if inner is not config:
         where = f"{where} {nested_key}"
@@ -60,6 +62,7 @@ def model_from_config(config: Any, name: str = "model", quant: dict[str, Any] | 
                               ("intermediate_size", False)):
         _int(config, bounded, 0, where, positive=positive and _get(config, bounded, None) is not None)
     kinds = _kinds(config, num_layers, where)
+    _check_layer_indices(config, "mlp_only_layers", num_layers, where)
     mlps = [_mlp(config, mlp_kind, i, where) for i, (_, mlp_kind) in enumerate(kinds)]
     layer_parts = tuple(frozenset({"attention"} if mixer else ()) | frozenset(
         {"MLP"} if isinstance(mlp, DenseMlp) or (isinstance(mlp, MoeMlp) and mlp.num_shared_experts) else ())
@@ -147,6 +150,9 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ModelConfigError(f"{path.name}: {malformed_json_text(err)}") from err
     except RecursionError as err:
         raise ModelConfigError(f"{path.name}: JSON nested too deeply to be a config") from err
+    except ValueError as err:  # an integer of more digits than Python converts (sys.get_int_max_str_digits: 4,300)
+        raise ModelConfigError(f"{path.name}: JSON holds an integer of more than {sys.get_int_max_str_digits():,} "
+                               "digits, which no config value is") from err
     if not isinstance(data, dict):
         raise ModelConfigError(f"{path.name}: a config must be a JSON object {{...}}, got {_json_kind(data)}")
     return data

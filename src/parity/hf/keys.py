@@ -127,6 +127,15 @@ _PART_KEYS = frozenset({
 _PLAIN_TYPES = frozenset({"bloom", "cohere", "cohere2", "gemma", "gemma2", "gemma3", "gemma3_text", "gpt2",
                           "gpt_bigcode", "gpt_neox", "llama", "mistral", "nemotron", "olmo2", "opt", "phi3", "qwen2",
                           "qwen3", "starcoder2"})
+# keys of _PART_KEYS that one family's classes alone read -> those model types: any other known class leaves the key
+# unread (_unread_parts). Chunked attention is Llama4TextConfig's (transformers' attention_chunk_size; GptOssConfig,
+# Qwen3NextConfig and MiMoV2FlashConfig take it into **kwargs and no layer reads it)
+_READ_ONLY_BY = {"attention_chunk_size": frozenset({"llama4", "llama4_text"})}
+# model type -> keys its classes read only beside another key: a Llama's sliding_window only beside layer_types
+# (LlamaConfig has neither and transformers' LlamaAttention passes no window; vLLM's llama.py builds its Attention
+# with no sliding_window, and since v0.10 with config.sliding_window on the layers layer_types marks
+# sliding_attention): without layer_types it windows no layer, and is left unread (_unread_parts)
+_READ_ONLY_BESIDE = {"llama": {"sliding_window": "layer_types"}}
 # Multi-head Latent Attention in every layer: kv_lora_rank must be >= 1 (a zero-rank latent is no model)
 _MLA_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm4_moe_lite", "glm_moe_dsa"}
 # Hugging Face's config-class defaults for the keys that shape a class's attention and experts, which an absent
@@ -334,6 +343,11 @@ _HARMLESS = {
 # keys that name special tokens, harmless whatever their prefix: any *_token_id(s) or *_token_index (Qwen2.5-VL's
 # vision_token_id, LLaVA's and Gemma 3's image_token_index); the ids named otherwise are in _HARMLESS
 _TOKEN_SUFFIXES = ("_token_id", "_token_ids", "_token_index")
+# words of the keys a multimodal wrapper states beside its nested text config for its vision tower and the projector
+# into the language model (Mistral3Config's projector_hidden_act, spatial_merge_size, vision_feature_layer;
+# LlavaConfig's vision_feature_select_strategy, image_seq_length): transformers' wrapper classes build the language
+# model from text_config alone, and the tower is counted apart (vision_parameters), so none changes the text model
+_WRAPPER_VISION_WORDS = ("vision", "projector", "image", "patch", "spatial_merge")
 _UNDERSTOOD = _READ | _HARMLESS | {key for keys in ALIASES.values() for key in keys} | set(CONTEXT_KEYS)
 # non-finite numbers are refused everywhere except here (Mamba's dt clamp is [0, inf) by design)
 _NONFINITE_OK = {"time_step_limit"}
@@ -407,18 +421,29 @@ def _int(config: dict[str, Any], name: str, default: Any = ..., where: str = "",
         return value
     key = _key(config, name)
     least = 1 if positive else 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) \
             or value != int(value) or value < least:
         raise ModelConfigError(f"{_where(where)}: {key} must be an integer >= {least}, got {_json_text(value)}")
     if value > _BOUNDS.get(name, _LIMIT):
-        raise ModelConfigError(f"{_where(where)}: {key} = {value:g} is past parity's sanity bound "
+        shown = f"{value:g}" if abs(value) <= _FLOAT_MAX else _json_text(value, 24)
+        raise ModelConfigError(f"{_where(where)}: {key} = {shown} is past parity's sanity bound "
                                f"({_BOUNDS.get(name, _LIMIT):,})")
     return int(value)
 
 
+# the largest finite float: a JSON integer past it (json reads any length of digits as an int) has no float value
+_FLOAT_MAX = 1.7976931348623157e308
+
+
+def _finite(value: int | float) -> bool:
+    """Whether a JSON number has a finite float value: not NaN or Infinity (floats), nor an integer past _FLOAT_MAX,
+    which math.isfinite and every float operation refuse with an OverflowError."""
+    return abs(value) <= _FLOAT_MAX if isinstance(value, int) else math.isfinite(value)
+
+
 def _nonfinite(value: Any, path: str) -> str | None:
-    """Path of the first NaN or infinity inside a config value, or None."""
-    if isinstance(value, float) and not math.isfinite(value):
+    """Path of the first NaN, infinity or integer past a float's range (_finite) inside a config value, or None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not _finite(value):
         return path
     if isinstance(value, dict):
         return next((p for k, v in value.items() if (p := _nonfinite(v, f"{path}.{k}" if path else str(k)))), None)
@@ -427,14 +452,18 @@ def _nonfinite(value: Any, path: str) -> str | None:
     return None
 
 
-def _check_keys(config: dict[str, Any], where: str) -> tuple[Flag, ...]:
-    """Refuse NaN/Infinity and keys parity cannot model; flag keys it does not know."""
+def _check_keys(config: dict[str, Any], where: str, wrapper: bool = False) -> tuple[Flag, ...]:
+    """Refuse NaN/Infinity and keys parity cannot model; flag keys it does not know, but for transformers' private
+    attributes (a leading '_': _attn_implementation_autoset, _commit_hash; those parity reads, as
+    _sliding_window_pattern, are read) and, where `config` is a `wrapper` whose text config is nested, the keys of its
+    vision tower and projector (_WRAPPER_VISION_WORDS)."""
     for key, value in config.items():
         if key in _NONFINITE_OK:
             continue
         path = _nonfinite(value, key)
         if path:
-            raise ModelConfigError(f"{_where(where)}: {path} is not a finite number (NaN or Infinity)")
+            raise ModelConfigError(f"{_where(where)}: {path} is not a finite number (NaN, Infinity or an integer "
+                                   "past 1.8e308)")
     for key, what in _REFUSED.items():
         if config.get(key):
             raise ModelConfigError(f"{_where(where)}: {key} ({what}) is not modelled by parity")
@@ -443,7 +472,8 @@ def _check_keys(config: dict[str, Any], where: str) -> tuple[Flag, ...]:
                                f"({_REFUSED_TYPES[config['model_type']]}) is not modelled by parity")
     _refuse_non_decoders(config, where)
     return tuple(Flag("unmodelled", f"unmodelled: {key}") for key in sorted(config) if key not in _UNDERSTOOD
-                 and not key.endswith(_TOKEN_SUFFIXES)
+                 and not key.endswith(_TOKEN_SUFFIXES) and not key.startswith("_")
+                 and not (wrapper and any(word in key for word in _WRAPPER_VISION_WORDS))
                  and config[key] not in (None, False, 0, [], {})
                  and not (key in _MOOT_UNLESS and not config.get(_MOOT_UNLESS[key])))
 
@@ -480,15 +510,24 @@ def _unnested(config: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _unread_parts(config: dict[str, Any]) -> tuple[dict[str, Any], tuple[Flag, ...]]:
-    """`config` less the keys of _PART_KEYS where its class is one of _PLAIN_TYPES, which never reads them, and a
-    flag for each of those that is set; as it is otherwise."""
+    """`config` less the keys its known class never reads: those of _PART_KEYS where the class is one of
+    _PLAIN_TYPES, those of _READ_ONLY_BY where it is not among the key's readers, and those of _READ_ONLY_BESIDE
+    without the key they need; a flag for each of those that is set. As it is otherwise (a type parity does not know
+    is read from its keys)."""
     model_type = config.get("model_type")
-    if model_type not in _PLAIN_TYPES or not _PART_KEYS & config.keys():
+    dropped = (_PART_KEYS if model_type in _PLAIN_TYPES else frozenset()) | frozenset(
+        key for key, readers in _READ_ONLY_BY.items() if model_type in KNOWN_TYPES and model_type not in readers) | {
+        key for key, beside in _READ_ONLY_BESIDE.get(str(model_type), {}).items() if config.get(beside) is None}
+    if not dropped & config.keys():
         return config, ()
-    unread = sorted(key for key in _PART_KEYS & config.keys() if config[key] not in (None, False, 0, [], {}))
-    return ({k: v for k, v in config.items() if k not in _PART_KEYS},
-            tuple(Flag("unmodelled", f"ignored: {key} (model_type {_json_text(model_type)} has no such part; its "
-                                     "class does not read the key)") for key in unread))
+    unread = sorted(key for key in dropped & config.keys() if config[key] not in (None, False, 0, [], {}))
+    return {k: v for k, v in config.items() if k not in dropped}, tuple(_ignored(key, model_type) for key in unread)
+
+
+def _ignored(key: str, model_type: Any) -> Flag:
+    """The flag of a key a known class never reads, left unread: said, not dropped."""
+    return Flag("unmodelled", f"ignored: {key} (model_type {_json_text(model_type)} has no such part; its class does "
+                              "not read the key)")
 
 
 def _with_class_defaults(config: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 from parity.errors import ModelConfigError
 from parity.hf.keys import ALIASES, _MLA_TYPES, _OUTPUT_GATE_TYPES, _PER_HEAD_QK_NORM_TYPES, _QK_NORM_TYPES, \
     _QKV_BIAS_TYPES, _QKV_ONLY_BIAS_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, _bool, _get, _int, _json_text, \
-    _mlp_gating, _named, _object
+    _key, _mlp_gating, _named, _object
 from parity.hf.skips import SkipList
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
@@ -250,13 +250,19 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
         fmt = next(iter(formats))
         return fmt, fmt, SkipList(entries=q.get("ignore"), at=f"{at}.ignore", regex=True)
     if method in ("fp8", "mxfp4"):  # vLLM's Fp8Config reads ignored_layers, else modules_to_not_convert
-        fmt = "mxfp4" if method == "mxfp4" else "fp8_block" if q.get("weight_block_size") else "fp8"
+        if method == "mxfp4" and not num_experts:
+            raise ModelConfigError(f"{at}: quant_method \"mxfp4\" quantizes MoE experts alone (transformers' "
+                                   "Mxfp4HfQuantizer swaps only GptOssExperts; vLLM's Mxfp4Config runs no linear "
+                                   "layer in MXFP4), and this model has no routed experts")
+        block = q.get("weight_block_size") if method == "fp8" else None
+        if block is not None and (not isinstance(block, list) or len(block) != 2 or any(
+                isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in block)):  # as Fp8Config refuses
+            raise ModelConfigError(f"{at}.weight_block_size must be two positive integers ([128, 128]: a block's "
+                                   f"rows and columns), got {_json_text(block)}")
+        fmt = "mxfp4" if method == "mxfp4" else "fp8_block" if block else "fp8"
         key = "ignored_layers" if method == "fp8" and q.get("ignored_layers") else "modules_to_not_convert"
-        if isinstance(q.get(key), str):  # transformers' quantizers extend a list with it (get_modules_to_not_convert),
-            # letter by letter: "lm_head" would name the modules 'l', 'm', '_' ...
-            raise ModelConfigError(f"{at}.{key} must be a list of module names (strings), got "
-                                   f"{_json_text(q[key])} (a string)")
-        return fmt, fmt, SkipList(entries=q.get(key), at=f"{at}.{key}")
+        dense = _dtype_format(config, where) if method == "mxfp4" else fmt  # MXFP4: the experts alone, as above
+        return dense, fmt, SkipList(entries=q.get(key), at=f"{at}.{key}")
     if method in {"awq", "gptq"}:
         key = next((k for k in (("w_bit", "bits") if method == "awq" else ("bits",)) if q.get(k) is not None), None)
         if key is None and method == "gptq":
@@ -269,16 +275,25 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
         if fmt is None:
             raise ModelConfigError(f"{at}.{key} {_json_text(bits)}: {method} weights of other than 4 or 8 bits are not "
                                    "modelled")
-        return fmt, fmt, None
+        # the modules the quantizer left in 16-bit (AutoAWQ and transformers' AwqConfig write modules_to_not_convert;
+        # vLLM's AWQConfig reads it, is_layer_skipped_awq): read as fp8's list is
+        return fmt, fmt, SkipList(entries=q.get("modules_to_not_convert"), at=f"{at}.modules_to_not_convert")
     if method:
         raise ModelConfigError(f"{at}: quant_method {_json_text(method)} is not modelled")
+    fmt = _dtype_format(config, where)
+    return fmt, fmt, None
+
+
+def _dtype_format(config: dict[str, Any], where: str) -> str:
+    """The format of the checkpoint's unquantized weights: its torch_dtype (dtype since transformers 4.56), bf16 where
+    it states none."""
     dtype = config.get("torch_dtype", config.get("dtype")) or "bfloat16"
     fmt = _DTYPES.get(str(dtype).lower().removeprefix("torch."))
     if fmt is None:
         key = "torch_dtype" if "torch_dtype" in config else "dtype"
         raise ModelConfigError(f"{where or 'config.json'}: {key} {_json_text(dtype)} is not a weight format parity "
                                f"models (one of {', '.join(_DTYPES)})")
-    return fmt, fmt, None
+    return fmt
 
 
 def _state_format(config: dict[str, Any], model_format: str) -> str:
@@ -453,6 +468,20 @@ def _check_pattern(config: dict[str, Any], where: str) -> None:
                                        f"every {every}th layer full attention and the others sliding")
 
 
+def _check_layer_indices(config: dict[str, Any], key: str, num_layers: int, where: str) -> None:
+    """Refuse a list of layer indices (Qwen's mlp_only_layers) that is not one of integers in [0, num_layers): a
+    string "0,1" was read as no index, 100 or -1 as an index that names no layer, so each model loaded as if the key
+    were empty."""
+    value = config.get(key)
+    if value is None:
+        return
+    bad = (value if not isinstance(value, list) else
+           next((i for i in value if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < num_layers), None))
+    if bad is not None:
+        raise ModelConfigError(f"{where}: {key} must list layer indices, integers in [0, num_hidden_layers="
+                               f"{num_layers}), got {_json_text(value)}")
+
+
 def _is_moe(config: dict[str, Any], index: int, where: str) -> bool:
     """Whether layer `index` holds experts: first-k dense, mlp_only_layers, DeepSeek's moe_layer_freq
     (an int or a per-layer list), Qwen's decoder_sparse_step and Llama 4's interleave_moe_layer_step."""
@@ -515,9 +544,13 @@ def _mlp(config: dict[str, Any], kind: str, index: int, where: str) -> DenseMlp 
     if "use_mixed_mlp_moe" in config:  # Hunyuan: one shared MLP of intermediate_size x num_shared_expert, if mixed
         shared = shared if config["use_mixed_mlp_moe"] else 0
         shared_size = shared * intermediate
+    num_experts = _int(config, "num_experts", where=where)
+    per_token = _int(config, "experts_per_token", where=where, positive=True)
+    if per_token > num_experts:  # MoeMlp refuses it too, but by parity's field names, not the config's keys
+        raise ModelConfigError(f"{where}: {_key(config, 'experts_per_token')} must be in [1, "
+                               f"{_key(config, 'num_experts')}={num_experts}], got {per_token}")
     try:
-        return MoeMlp(num_experts=_int(config, "num_experts", where=where),
-                      experts_per_token=_int(config, "experts_per_token", where=where, positive=True),
+        return MoeMlp(num_experts=num_experts, experts_per_token=per_token,
                       expert_intermediate_size=expert_size, num_shared_experts=max(shared, 1) if shared_size else 0,
                       shared_intermediate_size=shared_size, gated=not ungated,
                       shared_gate=model_type in _SHARED_GATE_TYPES and shared_size > 0,

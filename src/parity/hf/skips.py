@@ -54,7 +54,7 @@ _INSIDE_EXPERTS = re.compile(rf"model\.layers\.(\d+)\.({'|'.join(_MLP_BLOCKS)})\
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SkipList:
-    """A checkpoint's skip list as its config states it: `entries` (a list of module names, one name, or None),
+    """A checkpoint's skip list as its config states it: `entries` (a list of module names, or None),
     where it sits (`at`, which messages name) and whether its format reads 're:' entries as regular expressions
     (`regex`: compressed-tensors' ignore, vLLM's should_ignore_layer). ModelOpt's exclude_modules are fnmatch
     wildcards and fp8's ignored_layers / modules_to_not_convert names, where vLLM reads 're:' as text."""
@@ -64,11 +64,13 @@ class SkipList:
 
 
 def _names(skips: SkipList) -> tuple[str, ...]:
-    """The distinct module names a skip list holds: a list of strings, or one string (None, "" or []: none). Any
-    other value is refused, naming the entry: read as text, a number 5 would name layer 5's modules."""
+    """The distinct module names a skip list holds: a list of strings (None or []: none). Any other value is refused,
+    naming the entry: read as text, a number 5 would name layer 5's modules; one string, which transformers'
+    quantizers extend a list with letter by letter (get_modules_to_not_convert: "lm_head" names 'l', 'm', '_' ...)
+    and compressed-tensors' QuantizationConfig (ignore: list[str]) does not validate, is no list of names either."""
     value, at = skips.entries, skips.at
-    if value is None or isinstance(value, str):
-        return (value,) if value else ()
+    if value is None:
+        return ()
     if not isinstance(value, list):
         raise ModelConfigError(f"{at} must be a list of module names (strings), got {_shown(value)}")
     for i, entry in enumerate(value):
