@@ -39,7 +39,7 @@ def test_an_assumed_system_power_is_flagged_with_its_basis() -> None:
     """HGX B30A: 8 x 550 W x 1.82 = 8,008 W, an assumption; DGX H100's 10.2 kW is a datasheet figure."""
     (flag,) = power_flags(catalog.system("hgx-b30a"))
     assert (flag.kind, flag.brief, flag.text) == ("power assumed", "power assumed",
-                                                  "power assumed: 8.01 kW per hgx-b30a (8 x 550 W x 1.82)")
+                                                  "power assumed: 8.008 kW per hgx-b30a (8 x 550 W x 1.82)")
     assert power_flags(catalog.system("hgx-h100")) == ()
 
 
@@ -65,7 +65,7 @@ def test_compare_flags_a_reported_chip_and_widens_its_ratio_interval() -> None:
                                                    "--format", "json"]).stdout)
     b30a, h20 = rows
     assert "reported chip nvidia-b30a: not a shipping part; its figures are derived (source kinds; parity show " \
-        "nvidia-b30a)" in b30a["flags"] and "power assumed: 8.01 kW per hgx-b30a (8 x 550 W x 1.82)" in b30a["flags"]
+        "nvidia-b30a)" in b30a["flags"] and "power assumed: 8.008 kW per hgx-b30a (8 x 550 W x 1.82)" in b30a["flags"]
     assert "reported chip: derived figures; specs assumed: formats; power assumed" in b30a["note"]
     low, high = h20["ratio_interval"]
     nvidia = vendor_bands()["NVIDIA"]

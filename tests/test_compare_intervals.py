@@ -306,7 +306,7 @@ def test_a_note_loses_only_the_clause_even_text_wrote() -> None:
 
 
 def test_the_pair_sentence_says_an_assumed_power_is_not_in_the_per_kw_interval() -> None:
-    """MI355X against B200: 0.38-0.73x per kW on 20.4 kW assumed (8 x 1,400 W x 1.82), whose error the interval, the
+    """MI355X against B200: 0.38-0.73x per kW on 20.384 kW assumed (8 x 1,400 W x 1.82), whose error the interval, the
     per-chip one scaled by fixed powers, leaves out (report-only tester fuzzDK 4): the sentence says so beside it."""
     from parity.cli.compare_cmd import _pair_text
     from parity.compare import Comparison
@@ -323,7 +323,7 @@ def test_the_pair_sentence_says_an_assumed_power_is_not_in_the_per_kw_interval()
                           spec_ratios=dict.fromkeys(("bf16", "system_bf16", "system_memory", "system_power"), 1.0),
                           ratios={"per_chip": per_chip, "per_system": per_chip, "per_kw": per_kw, "per_gb": per_gb})
 
-    assumed = Flag("power assumed", "power assumed: 20.4 kW per mi355x-platform (8 x 1,400 W x 1.82)", "power assumed")
+    assumed = Flag("power assumed", "power assumed: 20.384 kW per mi355x-platform (8 x 1,400 W x 1.82)", "power assumed")
     b200 = row("hgx-b200", (1.0, 1.0, 1.0))
     said = _pair_text(row("mi355x-platform", (0.77, 0.539, 0.48), (assumed,)), b200, "serve")
     # per kW: 0.55-1.04 x 0.539 / 0.77 = 0.385-0.728; per GB: x 0.48 / 0.77 = 0.343-0.648

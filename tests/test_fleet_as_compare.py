@@ -253,7 +253,7 @@ def test_the_caption_states_the_price_and_power_used_and_the_spare_margin() -> N
     assert "Peak factor 2, capacity 2x the peak demand (100% spare margin), workload 1024 in" in caption
     assert ("nvidia-h20: $13,500 per chip, midpoint of the reported USD 12,000-15,000 (press: Press reports") \
         in caption
-    assert "no facility overhead): 5.82 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)." in caption
+    assert "no facility overhead): 5.824 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)." in caption
     assert "spare capacity, a margin over the peak demand (0.1: capacity 1.1x the peak)" in " ".join(
         _invoke("fleet", "--help").stdout.split())
 
@@ -376,7 +376,7 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
     superpod = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod",
                                         "--power-mw", "1", "--format", "json"])
     (plan,) = json.loads(superpod.stdout)
-    assert plan["note"].endswith("the power budget runs no whole atlas-950-superpod (11.2 MW)")
+    assert plan["note"].endswith("the power budget runs no whole atlas-950-superpod (11.1821 MW)")
 
 
 @pytest.mark.e2e  # over 1 s: the end-to-end tier keeps the default run under a minute

@@ -61,7 +61,7 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     # under each comparison: what its notes mean and each system's power with its basis (fuzz17 2.2, 4.3)
     assert "'spans N systems': the best configuration's workers span N systems" in html.unescape(text)
     assert "145 kW per gb200-nvl72 (analyst-estimate: all-in estimate" in text
-    assert "11.2 MW per atlas-950-superpod (assumption: 8,192 x 750 W (assumed TDP) x 1.82" in text
+    assert "11.1821 MW per atlas-950-superpod (assumption: 8,192 x 750 W (assumed TDP) x 1.82" in text
     # the fleet: MW in three figures as `parity fleet` gives them (8.8 was 8.82; the H200's 10.0 now, not 10, since
     # the MTP module's memory and whole disaggregated workers moved it to 982 systems), the chips' 80% interval and the
     # systems, ids on one line, the price source under the table (fuzz17 1.4, 4.1, 2.3)
@@ -100,6 +100,15 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     assert ("<b>Flags</b> (where the case lies outside what parity was checked on): Every row: layout far from "
             "measured ones (pipeline parallel or over 64 chips per worker); engine profile generic not fitted to "
             "measurements.") in cloudmatrix
+    # the claims in their sources' own figures, the catalog's ratios in a column of their own, and why they differ
+    # (report-only tester fixeg 1, 2); the fleet's assumptions every row's once, then each row's own (fixeg 4)
+    assert ("<td>system HBM capacity</td><td>49.2 TB</td><td>13.8 TB</td><td>3.57x</td><td>3.6x</td><td>3.67x</td>"
+            in cloudmatrix)
+    atlas = text[text.index("<h2 id='atlas-950'>"):text.index("<h2 id='nodes-dense'>")]
+    assert "<td>8,192</td><td>144</td><td>56.89x</td><td>56.8x</td><td>113.78x</td>" in atlas
+    assert "parity counts 72 Rubin packages and HBM alone" in atlas
+    fleet = text[text.index("<h2 id='fleet'>"):text.index("<table", text.index("<h2 id='fleet'>"))]
+    assert "only atlas-800-a3: CANN software maturity" in fleet and "11.65 kW per atlas-800-a3" in text
     # the headline ratio is a number, e.g. 1.35x
     assert re.search(r"id='cm-per-system'>\d+\.\d\dx<", text)
 

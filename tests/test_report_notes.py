@@ -42,9 +42,9 @@ def test_power_basis_names_each_figure_and_its_basis() -> None:
     """'power/system 59.50x' rested on 8,192 x 750 W x 1.82 against 72 x 1,800 W x 1.45, said nowhere on the page."""
     text = power_basis([catalog.system("atlas-950-superpod"), catalog.system("vera-rubin-nvl144"),
                         catalog.system("hgx-h200")])
-    assert text.startswith("Power per system, as the catalog states it (no facility overhead): 11.2 MW per "
+    assert text.startswith("Power per system, as the catalog states it (no facility overhead): 11.1821 MW per "
                            "atlas-950-superpod (assumption: 8,192 x 750 W (assumed TDP) x 1.82, ")
-    assert "218 kW per vera-rubin-nvl144 (assumption: 72 x 1,800 W (assumed TDP) x 1.68)" in text
+    assert "217.728 kW per vera-rubin-nvl144 (assumption: 72 x 1,800 W (assumed TDP) x 1.68)" in text
     assert "10.2 kW per hgx-h200 (datasheet: DGX H200 maximum system power)" in text
 
 

@@ -157,7 +157,7 @@ def test_a_fleet_smaller_than_one_worker_serves_nothing_and_says_so() -> None:
     code, output = _invoke("fleet", "--model", "llama-3.1-8b", "--power-mw", "0.001", "--chips", "nvidia-h20",
                            "--format", "json")
     (plan,) = json.loads(output)
-    assert plan["chips"] == 0 and "the power budget runs no whole hgx-h20 (5.82 kW)" in plan["note"]
+    assert plan["chips"] == 0 and "the power budget runs no whole hgx-h20 (5.824 kW)" in plan["note"]
 
 
 def test_a_chip_that_cannot_serve_shows_dashes_not_inf() -> None:

@@ -274,7 +274,7 @@ def test_chip_columns_follow_a_variants_power_die_area_and_rates() -> None:
     assert rows["fp8x2"]["tpp"] == pytest.approx(2 * 2368.0)
     # tokens per kW rest on power parity assumed: the flags say so, as compare's do (report-only tester fixNF 2)
     assert base["flags"] == ["engine profile generic not fitted to measurements",
-                             "power assumed: 5.82 kW per hgx-h20 (8 x 400 W x 1.82)"]
+                             "power assumed: 5.824 kW per hgx-h20 (8 x 400 W x 1.82)"]
     assert rows["tdp2"]["flags"][-1] == "power assumed: 9.024 kW per tdp2 (5.824 kW plus 8 x 400 W of chip power)"
     # a what-if's note names its calibration as the base chip's, not one 'measured on this chip' (fixNF 3)
     assert "; calibration: GEMM and attention measured on this chip (" in base["note"]
@@ -290,7 +290,7 @@ def test_a_row_without_tokens_per_kw_carries_no_power_flag() -> None:
     h20 = catalog.system("hgx-h20")
     assert _with_power_flags(["a"], {"output_tokens_per_s_per_kw": math.nan}, (h20, None)) == ["a"]
     assert _with_power_flags([], {"output_tokens_per_s_per_kw": 1.0}, (h20, h20)) == [
-        "power assumed: 5.82 kW per hgx-h20 (8 x 400 W x 1.82)"]
+        "power assumed: 5.824 kW per hgx-h20 (8 x 400 W x 1.82)"]
 
 
 def test_a_tdp_what_if_states_its_own_power_arithmetic() -> None:

@@ -152,7 +152,7 @@ def test_samples_and_seed_are_refused_in_grid_mode(head: str, said: str) -> None
 def test_a_what_ifs_power_arithmetic_adds_up_as_printed() -> None:
     """Half the 910C's TDP: the Atlas 800 A3's 11.65 kW less 8 x 400 W is 8.45 kW, which read '11.7 kW - 8 x 400 W'
     (11.7 - 3.2 = 8.5: report-only tester fuzzCC 4); half the H20's: 5.824 kW - 8 x 200 W = 4.224 kW (it read
-    '4.22 kW' from '5.82 kW - 8 x 200 W'). The catalog's own assumed power keeps three figures."""
+    '4.22 kW' from '5.82 kW - 8 x 200 W'). The catalog's own power reads as stored (5.824 kW, not 5.82)."""
     low = _systems()["910c-low-power"]
     assert [f.text for f in power_flags(low)] == [
         "power assumed: 8.45 kW per 910c-low-power (11.65 kW less 8 x 400 W of chip power)"]
@@ -161,7 +161,7 @@ def test_a_what_ifs_power_arithmetic_adds_up_as_printed() -> None:
     assert [f.text for f in power_flags(half)] == [
         "power assumed: 4.224 kW per h20-half (5.824 kW less 8 x 200 W of chip power)"]
     assert [f.text for f in power_flags(catalog.system("hgx-h20"))] == [
-        "power assumed: 5.82 kW per hgx-h20 (8 x 400 W x 1.82)"]
+        "power assumed: 5.824 kW per hgx-h20 (8 x 400 W x 1.82)"]
 
 
 def test_the_systems_power_is_a_clause_of_its_own_after_the_chips_changes() -> None:

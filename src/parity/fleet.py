@@ -145,7 +145,7 @@ def catalog_price_flag(system: System) -> Flag | None:
 
 def power_text(system: System) -> str:
     """The system power a fleet draws, as the catalog states it (a server's maximum, a rack's or supernode's all-in
-    figure; no facility overhead): '5.82 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)'."""
+    figure; no facility overhead): '5.824 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)'."""
     figure, record = f"{power_figure(system)} per {system.id}", system.source_of("power_w")
     return figure if record is None else f"{figure} ({': '.join(filter(None, [record.source.kind, record.note]))})"
 
@@ -447,7 +447,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
             continue
         whole = n // system.chips  # only whole systems serve: a part of one runs no worker of its scale-up domain
         held = best.units_within(whole * system.chips)
-        idle = (f"the power budget runs no whole {system.id} ({format_si(system.power_w, 'w')})" if n == 0 else
+        idle = (f"the power budget runs no whole {system.id} ({power_figure(system)})" if n == 0 else
                 _idle_note(best, n, system, held, limited))
         served_day = held * best.chips * capacity * SECONDS_PER_DAY
         served_low, served_high = ((None, None) if "tokens_per_s_per_chip_low" not in band else

@@ -24,7 +24,7 @@ __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "SPEC_FIELDS", "STATUSES", "TOPOLOGI
            "System",
            "Calibration", "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "package_id",
            "rank_memory_text",
-           "Family", "what_if", "is_what_if", "MOST_FLEET_CHIPS"]
+           "Family", "what_if", "is_what_if", "MOST_FLEET_CHIPS", "Claim", "ClaimFigure", "CLAIM_MEASURES"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
 SPEC_FIELDS = ("memory_bytes", "memory_bytes_per_s", "tdp_w")  # with the peak rates: the figures a chip is compared on
@@ -47,6 +47,56 @@ class Source:
             raise ValueError(f"source {self.id!r}: kind must be one of {SOURCE_KINDS}, got {self.kind!r}")
         if not self.title.strip():
             raise ValueError(f"source {self.id!r}: title must not be empty")
+
+
+# what parity's catalog divides beside a claim's figure (ClaimFigure.catalog): the systems' chips, a chip's BF16 peak,
+# the systems' BF16 and FP8 peaks, memory and power
+CLAIM_MEASURES = ("chips", "bf16", "system_bf16", "system_fp8", "system_memory", "system_power")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimFigure:
+    """One figure of a headline claim as its source states it: what it measures, the system's and the baseline's
+    figures as written ('300 PFLOP/s', '180 PFLOP/s') and in SI [FLOP/s, B, B/s, W or a count], the ratio in the
+    source's words ('about 1.7x'; '' where it states none) and what parity's catalog divides for the same ratio
+    (one of CLAIM_MEASURES; '' for none)."""
+
+    what: str
+    value_text: str
+    against_text: str
+    value: float
+    against: float
+    stated: str = ""
+    catalog: str = ""
+
+    def __post_init__(self) -> None:
+        if not (self.value > 0 and self.against > 0):
+            raise ValueError(f"claim figure {self.what!r}: value and against must be > 0, got {self.value_text!r} "
+                             f"and {self.against_text!r}")
+        if self.catalog and self.catalog not in CLAIM_MEASURES:
+            raise ValueError(f"claim figure {self.what!r}: catalog must be one of {CLAIM_MEASURES} or empty, got "
+                             f"{self.catalog!r}")
+
+    @property
+    def ratio(self) -> float:
+        """The ratio the source's own figures give (300 / 180 = 1.67), which its rounded words may not."""
+        return self.value / self.against
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claim:
+    """A headline claim of one system against another (`against`) in its source's own figures, kept apart from the
+    catalog's, which may take a figure from another source or count another thing (`differs` says how): quoting
+    the catalog's arithmetic as the source's put words in its mouth (report-only tester fixeg 1, 2). `by`: who
+    claims it; against_source: where the baseline's figures come from, where not from `source`."""
+
+    system: str
+    against: str
+    by: str
+    source: Source
+    figures: tuple[ClaimFigure, ...]
+    differs: str
+    against_source: Source | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

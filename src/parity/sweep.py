@@ -562,7 +562,7 @@ def _predict_chunk(rows: list[dict[str, Any]], variants: tuple[Variant, ...]) ->
 
 def _with_power_flags(flags: list[str], chip: Mapping[str, float], systems: Sequence[System | None]) -> list[str]:
     """A row's flags with each of its systems' power_flags where the row states tokens per kW, which rests on
-    the systems' power ('power assumed: 10.9 kW per mi300x-platform (8 x 750 W x 1.82)', as compare flags it)."""
+    the systems' power ('power assumed: 10.92 kW per mi300x-platform (8 x 750 W x 1.82)', as compare flags it)."""
     if math.isnan(chip["output_tokens_per_s_per_kw"]):
         return flags
     raised = [f.text for system in systems if system is not None for f in power_flags(system)]

@@ -234,11 +234,13 @@ def what_if_changes(system: System) -> str:
 
 
 def power_figure(system: System) -> str:
-    """[W] the system's power in words: to three figures ('11.7 kW'), and in full where a what-if derived it from the
-    catalog's (hardware.what_if: its note states the arithmetic, which then adds up as printed: '8.45 kW' from
-    '11.65 kW less 8 x 400 W', where 3 figures wrote '11.7 kW - 8 x 400 W': report-only tester fuzzCC 4)."""
-    record = system.source_of("power_w")
-    return format_si(system.power_w, "w", digits=WHAT_IF_DIGITS if record and record.source.id == "what-if" else 3)
+    """[W] the system's power in words, to as many figures as the catalog stores it (3 at least, WHAT_IF_DIGITS at
+    most: '559 kW', '11.65 kW', '5.824 kW'), so that a figure built on it adds up as printed: a fleet's MW (2,699
+    atlas-800-a3 x 11.65 kW = 31.4 MW, where '11.7 kW' gave 31.6: report-only tester fixeg 5), a what-if's derived
+    power ('8.45 kW' from '11.65 kW less 8 x 400 W': fuzzCC 4)."""
+    value = system.power_w
+    digits = next((d for d in range(3, WHAT_IF_DIGITS) if float(f"{value:.{d}g}") == value), WHAT_IF_DIGITS)
+    return format_si(value, "w", digits=digits)
 
 
 WHAT_IF_DIGITS = 6  # significant figures of a what-if's derived figures and the catalog figures they come from
@@ -388,7 +390,7 @@ def specs_flag(chip: Chip) -> Flag | None:
 
 def power_flags(system: System) -> tuple[Flag, ...]:
     """The flag of a system whose power is parity's assumption (its source's kind), which every per-kW and megawatt
-    figure of it rests on: 'power assumed: 8.01 kW per hgx-b30a (8 x 550 W x 1.82)'; none where a source states it."""
+    figure of it rests on: 'power assumed: 8.008 kW per hgx-b30a (8 x 550 W x 1.82)'; none where a source states it."""
     record = system.source_of("power_w")
     if record is None or record.source.kind != "assumption":
         return ()

@@ -1,6 +1,7 @@
 """The catalog: chips, systems, models, calibrations, engine profiles and measurements read from
 parity's data folder (and the user's) into frozen values. This package is the only file reader."""
 
+from parity.catalog.claims import claim, claims
 from parity.catalog.files import (as_written, close_matches, data_dir, in_effect, is_user, name_key, user_dir,
                                   user_files)
 from parity.catalog.hardware import Entry, chip, chips, families, resolve, sources, system, system_for, systems
@@ -18,7 +19,7 @@ from parity.catalog.stacks import fit_text, fitted_parameters, maturity_note, st
 from parity.catalog.speculation import (MOST_MTP_DRAFTS, MtpAcceptance, default_mtp, mtp_acceptance, mtp_drafts,
                                         mtp_flags, mtp_setting)
 
-__all__ = ["data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
+__all__ = ["claim", "claims", "data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
            "resolve", "Entry", "families", "family_chain", "derived_prior", "engine_for", "engine_on", "engine_text",
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "models", "model",
            "ModelEntry", "calibrations", "calibration", "prior_calibration",

@@ -24,16 +24,17 @@ from parity.model import Model
 from parity.export import Screened, decisions, eccn_shown, kept_by_text, near_footnote, screen
 from parity.policy import LETTER_CAPTION, LETTER_RULE, RULES, ZONE_NA, assess
 from parity.report.accuracy_section import accuracy_section
+from parity.report.claims import claim_html
 from parity.report.frontier import frontier as searched_frontier
 from parity.report.markup import catalog_id, esc, figure, in_words, num, rate, sentence, table, times
 from parity.report.notes import assumptions_html, flags_caption, group_assumptions, legend, power_basis, \
-    without_mtp_hint
+    rows_assumptions, without_mtp_hint
 from parity.report.page import GENERATOR, SCRIPT, STYLE
 from parity.report.plots import frontier_png, roofline_png, timeline_png
 from parity.report.tables import money, ratio_number, reached, scaled, write_atomic
 from parity.report.timeline import simulated_run
 
-__all__ = ["ReportSpec", "build_report", "check_spec"]
+__all__ = ["ReportSpec", "build_report", "check_spec", "nodes_heading"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +90,16 @@ class _Page:
         """A section under an <h2 id=anchor>, listed in the page's contents (heading: HTML, already escaped)."""
         self.contents.append((anchor, heading))
         self.sections.append(f"<h2 id='{anchor}'>{heading}</h2>{body}")
+
+    def claim(self, system: System, baseline: System) -> str:
+        """The headline claim about `system` against `baseline` in its source's own figures (claims.claim_html),
+        its sources cited; '' where the catalog records none (other --supernodes)."""
+        said = catalog.claim(system.id)
+        if said is None or said.against != baseline.id:
+            return ""
+        for source in filter(None, (said.source, said.against_source)):
+            self.sources[source.id] = (source.kind, source.title, source.url)
+        return claim_html(said, system, baseline)
 
     def cite(self, item: Chip | System) -> None:
         for record in item.provenance:
@@ -150,6 +161,15 @@ def _interval(row: Comparison, key: str) -> str:
     if low != low or high != high:
         return ""
     return f"<br><small style='white-space:nowrap'>{ratio_number(low)}-{ratio_number(high)}</small>"
+
+
+def nodes_heading(systems: Sequence[System]) -> str:
+    """What the node tables hold, by their systems' chips: '8-chip nodes' where every system has 8, else 'Systems of
+    8, 16 and 72 chips' (a heading of 8-chip nodes over an NVL72: report-only tester fixeg 3)."""
+    counts = [f"{n:,}" for n in sorted({s.chips for s in systems})]
+    if len(counts) == 1:
+        return f"{counts[0]}-chip nodes"
+    return f"Systems of {', '.join(counts[:-1])} and {counts[-1]} chips"
 
 
 def _mtp_words(model: Model) -> str:
@@ -228,10 +248,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     page.record("cloudmatrix", headline, model)
     page.section(
         "cloudmatrix", "CloudMatrix 384 against GB200 NVL72",
-        f"<p>Claim (SemiAnalysis, 2025-04-16): CloudMatrix 384 beats the NVL72 on system compute "
-        f"({times(cm.spec_ratios['system_bf16'])} BF16) and memory ({times(cm.spec_ratios['system_memory'])}) at about "
-        f"{times(cm.spec_ratios['system_power'])} the power, with each 910C about {times(cm.spec_ratios['bf16'])} of a "
-        f"Blackwell GPU in BF16. On {esc(model.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target"
+        page.claim(pair[0], pair[1])
+        + f"<p>On {esc(model.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target"
         f"{_mtp_words(model)} parity predicts {_ratios_words(cm, 'cm-per-system')} "
         f"(ratios to {esc(spec.supernodes[1])}; the table's x columns divide by it).</p>"
         + _comparison_table(headline, all_systems, model))
@@ -244,11 +262,10 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     page.record("atlas-950", roadmap, model)
     page.section(
         "atlas-950", "Atlas 950 SuperPoD against Vera Rubin NVL144 (announced figures)",
-        "<p>Huawei's claim (Huawei Connect 2025): 56.8x the NPUs, 6.7x the compute, 15x the memory of NVIDIA's "
-        f"NVL144. From the catalog: {times(atlas.spec_ratios['system_bf16'])} system BF16 and "
-        f"{times(atlas.spec_ratios['system_memory'])} memory. On {esc(model.name)} parity predicts "
-        f"{_ratios_words(atlas)}. Both systems are announced, not shipping: every number here rests on keynote "
-        "figures and on parity's derivations and assumptions where the keynotes give none (parity show).</p>"
+        page.claim(pair[0], pair[1])
+        + f"<p>On {esc(model.name)} parity predicts {_ratios_words(atlas)}. Both systems are announced, not shipping: "
+        "every number here rests on keynote figures and on parity's derivations and assumptions where the keynotes "
+        "give none (parity show).</p>"
         + _comparison_table(roadmap, all_systems, model))
 
     step("China-market nodes")
@@ -258,7 +275,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         used = nodes[0].baseline or spec.nodes[0]
         against = used if used == spec.nodes[0] else f"{used}; {spec.nodes[0]} cannot run it"
         page.record(anchor, nodes, m)
-        page.section(anchor, f"8-chip nodes on {esc(m.name)} (ratios to {esc(against)})",
+        page.section(anchor, f"{nodes_heading([all_systems[s] for s in spec.nodes])} on {esc(m.name)} (ratios to "
+                             f"{esc(against)})",
                      f"<p>Is each chip at parity with the {esc(all_systems[used].chip.name)}? Each system serves "
                      f"{esc(m.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target{_mtp_words(m).rstrip(',')} in its "
                      f"best configuration; x per chip above 1.00x: each of its chips delivers more output tokens/s "
@@ -353,7 +371,7 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                                              f"<br><small class='id'>{p.chips_low:,}-{p.chips_high:,}</small>"),
                    reached(num)(p.systems), reached(scaled(1e6, zeros=True))(p.power_w),
                    money(p.cost_usd).replace(" ", "&nbsp;"), esc(p.note) or "&nbsp;"] for p, kind in zip(plans, kinds)]
-    page.more["fleet"] = without_mtp_hint(plans[0].assumptions, model)
+    page.more["fleet"] = rows_assumptions([(p.system, without_mtp_hint(p.assumptions, model)) for p in plans])
     page.section(
         "fleet", f"Fleet: {in_words(spec.fleet_demand_tokens_per_day)} tokens a day of {esc(model.name)}",
         f"<p>The chips, systems, power and cost that serve the demand on each chip's system, at the targets above. "

@@ -18,7 +18,7 @@ from parity.memory import vision_note
 from parity.model import Model
 
 __all__ = ["NO_POWER_ERROR", "Assumptions", "assumptions_html", "flags_caption", "group_assumptions", "legend",
-           "model_flags_text", "power_basis", "without_mtp_hint"]
+           "model_flags_text", "power_basis", "rows_assumptions", "without_mtp_hint"]
 
 # what a per-kW interval leaves out where a system's power is parity's assumption (its 'power assumed' flag): the
 # interval is the per-chip one scaled by the systems' power, fixed figures (Comparison.interval_of)
@@ -121,6 +121,20 @@ def without_mtp_hint(lines: Sequence[str], model: Model) -> tuple[str, ...]:
            f"no published MTP acceptance of {model.name} is recorded")
     hint = catalog.mtp_setting(model, 0)[1]
     return tuple(f"no multi-token prediction ({why})" if line == hint else line for line in lines)
+
+
+def rows_assumptions(rows: Sequence[tuple[str, Sequence[str]]]) -> tuple[str, ...]:
+    """A table's assumptions from each row's (`rows`: its label and its lines): those every row holds, once, then
+    each other line with the rows it holds for, 'only atlas-800-a3: CANN software maturity: ...', so that one row's
+    line is neither read as every row's nor lost where that row is not the first (the fleet's were its first row's
+    alone: report-only tester fixeg 4)."""
+    shared = [x for x in (rows[0][1] if rows else ()) if all(x in lines for _, lines in rows)]
+    some: dict[str, list[str]] = {}
+    for label, lines in rows:
+        for line in lines:
+            if line not in shared:
+                some.setdefault(line, []).append(label)
+    return (*shared, *(f"only {', '.join(dict.fromkeys(labels))}: {line}" for line, labels in some.items()))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
