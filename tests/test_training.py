@@ -634,8 +634,8 @@ def test_compare_sizes_a_training_job_as_train_does() -> None:
     assert ("2.27x BF16 per chip; predicted at this job size, where memory binds hgx-h100's layout (its note), 3.09x "
             "the training tokens/s per chip and per system") in text
     assert ("'memory binds at N chips: ZeRO-3, full recompute': the system's fastest layout that fits needs these "
-            "memory savings at this job size, each costing time, so its per-chip rate and every ratio to it hold for "
-            "this size alone") in text
+            "memory savings at this job size (no layout without one fits within 5% of its rate), each costing time, so "
+            "its per-chip rate and every ratio to it hold for this size alone") in text
     assert ("jobs of one size, so that per-chip rates compare chips, not job sizes: the most of the fewest chips each "
             "system needs (1, 2, 4 ... 128 whole systems on which a layout fits, as 'parity train' sizes a job), rounded "
             "up to whole systems of each (here 16 chips; 'on N systems' in the note; --chips sets the count)") in text

@@ -22,7 +22,7 @@ from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, FORMAT_NAME, SIM_CLIE
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Comparison, compare, even_text, \
-    format_label, quotient_intervals, spec_bases, without_even_text
+    SAVINGS_AS_GOOD, format_label, quotient_intervals, spec_bases, without_even_text
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, refusal, rule_fields, screen
 from parity.hardware import System
@@ -482,7 +482,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                       (f"{specs}; throughput predicted in each system's "
                        f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "
                        + ("'memory binds at N chips: ZeRO-3, full recompute': the system's fastest layout that fits "
-                          "needs these memory savings at this job size, each costing time, so its per-chip rate and "
+                          "needs these memory savings at this job size (no layout without one fits within "
+                          f"{SAVINGS_AS_GOOD:.0%} of its rate), each costing time, so its per-chip rate and "
                           "every ratio to it hold for this size alone (in brackets: its rate on a job of twice the "
                           "whole systems, with less to hold per chip); " if any(r.memory_bound for r in results)
                           else "")
