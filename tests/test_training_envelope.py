@@ -19,3 +19,58 @@ def test_a_job_smaller_than_its_system_says_it_asked_for_fewer_chips() -> None:
         assert "no layout divides" not in row.note and "memory binds" not in row.note
         assert row.memory_bound == ()
     assert row.layout == "tp2-pp1-dp256-mb1-zero3" and round(row.tokens_per_s_per_chip, 1) == 911.7
+
+
+def test_the_published_runs_envelope_is_read_from_the_shipped_rows() -> None:
+    """The 67 scored runs of training_published.csv (the OPT reference row left out) reach cp 2 (NeMo's and Megatron
+    Bridge's Llama runs), keep every TP group within one scale-up domain (tp 8 of an 8-GPU node, tp 12 of a TPU v4
+    slice's 3,072) and at most MegaScale's 12,288 A100s."""
+    from parity.uncertainty import ENVELOPE_CHIPS_FACTOR, TrainingEnvelope, training_envelope
+    assert training_envelope() == TrainingEnvelope(cp=2, tp_domains=1, chips=12_288, runs=67)
+    assert ENVELOPE_CHIPS_FACTOR == 2.0
+
+
+def test_layouts_past_the_published_runs_are_flagged() -> None:
+    """The tester's three layouts printed 'outside what was validated: no' (finding 3): cp 16 on 16,384 H100s, TP 16
+    over two 8-GPU nodes, and 1,048,576 H100s at cp 16 (85x the largest run). Each is flagged; a layout inside the
+    envelope (tp 8, cp 2 on up to twice 12,288 chips) is not."""
+    from parity.training import TrainingLayout
+    from parity.uncertainty import training_flags
+    h100, llama = catalog.system("hgx-h100"), catalog.model("llama-3.1-70b")
+
+    def said(**degrees: int) -> list[str]:
+        return [f.text for f in training_flags(h100, llama, 8192, "bf16", [TrainingLayout(**degrees)])]
+    runs = "the 67 scored published runs"
+    assert said(tp=2, pp=16, cp=16, dp=32) == [f"context parallel 16: {runs} checked cp up to 2"]
+    assert said(tp=16, dp=4) == [f"tensor parallel 16 over 2 scale-up domains of 8 ranks: {runs} kept each TP group "
+                                 "within 1 scale-up domain"]
+    assert said(tp=8, pp=64, cp=16, dp=128) == [f"context parallel 16: {runs} checked cp up to 2",
+                                                f"1,048,576 chips: over 2 times the largest of {runs} (12,288)"]
+    assert said(tp=8, pp=8, cp=2, dp=96) == [] and said(tp=8, pp=8, cp=2, dp=192) == []  # 12,288 and 24,576 chips
+    assert said(tp=8, pp=8, cp=2, dp=193) == [f"24,704 chips: over 2 times the largest of {runs} (12,288)"]
+
+
+def test_a_flagged_layout_takes_the_doubled_band() -> None:
+    """Llama-3.1-70B on 64 H100s at TP 16: 820.5 tokens/s per chip, whose 80% interval was NVIDIA's band,
+    596.2-1,049.6; flagged, it is twice as wide in log, 449.3-1,392.7 (as any flagged training run)."""
+    import json
+    from click.testing import CliRunner
+    from parity.cli import cli
+    out = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64",
+                                   "--tp", "16", "--format", "json"]).output
+    data = json.loads(out)
+    assert round(data["tokens_per_s_per_chip"], 1) == 820.5
+    assert (round(data["tokens_per_s_per_chip_low"], 1), round(data["tokens_per_s_per_chip_high"], 1)) == (
+        449.3, 1392.7)
+
+
+def test_the_model_page_states_one_training_band_threshold() -> None:
+    """docs/model.md said a vendor with fewer than 10 runs takes the widest training band in one place and fewer than
+    5 in another (finding 6); the fit's TRAINING_MIN_RUNS, which data/training_ratio_uncertainty.toml records, is 10.
+    (Serving's ratio bands take 5 rows, a different threshold.)"""
+    import re
+    from pathlib import Path
+    from parity.crossvendor_training import TRAINING_MIN_RUNS
+    page = " ".join((Path(__file__).parent.parent / "docs" / "model.md").read_text().split())
+    said = re.findall(r"a vendor with fewer than (\d+) runs takes? the widest band", page)
+    assert TRAINING_MIN_RUNS == 10 and said == ["10", "10"]
