@@ -171,10 +171,10 @@ def test_json_carries_every_field() -> None:
     (row,) = json.loads(out)
     assert list(row) == ["chip", "system", "model", "precision", "seq_len", "global_batch", "tokens", "deadline_s",
                          "chips", "training_chips", "systems", "layout", "tokens_per_s_per_chip",
-                         "tokens_per_s_per_chip_low", "tokens_per_s_per_chip_high", "mfu", "train_time_s",
-                         "train_time_s_low", "train_time_s_high", "chip_hours", "power_w", "energy_j", "cost_usd",
-                         "price_source", "power_source", "meets_deadline", "most_useful_chips", "binding", "note",
-                         "flags", "assumptions", "eccn_3a090", "eccn_3a090_possible", "near_lines", "rule",
+                         "tokens_per_s_per_chip_low", "tokens_per_s_per_chip_high", "mfu", "mfu_peak", "mfu_bf16",
+                         "train_time_s", "train_time_s_low", "train_time_s_high", "chip_hours", "power_w", "energy_j",
+                         "cost_usd", "price_source", "power_source", "meets_deadline", "most_useful_chips", "binding",
+                         "note", "flags", "assumptions", "eccn_3a090", "eccn_3a090_possible", "near_lines", "rule",
                          "rule_why", "rule_dropped"]  # the export class, as serving's rows and policy's records
     assert row["eccn_3a090"] == "3A090.a.1"
     assert (row["chips"], row["systems"], row["binding"]) == (64, 8, "units")

@@ -3,6 +3,8 @@ envelope, times and units (report-only tester, training-infrastructure lead)."""
 
 from __future__ import annotations
 
+import pytest
+
 from parity import catalog
 from parity.compare import compare
 
@@ -74,3 +76,22 @@ def test_the_model_page_states_one_training_band_threshold() -> None:
     page = " ".join((Path(__file__).parent.parent / "docs" / "model.md").read_text().split())
     said = re.findall(r"a vendor with fewer than (\d+) runs(?:, [^,]+,)? takes the widest band", page)
     assert TRAINING_MIN_RUNS == 10 and said == ["10", "10"]
+
+
+@pytest.mark.e2e
+def test_a_training_fleet_names_the_peak_each_mfu_divides_by() -> None:
+    """FP8 on an H800 divides by its FP8 peak, on the 910C (no FP8 unit) by its BF16 one; the fleet's MFU column mixed
+    them and said neither (finding 4). Its caption names each row's peak, as compare's does, and JSON carries
+    mfu_peak and mfu_bf16 (the H800's 30.8% of FP8 is 61.7% of its BF16 peak)."""
+    import json
+    from click.testing import CliRunner
+    from parity.cli import cli
+    args = ["fleet", "--workload", "train", "--model", "llama-3.1-8b", "--tokens", "1e12", "--units", "384",
+            "--precision", "fp8", "--chips", "nvidia-h800-sxm,cloudmatrix-384", "--processes", "1"]
+    rows = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).output)
+    assert [(r["system"], r["mfu_peak"], round(r["mfu"], 3), round(r["mfu_bf16"], 3)) for r in rows] == [
+        ("hgx-h800", "fp8", 0.308, 0.617), ("cloudmatrix-384", "bf16", 0.439, 0.439)]
+    text = " ".join(CliRunner().invoke(cli, args).output.split())
+    assert ("MFU: model FLOP/s (6N + 12LHQT) per chip over the chip's dense peak in the math its format runs on, "
+            "which differs by row: FP8 for hgx-h800; BF16 for cloudmatrix-384 (mfu_bf16 in --format json divides "
+            "every row by the BF16 peak).") in text

@@ -71,7 +71,9 @@ class TrainingFleet:
     tokens_per_s_per_chip: float | None
     tokens_per_s_per_chip_low: float | None = None
     tokens_per_s_per_chip_high: float | None = None
-    mfu: float | None
+    mfu: float | None  # model FLOP/s per chip over the dense peak of `mfu_peak`, the math the format runs on
+    mfu_peak: str = ""  # bf16, fp8 ...: FP8 where the chip has it, BF16 where it emulates FP8 (the 910C)
+    mfu_bf16: float | None = None  # the same over the BF16 peak, whatever the format (one denominator for every chip)
     train_time_s: float
     train_time_s_low: float | None = None
     train_time_s_high: float | None = None
@@ -368,7 +370,8 @@ def _row(system: System, model: Model, tokens: float, deadline_s: float | None, 
         layout=str(result.layout) if layouts else "-",
         tokens_per_s_per_chip=rate, tokens_per_s_per_chip_low=rates and rates[0],
         tokens_per_s_per_chip_high=rates and rates[1],
-        mfu=None if result is None else float(result.mfu), train_time_s=time_s,
+        mfu=None if result is None else float(result.mfu), mfu_peak="" if result is None else result.peak_math,
+        mfu_bf16=None if result is None else float(result.mfu_bf16), train_time_s=time_s,
         train_time_s_low=times and times[0], train_time_s_high=times and times[1],
         chip_hours=chips * time_s / 3600.0 if chips else 0.0, power_w=power_w,
         energy_j=power_w * time_s if chips else 0.0, cost_usd=None if price is None else chips * price,
