@@ -369,7 +369,7 @@ def test_whole_racks_no_layout_divides_train_on_most_of_their_chips_where_that_i
     assert row.tokens_per_s_per_chip == pytest.approx(18166.35, abs=0.05)
     assert row.note == ("no layout divides the 792 chips of 11 gb200-nvl72: trains on 768 of them, the rest idle and "
                         "counted; 1,000 chips hold 13 whole gb200-nvl72; no layout divides all 936 chips: trains on "
-                        "768, the fastest count found below (0.8 days)")
+                        "768, the fastest count found below (0.830 days)")
 
 
 def test_a_cap_whose_own_layout_is_slow_trains_on_fewer_systems() -> None:

@@ -95,3 +95,25 @@ def test_a_training_fleet_names_the_peak_each_mfu_divides_by() -> None:
     assert ("MFU: model FLOP/s (6N + 12LHQT) per chip over the chip's dense peak in the math its format runs on, "
             "which differs by row: FP8 for hgx-h800; BF16 for cloudmatrix-384 (mfu_bf16 in --format json divides "
             "every row by the BF16 peak).") in text
+
+
+def test_small_figures_keep_their_digits() -> None:
+    """A figure whose places leave fewer than two significant ones takes three (finding 5): 0.0167 days read '0.0',
+    a step of 0.082-0.144 s '(0.1-0.1)'; figures that keep two or more read as before."""
+    from parity.units import places_text
+    assert [places_text(v, 1) for v in (0.0167, 0.082, 0.144, 3.8, 28.44, 1392.7)] == [
+        "0.0167", "0.0820", "0.144", "3.8", "28.4", "1,392.7"]
+    assert places_text(0.105, 3) == "0.105" and places_text(0.0, 1) == "0.00"
+
+
+def test_a_short_training_run_prints_its_days_and_interval() -> None:
+    """Qwen3-0.6B on 8 H100s trains 1e9 tokens in 0.0167 days, as fleet prints it, where train printed '0.0 days';
+    the 80% interval no longer collapses, and fleet's note gives the same figure."""
+    from click.testing import CliRunner
+    from parity.cli import cli
+    out = CliRunner().invoke(cli, ["train", "--model", "qwen3-0.6b", "--system", "hgx-h100", "--chips", "8",
+                                   "--tokens", "1e9"], env={"COLUMNS": "120"}).output
+    assert "time to train 1e+09 tokens (80% interval)               0.0167 days (0.0131-0.0230)" in out
+    out = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "1048576",
+                                   "--tp", "8", "--pp", "64", "--cp", "16"], env={"COLUMNS": "120"}).output
+    assert "0.105 s (0.0620-0.192)" in out  # flagged past the runs' envelope: the band doubled
