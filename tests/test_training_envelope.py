@@ -117,3 +117,19 @@ def test_a_short_training_run_prints_its_days_and_interval() -> None:
     out = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "1048576",
                                    "--tp", "8", "--pp", "64", "--cp", "16"], env={"COLUMNS": "120"}).output
     assert "0.105 s (0.0620-0.192)" in out  # flagged past the runs' envelope: the band doubled
+
+
+def test_a_multi_die_runs_memory_terms_say_they_are_a_dies() -> None:
+    """Llama-3.1-70B on a CloudMatrix 384: memory_bytes_per_chip is a 910C package's (123.2 GB), the memory terms a
+    die's (61.6 GB, as the table's 'memory per die'); memory_per says so (finding 7), 'chip' on an H100."""
+    import json
+    from click.testing import CliRunner
+    from parity.cli import cli
+
+    def train(system: str, chips: str) -> dict:
+        return json.loads(CliRunner().invoke(cli, ["train", "--model", "llama-3.1-70b", "--system", system, "--chips",
+                                                   chips, "--format", "json"]).output)
+    data = train("cloudmatrix-384", "384")
+    assert data["memory_per"] == "die" and round(data["memory_bytes_per_chip"] / 1e9, 1) == 123.2
+    assert round(sum(data["memory"].values()) / 1e9, 1) == round(data["memory_bytes_per_die"] / 1e9, 1) == 61.6
+    assert train("hgx-h100", "64")["memory_per"] == "chip"

@@ -53,7 +53,10 @@ def _memory_fields(r: TrainingResult) -> dict[str, float]:
 
 
 def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
-    """The JSON of one priced layout (SI units); `memory` holds one rank's terms (a die's where each die is one)."""
+    """The JSON of one priced layout (SI units); `memory` holds one rank's terms (a die's where each die is one), and
+    `memory_per` says whose ('die' or 'chip', as the table's 'memory per die' row): a 910C's terms summed to a die's
+    61.6 GB beside a package's memory_bytes_per_chip of 123.2 GB, and their keys did not say so (report-only tester,
+    training-infrastructure lead 7)."""
     memory = {f"{k.replace(' ', '_')}_bytes": float(v) for k, v in r.memory.terms().items()}
     layout = r.layout
     return {
@@ -74,7 +77,8 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
         "mfu_bf16": float(r.mfu_bf16),
         "model_flops_per_token": float(r.model_flops_per_token), "bubble_fraction": float(r.bubble_fraction),
         "breakdown": {key: float(getattr(r, key)) for key, _ in _BREAKDOWN},
-        **_memory_fields(r), "memory": memory, "memory_pipeline_rank": int(r.memory.pipeline_rank),
+        **_memory_fields(r), "memory": memory, "memory_per": rank_holder(r.dies),
+        "memory_pipeline_rank": int(r.memory.pipeline_rank),
         "fits": bool(r.fits), "shortfall_bytes": float(r.shortfall_bytes),
         "biggest_memory_term": r.memory.biggest_term(), "note": _fit_note(r),
         "train_tokens": tokens, "time_to_train_s": float(r.time_to_train_s(tokens)),
