@@ -133,3 +133,21 @@ def test_a_multi_die_runs_memory_terms_say_they_are_a_dies() -> None:
     assert data["memory_per"] == "die" and round(data["memory_bytes_per_chip"] / 1e9, 1) == 123.2
     assert round(sum(data["memory"].values()) / 1e9, 1) == round(data["memory_bytes_per_die"] / 1e9, 1) == 61.6
     assert train("hgx-h100", "64")["memory_per"] == "chip"
+
+
+def test_degrees_that_do_not_divide_the_chips_are_named_without_a_floored_dp() -> None:
+    """--tp 8 --pp 3 on 64 H100s read 'got 8 x 3 x 1 x 2 = 48', a dp 2 the user never gave (finding 9): the degree
+    that does not divide what the others leave is named; a dp given keeps the layout's own sentence."""
+    from click.testing import CliRunner
+    from parity.cli import cli
+
+    def said(*args: str) -> tuple[int, str]:
+        run = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-70b", "--system", "hgx-h100", "--chips", "64",
+                                       *args])
+        return run.exit_code, " ".join(run.output.split())
+    assert said("--tp", "8", "--pp", "3") == (2, "parity: error: --pp 3 does not divide 64 / 8 = 8: dp, not given, "
+                                                 "is what the degrees leave of the chips (64)")
+    assert said("--tp", "3") == (2, "parity: error: --tp 3 does not divide the chips (64): dp, not given, is what "
+                                    "the degrees leave of them")
+    assert said("--tp", "8", "--pp", "3", "--dp", "2") == (2, "parity: error: tp x pp x cp x dp must equal the chips "
+                                                              "(64), got 8 x 3 x 1 x 2 = 48")

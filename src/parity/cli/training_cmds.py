@@ -125,6 +125,23 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
     return [{"quantity": k, "value": v} for k, v in rows]
 
 
+def _check_dp_left(chips: int, dies: int, degrees: dict[str, int | None]) -> None:
+    """Refuses, naming the degree, a layout given without --dp whose degrees do not divide the ranks (chips x dies):
+    dp is what they leave, so '--pp 3 does not divide 64 / 8 = 8', where the layout's own check named a dp 2 parity
+    had floored to ('got 8 x 3 x 1 x 2 = 48': report-only tester, training-infrastructure lead 9)."""
+    left, over = chips * dies, []
+    whole = f"the ranks ({left}: {chips} chips of {dies} dies)" if dies > 1 else f"the chips ({left})"
+    for name, degree in degrees.items():
+        if degree is None:
+            continue
+        if left % degree:
+            of, leave = (f"{chips * dies} / {' x '.join(over)} = {left}", whole) if over else (whole, "them")
+            raise InfeasiblePlan(f"--{name} {degree} does not divide {of}: dp, not given, is what the degrees leave of "
+                                 f"{leave}")
+        left //= degree
+        over.append(str(degree))
+
+
 def _with_interval(data: dict[str, Any], label: str, key: str, decimals: int, bounds: int, unit: float = 1.0,
                    unit_text: str = "") -> tuple[str, str]:
     """The row of a priced layout's quantity: its value over `unit` to `decimals` places and `unit_text`, then its
@@ -298,6 +315,8 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     else:
         if pp_layout and virtual_stages is None:
             virtual_stages = max((layout_counts(pp_layout, most_layout_entries(the_model))["|"] + 1) // (pp or 1), 1)
+        if dp is None:
+            _check_dp_left(n, dies, {"tp": tp, "cp": cp, "pp": pp})
         base = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1,
                               dp=dp or max(1, n * dies // ((tp or 1) * (pp or 1) * (cp or 1))),
                               ep=ep or 1, etp=etp, virtual_stages=virtual_stages or 1, zero=1 if zero is None else zero,
