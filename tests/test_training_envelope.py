@@ -147,7 +147,7 @@ def test_degrees_that_do_not_divide_the_chips_are_named_without_a_floored_dp() -
         return run.exit_code, " ".join(run.output.split())
     assert said("--tp", "8", "--pp", "3") == (2, "parity: error: --pp 3 does not divide 64 / 8 = 8: dp, not given, "
                                                  "is what the degrees leave of the chips (64)")
-    assert said("--tp", "3") == (2, "parity: error: --tp 3 does not divide the chips (64): dp, not given, is what "
-                                    "the degrees leave of them")
+    assert said("--tp", "16", "--cp", "8") == (2, "parity: error: --cp 8 does not divide 64 / 16 = 4: dp, not given, "
+                                                   "is what the degrees leave of the chips (64)")
     assert said("--tp", "8", "--pp", "3", "--dp", "2") == (2, "parity: error: tp x pp x cp x dp must equal the chips "
                                                               "(64), got 8 x 3 x 1 x 2 = 48")

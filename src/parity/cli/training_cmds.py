@@ -315,8 +315,6 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
     else:
         if pp_layout and virtual_stages is None:
             virtual_stages = max((layout_counts(pp_layout, most_layout_entries(the_model))["|"] + 1) // (pp or 1), 1)
-        if dp is None:
-            _check_dp_left(n, dies, {"tp": tp, "cp": cp, "pp": pp})
         base = TrainingLayout(tp=tp or 1, pp=pp or 1, cp=cp or 1,
                               dp=dp or max(1, n * dies // ((tp or 1) * (pp or 1) * (cp or 1))),
                               ep=ep or 1, etp=etp, virtual_stages=virtual_stages or 1, zero=1 if zero is None else zero,
@@ -326,8 +324,13 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                               pp_first_layers=pp_first_layers, pp_last_layers=pp_last_layers,
                               activation_cache=activation_cache, optimizer_states=optimizer_states,
                               gradients=gradients, pp_layout=pp_layout, moe_dispatcher=moe_dispatcher)
-        result, picked = pick_training_layout(the_model, the_system, n, base, cal, profile,
-                                              vary_vp=virtual_stages is None, vary_recompute=recompute is None)
+        try:
+            result, picked = pick_training_layout(the_model, the_system, n, base, cal, profile,
+                                                  vary_vp=virtual_stages is None, vary_recompute=recompute is None)
+        except InfeasiblePlan as refusal:  # TrainingLayout.check's product refusal named the dp parity floored
+            if dp is None and str(refusal).startswith("tp x pp x cp x dp must equal"):
+                _check_dp_left(n, dies, {"tp": tp, "cp": cp, "pp": pp})
+            raise
         if not bool(result.fits) and not show_infeasible:
             raise InfeasiblePlan(f"{result.layout} {_fit_note(result)}; 'parity train' without a layout picks the "
                                  "fastest that fits (--show-infeasible prints this one anyway)")
