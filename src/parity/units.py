@@ -12,8 +12,8 @@ import re
 
 from parity.errors import UnitError
 
-__all__ = ["counted", "figure_text", "places_text", "parse", "read_number", "duration_s", "duration_text", "share_text", "format_si",
-           "whole", "DIMENSIONS"]
+__all__ = ["counted", "figure_text", "places_text", "parse", "read_number", "duration_s", "duration_text",
+           "share_text", "format_si", "whole", "DIMENSIONS"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
