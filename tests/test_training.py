@@ -364,15 +364,15 @@ def test_train_breakdown_adds_up_to_the_step(args: tuple[str, ...]) -> None:
 def test_train_search_csv_has_the_single_run_columns_after_the_rank(tmp_path: Path) -> None:
     """`train --search --format csv` had 7 columns (rank, layout, step_s, ...) against the single run's 68 (with ranks
     and dies_per_chip): no layout_tp, no fits, no memory terms or breakdown to filter on. Each row is now the single
-    run's CSV record (69 columns with memory_pipeline_rank, 84 with the 80% intervals of 7 quantities and their basis)
-    after its rank; the first is the layout `train` picks without --search, at the same step time. --out x.csv
-    alike."""
+    run's CSV record (69 columns with memory_pipeline_rank, 84 with the 80% intervals of 7 quantities and their
+    basis, 85 with memory_per) after its rank; the first is the layout `train` picks without --search, at the same
+    step time. --out x.csv alike."""
     args = ("train", "--model", "llama-3.1-8b", "--system", "hgx-h100")
     code, out, _ = run(*args, "--search", "--top", "3", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     _, single, _ = run(*args, "--format", "csv")
     (one,) = csv.DictReader(io.StringIO(single))
-    assert code == 0 and len(rows) == 3 and list(rows[0]) == ["rank", *one] and len(one) == 84
+    assert code == 0 and len(rows) == 3 and list(rows[0]) == ["rank", *one] and len(one) == 85
     assert [r["rank"] for r in rows] == ["1", "2", "3"] and all(r["fits"] == "True" for r in rows)
     assert (rows[0]["layout_name"], rows[0]["step_s"], rows[0]["breakdown_compute_s"]) == (
         one["layout_name"], one["step_s"], one["breakdown_compute_s"])
@@ -634,8 +634,8 @@ def test_compare_sizes_a_training_job_as_train_does() -> None:
     assert ("2.27x BF16 per chip; predicted at this job size, where memory binds hgx-h100's layout (its note), 3.09x "
             "the training tokens/s per chip and per system") in text
     assert ("'memory binds at N chips: ZeRO-3, full recompute': the system's fastest layout that fits needs these "
-            "memory savings at this job size, each costing time, so its per-chip rate and every ratio to it hold for "
-            "this size alone") in text
+            "memory savings at this job size (no layout without one fits within 5% of its rate), each costing time, so "
+            "its per-chip rate and every ratio to it hold for this size alone") in text
     assert ("jobs of one size, so that per-chip rates compare chips, not job sizes: the most of the fewest chips each "
             "system needs (1, 2, 4 ... 128 whole systems on which a layout fits, as 'parity train' sizes a job), rounded "
             "up to whole systems of each (here 16 chips; 'on N systems' in the note; --chips sets the count)") in text

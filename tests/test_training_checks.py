@@ -69,9 +69,12 @@ def test_a_search_flags_each_layout_and_the_caption_names_the_rows() -> None:
             "--global-batch", "128", "--search", "--zero", "3")
     data = _train_json(*args)
     assert data["best"][0]["layout"]["name"] == "tp2-pp1-cp2-dp16-mb1-zero3" and data["flags"] == []
-    assert [(b["layout"]["pp"], b["flags"]) for b in data["best"]] == [(1, [])] * 6 + [(8, [said])] * 4
+    cp = "context parallel {}: the 67 scored published runs checked cp up to 2".format  # past the runs' envelope
+    assert [(b["layout"]["pp"], b["flags"]) for b in data["best"]] == [(1, [])] * 3 + [
+        (1, [cp(4)]), (1, [cp(4)]), (1, [cp(8)])] + [(8, [said])] * 3 + [(8, [said, cp(4)])]
     table = " ".join(CliRunner().invoke(cli, ["train", *args], env={"COLUMNS": "200"}).output.split())
     assert f"Outside what was validated, rows 7-10 only (not the best): {said}. Assumptions:" in table
+    assert f"Outside what was validated, rows 4-5, 10 only (not the best): {cp(4)}." in table
     assert "Outside what was validated" not in CliRunner().invoke(cli, ["train", *args, "--top", "3"]).output
 
 

@@ -31,6 +31,7 @@ from parity.parallel import map_chunks
 from parity.training.search import SYSTEM_MULTIPLES, search_dividing
 from parity.training.step import TrainingResult
 from parity.uncertainty import flag_note, power_flags, training_flags, training_interval
+from parity.units import places_text
 
 __all__ = ["TrainingFleet", "plan_training_fleet"]
 
@@ -71,7 +72,9 @@ class TrainingFleet:
     tokens_per_s_per_chip: float | None
     tokens_per_s_per_chip_low: float | None = None
     tokens_per_s_per_chip_high: float | None = None
-    mfu: float | None
+    mfu: float | None  # model FLOP/s per chip over the dense peak of `mfu_peak`, the math the format runs on
+    mfu_peak: str = ""  # bf16, fp8 ...: FP8 where the chip has it, BF16 where it emulates FP8 (the 910C)
+    mfu_bf16: float | None = None  # the same over the BF16 peak, whatever the format (one denominator for every chip)
     train_time_s: float
     train_time_s_low: float | None = None
     train_time_s_high: float | None = None
@@ -309,7 +312,7 @@ def _sized(system: System, model: Model, tokens: float, deadline_s: float | None
                else "no layout divides the model and the global batch")
         return _row(system, model, tokens, deadline_s, 0, None, precision, seq_len, "no fit", why,
                     global_batch=global_batch)
-    days = f"{_time_s(chosen, tokens) / SECONDS_PER_DAY:,.1f} days"
+    days = f"{places_text(_time_s(chosen, tokens) / SECONDS_PER_DAY, 1)} days"
     useful = chosen.chips if binding in ("batch", "scale") else None  # those that train, not the idle beside them
     idle = (f"no layout divides the {k_best * per_system:,} chips of {'one' if k_best == 1 else f'{k_best:,}'} "
             f"{system.id}: trains on {chosen.chips:,} of them, the rest idle and counted"
@@ -338,7 +341,7 @@ def _sized(system: System, model: Model, tokens: float, deadline_s: float | None
         why = "; ".join([f"the deadline needs {k_best * per_system:,} chips", *limits]) if limits else ""
     if faster_below:  # the cap's own layout is slower than a count below it
         why = (f"{'; '.join(limits)}, but {k_best * per_system:,} chips train faster than all "
-               f"{cap * per_system:,} ({days}, against {_time_s(price(cap), tokens) / SECONDS_PER_DAY:,.1f})")
+               f"{cap * per_system:,} ({days}, against {places_text(_time_s(price(cap), tokens) / SECONDS_PER_DAY, 1)})")
     elif binding != "deadline" and k_best != cap and binding not in ("batch", "scale"):  # the days are the count's
         why = why.replace(f" ({days})", "") + (f"; no layout divides all {cap * per_system:,} chips: trains on "
                                                 f"{chosen.chips:,}, the fastest count found below ({days})")
@@ -368,7 +371,8 @@ def _row(system: System, model: Model, tokens: float, deadline_s: float | None, 
         layout=str(result.layout) if layouts else "-",
         tokens_per_s_per_chip=rate, tokens_per_s_per_chip_low=rates and rates[0],
         tokens_per_s_per_chip_high=rates and rates[1],
-        mfu=None if result is None else float(result.mfu), train_time_s=time_s,
+        mfu=None if result is None else float(result.mfu), mfu_peak="" if result is None else result.peak_math,
+        mfu_bf16=None if result is None else float(result.mfu_bf16), train_time_s=time_s,
         train_time_s_low=times and times[0], train_time_s_high=times and times[1],
         chip_hours=chips * time_s / 3600.0 if chips else 0.0, power_w=power_w,
         energy_j=power_w * time_s if chips else 0.0, cost_usd=None if price is None else chips * price,
@@ -386,7 +390,7 @@ def _deadline_inside(deadline_s: float | None, times: tuple[float, float] | None
     if deadline_s is None or times is None or not times[0] <= deadline_s <= times[1]:
         return ""
     low, high = (t / SECONDS_PER_DAY for t in times)
-    return f"the deadline lies inside its 80% interval ({low:,.1f}-{high:,.1f} days)"
+    return f"the deadline lies inside its 80% interval ({places_text(low, 1)}-{places_text(high, 1)} days)"
 
 
 def plan_training_fleet(model: Model, systems: Sequence[System], tokens: float, deadline_s: float | None = None,

@@ -25,7 +25,7 @@ from parity.flags import Flag
 from parity.hardware import Calibration, Chip, System, chip_text, is_what_if, package_id, per_die
 from parity.model import Model
 from parity.plan import Layout
-from parity.units import format_si
+from parity.units import counted, format_si
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
            "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
@@ -33,7 +33,8 @@ __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "co
            "what_if_changes", "what_if_brief", "what_if_flag", "idle_units_flag", "power_figure", "calibration_label",
            "power_flags",
            "status_flag", "specs_flag", "ratio_band", "user_file_flag", "WIDEN_UNCALIBRATED", "widening",
-           "calibration_on_prior", "vendor_bands", "training_band", "training_interval", "TRAINING_INTERVAL_BASIS"]
+           "calibration_on_prior", "vendor_bands", "training_band", "training_interval", "TRAINING_INTERVAL_BASIS",
+           "ENVELOPE_CHIPS_FACTOR", "TrainingEnvelope", "training_envelope"]
 
 LEVEL = 0.8
 # engines that run on no other software stack than CUDA: TensorRT-LLM is NVIDIA's library for its GPUs (its docs'
@@ -493,7 +494,8 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     context window (context_flags, as serving says it), a chip with no measured calibration, one that is not
     shipping and one whose specs are assumed (as case_flags says them for serving), a format the chip
     emulates (assumed_emulation, as serving flags it), a chip family no published training run was measured on
-    (catalog.training_families), and ZeRO-3 with pipeline parallelism where no published run combines them."""
+    (catalog.training_families), ZeRO-3 with pipeline parallelism where no published run combines them, and a layout
+    past the published runs' envelope (_outside_envelope: cp, TP over scale-up domains, chips)."""
     chip = system.chip
     cal = catalog.calibration(chip)
     uncalibrated = _uncalibrated(chip, cal)
@@ -507,8 +509,71 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
                         f"training never checked on {family} (published runs measured on "
                         f"{', '.join(sorted(catalog.training_families()))})",
                         f"training unchecked on {family}"))
-    out += [_zero3_pipeline(layouts), _zero3_span(system, layouts)]
+    out += [_zero3_pipeline(layouts), _zero3_span(system, layouts), *_outside_envelope(system, layouts)]
     return tuple(f for f in out if f)
+
+
+# a training job on more than this many times the chips of the largest scored published run (MegaScale's 12,288
+# A100s) is flagged: its data-parallel all-reduces and scale-out fabric are extrapolated past one doubling of what was
+# measured (an assumption: the margin, not a measurement)
+ENVELOPE_CHIPS_FACTOR = 2.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingEnvelope:
+    """The widest layouts the scored published training runs (training_published.csv, calibration and holdout rows)
+    were measured at: cp the largest context-parallel degree, tp_domains the most scale-up domains one tensor-parallel
+    group spanned (in ranks of a die, hardware.per_die), chips the most chips of one run, runs how many."""
+
+    cp: int
+    tp_domains: int
+    chips: int
+    runs: int
+
+
+@functools.cache
+def training_envelope() -> TrainingEnvelope:
+    """The scored published runs' TrainingEnvelope, read once from the package's own training_published.csv (the
+    rows shipped with parity: cp 2, TP within one scale-up domain, 12,288 chips, 67 runs)."""
+    rows = [r for r in catalog.measurements("training_published") if r["split"] != "reference"]
+    return TrainingEnvelope(
+        cp=max(int(r["cp"]) for r in rows),
+        tp_domains=max(_tp_domains(catalog.system(r["system"]), int(r["tp"])) for r in rows),
+        chips=max(int(r["chips"]) for r in rows), runs=len(rows))
+
+
+def _tp_domains(system: System, tp: int) -> int:
+    """Scale-up domains one tensor-parallel group of `tp` ranks spans on `system` (ranks of a die)."""
+    return -(-tp // per_die(system).scale_up_domain_chips)
+
+
+def _outside_envelope(system: System, layouts: Sequence[Any]) -> list[Flag]:
+    """Flags where a training layout lies past the published runs' envelope (training_envelope): context parallel
+    above the largest measured cp, a tensor-parallel group over more scale-up domains than any measured run's (its
+    all-reduces run over scale-out, every layer), or more than ENVELOPE_CHIPS_FACTOR times the largest measured run's
+    chips. Layouts count ranks; a multi-die package's chips are its ranks over its dies."""
+    if not layouts:
+        return []
+    edge, out = training_envelope(), []
+    runs = f"{edge.runs} scored published runs"
+    cp = max(l.cp for l in layouts)
+    if cp > edge.cp:
+        out.append(Flag("context parallel beyond the runs checked",
+                        f"context parallel {cp}: the {runs} checked cp up to {edge.cp}",
+                        f"cp {cp}, checked to {edge.cp}"))
+    tp = max(l.tp for l in layouts)
+    if (domains := _tp_domains(system, tp)) > edge.tp_domains:
+        domain = per_die(system).scale_up_domain_chips
+        out.append(Flag("tensor parallel beyond the runs checked",
+                        f"tensor parallel {tp} over {domains} scale-up domains of {domain} ranks: the {runs} kept "
+                        f"each TP group within {counted(edge.tp_domains, 'scale-up domain')}",
+                        f"TP {tp} over {domains} domains, checked within {edge.tp_domains}"))
+    chips = max(l.chips for l in layouts) // system.chip.dies
+    if chips > ENVELOPE_CHIPS_FACTOR * edge.chips:
+        out.append(Flag("chips beyond the runs checked",
+                        f"{chips:,} chips: over {ENVELOPE_CHIPS_FACTOR:g} times the largest of the {runs} "
+                        f"({edge.chips:,})", f"{chips:,} chips, checked to {edge.chips:,}"))
+    return out
 
 
 def _dp_domains(system: System, tp: int, cp: int, dp: int) -> int:

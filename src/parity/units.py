@@ -12,8 +12,8 @@ import re
 
 from parity.errors import UnitError
 
-__all__ = ["counted", "figure_text", "parse", "read_number", "duration_s", "duration_text", "share_text", "format_si",
-           "whole", "DIMENSIONS"]
+__all__ = ["counted", "figure_text", "places_text", "parse", "read_number", "duration_s", "duration_text",
+           "share_text", "format_si", "whole", "DIMENSIONS"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
@@ -213,6 +213,17 @@ def figure_text(value: float) -> str:
     """A fitted figure in a note, to three significant figures and whole from 100 up: '0.575', '2.94', '776',
     '1,024' (a fit's six digits, 0.574727 or 775.831, claim a precision it does not have)."""
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def places_text(value: float, decimals: int) -> str:
+    """`value` to `decimals` places ('28.4', '1,392.7'), or, where they leave fewer than two significant figures, to
+    three ('0.0167', '0.0820', as a table's scaled column shows them), so that a small figure or an interval never
+    reads as zero or as one number: 1e9 tokens on 8 H100s read '0.0 days' and a step of 0.082-0.144 s '(0.1-0.1)'
+    (report-only tester, training-infrastructure lead 5)."""
+    text = f"{value:,.{decimals}f}"
+    if len(text.replace(",", "").replace(".", "").lstrip("-0")) >= 2:
+        return text
+    return f"{value:#.3g}".removesuffix(".")
 
 
 def counted(number: float, noun: str) -> str:

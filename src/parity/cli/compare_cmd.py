@@ -16,13 +16,13 @@ from parity.cli import cli, deliver, format_option, out_option, output_format, p
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.variants import variant_systems, variants_option, what_ifs_text
 from parity.cli.workloads import refuse_other_workloads_options, training_run_options
-from parity.cli.labels import SPECS_ASSUMED_WORDS, flags_caption, system_label
+from parity.cli.labels import SPECS_ASSUMED_WORDS, flags_caption, mfu_caption, system_label
 from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, FORMAT_NAME, SIM_CLIENT, TOKENS, Targets, \
     arrivals_option, arrivals_text, formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Comparison, compare, even_text, \
-    format_label, quotient_intervals, spec_bases, without_even_text
+    SAVINGS_AS_GOOD, format_label, quotient_intervals, spec_bases, without_even_text
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, refusal, rule_fields, screen
 from parity.hardware import System
@@ -146,22 +146,6 @@ def _refuse_namesakes(named: Sequence[tuple[str, Model]]) -> None:
         if len(files) > 1:
             raise ParityError(f"{' and '.join(texts_given)} both go by the name {name!r} (a config.json by its "
                               "folder's): each model is compared once by its name; rename a folder")
-
-
-def _mfu_text(results: Sequence[Comparison]) -> str:
-    """What a training table's MFU divides by, for its caption: each chip's dense peak of the math its format runs on,
-    FP8 where the chip has it and BF16 where it emulates FP8 (the 910C), so where rows differ the caption names each
-    peak's systems: one row's 16% of an FP8 peak beside another's 26% of a BF16 one does not say which chip is busier."""
-    peaks: dict[str, list[str]] = {}
-    for r in results:
-        if r.fits:
-            peaks.setdefault(r.mfu_peak, []).append(r.system)
-    formula = "MFU: model FLOP/s (6N + 12LHQT) per chip over the chip's dense"
-    if len(peaks) < 2:
-        return f"{formula} {next(iter(peaks), 'bf16').upper()} peak. "
-    return (f"{formula} peak in the math its format runs on, which differs by row: "
-            + "; ".join(f"{peak.upper()} for {', '.join(systems)}" for peak, systems in peaks.items())
-            + " (mfu_bf16 in --format json divides every row by the BF16 peak). ")
 
 
 def _flatten(row: dict) -> dict:
@@ -482,7 +466,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                       (f"{specs}; throughput predicted in each system's "
                        f"fastest training layout that fits, as 'parity train' picks it; {per}{sized}; "
                        + ("'memory binds at N chips: ZeRO-3, full recompute': the system's fastest layout that fits "
-                          "needs these memory savings at this job size, each costing time, so its per-chip rate and "
+                          "needs these memory savings at this job size (no layout without one fits within "
+                          f"{SAVINGS_AS_GOOD:.0%} of its rate), each costing time, so its per-chip rate and "
                           "every ratio to it hold for this size alone (in brackets: its rate on a job of twice the "
                           "whole systems, with less to hold per chip); " if any(r.memory_bound for r in results)
                           else "")
@@ -490,7 +475,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                           if multi_die else "")
                        + f"{uncalibrated}. ", True),
                       (_intervals_caption("train", varied, bool(pair)), True),
-                      (_mfu_text(results), False)]
+                      (mfu_caption([(r.system, r.mfu_peak) for r in results if r.fits]), False)]
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
                                    caption=flags_caption(model, name, [r.flag_row() for r in results],
                                                          workload)

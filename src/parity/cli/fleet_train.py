@@ -7,7 +7,7 @@ from pathlib import Path
 
 from parity import catalog
 from parity.cli import emit, systems_named, typed_options
-from parity.cli.labels import COST_BASES, cost_cells, flags_caption
+from parity.cli.labels import COST_BASES, cost_cells, flags_caption, mfu_caption
 from parity.cli.values import listed
 from parity.cli.variants import variant_systems, what_ifs_text
 from parity.errors import ParityError
@@ -102,6 +102,8 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                   + (f"The days' 80% interval (train_time_s_low, _high and tokens_per_s_per_chip_low, _high in "
                      f"--format json; the note gives it where the deadline lies inside it): {TRAINING_INTERVAL_BASIS}. "
                      if any(p.train_time_s_low is not None for p in plans) else "")
+                  + mfu_caption([(p.chip if defaults else p.system, p.mfu_peak) for p in plans
+                                 if p.tokens_per_s_per_chip is not None])
                   + "MW: the chips' "
                   "share of their systems' power as the catalog states it (as the serving fleet counts it; no facility "
                   "overhead); GWh: MW x the time. "

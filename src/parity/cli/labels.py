@@ -12,8 +12,8 @@ from parity.hardware import Chip, System
 from parity.report.notes import flags_caption, model_flags_text
 from parity.report.tables import money, reached
 
-__all__ = ["COST_BASES", "SPECS_ASSUMED_WORDS", "chip_label", "cost_cells", "flags_caption", "model_flags_text",
-           "system_label"]
+__all__ = ["COST_BASES", "SPECS_ASSUMED_WORDS", "chip_label", "cost_cells", "flags_caption", "mfu_caption",
+           "model_flags_text", "system_label"]
 
 COST_BASES = ("Under a cost, 'systems': the catalog prices the whole system (its CPUs, network and racks); "
               "'chips only': it prices the chip alone (no server, network or rack), so the two do not compare. ")
@@ -47,3 +47,19 @@ def cost_cells(costs: Sequence[float | None], systems: Sequence[System]) -> list
     if len(bases) < 2:
         return None
     return [cell if cell == "-" else f"{cell}\n{price_basis(system)}" for cell, system in zip(shown, systems)]
+
+
+def mfu_caption(peaks: Sequence[tuple[str, str]]) -> str:
+    """What a training table's MFU divides by, for its caption, from (row name, peak) of each row that trains: each
+    chip's dense peak of the math its format runs on, FP8 where the chip has it and BF16 where it emulates FP8 (the
+    910C), so where rows differ the caption names each peak's rows: one row's 16% of an FP8 peak beside another's 26%
+    of a BF16 one does not say which chip is busier (compare --workload train and fleet --workload train)."""
+    by_peak: dict[str, list[str]] = {}
+    for name, peak in peaks:
+        by_peak.setdefault(peak, []).append(name)
+    formula = "MFU: model FLOP/s (6N + 12LHQT) per chip over the chip's dense"
+    if len(by_peak) < 2:
+        return f"{formula} {next(iter(by_peak), 'bf16').upper()} peak. "
+    return (f"{formula} peak in the math its format runs on, which differs by row: "
+            + "; ".join(f"{peak.upper()} for {', '.join(names)}" for peak, names in by_peak.items())
+            + " (mfu_bf16 in --format json divides every row by the BF16 peak). ")

@@ -24,7 +24,7 @@ from parity.training import (ACTIVATION_CACHES, check_model_options, default_glo
                              PP_SCHEDULES, PRECISIONS, RECOMPUTE, pick_training_layout, SearchSpace, TrainingLayout,
                              TrainingResult, TrainingSearch, ranks_clause, search_fewest_systems)
 from parity.uncertainty import TRAINING_INTERVAL_BASIS, training_flags, training_interval
-from parity.units import counted
+from parity.units import counted, places_text
 from parity.validate import scores
 from parity.validate_training import training_case_errors, training_cases
 
@@ -53,7 +53,10 @@ def _memory_fields(r: TrainingResult) -> dict[str, float]:
 
 
 def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
-    """The JSON of one priced layout (SI units); `memory` holds one rank's terms (a die's where each die is one)."""
+    """The JSON of one priced layout (SI units); `memory` holds one rank's terms (a die's where each die is one), and
+    `memory_per` says whose ('die' or 'chip', as the table's 'memory per die' row): a 910C's terms summed to a die's
+    61.6 GB beside a package's memory_bytes_per_chip of 123.2 GB, and their keys did not say so (report-only tester,
+    training-infrastructure lead 7)."""
     memory = {f"{k.replace(' ', '_')}_bytes": float(v) for k, v in r.memory.terms().items()}
     layout = r.layout
     return {
@@ -74,7 +77,8 @@ def result_payload(r: TrainingResult, tokens: float) -> dict[str, Any]:
         "mfu_bf16": float(r.mfu_bf16),
         "model_flops_per_token": float(r.model_flops_per_token), "bubble_fraction": float(r.bubble_fraction),
         "breakdown": {key: float(getattr(r, key)) for key, _ in _BREAKDOWN},
-        **_memory_fields(r), "memory": memory, "memory_pipeline_rank": int(r.memory.pipeline_rank),
+        **_memory_fields(r), "memory": memory, "memory_per": rank_holder(r.dies),
+        "memory_pipeline_rank": int(r.memory.pipeline_rank),
         "fits": bool(r.fits), "shortfall_bytes": float(r.shortfall_bytes),
         "biggest_memory_term": r.memory.biggest_term(), "note": _fit_note(r),
         "train_tokens": tokens, "time_to_train_s": float(r.time_to_train_s(tokens)),
@@ -95,11 +99,11 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
     """The single run's quantity/value rows for people: the layout's name wraps between its fields."""
     step = data["step_s"]
     rows = [("layout", fields_text(layout.name_fields)),
-            _with_interval(data, "step time", "step_s", "{:,.3f} s", "{:,.1f}")]
+            _with_interval(data, "step time", "step_s", 3, 1, unit_text="s")]
     rows += [(f"  {label}", f"{data['breakdown'][key]:,.3f} s ({data['breakdown'][key] / step:.1%})")
              for key, label in _BREAKDOWN if data["breakdown"][key] > 0]
     rows += [("tokens/s (all chips)", f"{data['tokens_per_s']:,.0f}"),
-             _with_interval(data, "tokens/s per chip", "tokens_per_s_per_chip", "{:,.1f}", "{:,.1f}"),
+             _with_interval(data, "tokens/s per chip", "tokens_per_s_per_chip", 1, 1),
              (f"MFU of the {data['mfu_peak'].upper()} peak (6N + 12LHQT: PaLM, Megatron)", f"{data['mfu']:.1%}"),
              ("MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)", f"{data['mfu_causal']:.1%}")]
     if data["mfu_peak"] != "bf16":  # FP8 reports divide by the BF16 peak: above 100% when FP8 runs faster
@@ -113,24 +117,42 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
         rows += [("  fullest pipeline stage", _stage_name(data["memory_pipeline_rank"], layout.pp))]
     rows += [(f"  {k.removesuffix('_bytes').replace('_', ' ')}", f"{v / 1e9:,.1f} GB") for k, v in data["memory"].items()]
     rows += [("fits", "yes" if data["fits"] else data["note"]),
-             _with_interval(data, f"time to train {data['train_tokens']:.3g} tokens", "time_to_train_s",
-                             "{:,.1f} days", "{:,.1f}", 86400),
+             _with_interval(data, f"time to train {data['train_tokens']:.3g} tokens", "time_to_train_s", 1, 1,
+                            86400, "days"),
              ("chip-hours", f"{data['chip_hours']:,.0f}"),
              ("energy at chip TDP", f"{data['energy_j_at_tdp'] / 3.6e9:,.1f} MWh"),
              ("outside what was validated", "; ".join(data.get("flags", ())) or "no")]
     return [{"quantity": k, "value": v} for k, v in rows]
 
 
-def _with_interval(data: dict[str, Any], label: str, key: str, spec: str, bounds: str, unit: float = 1.0
-                   ) -> tuple[str, str]:
-    """The row of a priced layout's quantity: its value in `spec` over `unit`, then its 80% interval (`key`_low,
-    `key`_high: interval_fields) in `bounds`, the label saying so as serve's rows do ('tokens/s per chip (80%
-    interval)', '183.4 (100.4-311.2)'); the value alone where the chip's vendor has no band."""
-    value = spec.format(data[key] / unit)
+def _check_dp_left(chips: int, dies: int, degrees: dict[str, int | None]) -> None:
+    """Refuses, naming the degree, a layout given without --dp whose degrees do not divide the ranks (chips x dies):
+    dp is what they leave, so '--pp 3 does not divide 64 / 8 = 8', where the layout's own check named a dp 2 parity
+    had floored to ('got 8 x 3 x 1 x 2 = 48': report-only tester, training-infrastructure lead 9)."""
+    left, over = chips * dies, []
+    whole = f"the ranks ({left}: {chips} chips of {dies} dies)" if dies > 1 else f"the chips ({left})"
+    for name, degree in degrees.items():
+        if degree is None:
+            continue
+        if left % degree:
+            of, leave = (f"{chips * dies} / {' x '.join(over)} = {left}", whole) if over else (whole, "them")
+            raise InfeasiblePlan(f"--{name} {degree} does not divide {of}: dp, not given, is what the degrees leave of "
+                                 f"{leave}")
+        left //= degree
+        over.append(str(degree))
+
+
+def _with_interval(data: dict[str, Any], label: str, key: str, decimals: int, bounds: int, unit: float = 1.0,
+                   unit_text: str = "") -> tuple[str, str]:
+    """The row of a priced layout's quantity: its value over `unit` to `decimals` places and `unit_text`, then its
+    80% interval (`key`_low, `key`_high: interval_fields) to `bounds` places, the label saying so as serve's rows do
+    ('tokens/s per chip (80% interval)', '183.4 (100.4-311.2)'); the value alone where the chip's vendor has no band.
+    Each figure to three significant ones where its places leave fewer than two (units.places_text)."""
+    value = " ".join(filter(None, [places_text(data[key] / unit, decimals), unit_text]))
     low, high = data.get(f"{key}_low"), data.get(f"{key}_high")
     if low is None or high is None:
         return label, value
-    return f"{label} (80% interval)", f"{value} ({bounds.format(low / unit)}-{bounds.format(high / unit)})"
+    return f"{label} (80% interval)", f"{value} ({places_text(low / unit, bounds)}-{places_text(high / unit, bounds)})"
 
 
 def _search_columns(peak_math: str, dies: int = 1) -> list[Column]:
@@ -302,8 +324,13 @@ def train(model: str | None, system: str | None, chips: int | None, tp: int | No
                               pp_first_layers=pp_first_layers, pp_last_layers=pp_last_layers,
                               activation_cache=activation_cache, optimizer_states=optimizer_states,
                               gradients=gradients, pp_layout=pp_layout, moe_dispatcher=moe_dispatcher)
-        result, picked = pick_training_layout(the_model, the_system, n, base, cal, profile,
-                                              vary_vp=virtual_stages is None, vary_recompute=recompute is None)
+        try:
+            result, picked = pick_training_layout(the_model, the_system, n, base, cal, profile,
+                                                  vary_vp=virtual_stages is None, vary_recompute=recompute is None)
+        except InfeasiblePlan as refusal:  # TrainingLayout.check's product refusal named the dp parity floored
+            if dp is None and str(refusal).startswith("tp x pp x cp x dp must equal"):
+                _check_dp_left(n, dies, {"tp": tp, "cp": cp, "pp": pp})
+            raise
         if not bool(result.fits) and not show_infeasible:
             raise InfeasiblePlan(f"{result.layout} {_fit_note(result)}; 'parity train' without a layout picks the "
                                  "fastest that fits (--show-infeasible prints this one anyway)")
