@@ -69,7 +69,7 @@ def test_a3_spans_systems_where_wider_workers_deliver_more() -> None:
     model.)"""
     systems = [catalog.system("hgx-h20"), catalog.system("atlas-800-a3")]
     h20, a3 = compare(systems, catalog.model("deepseek-r1"), catalog.engine("generic"), ttft_s=5.0, mtp_tokens=0)
-    assert a3.tokens_per_s_per_chip == pytest.approx(715.1, abs=0.2)
+    assert a3.tokens_per_s_per_chip == pytest.approx(733.9, abs=0.2)  # 715.1 before the batch was refined as served
     assert "spans 4 systems (85/chip on one)" in a3.note
     assert "spans 2 systems" in h20.note and "/chip on" not in h20.note
 
