@@ -231,7 +231,7 @@ def test_a_variants_peak_rates_are_its_assumption_in_the_spec_caption() -> None:
     assert spec_bases([flops]).endswith("h20-2xflops press, assumption")  # its memory figures stay press
     assert {k: fp4.chip.source_of(f"peak_flop_per_s.{k}").source.kind for k in ("bf16", "fp8", "fp4")} == {
         "bf16": "datasheet", "fp8": "datasheet", "fp4": "assumption"}
-    assert half.chip.source_of("peak_flop_per_s.bf16").quoted == str(989.5e12 / 2)
+    assert half.chip.source_of("peak_flop_per_s.bf16").quoted == "494.75 TFLOP/s"  # 989.5e12 / 2, with its unit
 
 
 def test_show_finds_a_variant_in_its_file_and_names_its_figures_its_assumption(tmp_path: Path) -> None:
@@ -253,6 +253,27 @@ def test_show_finds_a_variant_in_its_file_and_names_its_figures_its_assumption(t
     assert numbers["system power_w"]["value"] == 10_200 and numbers["system memory_bytes"]["value"] == 8 * 282e9
     unknown = CliRunner().invoke(cli, ["show", "h200-x", "--variants", str(path)])
     assert unknown.exit_code == 2 and "v.toml: no variant 'h200-x'; its variants: h200-2xmem" in unknown.output
+
+
+def test_show_quotes_a_what_ifs_figures_with_their_units(tmp_path: Path) -> None:
+    """A what-if's rows of `parity show` read '141000000000.0' and '5760000000000.0' under "as quoted", where the
+    catalog's rows read '141 GB' and '4.8 TB/s' (report-only tester fuzzEI 4): a what-if's figure is now quoted with
+    its field's unit, to six significant figures (1.5 x 989.5 TFLOP/s = 1.48425 PFLOP/s)."""
+    path = tmp_path / "v.toml"
+    path.write_text('[[variant]]\nname = "h100-fast"\nchip = "nvidia-h100-sxm"\nscale = { peak_flop_per_s = 1.5 }\n'
+                    '[[variant]]\nname = "h100-big"\nchip = "nvidia-h100-sxm"\n'
+                    'values = { memory_bytes = 141e9, memory_bytes_per_s = 5.76e12, tdp_w = 1000, '
+                    'compute_units = 140 }\n')
+    quoted = {}
+    for name in ("h100-fast", "h100-big"):
+        result = CliRunner().invoke(cli, ["show", name, "--variants", str(path), "--format", "json"])
+        assert result.exit_code == 0, result.output
+        quoted |= {row["field"]: row["as_quoted"] for row in json.loads(result.output)["numbers"]
+                   if row["source_kind"] == "assumption" and "what-if" in row["source"]}
+    assert {k: quoted[k] for k in ("peak_flop_per_s.bf16", "memory_bytes", "memory_bytes_per_s", "tdp_w",
+                                   "compute_units")} == {
+        "peak_flop_per_s.bf16": "1.48425 PFLOP/s", "memory_bytes": "141 GB", "memory_bytes_per_s": "5.76 TB/s",
+        "tdp_w": "1 kW", "compute_units": "140"}
 
 
 def test_a_what_if_chips_ratio_band_is_twice_as_wide_in_log() -> None:

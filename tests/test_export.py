@@ -205,10 +205,11 @@ def test_compare_takes_the_rule_and_refuses_a_baseline_it_drops() -> None:
 
 
 def test_a_what_if_h20_with_its_bandwidths_is_not_exportable(tmp_path) -> None:
-    """An H20 variant that changes nothing in effect (scale 1.0) was kept under every rule and sized as 'exportable
-    to China' beside the dropped H20 itself (fuzz 16 1.1)."""
+    """An H20 variant that changed nothing in effect (scale 1.0) was kept under every rule and sized as 'exportable
+    to China' beside the dropped H20 itself (fuzz 16 1.1); such a variant is now refused as changing nothing, and one
+    1% faster is dropped as the H20 is."""
     spec = tmp_path / "v.toml"
-    spec.write_text('[[variant]]\nname = "h20-same"\nchip = "nvidia-h20"\nscale = { memory_bytes_per_s = 1.0 }\n')
+    spec.write_text('[[variant]]\nname = "h20-same"\nchip = "nvidia-h20"\nscale = { memory_bytes_per_s = 1.01 }\n')
     result = CliRunner().invoke(cli, ["fleet", "--model", "llama-3.1-70b", "--demand", "1e12 tokens/day", "--chips",
                                       "nvidia-l20,nvidia-h20", "--variants", str(spec), "--rule", "3a090",
                                       "--format", "json"])

@@ -67,10 +67,11 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     # systems, ids on one line, the price source under the table (fuzz17 1.4, 4.1, 2.3)
     # under an export rule (`parity report --rule`): each chip's ECCN, and what the rule kept and dropped, and why
     assert re.search(r"<td><span class='id'>huawei-ascend-910c</span></td><td><span class='id'>atlas-800-a3</span>"
-                     r"</td><td>int8</td><td>3A090.a.1</td><td>1,180</td>"  # 1,641 and 15,552 chips in 1,944 systems,
-                     r"<td>21,592<br><small class='id'>14,104-46,296</small></td>"  # 22.6 MW, before EP x ETP workers
-                     r"<td>2,699</td><td>31.4</td>", text)  # crossed scale-out as their ranks do; 1,131 (22,520 chips)
-    # before each layout ran at the most clients its targets allow
+                     r"</td><td>int8</td><td>3A090.a.1</td><td>1,200</td>"  # 1,641 and 15,552 chips in 1,944 systems,
+                     r"<td>21,232<br><small class='id'>13,872-45,552</small></td>"  # 22.6 MW, before EP x ETP workers
+                     r"<td>2,654</td><td>30.9</td>", text)  # crossed scale-out as their ranks do; 1,131 (22,520 chips)
+    # before each layout ran at the most clients its targets allow; 1,180 (21,592 chips in 2,699 systems, 31.4 MW)
+    # before the decode batch was refined as served
     assert "<td>10.0</td>" in text and "Cost: chips x their share of the price" in text
     assert "Export rule jan2026 (US controls on chips for China) keeps" in text
     assert "huawei-ascend-910c: domestic (Huawei), no US export licence" in text

@@ -19,6 +19,7 @@ import numpy as np
 
 from parity.dtypes import FORMATS, MATH_RATES
 from parity.errors import InputError, is_real, is_whole
+from parity.units import format_si
 
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "SPEC_FIELDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip",
            "System",
@@ -413,8 +414,8 @@ def what_if(item: Chip | System, note: str, **changes: object) -> Chip | System:
             records += _what_if_entries(item, name, value, source, note)
             continue
         shown = value if isinstance(value, (int, float, str)) else str(value)
-        records.append(Provenance(field=name, quoted=str(shown), value=shown if isinstance(shown, (int, float, str))
-                                  else str(shown), source=source, note=note))
+        records.append(Provenance(field=name, quoted=_what_if_quoted(name, shown), value=shown, source=source,
+                                  note=note))
     try:
         return dataclasses.replace(item, provenance=tuple(records), **changes)
     except (TypeError, ValueError) as err:  # an invariant of the record (InputError), or a comparison of odd types
@@ -432,8 +433,23 @@ def _what_if_entries(item: Chip | System, name: str, value: Mapping[str, Any], s
     changed = {key for key, rate in value.items() if old.get(key) != rate} or set(value)
     kept = [r for r in item.provenance if r.field.startswith(f"{name}.")
             and r.field.partition(".")[2] in set(value) - changed]
-    return kept + [Provenance(field=f"{name}.{key}", quoted=str(value[key]), value=value[key], source=source,
-                              note=note) for key in value if key in changed]
+    return kept + [Provenance(field=f"{name}.{key}", quoted=_what_if_quoted(name, value[key]), value=value[key],
+                              source=source, note=note) for key in value if key in changed]
+
+
+# a field's unit from its name's ending, longest first (memory_bytes_per_s is a rate, not bytes)
+_UNIT_ENDINGS = (("_flop_per_s", "flop_per_s"), ("_bytes_per_s", "bytes_per_s"), ("_bytes", "bytes"), ("_m2", "m2"),
+                 ("_w", "w"), ("_s", "s"))
+
+
+def _what_if_quoted(name: str, value: object) -> str:
+    """A what-if's value as `parity show` quotes a catalog figure, with its unit: memory_bytes 1.41e11 -> '141 GB',
+    memory_bytes_per_s 5.76e12 -> '5.76 TB/s' (six significant figures, so the figure set is the figure shown); a
+    count, price or anything else as written ('132', '41250')."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    unit = next((unit for ending, unit in _UNIT_ENDINGS if name.endswith(ending)), None)
+    return format_si(float(value), unit, digits=6) if unit else f"{value:g}"
 
 
 def is_what_if(item: Chip | System) -> bool:

@@ -55,6 +55,10 @@ _SCREEN_SLACK = 0.03
 # beside each worker size's cheapest prefill layout per prompt/s, the one with the quickest full step among those
 # within this factor of its cost (search._prefill_options): a near tie on cost broken toward speed
 _PREFILL_COST_TIE = 1.05
+# under targets, the decode layouts of the disaggregated rows meeting them within this share of the best (at most
+# _REFINED_LAYOUTS of them, best first) run at their largest batch meeting them as serve prices them (_refined)
+_REFINE_SLACK = 0.05
+_REFINED_LAYOUTS = 4
 
 # narrowest first: the format a deployment uses if the chip runs it natively
 _WEIGHT_PREFERENCE = ("nvfp4", "mxfp4", "fp8", "int8", "bf16", "fp16")
@@ -476,71 +480,184 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
     Every (decode candidate, prefill layout) pair is first screened (_screened: serve's closed loop with the decode
     batch held at the candidate's, in numpy); "price" (rows) prices the given decode candidates' pairs exactly by
     serve_disaggregated and picks their prefill layouts anew, "exact" saying which rows are; search_serving prices
-    every row it keeps ("quickest": the rows of the pairs screened quickest to a first token). fastest_ttft: the
-    lowest TTFT [s] of any exactly priced pair that fits."""
+    every row it keeps ("quickest": the rows of the pairs screened quickest to a first token); "refine" (rows) gives
+    the rows of those rows' decode layouts at their largest batches meeting the targets as serve prices them
+    (_refined). fastest_ttft: the lowest TTFT [s] of any exactly priced pair that fits."""
     d = decode_rates(model, system, grid, precision, cal, profile, isl, osl, concurrency, mtp, tpot_s)
     options, p, lone_ttft = _prefill_options(model, system, grid, precision, cal, profile, isl, prefill)
+    pairs = _Pairs(model=model, system=system, grid=grid, precision=precision, cal=cal, profile=profile, isl=isl,
+                   osl=osl, mtp=mtp, options=options, p=p, lone_ttft=lone_ttft, ttft_s=ttft_s, tpot_s=tpot_s)
     n, m = len(d["index"]), len(options)
-    i, j = np.repeat(np.arange(n), m), np.tile(options, n)  # (decode candidate, prefill layout) pairs
-    busy = profile.disagg_prefill_utilization
-    ratio = (d["out_rate"][i] / osl) / (p["prompt_rate"][j] * busy)
-    workers_p, workers_d = whole_workers(ratio)
-    # the clients that keep a worker's batch decoding: each spends TTFT in its prompt for (osl - 1) TPOT decoding (a
-    # worker of 8 decoding at TPOT 2.9 ms after a 3.2 s TTFT takes 17 clients), at the lone prompt's TTFT
-    decoding = d["batch"][i] * grid.attn_dp[d["index"][i]]
-    streaming = np.maximum(osl - 1.0, 1.0) * d["tpot"][i]
-    clients = np.maximum(np.round(decoding * (lone_ttft[j] + streaming) / streaming), 1.0)
-    chips = grid.chips[j] * workers_p + d["chips"][i] * workers_d  # ranks (dies where a die is one: per_package)
-    mtp_of = dict(mtp_tokens=mtp[0], mtp_acceptance=mtp[1])
+    sized = pairs.sized(d)
     pair = {"ttft": np.empty(n * m), "tpot": np.empty(n * m), "per_chip": np.empty(n * m),
             "fits": np.zeros(n * m, dtype=bool)}
+    i, j = sized["i"], sized["j"]
     pair.update(_screened(model, system, grid, precision, cal, profile, isl, osl, d, p["step"], i, j,
-                          clients * workers_d, workers_p, workers_d, chips))
+                          sized["clients"] * sized["workers_d"], sized["workers_p"], sized["workers_d"],
+                          sized["chips"]))
     pair["fits"] &= p["fits"][j]
     run: dict[str, object] = {"index": d["index"], "exact": np.zeros(n, dtype=bool), "fastest_ttft": np.full(n, np.inf)}
-
-    def pick(rows: np.ndarray) -> None:
-        """Per decode candidate in `rows`: the prefill layout with the most tokens/s per chip among those meeting
-        the targets, else among those that fit."""
-        at = (rows[:, None] * m + np.arange(m)).ravel()
-        fits = pair["fits"][at]
-        meets = fits & (pair["ttft"][at] <= (ttft_s or np.inf)) & (pair["tpot"][at] <= (tpot_s or np.inf))
-        meeting, fitting = (np.where(ok, pair["per_chip"][at], -np.inf).reshape(-1, m) for ok in (meets, fits))
-        column = np.where(meets.reshape(-1, m).any(axis=1), np.argmax(meeting, axis=1), np.argmax(fitting, axis=1))
-        chosen = rows * m + column
-        for key, values in (("prefill_index", j), ("concurrency", clients), ("ttft", pair["ttft"]),
-                            ("tpot", pair["tpot"]), ("per_chip", pair["per_chip"]), ("chips", chips / workers_d),
-                            ("ratio", workers_p / workers_d), ("decode_workers", workers_d),
-                            ("prompt_rate", p["prompt_rate"][j]), ("fits", pair["fits"])):
-            if key not in run:
-                run[key] = np.zeros(n, dtype=values.dtype)
-            run[key][rows] = values[chosen]
 
     def price(rows: np.ndarray) -> None:
         """Price the decode candidates `rows` (all their prefill layouts) as their serve lines, and pick anew."""
         rows = np.unique(np.asarray(rows, dtype=int))
         at = (rows[:, None] * m + np.arange(m)).ravel()
-        served = serve_disaggregated(
-            engine_deployment(model, system, grid.take(j[at]), precision, cal, profile, **mtp_of),
-            engine_deployment(model, system, grid.take(d["index"][i[at]]), precision, cal, profile, **mtp_of),
-            profile, Workload(isl=np.full(at.size, float(isl)), osl=np.full(at.size, float(osl)),
-                              concurrency=clients[at] * workers_d[at]), workers_p[at], workers_d[at])
-        ttft, tpot = np.asarray(served.ttft_s), np.asarray(served.tpot_s)
-        per_chip = np.asarray(served.output_tokens_per_s) / chips[at]
-        fits = (np.broadcast_to(np.asarray(served.feasible), (at.size,)) & d["fits"][i[at]] & np.isfinite(per_chip)
-                & (per_chip > 0) & np.isfinite(ttft) & np.isfinite(tpot))
+        ttft, tpot, per_chip, fits = pairs.served(d, sized, at)
         pair["ttft"][at], pair["tpot"][at], pair["per_chip"][at], pair["fits"][at] = ttft, tpot, per_chip, fits
         run["exact"][rows] = True
-        pick(rows)
+        pairs.pick(sized, pair, rows, run)
         if fits.any():
             run["fastest_ttft"][:] = min(float(run["fastest_ttft"][0]), float(ttft[fits].min()))
 
-    pick(np.arange(n))
+    pairs.pick(sized, pair, np.arange(n), run)
     run["price"] = price
+    run["refine"] = lambda rows: _refined(pairs, d, run, rows)
     # the pairs quickest to a first token, so that fastest_ttft is an exactly priced pair's
     quickest = np.flatnonzero(pair["fits"])
     run["quickest"] = np.unique(i[quickest[np.argsort(pair["ttft"][quickest])[:4]]])
     return run
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Pairs:
+    """What pairs decode candidates (decode_rates' rows) with the prefill layouts `options` (_prefill_options, `p`
+    their full-step rates, `lone_ttft` their lone prompt's TTFT [s]): sized() puts each pair on whole workers,
+    served() prices pairs as serve_disaggregated does, pick() keeps each candidate's best prefill layout."""
+
+    model: Model
+    system: System
+    grid: LayoutGrid
+    precision: Precision
+    cal: Calibration
+    profile: EngineProfile
+    isl: int
+    osl: int
+    mtp: tuple[int, float]
+    options: np.ndarray
+    p: dict[str, np.ndarray]
+    lone_ttft: np.ndarray
+    ttft_s: float | None
+    tpot_s: float | None
+
+    def sized(self, d: dict[str, np.ndarray], prefill: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Every (decode candidate i, prefill layout j) pair, j each of `options` (or the one of `prefill` a
+        candidate): prefill workers rate-matched at the engine's disagg_prefill_utilization and rounded up to whole
+        ones (whole_workers), its clients per decode worker and chips per deployment unit."""
+        m, n = len(self.options), len(d["index"])
+        i, j = ((np.repeat(np.arange(n), m), np.tile(self.options, n)) if prefill is None else
+                (np.arange(n), np.asarray(prefill, dtype=int)))
+        ratio = (d["out_rate"][i] / self.osl) / (self.p["prompt_rate"][j] * self.profile.disagg_prefill_utilization)
+        workers_p, workers_d = whole_workers(ratio)
+        # the clients that keep a worker's batch decoding: each spends TTFT in its prompt for (osl - 1) TPOT decoding
+        # (a worker of 8 decoding at TPOT 2.9 ms after a 3.2 s TTFT takes 17 clients), at the lone prompt's TTFT
+        decoding = d["batch"][i] * self.grid.attn_dp[d["index"][i]]
+        streaming = np.maximum(self.osl - 1.0, 1.0) * d["tpot"][i]
+        clients = np.maximum(np.round(decoding * (self.lone_ttft[j] + streaming) / streaming), 1.0)
+        chips = self.grid.chips[j] * workers_p + d["chips"][i] * workers_d  # ranks (dies where a die is one)
+        return {"i": i, "j": j, "workers_p": workers_p, "workers_d": workers_d, "clients": clients, "chips": chips}
+
+    def served(self, d: dict[str, np.ndarray], sized: dict[str, np.ndarray], at: np.ndarray
+               ) -> tuple[np.ndarray, ...]:
+        """The pairs `at` (into `sized`) as their serve lines price them: TTFT and TPOT [s], tokens/s per chip, and
+        whether they fit and deliver."""
+        i, j, workers_p, workers_d = (sized[key][at] for key in ("i", "j", "workers_p", "workers_d"))
+        mtp_of = dict(mtp_tokens=self.mtp[0], mtp_acceptance=self.mtp[1])
+        served = serve_disaggregated(
+            engine_deployment(self.model, self.system, self.grid.take(j), self.precision, self.cal, self.profile,
+                              **mtp_of),
+            engine_deployment(self.model, self.system, self.grid.take(d["index"][i]), self.precision, self.cal,
+                              self.profile, **mtp_of),
+            self.profile, Workload(isl=np.full(at.size, float(self.isl)), osl=np.full(at.size, float(self.osl)),
+                                   concurrency=sized["clients"][at] * workers_d), workers_p, workers_d)
+        ttft, tpot = np.asarray(served.ttft_s), np.asarray(served.tpot_s)
+        per_chip = np.asarray(served.output_tokens_per_s) / sized["chips"][at]
+        fits = (np.broadcast_to(np.asarray(served.feasible), (at.size,)) & d["fits"][i] & np.isfinite(per_chip)
+                & (per_chip > 0) & np.isfinite(ttft) & np.isfinite(tpot))
+        return ttft, tpot, per_chip, fits
+
+    def pick(self, sized: dict[str, np.ndarray], pair: dict[str, np.ndarray], rows: np.ndarray,
+             run: dict[str, object]) -> None:
+        """Per decode candidate in `rows`: the prefill layout with the most tokens/s per chip among those meeting
+        the targets, else among those that fit, written into `run`'s columns."""
+        m = len(self.options)
+        at = (rows[:, None] * m + np.arange(m)).ravel()
+        fits = pair["fits"][at]
+        meets = fits & (pair["ttft"][at] <= (self.ttft_s or np.inf)) & (pair["tpot"][at] <= (self.tpot_s or np.inf))
+        meeting, fitting = (np.where(ok, pair["per_chip"][at], -np.inf).reshape(-1, m) for ok in (meets, fits))
+        column = np.where(meets.reshape(-1, m).any(axis=1), np.argmax(meeting, axis=1), np.argmax(fitting, axis=1))
+        for key, values in self.columns(sized, pair, rows * m + column).items():
+            if key not in run:
+                run[key] = np.zeros(len(run["index"]), dtype=values.dtype)
+            run[key][rows] = values
+
+    def columns(self, sized: dict[str, np.ndarray], pair: dict[str, np.ndarray], chosen: np.ndarray
+                ) -> dict[str, np.ndarray]:
+        """The pairs `chosen` (into `sized`, priced in `pair`) as a disaggregated run's columns."""
+        j, workers_d = sized["j"][chosen], sized["workers_d"][chosen]
+        return {"prefill_index": j, "concurrency": sized["clients"][chosen], "ttft": pair["ttft"][chosen],
+                "tpot": pair["tpot"][chosen], "per_chip": pair["per_chip"][chosen],
+                "chips": sized["chips"][chosen] / workers_d, "ratio": sized["workers_p"][chosen] / workers_d,
+                "decode_workers": workers_d, "prompt_rate": self.p["prompt_rate"][j], "fits": pair["fits"][chosen]}
+
+
+_REFINE_TRIES = 128  # whole batches a refined pair tries in one call of serve's model (a call costs ~15 ms however few)
+
+
+def _refined(pairs: _Pairs, d: dict[str, np.ndarray], run: dict[str, object], rows: np.ndarray
+             ) -> dict[str, np.ndarray]:
+    """Rows (as `run`'s, exactly priced) of each pair of decode and prefill layouts of `rows` (run's rows meeting
+    the targets) at its largest whole batch per rank meeting them as its serve line prices it: the whole batches
+    between the row's and the next of decode_rates' batches of its decode layout (the next after that where that one
+    meets them too), at most _REFINE_TRIES of them at a time in one call, the first call closing most brackets.
+    Meeting the targets is taken to be monotone in the batch, as in _largest_meeting.
+
+    decode_rates bisects a layout's batch on the TPOT of a batch held full, while serve's closed loop keeps some of
+    those clients waiting for a first token, so its TPOT is lower: an H200 with 1.08x the memory (tp1-dp8-ep8 holding
+    406 sequences a rank) stopped at the 345 whose held TPOT meets 50 ms, 2,764 clients, while 1.05x the memory
+    (354 a rank, held TPOT 51 ms) met it at 2,836 clients, 0.13% more per chip from less memory. A pair is searched on
+    its own prefill layout: over all of them, the largest batch meeting the targets may take a costlier one."""
+    units, first = np.unique(np.stack([d["index"][rows], np.asarray(run["prefill_index"])[rows]], axis=1), axis=0,
+                             return_index=True)
+    decode, prefill = units[:, 0], units[:, 1]
+    lo = d["batch"][rows[first]].astype(float)  # the largest batch known to meet the targets
+    grid_batches = [np.unique(d["batch"][d["index"] == k]) for k in decode]
+
+    def next_above(u: int, batch: float) -> float:
+        above = grid_batches[u][grid_batches[u] > batch]
+        return float(above[0]) if above.size else np.inf
+
+    # the batch the tries reach: two of the layout's batches up (the first may meet the targets as served, as
+    # 354 did above), so that one call mostly closes the bracket
+    hi = np.array([min(next_above(u, next_above(u, b)), next_above(u, b) * 2.0) if np.isfinite(next_above(u, b))
+                   else np.inf for u, b in enumerate(lo)])
+    missed = np.zeros(len(units))  # 1 where hi is known to miss them (the tries stop below it), else 0
+    fastest = float(run["fastest_ttft"][0])
+    found: list[dict[str, np.ndarray]] = []
+    while (open_ := np.flatnonzero(np.isfinite(hi) & (hi - missed > lo + 0.5))).size:
+        top = hi[open_] - missed[open_]
+        tries = [np.unique(np.round(np.linspace(low + 1.0, high, int(min(high - low, _REFINE_TRIES)))))
+                 for low, high in zip(lo[open_], top)]
+        index = np.repeat(open_, [len(t) for t in tries])
+        at = _decoding(pairs.model, pairs.system, pairs.grid, pairs.precision, pairs.cal, pairs.profile, pairs.isl,
+                       pairs.osl, decode[index], np.concatenate(tries), pairs.mtp)
+        sized = pairs.sized(at, prefill[index])
+        ttft, tpot, per_chip, fits = pairs.served(at, sized, np.arange(len(index)))
+        out = {"index": decode[index], **pairs.columns(sized, {"ttft": ttft, "tpot": tpot, "per_chip": per_chip,
+                                                                "fits": fits}, np.arange(len(index))),
+               "exact": np.ones(len(index), dtype=bool), "fastest_ttft": np.full(len(index), fastest)}
+        meets, capped = _meets(out, pairs.tpot_s, pairs.ttft_s), at["batch"] < np.concatenate(tries)
+        for u in open_:
+            mine = np.flatnonzero(index == u)
+            ok = mine[meets[mine]]
+            if ok.size:
+                top = ok[np.argmax(at["batch"][ok])]
+                found.append({key: values[[top]] for key, values in out.items()})
+                lo[u] = at["batch"][top]
+            over = mine[~meets[mine] & (at["batch"][mine] > lo[u])]
+            hi[u] = (at["batch"][over].min() if over.size else
+                     np.inf if capped[mine].any() else next_above(u, lo[u]))
+            missed[u] = 1.0 if over.size else 0.0
+    return {key: np.concatenate([f[key] for f in found]) for key in found[0]} if found else {}
 
 
 def _screened(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
@@ -663,7 +780,6 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
                    _disaggregated(model, system, grid, precision, calibration, profile, isl, osl, conc, ttft_s, mtp,
                                   tpot_s, prefill))
             for mode in modes}
-    evaluated = sum(len(r["index"]) for r in runs.values())
     mode_of = np.concatenate([np.full(len(r["index"]), mode) for mode, r in runs.items()])
     row_of = np.concatenate([np.arange(len(r["index"])) for r in runs.values()])
 
@@ -700,6 +816,20 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
                 break
             disagg["price"](rows.astype(int))
             first = False
+        if tpot_s or ttft_s:
+            ttft, tpot, per_chip, ok, meets = figures()
+            top = per_chip[meets].max() if meets.any() else np.inf
+            near = np.flatnonzero(meets & (mode_of == "disagg") & (per_chip * (1.0 + _REFINE_SLACK) >= top))
+            near = near[np.argsort(-per_chip[near], kind="stable")]
+            layouts, first_of = np.unique(disagg["index"][row_of[near]], return_index=True)
+            if layouts.size:
+                rows = row_of[near[np.sort(first_of)][:_REFINED_LAYOUTS]]
+                more = disagg["refine"](rows)
+                for key, values in more.items():
+                    disagg[key] = np.concatenate([disagg[key], values])
+                mode_of = np.concatenate([np.full(len(r["index"]), mode) for mode, r in runs.items()])
+                row_of = np.concatenate([np.arange(len(r["index"])) for r in runs.values()])
+    evaluated = sum(len(r["index"]) for r in runs.values())
     ttft, tpot, per_chip, ok, meets = figures()
     # the lowest TTFT each configuration can reach: a disaggregated one's with its prefill sized for speed, not
     # for the target (which keeps the cheapest prefill when none meets it)
@@ -737,7 +867,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
              "a load is at most what a rank's KV cache holds (more clients would only queue for a slot), so a "
              "layout's largest load is its KV capacity where that lies within the concurrency grid; under targets, "
              "each layout also runs at its largest whole load between the grid's that meets them (the decode batch "
-             "against the TPOT target where disaggregated)",
+             "against the TPOT target where disaggregated, and for the pairs within "
+             f"{_REFINE_SLACK:.0%} of the best, against the targets as their serve lines price them)",
              *decode_host_floor_note(profile.decode_host_token_s, grid.attn_dp, mtp[0]))
     return SearchResult(evaluated=evaluated, feasible=int(ok.sum()), frontier=frontier, best=best,
                         meeting=tuple(candidate(int(i)) for i in np.flatnonzero(meets)) if meeting else (),

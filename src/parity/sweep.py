@@ -224,6 +224,11 @@ class Variant:
             if not rates.get(math_key, 0) > 0:
                 raise ParityError(f"variant {self.name}: values.native adds {feature}, but chip {base.id} has no "
                                   f"{math_key} rate: give values.peak_flop_per_s.{math_key} [FLOP/s]")
+        if changes and all(value == getattr(base, key) for key, value in changes.items()):
+            # its rows would be the chip's own under another name, labelled 'what-if: memory x1', as an empty
+            # variant's would (_check_variants refuses that one)
+            raise ParityError(f"variant {self.name}: changes nothing ({self.changes_text()} is chip {base.id}'s "
+                              "own); give it a scale other than 1 or a value other than the chip's")
         if "compute_units" in changes and not float(changes["compute_units"]).is_integer():  # SMs come whole
             raise ParityError(f"variant {self.name}: compute_units must be a whole number of units (chip {base.id} "
                               f"has {base.compute_units:g}), got {changes['compute_units']:g}"
