@@ -67,8 +67,9 @@ def test_each_ratio_to_the_h20_has_its_interval_from_both_vendors_bands(five: di
         inside = "its 80% interval" if len(spans) == 1 else "their 80% intervals"
         even = f"no clear winner {said} (1 lies inside {inside})"
         assert (even in row["note"]) == bool(spans) and ("no clear winner" in row["note"]) == bool(spans), system
-    assert rows["atlas-800-a3"]["ratios"]["per_chip"] == pytest.approx(1.644, abs=0.005)  # 2.015 priced on shares
-    assert rows["atlas-800-a3"]["ratio_interval"] == pytest.approx([1.644 * 0.768, 1.644 * 1.162], abs=0.01)
+    # 2.015 priced on shares, 1.644 before near-best pairs ran at their largest decode batch as served
+    assert rows["atlas-800-a3"]["ratios"]["per_chip"] == pytest.approx(1.667, abs=0.005)
+    assert rows["atlas-800-a3"]["ratio_interval"] == pytest.approx([1.667 * 0.768, 1.667 * 1.162], abs=0.01)
 
 
 @pytest.mark.e2e  # compare runs (over 1 s)
@@ -164,7 +165,8 @@ def test_each_row_carries_the_serve_line_that_runs_its_configuration(five: dict[
                                  "prefill utilisation, rounded up to whole workers")
     served = CliRunner().invoke(cli, [*shlex.split(line)[1:], "--format", "json"])
     assert served.exit_code == 0, served.output
-    assert round(json.loads(served.stdout)["output_tokens_per_s_per_chip"]) == round(h20["tokens_per_s_per_chip"]) == 718
+    # 718 before near-best pairs ran at their largest decode batch as served
+    assert round(json.loads(served.stdout)["output_tokens_per_s_per_chip"]) == round(h20["tokens_per_s_per_chip"]) == 720
     assert "--rank-per-die" in five["atlas-800-a3"]["serve_command"]  # one rank per die, as compare ran the 910C
 
 
@@ -220,8 +222,9 @@ def test_a_disaggregated_pick_meets_a_mean_target_by_serves_own_figures() -> Non
 @pytest.mark.e2e  # compare runs (over 1 s)
 def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when_they_span_1() -> None:
     """The fuzz22b headline: CloudMatrix 384 at 1.11x a GB200 NVL72 per system was printed bare, though its interval
-    spans 1. GB200 over CM384 per chip is 4.50x (3.87-5.86, NVIDIA's band against Huawei's); per system that is
-    x 72/384, 0.84x (0.73-1.10), and per kW x 559/145 more, 3.26x (2.80-4.24); 4.81x, 0.90x and 3.47x before
+    spans 1. GB200 over CM384 per chip is 4.45x (3.83-5.80, NVIDIA's band against Huawei's); per system that is
+    x 72/384, 0.84x (0.72-1.09), and per kW x 559/145 more, 3.22x (2.77-4.19); 4.50x, 0.84x (0.73-1.10) and 3.26x
+    before near-best pairs ran at their largest decode batch as served, 4.81x, 0.90x and 3.47x before
     disaggregated rows were priced on whole workers, 4.95x, 0.93x and 3.58x before each layout ran at the most
     clients (decode batch) its targets allow. The pair sentence states GB200 over
     CM384, the baseline, as the table does (it stated the reciprocals, CM384 over GB200, against the table's
@@ -240,19 +243,19 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     assert ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB; beside them in Markdown) are it scaled by the "
             "systems' chips, power and memory, and the sentence on the two systems names") in " ".join(wide.split())
     gb200 = rows[1]
-    assert [round(v, 2) for v in gb200["ratio_interval"]] == [3.87, 5.86]
-    assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.73, 1.1]
-    assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [2.8, 4.24]
+    assert [round(v, 2) for v in gb200["ratio_interval"]] == [3.83, 5.8]
+    assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.72, 1.09]
+    assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [2.77, 4.19]
     assert rows[0]["ratio_interval_per_system"] == [None, None]  # the baseline: none
     assert gb200["note"] == "no clear winner per system (1 lies inside its 80% interval)"  # FP4 measured beside FP8
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     at = next(i for i, line in enumerate(lines) if line.startswith("gb200-nvl72 "))
-    assert "0.84x" in lines[at].split() and "0.73-1.10" in lines[at + 1].split()  # under x/system
+    assert "0.84x" in lines[at].split() and "0.72-1.09" in lines[at + 1].split()  # under x/system
     text = " ".join(out.split())
     assert ("gb200-nvl72 against cloudmatrix-384: 0.59x the system BF16, 0.27x the system memory, 0.26x the system power, 3.12x BF16 "
-            "per chip; predicted 0.84x the output tokens/s per system, 4.50x per chip, 3.26x per kW, 3.10x per GB of "
-            "memory. 80% intervals: 0.73-1.10x per system, 3.87-5.86x per chip, 2.80-4.24x per kW, 2.67-4.04x per GB; "
+            "per chip; predicted 0.84x the output tokens/s per system, 4.45x per chip, 3.22x per kW, 3.06x per GB of "
+            "memory. 80% intervals: 0.72-1.09x per system, 3.83-5.80x per chip, 2.77-4.19x per kW, 2.64-3.99x per GB; "
             "no clear winner per system (1 lies inside its 80% interval).") in text
     assert text.count("no clear winner") == 1  # the sentence's, above; the row's note says it no more
 
@@ -366,11 +369,12 @@ def test_the_rate_without_the_ttft_target_is_what_compare_takes_without_it() -> 
     """The note's rate was the frontier's at the row's own span: 1,338/chip for an A3 with SGLang's profile, where
     `--ttft none` takes workers over 4 systems at 935 (891 on the grid's loads, 1,634 before EP x ETP decode workers
     crossed scale-out as their ranks do; and on an H800 at 1 s it named 2,813, a span --ttft none does not take; fuzz
-    round DS 1, 2). It is now the row compare gives without the target (392/chip with it)."""
+    round DS 1, 2). It is now the row compare gives without the target (410/chip with it, 1,002 without; 392 and 935
+    before near-best pairs ran at their largest decode batch as served)."""
     from parity.compare import compare
     model, a3, sglang = catalog.model("deepseek-r1"), catalog.system("atlas-800-a3"), catalog.engine("sglang")
     (bound,) = compare([a3], model, sglang, 0.05, mtp_tokens=1)
     (free,) = compare([a3], model, sglang, 0.05, ttft_s=None, mtp_tokens=1)
-    assert round(bound.tokens_per_s_per_chip) == 392 and round(free.tokens_per_s_per_chip) == 935
-    assert bound.note.endswith(f"the TTFT target 5 s binds: 935/chip without it (TTFT "
+    assert round(bound.tokens_per_s_per_chip) == 410 and round(free.tokens_per_s_per_chip) == 1_002
+    assert bound.note.endswith(f"the TTFT target 5 s binds: 1,002/chip without it (TTFT "
                                f"{free.ttft_s:.3g} s)")

@@ -21,9 +21,10 @@ from parity.fleet import plan_fleet
 def test_a_910c_fleet_and_compare_span_systems_where_wider_workers_deliver_more() -> None:
     """DeepSeek-R1 on the 910C at 50 ms TPOT and 5 s TTFT with one MTP draft: a model that fits one 16-die A3 node
     delivers 414 tok/s per package there; workers over up to 4 systems, as a model too big for one may span,
-    deliver 1.25x or more (1,180.2, a tp2-dp16-ep32 decode worker of dies over 2 systems), so fleet and compare both
+    deliver 1.25x or more (1,200.0, a tp2-dp16-ep32 decode worker of dies over 2 systems), so fleet and compare both
     take them and note the one-system figure. Fleet had sized at the one-node figure, 3.2x the chips (eighth fuzz
-    round); compare had kept it and noted the wider figure. Without MTP: 85 on one node, 715.1 over four. (1,131.4 on
+    round); compare had kept it and noted the wider figure. Without MTP: 85 on one node, 733.9 over four. (1,180.2
+    and 715.1 before near-best pairs ran at their largest decode batch as served; 1,131.4 on
     tp2-dp32-ep64 over 4, 83 and 611.0, before each layout ran at the most clients or decode batch its targets allow;
     1,641.4 on tp2-dp32-ep16-etp4 and 775.8 before EP x ETP workers crossed scale-out as their ranks do; 510 and
     1,616.5, 85 and 847.3, before serving memory counted the MTP module and disaggregated rows were priced on whole
@@ -32,14 +33,14 @@ def test_a_910c_fleet_and_compare_span_systems_where_wider_workers_deliver_more(
     (plan,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                          mtp_tokens=1)
     (row,) = compare([catalog.system("atlas-800-a3")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
-    assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1180.2, abs=0.1)
+    assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1200.0, abs=0.1)
     assert row.note == "spans 2 systems (414/chip on one)"
     assert row.layout.endswith("tp2-dp16-ep32")
     assert plan.configuration.endswith("tp2-dp16-ep32")
     assert plan.note == "workers span up to 2 systems over scale-out (414/chip on one)"
     (off,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                         mtp_tokens=0)
-    assert off.tokens_per_s_per_chip == pytest.approx(715.1, abs=0.1)
+    assert off.tokens_per_s_per_chip == pytest.approx(733.9, abs=0.1)
     assert "(85/chip on one)" in off.note and "no multi-token prediction" in off.assumptions[-1]
 
 
@@ -203,7 +204,8 @@ def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
     prefill worker, 32 chips. A deployment is whole workers: 24 chips serve nothing (they did), and 40 chips serve
     that one deployment's 32 chips' worth, not 40 chips' worth (priced per chip), the 8 idle in its 5 systems named.
     The demand's fleet is sized in the same whole units: 2e12 tokens/day (x 2.2 peak and margin, at 1,435 tokens/s
-    a chip in and out) needs 1,109 decode and 1,109 prefill workers, 35,488 chips in 4,436 systems (35,872 in 4,484
+    a chip in and out) needs 1,106 decode and 1,106 prefill workers, 35,392 chips in 4,424 systems (35,488 in 4,436
+    before near-best pairs ran at their largest decode batch as served; 35,872 in 4,484
     on the concurrency grid's loads; 35,616 in 4,452 before EP x ETP decode workers crossed scale-out as their ranks
     do; 31,776 chips in 3,972 systems before disaggregated rows were priced on whole workers), and serves all of
     it."""
@@ -217,7 +219,7 @@ def test_a_fleet_serves_in_whole_deployment_units_both_ways() -> None:
     assert one["note"].endswith("8 chips serve nothing: idle in 5 whole hgx-h20 (powered and priced)")
     assert one["cost_usd"] == 40 * 13_500
     sized = _fleet("--demand", "2e12 tokens/day")
-    assert (sized["chips"], sized["systems"]) == (35_488, 4_436) and 1 <= sized["served_share"] < 1.001
+    assert (sized["chips"], sized["systems"]) == (35_392, 4_424) and 1 <= sized["served_share"] < 1.001
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (1.2 s): the end-to-end tier keeps the default run under a minute
@@ -289,8 +291,8 @@ def test_a_fleet_with_no_chips_prices_none() -> None:
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_fleet_sizes_in_a_system_named_in_chips() -> None:
     """`fleet --chips cloudmatrix-384` sized in 8-chip Atlas 800 A3 servers (the 910C's default system, then 510
-    tok/s/chip): a system named is sized in, at compare's 2,075 tok/s/chip for DeepSeek-R1 at its default targets
-    (1,882 on the concurrency grid's loads, 2,049 before disaggregated rows were priced on whole workers), in whole
+    tok/s/chip): a system named is sized in, at compare's 2,101 tok/s/chip for DeepSeek-R1 at its default targets
+    (2,075 before near-best pairs ran at their largest decode batch as served, 1,882 on the concurrency grid's loads, 2,049 before disaggregated rows were priced on whole workers), in whole
     384-chip systems; beside a chip kind,
     and with the system column kept at any width."""
     args = ["fleet", "--model", "deepseek-r1", "--demand", "1e12 tokens/day", "--format", "json"]
@@ -299,7 +301,7 @@ def test_fleet_sizes_in_a_system_named_in_chips() -> None:
                                                       "--format", "json"]).stdout)
     assert (row["chip"], row["system"]) == ("huawei-ascend-910c", "cloudmatrix-384")
     assert row["tokens_per_s_per_chip"] == pytest.approx(compared["tokens_per_s_per_chip"], rel=1e-12)
-    assert round(row["tokens_per_s_per_chip"]) == 2_075 and row["chips"] % 384 == 0
+    assert round(row["tokens_per_s_per_chip"]) == 2_101 and row["chips"] % 384 == 0
     mixed = json.loads(CliRunner().invoke(cli, args + ["--chips", "h20,cloudmatrix-384"]).stdout)
     assert [(r["chip"], r["system"]) for r in mixed] == [("nvidia-h20", "hgx-h20"),
                                                          ("huawei-ascend-910c", "cloudmatrix-384")]
@@ -328,7 +330,8 @@ def test_units_fill_whole_systems_and_count_the_chips_deployed() -> None:
     and now have none; the 232 past two systems are neither powered nor priced (they were, at 1000 / 384 of the
     price); chips and systems are whole numbers in JSON and CSV (1000, not 1000.0). Priced on whole workers, with
     each decode layout at the largest batch its TPOT target allows, a deployment of 64-chip decode workers (128 dies)
-    leaves 40 of the two systems' chips idle, which the note names, and 768 chips serve 0.119 T (48-chip deployments
+    leaves 40 of the two systems' chips idle, which the note names, and 768 chips serve 0.120 T (0.119 T before
+    near-best pairs ran at their largest decode batch as served; 48-chip deployments
     filled them at 0.113 T before; with 128-chip decode workers and a share of prefill, 80 were idle at 0.110 T).
     The chips column counted the 1,000 given, 232 of them never deployed, beside the cost of 768 (so cost over chips
     misled), and 383 where no system exists: it counts the chips deployed, units_given the chips given (fixea 3)."""
@@ -339,7 +342,7 @@ def test_units_fill_whole_systems_and_count_the_chips_deployed() -> None:
     assert none["cost_usd"] is None and none["power_w"] is None
     assert whole["power_w"] == pytest.approx(2 * 559e3, rel=1e-3)
     assert (two["chips"], two["units_given"], two["systems"]) == (768, 1000, 2) and isinstance(two["chips"], int)
-    assert two["served_tokens_per_day"] == whole["served_tokens_per_day"] == pytest.approx(0.1186e12, rel=5e-3)
+    assert two["served_tokens_per_day"] == whole["served_tokens_per_day"] == pytest.approx(0.1202e12, rel=5e-3)
     assert two["note"] == ("272 of the 1,000 chips given serve nothing: 40 idle in 2 whole cloudmatrix-384 (powered "
                            "and priced) and 232 past them (not deployed, so neither powered nor priced)")
     assert whole["note"] == "40 chips serve nothing: idle in 2 whole cloudmatrix-384 (powered and priced)"
@@ -366,13 +369,13 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
     demand = ("--demand", "1e12 tokens/day")
     (forty,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "hgx-h20", "--units",
                                                    "40", *demand, "--format", "json"]).stdout)
-    assert ("; 8 chips serve nothing: idle in 5 whole hgx-h20 (powered and priced); the demand needs 17,760 chips, 40 "
+    assert ("; 8 chips serve nothing: idle in 5 whole hgx-h20 (powered and priced); the demand needs 17,696 chips, 40 "
             "are available;") in forty["note"]
     h20 = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "hgx-h20", "--power-mw", "1", *demand,
                                    "--format", "json"])
     (plan,) = json.loads(h20.stdout)
     assert plan["chips"] == 1368 and ("; 24 chips serve nothing: idle in 171 whole hgx-h20 (powered and priced); "
-                                      "the power budget runs 1,368 of the 17,760 chips;") in plan["note"]
+                                      "the power budget runs 1,368 of the 17,696 chips;") in plan["note"]
     superpod = CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips", "atlas-950-superpod",
                                         "--power-mw", "1", "--format", "json"])
     (plan,) = json.loads(superpod.stdout)
@@ -397,17 +400,18 @@ def test_the_narrower_figure_names_the_systems_it_spans() -> None:
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None:
     """The per-chip rate's 80% interval (compare's tokens_per_s_per_chip_low/high) sizes the chips the demand needs at
-    each end, in whole units and systems, before any limit: DeepSeek-R1 at 2e12 tokens/day on H20s, 35,488 chips
-    (23,168-76,128, whole 32-chip units; 35,872 and 23,424-76,960 on the concurrency grid's loads; 35,616 and
+    each end, in whole units and systems, before any limit: DeepSeek-R1 at 2e12 tokens/day on H20s, 35,392 chips
+    (23,104-75,936, whole 32-chip units; 35,488 and 23,168-76,128 before near-best pairs ran at their largest decode
+    batch as served; 35,872 and 23,424-76,960 on the concurrency grid's loads; 35,616 and
     23,264-76,416 before EP x ETP decode workers crossed scale-out as their ranks do, 31,776 and 20,752-68,144 before
     disaggregated rows were priced on whole workers; the H20's row is flagged, so its band is twice as wide in log). A fleet without a demand has
     none; the table shows 'chips 80%' where there is room, and the caption says what it is."""
     args = ["fleet", "--model", "deepseek-r1", "--demand", "2e12 tokens/day", "--chips", "h20,910c"]
     h20, a3 = json.loads(CliRunner().invoke(cli, args + ["--format", "json"]).stdout)
-    assert (h20["chips"], h20["chips_low"], h20["chips_high"]) == (35_488, 23_168, 76_128)
+    assert (h20["chips"], h20["chips_low"], h20["chips_high"]) == (35_392, 23_104, 75_936)
     assert a3["chips_low"] <= a3["chips"] <= a3["chips_high"] and a3["chips_low"] % 8 == a3["chips_high"] % 8 == 0
     table = CliRunner().invoke(cli, args + ["--wide"], env={"COLUMNS": "200"}).output
-    assert "chips 80%" in table and "23,168-76,128" in table
+    assert "chips 80%" in table and "23,104-75,936" in table
     assert "chips 80%: the chips the demand needs at the ends of the 80% interval" in " ".join(table.split())
     (units,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--units", "1000", "--chips",
                                                     "h20", "--format", "json"]).stdout)
@@ -416,17 +420,18 @@ def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
 def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> None:
-    """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 60.3 T
-    tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes (1,180 tok/s/chip), 106 T in CloudMatrix 384s (2,075 on 649,728
+    """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 61.3 T
+    tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes (1,200 tok/s/chip), 107 T in CloudMatrix 384s (2,101 on 649,728
     chips in 1,692 whole systems), each now with what the same units serve at the ends of the per-chip rate's 80%
-    interval (28.1-92.3 and 49.4-162), in the JSON and under the figure at 80 columns. (57.8 T and 96.0 T, 26.9-88.5
+    interval (28.6-93.9 and 50.0-164), in the JSON and under the figure at 80 columns. (60.3 T and 106 T, 28.1-92.3
+    and 49.4-162, before near-best pairs ran at their largest decode batch as served; 57.8 T and 96.0 T, 26.9-88.5
     and 44.8-147, on the concurrency grid's loads; 83.8 T and 39.1-128 on the A3 before EP x ETP decode workers
     crossed scale-out as their ranks do; 82.5 T and 105 T, 38.5-126 and 48.7-160, before disaggregated rows were
     priced on whole workers.)"""
     args = ["fleet", "--model", "deepseek-r1", "--units", "650000", "--chips", "910c,cloudmatrix-384"]
     plans = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
     assert [[round(p[f"served_tokens_per_day{end}"] / 1e11) / 10 for end in ("", "_low", "_high")] for p in plans] == [
-        [60.3, 28.1, 92.3], [105.9, 49.4, 162.2]]
+        [61.3, 28.6, 93.9], [107.2, 50.0, 164.3]]
     for p in plans:  # the per-chip band, scaled to what the units serve
         assert p["served_tokens_per_day_low"] / p["served_tokens_per_day"] == pytest.approx(
             compare([catalog.system(p["system"])], catalog.model("deepseek-r1"), catalog.engine("generic"), 0.05,
@@ -436,7 +441,7 @@ def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> No
     assert "served, 80%" in lines[2] and max(map(len, lines)) <= 80
     # under the figure, beside what each cost counts (chips only, whole systems)
     under = [lines[i + 1] for i, line in enumerate(lines) if line.startswith(("atlas-800-a3 ", "cloudmatrix-384 "))]
-    assert [under[0].split()[:3], under[1].split()[:2]] == [["chips", "only", "28.1-92.3"], ["systems", "49.4-162"]]
+    assert [under[0].split()[:3], under[1].split()[:2]] == [["chips", "only", "28.6-93.9"], ["systems", "50.0-164"]]
     assert "served, 80%: under what they serve, what they serve at the ends of the 80% interval" in " ".join(
         table.split())
 
