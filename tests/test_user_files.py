@@ -71,7 +71,9 @@ def _refused(*args: str) -> str:
     (("measured =", 'measured = "no"'), "key measured must be true or false, got 'no'"),
     (("date =", 'date = "yesterday"'), "key date must be a date (YYYY-MM-DD), got 'yesterday'"),
     # were dropped without a word (the stock numbers in effect)
-    (("chip =", 'chip = "nvidia-h999"'), "chip 'nvidia-h999' is no catalog chip; did you mean nvidia-h20?"),
+    (("chip =", 'chip = "nvidia-h999"'), "chip 'nvidia-h999' is no catalog chip; did you mean nvidia-h20? (its chip "
+                                         "removed from {home}/chips? every command reads this file: remove or move "
+                                         "{home}/calibration/nvidia-h200-sxm.toml)"),
     (("chip =", "chip = 5"), "key chip must be text, got 5"),
     # replaced the H100's calibration with the H200's file
     (("chip =", 'chip = "nvidia-h100-sxm"'), "the file calibrates chip 'nvidia-h100-sxm' but is named "
@@ -82,7 +84,7 @@ def _refused(*args: str) -> str:
 def test_a_bad_user_calibration_is_refused_in_one_line_naming_its_path(home: Path, edit: tuple[str, str],
                                                                        says: str) -> None:
     path = _user_h200(home, edit)
-    assert _refused("chips") == f"parity: error: {path}: {says}\n"
+    assert _refused("chips") == f"parity: error: {path}: {says.format(home=home)}\n"
 
 
 def test_a_calibration_folder_that_is_a_file_is_refused(home: Path) -> None:

@@ -6,14 +6,14 @@ never into the installed package."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from parity import catalog
-from parity.calibrate import (Point, at_bounds, calibration_toml, field_value, fit_calibration, fit_start,
-                              fitted_fields, held_at, kind_error)
+from parity.calibrate import (BOUND_LOSS_SLACK, Point, at_bounds, calibration_toml, field_counts, field_value,
+                              fit_calibration, fit_start, fitted_fields, held_at, kind_error)
 from parity.errors import ParityError
-from parity.hardware import Calibration
+from parity.hardware import MEASURABLE_FIELDS, Calibration
 from parity.validate import (SIZING_PARAMETERS, CaseError, engine_refit_text, fit_engine, intervals_from, scenarios_of,
                              sizing_rows, unfitted)
 from parity.validate_training import TrainingCase, fit_training_profile, training_profile_toml
@@ -103,35 +103,54 @@ def refit_training(cases: Sequence[TrainingCase], date: str) -> Refit:
 class CalibrationRefit:
     """A chip's refitted calibration: the file (`refit`) and the Calibration it holds; `by_kind`: the loss
     the fit minimises (calibrate.kind_error) from where it started and fitted; `held`: the fields whose fit
-    went to a bound, which the points therefore do not measure, kept at the chip's value before; `replay_kernel_s`:
-    with CUDA-graph replays, their fixed cost a kernel as fitted, where the file keeps the chip's eager launch cost
-    (None: the times were eager)."""
+    went to a bound where the points price as well at the chip's value before, kept at that value (not measured);
+    `pinned`: those whose fit went to a bound where they price worse at the value before, kept at the bound;
+    `bound_errors`: for each of both, the loss with it at the bound and held at the value before (the rest fitted
+    again); `replay_kernel_s`: with CUDA-graph replays, their fixed cost a kernel as fitted, where the file keeps the
+    chip's eager launch cost (None: the times were eager)."""
 
     refit: Refit
     fitted: Calibration
     by_kind: tuple[float, float]
     held: tuple[str, ...] = ()
     replay_kernel_s: float | None = None
+    pinned: tuple[str, ...] = ()
+    bound_errors: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def refit_calibration(chip_id: str, points: Sequence[Point], date: str, method: str,
                       software: Mapping[str, str], replays: bool = False) -> CalibrationRefit:
     """A chip's calibration fitted from the generic prior on measured kernel times (calibration/CHIP.toml); what no
-    point measures keeps the chip's current value (calibrate.fit_start), and so does a field whose fit goes to its
-    bound (the rest fitted again without it). `replays`: the times are CUDA-graph replays, whose fixed cost a kernel
-    is fitted but not written as kernel_overhead_s, the cost of a kernel launched outside graphs."""
+    point measures keeps the chip's current value (calibrate.fit_start). A field whose fit goes to its bound is
+    fitted again held at the current value: held there where the points price as well (within BOUND_LOSS_SLACK),
+    since they do not pin it, else kept at the bound, which they price better. `replays`: the times are CUDA-graph
+    replays, whose fixed cost a kernel is fitted but not written as kernel_overhead_s, the cost of a kernel launched
+    outside graphs. The file records which fields the points measured, and with how many (measured_fields)."""
     source = "; ".join(f"{k}={v}" for k, v in software.items()) or "measured"
     chip = catalog.chip(chip_id)
     current = catalog.calibration(chip)
     prior = fit_start(catalog.prior_calibration(), current, points)
     fitted, before, after = fit_calibration(chip, points, prior, date, method, source)
-    held = tuple(at_bounds(fitted, fitted_fields(points)))
+    at_bound = kind_error(points, chip, fitted)
+    trials = {name: fit_calibration(chip, points, held_at(prior, current, [name]), date, method, source, held=[name])
+              for name in at_bounds(fitted, fitted_fields(points))}
+    errors = {name: (at_bound, kind_error(points, chip, trial[0])) for name, trial in trials.items()}
+    held = tuple(name for name, (bound, kept) in errors.items() if kept <= bound + BOUND_LOSS_SLACK)
+    pinned = tuple(name for name in errors if name not in held)
+    notes = [method]
     if held:
-        prior = held_at(prior, current, held)
-        kept = ", ".join(f"{name} {_said(name, current)}" for name in held)
-        fitted, before, after = fit_calibration(
-            chip, points, prior, date, f"{method}; held at {current.id}'s values, since fitted they went to a bound "
-            f"the points do not pin: {kept}", source, held=held)
+        notes.append(f"held at {current.id}'s values, since fitted they went to a bound where the points price as "
+                     f"well (kind-weighted error at the bound, then held): " + _bound_said(held, current, errors))
+    if pinned:
+        notes.append(f"at the fit's bound, where the points price better than at {current.id}'s values "
+                     f"(kind-weighted error at the bound, then held): " + _bound_said(pinned, fitted, errors))
+    if len(held) == 1:
+        fitted, before, after = trials[held[0]]
+    elif held:
+        fitted, before, after = fit_calibration(chip, points, held_at(prior, current, held), date, method, source,
+                                                held=held)
+    fitted = replace(fitted, method="; ".join(notes))
+    prior = held_at(prior, current, held)
     # what the fit minimises weighs each kind of kernel alike; the mean over points may rise while it falls
     by_kind = kind_error(points, chip, prior), kind_error(points, chip, fitted)
     replay_s = None
@@ -142,12 +161,37 @@ def refit_calibration(chip_id: str, points: Sequence[Point], date: str, method: 
                           method=f"{fitted.method}; kernel_overhead {_said('kernel_overhead_s', current)} kept from "
                                  f"{current.id}: CUDA-graph replays do not time an eager launch (theirs, fitted with "
                                  f"the efficiencies: {replay_s * 1e6:.3f} us a kernel)")
+    measured = {name: n for name, n in field_counts((p.kind, p.kernel.fmt) for p in points).items()
+                if name not in held and not (name == "kernel_overhead_s" and replay_s is not None)}
+    written = _recorded(written, measured, current)
     refit = Refit(name=f"calibration/{chip_id}.toml", text=calibration_toml(written, before, after, software, by_kind),
                   rows=len(points), loss_before=before, loss_after=after,
                   summary=f"{chip_id}: {len(points)} points; kernel-time error (mean |log|) over the points "
                           f"{before:.0%} with the prior, {after:.0%} fitted; over the {len({p.kind for p in points})} "
                           f"kinds of kernel alike, which the fit minimises, {by_kind[0]:.0%} and {by_kind[1]:.0%}")
-    return CalibrationRefit(refit, written, by_kind, held, replay_s)
+    return CalibrationRefit(refit, written, by_kind, held, replay_s, pinned, errors)
+
+
+def _bound_said(names: Sequence[str], cal: Calibration, errors: Mapping[str, tuple[float, float]]) -> str:
+    """'memory_efficiency 0.9221 (5.0%, 5.1%)': each field's value in `cal` and its errors at the bound and held."""
+    return ", ".join(f"{name} {_said(name, cal)} ({errors[name][0]:.1%}, {errors[name][1]:.1%})" for name in names)
+
+
+def _recorded(cal: Calibration, measured: Mapping[str, int], current: Calibration) -> Calibration:
+    """`cal` with the fields its points measured (and how many: measured_fields), and the calibration whose values
+    the others keep (unmeasured_from). A field `current` measured on this chip stays measured where the new points
+    do not reach it (GEMMs imported before, copies now): by its record, or by its stored points where it has none
+    (the shipped H200 sweep)."""
+    kept = dict(current.measured_fields)
+    if current.measured and current.chip == cal.chip and not kept:
+        kept = field_counts((str(p.get("kind", "")), str(p.get("label", "bf16")).split(" ")[0])
+                            for p in current.points)
+    own = current.chip == cal.chip and current.measured
+    merged = {**(kept if own else {}), **measured}
+    counts = {name: merged[name] for name in MEASURABLE_FIELDS if name in merged}
+    unmeasured = "" if len(counts) == len(MEASURABLE_FIELDS) else (
+        current.unmeasured_from if own and current.unmeasured_from else current.id)
+    return replace(cal, measured_fields=counts, unmeasured_from=unmeasured)
 
 
 def _said(name: str, cal: Calibration) -> str:

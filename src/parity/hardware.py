@@ -25,12 +25,21 @@ __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "SPEC_FIELDS", "STATUSES", "TOPOLOGI
            "System",
            "Calibration", "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "package_id",
            "rank_memory_text",
-           "Family", "what_if", "is_what_if", "MOST_FLEET_CHIPS", "Claim", "ClaimFigure", "CLAIM_MEASURES"]
+           "Family", "what_if", "is_what_if", "MOST_FLEET_CHIPS", "Claim", "ClaimFigure", "CLAIM_MEASURES",
+           "KERNEL_OVERHEAD_MAX_S", "MEASURABLE_FIELDS"]
 
 SOURCE_KINDS = ("datasheet", "paper", "press", "analyst-estimate", "measured", "derived", "assumption")
 SPEC_FIELDS = ("memory_bytes", "memory_bytes_per_s", "tdp_w")  # with the peak rates: the figures a chip is compared on
 STATUSES = ("shipping", "announced", "reported", "roadmap")
 TOPOLOGIES = ("switch", "clos", "torus", "mesh", "pcie")
+# the longest fixed cost a kernel (launch, tail) a calibration holds [s]: the fit's bound (calibrate.FITTED) and what
+# a calibration file may say (catalog); parity's files hold 4-28 us, and a figure past 60 us is more likely another
+# unit (ms written for us) than a launch
+KERNEL_OVERHEAD_MAX_S = 60e-6
+# the fields of a Calibration that microbenchmarks measure (`parity calibrate`: calibrate.FITTED's), per GEMM format
+MEASURABLE_FIELDS = ("gemm_efficiency.bf16", "gemm_efficiency.fp8", "memory_efficiency",
+                     "grouped_gemm_memory_efficiency", "attention_prefill_efficiency", "attention_decode_efficiency",
+                     "stream_efficiency", "kernel_overhead_s")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -512,6 +521,9 @@ class Calibration:
     family: the chip family a family-level file calibrates (chip is then "*"); rows: the ids of the
     measured rows a fitted file used (never scored); basis: how the calibration reached the chip it
     prices (measured on it, inherited through its family, or a prior), stated in every prediction.
+    measured_fields: of a microbenchmark fit (`parity calibrate`), each MEASURABLE_FIELDS entry that measured points
+    fitted, with their count; the others keep the values of `unmeasured_from` (a calibration's id). Empty where the
+    file records none (parity's own, fitted before the record or on published rows): it reads as measured whole.
     """
 
     id: str
@@ -538,6 +550,8 @@ class Calibration:
     measured_chips: tuple[str, ...] = ()  # chips of a family file whose own figures are among its rows
     basis: str = ""
     user_file: str = ""
+    measured_fields: Mapping[str, int] = field(default_factory=dict)
+    unmeasured_from: str = ""
     points: tuple[Mapping[str, float | str], ...] = field(default=(), compare=False, repr=False)
 
     @property
@@ -567,9 +581,24 @@ class Calibration:
             raise ValueError(f"calibration {self.id}: gemm_efficiency needs a 'default' entry")
         if self.kernel_overhead_s < 0:
             raise ValueError(f"calibration {self.id}: kernel_overhead_s must be >= 0, got {self.kernel_overhead_s}")
+        if unknown := sorted(set(self.measured_fields) - set(MEASURABLE_FIELDS)):
+            raise ValueError(f"calibration {self.id}: measured_fields holds {', '.join(unknown)}, not among "
+                             f"{', '.join(MEASURABLE_FIELDS)}")
         if not self.collective_latency_factor > 0:  # NaN too
             raise ValueError(f"calibration {self.id}: collective_latency_factor must be > 0, "
                              f"got {self.collective_latency_factor}")
+
+    @property
+    def unmeasured_core(self) -> tuple[str, ...]:
+        """What predictions rest on most that this measured calibration's points did not measure: GEMM rates (the
+        math of every layer's projections) and memory streaming (every decode step's weight reads), both measured by
+        GEMM points (one-token GEMMs stream their weights; where memory streaming's fit goes to a bound and is held,
+        they price as well with the value it keeps), so ('GEMM', 'memory streaming') where no GEMM format was
+        measured; () where it records no measured_fields (measured whole, or not measured at all)."""
+        if not self.measured or not self.measured_fields:
+            return ()
+        gemm = any(name.startswith("gemm_efficiency.") for name in self.measured_fields)
+        return () if gemm else ("GEMM", "memory streaming")
 
     @property
     def attention_decode_math(self) -> float:

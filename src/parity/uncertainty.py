@@ -212,10 +212,12 @@ def flag_note(raised: Sequence[Flag]) -> list[str]:
 
 
 def chip_calibrated(chip: Chip, cal: Calibration) -> bool:
-    """Whether predictions on `chip` rest on a measurement of the chip itself: its calibration was measured, or
-    parity's serving measurements fitted it (catalog.fitted_chips). A chip that is not is flagged "uncalibrated
-    chip", in serving and in training alike."""
-    return cal.measured or package_id(chip) in catalog.fitted_chips()
+    """Whether predictions on `chip` rest on a measurement of the chip itself: its calibration was measured, the
+    GEMM rate and memory streaming that predictions rest on most included (Calibration.unmeasured_core: copies alone
+    measure neither), or parity's serving measurements fitted it (catalog.fitted_chips). A chip that is not is
+    flagged "uncalibrated chip" ("partly calibrated chip" where its measurement leaves those out), in serving and in
+    training alike."""
+    return (cal.measured and not cal.unmeasured_core) or package_id(chip) in catalog.fitted_chips()
 
 
 def what_if_changes(system: System) -> str:
@@ -481,6 +483,15 @@ def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
     """The flag of a chip whose predictions rest on no measurement of its own, or None."""
     if not chip_calibrated(chip, cal):
         basis = cal.basis or cal.id
+        if missing := cal.unmeasured_core:  # measured, but not what predictions rest on most
+            source = cal.unmeasured_from or "the value before"
+            on_prior = source.startswith("derived-prior") or source == catalog.prior_calibration().id
+            return Flag("partly calibrated chip",
+                        f"partly calibrated chip {chip_text(chip)}: {cal.id} measures "
+                        f"{', '.join(cal.measured_fields)}, not {' or '.join(missing)}, which keep {source}'s values "
+                        f"(calibration: {basis})",
+                        f"partly calibrated: {', '.join(missing)} from {'the prior' if on_prior else source}",
+                        WIDEN_UNCALIBRATED if on_prior else 1.0)
         return Flag("uncalibrated chip", f"uncalibrated chip {chip_text(chip)} (calibration: {basis})",
                     f"uncalibrated ({short_basis(basis)})", WIDEN_UNCALIBRATED if calibration_on_prior(cal) else 1.0)
     return None
@@ -704,12 +715,14 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
     """A flag when the GEMM math a weight format runs on a chip is not among those the chip's fitted calibration
     measured (catalog.measured_gemm_formats: its rate was moved with the measured ones, e.g. CDNA4's FP4 with its
     BF16 and FP8), else None. A calibration measured otherwise (parity calibrate's microbenchmarks) names no format."""
-    measured = catalog.measured_gemm_formats(cal.rows)
+    points = {name.split(".", 1)[1] for name in cal.measured_fields if name.startswith("gemm_efficiency.")}
+    measured = points or catalog.measured_gemm_formats(cal.rows)
     math, _ = math_unit(format_named(weights), chip)
     if not measured or math in measured:
         return None
     kind = f"{math} GEMM rate not measured on {chip_text(chip)}"
-    return Flag(kind, f"{kind} ({cal.id} measures {', '.join(sorted(measured))}; {math} moved with them)",
+    how = f"kept from {cal.unmeasured_from or 'the value before'}" if points else "moved with them"
+    return Flag(kind, f"{kind} ({cal.id} measures {', '.join(sorted(measured))}; {math} {how})",
                 f"{math} GEMM rate not measured")
 
 

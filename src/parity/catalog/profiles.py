@@ -18,7 +18,7 @@ from parity.engine import (EngineDefault, EngineHost, EngineKernel, EngineProfil
                            measured_stack_prior)
 from parity.dtypes import MATH_RATES
 from parity.errors import CatalogError
-from parity.hardware import Calibration, Chip
+from parity.hardware import KERNEL_OVERHEAD_MAX_S, Calibration, Chip
 
 T = TypeVar("T")
 
@@ -31,10 +31,11 @@ _FRACTIONS = ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_
               "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency")
 _OPTIONAL_NUMBERS = {"attention_decode_math_efficiency": 0.0, "collective_latency_factor": 1.0,
                      "grouped_gemm_half_tokens": 0.0}
-_TEXTS = ("source", "family", "basis")  # optional; id, chip and method are required
+_TEXTS = ("source", "family", "basis", "unmeasured_from")  # optional; id, chip and method are required
 _LISTS = ("rows", "measured_chips")  # lists of text
 _CALIBRATION_KEYS = ("id", "chip", "date", "method", "measured", "kernel_overhead", "gemm_efficiency",
-                     "grouped_gemm_efficiency", "points", "software", *_FRACTIONS, *_OPTIONAL_NUMBERS, *_TEXTS, *_LISTS)
+                     "grouped_gemm_efficiency", "points", "software", "measured_fields", *_FRACTIONS,
+                     *_OPTIONAL_NUMBERS, *_TEXTS, *_LISTS)
 _GEMM_KEYS = ("default", *MATH_RATES)
 
 
@@ -55,6 +56,26 @@ def _numbers(data: dict[str, Any], table: str, where: str) -> dict[str, float]:
     return {k: number(v, where, f"{table}.{k}") for k, v in values.items()}
 
 
+def _counts(data: dict[str, Any], where: str) -> dict[str, int]:
+    """[measured_fields]: the points that fitted each field, as whole numbers (Calibration checks the names)."""
+    values = data.get("measured_fields", {})
+    if not isinstance(values, dict) or not all(type(v) is int and v > 0 for v in values.values()):
+        raise CatalogError(f"{where}: key measured_fields must be a table of point counts (whole numbers > 0) by "
+                           f"field, got {values!r}")
+    return dict(values)
+
+
+def _kernel_overhead_s(data: dict[str, Any], where: str) -> float:
+    """kernel_overhead [s], within what a fit allows (hardware.KERNEL_OVERHEAD_MAX_S): '7.970 ms' written for us
+    would price every kernel 300x its launch."""
+    said = text(require(data, "kernel_overhead", where), where, "kernel_overhead")
+    seconds = units.parse(said, "s")
+    if not seconds <= KERNEL_OVERHEAD_MAX_S:
+        raise CatalogError(f"{where}: key kernel_overhead must be at most {KERNEL_OVERHEAD_MAX_S * 1e6:g} us (a "
+                           f"kernel's launch and tail, as a fit allows), got {said!r}: another unit?")
+    return seconds
+
+
 def _texts(data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
     values = data.get(key, [])
     if not isinstance(values, list):
@@ -71,8 +92,10 @@ def _calibrated_chip(data: dict[str, Any], path: Path, where: str) -> str:
     known = [c.id for c in chips()]
     if chip_id != "*" and chip_id not in known:
         hints = close_matches(chip_id, known, n=1)
+        fix = (f" (its chip removed from {user_dir() / 'chips'}? every command reads this file: remove or move "
+               f"{path})" if is_user(path) else "")
         raise CatalogError(f"{where}: chip {chip_id!r} is no catalog chip" + (f"; did you mean {hints[0]}?" if hints
-                                                                                else ""))
+                                                                                else "") + fix)
     if is_user(path) and chip_id != "*" and path.stem != chip_id:
         raise CatalogError(f"{where}: the file calibrates chip {chip_id!r} but is named {path.name}; name it "
                            f"{chip_id}.toml (parity calibrate names a chip's file by its chip)")
@@ -97,7 +120,7 @@ def _calibration_from(data: dict[str, Any], path: Path) -> Calibration:
             date=_date(require(data, "date", where), where),
             method=text(require(data, "method", where), where, "method"), measured=measured,
             gemm_efficiency=_numbers(data, "gemm_efficiency", where),
-            kernel_overhead_s=units.parse(text(require(data, "kernel_overhead", where), where, "kernel_overhead"), "s"),
+            kernel_overhead_s=_kernel_overhead_s(data, where), measured_fields=_counts(data, where),
             points=tuple(points), rows=_texts(data, "rows", where), measured_chips=_texts(data, "measured_chips", where),
             grouped_gemm_efficiency=_numbers(data, "grouped_gemm_efficiency", where),
             user_file=str(path) if is_user(path) else "",
@@ -188,8 +211,11 @@ def _found_calibration(chip_id: str, family: str) -> Calibration:
     own = [c for c in calibrations() if c.chip == chip_id]
     if own:
         best = _newest(own)
+        partly = (f"partly measured on this chip ({best.id}; {' and '.join(best.unmeasured_core)} from "
+                  f"{best.unmeasured_from or 'the value before'})")
         return dataclasses.replace(best, basis=best.basis or (
-            f"measured on this chip ({best.id})" if best.measured else f"the chip's own prior ({best.id})"))
+            (partly if best.unmeasured_core else f"measured on this chip ({best.id})") if best.measured
+            else f"the chip's own prior ({best.id})"))
     for step, name in enumerate(family_chain(family)):
         via = "" if step == 0 else f"; {family} has no measurement of its own, so it inherits from its parent {name}"
         fitted = [c for c in calibrations() if c.family == name]

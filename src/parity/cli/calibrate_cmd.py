@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import re
@@ -43,7 +44,7 @@ def _read_json(path: Path) -> dict:
 def _points(path: Path, document: dict) -> list[Point]:
     """The document's points; a refusal names the file."""
     try:
-        return points_from_benchmark(document)
+        return [dataclasses.replace(p, where=f"{path.name}: {p.where}") for p in points_from_benchmark(document)]
     except ParityError as err:
         raise ParityError(f"{path.name}: {err}") from err
 
@@ -119,8 +120,8 @@ def _toml_path(ctx: click.Context, param: click.Parameter, value: Path | None) -
               help="read measurements in parity's microbenchmark JSON format instead of measuring (repeatable)")
 @click.option("--chip", default=None, help="catalog chip the measurements belong to (default: the GPU's name)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_toml_path,
-              help="calibration file to write, TOML, named .toml (default: ~/.parity/calibration/CHIP.toml, used by "
-                   "every prediction)")
+              help="calibration file to write, TOML, named .toml (default: $PARITY_HOME/calibration/CHIP.toml, "
+                   "~/.parity/calibration/CHIP.toml where PARITY_HOME is unset: used by every prediction)")
 @click.option("--save-raw", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="also write the raw measurements as JSON")
 @click.option("--eager", is_flag=True,
@@ -207,10 +208,17 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
             for label, field, old, new in fields]
     unmeasured = (" A dash: no point measures it, so the file keeps the value before."
                   if any(f not in fitted_fields(points) for _, f, _, _ in fields) else "")
+    errors = result.bound_errors
     if result.held:
-        held = ", ".join(label for label, f, _, _ in fields if f in result.held)
-        unmeasured += (" Held at the value before, since fitted it went to a bound where these points price as well "
-                       f"(they do not measure it): {held}.")
+        held = ", ".join(f"{label} (error {errors[f][0]:.1%} at the bound, {errors[f][1]:.1%} held)"
+                         for label, f, _, _ in fields if f in result.held)
+        unmeasured += (" Held at the value before, since fitted it went to a bound and these points price as well "
+                       f"held (they do not measure it): {held}.")
+    if result.pinned:
+        pinned = ", ".join(f"{label} (error {errors[f][0]:.1%} at the bound, {errors[f][1]:.1%} held at the value "
+                           "before)" for label, f, _, _ in fields if f in result.pinned)
+        unmeasured += (" At the fit's bound, kept there since these points price it better than the value before: "
+                       f"{pinned}.")
     if result.replay_kernel_s is not None:
         unmeasured += (f" CUDA-graph replays cost {result.replay_kernel_s * 1e6:.3g} us a kernel as fitted, but do "
                        "not time an eager launch, which the file's kernel overhead is: it keeps the value before "
@@ -230,5 +238,6 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
          payload={"chip": chip_id, "file": str(target), "before_calibration": until_now.id, "error_before": before,
                   "error_after": after, "error_by_kind_before": by_kind[0], "error_by_kind_after": by_kind[1],
                   "efficiencies": machine, "held": [f.replace(".", "_") for f in result.held],
+                  "pinned": [f.replace(".", "_") for f in result.pinned],
                   "replay_kernel_s": result.replay_kernel_s})
     click.echo(f"wrote {target}", err=True)  # on a line of its own: a path wrapped with the caption cannot be copied

@@ -276,10 +276,13 @@ def _calibrated_text(chip: Chip, cal: Calibration) -> str:
     on it fitted the engine profiles', or 'no: ...' (compare's note then says 'uncalibrated')."""
     if is_what_if(chip):
         return f"no: a what-if, priced with the calibration of the catalog chip {chip.id} (nothing measured it)"
-    if cal.measured:
+    if cal.measured and not cal.unmeasured_core:
         return "yes: its calibration was measured on it"
     if chip_calibrated(chip, cal):
         return "yes: parity's serving measurements on it fitted the engine profiles (the calibration above is inherited)"
+    if cal.unmeasured_core:
+        return (f"no: its calibration measures neither {' nor '.join(cal.unmeasured_core)} on it ('partly calibrated' "
+                "in compare's note)")
     return "no: nothing measured on it fits its predictions ('uncalibrated' in compare's note)"
 
 
