@@ -411,7 +411,7 @@ def test_a_config_from_a_shell_pipe_serves_though_serve_asks_for_its_model_twice
       for axis, value, says in (
           ("isl", '["abc"]', "sweep axis isl = 'abc': expected a whole number, got 'abc'"),
           ("isl", "[128.7]", "sweep axis isl = 128.7: expected a whole number, got 128.7"),
-          ("isl", "[true]", "sweep axis isl = True: expected a whole number"),
+          ("isl", "[true]", "sweep axis isl: expected a whole number, got true"),
           ("system", '["hgx-h1000"]', "sweep axis system = 'hgx-h1000': unknown system or chip"),
           ("model", '["llama-3.1-8bb"]', "sweep axis model = 'llama-3.1-8bb': unknown model"),
           ("max_num_tokens", "[1.5]", "sweep axis max_num_tokens = 1.5: max_num_tokens must be a whole"),

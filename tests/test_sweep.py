@@ -662,3 +662,125 @@ def test_a_large_sweep_says_its_size_and_a_rough_duration_first(tmp_path: Path,
     result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(tmp_path / "out.csv"), "--workers", "4"])
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines()[0].startswith("2 scenarios: roughly 4 ms on 1 process (")
+
+
+RATES = ('[axes]\nsystem = ["hgx-h100"]\nmodel = ["llama-3.1-8b"]\nisl = [1024]\nosl = [256]\n'
+         'request_rate = ["inf", 0.5]\nnum_prompts = [10]\n')
+
+
+def test_a_request_rate_axis_is_refused_per_row_as_predicts_steady_model_refuses_it(tmp_path: Path) -> None:
+    """A request_rate axis was read and ignored (fuzzEL 1): 0.5 requests/s of 256 tokens, at most 128 tok/s on a chip,
+    was written feasible at the closed loop's 1,015 tok/s/chip, and the serve note said serve had no option for
+    request_rate. Its rows are now refused with `predict --model-kind steady`'s reason, and the note names serve's
+    simulator options; inf capped by max_concurrency, which stands for the concurrency axis, is that closed loop."""
+    spec, out = tmp_path / "spec.toml", tmp_path / "out.csv"
+    spec.write_text(RATES + "concurrency = [8]\n")
+    result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), "--processes", "1"])
+    assert result.stderr == f"wrote {out}: 2 scenarios, 0 feasible\n"
+    burst, poisson = csv.DictReader(out.open())
+    how = ("open-loop arrivals need the simulator (`parity predict` of the sweep's table runs it, --model-kind sim by "
+           "default; a sweep runs the steady model); the steady-state model prices a closed loop of the row's "
+           "concurrency")
+    assert poisson["note"] == f"request_rate 0.5/s: {how}"
+    assert burst["note"] == f"request_rate inf: {how} (request_rate inf with max_concurrency is that loop)"
+    assert (poisson["feasible"], poisson["output_tokens_per_s_per_chip"], poisson["serve_command"]) == ("False", "", "")
+    assert poisson["serve_note"] == ("num_prompts, request_rate: `parity serve` reads them (--num-prompts, "
+                                     "--request-rate) with --model-kind sim only; the steady model refuses the row's "
+                                     "open loop (its note)")
+    # predict's steady model refuses the same rows, in its own words for where the simulator is
+    again = tmp_path / "again.csv"
+    assert CliRunner().invoke(cli, ["predict", str(out), "--model-kind", "steady", "--out", str(again)]).exit_code == 0
+    assert [r["note"] for r in csv.DictReader(again.open())][1] == (
+        "request_rate 0.5/s: open-loop arrivals need the simulator (--model-kind sim, the default); the steady-state "
+        "model prices a closed loop of the row's concurrency")
+    # max_concurrency in place of concurrency was refused ('a sweep needs the axes concurrency'); with inf it is the
+    # closed loop of that many clients, priced as the row of 8 clients is, and serve's steady line gives it
+    spec.write_text(RATES.replace('["inf", 0.5]', '["inf"]') + "max_concurrency = [8]\n")
+    out.unlink()
+    assert CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), "--processes", "1"]).exit_code == 0
+    (capped,) = csv.DictReader(out.open())
+    assert capped["feasible"] == "True"
+    assert float(capped["output_tokens_per_s_per_chip"]) == pytest.approx(1015.21, abs=0.01)
+    assert capped["serve_command"] == ("parity serve --model llama-3.1-8b --system hgx-h100 --isl 1024 --osl 256 "
+                                       "--tp 1 --concurrency 8 --random-range-ratio 1 --model-kind steady")
+    assert capped["serve_note"] == ("max_concurrency, num_prompts, request_rate: `parity serve` reads them "
+                                    "(--max-concurrency, --num-prompts, --request-rate) with --model-kind sim only; "
+                                    "this steady line prices the row as the sweep did")
+    out.unlink()
+    assert refused(RATES, tmp_path) == (
+        "parity: error: spec.toml: a sweep needs the axes concurrency or max_concurrency (every case needs a value; "
+        "give a one-value list for a fixed one, e.g. isl = [1024])")
+
+
+WHAT_IF_FLAG = ("what-if: memory_bytes_per_s x2 of nvidia-h20, priced with nvidia-h20's calibration (nothing measured "
+                "the what-if)")
+
+
+def test_every_row_of_a_variant_carries_its_what_if_flag_a_refused_one_too() -> None:
+    """A variant's rows that did not fit carried no flag (fuzzEL 2), though their tpp is the what-if chip's and
+    docs/model.md says every row of a variant carries 'what-if: CHANGES of CHIP'. Llama-3.1-70B in bf16 does not fit
+    one H20 at tp 1 (60.1 GB short), and fits at tp 8."""
+    spec = spec_from_toml({
+        "variant": [{"name": "h20-2x", "chip": "nvidia-h20", "scale": {"memory_bytes_per_s": 2.0}}],
+        "axes": {"variant": ["h20-2x"], "model": ["llama-3.1-70b"], "weights": ["bf16"], "isl": [1024], "osl": [256],
+                 "concurrency": [8], "tp": [1, 8]}})
+    too_big, fits = run_sweep(spec)
+    assert (too_big["feasible"], fits["feasible"]) == (False, True)
+    assert too_big["flags"] == [WHAT_IF_FLAG]
+    assert fits["flags"][0] == WHAT_IF_FLAG and fits["flags"].count(WHAT_IF_FLAG) == 1
+
+
+def test_a_sweeps_table_has_predicts_die_memory_and_its_what_if_rows_read_back_with_the_spec(tmp_path: Path) -> None:
+    """A sweep's 910C rows lacked the memory_bytes_per_die predict writes for them (fuzzEL 3): Llama-3.1-70B at tp 4
+    holds 47.59 GB on its busiest die, half the package's 95.19 GB; an H20 row has none (NaN). Its what-if rows read
+    back as 'unknown system' (fuzzEL 4): `predict --variants SPEC.toml` prices them as the sweep did."""
+    spec, swept, again = tmp_path / "spec.toml", tmp_path / "sweep.csv", tmp_path / "again.csv"
+    spec.write_text('[[variant]]\nname = "910c-2x"\nchip = "huawei-ascend-910c"\nscale = { memory_bytes_per_s = 2.0 }\n'
+                    '[axes]\nsystem = ["atlas-800-a3", "hgx-h20"]\nvariant = ["910c-2x"]\nmodel = ["llama-3.1-70b"]\n'
+                    'isl = [1024]\nosl = [1024]\nconcurrency = [16]\ntp = [4]\n')
+    assert CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(swept), "--processes", "1"]).exit_code == 0
+    before = list(csv.DictReader(swept.open()))
+    ascend, h20, what_if = before
+    assert float(ascend["memory_bytes_per_die"]) == pytest.approx(47.59e9, rel=1e-3)
+    assert float(ascend["memory_bytes_per_die"]) * 2 == pytest.approx(float(ascend["memory_bytes_per_chip"]))
+    assert h20["memory_bytes_per_die"] == "" and what_if["memory_bytes_per_die"] != ""
+    result = CliRunner().invoke(cli, ["predict", str(swept), "--model-kind", "steady", "--variants", str(spec),
+                                      "--out", str(again)])
+    assert result.exit_code == 0, result.output
+    figures = ("case_id", "ttft_s", "output_tokens_per_s_per_chip", "memory_bytes_per_chip", "memory_bytes_per_die",
+               "feasible")
+    after = list(csv.DictReader(again.open()))
+    assert [[r[k] for k in figures] for r in after] == [[r[k] for k in figures] for r in before]
+    assert after[2]["feasible"] == "True"
+    assert WHAT_IF_FLAG.replace("nvidia-h20", "huawei-ascend-910c") in json.loads(after[2]["flags"])
+
+
+@pytest.mark.parametrize(("axis", "values", "says"), [
+    # TOML's true is Python's 1: '1 given twice' (fuzzEL 5); a ratio of false ran as an infeasible row
+    ("concurrency", "[1, true]", "sweep axis concurrency: expected a whole number, got true"),
+    ("random_range_ratio", "[false]", "sweep axis random_range_ratio: expected a number, got false"),
+    # two ids ran one case twice as identical rows (fuzzEL 6)
+    ("case_id", '["a", "b"]', "case_id is not a sweep axis: a sweep names each case itself (sweep-0, sweep-1, ...), "
+                              "and a case_id axis ran every case once per id, as identical rows")])
+def test_a_flag_on_a_number_axis_and_a_case_id_axis_are_refused(tmp_path: Path, axis: str, values: str,
+                                                                 says: str) -> None:
+    axes = {"system": '["hgx-h100"]', "model": '["llama-3.1-8b"]', "isl": "[1024]", "osl": "[128]",
+            "concurrency": "[8]", axis: values}
+    spec = "[axes]\n" + "".join(f"{k} = {v}\n" for k, v in axes.items())
+    assert refused(spec, tmp_path) == f"parity: error: spec.toml: {says}"
+
+
+def test_processes_is_the_option_and_workers_its_hidden_former_name(tmp_path: Path) -> None:
+    """sweep took --workers where predict and compare take --processes (fuzzEL 7): --processes it is, --workers still
+    taken (scripts), hidden from the help, and the two together refused."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[axes]\nsystem = ["hgx-h100"]\nmodel = ["llama-3.1-8b"]\nisl = [128]\nosl = [128]\n'
+                    'concurrency = [8]\n')
+    for option in ("--processes", "--workers"):
+        out = tmp_path / f"{option[2:]}.csv"
+        result = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), option, "1"])
+        assert result.stderr == f"wrote {out}: 1 scenario, 1 feasible\n"
+    assert refused(spec.read_text(), tmp_path, "--processes", "2") == (
+        "parity: error: --workers is --processes' former name: give --processes alone")
+    shown = CliRunner().invoke(cli, ["sweep", "--help"]).output
+    assert "--processes" in shown and "--workers, its former name" in shown and "--workers INTEGER" not in shown

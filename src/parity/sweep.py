@@ -42,9 +42,9 @@ from parity.errors import ParityError
 from parity.hardware import Chip, System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
 from parity.policy import PD_KEY, performance_density, tpp
-from parity.predict import (CASE_COLUMNS, INPUT_KINDS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS, OUTPUT_COLUMNS, OUTPUT_KINDS,
-                            predict_rows)
-from parity.uncertainty import WHAT_IF_DIGITS, power_flags
+from parity.predict import (CASE_COLUMNS, EXTRA_COLUMNS, INPUT_KINDS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS,
+                            OUTPUT_COLUMNS, OUTPUT_KINDS, closed_loop_only, predict_rows)
+from parity.uncertainty import WHAT_IF_DIGITS, power_flags, what_if_flag
 from parity.units import format_si
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "refuse_unread", "sweep_rows", "run_sweep",
@@ -54,7 +54,9 @@ __all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "refu
 # (compare's figure: the system's power shared by its chips, so a variant's tdp_w shows), and the chip's TPP and
 # performance density (policy: its peak rates and die area); NaN where unknown
 CHIP_COLUMNS = ("output_tokens_per_s_per_kw", "tpp", PD_KEY)
-RESULT_COLUMNS = OUTPUT_COLUMNS[1:] + CHIP_COLUMNS
+# predict's figures, each of EXTRA_COLUMNS on every row (NaN where the row has none: a table's columns, and a Parquet
+# file's schema, follow the spec's axes, never the run's values), then the chip's
+RESULT_COLUMNS = OUTPUT_COLUMNS[1:] + EXTRA_COLUMNS + CHIP_COLUMNS
 _RESULT_KINDS = {**OUTPUT_KINDS, **dict.fromkeys(CHIP_COLUMNS, "number")}
 
 
@@ -63,6 +65,10 @@ def column_kind(column: str) -> str:
     reads that column, a result's as predict or the chip's figures write it; 'text' for any other (serve_command)."""
     return INPUT_KINDS.get(column) or _RESULT_KINDS.get(column, "text")
 REQUIRED_AXES = ("model", "isl", "osl", "concurrency")  # and a system or a variant
+# an axis that stands for a required one, as predict reads a row without it: max_concurrency is the clients of an open
+# loop's cap (predict.case_from_row: concurrency defaults to it), the closed loop the steady model prices at
+# request_rate inf
+STANDS_FOR = {"concurrency": "max_concurrency"}
 MOST_CASES = 10_000_000  # about 6 hours on one process at ~500 cases/s (cli.sweep_cmd.CASES_PER_S_PER_PROCESS)
 
 
@@ -320,14 +326,19 @@ class SweepSpec:
                     else name for name in unknown]
             raise ParityError(f"unknown sweep {'axis' if len(unknown) == 1 else 'axes'} {', '.join(said)}; an axis is "
                               "a predict column or 'variant'")
-        missing = [name for name in REQUIRED_AXES if name not in self.axes] + (
+        missing = [name + (f" or {STANDS_FOR[name]}" if name in STANDS_FOR else "") for name in REQUIRED_AXES
+                   if not {name, STANDS_FOR.get(name)} & set(self.axes)] + (
             [] if {"system", "variant"} & set(self.axes) else ["system or variant"])
         if missing:
             raise ParityError(f"a sweep needs the axes {', '.join(missing)} (every case needs a value; give a "
                               "one-value list for a fixed one, e.g. isl = [1024])")
+        if "case_id" in self.axes:  # sweep_rows names each case; an axis of ids ran one case once per id
+            raise ParityError("case_id is not a sweep axis: a sweep names each case itself (sweep-0, sweep-1, ...), "
+                              "and a case_id axis ran every case once per id, as identical rows")
         for name, values in self.axes.items():
             if not isinstance(values, (list, tuple)) or not values:
                 raise ParityError(f"sweep axis {name!r} must be a non-empty list")
+            _refuse_flags_as_numbers(name, values)
             _refuse_repeated_values(name, values)
         for name in _FORMAT_AXES & set(self.axes):  # one format under two names is one case run twice
             refuse_repeated_formats(self.axes[name], "each case runs once", f"sweep axis {name}: ")
@@ -349,6 +360,16 @@ class SweepSpec:
                               "every case")
         refuse_unread(self.variants, "parity sweep")
         _check_variants(self.variants, self.axes.get("variant", ()))
+
+
+def _refuse_flags_as_numbers(axis: str, values: Sequence[Any]) -> None:
+    """Refuse true or false on an axis of counts or numbers (predict.INPUT_KINDS): TOML's true is Python's 1, so
+    concurrency = [1, true] was refused as '1 given twice' and random_range_ratio = [true] ran as an infeasible row."""
+    kind = INPUT_KINDS.get(axis)
+    for value in values:
+        if kind in ("count", "number") and isinstance(value, bool):
+            raise ParityError(f"sweep axis {axis}: expected {'a whole number' if kind == 'count' else 'a number'}, "
+                              f"got {as_written(value)}")
 
 
 def _refuse_repeated_values(axis: str, values: Sequence[Any]) -> None:
@@ -552,17 +573,35 @@ def _per_die(row: dict[str, Any], systems: Mapping[str, System]) -> dict[str, An
     return {**row, "rank_per_die": system is not None and system.chip.dies > 1}
 
 
+# how a sweep's refusal of an open-loop row (predict.closed_loop_only) says to price it: with the simulator, which a
+# sweep does not run
+SWEEP_SIMULATOR = ("`parity predict` of the sweep's table runs it, --model-kind sim by default; a sweep runs the steady "
+                   "model")
+
+
 def _predict_chunk(rows: list[dict[str, Any]], variants: tuple[Variant, ...]) -> list[dict[str, Any]]:
+    """The rows priced as `parity predict --model-kind steady` prices them (an open-loop row refused), each with
+    RESULT_COLUMNS and its flags, a what-if's and a power assumption's among them."""
     systems = {v.name: v.system() for v in variants}
     rows = [_per_die(row, systems) for row in rows]
     out = []
     for row, prediction in zip(rows, predict_rows(rows, systems=systems)):
-        predicted = prediction.row()
+        predicted = closed_loop_only(row, prediction, SWEEP_SIMULATOR).row()
         system, prefill = _system_named(row.get("system"), systems), _system_named(row.get("prefill_system"), systems)
         chip = _chip_columns(system, prefill, predicted["output_tokens_per_s_per_chip"])
-        out.append({**row, **{k: predicted[k] for k in OUTPUT_COLUMNS[1:]}, **chip,
-                    "flags": _with_power_flags(predicted["flags"], chip, (system, prefill))})
+        flags = _with_what_if_flags(predicted["flags"], [s for s in (system, prefill) if s and s.id in systems])
+        out.append({**row, **{k: predicted.get(k, math.nan) for k in OUTPUT_COLUMNS[1:] + EXTRA_COLUMNS}, **chip,
+                    "flags": _with_power_flags(flags, chip, (system, prefill))})
     return out
+
+
+def _with_what_if_flags(flags: list[str], what_ifs: Sequence[System]) -> list[str]:
+    """A row's flags with the what-if flag of each variant system it runs on, first, where none of its flags says
+    'what-if:' already: a priced row carries it among its case's flags, a refused one (too big, an open loop) had
+    none, so a variant's infeasible rows read as the catalog's (docs/model.md: every row of a variant is flagged)."""
+    if any(f.startswith("what-if:") for f in flags):
+        return flags
+    return [*(f.text for s in what_ifs if (f := what_if_flag(s)) is not None), *flags]
 
 
 def _with_power_flags(flags: list[str], chip: Mapping[str, float], systems: Sequence[System | None]) -> list[str]:

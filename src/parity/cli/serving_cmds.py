@@ -16,6 +16,7 @@ from parity import catalog
 from parity.cli.csv_input import column_rows, read_table
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.serve_line import serve_command, serve_inputs
+from parity.cli.variants import variant_systems, variants_option
 from parity.cli.values import (CONCURRENCY, ENGINE, FORMAT_NAME, PARALLEL, TOKENS, Count, Real, RequestRate,
                                StatisticTarget, ray_option)
 from parity.compare import systems_to_hold
@@ -29,14 +30,15 @@ from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout, served_format
 from parity.search import best_precision
-from parity.predict import (MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case,
+from parity.predict import (EXTRA_COLUMNS, MODEL_KINDS, MOST_MTP_TOKENS, OUTPUT_COLUMNS, SIM_COLUMNS, Case,
                             Prediction, Scenario, benchmark_of, case_note, check_case_columns, deployment, flags,
                             interval_bounds, predict_cases, open_loop_at_peak, predict_rows, scenario_of,
-                            simulate_scenario, simulated_flags, simulated_note, client_fields, shortfall_text)
+                            simulate_scenario, simulated_flags, simulated_note, client_fields, shortfall_text,
+                            closed_loop_only)
 from parity.predict.case import OPEN_LOOP_CLIENTS
-from parity.predict.columns import FOREIGN_COLUMNS, READ_COLUMNS, _int, close_column, request_rate
+from parity.predict.columns import FOREIGN_COLUMNS, READ_COLUMNS, close_column
 from parity.predict.measured import SCORED, measured_values, score_line, scored
-from parity.predict.scenario import _failed, engine_kv
+from parity.predict.scenario import engine_kv
 from parity.predict.simulated import _workers, client_of
 from parity.uncertainty import widening
 from parity.units import counted, duration_text, whole
@@ -141,25 +143,27 @@ def interval_texts(row: dict) -> dict:
 @click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes for --model-kind sim")
 @ray_option("the simulator's runs (--model-kind sim)")
+@variants_option("a row's system may name it (a sweep's table of them reads back with the sweep's spec)")
 @out_option
-def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: str | None, out: Path | None) -> None:
+def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: str | None,
+            variants_path: Path | None, out: Path | None) -> None:
     """Predict every serving case of a CSV table (columns: docs/model.md, "parity predict input"; one it does not
     read is refused); bad rows get feasible=false. A row without a case_id is named row-N, N its place among the
     rows from 1."""
     fmt = output_format(fmt, out, default="csv")
-    refuse_overwrite([("CASES", cases)], [("--out", out)])
+    refuse_overwrite([("CASES", cases), ("--variants", variants_path)], [("--out", out)])
     rows = _read_cases(cases)
     measured = measured_values(cases.name, list(rows[0]), rows)  # refused before minutes of pricing
+    what_ifs = {s.id: s for s in variant_systems(variants_path, "parity predict")}
     with progress_bar() as progress:
         task = progress.add_task("predicting", total=len(rows))
-        predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), model_kind=model_kind,
-                                   processes=processes, ray=ray)
+        predictions = predict_rows(rows, progress=lambda n: progress.advance(task, n), systems=what_ifs,
+                                   model_kind=model_kind, processes=processes, ray=ray)
     if model_kind == "steady":
-        predictions = [_closed_loop_only(row, p) for row, p in zip(rows, predictions)]
+        predictions = [closed_loop_only(row, p) for row, p in zip(rows, predictions)]
     # phase rows (decode or prefill benchmarks) add their step time and input rate, rows of one rank per die of a
     # multi-die chip their die's memory; the simulator its percentiles
-    phased = tuple(c for c in ("step_s", "input_tokens_per_s_per_chip", "memory_bytes_per_die")
-                   if any(c in p.extra for p in predictions))
+    phased = tuple(c for c in EXTRA_COLUMNS if any(c in p.extra for p in predictions))
     columns = OUTPUT_COLUMNS + phased + (SIM_COLUMNS if model_kind == "sim" else ())
     table = [{k: row.get(k, float("nan")) for k in columns} for row in (p.row() for p in predictions)]
     table = [{**row, **scored(row, m)} for row, m in zip(table, measured)]  # the user's runs scored, where given
@@ -183,24 +187,6 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
 
 
 _REFUSALS_SHOWN = 10  # refused or infeasible cases whose reason the table's caption gives
-
-
-def _closed_loop_only(row: dict[str, str], p: Prediction) -> Prediction:
-    """A steady-state prediction, or feasible=false where the row's requests arrive at a request_rate: the closed form
-    prices a closed loop of its concurrency, not those arrivals. inf capped by max_concurrency is that loop (every
-    request sent at once, max_concurrency in flight, the next sent as one finishes: vLLM's --request-rate inf
-    --max-concurrency); uncapped, it is every request in flight at once, which serve refuses too."""
-    try:
-        rate = request_rate(row)
-        capped = bool(_int(row, "max_concurrency", 0))
-    except ParityError:
-        return p  # the row's own refusal says why
-    if not rate or (math.isinf(rate) and capped) or not p.feasible:
-        return p
-    loop = " (request_rate inf with max_concurrency is that loop)" if math.isinf(rate) else ""
-    return _failed(p.case_id, f"request_rate {rate:g}{'' if math.isinf(rate) else '/s'}: open-loop arrivals need the "
-                              "simulator (--model-kind sim, the default); the steady-state model prices a closed loop "
-                              f"of the row's concurrency{loop}")
 
 
 def _parts(found: Sequence[Part]) -> list[dict[str, object]]:

@@ -17,7 +17,7 @@ from parity.cli.serve_line import SERVE_LINE_COLUMNS, serve_command
 from parity.cli.values import Count, ray_option
 from parity.dtypes import format_named
 from parity.errors import ParityError
-from parity.predict import case_from_row, scenario_of
+from parity.predict import case_from_row, open_loop, scenario_of
 from parity.predict.columns import READ_COLUMNS, flag
 from parity.parallel import RAY_LOCAL
 from parity.report.tables import to_builtin, to_csv, write_atomic
@@ -32,6 +32,9 @@ LARGE_SWEEP_CASES = 20_000
 # disaggregated among them) at 490-530/s on one core, a 4,320-case sweep of dense and MoE models at ~580/s; a rough
 # figure for an estimate only (a spec of larger models or disaggregated layouts runs slower)
 CASES_PER_S_PER_PROCESS = 500.0
+
+
+PROCESSES = Count(most=4096, what="local processes")  # --processes and its former name --workers
 
 
 def _heads_up(total: int, processes: int, on_ray: bool) -> str:
@@ -65,20 +68,31 @@ SERVE_COLUMNS = ("serve_command", "serve_note")  # what _with_serve_command adds
 SWEEP_COLUMNS = CHIP_COLUMNS + SERVE_COLUMNS
 
 
+# the columns whose `parity serve` options (--num-prompts, --client, --request-rate, --max-concurrency) are the
+# simulator's alone: the steady model a sweep runs prices a row as a line without them does, or refuses its open loop
+SIMULATOR_COLUMNS = ("num_prompts", "client", "request_rate", "max_concurrency")
+
+
 def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[dict[str, Any]]:
     """Each row with the `parity serve` line that prices it as the sweep did (its layout, formats and fixed lengths:
     serve's own default draws the client's spread, 11% off in TTFT on an H20 at 8 clients); '' on a what-if
     system (serve runs catalog systems; a variant's row is priced here only), on a row setting a column serve has
-    no option for (max_num_seqs = 8 put TTFT at 7.6 s where the line without it gives 0.37 s), which `serve_note`
-    names, and on a row that cannot be read or whose case is invalid input (tp = 3 on a model of 64 heads: the line
-    failed with the row's own note). A row that is valid but does not fit in memory keeps its line: serve prices
-    that case and says by how much it misses, as the row's note does."""
+    no option for (max_num_seqs = 8 put TTFT at 7.6 s where the line without it gives 0.37 s), on an open-loop row
+    (request_rate: the steady model refuses it), each of which `serve_note` names, and on a row that cannot be read or
+    whose case is invalid input (tp = 3 on a model of 64 heads: the line failed with the row's own note). A row that
+    is valid but does not fit in memory keeps its line: serve prices that case and says by how much it misses, as the
+    row's note does. A row setting a column of SIMULATOR_COLUMNS keeps its steady line, its note naming the options
+    (a note said serve had no option for request_rate, which it has: fuzzEL 1)."""
     moe: dict[str, bool] = {}
     out = []
     for row in rows:
-        command, unsaid = "", sorted(k for k, v in row.items() if k in READ_COLUMNS and k not in SERVE_LINE_COLUMNS
-                                     and v not in (None, ""))
-        if row.get("system") not in variants and not unsaid:
+        given = sorted(k for k, v in row.items() if k in READ_COLUMNS and k not in SERVE_LINE_COLUMNS
+                       and v not in (None, ""))
+        unsaid = [k for k in given if k not in SIMULATOR_COLUMNS]
+        simulated = [k for k in given if k in SIMULATOR_COLUMNS]
+        arrivals = open_loop(row)
+        command = ""
+        if row.get("system") not in variants and not unsaid and not arrivals:
             try:
                 case = case_from_row(row)
                 if case.model not in moe:
@@ -89,9 +103,21 @@ def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[
             except ParityError:
                 pass
         note = ("a what-if system: `parity serve` runs catalog systems" if row.get("system") in variants else
-                f"`parity serve` has no option for {', '.join(unsaid)}" if unsaid else "")
+                f"`parity serve` has no option for {', '.join(unsaid)}" if unsaid else
+                _simulator_note(simulated, command, arrivals) if simulated else "")
         out.append({**row, **dict(zip(SERVE_COLUMNS, (command, note)))})
     return out
+
+
+def _simulator_note(columns: list[str], command: str, arrivals: bool) -> str:
+    """The serve note of a row setting `columns` of SIMULATOR_COLUMNS: serve's options for them, which are the
+    simulator's, and what the row's steady `command` is: one that prices the row as the sweep did, none for an open
+    loop (`arrivals`), which the steady model refuses, or none for a row its note refuses."""
+    options = ", ".join("--" + c.replace("_", "-") for c in columns)
+    said = (f"{', '.join(columns)}: `parity serve` reads {'it' if len(columns) == 1 else 'them'} ({options}) with "
+            "--model-kind sim only")
+    return said + ("; the steady model refuses the row's open loop (its note)" if arrivals else
+                   "; this steady line prices the row as the sweep did" if command else "")
 
 
 def _typed(value: Any, kind: str, column: str) -> Any:
@@ -210,21 +236,29 @@ def read_spec(path: Path) -> SweepSpec:
 @click.argument("spec_path", metavar="SPEC.toml", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("sweep.csv"),
               show_default=True, help="results table: .csv, or .parquet (needs pyarrow)")
-@click.option("--workers", type=Count(most=4096, what="local processes"), default=os.cpu_count() or 1, show_default=True,
-              help="local processes")
+@click.option("--processes", type=PROCESSES, default=os.cpu_count() or 1, show_default=True,
+              help="local processes, as predict's and compare's --processes (--workers, its former name, is taken "
+                   "too)")
+@click.option("--workers", type=PROCESSES, default=None, hidden=True)  # --processes' former name, for old scripts
 @ray_option("the chunks")
 @click.option("--chunk", type=Count(most=10**6), default=64, show_default=True, help="cases per task")
-def sweep(spec_path: Path, out: Path, workers: int, ray: str | None, chunk: int) -> None:
+@click.pass_context
+def sweep(ctx: click.Context, spec_path: Path, out: Path, processes: int, workers: int | None, ray: str | None,
+          chunk: int) -> None:
     """Sweep scenarios over systems, what-if chips, models, workloads and layouts (grid or random)."""
+    if workers is not None:
+        if ctx.get_parameter_source("processes") is not click.core.ParameterSource.DEFAULT:
+            raise ParityError("--workers is --processes' former name: give --processes alone")
+        processes = workers
     refuse_overwrite([("SPEC.toml", spec_path)], [("--out", out)])
     spec = read_spec(spec_path)
     _writable(out)
     total = len(sweep_rows(spec))
-    if said := _heads_up(total, min(workers, -(-total // chunk)), ray is not None):
+    if said := _heads_up(total, min(processes, -(-total // chunk)), ray is not None):
         click.echo(said, err=True)
     with progress_bar() as progress:
         task = progress.add_task(f"{total:,} scenarios", total=total)
-        rows = run_sweep(spec, workers=workers, use_ray=ray is not None,
+        rows = run_sweep(spec, workers=processes, use_ray=ray is not None,
                          ray_address=None if ray in (None, RAY_LOCAL) else ray, chunk=chunk,
                          progress=lambda n: progress.advance(task, n))
     rows = _with_serve_command(rows, {v.name for v in spec.variants})

@@ -45,8 +45,12 @@ OUTPUT_COLUMNS = ("case_id", "ttft_s", "tpot_s", "output_tokens_per_s_per_chip",
 
 # the kind of value each output column holds, one of COLUMN_KINDS' (a typed file's column type is read from it, never
 # from the values a run happens to give: a column of empty cells is still text, one of infeasible rows still numbers)
-OUTPUT_KINDS = {**dict.fromkeys(OUTPUT_COLUMNS, "number"), "case_id": "text", "chips": "count", "note": "text",
-                "emulated_on": "text", "expert_emulated_on": "text", "feasible": "flag", "flags": "texts"}
+# the figures a prediction adds beside OUTPUT_COLUMNS where its row has them (Prediction.extra): a phase row's step time
+# and input rate, and on a multi-die chip run one rank per die the die's memory beside the package's
+EXTRA_COLUMNS = ("step_s", "input_tokens_per_s_per_chip", "memory_bytes_per_die")
+OUTPUT_KINDS = {**dict.fromkeys(OUTPUT_COLUMNS + EXTRA_COLUMNS, "number"), "case_id": "text", "chips": "count",
+                "note": "text", "emulated_on": "text", "expert_emulated_on": "text", "feasible": "flag",
+                "flags": "texts"}
 # the kinds of value a column holds: a whole number (count), any number, true or false (flag), text, a list of texts
 COLUMN_KINDS = ("count", "number", "flag", "text", "texts")
 
@@ -58,10 +62,10 @@ MOST_MTP_TOKENS = 64
 # and TTFT from arrival, whether the client held requests back: serve's keys); NaN under the steady-state model
 SIM_COLUMNS = (tuple(k for k in LATENCY_KEYS if k not in ("ttft_s", "tpot_s")) + ("preemptions", "kv_waited")
                + CLIENT_KEYS + ("held_at_client",))
-# every column predict writes (a phase row adds step_s and its input rate): a cases table that carries a former run's
+# every column predict writes (EXTRA_COLUMNS where a row has them): a cases table that carries a former run's
 # predictions beside its cases (to set them against a new run) keeps them unread, as it keeps measured_* columns;
 # predict writes its own to a table of its own, so nothing of the input is overwritten
-PREDICTED_COLUMNS = OUTPUT_COLUMNS + SIM_COLUMNS + ("step_s", "input_tokens_per_s_per_chip") + tuple(
+PREDICTED_COLUMNS = OUTPUT_COLUMNS + SIM_COLUMNS + EXTRA_COLUMNS + tuple(
     f"{name}_error" for name in SCORED)  # predicted / measured - 1 where the cases carry measured_<name>
 MODEL_KINDS = ("steady", "sim")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from parity.errors import ParityError
 from parity.hardware import System
 from parity.predict.case import Case
-from parity.predict.columns import MODEL_KINDS, _cell
+from parity.predict.columns import MODEL_KINDS, _cell, _int, request_rate
 from parity.predict.scenario import Prediction, Scenario, _failed, scenario_from_row, scenario_of
 from parity.predict.simulated import _simulated
 from parity.predict.steady import _predict_steady
@@ -62,3 +63,35 @@ def predict_rows(rows: Iterable[Mapping[str, object]], progress: Callable[[int],
     good = [s for s in scenarios if s is not None]
     priced = iter(predict_scenarios(good, model_kind, processes, ray, progress))
     return [failures[i] if s is None else next(priced) for i, s in enumerate(scenarios)]
+
+
+# where a row's open loop is priced: predict's own simulator (a sweep names how to run it on its table)
+SIMULATOR_HINT = "--model-kind sim, the default"
+
+
+def open_loop(row: Mapping[str, object]) -> bool:
+    """Whether the row's requests arrive at a request_rate the steady model cannot price: a finite rate, or inf
+    without max_concurrency (every request in flight at once, which serve refuses too). inf capped by max_concurrency
+    is the closed loop of max_concurrency clients (every request sent at once, that many in flight, the next sent as
+    one finishes: vLLM's --request-rate inf --max-concurrency). False where a cell cannot be read (the row's own
+    refusal says why)."""
+    try:
+        rate = request_rate(row)
+        capped = bool(_int(row, "max_concurrency", 0))
+    except ParityError:
+        return False
+    return bool(rate) and not (math.isinf(rate) and capped)
+
+
+def closed_loop_only(row: Mapping[str, object], p: Prediction, simulator: str = SIMULATOR_HINT) -> Prediction:
+    """A steady-state prediction of `row`, or feasible=false where its requests arrive in an open loop (open_loop):
+    the closed form prices a closed loop of its concurrency, not those arrivals (a sweep wrote 0.5 requests/s of 256
+    tokens at the closed loop's 1,015 tok/s/chip, where the arrivals carry at most 128). `simulator`: how the refusal
+    says to run the simulator instead."""
+    if not open_loop(row) or not p.feasible:
+        return p
+    rate = request_rate(row)
+    loop = " (request_rate inf with max_concurrency is that loop)" if math.isinf(rate) else ""
+    return _failed(p.case_id, f"request_rate {rate:g}{'' if math.isinf(rate) else '/s'}: open-loop arrivals need the "
+                              f"simulator ({simulator}); the steady-state model prices a closed loop of the row's "
+                              f"concurrency{loop}")
