@@ -4,7 +4,9 @@ validation tier's targets, its serving errors and the simulator's predictions, c
 import contextlib
 import importlib
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from parity.hardware import Calibration, Chip, System
 from parity.model import Attention, DenseMlp, Layer, Model
 
 _HOME = pytest.StashKey[str]()
+EXAMPLE_HOME = Path(__file__).parent.parent / "examples" / "parity-home"
 
 
 def round_chip(**changes: object) -> Chip:
@@ -170,3 +173,22 @@ def compared_once() -> Iterator[None]:
     """compare_rows_once for one test: a module whose commands compare the same systems again asks for it."""
     with compare_rows_once():
         yield
+
+
+def clear_catalog_caches() -> None:
+    """Forget the chips, systems and calibrations read so far, so that a changed PARITY_HOME is read anew."""
+    from parity import catalog
+    from parity.catalog import profiles
+
+    for cached in (catalog.chips, catalog.systems, catalog.calibrations, profiles._calibration_of):
+        cached.cache_clear()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A PARITY_HOME holding a copy of examples/parity-home (a chip nova-x1 and a 16-chip system nova-pod16)."""
+    shutil.copytree(EXAMPLE_HOME, tmp_path, dirs_exist_ok=True)
+    monkeypatch.setenv("PARITY_HOME", str(tmp_path))
+    clear_catalog_caches()
+    yield tmp_path
+    clear_catalog_caches()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from parity.cli import cli
 from parity.errors import CatalogError, ParityError
 from parity.uncertainty import _uncalibrated, chip_calibrated, ratio_band, vendor_bands
 
-from test_user_chips import _clear, home  # noqa: F401 (home: a fixture, PARITY_HOME with examples/parity-home)
+from conftest import clear_catalog_caches as _clear
 
 
 @pytest.fixture

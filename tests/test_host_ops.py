@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parity import catalog
-from parity.engine import HostOps
 from parity.plan import Precision
 from parity.predict import deployment, scenario_from_row, simulate_scenario
 from parity.predict.simulated import benchmark_of, deployed_engine

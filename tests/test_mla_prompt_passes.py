@@ -2,7 +2,6 @@
 the FP8 attention it feeds (graph._mla_prompt_passes, cost.FP8_ATTENTION_SPEEDUP), by hand and against
 aiconfigurator's timings of TensorRT-LLM's context-MLA operator on five NVIDIA systems."""
 
-import json
 import statistics
 
 import numpy as np

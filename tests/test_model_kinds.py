@@ -30,7 +30,7 @@ from parity.dtypes import FORMATS
 from parity.errors import ModelConfigError
 from parity.flags import Flag
 from parity.hf import model_from_config
-from parity.model import Attention, Layer
+from parity.model import Attention
 
 BF16 = FORMATS["bf16"]
 

@@ -5,37 +5,20 @@ calibration of the user's names them (report-only tester fuzzDE 1: her files wer
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from parity import catalog
-from parity.catalog import profiles
 from parity.cli import cli
 from parity.compare import vendor_bands
 from parity.errors import CatalogError
 from parity.uncertainty import chip_calibrated, user_file_flag
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "parity-home"
+from conftest import EXAMPLE_HOME as EXAMPLE, clear_catalog_caches as _clear
+
 DOCS = Path(__file__).parent.parent / "docs" / "model.md"
-
-
-def _clear() -> None:
-    for cached in (catalog.chips, catalog.systems, catalog.calibrations, profiles._calibration_of):
-        cached.cache_clear()
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A PARITY_HOME holding a copy of examples/parity-home (a chip nova-x1 and a 16-chip system nova-pod16)."""
-    shutil.copytree(EXAMPLE, tmp_path, dirs_exist_ok=True)
-    monkeypatch.setenv("PARITY_HOME", str(tmp_path))
-    _clear()
-    yield tmp_path
-    _clear()
 
 
 def _run(*args: str) -> tuple[int, str, str]:

@@ -30,7 +30,7 @@ from parity.predict.refine import case_of_candidate, sweep_note
 from parity.search import Candidate, SearchResult, best_precision, check_records, search_spanning
 from parity.serving.workload import DEFAULT_TTFT_S, check_serving_inputs
 from parity.uncertainty import flag_note, power_figure, what_if_changes, what_if_flag
-from parity.units import figure_text, format_si, share_text
+from parity.units import figure_text, share_text
 
 __all__ = ["FleetPlan", "basis_text", "catalog_price_flag", "plan_fleet", "power_text", "price_basis", "price_per_chip",
            "spare_text", "SECONDS_PER_DAY"]

@@ -274,8 +274,9 @@ def points_from_benchmark(data: Mapping[str, Any]) -> list[Point]:
         seconds = _times(row, ("s",), where)
         if seconds:
             kernel = Kernel(name="copy", kind="stream", flops=0.0, weight_bytes=0.0, other_bytes=moved, fmt="bf16")
-            points.append(_checked(Point(kind="stream", label=f"copy {moved / 1e9:.3g} GB" if moved >= 1e16 else
-                                         f"copy {moved / 1e9:.1f} GB", kernel=kernel, seconds=seconds[0], where=where), where))
+            label = f"copy {moved / 1e9:.3g} GB" if moved >= 1e16 else f"copy {moved / 1e9:.1f} GB"
+            points.append(_checked(Point(kind="stream", label=label, kernel=kernel, seconds=seconds[0], where=where),
+                                   where))
     if not points:
         raise ParityError("no microbenchmark points found (expected sections gemm, fp8_gemm, attn_prefill, ...)")
     return points

@@ -19,8 +19,8 @@ from parity.catalog.stacks import fit_text, fitted_parameters, maturity_note, st
 from parity.catalog.speculation import (MOST_MTP_DRAFTS, MtpAcceptance, default_mtp, mtp_acceptance, mtp_drafts,
                                         mtp_flags, mtp_setting)
 
-__all__ = ["claim", "claims", "data_dir", "chips", "systems", "chip", "system", "system_for", "sources", "close_matches",
-           "resolve", "Entry", "families", "family_chain", "derived_prior", "engine_for", "engine_on", "engine_text",
+__all__ = ["claim", "claims", "data_dir", "chips", "systems", "chip", "system", "system_for", "sources",
+           "close_matches", "resolve", "Entry", "families", "family_chain", "derived_prior", "engine_for", "engine_on", "engine_text",
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "models", "model",
            "ModelEntry", "calibrations", "calibration", "prior_calibration",
            "engines", "engine", "engine_user_file", "engine_user_note", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
