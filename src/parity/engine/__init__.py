@@ -16,5 +16,6 @@ __all__ = ["EngineProfile", "HostOps", "TrainingProfile", "MLA_DECODE", "EngineD
            "engine_version", "version_defaults", "KERNEL_OPS", "FP8_GEMMS", "FP4_GEMMS", "MOE_BACKENDS",
            "GATHERING_MOE_BACKENDS",
            "EngineKernel", "version_kernels", "EngineHost", "version_host", "KERNEL_QUALITY", "STACK_QUALITY",
-           "stack_prior", "measured_stack_prior", "maturity_sources", "measures_maturity", "field_origins", "ProfileSection",
+           "stack_prior", "measured_stack_prior", "maturity_sources", "measures_maturity", "field_origins",
+           "ProfileSection",
            "PROFILE_SECTIONS", "IDENTITY", "section_of"]
