@@ -3,6 +3,8 @@
 import dataclasses
 import json
 
+import pytest
+
 from click.testing import CliRunner
 
 from parity import catalog
@@ -35,7 +37,7 @@ def test_the_rocm_profile_lowers_the_mi300x_against_cuda_profile() -> None:
 def test_rows_on_another_stack_name_the_fit_its_maturity_rests_on() -> None:
     """fuzz 23b 2.2: compare, search, fleet and formats price an Ascend row at sglang-cann's kernel scales, whose
     fit is 4 parameters on 4 DeepSeek-R1 runs; the row's assumptions say so. sglang on CANN is sglang-cann itself;
-    ROCm's maturity is two profiles' run-weighted mean (sglang-rocm's 3 runs too few to refit); a CUDA profile on
+    ROCm's maturity is vllm-rocm's (sglang-rocm's 3 runs too few to refit any value); a CUDA profile on
     CUDA, or a what-if profile, says nothing."""
     generic, vllm, sglang = (catalog.engine(e) for e in ("generic", "vllm", "sglang"))
     fit = ("sglang-cann: 4 parameters (gemm_scale, memory_scale, collective_scale, step_overhead_s) fitted on 4 "
@@ -46,8 +48,7 @@ def test_rows_on_another_stack_name_the_fit_its_maturity_rests_on() -> None:
     assert catalog.maturity_note(catalog.engine_on(sglang, "cann"), "cann") == (
         f"CANN software maturity: sglang-cann's own profile ({fit}; every other value sglang's)")
     assert catalog.maturity_note(catalog.engine_on(generic, "rocm"), "rocm") == (
-        "ROCm software maturity: the run-weighted mean of sglang-rocm's and vllm-rocm's kernel scales (sglang-rocm: "
-        "none fitted, its 3 deepseek-r1 runs (rows AMD-*) too few; vllm-rocm: 4 parameters (gemm_scale, "
+        "ROCm software maturity: vllm-rocm's kernel scales (vllm-rocm: 4 parameters (gemm_scale, "
         "memory_scale, collective_scale, step_overhead_s) fitted on 22 runs of deepseek-r1, llama-3.1-405b, "
         "llama-3.1-70b, llama-3.1-8b (rows AMD-*, AMDP-*))")
     assert catalog.maturity_note(vllm, "cuda") == ""
@@ -96,3 +97,48 @@ def test_tensorrt_llm_on_another_vendors_chip_says_it_does_not_run_there() -> No
             "if it did", f"trtllm does not run on {stack}")]
     vllm = case_flags([(catalog.system("atlas-800-a3"), None)], model, catalog.engine("vllm"), [], 0)
     assert any(f.text == "engine profile vllm fitted on cuda, not on cann" for f in vllm)
+
+
+def test_an_unfitted_stack_profile_is_flagged_as_the_generic_one_is() -> None:
+    """report-only tester fixen 1-2: `--engine sglang` on an MI300X ran sglang-rocm, whose 3 rows fitted nothing,
+    with no flag and a normal interval. Priced at ROCm's measured maturity instead, it is flagged (a flag widens the
+    interval, uncertainty.widening) naming the unfitted profile, as sglang-rocm named itself is; the generic engine's
+    flag on ROCm says its kernels run at the maturity fitted on vllm-rocm's 22 runs, on CUDA it says no more."""
+    from parity.flags import texts
+    from parity.uncertainty import case_flags
+    model = catalog.model("llama-3.1-70b")
+    mi300x, h200 = [(catalog.system("mi300x-platform"), None)], [(catalog.system("hgx-h200"), None)]
+    unfitted = ("engine profile sglang-rocm not fitted to measurements (none fitted, its 3 deepseek-r1 runs (rows "
+                "AMD-*) too few)")
+    carried = catalog.engine_on(catalog.engine("sglang"), "rocm")
+    assert texts(case_flags(mi300x, model, carried, [])) == [
+        f"{unfitted}: sglang fitted on cuda, at ROCm's software maturity, fitted on 22 runs (vllm-rocm)"]
+    assert texts(case_flags(mi300x, model, catalog.engine("sglang-rocm"), [])) == [unfitted]
+    assert texts(case_flags(mi300x, model, catalog.engine("vllm-rocm"), [])) == []
+    generic = catalog.engine("generic")
+    assert texts(case_flags(mi300x, model, catalog.engine_on(generic, "rocm"), [])) == [
+        "engine profile generic not fitted to measurements; its kernels at ROCm's software maturity, fitted on 22 "
+        "runs (vllm-rocm)"]
+    assert texts(case_flags(h200, model, generic, [])) == ["engine profile generic not fitted to measurements"]
+
+
+@pytest.mark.e2e  # over 1.5 s: a compare of two systems
+def test_compare_names_each_stack_and_the_maturity_it_runs_at() -> None:
+    """report-only tester fixen 2: compare's caption said 'Every row: engine profile generic not fitted to
+    measurements', never that the MI300X row runs at ROCm's maturity fitted on 22 runs; it now names each stack."""
+    out = CliRunner().invoke(cli, ["compare", "hgx-h200", "mi300x-platform", "--model", "llama-3.1-70b", "--format",
+                                   "md"]).stdout
+    assert ("Software stacks: CUDA (hgx-h200): the chips' calibrated kernel rates; ROCm (mi300x-platform): ROCm's "
+            "software maturity, fitted on 22 runs (vllm-rocm).") in out
+    assert "Every row: engine profile generic" not in out
+    assert "Only hgx-h200: engine profile generic not fitted to measurements. " in out
+
+
+def test_the_model_page_quotes_the_fitted_stack_scales() -> None:
+    """report-only tester fixen 5: docs/model.md said vLLM on ROCm runs GEMMs at 0.68 and streams at 0.83 where
+    vllm-rocm.toml holds 0.604 and 0.888; the page's figures are the files' to two places."""
+    from pathlib import Path
+    page = " ".join((Path(__file__).parent.parent / "docs" / "model.md").read_text().split())
+    rocm, cann = catalog.engine("vllm-rocm"), catalog.engine("sglang-cann")
+    assert (f"SGLang on CANN keeps CUDA's GEMM rate ({cann.gemm_scale:.2f}) and streams at {cann.memory_scale:.2f} of "
+            f"it, vLLM on ROCm runs GEMMs at {rocm.gemm_scale:.2f} and streams at {rocm.memory_scale:.2f}") in page

@@ -388,7 +388,9 @@ def test_fp4_at_the_fp8_rate_runs_at_the_fp8_efficiency() -> None:
     mxfp4, fp8 = (round(row["tokens_per_s_per_chip"]) for row in (
         compare([catalog.system("trn3-ultraserver")], catalog.model("llama-3.1-8b"), catalog.engine("generic"),
                 weights=w)[0].to_dict() for w in ("mxfp4", "fp8")))
-    assert mxfp4 >= fp8 == 18044  # 17,932 before loads between the grid's (at 768 clients, now 913)
+    # 17,932 before loads between the grid's (at 768 clients, now 913); 18,044 before sglang-rocm, which no row
+    # fitted, left the measured stacks' level (0.78 -> 0.76 of CUDA on XLA)
+    assert mxfp4 >= fp8 == 17561
 
 
 @pytest.mark.parametrize(("model_id", "system_id", "layout", "batch"), [

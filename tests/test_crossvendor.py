@@ -79,12 +79,12 @@ def test_an_unfitted_stack_runs_its_base_engines_host_side_at_the_libraries_kern
 def test_an_unfitted_stack_runs_at_the_software_maturity_the_measured_stacks_show() -> None:
     """engine.measured_stack_prior, as catalog.engine_for uses it where an engine has no profile on a stack.
     vLLM on CANN: the stack's one fit, sglang-cann (4 rows: gemm 1.01448, memory 0.573929, collective 0.996404,
-    attention 1). The generic engine on ROCm: vllm-rocm (22 rows: 0.604252, 0.887955, 0.784806) and sglang-rocm
-    (3 rows, all 1), weighted by rows: gemm exp(22 ln 0.604252 / 25) = 0.64191, memory 0.90071, collective
-    0.80796 (the stack's own fits: each multiplier apart). On XLA, which has no fit: one level from every non-CUDA
-    fit (29 rows): gemm exp((22 ln 0.604252 + 4 ln 1.01448) / 29) = 0.68374, memory 0.84642, collective 0.83167,
-    their geometric mean exp((-0.38018 - 0.16674 - 0.18432) / 3) = 0.78369 set on all three. The host side stays
-    the base engine's; on its own stack a profile is itself."""
+    attention 1). The generic engine on ROCm: vllm-rocm alone (22 rows: 0.604252, 0.887955, 0.784806); sglang-rocm's
+    3 rows moved none of its multipliers from the prior's 1 (engine.measures_maturity), so they count for nothing
+    (they had pulled ROCm's GEMM to exp(22 ln 0.604252 / 25) = 0.642). On XLA, which has no fit: one level from every
+    non-CUDA fit (26 rows): gemm exp((22 ln 0.604252 + 4 ln 1.01448) / 26) = exp(-0.42405), memory exp(-0.18598),
+    collective exp(-0.20559), their geometric mean exp((-0.42405 - 0.18598 - 0.20559) / 3) = 0.76195 set on all
+    three. The host side stays the base engine's; on its own stack a profile is itself."""
     vllm, generic = catalog.engine("vllm"), catalog.engine("generic")
     on_cann = catalog.engine_for("vllm", "cann")
     assert on_cann.id == "vllm" and on_cann.step_overhead_s == vllm.step_overhead_s
@@ -92,15 +92,31 @@ def test_an_unfitted_stack_runs_at_the_software_maturity_the_measured_stacks_sho
         pytest.approx((1.01448, 0.573929, 0.996404, 1.0), rel=1e-6)
     on_rocm = catalog.engine_for("generic", "rocm")
     assert (on_rocm.gemm_scale, on_rocm.memory_scale, on_rocm.collective_scale) == \
-        pytest.approx((0.64191, 0.90071, 0.80796), rel=1e-4)
+        pytest.approx((0.604252, 0.887955, 0.784806), rel=1e-6)
     on_xla = catalog.engine_for("generic", "xla")
     assert (on_xla.gemm_scale, on_xla.memory_scale, on_xla.collective_scale) == \
-        pytest.approx((0.78369, 0.78369, 0.78369), rel=1e-4)
+        pytest.approx((0.76195, 0.76195, 0.76195), rel=1e-4)
     assert on_xla.step_overhead_s == generic.step_overhead_s
     assert on_xla.name == ("Generic engine (no measured profile) on xla, at the software maturity of sglang-cann, "
-                           "sglang-rocm, vllm-rocm (their level, 0.78 of CUDA)")
+                           "vllm-rocm (their level, 0.76 of CUDA)")
     assert catalog.engine_for("generic", "cuda") is generic
     assert measured_stack_prior(vllm, "rocm", ()) == stack_prior(vllm, "rocm")
+
+
+def test_sglang_on_rocm_passes_over_its_unfitted_profile_for_the_stacks_maturity() -> None:
+    """report-only tester fixen 1: sglang-rocm's 3 rows fitted none of its values (gemm and memory at the prior's 1,
+    CUDA's level), so `--engine sglang` on an MI300X ran at 1.45x vLLM's rate with no flag. As serve --help says, an
+    engine without a fit on the stack runs at the stack's measured maturity: SGLang's host side, vllm-rocm's kernel
+    scales (0.604252, 0.887955, 0.784806), and the flag names the unfitted profile."""
+    sglang = catalog.engine("sglang")
+    on_rocm = catalog.engine_for("sglang", "rocm")
+    assert on_rocm.id == "sglang" and on_rocm.step_overhead_s == sglang.step_overhead_s
+    assert (on_rocm.gemm_scale, on_rocm.memory_scale, on_rocm.collective_scale) == \
+        pytest.approx((0.604252, 0.887955, 0.784806), rel=1e-6)
+    assert not catalog.fitted_any(catalog.engine("sglang-rocm")) and catalog.fitted_any(catalog.engine("vllm-rocm"))
+    assert catalog.unfitted_stack_profile("sglang", "rocm") == catalog.engine("sglang-rocm")
+    assert catalog.unfitted_stack_profile("sglang", "cann") is None
+    assert catalog.engine_for("sglang", "cann").id == "sglang-cann"
 
 
 def test_stored_stack_profiles_stay_near_their_base_where_rows_are_few() -> None:
@@ -292,15 +308,15 @@ def test_a_setting_prices_a_system_of_one_rank_per_die_with_its_packages_calibra
 def test_a_vendor_left_out_runs_at_the_maturity_of_the_other_vendors_stacks() -> None:
     """Huawei's rows left out: sglang-cann (fitted on four of them) goes, and CANN has no other fit, so SGLang on
     CANN and the generic engine on CANN (the CloudMatrix prefill row) both run at the ROCm fits' level of maturity,
-    none of the CANN fit's: gemm exp(22 ln 0.604252 / 25) = 0.64191, memory 0.90071, collective 0.80796 (vllm-rocm's
-    22 rows against sglang-rocm's 3 at 1), one level exp((-0.44331 - 0.10457 - 0.21324) / 3) = 0.77592 on all three,
-    never sglang-cann's memory 0.573929."""
+    none of the CANN fit's: vllm-rocm's gemm 0.604252, memory 0.887955, collective 0.784806 (sglang-rocm's 3 rows
+    moved none of its multipliers, so it counts for nothing), one level exp((-0.50376 - 0.11883 - 0.24232) / 3) =
+    0.74953 on all three, never sglang-cann's memory 0.573929."""
     from parity.crossvendor import leave_one_out_errors
     rows = [r for r in catalog.measurements("serving_published") if r["vendor"] == "Huawei"]
     ((group, left, errors, setting),) = leave_one_out_errors(rows, [], "vendor", iterations=1)
     assert group == "Huawei" and "sglang-cann left without rows" in left and len(errors) == len(rows)
     assert [p.id for p in setting.stacks or ()] == ["sglang-rocm", "vllm-rocm"]
-    expected = pytest.approx((0.77592, 0.77592, 0.77592), rel=1e-4)
+    expected = pytest.approx((0.74953, 0.74953, 0.74953), rel=1e-4)
     for row in (next(r for r in rows if r["engine"] == "sglang"), next(r for r in rows if r["engine"] == "generic")):
         engine = setting.apply(scenario_from_row(row)).engine
         assert (engine.gemm_scale, engine.memory_scale, engine.collective_scale) == expected, row["case_id"]

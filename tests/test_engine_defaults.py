@@ -100,7 +100,7 @@ def test_the_rocm_stack_profiles_fit_the_all_reduce_within_bounds() -> None:
     """The ROCm profiles move collective_scale with the other stack parameters (crossvendor.STACK_PARAMETERS)."""
     from parity.crossvendor import STACK_PARAMETERS
     low, high = STACK_PARAMETERS["collective_scale"]
-    for name in ("vllm", "sglang"):
-        profile = catalog.engine_for(name, "rocm")
+    for name in ("vllm-rocm", "sglang-rocm"):
+        profile = catalog.engine(name)
         assert profile.stack == "rocm" and low <= profile.collective_scale <= high < 1.0 + 1e-9
         assert "collective_scale" in profile.method

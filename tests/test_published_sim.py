@@ -42,7 +42,8 @@ def test_a_closed_loop_row_is_simulated_an_unbounded_rate_row_stays_steady() -> 
 def test_a_left_out_group_is_scored_by_the_simulator_with_the_steady_fits() -> None:
     """SGLang's Ascend low-latency PD run (B12, 32 clients, 50.48 tokens/s per user), one of the rows sglang-cann
     was fitted on, with Huawei left out: CANN runs at the maturity of the other stacks' steady fits, which price
-    62.56 (+23.9%) steady and 54.70 (+8.4%) simulated (its 32 sequences land on the 16 decode ranks at random, and
+    60.96 (+20.8%) steady and 53.71 (+6.4%) simulated (62.56 and 54.70 while sglang-rocm, whose rows fitted none of
+    its values, counted in that maturity; its 32 sequences land on the 16 decode ranks at random, and
     SGLang on CANN pads every rank to the busiest's count and routes the padded rows, decode_padded_experts: 56.19
     where the experts saw only the 32)."""
     from parity.crossvendor import leave_one_out_errors
@@ -50,8 +51,9 @@ def test_a_left_out_group_is_scored_by_the_simulator_with_the_steady_fits() -> N
     left = {kind: leave_one_out_errors(rows, [], "vendor", iterations=1, model_kind=kind)[0]
             for kind in ("steady", "sim")}
     assert all("sglang-cann left without rows" in found[1] for found in left.values())
-    assert left["steady"][2][0].predicted == pytest.approx(62.558, rel=1e-3)
-    assert left["sim"][2][0].predicted == pytest.approx(54.696, rel=1e-3)
+    # 62.558 while sglang-rocm, whose rows fitted none of its values, counted in the level (0.78 of CUDA, now 0.75)
+    assert left["steady"][2][0].predicted == pytest.approx(60.956, rel=1e-3)
+    assert left["sim"][2][0].predicted == pytest.approx(53.712, rel=1e-3)
 
 
 def test_a_published_prefill_rate_is_one_step_times_the_engines_prefill_factor() -> None:

@@ -677,9 +677,8 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
                         "layout far from measured ones (pipeline parallel or over 64 chips per worker)"))
     out += _scale_out_tp(systems, layouts)
     chip = systems[0][0].chip
-    if engine.id == "generic" or not engine.measured:
-        said = f"engine profile {engine.id} not fitted to measurements"
-        out.append(Flag(said, said))
+    if unfitted := _unfitted_engine(engine, chip.software_stack):
+        out.append(unfitted)
     elif chip.software_stack and (engine.base or engine.id) in CUDA_ONLY and chip.software_stack != "cuda":
         said = (f"engine profile {engine.id} does not run on {chip.software_stack} (NVIDIA's TensorRT-LLM builds on "
                 "CUDA alone): priced as if it did")
@@ -690,6 +689,29 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         out.append(Flag(said, said, f"{engine.id} fitted on {engine.stack}"))
     out += _mtp_beyond_fit(engine, mtp_tokens)
     return tuple(out)
+
+
+def _unfitted_engine(engine: EngineProfile, stack: str) -> Flag | None:
+    """A flag where no measurement fitted the engine as priced on `stack`: the generic prior, a profile not measured,
+    a stack profile whose rows were too few to fit any value (catalog.fitted_any: sglang-rocm), or a CUDA profile
+    carried to a stack whose own profile of it is such a one (catalog.engine_for passes it over for the stack's
+    measured maturity); each widens the interval alike. Where the engine runs at a stack's fitted software maturity,
+    the flag says so (catalog.maturity_brief): only the rest of the engine is unfitted."""
+    own = (engine.base or engine.id) in {p.id for p in catalog.engines()}
+    idle = engine if engine.base and not catalog.fitted_any(engine) else (
+        catalog.unfitted_stack_profile(engine.id, stack) if stack and own and engine.stack != stack else None)
+    if idle is not None:
+        why = catalog.fit_text(idle).removeprefix(f"{idle.id}: ")
+        carried = (f": {engine.id} fitted on {engine.stack}, at {catalog.maturity_brief(engine, stack)}"
+                   if idle is not engine else "")
+        said = f"engine profile {idle.id} not fitted to measurements ({why}){carried}"
+        return Flag(said, said)
+    if engine.id == "generic" or not engine.measured:
+        maturity = catalog.maturity_brief(engine, stack) if own else ""
+        said = f"engine profile {engine.id} not fitted to measurements" + (f"; its kernels at {maturity}" if maturity
+                                                                           else "")
+        return Flag(said, said)
+    return None
 
 
 def _scale_out_tp(systems: Sequence[tuple[System, Calibration | None]], layouts: Sequence[Layout]) -> list[Flag]:

@@ -13,14 +13,16 @@ from parity.catalog.models import ModelEntry, model, models
 from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, derived_prior, engine, engine_defaults,
                                      engine_kernels, engine_host, host_ops,
                                      engine_for, engine_on, engine_text, engine_user_file, engine_user_note,
+                                     fitted_any, unfitted_stack_profile,
                                      engines, family_chain, prior_calibration, training_profile, training_profile_text,
                                      training_prior)
-from parity.catalog.stacks import fit_text, fitted_parameters, maturity_note, stack_word
+from parity.catalog.stacks import fit_text, fitted_parameters, maturity_brief, maturity_note, stack_word
 from parity.catalog.speculation import (MOST_MTP_DRAFTS, MtpAcceptance, default_mtp, mtp_acceptance, mtp_drafts,
                                         mtp_flags, mtp_setting)
 
 __all__ = ["claim", "claims", "data_dir", "chips", "systems", "chip", "system", "system_for", "sources",
            "close_matches", "resolve", "Entry", "families", "family_chain", "derived_prior", "engine_for", "engine_on", "engine_text",
+           "fitted_any", "unfitted_stack_profile",
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "models", "model",
            "ModelEntry", "calibrations", "calibration", "prior_calibration",
            "engines", "engine", "engine_user_file", "engine_user_note", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
@@ -29,5 +31,6 @@ __all__ = ["claim", "claims", "data_dir", "chips", "systems", "chip", "system", 
            "measured_gemm_formats", "validated_features", "training_profile", "training_prior",
            "training_profile_text", "validation_targets", "MtpAcceptance", "MOST_MTP_DRAFTS", "mtp_acceptance",
            "default_mtp", "mtp_drafts",
-           "mtp_flags", "mtp_setting", "fit_text", "fitted_parameters", "maturity_note", "stack_word", "in_effect",
+           "mtp_flags", "mtp_setting", "fit_text", "fitted_parameters", "maturity_note", "maturity_brief", "stack_word",
+           "in_effect",
            "is_user", "user_files", "bands_path", "as_written", "name_key"]

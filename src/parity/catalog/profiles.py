@@ -15,7 +15,7 @@ from parity.catalog.files import (catalog_files, close_matches, data_dir, in_eff
                                   read_toml, refuse_unknown, require, shown, text, user_dir)
 from parity.catalog.hardware import chips, families
 from parity.engine import (EngineDefault, EngineHost, EngineKernel, EngineProfile, HostOps, TrainingProfile,
-                           measured_stack_prior)
+                           field_origins, measured_stack_prior)
 from parity.dtypes import MATH_RATES
 from parity.errors import CatalogError
 from parity.hardware import KERNEL_OVERHEAD_MAX_S, Calibration, Chip
@@ -23,6 +23,7 @@ from parity.hardware import KERNEL_OVERHEAD_MAX_S, Calibration, Chip
 T = TypeVar("T")
 
 __all__ = ["calibrations", "calibration", "user_note", "engine_user_file", "engine_user_note", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
+           "fitted_any", "unfitted_stack_profile",
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
@@ -275,12 +276,27 @@ def engine_for(name: str | None, stack: str) -> EngineProfile:
     """The engine profile fitted on a software stack (`vllm` on rocm: vllm-rocm) where one exists, else the
     profile fitted on CUDA as engine.measured_stack_prior carries it to another stack (its host side as fitted,
     its kernels at the software maturity the stack's fitted profiles show, or every measured stack's where the
-    stack has none)."""
+    stack has none). A stack profile whose rows fitted none of its values (unfitted_stack_profile: sglang-rocm)
+    is no fit: it holds its base's values at the vendor libraries' kernel rates, CUDA's level, where the stack's
+    measured maturity is what serve --help promises an engine without a fit there."""
     profile = engine(name)
     for candidate in engines():
-        if candidate.base == profile.id and candidate.stack == stack:
+        if candidate.base == profile.id and candidate.stack == stack and fitted_any(candidate):
             return candidate
     return measured_stack_prior(profile, stack, engines())
+
+
+def fitted_any(profile: EngineProfile) -> bool:
+    """Whether a stack profile's rows moved any of its values from its base's (engine.field_origins 'fitted'); True
+    for a profile that is no stack profile."""
+    return not profile.base or "fitted" in field_origins(profile, engine(profile.base)).values()
+
+
+def unfitted_stack_profile(name: str | None, stack: str) -> EngineProfile | None:
+    """The stack profile of engine `name` on `stack` whose rows fitted none of its values (sglang-rocm: 3 rows for 4
+    parameters), which engine_for passes over; None where there is none or it is fitted."""
+    profile = engine(name)
+    return next((p for p in engines() if p.base == profile.id and p.stack == stack and not fitted_any(p)), None)
 
 
 def engine_on(profile: EngineProfile, stack: str) -> EngineProfile:

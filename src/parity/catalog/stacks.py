@@ -8,7 +8,7 @@ from parity.catalog.profiles import engine, engine_on, engines, row_groups
 from parity.engine import EngineProfile, field_origins, maturity_sources
 from parity.errors import CatalogError
 
-__all__ = ["STACK_WORDS", "stack_word", "fit_text", "fitted_parameters", "maturity_note"]
+__all__ = ["STACK_WORDS", "stack_word", "fit_text", "fitted_parameters", "maturity_note", "maturity_brief"]
 
 # software stacks as their vendors spell them (the catalog's chips name them in lower case)
 STACK_WORDS = {"cuda": "CUDA", "rocm": "ROCm", "cann": "CANN"}
@@ -65,3 +65,25 @@ def maturity_note(profile: EngineProfile, stack: str) -> str:
               f"the run-weighted mean of {names_said} kernel scales" if own else
               f"no {stack} profile, so the level of {names_said} kernel scales, {profile.gemm_scale:.2f} of CUDA's")
     return f"{stack_word(stack)} software maturity: {scales} ({'; '.join(fit_text(p) for p in chosen)})"
+
+
+def maturity_brief(profile: EngineProfile, stack: str) -> str:
+    """maturity_note in a few words, for a flag and a table's caption: "ROCm's software maturity, fitted on 22 runs
+    (vllm-rocm)", or "the software maturity of the measured stacks, fitted on 29 runs (sglang-cann, vllm-rocm)" on a
+    stack without fits of its own; '' where `profile` (as priced) runs at no stack's measured maturity (on its own
+    stack, or a what-if)."""
+    if profile.base:
+        return f"{stack_word(profile.stack)}'s software maturity, {profile.id}'s own profile" if fitted_parameters(
+            profile) else ""
+    try:
+        catalog_profile = engine(profile.id)
+    except CatalogError:
+        return ""
+    if engine_on(catalog_profile, stack) != profile:
+        return ""
+    chosen, own = maturity_sources(catalog_profile, stack, engines())
+    if not chosen:
+        return ""
+    runs = sum(len(p.rows) for p in chosen)
+    whose = f"{stack_word(stack)}'s software maturity" if own else "the software maturity of the measured stacks"
+    return f"{whose}, fitted on {runs} runs ({', '.join(p.id for p in chosen)})"

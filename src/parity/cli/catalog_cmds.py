@@ -524,6 +524,18 @@ _STACKS_SAID = ("Profiles exist for TensorRT-LLM, vLLM and SGLang on CUDA, vLLM 
                 "stack (kernel scales at the vendor libraries' 1).")
 
 
+def _unfitted_said(found: list[EngineProfile]) -> str:
+    """What each stack profile among `found` whose rows fitted none of its values (catalog.fitted_any) is to a
+    prediction: passed over for the stack's measured maturity, flagged (catalog.engine_for)."""
+    said = []
+    for p in (p for p in found if not catalog.fitted_any(p)):
+        carried = catalog.engine_on(catalog.engine(p.base), p.stack)
+        said.append(f" {catalog.fit_text(p)}: --engine {p.base} on {p.stack} runs as {p.base} at "
+                    f"{catalog.maturity_brief(carried, p.stack) or 'the stack prior'} instead, flagged 'engine "
+                    f"profile {p.id} not fitted to measurements' (as {p.id} named itself is).")
+    return "".join(said)
+
+
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--scheduler", is_flag=True, help="the simulator's view: each engine's named scheduler policies "
@@ -604,6 +616,6 @@ def engines(name: str | None, scheduler: bool, clients: bool, fmt: str, out: Pat
                           "the simulator alone, [disagg_sizing] by the steady model, whose worker counts the "
                           "simulator runs; the other sections by both ([scheduler.X]: the simulator's policy X). "
                           "Methods and assumptions (with their sources) in full: --format json. "
-                          + _STACKS_SAID
+                          + _STACKS_SAID + _unfitted_said(found)
                           + "".join(f" {i}: the user file {path} (dated {date}), not parity's."
                                     for i, (path, date) in own.items()))

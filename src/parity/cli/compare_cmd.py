@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Compari
     SAVINGS_AS_GOOD, format_label, quotient_intervals, spec_bases, without_even_text
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, refusal, rule_fields, screen
+from parity.engine import EngineProfile
 from parity.hardware import System
 from parity.model import Model
 from parity.parallel import map_chunks
@@ -208,6 +209,23 @@ def _noted(row: Comparison, brief: str) -> Comparison:
 
 
 WHAT_IF_SERVE_NOTE = "a what-if system: `parity serve` runs catalog systems"
+
+
+def _stacks_text(profile: EngineProfile, results: Sequence[Comparison], by_id: Mapping[str, System]) -> str:
+    """Each software stack of the rows with the maturity the engine runs at on it, once a stack, where any row runs
+    at a stack's measured maturity (catalog.maturity_brief): "Software stacks: CUDA (hgx-h200): the chips' calibrated
+    kernel rates; ROCm (mi300x-platform): ROCm's software maturity, fitted on 22 runs (vllm-rocm). " ('' otherwise: each
+    row's assumptions say it in full)."""
+    stacks: dict[str, list[str]] = {}
+    for row in results:
+        stacks.setdefault(by_id[row.system].chip.software_stack, []).append(row.system)
+    said = {stack: catalog.maturity_brief(catalog.engine_on(profile, stack), stack) for stack in stacks}
+    if not any(said.values()):
+        return ""
+    return "Software stacks: " + "; ".join(
+        f"{catalog.stack_word(stack)} ({', '.join(dict.fromkeys(names))}): "
+        + (said[stack] or (f"{profile.id} as fitted" if profile.measured else "the chips' calibrated kernel rates"))
+        for stack, names in stacks.items()) + ". "
 
 
 def _what_if_caption(what_ifs: Sequence[System], workload: str) -> str:
@@ -437,7 +455,8 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        + ("; serve_note: the whole workers a disaggregated row's line runs; 'serve line' in the note: "
                           f"serve's figures where they differ from the row's by {SERVE_DIFFERS:.0%} or more"
                           if disaggregated else "") + "). ", True),
-                      (f"Engine profile: {profile.id}. " + (f"{mtp_text} " if mtp_text else ""), False),
+                      (f"Engine profile: {profile.id}. {_stacks_text(profile, results, by_id)}"
+                       + (f"{mtp_text} " if mtp_text else ""), False),
                       ("tok/s: output tokens per second. ", True),
                       (f"{specs}; throughput predicted in each system's best configuration; {per}"
                        + ("a multi-die package (Ascend 910C) runs one rank per die; " if multi_die else "")

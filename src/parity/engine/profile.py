@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from parity.engine.sections import PROFILE_SECTIONS
 
 __all__ = ["EngineProfile", "MLA_DECODE", "KERNEL_QUALITY", "STACK_QUALITY", "stack_prior", "measured_stack_prior",
-           "maturity_sources", "field_origins"]
+           "maturity_sources", "measures_maturity", "field_origins"]
 
 # how MLA decode runs: absorbed (W_UK into the query, W_UV into the output; attention over the 576-wide
 # latent, as FlashMLA), or unabsorbed (kv_b expands every cached latent to per-head K and V each step, then
@@ -327,6 +327,13 @@ def measured_stack_prior(profile: EngineProfile, stack: str, fitted: Iterable[En
                                            f"{'' if own else f' (their level, {level:.2f} of CUDA)'}", **values)
 
 
+def measures_maturity(profile: EngineProfile) -> bool:
+    """Whether a stack profile's rows moved any of its STACK_QUALITY multipliers from stack_prior's 1: one whose rows
+    were too few to refit (sglang-rocm's 3 for 4 parameters) holds the vendor libraries' rates, an assumption, and
+    counting it in a stack's maturity would pull the measured fits toward CUDA's level by its rows."""
+    return any(getattr(profile, name) != 1.0 for name in STACK_QUALITY)
+
+
 def maturity_sources(profile: EngineProfile, stack: str, fitted: Iterable[EngineProfile]
                      ) -> tuple[tuple[EngineProfile, ...], bool]:
     """The stack profiles among `fitted` whose kernel-quality multipliers measured_stack_prior gives `profile` on
@@ -334,7 +341,7 @@ def maturity_sources(profile: EngineProfile, stack: str, fitted: Iterable[Engine
     where `stack` is `profile`'s own or nothing away from it was fitted."""
     if stack == profile.stack:
         return (), False
-    others = [p for p in fitted if p.base and p.rows and p.stack != profile.stack]
+    others = [p for p in fitted if p.base and p.rows and p.stack != profile.stack and measures_maturity(p)]
     own = tuple(p for p in others if p.stack == stack)
     return own or tuple(others), bool(own)
 
