@@ -126,7 +126,8 @@ def test_search_best_carries_compares_interval_flags_and_calibration() -> None:
     assert (round(best["tokens_per_s_per_chip_low"]), round(best["tokens_per_s_per_chip_high"])) == (665, 1506)
     assert best["flags"] == row["flags"] == [
         "layout far from measured ones (pipeline parallel or over 64 chips per worker)",
-        "engine profile generic not fitted to measurements"]
+        "engine profile generic not fitted to measurements; its kernels at CANN's software maturity, fitted on 4 runs "
+        "(sglang-cann)"]
     assert all("flags" in r and "tokens_per_s_per_chip_low" in r for r in found["frontier"])  # type: ignore[index]
     notes = found["assumptions"]  # type: ignore[index]
     assert notes[0].startswith("engine profile generic (not fitted); layouts of 1 to 512 dies (one rank each) per worker")
@@ -139,7 +140,8 @@ def test_search_best_carries_compares_interval_flags_and_calibration() -> None:
     text = " ".join(table.split())
     assert "Best under TPOT 50 ms: 1,066 tok/s/chip (80% interval 665-1,506), disagg" in text
     assert ("Flags of the best: layout far from measured ones (pipeline parallel or over 64 chips per worker); "
-            "engine profile generic not fitted to measurements.") in text and "CANN software maturity" in text
+            "engine profile generic not fitted to measurements; its kernels at CANN's software maturity, fitted on 4 "
+            "runs (sglang-cann).") in text and "CANN software maturity" in text
 
 
 _CANN_MATURITY = ("CANN software maturity: sglang-cann's kernel scales (sglang-cann: 4 parameters (gemm_scale, "
