@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from parity import catalog
+from parity.errors import ParityError
 from parity.validate import closed_loop, published_errors
 
 
@@ -17,12 +20,13 @@ def test_closed_loop_rows_are_the_per_user_and_concurrency_bound_rates() -> None
     """24 per-user rates and 13 per-worker rates at a concurrency (dstack's R1 runs at 4 and 128, SGLang's Ascend
     PD run, vLLM-Kunlun's README at 16); the 122 offline or unbounded-rate throughputs (trtllm-bench's 3,000
     requests, `request_rate` inf, on all 28 perf-overview rows; AMD's MI355X blog's 16,384-prompt batches and
-    500-prompt bursts, `RW46-*`; OCI's 405B batch latencies, `OCI-*`) and the 6 prefill steps are not."""
+    500-prompt bursts, `RW46-*`; OCI's 405B batch latencies, `OCI-*`), the 6 prefill steps and the decode step
+    (LMSYS's C03) are not."""
     rows = catalog.measurements("serving_published")
     looped = [r for r in rows if closed_loop(r)]
     assert sum(r["metric"] == "output_tokens_per_s_per_user" for r in looped) == 24
     assert sum(r["metric"] == "output_tokens_per_s_per_worker" for r in looped) == 13
-    assert len(rows) - len(looped) == 122 + 6
+    assert len(rows) - len(looped) == 122 + 6 + 1
     assert {r["request_rate"] for r in rows if r["source_id"] == "trtllm-perf-overview-v1.0"} == {"inf"}
 
 
@@ -82,6 +86,41 @@ def test_a_prefill_row_run_a_rank_per_die_is_scored_per_package() -> None:
     die = published_errors([dict(row, attn_dp="32", moe_ep="32", rank_per_die="true", batch_tokens="8192")])[0]
     assert package == pytest.approx(9208.9, rel=1e-4)
     assert die.predicted == pytest.approx(9197.9, rel=1e-3)
+
+
+def test_a_published_decode_rate_is_serve_phase_decodes_step_per_chip() -> None:
+    """LMSYS's SGLang decode of DeepSeek-V3 on 9 x 8 H100 (C03: 22,282 tokens/s a node = 2,785 a GPU at batch 256 a
+    GPU, 2,000 KV tokens each; attention DP 72, EP 72 with 32 redundant experts, two-batch overlap) is one decode
+    step of 18,432 sequences over the 72 ranks, priced as `parity serve --phase decode --batch 18432 --context 2000`
+    prices it (phase.decode_benchmark), per chip: 18,432 / 69.15 ms / 72 = 3,702.2 (+32.9%), by either model (no
+    client ran it). serve has no --moe-overlap: the row without it is serve's command line, 98.75 ms a step, 2,592.5
+    tokens/s per chip in both."""
+    from click.testing import CliRunner
+
+    from parity.cli import cli
+    (row,) = _rows("C03-h100-decode-2k")
+    assert not closed_loop(row) and (row["phase"], row["batch"], row["context"]) == ("decode", "18432", "2000")
+    (steady,), (sim,) = published_errors([row]), published_errors([row], model_kind="sim")
+    assert steady.predicted == sim.predicted == pytest.approx(3702.22, rel=1e-5)
+    assert steady.error == pytest.approx(3702.22 / 2785 - 1, rel=1e-4)
+    (bare,) = published_errors([dict(row, moe_overlap="")])
+    served = CliRunner().invoke(cli, [
+        "serve", "--model", "deepseek-v3", "--system", "hgx-h100", "--engine", "sglang", "--weights", "fp8_block",
+        "--kv", "bf16", "--phase", "decode", "--batch", "18432", "--context", "2000", "--tp", "1", "--attn-dp", "72",
+        "--moe-tp", "1", "--moe-ep", "72", "--redundant-experts", "32", "--format", "json"])
+    assert served.exit_code == 0, served.output
+    assert json.loads(served.output)["output_tokens_per_s_per_chip"] == pytest.approx(bare.predicted, rel=1e-9)
+    assert bare.predicted == pytest.approx(2592.46, rel=1e-5)
+
+
+def test_a_decode_rate_and_a_decode_step_go_together() -> None:
+    """decode_tokens_per_s_per_chip is one step of a fixed batch: a row of it without phase decode would be scored as
+    a closed loop, and a closed-loop metric with phase decode as one step; both are refused, naming the row."""
+    (row,) = _rows("C03-h100-decode-2k")
+    with pytest.raises(ParityError, match="C03-h100-decode-2k: metric decode_tokens_per_s_per_chip with phase both"):
+        published_errors([dict(row, phase="", batch="", context="")])
+    with pytest.raises(ParityError, match="metric output_tokens_per_s_per_user with phase decode"):
+        published_errors([dict(row, metric="output_tokens_per_s_per_user")])
 
 
 def test_amds_w4a6_rows_are_scored_at_the_mxfp4_rate() -> None:

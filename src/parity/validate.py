@@ -38,7 +38,10 @@ __all__ = ["METRICS", "CaseError", "Score", "case_errors", "infeasible_cases", "
            "error_statistics", "flag_kinds", "flag_scores", "infeasible_words", "SCORED_SPLITS"]
 
 METRICS = ("ttft_s", "tpot_s")
-PUBLISHED_METRICS = ("output_tokens_per_s_per_worker", "output_tokens_per_s_per_user", "prefill_tokens_per_s_per_chip")
+PUBLISHED_METRICS = ("output_tokens_per_s_per_worker", "output_tokens_per_s_per_user", "prefill_tokens_per_s_per_chip",
+                     "decode_tokens_per_s_per_chip")
+# published figures of one fixed-batch step, measured with no clients: never a closed loop's
+STEP_METRICS = ("prefill_tokens_per_s_per_chip", "decode_tokens_per_s_per_chip")
 SCORED_SPLITS = ("holdout", "unseen")
 SPLIT_ORDER = ("calibration", "holdout", "unseen", "reference")  # as tables list the splits
 
@@ -448,8 +451,8 @@ def closed_loop(row: Mapping[str, str]) -> bool:
     """A published serving figure measured by clients in a closed loop at the row's concurrency, what the
     step-level simulator runs: a served metric (per user or per worker), neither an offline batch (`offline`:
     every prompt submitted at once) nor a run at an unbounded request rate (`request_rate` inf: trtllm-bench's
-    3,000 requests queued at once)."""
-    return (row["metric"] != "prefill_tokens_per_s_per_chip"
+    3,000 requests queued at once), nor one fixed-batch step (STEP_METRICS)."""
+    return (row["metric"] not in STEP_METRICS
             and not flag(row, "offline")
             and (row.get("request_rate") or "").strip().lower() != "inf")
 
@@ -464,7 +467,9 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
     with the row's MTP depth and acceptance); prefill_tokens_per_s_per_chip: steps of
     `batch_tokens` prompt tokens per attention rank, their time multiplied by the engine's prefill_scale as the
     steady-state model prices prompt work (what the step model's prefill misses, fitted on calibration rows), and
-    the package's ranks counted where each die is one (rank_per_die).
+    the package's ranks counted where each die is one (rank_per_die); decode_tokens_per_s_per_chip: one decode step
+    of the row's `batch` sequences over the deployment, `context` KV tokens each (its `phase` decode), priced as
+    `parity serve --phase decode` prices it (phase.decode_benchmark), per chip package.
     `calibration` replaces the catalog's for its chip;
     `hook` rewrites each scenario (another calibration or engine profile) before it is priced. model_kind
     'sim' prices the closed-loop figures (`closed_loop`) by the step-level simulator over `processes`
@@ -473,6 +478,7 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
     """
     cases: list[tuple[Mapping[str, str], Scenario]] = []
     for row in rows:
+        _check_phase(row)
         try:
             scenario = scenario_from_row(row)
         except ParityError:
@@ -506,6 +512,7 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
             if not p.feasible:
                 continue
             predicted = (p.output_tokens_per_s_per_chip * p.chips if metric.endswith("worker")
+                         else p.output_tokens_per_s_per_chip if metric == "decode_tokens_per_s_per_chip"
                          else p.output_tokens_per_s_per_user)
             # the printed throughput interval, scaled to the metric (a per-user rate moves with the per-chip one)
             low, high = (predicted * x / p.output_tokens_per_s_per_chip
@@ -516,5 +523,16 @@ def published_errors(rows: Sequence[Mapping[str, str]], calibration: Calibration
                              measured=float(row["measured"]), predicted=float(predicted), flags=raised,
                              low=float(low), high=float(high)))
     return out
+
+
+def _check_phase(row: Mapping[str, str]) -> None:
+    """A decode_tokens_per_s_per_chip row is one decode step (`phase` decode, with `batch` and `context`), and only
+    it: a decode figure read as a closed loop, or a closed-loop figure read as one step, would be scored against
+    another quantity than the one measured."""
+    metric, phase = row["metric"], (row.get("phase") or "both").strip().lower()
+    if (metric == "decode_tokens_per_s_per_chip") != (phase == "decode"):
+        raise ParityError(f"serving_published.csv {row['case_id']}: metric {metric} with phase {phase}: "
+                          "decode_tokens_per_s_per_chip is one decode step of a fixed batch, and needs phase decode "
+                          "(with batch and context), which no other metric takes")
 
 
