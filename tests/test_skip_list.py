@@ -99,8 +99,8 @@ def test_skip_list_spellings(skipped: list[str], expected: set[str]) -> None:
 @pytest.mark.parametrize(("skipped", "message"), [
     # one layer's attention of two: vLLM runs layer 0's in bf16, layer 1's NVFP4 (all of it was read bf16)
     (["lm_head", "model.layers.0.self_attn*"],
-     "hf_quant_config.json: quantization.exclude_modules leaves o unquantized in 1 of the 2 layers holding it (vLLM "
-     "runs those in bf16, the others quantized); parity holds one format per matrix"),
+     "hf_quant_config.json: quantization.exclude_modules leaves o, qkv unquantized in 1 of the 2 layers holding them "
+     "(layer 0: vLLM runs those in bf16, the others quantized); parity holds one format per matrix"),
     (["model.layers.*.self_attn.q_proj"],
      "hf_quant_config.json: quantization.exclude_modules names q_proj but not k_proj, v_proj of layer 0's qkv (vLLM "
      "runs a fused matrix in one format); parity holds one format per matrix"),
@@ -221,6 +221,33 @@ def test_awq_and_gptq_keep_their_modules_to_not_convert_bf16(method: str, skippe
     assert (m.weight_format, m.unquantized_matrices, m.unquantized_parameters) == ("int4", matrices, parameters)
     own = Precision(weights="int4", expert_weights="int4", unquantized=m.unquantized_matrices)
     assert float(weight_bytes_per_device(m, Shard.of(Layout()), own)) == weight_bytes
+
+
+def _awq(skipped: list[str], method: str = "awq"):
+    """Llama-3.1-8B as a 4-bit AWQ (or GPTQ) checkpoint whose modules_to_not_convert is `skipped`."""
+    return model_from_config({**LLAMA_8B, "quantization_config": {
+        "quant_method": method, "bits": 4, "group_size": 128, "modules_to_not_convert": skipped}})
+
+
+@pytest.mark.parametrize(("skipped", "message"), [
+    # a whole layer with its trailing dot: it named no module (an empty run after the dot) and read as no list
+    (["model.layers.0."], " leaves down, o, qkv, up unquantized in 1 of the 32 layers holding them (layer 0: "),
+    # text a path holds anywhere: layers 3, 30 and 31 (it said 1 of the 32)
+    (["layers.3"], " leaves down, o, qkv, up unquantized in 3 of the 32 layers holding them (layers 3, 30, 31: "),
+    (["layers.1"], " leaves down, o, qkv, up unquantized in 11 of the 32 layers holding them (layers 1, 10, 11, 12, "
+                   "13, 14, 15, 16, ...: "),
+    ([""], ': "" names text every module path holds; name what it skips'),
+])
+def test_awq_reads_its_skip_list_as_text_a_module_path_holds(skipped: list[str], message: str) -> None:
+    """vLLM's AWQConfig skips a module whose path holds an entry anywhere (is_layer_skipped, skip_with_substr;
+    transformers matches by substring too): "model.layers.0." names all of layer 0, which parity, holding one format
+    per matrix, refuses as it refuses "model.layers.0" and "model.layers.0.mlp"."""
+    at = "model: quantization_config.modules_to_not_convert"
+    with pytest.raises(ModelConfigError, match=re.escape(at + message)):
+        _awq(skipped)
+    assert _awq(["proj"]).weight_format == "bf16"  # every projection's path holds "proj": all of it bf16
+    assert _awq(["elf_att"]).unquantized_matrices == {"qkv", "o"}
+    assert _awq(["elf_att"], "gptq").unquantized_matrices == frozenset()  # GPTQ's: names at a dot, as fp8's
 
 
 def test_a_per_expert_entry_is_refused_unless_the_fused_experts_are_named() -> None:
