@@ -151,3 +151,25 @@ def test_degrees_that_do_not_divide_the_chips_are_named_without_a_floored_dp() -
                                                    "is what the degrees leave of the chips (64)")
     assert said("--tp", "8", "--pp", "3", "--dp", "2") == (2, "parity: error: tp x pp x cp x dp must equal the chips "
                                                               "(64), got 8 x 3 x 1 x 2 = 48")
+
+
+@pytest.mark.parametrize(("tokens", "chip_hours", "energy", "under_one_step"), [
+    ("1e12", "25,008", "17.5 MWh", None),
+    ("1e9", "25", "17.5 kWh", None),
+    ("1e6", "0.0250", "0.0175 kWh", "1,000,000 of one step's 4,194,304 tokens (47.202 s a step)"),
+    ("1e3", "2.50e-05", "1.75e-05 kWh", "1,000 of one step's 4,194,304 tokens (47.202 s a step)"),
+])
+def test_a_short_runs_chip_hours_and_energy_keep_their_digits(tokens: str, chip_hours: str, energy: str,
+                                                             under_one_step: str | None) -> None:
+    """Llama-3.1-8B on 8 H100s (tp1-pp1-dp8-mb2-zero2, 47.202 s a step of 1,024 x 4,096 = 4,194,304 tokens, 88,859
+    tokens/s): 1e9 tokens take 11,254 s, 8 x 11,254 / 3,600 = 25.0 chip-hours, x 700 W = 17.5 kWh, which read
+    '0.0 MWh' (1e6 tokens: '0' chip-hours). Energy is in kWh under 1 MWh; both keep three significant figures where
+    their places leave fewer than two (units.places_text). Tokens under one step's (1e6, 1e3) are said to be."""
+    from click.testing import CliRunner
+    from parity.cli import cli
+    out = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1", "--pp",
+                                   "1", "--dp", "8", "--micro-batch", "2", "--zero", "2", "--tokens", tokens],
+                             env={"COLUMNS": "120"}).output
+    rows = {line[:50].strip(): line[50:].strip() for line in out.splitlines()}
+    assert (rows["chip-hours"], rows["energy at chip TDP"], rows.get("fewer than one step")) == (
+        chip_hours, energy, under_one_step)
