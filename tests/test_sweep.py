@@ -690,7 +690,7 @@ def test_a_request_rate_axis_is_refused_per_row_as_predicts_steady_model_refuses
     assert (poisson["feasible"], poisson["output_tokens_per_s_per_chip"], poisson["serve_command"]) == ("False", "", "")
     assert poisson["serve_note"] == ("num_prompts, request_rate: `parity serve` reads them (--num-prompts, "
                                      "--request-rate) with --model-kind sim only; the steady model refuses the row's "
-                                     "open loop (its note)")
+                                     "request_rate (its note)")
     # predict's steady model refuses the same rows, in its own words for where the simulator is
     again = tmp_path / "again.csv"
     assert CliRunner().invoke(cli, ["predict", str(out), "--model-kind", "steady", "--out", str(again)]).exit_code == 0
