@@ -16,11 +16,37 @@ def test_a_job_smaller_than_its_system_says_it_asked_for_fewer_chips() -> None:
     matrix, llama = catalog.system("cloudmatrix-384"), catalog.model("llama-3.1-70b")
     for chips in (128, 256):
         row, = compare([matrix], llama, catalog.engine("generic"), workload="train", chips=chips)
-        assert row.note.startswith(f"the job asks for {chips} of the system's 384 chips, the rest idle (per system, "
-                                   f"per kW and per GB: the {chips} that train)")
+        assert row.note.startswith(f"the job asks for {chips} of the system's 384 chips (per system, per kW and per "
+                                   "GB: all 384 at its per-chip rate)")
+        assert row.tokens_per_s_per_system == pytest.approx(row.tokens_per_s_per_chip * 384)
         assert "no layout divides" not in row.note and "memory binds" not in row.note
         assert row.memory_bound == ()
     assert row.layout == "tp2-pp1-dp256-mb1-zero3" and round(row.tokens_per_s_per_chip, 1) == 911.7
+
+
+def test_per_system_is_every_chip_of_the_system_busy_whatever_the_job_asks() -> None:
+    """compare hgx-h100 cloudmatrix-384 gb200-nvl72 --chips 64 read CloudMatrix 6.23x per system: 64 chips training
+    (916 x 64) against one 8-GPU H100 system (1,176 x 8), under a caption saying 'per system = every chip of the
+    system busy' (fuzzEM 8). Per system is now per chip x the system's chips, as serving counts it: 916 x 384 against
+    1,176 x 8 = 37.4x, 3,057 x 72 = 23.4x; the note states the job's own 64 chips."""
+    systems = [catalog.system(s) for s in ("hgx-h100", "cloudmatrix-384", "gb200-nvl72")]
+    rows = compare(systems, catalog.model("llama-3.1-70b"), catalog.engine("generic"), workload="train", chips=64)
+    assert [round(r.tokens_per_s_per_system / r.tokens_per_s_per_chip) for r in rows] == [8, 384, 72]
+    assert [round(r.ratios["per_system"], 2) for r in rows] == [1.0, 37.38, 23.38]
+    assert rows[2].note.startswith("the job asks for 64 of the system's 72 chips (per system, per kW and per GB: all "
+                                   "72 at its per-chip rate)")
+
+
+def test_the_caption_says_where_per_system_counts_the_chips_a_layout_trains_on() -> None:
+    """No layout divides the Atlas 960 SuperPoD's 15,488 chips: it trains on 15,360, the rest idle, and its per-system
+    rate counts those (test_compare_trains_a_system_no_layout_divides_on_most_of_its_chips); the caption, which says
+    every chip busy, says so."""
+    from click.testing import CliRunner
+    from parity.cli import cli
+    out = CliRunner().invoke(cli, ["compare", "hgx-h100", "atlas-960-superpod", "--workload", "train", "--model",
+                                   "llama-3.1-70b", "--format", "md"]).output
+    assert ("per system = every chip of the system busy (where no layout divides a system's chips, those a layout "
+            "trains on: its note says so); per kW") in out
 
 
 def test_the_published_runs_envelope_is_read_from_the_shipped_rows() -> None:
