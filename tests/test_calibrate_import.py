@@ -141,6 +141,20 @@ def test_rows_are_repeats_by_their_sizes_as_numbers(doc: dict, says: str | None)
             points_from_benchmark(doc)
 
 
+def test_a_row_another_file_measured_is_refused_naming_both(tmp_path: Path) -> None:
+    """Two --import files holding one measurement ('cp h20_low.json h20_low2.json') fitted it twice, as twice the
+    data ("108 points"), where a repeat inside one file is refused (fuzzEM 5): refused alike, naming both files and
+    rows; a bf16 and an fp8 GEMM of one shape are no repeat, in one file or two."""
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps({"gemm": [_GEMM | {"m": 2}, _GEMM]}))
+    second.write_text(json.dumps({"fp8_gemm": [_GEMM], "gemm_bf16": [_GEMM | {"m": 4}, _GEMM | {"m": 1.0}]}))
+    result = CliRunner().invoke(cli, ["calibrate", "--import", str(first), "--import", str(second), "--chip",
+                                      "nvidia-h200-sxm", "--out", str(tmp_path / "c.toml")])
+    assert (result.exit_code, result.stderr) == (2, "parity: error: b.json: gemm_bf16 row 2: the same sizes as a.json: "
+                                                    "gemm row 2 (m=1.0, n=4096, k=4096): measure each once, or average "
+                                                    "the repeats before importing\n")
+
+
 def test_a_refusal_names_the_file_and_row_and_an_absurd_size_briefly(tmp_path: Path) -> None:
     """'bf16 1x8192x8192: 3.04e-05 s is ... 1.11x nova-x1's datasheet memory bandwidth' named no file or row, and
     m = 10**200 printed a 200-digit label (fuzzEK 6)."""

@@ -895,3 +895,26 @@ def test_a_searchs_bounded_percentile_shows_before_the_means_at_80_columns() -> 
     header = " ".join(next(out.splitlines()[i - 1] for i, line in enumerate(out.splitlines())
                            if line.startswith("──")).split())
     assert "p99 ms" in header and "sim TTFT ms" not in " ".join(out.split()).split("Not shown")[0]
+
+
+def test_a_narrow_tables_title_and_caption_take_the_terminals_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """calibrate's three columns make a 47-column table: at 120 columns its title broke mid-sentence inside the table
+    and its caption read as a 47-column strip (fuzzEM 7). The caption wraps at the terminal's width (up to 100), as
+    the items listed under a table do, and a title wider than the table sits above it on one line where it fits the
+    terminal (inside the table, wrapped at its width, where it does not)."""
+    from parity.report.tables import Column, plain, render_text
+
+    columns = [Column("efficiency", "efficiency", plain, "left"), Column("before", "before", plain),
+               Column("measured", "measured", plain)]
+    rows = [{"efficiency": "grouped expert GEMM streaming", "before": "0.895", "measured": "0.5"}]
+    title = "nvidia-h20: 54 points, kernel-time error 61% with the prior, 1% fitted"
+    caption = " ".join(["before: what nvidia-h20 used until now (nvidia-h20-published)."] * 3)
+    monkeypatch.setenv("COLUMNS", "120")
+    lines = render_text(rows, columns, title=title, caption=caption).splitlines()
+    assert lines[0] == title and lines[1].split() == ["efficiency", "before", "measured"]
+    assert len(lines[2]) == 47 and [len(line) for line in lines[4:]] == [97, 90]  # was 47 columns at most
+    monkeypatch.setenv("COLUMNS", "60")
+    lines = render_text(rows, columns, title=title, caption=caption).splitlines()
+    assert [line.strip() for line in lines[:2]] == ["nvidia-h20: 54 points, kernel-time error 61%",
+                                                    "with the prior, 1% fitted"]
+    assert [len(line) for line in lines[5:]] == [38, 58, 56, 33]

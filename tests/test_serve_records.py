@@ -158,13 +158,14 @@ def test_a_worker_of_dies_names_the_catalog_system_and_its_dies() -> None:
 
 
 def test_serve_records_the_matrices_a_checkpoints_skip_list_keeps_bf16() -> None:
-    """DeepSeek-V3.1-NVFP4 from its checkpoint keeps q_a, q_b, kv_a and kv_b bf16 (its skip list); a format named with
-    --weights re-quantizes the dense side, and the record says so by listing none (the two runs read weights nvfp4
-    alike)."""
+    """DeepSeek-V3.1-NVFP4 from its checkpoint keeps q_a, q_b, kv_a and kv_b bf16 (its skip list), and so does
+    --weights nvfp4, its own format (fuzzEM 2: the list was dropped); another format named with --weights
+    re-quantizes the dense side, and the record says so by listing none."""
     run = ["serve", "--model", "deepseek-v3.1-nvfp4", "--system", "hgx-b200", "--tp", "8", "--moe-ep", "8",
            "--concurrency", "64", "--model-kind", "steady", "--format", "json"]
     assert json.loads(_run(*run))["unquantized_matrices"] == ["kv_a", "kv_b", "q_a", "q_b"]  # a list, as `model`'s
-    assert json.loads(_run(*run, "--weights", "nvfp4"))["unquantized_matrices"] == []
+    assert json.loads(_run(*run, "--weights", "nvfp4"))["unquantized_matrices"] == ["kv_a", "kv_b", "q_a", "q_b"]
+    assert json.loads(_run(*run, "--weights", "fp8"))["unquantized_matrices"] == []
 
 
 def test_flags_are_a_list_in_json_and_its_json_text_in_csv_for_serve_and_predict(tmp_path: Path) -> None:

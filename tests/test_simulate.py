@@ -940,8 +940,9 @@ def test_predict_rows_with_a_request_rate_run_the_open_loop_they_describe(tmp_pa
     assert notes["rate"]["feasible"] == "False" and "open-loop arrivals need the simulator" in notes["rate"]["note"]
     assert notes["capped only"]["note"].startswith("max_concurrency caps an open loop's requests in flight")
     assert notes["all at once"]["feasible"] == "False" and notes["all at once"]["note"] == (  # serve refuses it too
-        "request_rate inf: open-loop arrivals need the simulator (--model-kind sim, the default); the steady-state "
-        "model prices a closed loop of the row's concurrency (request_rate inf with max_concurrency is that loop)")
+        "request_rate inf without max_concurrency: every request sent at once, all in flight together; the "
+        "steady-state model prices a closed loop of the row's concurrency, which request_rate inf with "
+        "max_concurrency is (set it), and the simulator the burst (--model-kind sim, the default)")
 
 
 def test_an_open_loop_that_falls_behind_is_flagged_overloaded_on_its_own_evidence(tmp_path) -> None:

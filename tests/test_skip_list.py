@@ -15,7 +15,7 @@ from parity.hf import skips
 from parity.memory import weight_bytes_per_device
 from parity.ops import Batch, Gemm
 from parity.plan import Layout, Precision, Shard
-from parity.predict import scenario_from_row
+from parity.predict import predict_rows, scenario_from_row
 
 LLAMA_8B = read_config(data_dir() / "models" / "meta-llama--Meta-Llama-3.1-8B_config.json")
 BASE = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
@@ -62,7 +62,8 @@ def test_deepseek_v3_1_nvfp4_keeps_only_the_attention_input_projections_bf16() -
     assert (checkpoint.of("attention", "q_a"), checkpoint.of("attention", "o"), checkpoint.of("mlp", "up")) == (
         "bf16", "nvfp4", "nvfp4")
     assert checkpoint.unquantized == {"q_a", "q_b", "kv_a", "kv_b"}
-    assert scenario_from_row({**row, "weights": "nvfp4"}).precision.unquantized == frozenset()  # re-quantized
+    assert scenario_from_row({**row, "weights": "nvfp4"}).precision.unquantized == m.unquantized_matrices  # its own
+    assert scenario_from_row({**row, "weights": "fp8"}).precision.unquantized == frozenset()  # re-quantized
 
 
 def test_gpt_oss_reads_its_attention_bf16_as_before() -> None:
@@ -99,8 +100,8 @@ def test_skip_list_spellings(skipped: list[str], expected: set[str]) -> None:
 @pytest.mark.parametrize(("skipped", "message"), [
     # one layer's attention of two: vLLM runs layer 0's in bf16, layer 1's NVFP4 (all of it was read bf16)
     (["lm_head", "model.layers.0.self_attn*"],
-     "hf_quant_config.json: quantization.exclude_modules leaves o unquantized in 1 of the 2 layers holding it (vLLM "
-     "runs those in bf16, the others quantized); parity holds one format per matrix"),
+     "hf_quant_config.json: quantization.exclude_modules leaves o, qkv unquantized in 1 of the 2 layers holding them "
+     "(layer 0: vLLM runs those in bf16, the others quantized); parity holds one format per matrix"),
     (["model.layers.*.self_attn.q_proj"],
      "hf_quant_config.json: quantization.exclude_modules names q_proj but not k_proj, v_proj of layer 0's qkv (vLLM "
      "runs a fused matrix in one format); parity holds one format per matrix"),
@@ -221,6 +222,58 @@ def test_awq_and_gptq_keep_their_modules_to_not_convert_bf16(method: str, skippe
     assert (m.weight_format, m.unquantized_matrices, m.unquantized_parameters) == ("int4", matrices, parameters)
     own = Precision(weights="int4", expert_weights="int4", unquantized=m.unquantized_matrices)
     assert float(weight_bytes_per_device(m, Shard.of(Layout()), own)) == weight_bytes
+
+
+def _awq(skipped: list[str], method: str = "awq"):
+    """Llama-3.1-8B as a 4-bit AWQ (or GPTQ) checkpoint whose modules_to_not_convert is `skipped`."""
+    return model_from_config({**LLAMA_8B, "quantization_config": {
+        "quant_method": method, "bits": 4, "group_size": 128, "modules_to_not_convert": skipped}})
+
+
+@pytest.mark.parametrize(("skipped", "message"), [
+    # a whole layer with its trailing dot: it named no module (an empty run after the dot) and read as no list
+    (["model.layers.0."], " leaves down, o, qkv, up unquantized in 1 of the 32 layers holding them (layer 0: "),
+    # text a path holds anywhere: layers 3, 30 and 31 (it said 1 of the 32)
+    (["layers.3"], " leaves down, o, qkv, up unquantized in 3 of the 32 layers holding them (layers 3, 30, 31: "),
+    (["layers.1"], " leaves down, o, qkv, up unquantized in 11 of the 32 layers holding them (layers 1, 10, 11, 12, "
+                   "13, 14, 15, 16, ...: "),
+    ([""], ': "" names text every module path holds; name what it skips'),
+])
+def test_awq_reads_its_skip_list_as_text_a_module_path_holds(skipped: list[str], message: str) -> None:
+    """vLLM's AWQConfig skips a module whose path holds an entry anywhere (is_layer_skipped, skip_with_substr;
+    transformers matches by substring too): "model.layers.0." names all of layer 0, which parity, holding one format
+    per matrix, refuses as it refuses "model.layers.0" and "model.layers.0.mlp"."""
+    at = "model: quantization_config.modules_to_not_convert"
+    with pytest.raises(ModelConfigError, match=re.escape(at + message)):
+        _awq(skipped)
+    assert _awq(["proj"]).weight_format == "bf16"  # every projection's path holds "proj": all of it bf16
+    assert _awq(["elf_att"]).unquantized_matrices == {"qkv", "o"}
+    assert _awq(["elf_att"], "gptq").unquantized_matrices == frozenset()  # GPTQ's: names at a dot, as fp8's
+
+
+@pytest.mark.parametrize(("weights", "unquantized", "memory_bytes", "note"), [
+    ("", {"up", "down"}, 26_512_403_968, "down, up in bf16 (the checkpoint's skip list)"),
+    ("int4", {"up", "down"}, 26_512_403_968, "down, up in bf16 (the checkpoint's skip list)"),
+    ("INT4", {"up", "down"}, 26_512_403_968, "down, up in bf16 (the checkpoint's skip list)"),
+    ("int8", frozenset(), 21_525_376_512, "the checkpoint's skip list not applied (down, up re-quantized to the "
+                                          "weight format named, as the rest)"),
+])
+def test_naming_the_checkpoints_own_format_keeps_its_skip_list(tmp_path, weights: str, unquantized: set[str],
+                                                                memory_bytes: int, note: str) -> None:
+    """Llama-3.1-8B int4 AWQ with its MLPs in bf16 (["mlp"]) at TP 1 on an H100: --weights int4, the format it
+    stores (compare's serve_command carries it), read all of it int4 (18,144,767,488 B a chip, 8,367,636,480 B less:
+    test_awq_and_gptq_keep_their_modules_to_not_convert_bf16) and said nothing of the skip list. Another format
+    re-quantizes every matrix, and the note says the skip list was not applied."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**LLAMA_8B, "quantization_config": {
+        "quant_method": "awq", "bits": 4, "group_size": 128, "modules_to_not_convert": ["mlp"]}}))
+    row = {"case_id": "x", "model": str(path), "system": "hgx-h100", "engine": "generic", "mode": "agg",
+           "isl": "1024", "osl": "1024", "concurrency": "1", "tp": "1", "weights": weights,
+           "random_range_ratio": "0.8"}
+    assert scenario_from_row(row).precision.unquantized == unquantized
+    (prediction,) = predict_rows([row])
+    assert note in prediction.note
+    assert prediction.memory_bytes_per_chip == memory_bytes
 
 
 def test_a_per_expert_entry_is_refused_unless_the_fused_experts_are_named() -> None:

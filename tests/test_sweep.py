@@ -682,11 +682,15 @@ def test_a_request_rate_axis_is_refused_per_row_as_predicts_steady_model_refuses
            "default; a sweep runs the steady model); the steady-state model prices a closed loop of the row's "
            "concurrency")
     assert poisson["note"] == f"request_rate 0.5/s: {how}"
-    assert burst["note"] == f"request_rate inf: {how} (request_rate inf with max_concurrency is that loop)"
+    assert burst["note"] == (  # no open loop: every request at once (fuzzEM 6 read it as one)
+        "request_rate inf without max_concurrency: every request sent at once, all in flight together; the "
+        "steady-state model prices a closed loop of the row's concurrency, which request_rate inf with "
+        "max_concurrency is (set it), and the simulator the burst (`parity predict` of the sweep's table runs it, "
+        "--model-kind sim by default; a sweep runs the steady model)")
     assert (poisson["feasible"], poisson["output_tokens_per_s_per_chip"], poisson["serve_command"]) == ("False", "", "")
     assert poisson["serve_note"] == ("num_prompts, request_rate: `parity serve` reads them (--num-prompts, "
                                      "--request-rate) with --model-kind sim only; the steady model refuses the row's "
-                                     "open loop (its note)")
+                                     "request_rate (its note)")
     # predict's steady model refuses the same rows, in its own words for where the simulator is
     again = tmp_path / "again.csv"
     assert CliRunner().invoke(cli, ["predict", str(out), "--model-kind", "steady", "--out", str(again)]).exit_code == 0
@@ -694,12 +698,14 @@ def test_a_request_rate_axis_is_refused_per_row_as_predicts_steady_model_refuses
         "request_rate 0.5/s: open-loop arrivals need the simulator (--model-kind sim, the default); the steady-state "
         "model prices a closed loop of the row's concurrency")
     # max_concurrency in place of concurrency was refused ('a sweep needs the axes concurrency'); with inf it is the
-    # closed loop of that many clients, priced as the row of 8 clients is, and serve's steady line gives it
-    spec.write_text(RATES.replace('["inf", 0.5]', '["inf"]') + "max_concurrency = [8]\n")
-    out.unlink()
-    assert CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), "--processes", "1"]).exit_code == 0
-    (capped,) = csv.DictReader(out.open())
-    assert capped["feasible"] == "True"
+    # closed loop of that many clients, priced as the row of 8 clients is, and serve's steady line gives it; TOML's
+    # bare inf reads as "inf" (it was refused at load: 'must be a finite number, got inf')
+    for inf in ('["inf"]', "[inf]"):
+        spec.write_text(RATES.replace('["inf", 0.5]', inf) + "max_concurrency = [8]\n")
+        out.unlink()
+        assert CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), "--processes", "1"]).exit_code == 0
+        (capped,) = csv.DictReader(out.open())
+        assert (capped["request_rate"], capped["feasible"]) == ("inf", "True")
     assert float(capped["output_tokens_per_s_per_chip"]) == pytest.approx(1015.21, abs=0.01)
     assert capped["serve_command"] == ("parity serve --model llama-3.1-8b --system hgx-h100 --isl 1024 --osl 256 "
                                        "--tp 1 --concurrency 8 --random-range-ratio 1 --model-kind steady")

@@ -16,11 +16,37 @@ def test_a_job_smaller_than_its_system_says_it_asked_for_fewer_chips() -> None:
     matrix, llama = catalog.system("cloudmatrix-384"), catalog.model("llama-3.1-70b")
     for chips in (128, 256):
         row, = compare([matrix], llama, catalog.engine("generic"), workload="train", chips=chips)
-        assert row.note.startswith(f"the job asks for {chips} of the system's 384 chips, the rest idle (per system, "
-                                   f"per kW and per GB: the {chips} that train)")
+        assert row.note.startswith(f"the job asks for {chips} of the system's 384 chips (per system, per kW and per "
+                                   "GB: all 384 at its per-chip rate)")
+        assert row.tokens_per_s_per_system == pytest.approx(row.tokens_per_s_per_chip * 384)
         assert "no layout divides" not in row.note and "memory binds" not in row.note
         assert row.memory_bound == ()
     assert row.layout == "tp2-pp1-dp256-mb1-zero3" and round(row.tokens_per_s_per_chip, 1) == 911.7
+
+
+def test_per_system_is_every_chip_of_the_system_busy_whatever_the_job_asks() -> None:
+    """compare hgx-h100 cloudmatrix-384 gb200-nvl72 --chips 64 read CloudMatrix 6.23x per system: 64 chips training
+    (916 x 64) against one 8-GPU H100 system (1,176 x 8), under a caption saying 'per system = every chip of the
+    system busy' (fuzzEM 8). Per system is now per chip x the system's chips, as serving counts it: 916 x 384 against
+    1,176 x 8 = 37.4x, 3,057 x 72 = 23.4x; the note states the job's own 64 chips."""
+    systems = [catalog.system(s) for s in ("hgx-h100", "cloudmatrix-384", "gb200-nvl72")]
+    rows = compare(systems, catalog.model("llama-3.1-70b"), catalog.engine("generic"), workload="train", chips=64)
+    assert [round(r.tokens_per_s_per_system / r.tokens_per_s_per_chip) for r in rows] == [8, 384, 72]
+    assert [round(r.ratios["per_system"], 2) for r in rows] == [1.0, 37.38, 23.38]
+    assert rows[2].note.startswith("the job asks for 64 of the system's 72 chips (per system, per kW and per GB: all "
+                                   "72 at its per-chip rate)")
+
+
+def test_the_caption_says_where_per_system_counts_the_chips_a_layout_trains_on() -> None:
+    """No layout divides the Atlas 960 SuperPoD's 15,488 chips: it trains on 15,360, the rest idle, and its per-system
+    rate counts those (test_compare_trains_a_system_no_layout_divides_on_most_of_its_chips); the caption, which says
+    every chip busy, says so."""
+    from click.testing import CliRunner
+    from parity.cli import cli
+    out = CliRunner().invoke(cli, ["compare", "hgx-h100", "atlas-960-superpod", "--workload", "train", "--model",
+                                   "llama-3.1-70b", "--format", "md"]).output
+    assert ("per system = every chip of the system busy (where no layout divides a system's chips, those a layout "
+            "trains on: its note says so); per kW") in out
 
 
 def test_the_published_runs_envelope_is_read_from_the_shipped_rows() -> None:
@@ -151,3 +177,25 @@ def test_degrees_that_do_not_divide_the_chips_are_named_without_a_floored_dp() -
                                                    "is what the degrees leave of the chips (64)")
     assert said("--tp", "8", "--pp", "3", "--dp", "2") == (2, "parity: error: tp x pp x cp x dp must equal the chips "
                                                               "(64), got 8 x 3 x 1 x 2 = 48")
+
+
+@pytest.mark.parametrize(("tokens", "chip_hours", "energy", "under_one_step"), [
+    ("1e12", "25,008", "17.5 MWh", None),
+    ("1e9", "25", "17.5 kWh", None),
+    ("1e6", "0.0250", "0.0175 kWh", "1,000,000 of one step's 4,194,304 tokens (47.202 s a step)"),
+    ("1e3", "2.50e-05", "1.75e-05 kWh", "1,000 of one step's 4,194,304 tokens (47.202 s a step)"),
+])
+def test_a_short_runs_chip_hours_and_energy_keep_their_digits(tokens: str, chip_hours: str, energy: str,
+                                                             under_one_step: str | None) -> None:
+    """Llama-3.1-8B on 8 H100s (tp1-pp1-dp8-mb2-zero2, 47.202 s a step of 1,024 x 4,096 = 4,194,304 tokens, 88,859
+    tokens/s): 1e9 tokens take 11,254 s, 8 x 11,254 / 3,600 = 25.0 chip-hours, x 700 W = 17.5 kWh, which read
+    '0.0 MWh' (1e6 tokens: '0' chip-hours). Energy is in kWh under 1 MWh; both keep three significant figures where
+    their places leave fewer than two (units.places_text). Tokens under one step's (1e6, 1e3) are said to be."""
+    from click.testing import CliRunner
+    from parity.cli import cli
+    out = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1", "--pp",
+                                   "1", "--dp", "8", "--micro-batch", "2", "--zero", "2", "--tokens", tokens],
+                             env={"COLUMNS": "120"}).output
+    rows = {line[:50].strip(): line[50:].strip() for line in out.splitlines()}
+    assert (rows["chip-hours"], rows["energy at chip TDP"], rows.get("fewer than one step")) == (
+        chip_hours, energy, under_one_step)

@@ -560,13 +560,17 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
                           note="; ".join([*flag_note([f for f in raised if f.kind == "what-if chip"]), why]))
     best = found.best[0]
     per_chip = float(best.tokens_per_s_per_chip)
-    # fewer chips than the system's where no layout divides them all: the rest idle, the system's rates theirs
-    share = n / system.chips if n < system.chips else 1.0
+    # per system = every chip of the system busy (the caption's words): a job asking fewer (--chips) counts all of
+    # them at its per-chip rate, as serving counts every chip at a worker's; where no layout divides the system's
+    # chips it trains on fewer and the rest idle, the system's rates theirs (as fleet counts them), the note says
+    share = n / system.chips if n < system.chips and not chips else 1.0
     whole, per_kw, per_gb = (share * v for v in _per_system(system, per_chip))
-    if share < 1.0:  # --chips below one system's asked for this many; else none divides the system's chips
-        systems = (f"the job asks for {n:,} of the system's {system.chips:,} chips" if chips else
-                   f"no layout divides the system's {system.chips:,} chips: trains on {n:,} of them")
-        systems += f", the rest idle (per system, per kW and per GB: the {n:,} that train)"
+    if n < system.chips and chips:
+        systems = (f"the job asks for {n:,} of the system's {system.chips:,} chips (per system, per kW and per GB: all "
+                   f"{system.chips:,} at its per-chip rate)")
+    elif share < 1.0:
+        systems = (f"no layout divides the system's {system.chips:,} chips: trains on {n:,} of them, the rest idle "
+                   f"(per system, per kW and per GB: the {n:,} that train)")
     # the per-chip rate's own 80% interval, as `train` prints it for the layout (uncertainty.training_interval)
     low, high = training_interval(chip, per_chip, trained) or (float("nan"), float("nan"))
     return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=n, fits=True,

@@ -501,9 +501,13 @@ def spec_from_toml(data: Mapping[str, Any]) -> SweepSpec:
 
 def _canonical_axes(axes: dict[str, Any]) -> dict[str, Any]:
     """The axes with catalog names as the catalog spells them (a system by its id, a catalog model by its name, a
-    format by its own name), so a case is written once in one spelling; a value named twice under two spellings is
-    refused (it would run one case twice). A name the catalog does not know stays as given, for its rows to refuse."""
+    format by its own name, request_rate inf as "inf" whether TOML's bare inf or text), so a case is written once in
+    one spelling; a value named twice under two spellings is refused (it would run one case twice). A name the
+    catalog does not know stays as given, for its rows to refuse."""
     def canonical(name: str, value: Any) -> Any:
+        if name == "request_rate" and (value == math.inf or (  # TOML's bare inf and "inf": every request at once
+                isinstance(value, str) and value.strip().lower() in ("inf", "infinity"))):
+            return "inf"
         if not isinstance(value, str):
             return value
         try:

@@ -27,7 +27,7 @@ from parity.hardware import KERNEL_OVERHEAD_MAX_S, Calibration, Chip
 from parity.ops import Kernel
 from parity.optimize import nelder_mead
 
-__all__ = ["Point", "points_from_benchmark", "stack_points", "point_times", "fit_calibration", "fitted_fields",
+__all__ = ["Point", "Seen", "points_from_benchmark", "stack_points", "point_times", "fit_calibration", "fitted_fields",
            "fit_start", "calibration_toml", "field_value", "at_bounds", "replayed", "held_at", "BOUND_SLACK",
            "check_plausible", "check_fit", "kind_error", "FITTED", "BOUND_LOSS_SLACK",
            "field_counts", "SHORTEST_KERNEL_S", "PEAK_TOLERANCE",
@@ -129,11 +129,17 @@ _ANNOTATION = re.compile(r"(kv_)?(TFLOPs|TBps)\w*|shape|op|s_\w+")
 _ANNOTATION_TEXT = "TFLOPs*, TBps*, kv_TFLOPs*, kv_TBps* (rates from its time), shape, op, s_* (other timings)"
 
 
-def _rows(data: Mapping[str, Any], *sections: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+# sizes already read: (the first section of a group, its sizes) -> (the file, the row) where they were
+Seen = dict[tuple[str, tuple[Any, ...]], tuple[str, str]]
+
+
+def _rows(data: Mapping[str, Any], *sections: str, seen: Seen | None = None,
+          source: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
     """The rows of the named sections (absent ones hold none), each with where it is: 'gemm row 3'. A key the
     section does not read (a 'dtype' a bf16 row would be fitted as bf16 in spite of) and a second row of the same
-    sizes (fitted as though independent, or a contradictory time averaged in) are refused."""
-    seen: dict[tuple[Any, ...], str] = {}
+    sizes (fitted as though independent, or a contradictory time averaged in) are refused, in this document or, in
+    `seen` (the sizes of the files read before it; `source`: this one's name), in another."""
+    seen = {} if seen is None else seen
     for section in sections:
         rows = data.get(section, [])
         if not isinstance(rows, list):
@@ -148,10 +154,11 @@ def _rows(data: Mapping[str, Any], *sections: str) -> Iterator[tuple[str, Mappin
             if section == "copy" and row.get("bytes_each_way") is None and row.get("read_bytes") is None:
                 continue  # no bytes: nothing to fit (skipped, as documented), and no sizes to be a repeat of
             keys = [k for k in _READ[section] if k != "s" and not k.startswith("s_") and k in row]
-            sizes = tuple((k, _same_size(row[k])) for k in keys)
-            if (first := seen.setdefault(sizes, where)) != where:
+            sizes = (sections[0], tuple((k, _same_size(row[k])) for k in keys))
+            if (first := seen.setdefault(sizes, (source, where))) != (source, where):
                 said = ", ".join(f"{k}={_shown(row[k])}" for k in keys)
-                raise ParityError(f"{where}: the same sizes as {first} ({said}): measure each once, or average the "
+                there = first[1] if first[0] == source else f"{first[0]}: {first[1]}"
+                raise ParityError(f"{where}: the same sizes as {there} ({said}): measure each once, or average the "
                                   "repeats before importing")
             yield where, row
 
@@ -216,30 +223,32 @@ def _checked(point: Point, where: str) -> Point:
     return point
 
 
-def points_from_benchmark(data: Mapping[str, Any]) -> list[Point]:
+def points_from_benchmark(data: Mapping[str, Any], seen: Seen | None = None, source: str = "") -> list[Point]:
     """Points from a microbenchmark document (the format of parity's H200 reference files: sections
     copy, gemm, fp8_gemm, attn_prefill, attn_decode, and gemm_bf16, gemm_fp8, grouped). Sizes must be
     finite numbers > 0 and times [s] finite and at least SHORTEST_KERNEL_S; fp8 rows without a time (s or
     s_tensor) and copy rows without s or bytes are skipped; any other row that lacks a key, or a value
-    that is not such a number, is refused naming its section, row and key."""
+    that is not such a number, is refused naming its section, row and key. A row of the sizes of another is refused
+    too, here or in a file read before (`seen`, which this one's sizes join, as `source`)."""
+    seen = {} if seen is None else seen
     if not isinstance(data, Mapping):
         raise ParityError("a microbenchmark file must hold a JSON object")
     if unknown := sorted(str(key) for key in data if key not in (*SECTIONS, "meta")):
         raise ParityError(f"unknown section{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}: a "
                           f"microbenchmark file holds meta and {', '.join(SECTIONS)}")
     points: list[Point] = []
-    for where, row in _rows(data, "gemm", "gemm_bf16"):
+    for where, row in _rows(data, "gemm", "gemm_bf16", seen=seen, source=source):
         _need(row, ("m", "n", "k", "s"), where)
         m, n, k = _sizes(row, ("m", "n", "k"), where)
         points.append(_checked(_gemm("gemm", f"bf16 {_dims(m, n, k)}", m, n, k, "bf16", _seconds(row, "s", where),
                                                where), where))
-    for where, row in _rows(data, "fp8_gemm", "gemm_fp8"):
+    for where, row in _rows(data, "fp8_gemm", "gemm_fp8", seen=seen, source=source):
         _need(row, ("m", "n", "k"), where)
         m, n, k = _sizes(row, ("m", "n", "k"), where)
         seconds = _times(row, ("s", "s_tensor"), where)
         if seconds:
             points.append(_checked(_gemm("gemm", f"fp8 {_dims(m, n, k)}", m, n, k, "fp8", seconds[0], where), where))
-    for where, row in _rows(data, "grouped"):
+    for where, row in _rows(data, "grouped", seen=seen, source=source):
         _need(row, ("experts", "tokens_per_expert", "n", "k"), where)
         experts, tokens, n, k = _sizes(row, ("experts", "tokens_per_expert", "n", "k"), where)
         seconds = _times(row, ("s_grouped", "s_bmm"), where)
@@ -247,7 +256,7 @@ def points_from_benchmark(data: Mapping[str, Any]) -> list[Point]:
             raise ParityError(f"{where}: a point lacks a time, s_grouped or s_bmm: {_shown(row)}")
         points.append(_checked(_gemm("grouped_gemm", f"grouped {_dims(experts, tokens)}", tokens, n, k, "bf16",
                                      min(seconds), where, experts), where))
-    for where, row in _rows(data, "attn_prefill"):
+    for where, row in _rows(data, "attn_prefill", seen=seen, source=source):
         _need(row, ("batch", "heads", "head_dim", "seq", "s"), where)
         b, h, d, s = _sizes(row, ("batch", "heads", "head_dim", "seq"), where)
         _check_kv_heads(row, h, where)
@@ -256,7 +265,7 @@ def points_from_benchmark(data: Mapping[str, Any]) -> list[Point]:
                         head_dim=d)
         points.append(_checked(Point(kind="attention_prefill", label=f"prefill b{_dims(b)} s{_dims(s)}", kernel=kernel,
                                      seconds=_seconds(row, "s", where), where=where), where))
-    for where, row in _rows(data, "attn_decode"):
+    for where, row in _rows(data, "attn_decode", seen=seen, source=source):
         _need(row, ("batch", "heads", "kv_heads", "head_dim", "ctx", "s"), where)
         b, h, kv, d, c = _sizes(row, ("batch", "heads", "kv_heads", "head_dim", "ctx"), where)
         _check_kv_heads(row, h, where)
@@ -264,7 +273,7 @@ def points_from_benchmark(data: Mapping[str, Any]) -> list[Point]:
                         other_bytes=2.0 * b * c * kv * d * 2.0, fmt="bf16", tokens=b)
         points.append(_checked(Point(kind="attention_decode", label=f"decode b{_dims(b)} ctx{_dims(c)}", kernel=kernel,
                                      seconds=_seconds(row, "s", where), where=where), where))
-    for where, row in _rows(data, "copy"):
+    for where, row in _rows(data, "copy", seen=seen, source=source):
         if row.get("bytes_each_way") is not None:
             moved = 2.0 * _size(row, "bytes_each_way", where)
         elif row.get("read_bytes") is not None:

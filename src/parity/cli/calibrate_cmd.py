@@ -12,7 +12,8 @@ import click
 from rich.progress import Progress
 
 from parity import catalog
-from parity.calibrate import Point, check_fit, check_plausible, fitted_fields, points_from_benchmark, replayed
+from parity.calibrate import (Point, Seen, check_fit, check_plausible, fitted_fields, points_from_benchmark,
+                              replayed)
 from parity.calibrate.sweep import GPU_PLAN, run_sweep, torch_backend
 from parity.cli import TABLE_FORMATS, cli, emit, typed_options, wide_option
 from parity.cli.files import read_text, refuse_overwrite
@@ -41,10 +42,12 @@ def _read_json(path: Path) -> dict:
     return document
 
 
-def _points(path: Path, document: dict) -> list[Point]:
-    """The document's points; a refusal names the file."""
+def _points(path: Path, document: dict, seen: Seen) -> list[Point]:
+    """The document's points; a refusal names the file. `seen`: the sizes of the files read before, shared so that a
+    row another file measured is refused as a repeat in one file is (the fit would weigh it twice)."""
     try:
-        return [dataclasses.replace(p, where=f"{path.name}: {p.where}") for p in points_from_benchmark(document)]
+        return [dataclasses.replace(p, where=f"{path.name}: {p.where}")
+                for p in points_from_benchmark(document, seen, path.name)]
     except ParityError as err:
         raise ParityError(f"{path.name}: {err}") from err
 
@@ -164,7 +167,8 @@ def calibrate(imports: tuple[Path, ...], chip: str | None, out: Path | None, sav
         if save_raw:
             write_atomic(save_raw, json.dumps(documents[0], indent=1))
     chip_id = _chip_of(chip, documents)
-    points = ([p for path, d in zip(imports, documents) for p in _points(path, d)] if imports
+    seen: Seen = {}
+    points = ([p for path, d in zip(imports, documents) for p in _points(path, d, seen)] if imports
               else points_from_benchmark(documents[0]))
     if imports:  # another's measurements: refused where no such chip could have taken them
         check_plausible(points, catalog.chip(chip_id))

@@ -419,9 +419,12 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {against}" if workload == "serve"
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
         mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on every chip") if workload == "serve" else ""
-        per = ("per system = every chip of the system busy; per kW = per system over the system's power (a "
-               "datasheet maximum or an all-in figure where published, else assumed on that basis: a server chips x "
-               "TDP x 1.82, a liquid-cooled rack x 1.68; 'parity show SYSTEM'); per GB = per system over its memory; ")
+        idle = workload == "train" and any("no layout divides the system's" in r.note for r in results)
+        idle_text = " (where no layout divides a system's chips, those a layout trains on: its note says so)"
+        per = ("per system = every chip of the system busy" + (idle_text if idle else "")
+               + "; per kW = per system over the system's power (a datasheet maximum or an all-in figure where "
+               "published, else assumed on that basis: a server chips x TDP x 1.82, a liquid-cooled rack x 1.68; "
+               "'parity show SYSTEM'); per GB = per system over its memory; ")
         assumed = any(specs_flag(by_id[r.system].chip) for r in results)
         unknown = any(math.isnan(v) for r in results for v in r.spec_ratios.values())
         specs = spec_bases([by_id[r.system] for r in results]) + (

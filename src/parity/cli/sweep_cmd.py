@@ -111,12 +111,12 @@ def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[
 
 def _simulator_note(columns: list[str], command: str, arrivals: bool) -> str:
     """The serve note of a row setting `columns` of SIMULATOR_COLUMNS: serve's options for them, which are the
-    simulator's, and what the row's steady `command` is: one that prices the row as the sweep did, none for an open
-    loop (`arrivals`), which the steady model refuses, or none for a row its note refuses."""
+    simulator's, and what the row's steady `command` is: one that prices the row as the sweep did, none for a
+    request_rate the steady model refuses (`arrivals`: an open loop, or inf with no max_concurrency), or none for a row its note refuses."""
     options = ", ".join("--" + c.replace("_", "-") for c in columns)
     said = (f"{', '.join(columns)}: `parity serve` reads {'it' if len(columns) == 1 else 'them'} ({options}) with "
             "--model-kind sim only")
-    return said + ("; the steady model refuses the row's open loop (its note)" if arrivals else
+    return said + ("; the steady model refuses the row's request_rate (its note)" if arrivals else
                    "; this steady line prices the row as the sweep did" if command else "")
 
 

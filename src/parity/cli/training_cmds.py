@@ -119,10 +119,20 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
     rows += [("fits", "yes" if data["fits"] else data["note"]),
              _with_interval(data, f"time to train {data['train_tokens']:.3g} tokens", "time_to_train_s", 1, 1,
                             86400, "days"),
-             ("chip-hours", f"{data['chip_hours']:,.0f}"),
-             ("energy at chip TDP", f"{data['energy_j_at_tdp'] / 3.6e9:,.1f} MWh"),
-             ("outside what was validated", "; ".join(data.get("flags", ())) or "no")]
+             ("chip-hours", places_text(data["chip_hours"], 0)),
+             ("energy at chip TDP", _energy_text(data["energy_j_at_tdp"]))]
+    per_step = layout.global_batch * layout.seq_len
+    if data["train_tokens"] < per_step:  # a run takes whole steps: the figures above are a share of one
+        rows += [("  fewer than one step", f"{data['train_tokens']:,.0f} of one step's {per_step:,} tokens "
+                                           f"({step:,.3f} s a step)")]
+    rows += [("outside what was validated", "; ".join(data.get("flags", ())) or "no")]
     return [{"quantity": k, "value": v} for k, v in rows]
+
+
+def _energy_text(energy_j: float) -> str:
+    """Energy in MWh from 1 MWh (3.6e9 J) up, in kWh (3.6e6 J) below it, so that a short run's 17.5 kWh does not read
+    '0.0 MWh'; each to one place, or three significant figures where that leaves fewer than two (units.places_text)."""
+    return f"{places_text(energy_j / 3.6e9, 1)} MWh" if energy_j >= 3.6e9 else f"{places_text(energy_j / 3.6e6, 1)} kWh"
 
 
 def _check_dp_left(chips: int, dies: int, degrees: dict[str, int | None]) -> None:

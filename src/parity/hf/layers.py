@@ -276,8 +276,10 @@ def _formats(config: dict[str, Any], quant: dict[str, Any] | None, where: str = 
             raise ModelConfigError(f"{at}.{key} {_json_text(bits)}: {method} weights of other than 4 or 8 bits are not "
                                    "modelled")
         # the modules the quantizer left in 16-bit (AutoAWQ and transformers' AwqConfig write modules_to_not_convert;
-        # vLLM's AWQConfig reads it, is_layer_skipped_awq): read as fp8's list is
-        return fmt, fmt, SkipList(entries=q.get("modules_to_not_convert"), at=f"{at}.modules_to_not_convert")
+        # vLLM's AWQConfig reads it, is_layer_skipped with skip_with_substr: an entry the module's path holds
+        # anywhere); GPTQ's is read as fp8's list is
+        return fmt, fmt, SkipList(entries=q.get("modules_to_not_convert"), at=f"{at}.modules_to_not_convert",
+                                  substring=method == "awq")
     if method:
         raise ModelConfigError(f"{at}: quant_method {_json_text(method)} is not modelled")
     fmt = _dtype_format(config, where)

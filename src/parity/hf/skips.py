@@ -57,10 +57,14 @@ class SkipList:
     """A checkpoint's skip list as its config states it: `entries` (a list of module names, or None),
     where it sits (`at`, which messages name) and whether its format reads 're:' entries as regular expressions
     (`regex`: compressed-tensors' ignore, vLLM's should_ignore_layer). ModelOpt's exclude_modules are fnmatch
-    wildcards and fp8's ignored_layers / modules_to_not_convert names, where vLLM reads 're:' as text."""
+    wildcards and fp8's ignored_layers / modules_to_not_convert names, where vLLM reads 're:' as text. AWQ's
+    modules_to_not_convert are read as text a module's path holds anywhere (`substring`: vLLM's is_layer_skipped with
+    skip_with_substr, transformers' `key in name`), so "model.layers.0." names all of layer 0 and "layers.3" layers
+    3, 30 and 31."""
     entries: Any
     at: str
     regex: bool = False
+    substring: bool = False
 
 
 def _names(skips: SkipList) -> tuple[str, ...]:
@@ -104,14 +108,15 @@ def _alternation(regexes: Sequence[re.Pattern[str]]) -> list[re.Pattern[str]]:
         return list(regexes)
 
 
-def _matcher(names: Sequence[str], at: str, regex: bool) -> Callable[[str], bool]:
+def _matcher(names: Sequence[str], at: str, regex: bool, substring: bool = False) -> Callable[[str], bool]:
     """Whether a module path is skipped by any of `names`, each path tried once. An entry is a regex after 're:'
     where `regex` (matched from the path's start, as compressed-tensors' re.match); otherwise a name with '*'
     wildcards (ModelOpt's fnmatch) that names the module, an enclosing one, or the end of either at a dot
     ('self_attn' covers model.layers.3.self_attn.q_proj, 'gate' model.layers.3.mlp.gate). Plain names are looked up
     by the path's dot-separated runs; a wildcard by its text after the last '*', which must end such a run, or else
-    before the first, which must start one; '*x*' by a search for x; the regexes are one alternation. So a list of
-    20,000 names or wildcards costs a few lookups per path, not 20,000 tries."""
+    before the first, which must start one; '*x*' by a search for x; the regexes are one alternation. Where
+    `substring`, a plain name matches wherever the path holds it (looked up by the path's runs of each name's
+    length). So a list of 20,000 names or wildcards costs a few lookups per path, not 20,000 tries."""
     plain: set[str] = set()
     ends: dict[str, list[str]] = {}  # the text after the last '*' -> the wildcards' regexes
     starts: dict[str, list[str]] = {}  # the text before the first '*', of wildcards ending in one
@@ -129,8 +134,11 @@ def _matcher(names: Sequence[str], at: str, regex: bool) -> Callable[[str], bool
             head, *_, tail = name.split("*")
             glob = ".*".join(re.escape(part) for part in (name[1:-1] if not head and not tail else name).split("*"))
             (ends.setdefault(tail, []) if tail else starts.setdefault(head, []) if head else inner).append(glob)
+        elif substring and not name:  # text every path holds: a typo more likely than a checkpoint left unquantized
+            raise ModelConfigError(f'{at}: "" names text every module path holds; name what it skips')
         else:
             plain.add(name)
+    sizes = sorted({len(name) for name in plain}) if substring else []
     last_parts = {name.rsplit(".", 1)[-1] for name in plain}
     tails = sorted({len(tail) for tail in ends})
     heads = sorted({len(head) for head in starts})
@@ -147,9 +155,11 @@ def _matcher(names: Sequence[str], at: str, regex: bool) -> Callable[[str], bool
 
     @functools.cache
     def hit(path: str) -> bool:
+        if any(path[start:start + size] in plain for size in sizes for start in range(len(path) - size + 1)):
+            return True
         parts = path.split(".")
-        if any(".".join(parts[i:j]) in plain for j in range(1, len(parts) + 1) if parts[j - 1] in last_parts
-               for i in range(j)):
+        if not substring and any(".".join(parts[i:j]) in plain for j in range(1, len(parts) + 1)
+                                 if parts[j - 1] in last_parts for i in range(j)):
             return True
         dots = [i for i, c in enumerate(path) if c == "."]
         if any(path[end - size:end] in ends and ending(path[end - size:end]).fullmatch(path, 0, end)
@@ -189,11 +199,11 @@ def unquantized_matrices(skips: SkipList | None, layers: Sequence[Layer], hidden
     at = skips.at
     named = [next((f"model.layers.{name[len(p):]}" for p in _LAYER_PREFIXES if name.startswith(p)), name)
              for name in names]
-    hit = _matcher(named, at, skips.regex)
+    hit = _matcher(named, at, skips.regex, skips.substring)
     inside = {int(m.group(1)): (name, m.group(2)) for name, spelt in reversed(list(zip(names, named)))
               if not (skips.regex and name.startswith("re:")) and (m := _INSIDE_EXPERTS.match(spelt))}
     holding: dict[str, int] = {}
-    skipped: dict[str, int] = {}
+    skipped: dict[str, list[int]] = {}  # matrix -> the layers skipping it
     for i, layer in enumerate(layers):
         for name in dict.fromkeys(m.name for m in layer.matrices(hidden_size)):
             holding[name] = holding.get(name, 0) + 1
@@ -201,7 +211,7 @@ def unquantized_matrices(skips: SkipList | None, layers: Sequence[Layer], hidden
                          for spelling in _spellings(name, layer)]
             hits = [[path for path in spelling if hit(path)] for spelling in spellings]
             if any(len(found) == len(spelling) for found, spelling in zip(hits, spellings)):
-                skipped[name] = skipped.get(name, 0) + 1
+                skipped.setdefault(name, []).append(i)
             elif name in ("expert_up", "expert_down") and i in inside:
                 raise ModelConfigError(
                     f"{at} names {_json_text(inside[i][0])}, inside layer {i}'s routed experts, but not the experts "
@@ -213,11 +223,16 @@ def unquantized_matrices(skips: SkipList | None, layers: Sequence[Layer], hidden
                     f"{at} names {', '.join(p.rsplit('.', 1)[-1] for p in found)} but not "
                     f"{', '.join(p.rsplit('.', 1)[-1] for p in spelling if p not in found)} of layer {i}'s {name} "
                     "(vLLM runs a fused matrix in one format); parity holds one format per matrix")
-    for name, count in sorted(skipped.items()):
-        if count < holding[name] and name != "router":
-            raise ModelConfigError(f"{at} leaves {name} unquantized in {count} of the {holding[name]} layers "
-                                   "holding it (vLLM runs those in bf16, the others quantized); parity holds one "
-                                   "format per matrix")
+    partial = [(name, indices) for name, indices in sorted(skipped.items())
+               if len(indices) < holding[name] and name != "router"]
+    if partial:  # named with the matrices skipped in the same layers ("model.layers.0.": all of layer 0's)
+        name, indices = partial[0]
+        alike = [other for other, its in partial if its == indices and holding[other] == holding[name]]
+        shown = ", ".join(map(str, indices[:8])) + (", ..." if len(indices) > 8 else "")
+        raise ModelConfigError(f"{at} leaves {', '.join(alike)} unquantized in {len(indices)} of the {holding[name]} "
+                               f"layers holding {'them' if len(alike) > 1 else 'it'} (layer{'s' * (len(indices) > 1)} "
+                               f"{shown}: vLLM runs those in bf16, the others quantized); parity holds one format "
+                               "per matrix")
     return frozenset(skipped) - {"router"}
 
 

@@ -91,7 +91,10 @@ def closed_loop_only(row: Mapping[str, object], p: Prediction, simulator: str = 
     if not open_loop(row) or not p.feasible:
         return p
     rate = request_rate(row)
-    loop = " (request_rate inf with max_concurrency is that loop)" if math.isinf(rate) else ""
-    return _failed(p.case_id, f"request_rate {rate:g}{'' if math.isinf(rate) else '/s'}: open-loop arrivals need the "
-                              f"simulator ({simulator}); the steady-state model prices a closed loop of the row's "
-                              f"concurrency{loop}")
+    if math.isinf(rate):  # no open loop: every request queued at once, none held back in the client
+        return _failed(p.case_id, "request_rate inf without max_concurrency: every request sent at once, all in "
+                                  "flight together; the steady-state model prices a closed loop of the row's "
+                                  "concurrency, which request_rate inf with max_concurrency is (set it), and the "
+                                  f"simulator the burst ({simulator})")
+    return _failed(p.case_id, f"request_rate {rate:g}/s: open-loop arrivals need the simulator ({simulator}); the "
+                              "steady-state model prices a closed loop of the row's concurrency")

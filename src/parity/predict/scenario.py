@@ -4,7 +4,7 @@ deployment of one worker of a scenario."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
@@ -153,13 +153,21 @@ def _failed(case_id: str, reason: str) -> Prediction:
                       note=reason)
 
 
-def _unquantized(row: Mapping[str, object], model: Model) -> frozenset[str]:
-    """The matrices the checkpoint leaves unquantized (Model.unquantized_matrices) on each side whose format the
-    row takes from the checkpoint: a format the row names (weights; moe_weights, or weights, for the routed
-    experts) is the checkpoint re-quantized, every matrix of that side in it, so its skip list does not apply."""
+def _own_sides(row: Mapping[str, object], model: Model, native: Collection[str]) -> tuple[bool, bool]:
+    """Whether the (dense, routed-expert) weights are the checkpoint's own: the row names no format for them
+    (weights; moe_weights, or weights, for the experts) or names the one the checkpoint stores (`--weights int4` on
+    an int4 AWQ checkpoint). Another format is the checkpoint re-quantized, every matrix of that side in it."""
+    def own(named: str, stored: str) -> bool:
+        return not named or format_on(named, native).name == format_named(stored).name
+    return (own(_cell(row, "weights"), model.weight_format),
+            own(_cell(row, "moe_weights") or _cell(row, "weights"), model.expert_weight_format))
+
+
+def _unquantized(row: Mapping[str, object], model: Model, native: Collection[str]) -> frozenset[str]:
+    """The matrices the checkpoint leaves unquantized (Model.unquantized_matrices) on each side whose weights are
+    the checkpoint's own (_own_sides); on a side re-quantized to another format its skip list does not apply."""
     experts = {m.name for layer in model.layers for m in layer.matrices(model.hidden_size) if m.expert}
-    dense_own = not _cell(row, "weights")
-    experts_own = dense_own and not _cell(row, "moe_weights")
+    dense_own, experts_own = _own_sides(row, model, native)
     return frozenset(name for name in model.unquantized_matrices if (experts_own if name in experts else dense_own))
 
 
@@ -172,7 +180,7 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
     for name in (weights, experts):
         math_unit(format_on(name, native), system.chip)  # raises if the chip cannot run it at all
     kv = _cell(row, "kv")
-    dense_own = not _cell(row, "weights")
+    dense_own = not _cell(row, "weights")  # the checkpoint's format as loaded: an fp32 one cast (served_format)
     experts_own = dense_own and not _cell(row, "moe_weights")
     cast = (dense_own and weights != model.weight_format) or (experts_own and experts != model.expert_weight_format)
     note = f"weights {FP32_SERVED_AS}: the fp32 checkpoint cast as the engines' dtype auto does" if cast else ""
@@ -215,10 +223,14 @@ def _precision(row: Mapping[str, object], model: Model, system: System, engine: 
         math_unit(projections, system.chip)  # raises if the chip cannot run it at all
         attention_weights = projections.name
         note = "; ".join(n for n in (note, f"attention projections in {attention_weights}") if n)
-    unquantized = _unquantized(row, model)
+    unquantized = _unquantized(row, model, native)
     if unquantized:
         note = "; ".join(n for n in (note, f"{', '.join(sorted(unquantized))} in bf16 (the checkpoint's skip list)")
                          if n)
+    dropped = model.unquantized_matrices - unquantized
+    if dropped:  # a format the checkpoint does not store: every matrix of that side re-quantized to it
+        note = "; ".join(n for n in (note, f"the checkpoint's skip list not applied ({', '.join(sorted(dropped))} "
+                                           "re-quantized to the weight format named, as the rest)") if n)
     return Precision(weights=format_on(weights, native).name, expert_weights=format_on(experts, native).name,
                      kv_cache=format_on(kv, native).name, attention=attention.name, mla_decode=mla_decode,
                      attention_weights=attention_weights, unquantized=unquantized), note

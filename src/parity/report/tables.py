@@ -457,13 +457,18 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     cells = [[(_hyphenated(v, widths[i]) if _wraps(c) else v).replace(FIELD_HYPHEN, "-")
               for i, (c, v) in enumerate(zip(shown, row))] for row in cells]
     width = _minimum_width(widths)
-    # the caption: at the table's width, never past the terminal's; at the terminal's under items listed there
-    text_width = max(min(terminal if under else width, terminal, 100), 20)
-    table = _table(shown, cells, _title_lines(title, min(width, terminal)), widths)
+    # the caption: at the terminal's width (up to 100), as the items listed under the table, whatever the table's (a
+    # narrow table, calibrate's three columns, folded its caption to a 47-column strip); a title wider than the table
+    # goes above it on one line where the terminal has room, not broken inside the table mid-sentence
+    text_width = max(min(terminal, 100), 20)
+    above = title if min(width, terminal) < len(title) <= terminal else ""
+    table = _table(shown, cells, "" if above else _title_lines(title, min(width, terminal)), widths)
     printed = io.StringIO()
     Console(file=printed, width=width, color_system=None, force_terminal=False, legacy_windows=False,
             soft_wrap=False).print(table)
     buffer = io.StringIO()  # each line without the spaces rich pads it to the table's width with (noise to diff, grep)
+    if above:
+        buffer.write(above + "\n")
     buffer.write("".join(line.rstrip() + "\n" for line in printed.getvalue().splitlines()))
     # items and caption break only between words: a word longer than a line (a path) keeps a line of its own
     buffer.write("".join(textwrap.fill(item, max(min(terminal, 100), 20), initial_indent="- ", subsequent_indent="  ",
