@@ -102,8 +102,9 @@ def test_tensorrt_llm_on_another_vendors_chip_says_it_does_not_run_there() -> No
 def test_an_unfitted_stack_profile_is_flagged_as_the_generic_one_is() -> None:
     """report-only tester fixen 1-2: `--engine sglang` on an MI300X ran sglang-rocm, whose 3 rows fitted nothing,
     with no flag and a normal interval. Priced at ROCm's measured maturity instead, it is flagged (a flag widens the
-    interval, uncertainty.widening) naming the unfitted profile, as sglang-rocm named itself is; the generic engine's
-    flag on ROCm says its kernels run at the maturity fitted on vllm-rocm's 22 runs, on CUDA it says no more."""
+    interval, uncertainty.widening) naming the unfitted profile, as sglang-rocm named (which runs as sglang) is; the
+    generic engine's flag on ROCm says its kernels run at the maturity fitted on vllm-rocm's 22 runs, on CUDA it says
+    no more."""
     from parity.flags import texts
     from parity.uncertainty import case_flags
     model = catalog.model("llama-3.1-70b")

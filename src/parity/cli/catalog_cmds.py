@@ -532,7 +532,7 @@ def _unfitted_said(found: list[EngineProfile]) -> str:
         carried = catalog.engine_on(catalog.engine(p.base), p.stack)
         said.append(f" {catalog.fit_text(p)}: --engine {p.base} on {p.stack} runs as {p.base} at "
                     f"{catalog.maturity_brief(carried, p.stack) or 'the stack prior'} instead, flagged 'engine "
-                    f"profile {p.id} not fitted to measurements' (as {p.id} named itself is).")
+                    f"profile {p.id} not fitted to measurements'; --engine {p.id} named runs as --engine {p.base}.")
     return "".join(said)
 
 
