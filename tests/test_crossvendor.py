@@ -382,8 +382,8 @@ def test_an_unfitted_stack_profile_named_runs_as_its_engine_does() -> None:
     """`--engine sglang-rocm` named ran sglang-rocm's values, CUDA's kernel level, where `--engine sglang` runs at
     ROCm's measured maturity (MI355X 8,118 against 5,536 tok/s/chip on Llama-3.1-70B), and compare (engine_on kept the
     stack profile) and serve (engine_for carried it to CUDA as a prior) priced an H100 apart, 2,221 against 1,911
-    (report-only tester fuzzEO 1, 2). Named, it is its base: the same profile on every stack as the engine's own name, by
-    both routes; a fitted stack profile named (vllm-rocm) is itself by both."""
+    (report-only tester fuzzEO 1, 2). Named, it is its base: the same profile on every stack as the engine's own name,
+    by both routes; a fitted stack profile named (vllm-rocm) is itself by both."""
     for stack in ("rocm", "cuda", "cann"):
         by_name = catalog.engine_for("sglang-rocm", stack)
         assert by_name == catalog.engine_for("sglang", stack) == catalog.engine_on(catalog.engine("sglang-rocm"), stack)
