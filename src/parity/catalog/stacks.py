@@ -42,6 +42,19 @@ def fit_text(profile: EngineProfile) -> str:
     return f"{profile.id}: {len(fitted)} parameters ({', '.join(fitted)}) fitted on {runs} (rows {tags})"
 
 
+def _carried_sources(profile: EngineProfile, stack: str) -> tuple[tuple[EngineProfile, ...], bool]:
+    """The fitted stack profiles whose maturity a catalog CUDA profile carried to `stack` runs at, and whether they
+    are the stack's own (engine.maturity_sources); none for a profile outside the catalog (a user's what-if is
+    carried nowhere) or not as engine_on carries it."""
+    try:
+        catalog_profile = engine(profile.id)
+    except CatalogError:
+        return (), False
+    if engine_on(catalog_profile, stack) != profile:
+        return (), False
+    return maturity_sources(catalog_profile, stack, engines())
+
+
 def maturity_note(profile: EngineProfile, stack: str) -> str:
     """The software maturity a prediction on `stack` is priced at, with the fits it rests on ('' on the profile's
     own stack, and for a what-if profile that engine_on does not carry): "CANN software maturity: sglang-cann's
@@ -50,13 +63,7 @@ def maturity_note(profile: EngineProfile, stack: str) -> str:
     if profile.base:  # a stack profile priced as it is (sglang on cann: sglang-cann)
         return (f"{stack_word(profile.stack)} software maturity: {profile.id}'s own profile ({fit_text(profile)}; "
                 f"every other value {profile.base}'s)")
-    try:
-        catalog_profile = engine(profile.id)
-    except CatalogError:  # a profile outside the catalog (a user's what-if) is carried nowhere
-        return ""
-    if engine_on(catalog_profile, stack) != profile:
-        return ""
-    chosen, own = maturity_sources(catalog_profile, stack, engines())
+    chosen, own = _carried_sources(profile, stack)
     if not chosen:
         return ""
     names = [f"{p.id}'s" for p in chosen]
@@ -75,13 +82,7 @@ def maturity_brief(profile: EngineProfile, stack: str) -> str:
     if profile.base:
         return f"{stack_word(profile.stack)}'s software maturity, {profile.id}'s own profile" if fitted_parameters(
             profile) else ""
-    try:
-        catalog_profile = engine(profile.id)
-    except CatalogError:
-        return ""
-    if engine_on(catalog_profile, stack) != profile:
-        return ""
-    chosen, own = maturity_sources(catalog_profile, stack, engines())
+    chosen, own = _carried_sources(profile, stack)
     if not chosen:
         return ""
     runs = sum(len(p.rows) for p in chosen)
