@@ -354,11 +354,11 @@ def evaluate_arrays(model: Model, system: System, chips: int, a: dict[str, np.nd
             # its expert-TP group after the dispatch, and the combine's partial sums reduce-scattered before it
             # (the same bytes): MoEAlltoAllTokenDispatcher's gather_from_sequence_parallel_region over tp_group;
             # the flex dispatcher sends each token to every slice instead, the same bytes on the same links
-            copies = np.where(a.get("dd", 0.0) > 0, expected_distinct(col.fanout or 1.0, col.group), col.fanout or 1.0)
+            on_deepep = a.get("dd", 0.0) > 0
+            copies = np.where(on_deepep, expected_distinct(col.fanout or 1.0, col.group), col.fanout or 1.0)
             received = np.where(col.group > 1, col.bytes * copies, 0.0)
             gather = _collective("all_gather", received * col.slices, col.slices, system, calibration)
-            ep_s = ep_s + col.count * gather
-            ep_s = ep_s + col.count * np.where(a.get("dd", 0.0) > 0, deepep, rows)
+            ep_s = ep_s + col.count * (np.where(on_deepep, deepep, rows) + gather)
         elif col.name in _TP_COLLECTIVES:
             tp_s = tp_s + col.count * _collective(col.kind, col.bytes, col.group, system, calibration)
     cp_s: Num = 0.0
