@@ -136,6 +136,8 @@ def refused(*args: str) -> str:
     (("serve", *LLAMA, "--moe-weights", "fp8", "--moe-tp", "2", "--moe-ep", "2"),
      "--moe-weights, --moe-tp, --moe-ep set how experts are stored or placed; llama-3.1-8b is dense (no experts)"),
     (("serve", *LLAMA, "--redundant-experts", "2"), "--redundant-experts sets how experts are stored or placed"),
+    (("serve", *LLAMA, "--moe-overlap", "1"), "--moe-overlap hides the experts' dispatch and combine under "
+                                              "computation; llama-3.1-8b is dense (no experts): leave it out"),
     (("search", *LLAMA, "--prefill-system", "hgx-h200", "--prefill-chips", "8", "--decode-chips", "16", "--mode",
       "agg"), "--mode agg is not read by a --prefill-system split (disaggregated by nature"),
     (("search", *LLAMA, "--prefill-system", "hgx-h200", "--prefill-chips", "8", "--decode-chips", "16", "--chips",

@@ -150,6 +150,23 @@ def test_the_caption_names_once_each_flag_every_row_carries_and_no_note_shows() 
     assert flags_caption(tiny_model(), "tiny", [("a", False, (some,))]) == ""
 
 
+def test_a_caption_that_names_each_stacks_maturity_says_the_flags_without_theirs() -> None:
+    """tester fixsm 1: compare's caption said a stack's maturity in the engine flag and again under 'Software
+    stacks'; with maturity_said the flags lose their maturity clause (Flag.maturity), so rows on different stacks
+    whose flags differed only there share one line; a clause that does not close the text is refused."""
+    from conftest import tiny_model
+    from parity.cli.labels import flags_caption
+    from parity.flags import Flag
+    plain = Flag("engine", "engine generic not fitted")
+    rocm = Flag("engine", "engine generic not fitted; its kernels at ROCm's", maturity="; its kernels at ROCm's")
+    rows = [("a", True, (plain,)), ("b", True, (rocm,))]
+    assert flags_caption(tiny_model(), "tiny", rows) == (
+        "Only a: engine generic not fitted. Only b: engine generic not fitted; its kernels at ROCm's. ")
+    assert flags_caption(tiny_model(), "tiny", rows, maturity_said=True) == "Every row: engine generic not fitted. "
+    with pytest.raises(ValueError, match="maturity must close its text"):
+        Flag("engine", "engine x", maturity="; at ROCm's")
+
+
 @pytest.mark.e2e  # four searches (0.4 s each after the first's 1.3 s)
 def test_compare_fleet_and_formats_captions_name_a_feature_no_row_shows() -> None:
     """compare's table dropped 'features never validated: dsa', which every row of deepseek-v3.2 carries (only its

@@ -131,8 +131,26 @@ def test_compare_names_each_stack_and_the_maturity_it_runs_at() -> None:
                                    "md"]).stdout
     assert ("Software stacks: CUDA (hgx-h200): the chips' calibrated kernel rates; ROCm (mi300x-platform): ROCm's "
             "software maturity, fitted on 22 runs (vllm-rocm).") in out
-    assert "Every row: engine profile generic" not in out
-    assert "Only hgx-h200: engine profile generic not fitted to measurements. " in out
+    # tester fixsm 1: the flag said the maturity again ('Only mi300x-platform: ...; its kernels at ROCm's software
+    # maturity, ...'); said in the stacks sentence alone, both rows' flag is the same and said once
+    assert out.count("ROCm's software maturity") == 1
+    assert "Every row: engine profile generic not fitted to measurements. " in out and "Only " not in out
+
+
+@pytest.mark.e2e  # over 1.5 s: a compare of two systems
+def test_compare_says_a_carried_profiles_maturity_once() -> None:
+    """tester fixsm 1: `compare mi300x-platform hgx-h200 --engine sglang` said ROCm's maturity in the unfitted
+    sglang-rocm flag ('sglang fitted on cuda, at ROCm's software maturity, fitted on 22 runs (vllm-rocm)') and again
+    under 'Software stacks'; the flag keeps what the stacks sentence does not say, the JSON keeps the flag whole."""
+    args = ["compare", "mi300x-platform", "hgx-h200", "--model", "llama-3.1-70b", "--engine", "sglang"]
+    out = CliRunner().invoke(cli, [*args, "--format", "md"]).stdout
+    assert out.count("ROCm's software maturity, fitted on 22 runs (vllm-rocm)") == 1
+    assert ("Only mi300x-platform: engine profile sglang-rocm not fitted to measurements (none fitted, its 3 "
+            "deepseek-r1 runs (rows AMD-*) too few): sglang fitted on cuda. ") in out
+    assert "Software stacks: ROCm (mi300x-platform): ROCm's software maturity, fitted on 22 runs (vllm-rocm);" in out
+    rows = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
+    assert any(f.endswith("sglang fitted on cuda, at ROCm's software maturity, fitted on 22 runs (vllm-rocm)")
+               for f in rows[0]["flags"])
 
 
 def test_the_model_page_quotes_the_fitted_stack_scales() -> None:

@@ -93,8 +93,9 @@ def test_a_published_decode_rate_is_serve_phase_decodes_step_per_chip() -> None:
     GPU, 2,000 KV tokens each; attention DP 72, EP 72 with 32 redundant experts, two-batch overlap) is one decode
     step of 18,432 sequences over the 72 ranks, priced as `parity serve --phase decode --batch 18432 --context 2000`
     prices it (phase.decode_benchmark), per chip: 18,432 / 69.15 ms / 72 = 3,702.2 (+32.9%), by either model (no
-    client ran it). serve has no --moe-overlap: the row without it is serve's command line, 98.75 ms a step, 2,592.5
-    tokens/s per chip in both."""
+    client ran it). serve prices the row's two-batch overlap with --moe-overlap 1 (the row's moe_overlap column; it
+    had no such option and gave 2,592 for the row: tester fixsm 3); without it, as the row without its column, 98.75
+    ms a step, 2,592.5 tokens/s per chip in both."""
     from click.testing import CliRunner
 
     from parity.cli import cli
@@ -104,13 +105,17 @@ def test_a_published_decode_rate_is_serve_phase_decodes_step_per_chip() -> None:
     assert steady.predicted == sim.predicted == pytest.approx(3702.22, rel=1e-5)
     assert steady.error == pytest.approx(3702.22 / 2785 - 1, rel=1e-4)
     (bare,) = published_errors([dict(row, moe_overlap="")])
-    served = CliRunner().invoke(cli, [
-        "serve", "--model", "deepseek-v3", "--system", "hgx-h100", "--engine", "sglang", "--weights", "fp8_block",
-        "--kv", "bf16", "--phase", "decode", "--batch", "18432", "--context", "2000", "--tp", "1", "--attn-dp", "72",
-        "--moe-tp", "1", "--moe-ep", "72", "--redundant-experts", "32", "--format", "json"])
-    assert served.exit_code == 0, served.output
-    assert json.loads(served.output)["output_tokens_per_s_per_chip"] == pytest.approx(bare.predicted, rel=1e-9)
+    line = ["serve", "--model", "deepseek-v3", "--system", "hgx-h100", "--engine", "sglang", "--weights", "fp8_block",
+            "--kv", "bf16", "--phase", "decode", "--batch", "18432", "--context", "2000", "--tp", "1", "--attn-dp",
+            "72", "--moe-tp", "1", "--moe-ep", "72", "--redundant-experts", "32", "--format", "json"]
+    served = {overlap: CliRunner().invoke(cli, [*line, *overlap]) for overlap in ((), ("--moe-overlap", "1"))}
+    assert all(run.exit_code == 0 for run in served.values()), [run.output for run in served.values()]
+    rates = {overlap: json.loads(run.output)["output_tokens_per_s_per_chip"] for overlap, run in served.items()}
+    assert rates[("--moe-overlap", "1")] == pytest.approx(steady.predicted, rel=1e-9)
+    assert rates[()] == pytest.approx(bare.predicted, rel=1e-9)
     assert bare.predicted == pytest.approx(2592.46, rel=1e-5)
+    assert json.loads(served[("--moe-overlap", "1")].output)["serve_command"].endswith(
+        "--redundant-experts 32 --moe-overlap 1.0")
 
 
 def test_a_decode_rate_and_a_decode_step_go_together() -> None:

@@ -179,9 +179,22 @@ def test_degrees_that_do_not_divide_the_chips_are_named_without_a_floored_dp() -
                                                               "(64), got 8 x 3 x 1 x 2 = 48")
 
 
+@pytest.mark.parametrize(("kwh", "said"), [
+    (0.5, "0.500 kWh"), (1.83, "1.83 kWh"), (1.0, "1.00 kWh"), (9.99, "9.99 kWh"), (18.3, "18.3 kWh"),
+    (183.0, "183 kWh"), (999.4, "999 kWh"), (1830.0, "1.83 MWh"), (18_300.0, "18.3 MWh"), (1_392_700.0, "1,393 MWh"),
+    (1.75e-5, "1.75e-05 kWh"),
+])
+def test_training_energy_keeps_three_significant_figures(kwh: float, said: str) -> None:
+    """tester fixsm 2: energy between 1 and 10 kWh read to one place, '1.8 kWh', between '0.500 kWh' and '18.3 kWh';
+    every figure now has three significant ones, whole from 100 up (1 kWh = 3.6e6 J, 1 MWh = 3.6e9 J)."""
+    from parity.cli.training_cmds import _energy_text
+    assert _energy_text(kwh * 3.6e6) == said
+
+
 @pytest.mark.parametrize(("tokens", "chip_hours", "energy", "under_one_step"), [
     ("1e12", "25,008", "17.5 MWh", None),
     ("1e9", "25", "17.5 kWh", None),
+    ("1e8", "2.50", "1.75 kWh", None),  # '1.8 kWh' (tester fixsm 2)
     ("1e6", "0.0250", "0.0175 kWh", "1,000,000 of one step's 4,194,304 tokens (47.202 s a step)"),
     ("1e3", "2.50e-05", "1.75e-05 kWh", "1,000 of one step's 4,194,304 tokens (47.202 s a step)"),
 ])
@@ -189,8 +202,9 @@ def test_a_short_runs_chip_hours_and_energy_keep_their_digits(tokens: str, chip_
                                                              under_one_step: str | None) -> None:
     """Llama-3.1-8B on 8 H100s (tp1-pp1-dp8-mb2-zero2, 47.202 s a step of 1,024 x 4,096 = 4,194,304 tokens, 88,859
     tokens/s): 1e9 tokens take 11,254 s, 8 x 11,254 / 3,600 = 25.0 chip-hours, x 700 W = 17.5 kWh, which read
-    '0.0 MWh' (1e6 tokens: '0' chip-hours). Energy is in kWh under 1 MWh; both keep three significant figures where
-    their places leave fewer than two (units.places_text). Tokens under one step's (1e6, 1e3) are said to be."""
+    '0.0 MWh' (1e6 tokens: '0' chip-hours). Energy is in kWh under 1 MWh, to three significant figures; chip-hours
+    keep three where their places leave fewer than two (units.places_text). Tokens under one step's (1e6, 1e3) are
+    said to be."""
     from click.testing import CliRunner
     from parity.cli import cli
     out = CliRunner().invoke(cli, ["train", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--tp", "1", "--pp",

@@ -18,15 +18,28 @@ __all__ = ["Flag", "joined", "texts"]
 class Flag:
     """One way a case lies outside what was checked: `kind` groups it (e.g. "uncalibrated chip"), `text` says it
     whole, `brief` is the few words a table's note gives it ("" leaves it to the whole text); `widen`: how many times
-    wider in log than another flagged case's it makes the case's interval (uncertainty.widening: a chip on a prior)."""
+    wider in log than another flagged case's it makes the case's interval (uncertainty.widening: a chip on a prior);
+    `maturity`: the closing clause of `text` that names the software maturity the engine's kernels run at ("; its
+    kernels at ROCm's software maturity, ..."), which a caption naming each stack's maturity itself leaves out."""
 
     kind: str
     text: str
     brief: str = ""
     widen: float = 1.0
+    maturity: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.text.endswith(self.maturity):
+            raise ValueError(f"a flag's maturity must close its text, got {self.maturity!r} for {self.text!r}")
 
     def __str__(self) -> str:
         return self.text
+
+    @property
+    def text_without_maturity(self) -> str:
+        """The whole sentence less its software-maturity clause, for a caption that names each stack's maturity
+        (compare's 'Software stacks: ...')."""
+        return self.text.removesuffix(self.maturity)
 
 
 def texts(flags: Iterable[Flag]) -> list[str]:

@@ -696,21 +696,22 @@ def _unfitted_engine(engine: EngineProfile, stack: str) -> Flag | None:
     a stack profile whose rows were too few to fit any value (catalog.fitted_any: sglang-rocm), or a CUDA profile
     carried to a stack whose own profile of it is such a one (catalog.engine_for passes it over for the stack's
     measured maturity); each widens the interval alike. Where the engine runs at a stack's fitted software maturity,
-    the flag says so (catalog.maturity_brief): only the rest of the engine is unfitted."""
+    the flag says so (catalog.maturity_brief) in its closing clause, Flag.maturity: only the rest of the engine is
+    unfitted."""
     own = (engine.base or engine.id) in {p.id for p in catalog.engines()}
     idle = engine if engine.base and not catalog.fitted_any(engine) else (
         catalog.unfitted_stack_profile(engine.id, stack) if stack and own and engine.stack != stack else None)
     if idle is not None:
         why = catalog.fit_text(idle).removeprefix(f"{idle.id}: ")
-        carried = (f": {engine.id} fitted on {engine.stack}, at {catalog.maturity_brief(engine, stack)}"
-                   if idle is not engine else "")
+        at = f", at {catalog.maturity_brief(engine, stack)}" if idle is not engine else ""
+        carried = f": {engine.id} fitted on {engine.stack}{at}" if idle is not engine else ""
         said = f"engine profile {idle.id} not fitted to measurements ({why}){carried}"
-        return Flag(said, said)
+        return Flag(said, said, maturity=at)
     if engine.id == "generic" or not engine.measured:
         maturity = catalog.maturity_brief(engine, stack) if own else ""
-        said = f"engine profile {engine.id} not fitted to measurements" + (f"; its kernels at {maturity}" if maturity
-                                                                           else "")
-        return Flag(said, said)
+        at = f"; its kernels at {maturity}" if maturity else ""
+        said = f"engine profile {engine.id} not fitted to measurements{at}"
+        return Flag(said, said, maturity=at)
     return None
 
 

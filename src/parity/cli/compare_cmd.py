@@ -451,6 +451,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                            else "")
                         + (f"; {SPECS_ASSUMED_WORDS}" if assumed else ""))
         multi_die = any(by_id[r.system].chip.dies > 1 for r in results)
+        stacks = _stacks_text(profile, results, by_id) if workload == "serve" else ""
         if workload == "serve":
             disaggregated = any(r.mode == "disagg" for r in results)
             formats = formats_text(weights, disaggregated, [(r.weights, r.emulated_on) for r in results])
@@ -458,7 +459,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        + ("; serve_note: the whole workers a disaggregated row's line runs; 'serve line' in the note: "
                           f"serve's figures where they differ from the row's by {SERVE_DIFFERS:.0%} or more"
                           if disaggregated else "") + "). ", True),
-                      (f"Engine profile: {profile.id}. {_stacks_text(profile, results, by_id)}"
+                      (f"Engine profile: {profile.id}. {stacks}"
                        + (f"{mtp_text} " if mtp_text else ""), False),
                       ("tok/s: output tokens per second. ", True),
                       (f"{specs}; throughput predicted in each system's best configuration; {per}"
@@ -500,7 +501,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                       (mfu_caption([(r.system, r.mfu_peak) for r in results if r.fits]), False)]
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
                                    caption=flags_caption(model, name, [r.flag_row() for r in results],
-                                                         workload)
+                                                         workload, maturity_said=bool(stacks))
                                    + pair + _once(pieces, explained, name)
                                    + _what_if_caption(what_ifs, workload)
                                    + (f"{exporting.text}. " if exporting else "")

@@ -24,7 +24,8 @@ _LAYOUT = ("tp", "pp", "attn_dp", "moe_tp", "moe_ep", "redundant_experts", "shar
 SERVE_LINE_COLUMNS = frozenset((
     "case_id", "engine_version", "model", "system", "engine", "weights", "moe_weights", "kv", "attention_format",
     "mla_decode", "offload_kv", "offload_weights", "isl", "osl", "mode", "prefill_system", "prefill_workers",
-    "decode_workers", "concurrency", "mtp_tokens", "mtp_acceptance", "attention_dp_hold_steps", "rank_per_die",
+    "decode_workers", "concurrency", "mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp_hold_steps",
+    "rank_per_die",
     "random_range_ratio", *_LAYOUT, *(f"{side}_{k}" for side in ("prefill", "decode") for k in _LAYOUT)))
 
 
@@ -50,8 +51,8 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
                   scenario: str = "closed", lengths: str = "") -> str:
     """'parity serve --model ... --model-kind steady': the options that make `serve` price `case` as given (its
     formats, attention and offload settings, lengths and their spread, layouts and expert placement, clients, whole
-    workers, the prefill workers' system, MTP and its acceptance, and on a multi-die chip whether each die is a
-    rank); `moe`: the
+    workers, the prefill workers' system, MTP and its acceptance, the experts' two-batch overlap, and on a multi-die
+    chip whether each die is a rank); `moe`: the
     model has experts (their split is stated);
     `request_rate` [requests/s]: the simulator's requests arrive at random at that rate (its clients' prompts);
     `client`: the benchmark client profile that sends them (named, since serve's own default for an open loop is
@@ -99,6 +100,7 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     options += ["--client", client] if client else []
     options += ["--mtp", str(case.mtp_tokens)] if case.mtp_tokens else []
     options += ["--mtp-acceptance", repr(float(case.mtp_acceptance))] if case.mtp_acceptance else []
+    options += ["--moe-overlap", repr(float(case.moe_overlap))] if case.moe_overlap is not None else []
     hold = dict(case.engine_settings).get("attention_dp_hold_steps")
     options += ["--adp-hold-steps", repr(float(hold))] if hold is not None else []
     dies = catalog.system(case.system).chip.dies

@@ -280,6 +280,11 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
 @click.option("--mtp-acceptance", type=Real(0.0, 64.0), default=0.0, show_default=True,
               help="draft tokens accepted per step on average (e.g. 1.8 of 3; 0: the model's published "
                    "acceptance, data/speculation.toml)")
+@click.option("--moe-overlap", type=Real(0.0, 1.0), default=None,
+              help="MoE models: share of the expert dispatch and combine hidden under computation by running each "
+                   "step as two overlapped microbatches (two-batch overlap: SGLang's --enable-two-batch-overlap and "
+                   "DeepSeek's two-microbatch schedule are 1; the engine profile's moe_overlap, a measured row's "
+                   "column; default: the engine's, 0)")
 @click.option("--adp-hold-steps", type=Real(0.0, 1e6), default=None,
               help="attention DP: steps the engine holds new prompts until every rank has one (TensorRT-LLM's "
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
@@ -318,7 +323,8 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
           decode_workers: int | None,
           prefill_system: str, decode_tp: int | None, decode_pp: int | None, decode_attn_dp: int | None,
           decode_moe_tp: int | None, decode_moe_ep: int | None, explain: bool, mtp_tokens: int,
-          mtp_acceptance: float, adp_hold_steps: float | None, model_kind: str, use_sim: bool, client: str | None,
+          mtp_acceptance: float, moe_overlap: float | None, adp_hold_steps: float | None, model_kind: str,
+          use_sim: bool, client: str | None,
           num_prompts: int | None, fixed_rate: bool, max_concurrency: int | None, trace: Path | None,
           timeline: Path | None, seed: int, ttft_target: LatencyTarget | None, tpot_target: LatencyTarget | None, fmt: str, out: Path | None) -> None:
     """Predict one serving scenario: TTFT, TPOT, throughput per chip and per user, memory; simulated step by step
@@ -367,6 +373,9 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         one = len(given) == 1
         raise ParityError(f"{', '.join(given)} set{'s' if one else ''} how experts are stored or placed; "
                           f"{the_model.name} is dense (no experts): leave {'it' if one else 'them'} out")
+    if moe_overlap is not None and "moe" not in the_model.features:
+        raise ParityError(f"--moe-overlap hides the experts' dispatch and combine under computation; "
+                          f"{the_model.name} is dense (no experts): leave it out")
     if mla_decode and "mla" not in the_model.features:
         raise ParityError(f"--mla-decode applies to models with MLA attention (DeepSeek-V3/R1, Kimi K2); {model} has "
                           "none")
@@ -434,8 +443,9 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
                 decode_layout=decode_layout if disagg else None,
                 prefill_workers=prefill_workers if disagg else None, decode_workers=decode_workers if disagg else None,
                 prefill_system=prefill_system if disagg else "",
-                mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance, random_range_ratio=given_range,
-                engine_settings=settings, rank_per_die=rank_per_die, phase=phase, batch=batch or 0,
+                mtp_tokens=mtp_tokens, mtp_acceptance=mtp_acceptance, moe_overlap=moe_overlap,
+                random_range_ratio=given_range, engine_settings=settings, rank_per_die=rank_per_die, phase=phase,
+                batch=batch or 0,
                 context=context or 0, offload_kv=offload_kv, offload_weights=offload_weights,
                 mla_decode=mla_decode or "")
     requests: tuple[TraceRequest, ...] = ()

@@ -131,8 +131,10 @@ def _one_layout_rows(data: dict[str, Any], layout: TrainingLayout) -> list[dict[
 
 def _energy_text(energy_j: float) -> str:
     """Energy in MWh from 1 MWh (3.6e9 J) up, in kWh (3.6e6 J) below it, so that a short run's 17.5 kWh does not read
-    '0.0 MWh'; each to one place, or three significant figures where that leaves fewer than two (units.places_text)."""
-    return f"{places_text(energy_j / 3.6e9, 1)} MWh" if energy_j >= 3.6e9 else f"{places_text(energy_j / 3.6e6, 1)} kWh"
+    '0.0 MWh'; to three significant figures, whole from 100 up: '0.500 kWh', '1.83 kWh', '18.3 kWh', '183 kWh',
+    '1.83 MWh', '1,393 MWh' (one place read '1.8 kWh' between '0.500' and '18.3': tester fixsm 2)."""
+    value, unit = (energy_j / 3.6e9, "MWh") if energy_j >= 3.6e9 else (energy_j / 3.6e6, "kWh")
+    return f"{value:,.0f} {unit}" if value >= 100 else f"{f'{value:#.3g}'.removesuffix('.')} {unit}"
 
 
 def _check_dp_left(chips: int, dies: int, degrees: dict[str, int | None]) -> None:

@@ -41,7 +41,7 @@ def model_flags_text(model: Model, name: str) -> str:
 
 
 def flags_caption(model: Model, name: str, rows: Sequence[tuple[str, bool, Sequence[Flag]]],
-                  workload: str = "serve") -> str:
+                  workload: str = "serve", maturity_said: bool = False) -> str:
     """The flags a table's caption gives (`compare`, `fleet`, `formats`, `policy --at-threshold`, the report): the
     model's own (model_flags_text) and what of it its figures leave out (memory.vision_note of the `workload`, as
     serve's note says it; its rows' JSON carries it among their assumptions), then those its rows' notes
@@ -50,9 +50,12 @@ def flags_caption(model: Model, name: str, rows: Sequence[tuple[str, bool, Seque
     flags): those every such row carries once, 'Every row: features never validated: dsa. ' ('Every row with a
     result: ' where some row has no prediction, one that fits the memory but meets no target too), then each the
     others carry with the rows it holds for, 'Only hgx-b200: layout far from measured ones (...). ' (a far layout on
-    one system of a compare was in its JSON alone); '' where there is none."""
+    one system of a compare was in its JSON alone); '' where there is none. `maturity_said`: the caption names each
+    stack's software maturity itself (compare's 'Software stacks: ...'), so each flag is said without its own
+    (Flag.maturity: the engine flag said it a second time)."""
     own = {f.text for f in model.flags}
-    unbriefed = [(label, list(dict.fromkeys(f.text for f in flags if not f.brief and f.text not in own)))
+    unbriefed = [(label, list(dict.fromkeys(f.text_without_maturity if maturity_said else f.text
+                                            for f in flags if not f.brief and f.text not in own)))
                  for label, fits, flags in rows if fits]
     shared = [t for t in unbriefed[0][1] if all(t in said for _, said in unbriefed[1:])] if unbriefed else []
     some: dict[str, list[str]] = {}
