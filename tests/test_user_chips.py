@@ -107,19 +107,21 @@ def test_a_broken_chip_file_is_one_line_naming_it(home: Path, edit: tuple[str, s
 
 
 def test_a_name_that_two_files_give_is_refused_naming_both(home: Path) -> None:
-    """An alias of a catalog chip (two chips answered to 'h200', and parity's won without a word), a second file of
-    one id, a system named as a chip."""
+    """An alias of a catalog chip (two chips answered to 'h200', and parity's won without a word), a file of a catalog
+    chip's id (its name that id's, as every chip's file is), a system named as a chip."""
     mine = home / "chips" / "nova-x1.toml"
     mine.write_text(mine.read_text().replace('name = "Nova X1"', 'name = "Nova X1"\naliases = ["H200"]'))
     assert _refused("chips") == (f"chip name 'H200' is given by both chips/nvidia-h200-sxm.toml and {mine}: each chip "
                                  "needs names of its own (rename or remove one)")
     mine.write_text(mine.read_text().replace('aliases = ["H200"]', ""))
-    (home / "chips" / "copy.toml").write_text(mine.read_text())
+    twin = home / "chips" / "nvidia-h200-sxm.toml"
+    twin.write_text(mine.read_text().replace('id = "nova-x1"', 'id = "nvidia-h200-sxm"'))
     _clear()
-    assert _refused("chips") == (f"chip name 'nova-x1' is given by both {home}/chips/copy.toml and {mine}: each chip "
-                                 "needs names of its own (rename or remove one)")
-    (home / "chips" / "copy.toml").unlink()
-    pod = home / "systems" / "nova-pod16.toml"
+    assert _refused("chips") == (f"chip name 'nvidia-h200-sxm' is given by both chips/nvidia-h200-sxm.toml and {twin}: "
+                                 "each chip needs names of its own (rename or remove one)")
+    twin.unlink()
+    pod = home / "systems" / "nova-x1.toml"
+    (home / "systems" / "nova-pod16.toml").rename(pod)
     pod.write_text(pod.read_text().replace('id = "nova-pod16"', 'id = "nova-x1"'))
     _clear()
     assert _refused("show", "nova-x1") == (

@@ -45,7 +45,7 @@ from parity.policy import PD_KEY, performance_density, tpp
 from parity.predict import (CASE_COLUMNS, EXTRA_COLUMNS, INPUT_KINDS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS,
                             OUTPUT_COLUMNS, OUTPUT_KINDS, closed_loop_only, predict_rows)
 from parity.uncertainty import WHAT_IF_DIGITS, power_flags, what_if_flag
-from parity.units import format_si
+from parity.units import format_si, unit_slip
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "refuse_unread", "sweep_rows", "run_sweep",
            "RESULT_COLUMNS", "PRICED_BY", "CHIP_COLUMNS", "column_kind"]
@@ -294,7 +294,7 @@ class Variant:
                               f"times chip {chip_id}'s {as_written(float(old))}")
         if old and value and value < old / MOST_FACTOR:
             unit = _UNIT_WORDS[VARIANT_FIELDS[key.split(".")[0]][1]]
-            prefix = 1000.0 ** round(math.log(old / value, 1000))
+            prefix = unit_slip(value, old / MOST_FACTOR, old * MOST_FACTOR)  # as a chip file's figure is read
             raise ParityError(f"variant {self.name}: values.{key} = {as_written(value)} is {value / old:.2g} x chip "
                               f"{chip_id}'s {as_written(float(old))}, under {1 / MOST_FACTOR:g} times it: SI units "
                               f"({unit}), e.g. {as_written(value * prefix)}")

@@ -13,7 +13,7 @@ import re
 from parity.errors import UnitError
 
 __all__ = ["counted", "figure_text", "places_text", "parse", "read_number", "duration_s", "duration_text",
-           "share_text", "format_si", "whole", "DIMENSIONS"]
+           "share_text", "format_si", "whole", "unit_slip", "reprefixed", "DIMENSIONS"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
@@ -133,6 +133,33 @@ def parse(text: str | float | int, dimension: str) -> float:
     units = (f"; write {', '.join(known[:-1])} or {known[-1]}, after a prefix such as k or M" if len(known) > 1 and
              dimension != "s" else "")
     raise UnitError(f"unknown unit {match['unit']!r} in {text!r} for a {_NAMES[dimension]}{units}")
+
+
+def unit_slip(value: float, low: float, high: float) -> float:
+    """The power of 1,000 a figure outside [low, high] is most likely off by, a unit prefix typed wrong (4 written
+    for 4 TB/s in B/s: 1e12; '3.7 PB/s' for 3.7 TB/s: 1e-3): the one that brings it nearest the range's middle (the
+    geometric mean of its ends); 1 for a figure within the range and for one of no size (0 or below), which no
+    prefix mends. A refusal multiplies the figure by it for its hint."""
+    if low <= value <= high or not value > 0:
+        return 1.0
+    return 1000.0 ** round(math.log(math.sqrt(low * high) / value, 1000))
+
+
+def reprefixed(text: str, factor: float) -> str:
+    """`text`, a figure as a file writes it ('1835 PFLOP/s', '3.7 B/s', '144 TiB'), with its prefix moved by
+    `factor`, a power of 1,000 (1e-3: '1835 TFLOP/s'; 1e12: '3.7 TB/s'; 1e-3: '144 GiB'): a unit slip's hint in the
+    figure's own digits; '' where no prefix gives it (a factor beyond E, not a figure with a unit)."""
+    match = _PATTERN.match(text)
+    unit = re.sub(r"\s+", "", match["unit"]) if match else ""
+    steps = round(math.log(factor, 1000))
+    for symbol, (dimension, _) in _SYMBOLS.items():
+        prefix = unit.removesuffix(symbol)
+        if not unit.endswith(symbol) or symbol == "USD":
+            continue
+        for ladder in (list(_DECIMAL), ["", *_BINARY] if dimension == "bytes" else []):
+            if prefix in ladder and 0 <= ladder.index(prefix) + steps < len(ladder):
+                return f"{match['number']} {ladder[ladder.index(prefix) + steps]}{symbol}"  # type: ignore[index]
+    return ""
 
 
 _BARE_NUMBER = re.compile(r"^\s*[-+]?(\d[\d_,]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")

@@ -2,8 +2,9 @@
 
 The source is declared in the file's [sources] or in data/sources.toml. `sparse = true` halves a figure
 quoted with 2:4 sparsity (`sparsity = 4` divides by four); link figures say their `direction`, and
-bidirectional (or unstated) figures are halved to the per-direction rate. The user's own chips and systems
-(user_dir()/chips, user_dir()/systems) are read as parity's are, every key checked, and marked by their file.
+bidirectional (or `unstated`) figures are halved to the per-direction rate. The user's own chips and systems
+(user_dir()/chips, user_dir()/systems) are read as parity's are, every key checked, their figures held to what
+real accelerators span (catalog.plausible), and marked by their file.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from parity import units
 from parity.catalog.files import (as_written, catalog_files, close_matches, data_dir, is_user, name_key,
                                   read_toml, refuse_unknown, require, shown, text, user_dir)
+from parity.catalog.plausible import check_power, check_rates, check_span, spans
 from parity.dtypes import MATH_RATES
 from parity.errors import CatalogError
 from parity.hardware import ARCHITECTURES, Chip, Family, Provenance, Source, System
@@ -109,6 +112,9 @@ class _Reader:
             raise CatalogError(f"{self.where}: {field} must be a table with value and source, got "
                                f"{as_written(spec)}")
         source = self._source(spec, field)
+        if dimension == "count" and not isinstance(spec["value"], int | float):  # "8" read as 8: a key of another type
+            raise CatalogError(f"{self.where}: {field} must be a number, not text: value = {spec['value']}, got "
+                               f"{as_written(spec['value'])}")
         try:
             value = units.parse(spec["value"], dimension)
         except units.UnitError as err:
@@ -143,6 +149,15 @@ class _Reader:
     def optional(self, table: dict[str, Any], key: str, field: str, dimension: str) -> float | None:
         return self.quantity(table[key], field, dimension) if key in table else None
 
+    def link(self, table: dict[str, Any], key: str, field: str, at: str) -> float | None:
+        """A link's bandwidth [B/s] per direction, or None where `table` has none; its figure must say its direction
+        (1,200 GB/s with none was stored as per direction, a bidirectional one's twice): `at` is its table."""
+        if key in table and isinstance(table[key], dict) and "direction" not in table[key]:
+            raise CatalogError(f"{self.where}: {at}.{key} says no direction: add direction = one of "
+                               f"{', '.join(map(repr, _DIRECTIONS))} (bidirectional and unstated figures are halved "
+                               "to the per-direction rate)")
+        return self.optional(table, key, field, "bytes_per_s")
+
     def listing(self, spec: Any, field: str) -> tuple[str, ...]:
         if not isinstance(spec, dict) or not isinstance(spec.get("value"), list):
             raise CatalogError(f"{self.where}: {field} must be a table with a value list and a source")
@@ -173,8 +188,18 @@ def _stack(data: dict[str, Any], where: str) -> str:
     return str(stack)
 
 
+def _named_as_file(data: dict[str, Any], where: str, kind: str) -> None:
+    """Refuse a chip or system whose id is not its file's name (docs: chips/ID.toml, systems/ID.toml), as a
+    calibration file's chip is."""
+    item_id, name = data.get("id"), Path(where).name
+    if isinstance(item_id, str) and Path(where).stem != item_id:
+        raise CatalogError(f"{where}: the file holds {kind} {item_id!r} but is named {name}; name it {item_id}.toml "
+                           f"(a {kind}'s file is {kind}s/ID.toml)")
+
+
 def _chip_from(data: dict[str, Any], where: str, user_file: str = "") -> Chip:
     _checked(data, _CHIP_KEYS, where, "chip")
+    _named_as_file(data, where, "chip")
     reader = _Reader(where, {**sources(), **_sources(data.get("sources", {}), where)}, [])
     peak_table = require(data, "peak", where)
     peaks = {}
@@ -182,6 +207,9 @@ def _chip_from(data: dict[str, Any], where: str, user_file: str = "") -> Chip:
         if key not in MATH_RATES:
             raise CatalogError(f"{where}: unknown peak key {key!r}; known: {', '.join(MATH_RATES)}")
         peaks[key] = reader.quantity(spec, f"peak_flop_per_s.{key}", "flop_per_s")
+        if not peaks[key] > 0:  # a format the chip has no unit for is left out, not given 0 (it was stored)
+            raise CatalogError(f"{where}: peak.{key} = {as_written(spec['value'])} must be positive (leave out a "
+                               "format the chip has no unit for)")
     memory = require(data, "memory", where)
     link = data.get("interconnect", {})
     power = require(data, "power", where)
@@ -196,8 +224,8 @@ def _chip_from(data: dict[str, Any], where: str, user_file: str = "") -> Chip:
             memory_bytes=reader.quantity(require(memory, "capacity", where), "memory_bytes", "bytes"),
             memory_bytes_per_s=reader.quantity(require(memory, "bandwidth", where), "memory_bytes_per_s",
                                                "bytes_per_s"),
-            scale_up_bytes_per_s=reader.optional(link, "scale_up", "scale_up_bytes_per_s", "bytes_per_s") or 0.0,
-            scale_out_bytes_per_s=reader.optional(link, "scale_out", "scale_out_bytes_per_s", "bytes_per_s") or 0.0,
+            scale_up_bytes_per_s=reader.link(link, "scale_up", "scale_up_bytes_per_s", "interconnect") or 0.0,
+            scale_out_bytes_per_s=reader.link(link, "scale_out", "scale_out_bytes_per_s", "interconnect") or 0.0,
             tdp_w=reader.quantity(require(power, "tdp", where), "tdp_w", "w"),
             die_area_m2=reader.optional(die, "area", "die_area_m2", "m2"),
             unit_price_usd=reader.optional(price, "unit", "unit_price_usd", "usd"),
@@ -256,6 +284,7 @@ def _structure(data: dict[str, Any], reader: _Reader) -> tuple[int, int, str]:
 
 def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip], user_file: str = "") -> System:
     _checked(data, _SYSTEM_KEYS, where, "system")
+    _named_as_file(data, where, "system")
     chip_name = require(data, "chip", where)
     if chip_name not in chip_index:
         hints = close_matches(chip_name, chip_index)
@@ -269,14 +298,14 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip], 
     link = data.get("interconnect", {})
     power = require(data, "power", where)
     price = data.get("price", {})
-    scale_up = reader.optional(link, "scale_up", "scale_up_bytes_per_s", "bytes_per_s")
-    scale_out = reader.optional(link, "scale_out", "scale_out_bytes_per_s", "bytes_per_s")
+    scale_up = reader.link(link, "scale_up", "scale_up_bytes_per_s", "interconnect")
+    scale_out = reader.link(link, "scale_out", "scale_out_bytes_per_s", "interconnect")
     host = data.get("host", {})
     chips_per_host = float(host.get("chips_per_host", 1))  # chips sharing one CPU's memory and link
     host_memory = reader.optional(host, "memory", "host_memory_bytes", "bytes") or 0.0
-    host_link = reader.optional(host, "link", "host_link_bytes_per_s", "bytes_per_s") or 0.0
+    host_link = reader.link(host, "link", "host_link_bytes_per_s", "host") or 0.0
     try:
-        return System(
+        made = System(
             # a system states its status, else it is its chip's (an announced chip's system read 'shipping': fuzzDF)
             id=require(data, "id", where), name=require(data, "name", where),
             status=data.get("status", the_chip.status),
@@ -300,6 +329,8 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip], 
         )
     except ValueError as err:
         raise CatalogError(f"{where}: {err}") from err
+    check_power(made, where)
+    return made
 
 
 def _files(kind: str) -> list[tuple[dict[str, Any], str, str]]:
@@ -315,6 +346,10 @@ def chips() -> tuple[Chip, ...]:
     files = _files("chips")
     loaded = [_chip_from(data, where, user) for data, where, user in files]
     _check_names(loaded, [where for _, where, _ in files], "chip")
+    known_spans = spans(c for c in loaded if not c.user_file)  # what real accelerators span: parity's chips
+    for item, (_, where, _) in zip(loaded, files):  # a figure beyond the span first: its message names the slip
+        check_span(item.provenance, known_spans, where)
+        check_rates(item, where)
     known = families()
     for item, (_, where, user) in zip(loaded, files):
         if item.family and item.family not in known:
@@ -332,6 +367,9 @@ def systems() -> tuple[System, ...]:
     files = _files("systems")
     loaded = [_system_from(data, where, index, user) for data, where, user in files]
     _check_names(loaded, [where for _, where, _ in files], "system")
+    known_spans = spans(c for c in index.values() if not c.user_file)
+    for item, (_, where, _) in zip(loaded, files):  # its links where it states its own
+        check_span(item.provenance, known_spans, where)
     # a chip's name that a system takes too: `show` and every --system take either (a system first)
     _check_names([*index.values(), *loaded], [*(c.user_file or f"chips/{c.id}.toml" for c in index.values()),
                                               *(where for _, where, _ in files)], "chip or system")

@@ -1,0 +1,152 @@
+"""What a chip or system file may state beyond its keys and units: known format names, a rate for each unit a native
+format runs on, figures within reach of what real accelerators span (the catalog's chips), and a system that draws at
+least its chips' power. A figure outside is refused, where a unit prefix slipped, with the figure it likely meant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from parity import units
+from parity.catalog.files import close_matches
+from parity.dtypes import CHIP_NATIVE, FORMATS, MATH_RATES, format_named
+from parity.errors import CatalogError, ParityError
+from parity.hardware import Chip, Provenance, System
+
+__all__ = ["NATIVE_NAMES", "SPAN_MARGIN", "MOST_OVER_BF16", "Span", "spans", "check_rates", "check_span",
+           "check_power"]
+
+# the names a chip's [native] list takes: each format's unit (dtypes.FORMATS' features: bf16, fp8, mxfp8, nvfp4 ...)
+# and the math keys no format runs on, which a chip lists for their peak rates (fp64, tf32, int4)
+NATIVE_NAMES = tuple(dict.fromkeys([*(f.feature for f in FORMATS.values()),
+                                    *(k for k in MATH_RATES if all(f.math != k for f in FORMATS.values()))]))
+# a file's figure stays within this factor of the catalog's least and greatest of it: the catalog spans parts from the
+# 2020 A100 to 2026's announced Rubin, whose HBM bandwidths (their files: 2,039 GB/s and 22 TB/s) differ elevenfold
+# in six years, so a part a generation past either end is a few times beyond it at most, while a unit prefix typed
+# wrong is off by 1,000 at least. Parts unlike any in the catalog (a wafer-scale engine, an SRAM-only chip) may fall
+# outside: their figures are not the HBM-and-links chip parity's model prices
+SPAN_MARGIN = 100.0
+# a narrower format's rate over the bf16 rate at most: halving a multiplier's operands fits about four in its area
+# (area grows as the square of the width), so fp8 runs at most ~4x and fp4 ~16x bf16; the catalog's greatest is 6x
+# (the B300's FP4 over its cut BF16). Beyond 50x is a prefix typed wrong in one of the two
+MOST_OVER_BF16 = 50.0
+# the file key each checked Chip field is read from, as a refusal names it (peak_flop_per_s.KEY is peak.KEY)
+_FILE_KEYS = {"memory_bytes": "memory.capacity", "memory_bytes_per_s": "memory.bandwidth",
+              "scale_up_bytes_per_s": "interconnect.scale_up", "scale_out_bytes_per_s": "interconnect.scale_out",
+              "tdp_w": "power.tdp"}
+_DIMENSIONS = {"memory_bytes": "bytes", "tdp_w": "w"}  # else bytes_per_s; peak rates flop_per_s
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Span:
+    """The least and greatest of one figure over the catalog's chips, and the chips that set them."""
+
+    least: float
+    least_chip: str
+    greatest: float
+    greatest_chip: str
+
+
+def _file_key(field: str) -> str:
+    return field.replace("peak_flop_per_s.", "peak.") if field.startswith("peak_flop_per_s.") else _FILE_KEYS[field]
+
+
+def _dimension(field: str) -> str:
+    return "flop_per_s" if field.startswith("peak_flop_per_s.") else _DIMENSIONS.get(field, "bytes_per_s")
+
+
+def spans(chips: Iterable[Chip]) -> dict[str, Span]:
+    """Each checked figure's span over `chips` (parity's catalog), by its provenance field (memory_bytes_per_s,
+    peak_flop_per_s.fp8 ...); a figure no chip states (a link a chip leaves out) has none."""
+    found: dict[str, list[tuple[float, str]]] = {}
+    for chip in chips:
+        for record in chip.provenance:
+            if (record.field in _FILE_KEYS or record.field.startswith("peak_flop_per_s.")) and record.value:
+                found.setdefault(record.field, []).append((float(record.value), chip.id))  # type: ignore[arg-type]
+    return {field: Span(least=min(values)[0], least_chip=min(values)[1], greatest=max(values)[0],
+                        greatest_chip=max(values)[1]) for field, values in found.items()}
+
+
+def check_span(records: Iterable[Provenance], known: Mapping[str, Span], where: str) -> None:
+    """Refuse a figure of `records` (a chip's or a system's) outside SPAN_MARGIN of the catalog's span of it, naming
+    the file key, the figure as quoted and the prefix that brings it within ("3.7 B/s" where TB/s was meant)."""
+    for record in records:
+        span = known.get(record.field)
+        if span is None or not isinstance(record.value, int | float):
+            continue
+        value, low, high = float(record.value), span.least / SPAN_MARGIN, span.greatest * SPAN_MARGIN
+        if low <= value <= high:
+            continue
+        dimension = _dimension(record.field)
+        if value < low:
+            said = (f"{_times(value / span.least)} x the least of parity's chips ({span.least_chip}'s "
+                    f"{units.format_si(span.least, dimension)}), under 1/{SPAN_MARGIN:g} of it")
+        else:
+            said = (f"{_times(value / span.greatest)} x the greatest of parity's chips ({span.greatest_chip}'s "
+                    f"{units.format_si(span.greatest, dimension)}), beyond {SPAN_MARGIN:g} times it")
+        prefix = units.unit_slip(value, low, high)
+        hint = units.reprefixed(record.quoted, prefix) or units.format_si(value * prefix * record.divisor, dimension, 6)
+        meant = f"; a unit slip? e.g. {hint!r}" if prefix != 1 and low <= value * prefix <= high else ""
+        raise CatalogError(f"{where}: {_file_key(record.field)} = {record.quoted!r} is {said}{meant}")
+
+
+def _times(ratio: float) -> str:
+    """A ratio as a refusal gives it: '4.8e-12', '0.0031', '168', '1,529'."""
+    return f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.2g}"
+
+
+def check_rates(chip: Chip, where: str) -> None:
+    """Refuse a [native] name no format or unit has (fp8e4m3, fp7: fp8 then ran emulated, unsaid), a peak rate for a
+    unit no native format runs on (it changes nothing), a narrower format's rate beyond MOST_OVER_BF16 times the bf16
+    rate, and a chip with no bf16 math, natively or on fp32 (parity runs activations and attention in bf16)."""
+    for name in sorted(chip.native):
+        if name not in NATIVE_NAMES:
+            raise CatalogError(f"{where}: native lists {name!r}, no format's unit; {_meant(name)}known: "
+                               f"{', '.join(NATIVE_NAMES)}")
+    for key in chip.peak_flop_per_s:
+        on_unit = list(dict.fromkeys(f.feature for f in FORMATS.values() if f.math == key))
+        if on_unit and key not in chip.native and not set(on_unit) & chip.native:
+            raise CatalogError(f"{where}: peak.{key} is given but native lists no format that runs on it "
+                               f"({' or '.join(on_unit)}): add the chip's to [native] value, or leave the rate out "
+                               "(a rate no native format runs on changes nothing)")
+    bf16 = chip.peak("bf16")
+    for key, rate in chip.peak_flop_per_s.items():
+        if MATH_RATES[key] < MATH_RATES["bf16"] and bf16 and rate > MOST_OVER_BF16 * bf16:
+            raise CatalogError(f"{where}: peak.{key} = {_quoted(chip, key)!r} is {_times(rate / bf16)} x peak.bf16 = "
+                               f"{_quoted(chip, 'bf16')!r}, beyond the {MOST_OVER_BF16:g} x a narrower format can "
+                               "reach: a unit slip in one of them?")
+    fmt = FORMATS["bf16"]
+    if not any(chip.runs_natively(unit, math) for unit, math in ((fmt.feature, fmt.math),
+                                                                 *((f, f) for f in fmt.fallbacks))):
+        raise CatalogError(f"{where}: the chip has no bf16 math, and parity runs every model's activations and "
+                           "attention in bf16: give [peak] bf16 (its BF16/FP16 matrix rate) with bf16 in [native], or "
+                           "fp32 with fp32 in [native] to emulate it on")
+
+
+def _meant(name: str) -> str:
+    """'did you mean fp8? ' for a native name an alias or a near spelling gives, else ''."""
+    try:
+        hints = [" or ".join(CHIP_NATIVE.get(name.strip().lower(), ())) or format_named(name).feature]
+    except ParityError:
+        hints = close_matches(name, NATIVE_NAMES, n=1)
+    return f"did you mean {hints[0]}? " if hints else ""
+
+
+def _quoted(chip: Chip, key: str) -> str:
+    record = chip.source_of(f"peak_flop_per_s.{key}")
+    return record.quoted if record else units.format_si(chip.peak(key), "flop_per_s")
+
+
+def check_power(system: System, where: str) -> None:
+    """Refuse a system power under its chips' TDP summed: a system draws its chips' power and more (host, network,
+    cooling: the catalog's systems 1.7-2x it), so a figure under it is a slip ('1 kW' for 8 x 900 W), and per-kW
+    figures would balloon."""
+    least = system.chips * system.chip.tdp_w
+    if system.power_w < least:
+        record = system.source_of("power_w")
+        quoted = record.quoted if record else units.format_si(system.power_w, "w")
+        raise CatalogError(f"{where}: power.system = {quoted!r} is under its chips' TDP ({system.chips} x "
+                           f"{units.format_si(system.chip.tdp_w, 'w')} of {system.chip.id} = "
+                           f"{units.format_si(least, 'w')}): a system draws its chips' power and its host's, "
+                           "network's and cooling's beside")
+
