@@ -20,13 +20,13 @@ def test_closed_loop_rows_are_the_per_user_and_concurrency_bound_rates() -> None
     """24 per-user rates and 13 per-worker rates at a concurrency (dstack's R1 runs at 4 and 128, SGLang's Ascend
     PD run, vLLM-Kunlun's README at 16); the 122 offline or unbounded-rate throughputs (trtllm-bench's 3,000
     requests, `request_rate` inf, on all 28 perf-overview rows; AMD's MI355X blog's 16,384-prompt batches and
-    500-prompt bursts, `RW46-*`; OCI's 405B batch latencies, `OCI-*`), the 6 prefill steps and the decode step
-    (LMSYS's C03) are not."""
+    500-prompt bursts, `RW46-*`; OCI's 405B batch latencies, `OCI-*`), the 6 prefill steps and the 2 decode steps
+    (LMSYS's C03 on H100, C04 on GB200) are not."""
     rows = catalog.measurements("serving_published")
     looped = [r for r in rows if closed_loop(r)]
     assert sum(r["metric"] == "output_tokens_per_s_per_user" for r in looped) == 24
     assert sum(r["metric"] == "output_tokens_per_s_per_worker" for r in looped) == 13
-    assert len(rows) - len(looped) == 122 + 6 + 1
+    assert len(rows) - len(looped) == 122 + 6 + 2
     assert {r["request_rate"] for r in rows if r["source_id"] == "trtllm-perf-overview-v1.0"} == {"inf"}
 
 
@@ -116,6 +116,21 @@ def test_a_published_decode_rate_is_serve_phase_decodes_step_per_chip() -> None:
     assert bare.predicted == pytest.approx(2592.46, rel=1e-5)
     assert json.loads(served[("--moe-overlap", "1")].output)["serve_command"].endswith(
         "--redundant-experts 32 --moe-overlap 1.0")
+
+
+def test_lmsys_gb200_decode_is_one_step_of_768_sequences_a_gpu_without_overlap() -> None:
+    """LMSYS's GB200 NVL72 Part I decode (C04: 7,583 tokens/s a GPU on 12 nodes = 48 GPUs, 2,000-token inputs, no MTP,
+    two-batch overlap off) at the 768 sequences a GPU of the decode launch NVIDIA Dynamo copied (--max-running-requests
+    36,864 = 768 x 48, --cuda-graph-bs 768): one step of 36,864 sequences over 48 attention-DP ranks, EP 48 with 32
+    redundant experts (6 slots a GPU), 2,000 KV tokens each. parity prices it at 60.96 ms a step, 36,864 / 60.96 ms /
+    48 = 12,599.2 a chip (+66.1%: the blog measured 768 / 7,583 = 101.3 ms), by either model (no client ran it)."""
+    (row,) = _rows("C04-gb200-decode-2k")
+    assert not closed_loop(row) and row["moe_overlap"] == "" and row["split"] == "holdout"
+    assert (row["phase"], row["batch"], row["context"], row["attn_dp"], row["moe_ep"]) == (
+        "decode", "36864", "2000", "48", "48")
+    (steady,), (sim,) = published_errors([row]), published_errors([row], model_kind="sim")
+    assert steady.predicted == sim.predicted == pytest.approx(12599.17, rel=1e-5)
+    assert steady.error == pytest.approx(12599.17 / 7583 - 1, rel=1e-4)
 
 
 def test_a_decode_rate_and_a_decode_step_go_together() -> None:
