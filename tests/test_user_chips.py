@@ -4,7 +4,9 @@ calibration of the user's names them (report-only tester fuzzDE 1: her files wer
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import math
 from pathlib import Path
@@ -282,3 +284,39 @@ def test_a_system_file_names_its_chip_by_an_alias(home: Path) -> None:
     with pytest.raises(CatalogError, match="hgx-h20e.toml: unknown chip 'h2O'; did you mean nvidia-h20, h20e"):
         catalog.systems()
 
+
+def _sources(*args: str) -> dict[str, str]:
+    """show's source of each field, from its CSV."""
+    code, out, _ = _run("show", *args, "--format", "csv")
+    assert code == 0, out
+    return {row["field"]: row["source"] for row in csv.DictReader(io.StringIO(out))}
+
+
+STATED = ("family", "software stack", "calibration", "calibrated")
+
+
+def test_show_says_where_a_chip_states_its_family_stack_and_calibration(home: Path, tmp_path_factory:
+                                                                         pytest.TempPathFactory) -> None:
+    """Every chip's family, stack, calibration and calibrated rows read 'families.toml; data/calibration', a chip of
+    yours of no family with a stack of its own too; a what-if of your chip was 'priced with the calibration of the
+    catalog chip'; at 120 columns the stored column cut the file's path inside its name ('h20e.tom' over 'l')
+    (report-only tester fuzzER 3)."""
+    said = _sources("nova-x1")
+    assert [said[k] for k in STATED] == ["your file", "your file", "data/calibration", "data/calibration"]
+    said = _sources("h200")
+    assert [said[k] for k in STATED] == ["chips/nvidia-h200-sxm.toml; families.toml", "chips/nvidia-h200-sxm.toml",
+                                         "data/calibration", "data/calibration"]
+    _h20e(home)
+    said = _sources("h20e")
+    assert [said[k] for k in STATED] == ["your file; families.toml", "your file", "families.toml; data/calibration",
+                                         "families.toml; data/calibration"]
+    assert _sources("hgx-h20e")["software stack"] == "your chip file"
+    _h20e(home, 'calibration = "h200"')
+    assert _sources("h20e")["calibration"] == "your file (calibration key); data/calibration"
+    variants = tmp_path_factory.mktemp("variants") / "v.toml"
+    variants.write_text('[[variant]]\nname = "nova-bw1.5"\nchip = "nova-x1"\nscale = { memory_bytes_per_s = 1.5 }\n')
+    code, out, _ = _run("show", "nova-bw1.5", "--variants", str(variants), "--format", "csv")
+    assert code == 0 and ("no: a what-if, priced with the calibration of your chip nova-x1 (nothing measured it)"
+                          in out)
+    result = CliRunner().invoke(cli, ["show", "h20e"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0 and result.stdout.count("h20e.toml") == 2, result.stdout
