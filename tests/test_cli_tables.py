@@ -918,3 +918,12 @@ def test_a_narrow_tables_title_and_caption_take_the_terminals_width(monkeypatch:
     assert [line.strip() for line in lines[:2]] == ["nvidia-h20: 54 points, kernel-time error 61%",
                                                     "with the prior, 1% fitted"]
     assert [len(line) for line in lines[5:]] == [38, 58, 56, 33]
+
+
+def test_a_path_breaks_after_a_separator() -> None:
+    """A path longer than its column broke at the width, inside its file's name ('/tmp/fuzzER/home/chips/h20e.tom'
+    over 'l', report-only tester fuzzER 3): it breaks after a '/' (or a '-')."""
+    from parity.report.tables import _filled
+
+    assert _filled("/tmp/fuzzER/home/chips/h20e.toml", 29) == "/tmp/fuzzER/home/chips/\nh20e.toml"
+    assert _filled("/tmp/fixer2-home/chips/h20e.toml", 20) == "/tmp/fixer2-home/\nchips/h20e.toml"

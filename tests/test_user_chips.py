@@ -4,7 +4,11 @@ calibration of the user's names them (report-only tester fuzzDE 1: her files wer
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,7 @@ from parity import catalog
 from parity.cli import cli
 from parity.compare import vendor_bands
 from parity.errors import CatalogError
-from parity.uncertainty import chip_calibrated, user_file_flag
+from parity.uncertainty import chip_calibrated, training_flags, user_file_flag
 
 from conftest import EXAMPLE_HOME as EXAMPLE, clear_catalog_caches as _clear
 
@@ -169,3 +173,152 @@ def test_a_system_file_without_a_status_takes_its_chips(home: Path) -> None:
     """nova-pod16 states no status: it read 'shipping' beside its announced chip nova-x1."""
     assert "status" not in (home / "systems" / "nova-pod16.toml").read_text()
     assert catalog.system("nova-pod16").status == catalog.chip("nova-x1").status == "announced"
+
+
+def _h20e(home: Path, *lines: str, chip: str = "h20e") -> Path:
+    """An H20 with 141 GB of HBM3e at 4.8 TB/s and the H20's compute (148 and 296 TFLOP/s), in the family hopper, and
+    an 8-chip node of it whose `chip` is `chip`; `lines` added to the chip file's top level."""
+    path = home / "chips" / "h20e.toml"
+    path.write_text("\n".join(['id = "h20e"', 'name = "H20 141GB HBM3e"', 'vendor = "NVIDIA"', 'family = "hopper"',
+                               'status = "reported"', 'software_stack = "cuda"', *lines, "",
+                               '[sources.press]', 'kind = "press"', 'title = "an H20 with HBM3e"', "",
+                               "[peak]", 'bf16 = { value = "148 TFLOP/s", source = "press" }',
+                               'fp8 = { value = "296 TFLOP/s", source = "press" }', "",
+                               "[native]", 'value = ["bf16", "fp8"]', 'source = "press"', "",
+                               "[memory]", 'capacity = { value = "141 GB", source = "press" }',
+                               'bandwidth = { value = "4.8 TB/s", source = "press" }', "", "[interconnect]",
+                               'scale_up = { value = "900 GB/s", direction = "bidirectional", source = "press" }',
+                               'scale_out = { value = "400 Gb/s", direction = "unidirectional", source = "press" }', "",
+                               "[power]", 'tdp = { value = "400 W", source = "press" }', ""]))
+    node = (home / "systems" / "nova-pod16.toml").read_text().replace('"nova-pod16"', '"hgx-h20e"').replace(
+        '"nova-x1"', f'"{chip}"').replace("value = 16,", "value = 8,")
+    (home / "systems" / "hgx-h20e.toml").write_text(node)
+    _clear()
+    return path
+
+
+def test_figure_distance_weighs_rates_and_bandwidth_in_log() -> None:
+    """The H20 with HBM3e: ln(4.8 / 4.0) = 0.18232 from the H20 (the same rates); from the H200, whose 1,979 and
+    3,958 TFLOP/s are quoted sparse, ln(989.5 / 148) = ln(1979 / 296) = 1.899987 in each rate, none in bandwidth;
+    a chip sharing no rate is at infinity."""
+    from conftest import round_chip
+    from parity.hardware import figure_distance
+
+    h20 = catalog.chip("h20")
+    h20e = dataclasses.replace(h20, peak_flop_per_s={"bf16": 148e12, "fp8": 296e12}, memory_bytes_per_s=4.8e12)
+    assert figure_distance(h20e, h20) == pytest.approx(0.182322, abs=1e-6)
+    assert figure_distance(h20e, catalog.chip("h200")) == pytest.approx(1.899987, abs=1e-6)
+    # 1 PFLOP/s and 2 against e PFLOP/s and 2e, bandwidth e^2 apart: sqrt(1 + 4)
+    far = round_chip(peak_flop_per_s={"bf16": math.e * 1e15, "fp8": 2 * math.e * 1e15},
+                     memory_bytes_per_s=math.e ** 2 * 1e12)
+    assert figure_distance(round_chip(), far) == pytest.approx(math.sqrt(5))
+    assert figure_distance(round_chip(), round_chip(peak_flop_per_s={"fp4": 1e15})) == math.inf
+
+
+def test_a_chip_of_yours_inherits_its_familys_nearest_chip(home: Path) -> None:
+    """An H20 with HBM3e in the family hopper inherited the H200's calibration, the family's reference, and ran
+    below the H20 (report-only tester fuzzER 1): it inherits the H20's, the family's chip nearest it in its figures,
+    and says so in its flag and in `show`."""
+    _h20e(home)
+    cal = catalog.calibration(catalog.chip("h20e"))
+    assert (cal.id, cal.measured) == ("nvidia-h20-published", False)
+    assert cal.basis == ("inherited from nvidia-h20 (the hopper family's chip nearest it in peak rates and memory "
+                         "bandwidth, log distance 0.182; its file's calibration key may name another): GEMM and "
+                         "attention measured on nvidia-h20 (torch-h20-bf16-gemm, FlashMLA-h20-compute); the rest "
+                         "inherited from nvidia-h200-sxm (hopper family)")
+    flag = next(f for f in training_flags(catalog.system("hgx-h20e"), catalog.model("llama-3.1-70b"), 4096)
+                if f.kind == "uncalibrated chip")
+    assert "calibration: inherited from nvidia-h20 (the hopper family's chip nearest" in flag.text
+    assert flag.brief == "uncalibrated (inherits h20)"
+    shown = json.loads(_run("show", "h20e", "--format", "json")[1])
+    assert shown["calibration"]["id"] == "nvidia-h20-published" and not shown["calibrated"]
+    # a catalog chip keeps its family's rule: the H100 inherits the H200's, not its nearest chip's
+    assert catalog.calibration(catalog.chip("h100")).basis == "inherited from nvidia-h200-sxm (hopper family)"
+
+
+def test_a_chip_of_yours_inherits_the_calibration_its_file_names(home: Path) -> None:
+    """`calibration = "h200"` (an alias, as the command line takes it) overrides the nearest chip; a name no chip
+    answers to, the chip itself and a loop are refused naming the file."""
+    path = _h20e(home, 'calibration = "h200"')
+    cal = catalog.calibration(catalog.chip("h20e"))
+    assert (cal.id, cal.measured, cal.basis) == (
+        "nvidia-h200-sxm-measured", False, "inherited from nvidia-h200-sxm (named by its file's calibration key): "
+        "measured on nvidia-h200-sxm (nvidia-h200-sxm-measured)")
+    _h20e(home, 'calibration = "h2O"')
+    with pytest.raises(CatalogError) as caught:
+        catalog.chips()
+    assert str(caught.value).startswith(f"{path}: key calibration names no chip: unknown chip 'h2O'; did you mean "
+                                        "nvidia-h20")
+    _h20e(home, 'calibration = "h20e"')
+    with pytest.raises(CatalogError, match="h20e.toml: key calibration names the chip itself"):
+        catalog.chips()
+    nova = home / "chips" / "nova-x1.toml"
+    nova.write_text(nova.read_text().replace('software_stack = "nova-sdk"', 'software_stack = "nova-sdk"\n'
+                                             'calibration = "h20e"'))
+    _h20e(home, 'calibration = "nova-x1"')
+    with pytest.raises(CatalogError) as caught:
+        catalog.chips()
+    assert str(caught.value) == (f"{path}: key calibration makes a loop (h20e -> nova-x1 -> h20e): one of them must "
+                                 "name a chip with a calibration of its own or its family's")
+
+
+@pytest.mark.e2e  # over 1.5 s: two systems' best configurations searched
+def test_an_h20_with_more_bandwidth_is_not_slower_than_the_h20(home: Path) -> None:
+    """Llama-3.1-70B: the H20 with HBM3e ran 645 tok/s per chip against the H20's 738 (0.87x) on the H200's
+    calibration; on the H20's it runs 745 (1.01x), as the catalog's what-if of the H20 with those figures does."""
+    _h20e(home)
+    code, out, err = _run("compare", "hgx-h20", "hgx-h20e", "--model", "llama-3.1-70b", "--format", "json")
+    assert code == 0, err
+    rows = {r["system"]: r for r in json.loads(out)}
+    assert code == 0 and round(rows["hgx-h20"]["tokens_per_s_per_chip"]) == 738
+    assert round(rows["hgx-h20e"]["tokens_per_s_per_chip"]) == 745
+    assert any("inherited from nvidia-h20 (" in f for f in rows["hgx-h20e"]["flags"])
+
+
+def test_a_system_file_names_its_chip_by_an_alias(home: Path) -> None:
+    """`chip = "h20"` was refused ("unknown chip 'h20'; did you mean nvidia-h20"), though h20 names the chip on the
+    command line (report-only tester fuzzER 2); so is an alias a chip file of yours declares."""
+    _h20e(home, chip="h20")
+    assert catalog.system("hgx-h20e").chip.id == "nvidia-h20"
+    _h20e(home, 'aliases = ["h20-hbm3e"]', chip="h20-hbm3e")
+    assert catalog.system("hgx-h20e").chip.id == "h20e"
+    _h20e(home, chip="h2O")
+    with pytest.raises(CatalogError, match="hgx-h20e.toml: unknown chip 'h2O'; did you mean nvidia-h20, h20e"):
+        catalog.systems()
+
+
+def _sources(*args: str) -> dict[str, str]:
+    """show's source of each field, from its CSV."""
+    code, out, _ = _run("show", *args, "--format", "csv")
+    assert code == 0, out
+    return {row["field"]: row["source"] for row in csv.DictReader(io.StringIO(out))}
+
+
+STATED = ("family", "software stack", "calibration", "calibrated")
+
+
+def test_show_says_where_a_chip_states_its_family_stack_and_calibration(home: Path, tmp_path_factory:
+                                                                         pytest.TempPathFactory) -> None:
+    """Every chip's family, stack, calibration and calibrated rows read 'families.toml; data/calibration', a chip of
+    yours of no family with a stack of its own too; a what-if of your chip was 'priced with the calibration of the
+    catalog chip'; at 120 columns the stored column cut the file's path inside its name ('h20e.tom' over 'l')
+    (report-only tester fuzzER 3)."""
+    said = _sources("nova-x1")
+    assert [said[k] for k in STATED] == ["your file", "your file", "data/calibration", "data/calibration"]
+    said = _sources("h200")
+    assert [said[k] for k in STATED] == ["chips/nvidia-h200-sxm.toml; families.toml", "chips/nvidia-h200-sxm.toml",
+                                         "data/calibration", "data/calibration"]
+    _h20e(home)
+    said = _sources("h20e")
+    assert [said[k] for k in STATED] == ["your file; families.toml", "your file", "families.toml; data/calibration",
+                                         "families.toml; data/calibration"]
+    assert _sources("hgx-h20e")["software stack"] == "your chip file"
+    _h20e(home, 'calibration = "h200"')
+    assert _sources("h20e")["calibration"] == "your file (calibration key); data/calibration"
+    variants = tmp_path_factory.mktemp("variants") / "v.toml"
+    variants.write_text('[[variant]]\nname = "nova-bw1.5"\nchip = "nova-x1"\nscale = { memory_bytes_per_s = 1.5 }\n')
+    code, out, _ = _run("show", "nova-bw1.5", "--variants", str(variants), "--format", "csv")
+    assert code == 0 and ("no: a what-if, priced with the calibration of your chip nova-x1 (nothing measured it)"
+                          in out)
+    result = CliRunner().invoke(cli, ["show", "h20e"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0 and result.stdout.count("h20e.toml") == 2, result.stdout

@@ -24,7 +24,7 @@ from parity.units import format_si
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "SPEC_FIELDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip",
            "System",
            "Calibration", "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "package_id",
-           "rank_memory_text",
+           "rank_memory_text", "figure_distance",
            "Family", "what_if", "is_what_if", "MOST_FLEET_CHIPS", "Claim", "ClaimFigure", "CLAIM_MEASURES",
            "KERNEL_OVERHEAD_MAX_S", "MEASURABLE_FIELDS"]
 
@@ -153,6 +153,8 @@ class Chip:
     (devices a framework addresses) this record is a share of (2 for one die of a dual-die package).
     family: architecture family (data/families.toml) whose measured calibration a chip without its own
     inherits; software_stack: the stack its engines run on (cuda, rocm, cann...).
+    calibration_chip: the id of the chip whose calibration this chip inherits where it has none of its own (its
+    file's `calibration` key); '' where its file names none.
     compute_units: the package's enabled compute units (a CUDA GPU's streaming multiprocessors), if stated:
     what a communication kernel that holds some of them takes from the kernels beside it.
     user_file: the path of the user's own file (PARITY_HOME/chips) it was read from, '' for parity's catalog.
@@ -177,6 +179,7 @@ class Chip:
     ranks_per_package: int = 1
     family: str = ""
     software_stack: str = ""
+    calibration_chip: str = ""
     compute_units: float | None = None
     aliases: tuple[str, ...] = ()
     notes: str = ""
@@ -368,6 +371,19 @@ def package_id(chip: Chip) -> str:
     """The catalog id of `chip`: that of its package where it is one die run as a rank (per_die: the
     'huawei-ascend-910c-die' of an Atlas 800 A3's ranks is 'huawei-ascend-910c')."""
     return chip.id.removesuffix("-die") if chip.ranks_per_package > 1 else chip.id
+
+
+def figure_distance(a: Chip, b: Chip) -> float:
+    """How far apart two chips' figures are, in log: the root of the mean squared log ratio of the peak rates both
+    have (each math key with a positive rate on both) plus the squared log ratio of their memory bandwidths, so that
+    compute and bandwidth weigh alike; inf where they share no rate. Example: an H20 with 4.8 TB/s of HBM against the
+    H20 (the same 148 and 296 TFLOP/s, 4.0 TB/s): ln(4.8 / 4.0) = 0.1823; against the H200 (989.5 and 1,979 TFLOP/s,
+    4.8 TB/s): ln(989.5 / 148) = 1.9000."""
+    shared = [key for key in MATH_RATES if a.peak(key) > 0 and b.peak(key) > 0]
+    if not shared:
+        return math.inf
+    rates = sum(math.log(a.peak(key) / b.peak(key)) ** 2 for key in shared) / len(shared)
+    return math.sqrt(rates + math.log(a.memory_bytes_per_s / b.memory_bytes_per_s) ** 2)
 
 
 def chip_text(chip: Chip) -> str:

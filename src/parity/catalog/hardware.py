@@ -30,8 +30,9 @@ __all__ = ["sources", "chips", "systems", "families", "Entry", "resolve", "chip"
 _DIRECTIONS = {"bidirectional": 0.5, "unidirectional": 1.0, "unstated": 0.5}
 # the keys a chip's or a system's file may hold: table ('' the top level) -> its keys; a key outside them (a typo:
 # `bandwdith`, `scale_upp`) is refused, not passed over as absent. A quantity's table holds _QUANTITY_KEYS
-_CHIP_KEYS = {"": ("id", "name", "vendor", "family", "software_stack", "aliases", "status", "year", "datacenter",
-                   "notes", "sources", "peak", "native", "memory", "interconnect", "power", "die", "price"),
+_CHIP_KEYS = {"": ("id", "name", "vendor", "family", "software_stack", "calibration", "aliases", "status", "year",
+                   "datacenter", "notes", "sources", "peak", "native", "memory", "interconnect", "power", "die",
+                   "price"),
               "peak": tuple(MATH_RATES), "native": ("value", "source", "note"), "memory": ("capacity", "bandwidth"),
               "interconnect": ("scale_up", "scale_out"), "power": ("tdp",),
               "die": ("area", "count", "compute_units"), "price": ("unit",)}
@@ -56,7 +57,7 @@ def _checked(data: dict[str, Any], keys: dict[str, tuple[str, ...]], where: str,
         for key, spec in part.items():
             if table and table != "native" and isinstance(spec, dict):
                 refuse_unknown(spec, _QUANTITY_KEYS, where, f"{table}.{key}", "quantity")
-    for key in ("id", "name", "vendor", "family", "software_stack", "status", "notes", "chip"):
+    for key in ("id", "name", "vendor", "family", "software_stack", "calibration", "status", "notes", "chip"):
         if key in data:
             text(data[key], where, key)
     aliases = data.get("aliases", [])
@@ -232,6 +233,7 @@ def _chip_from(data: dict[str, Any], where: str, user_file: str = "") -> Chip:
             dies=reader.count(die["count"], "dies") if "count" in die else 1,
             compute_units=reader.optional(die, "compute_units", "compute_units", "count"),
             family=str(data.get("family", "")), software_stack=_stack(data, where),
+            calibration_chip=str(data.get("calibration", "")).strip(),
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
             user_file=user_file,
         )
@@ -286,11 +288,11 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip], 
     _checked(data, _SYSTEM_KEYS, where, "system")
     _named_as_file(data, where, "system")
     chip_name = require(data, "chip", where)
-    if chip_name not in chip_index:
-        hints = close_matches(chip_name, chip_index)
-        raise CatalogError(f"{where}: unknown chip {chip_name!r}" + (f"; did you mean {', '.join(hints)}?" if hints
-                                                                      else " (a chip's id: 'parity chips')"))
-    the_chip = chip_index[chip_name]
+    try:  # an id or an alias, as the command line takes it ('h20', or an alias a chip file of the user's declares)
+        the_chip = chip_index[chip_name] if chip_name in chip_index else resolve(chip_name, chip_index.values(), "chip")
+    except CatalogError as err:  # the closest chips by id or alias ('h2O': nvidia-h20, not h20e alone)
+        raise CatalogError(f"{where}: {err}") from None
+    assert isinstance(the_chip, Chip)
     # a system file may cite the sources its chip's numbers cite (the vendor page of a chip often describes its node)
     cited = {p.source.id: p.source for p in the_chip.provenance}
     reader = _Reader(where, {**sources(), **cited, **_sources(data.get("sources", {}), where)}, [])
@@ -357,7 +359,38 @@ def chips() -> tuple[Chip, ...]:
             raise CatalogError(f"{owner} {item.family!r} is not in families.toml; known: {', '.join(sorted(known))}"
                                + (" (or leave it out: the chip then takes the prior of an uncalibrated chip)" if user
                                   else ""))
+    loaded = _lenders_named(loaded, [where for _, where, _ in files])
     return tuple(sorted(loaded, key=lambda c: c.id))
+
+
+def _lenders_named(loaded: list[Chip], files: list[str]) -> list[Chip]:
+    """Each chip with the chip its file's `calibration` key names as that chip's id (an alias, 'h20', as a command
+    line takes it: nvidia-h20); a name no chip answers to, the chip itself, or a loop of chips naming each other
+    (whose calibration none of them would reach) refused naming the file."""
+    out = []
+    for item, where in zip(loaded, files):
+        if item.calibration_chip:
+            try:
+                lender = resolve(item.calibration_chip, loaded, "chip")
+            except CatalogError as err:
+                raise CatalogError(f"{where}: key calibration names no chip: {err} (the chip whose calibration "
+                                   "yours inherits: a chip's id, 'parity chips')") from None
+            if lender.id == item.id:
+                raise CatalogError(f"{where}: key calibration names the chip itself ({item.id}): name the chip whose "
+                                   "calibration it inherits, or leave the key out")
+            item = dataclasses.replace(item, calibration_chip=lender.id)
+        out.append(item)
+    lenders = {c.id: c.calibration_chip for c in out}
+    for item, where in zip(out, files):
+        seen = [item.id]
+        while lenders.get(seen[-1]):
+            seen.append(lenders[seen[-1]])
+            if seen[-1] in seen[1:-1]:  # a loop this chip only leads into: its own file is refused
+                break
+            if seen[-1] == item.id:
+                raise CatalogError(f"{where}: key calibration makes a loop ({' -> '.join(seen)}): one of them must "
+                                   "name a chip with a calibration of its own or its family's")
+    return out
 
 
 @cache

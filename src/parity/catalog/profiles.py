@@ -18,7 +18,7 @@ from parity.engine import (EngineDefault, EngineHost, EngineKernel, EngineProfil
                            field_origins, measured_stack_prior)
 from parity.dtypes import MATH_RATES
 from parity.errors import CatalogError
-from parity.hardware import KERNEL_OVERHEAD_MAX_S, Calibration, Chip
+from parity.hardware import KERNEL_OVERHEAD_MAX_S, Calibration, Chip, figure_distance
 
 T = TypeVar("T")
 
@@ -203,12 +203,50 @@ def user_note(cal: Calibration) -> str:
 
 
 @cache
-def _calibration_of(chip_id: str, family: str) -> Calibration:
-    cal = _found_calibration(chip_id, family)
+def _calibration_of(chip_id: str, family: str, named: str = "") -> Calibration:
+    cal = _found_calibration(chip_id, family, named)
     return dataclasses.replace(cal, basis=f"{cal.basis}; {user_note(cal)}") if cal.user_file else cal
 
 
-def _found_calibration(chip_id: str, family: str) -> Calibration:
+def _lender(chip_id: str, family: str, named: str) -> tuple[Chip | None, str]:
+    """The chip whose calibration a chip without one of its own inherits, and why: the one its file names (its
+    `calibration` key); else, for a chip of the user's (PARITY_HOME/chips) in a family, that family's catalog chip
+    nearest it in its figures (hardware.figure_distance: peak rates and memory bandwidth), which prices it as a
+    what-if of that chip would be priced (an H20 with HBM3e took the H200's calibration, the family's reference, and
+    ran 0.87x the H20 on Llama-3.1-70B, against 1.01x as a what-if of the H20: report-only tester fuzzER 1); else None
+    (a catalog chip takes its family's as families.toml states it)."""
+    kin = {c.id: c for c in chips()}
+    if named:
+        if named not in kin:  # a chip built in Python, naming a chip the catalog does not hold
+            raise CatalogError(f"chip {chip_id}: calibration_chip {named!r} is no chip of the catalog ('parity chips')")
+        return kin[named], "named by its file's calibration key"
+    own = kin.get(chip_id)
+    if own is None or not own.user_file or not family:
+        return None, ""
+    distance = {c.id: figure_distance(own, c) for c in kin.values() if c.family == family and not c.user_file}
+    nearest = min(distance, key=lambda c: (distance[c], c), default="")
+    if not nearest or distance[nearest] == float("inf"):
+        return None, ""
+    return kin[nearest], (f"the {family} family's chip nearest it in peak rates and memory bandwidth, log distance "
+                          f"{distance[nearest]:.3f}; its file's calibration key may name another")
+
+
+def _lent(chip_id: str, family: str, named: str) -> Calibration | None:
+    """The calibration of the chip _lender names, as this chip inherits it: not measured on this chip, its basis
+    naming the lender and why, then how the lender came by it ('this chip' in it is the lender). None where no
+    chip lends one, or where the family's nearest chip is itself on a prior (nothing measured it to pass on: the
+    family's own rule, below, says so)."""
+    lender, why = _lender(chip_id, family, named)
+    if lender is None:
+        return None
+    lent = _found_calibration(lender.id, lender.family, lender.calibration_chip)
+    if not named and lent.chip == "*" and not lent.family:  # derived-prior*, generic
+        return None
+    basis = (lent.basis or lent.id).replace("this chip", lender.id)
+    return dataclasses.replace(lent, measured=False, basis=f"inherited from {lender.id} ({why}): {basis}")
+
+
+def _found_calibration(chip_id: str, family: str, named: str = "") -> Calibration:
     own = [c for c in calibrations() if c.chip == chip_id]
     if own:
         best = _newest(own)
@@ -217,6 +255,9 @@ def _found_calibration(chip_id: str, family: str) -> Calibration:
         return dataclasses.replace(best, basis=best.basis or (
             (partly if best.unmeasured_core else f"measured on this chip ({best.id})") if best.measured
             else f"the chip's own prior ({best.id})"))
+    lent = _lent(chip_id, family, named)
+    if lent is not None:
+        return lent
     for step, name in enumerate(family_chain(family)):
         via = "" if step == 0 else f"; {family} has no measurement of its own, so it inherits from its parent {name}"
         fitted = [c for c in calibrations() if c.family == name]
@@ -254,10 +295,11 @@ def _found_calibration(chip_id: str, family: str) -> Calibration:
 
 
 def calibration(the_chip: Chip) -> Calibration:
-    """The newest calibration measured on this chip (the user's own file first), else its family's (up the family
-    tree: a family file fitted on measured rows, or a measured sibling chip), else the derived prior; `basis` says
-    which, and names the user's file where one is in effect."""
-    return _calibration_of(the_chip.id, the_chip.family)
+    """The newest calibration measured on this chip (the user's own file first), else that of the chip its file
+    names (its `calibration` key) or, for a chip of the user's, of its family's catalog chip nearest it in its figures
+    (_lender), else its family's (up the family tree: a family file fitted on measured rows, or a measured sibling
+    chip), else the derived prior; `basis` says which, and names the user's file where one is in effect."""
+    return _calibration_of(the_chip.id, the_chip.family, the_chip.calibration_chip)
 
 
 @cache

@@ -228,10 +228,8 @@ def show(name: str, fmt: str, out: Path | None, variants_path: Path | None) -> N
               # a basis that opens with the id already names it ('derived-prior-npu: the kunlun-xpu family ...')
               "calibration": cal.basis if cal.basis.startswith(f"{cal.id}:") else f"{cal.id}: {cal.basis}",
               "calibrated": _calibrated_text(the_chip, cal)}
-    # the calibration in effect may be the user's own file (PARITY_HOME), named by its path, not parity's
-    lines = [{"field": key, "value": value, "as_quoted": value, "source_kind": "", "source": "families.toml; " + (
-        cal.user_file if key == "calibration" and cal.user_file else "data/calibration"), "url": "", "note": ""}
-        for key, value in stated.items()]
+    lines = [{"field": key, "value": value, "as_quoted": value, "source_kind": "", "source": source, "url": "",
+              "note": ""} for (key, value), source in zip(stated.items(), _stated_sources(item, the_chip, cal))]
     # a chip or system of the user's own file (PARITY_HOME/chips, /systems): its numbers are the file's, not parity's
     files = {"file": item.user_file, "chip file": the_chip.user_file if the_chip is not item else ""}
     lines = [{"field": key, "value": f, "as_quoted": f, "source_kind": "", "source": "your file, not parity's "
@@ -249,6 +247,21 @@ def show(name: str, fmt: str, out: Path | None, variants_path: Path | None) -> N
                "numbers": rows}
     emit(lines + rows, columns, fmt, title=f"{item.name} ({item.id}, {item.status})", caption=item.notes,
          payload=payload, out=out)
+
+
+def _stated_sources(item: Chip | System, the_chip: Chip, cal: Calibration) -> list[str]:
+    """Where show's family, software stack, calibration and calibrated rows come from: the family and the stack are
+    the chip file's keys (its family defined in families.toml); the calibration is a file of data/calibration, or the
+    user's own (PARITY_HOME, named by its path), the chip's own or reached through the chip file's calibration key
+    where it names the lender, else through its family where it has one. A chip of no family with a stack of its own
+    read 'families.toml; data/calibration' on all four (report-only tester fuzzER 3)."""
+    chip_file = (("your chip file" if isinstance(item, System) else "your file") if the_chip.user_file
+                 else f"chips/{the_chip.id}.toml")
+    reached = ([] if cal.chip == the_chip.id else [f"{chip_file} (calibration key)"] if the_chip.calibration_chip
+               else ["families.toml"] if the_chip.family else [])
+    calibration_source = "; ".join([*reached, cal.user_file or "data/calibration"])
+    return [f"{chip_file}; families.toml" if the_chip.family else chip_file, chip_file, calibration_source,
+            calibration_source]
 
 
 def _catalog_item(name: str) -> Chip | System:
@@ -275,7 +288,8 @@ def _calibrated_text(chip: Chip, cal: Calibration) -> str:
     `chips` and `compare`), and which: 'yes: its calibration was measured on it', 'yes: parity's serving measurements
     on it fitted the engine profiles', or 'no: ...' (compare's note then says 'uncalibrated')."""
     if is_what_if(chip):
-        return f"no: a what-if, priced with the calibration of the catalog chip {chip.id} (nothing measured it)"
+        whose = "your chip" if chip.user_file else "the catalog chip"
+        return f"no: a what-if, priced with the calibration of {whose} {chip.id} (nothing measured it)"
     if cal.measured and not cal.unmeasured_core:
         return "yes: its calibration was measured on it"
     if chip_calibrated(chip, cal):

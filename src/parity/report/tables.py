@@ -226,6 +226,12 @@ def _min_width(column: Column, values: Sequence[str]) -> int:
     return max(len(line) for v in [column.header, *values] for line in v.split("\n"))
 
 
+# where a word too long for its column breaks (_filled): after a hyphen ('nvidia-' over 'a100-sxm') or a path's
+# separator ('/home/me/.parity/chips/' over 'h20e.toml', which a cut at the width split as 'h20e.tom' over 'l': fuzzER
+# 3); how narrow a column may fold counts hyphens alone (_folded_width), so 'tok/s/chip' never folds at its slashes
+_BREAKS = r"(?<=[-/])(?=.)"
+
+
 def _folded_width(column: Column, values: Sequence[str]) -> int:
     """The narrowest free text may fold to where the columns that must show are wider than the terminal: its longest
     part a line may not break inside (a word, or a hyphenated word's part after a hyphen: 'nvidia-' over 'a100-sxm'),
@@ -247,7 +253,8 @@ def fields_text(fields: Sequence[str]) -> str:
 
 def _hyphenated(text: str, width: int) -> str:
     """A free-text cell as it is where its words fit `width`; else its lines wrapped at `width`, after a hyphen where
-    a word has one, so a long name (a layout, a case id) breaks between its parts, not inside one."""
+    a word has one (or after a path's separator), so a long name (a layout, a case id, a path) breaks between its
+    parts, not inside one."""
     if all(len(word) <= width for word in text.split()):
         return text
     return "\n".join(_filled(line, width) for line in text.split("\n"))
@@ -260,7 +267,7 @@ def _filled(line: str, width: int) -> str:
     lines: list[str] = []
     current = ""
     for word in line.split():
-        parts = re.split(r"(?<=-)(?=.)", word) if len(word) > width else [word]
+        parts = re.split(_BREAKS, word) if len(word) > width else [word]
         for i, part in enumerate(parts):
             joined = current + part if i else f"{current} {part}" if current else part
             if len(joined) <= width:
