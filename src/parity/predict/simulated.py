@@ -19,7 +19,7 @@ from parity.uncertainty import widening
 from parity.units import duration_text
 from parity.predict.steady import KV_LOAD_FLAG, _held, _predict_steady, _solve, interval_bounds, interval_note
 from parity.simulate import (LATENCY_KEYS, Benchmark, ClientProfile, SimResult, client_profile, cudnn_fp4_plan_builds,
-                             simulate_aggregated, simulate_disaggregated)
+                             mixes_prompts, simulate_aggregated, simulate_disaggregated)
 
 
 def client_of(scenario: Scenario, client: str | None = None, open_loop: bool = False) -> ClientProfile:
@@ -251,17 +251,14 @@ def overload_flag(bench: Benchmark, sim: SimResult) -> Flag | None:
                                   "state")
 
 
-# engines whose measured closed loops at fixed lengths break up the lockstep waves the simulator keeps them in
-# (docs/model.md: with fixed lengths their calibration rows gave 78% and 150% median TTFT error); SGLang's measured
-# rows stay in waves, as the simulator runs them
-_WAVES_BREAK = ("trtllm", "vllm")
-
-
 def lockstep_flag(bench: Benchmark, engine: EngineProfile) -> Flag | None:
     """A flag where the simulator's clients go round in lockstep waves that measured runs of the engine break up:
     fixed lengths (no range to draw from, no trace), sent as a closed loop or all at once under a cap on requests in
-    flight, more requests than are in flight (a second wave), on TensorRT-LLM or vLLM. None elsewhere."""
-    if bench.trace or engine.id.split("-")[0] not in _WAVES_BREAK:
+    flight, more requests than are in flight (a second wave), on an engine whose simulated steps mix prompt chunks
+    into decodes (simulate.mixes_prompts: TensorRT-LLM, vLLM, the generic profile). None elsewhere: SGLang's steps
+    keep prompts apart (sim_separate_prefill), and its measured rows stay in waves as the simulator runs them
+    (docs/model.md)."""
+    if bench.trace or not mixes_prompts(engine):
         return None
     rate = bench.request_rate
     if rate is not None and (math.isfinite(rate) or bench.max_concurrency is None):
@@ -270,10 +267,11 @@ def lockstep_flag(bench: Benchmark, engine: EngineProfile) -> Flag | None:
         return None
     return Flag("lockstep waves", "lockstep waves: at fixed lengths every request in flight finishes with the others, "
                                   "so the simulated clients send their prompts in waves that prefill together; "
-                                  f"measured {engine.id} runs at fixed lengths break the waves up by what parity does "
-                                  "not model (such calibration rows: 78% (TensorRT-LLM) and 150% (vLLM) median TTFT "
-                                  "error), so TTFT and its percentiles are unreliable here, TPOT less so; lengths "
-                                  "drawn from a range (--random-range-ratio below 1) avoid it",
+                                  f"measured runs of engines that mix prompt chunks into decode steps, as {engine.id} "
+                                  "does, break the waves up at fixed lengths by what parity does not model (such "
+                                  "calibration rows: 78% (TensorRT-LLM) and 150% (vLLM) median TTFT error), so TTFT "
+                                  "and its percentiles are unreliable here, TPOT less so; lengths drawn from a range "
+                                  "(--random-range-ratio below 1) avoid it",
                 "lockstep waves")
 
 
