@@ -349,8 +349,8 @@ def test_a_path_longer_than_the_terminal_breaks_between_its_parts(monkeypatch: p
 @pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_the_mtp_sources_path_fits_80_columns() -> None:
     """The tester's command: every line of it within 80 columns, the blog's path broken between its parts."""
-    result = CliRunner().invoke(cli, ["serve", "--model", "deepseek-r1", "--system", "hgx-b200", "--tp", "8", "--moe-ep",
-                                      "8", "--concurrency", "8", "--mtp", "3"], env={"COLUMNS": "80"})
+    result = CliRunner().invoke(cli, ["serve", "--model", "deepseek-r1", "--system", "hgx-b200", "--tp", "8",
+                                      "--moe-ep", "8", "--concurrency", "8", "--mtp", "3"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     assert max(map(len, result.output.splitlines())) <= 80 and "blog1_Pushing_" in result.output
 

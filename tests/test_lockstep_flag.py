@@ -41,4 +41,5 @@ def test_fixed_length_closed_loops_on_engines_that_break_waves_are_flagged(bench
     found = lockstep_flag(bench, engine)
     assert (found is not None) == flagged
     if found:
-        assert found.kind == "lockstep waves" and f"mix prompt chunks into decode steps, as {engine.id} does" in found.text
+        assert found.kind == "lockstep waves"
+        assert f"mix prompt chunks into decode steps, as {engine.id} does" in found.text
