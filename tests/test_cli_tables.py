@@ -325,6 +325,36 @@ def test_a_title_breaks_between_words_not_inside_a_quantity(monkeypatch: pytest.
         "Fleet for llama-3.1-70b:", "8 chips at TPOT 50 ms, TTFT", "p99 2 s"]
 
 
+def test_a_path_longer_than_the_terminal_breaks_between_its_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`COLUMNS=80 serve --model deepseek-r1 --system hgx-b200 --tp 8 --moe-ep 8 --concurrency 8 --mtp 3` printed a
+    121-character line in its Assumptions: a source's path, one word, which the caption kept whole. A word longer than
+    a line now breaks after its '/', '_' or '-' (a part without one, cut to fill the line), in the caption and in the
+    items under the table alike; words that fit still break only at spaces."""
+    from parity.report.tables import Column, plain, render_text
+    monkeypatch.setenv("COLUMNS", "40")
+    path = "docs/source/blogs/tech_blog/blog1_Pushing_Latency_Boundaries_on_B200_GPUs.md"
+    out = render_text([{"a": "x"}], [Column("a", "a", plain, "left")], caption=f"Assumptions: its source ({path}): "
+                      "acceptance 0.92; " + "y" * 50, listed=[f"see {path}"])
+    assert out.splitlines()[3:] == [
+        "- see docs/source/blogs/tech_blog/blog1_",
+        "  Pushing_Latency_Boundaries_on_B200_",
+        "  GPUs.md",
+        "Assumptions: its source (docs/source/",
+        "blogs/tech_blog/blog1_Pushing_Latency_",
+        "Boundaries_on_B200_GPUs.md): acceptance",
+        "0.92; " + "y" * 34,
+        "y" * 16]
+
+
+@pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
+def test_the_mtp_sources_path_fits_80_columns() -> None:
+    """The tester's command: every line of it within 80 columns, the blog's path broken between its parts."""
+    result = CliRunner().invoke(cli, ["serve", "--model", "deepseek-r1", "--system", "hgx-b200", "--tp", "8",
+                                      "--moe-ep", "8", "--concurrency", "8", "--mtp", "3"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert max(map(len, result.output.splitlines())) <= 80 and "blog1_Pushing_" in result.output
+
+
 @pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_fleet_megawatts_keep_three_figures() -> None:
     """The first README example's 910C fleet drew 22.99 MW (15,784 chips x 11.65 kW / 8), printed '23' beside

@@ -78,7 +78,8 @@ def test_serve_offline_reads_a_lengths_file(tmp_path) -> None:
 def test_server_latency_is_an_mm1_queue_with_littles_law_decode() -> None:
     """Tiny model, 1,000 in / 200 out at 5% of the prompt capacity (rate = 0.05 / S): u = 0.05, mean wait
     u/(1-u) S = S/19, p99 wait S/(1-u) ln(u/0.01) = S ln 5 / 0.95; decoding sequences satisfy
-    N = rate x 199 x TPOT(N); TPOT = step(N) / (1 - u); a first token also waits half a step."""
+    N = rate x 199 x TPOT(N); TPOT = step(N) / (1 - u); a first token also waits half a step, and the engine's
+    ttft_overhead_s (10 ms on the generic profile) before its prompt."""
     dep, engine = _dep(), catalog.engine("")
     service = 1000 / float(prefill_throughput(dep, engine, 1000.0)) * engine.prefill_scale
     rate = 0.05 / service
@@ -88,9 +89,26 @@ def test_server_latency_is_an_mm1_queue_with_littles_law_decode() -> None:
     assert r.tpot_s == pytest.approx(step_s / 0.95)
     assert r.decode_batch == pytest.approx(rate * 199 * r.tpot_s, rel=1e-6)
     half = 0.5 * step_s / 0.95
-    assert r.ttft_s == pytest.approx(service + service / 19 + half)
-    assert r.ttft_p99_s == pytest.approx(service + service * math.log(5) / 0.95 + half)
+    assert engine.ttft_overhead_s == pytest.approx(0.010)
+    assert r.ttft_s == pytest.approx(0.010 + service + service / 19 + half)
+    assert r.ttft_p99_s == pytest.approx(0.010 + service + service * math.log(5) / 0.95 + half)
     assert not server_latency(dep, engine, [(1000, 200)], 1.01 / service).feasible
+
+
+@pytest.mark.e2e  # over 1.5 s: two serve runs
+def test_the_server_scenarios_ttft_counts_the_front_end_as_the_simulator_does() -> None:
+    """`serve --scenario server --request-rate 4` (Llama-3.1-8B on an H100, 1,024 in / 256 out) read TTFT 27.8 ms,
+    under the simulator's floor for the same arrivals: the prompt's 23.6 ms step (`serve --phase prefill --batch 1`)
+    and the generic engine's 10 ms front end (ttft_overhead_s), which it left out and did not say. It now counts
+    them (37.8 ms, the simulator 39.3 ms) and says so."""
+    base = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--isl", "1024", "--format", "json"]
+    runs = [json.loads(CliRunner().invoke(cli, base + extra).stdout) for extra in (
+        ["--osl", "256", "--scenario", "server", "--request-rate", "4"], ["--phase", "prefill", "--batch", "1"])]
+    server, prefill = runs
+    assert prefill["step_s"] == pytest.approx(0.02364, abs=1e-5)
+    assert server["ttft_s"] >= prefill["step_s"] + catalog.engine("generic").ttft_overhead_s
+    assert server["ttft_s"] == pytest.approx(0.0378, abs=1e-4)
+    assert "TTFT counts the engine's 10 ms before a prompt (ttft_overhead_s: front end" in server["note"]
 
 
 def test_a_mix_whose_longest_request_does_not_fit_is_not_priced() -> None:

@@ -304,8 +304,10 @@ def test_a_power_budget_under_the_units_says_it_binds() -> None:
 def test_a_trace_runs_its_closed_form_rows_at_its_own_peak_load(tmp_path: Path) -> None:
     """Memory per chip, the prefill share and the disaggregated worker sizing came from the closed-form model at
     --concurrency's default 32 clients, which a trace replaces: 41.5 GB for three requests that never overlap on
-    Llama-3.1-8B and one H100. They now come from the trace's peak of requests in flight (here 1): the same
-    28.7 GB and 6% as `serve` at one client of its longest request (3,000 in, 150 out)."""
+    Llama-3.1-8B and one H100. The prefill share now comes from the trace's peak of requests in flight (here 1):
+    the same 6% as `serve` at one client of its longest request (3,000 in, 150 out); memory per chip from the run's
+    own peak of KV: that request's 3,150 tokens, which TensorRT-LLM reserves at admission in blocks of 32 (3,168), so
+    18 tokens of 131,072 B (32 layers x 8 KV heads x 128 x 2 x 2 B) above the closed form's 3,150: 28.7 GB."""
     trace = tmp_path / "t.csv"
     trace.write_text("arrival_s,isl,osl\n0,100,50\n0.5,3000,150\n2.5,200,100\n")
     base = ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--engine", "trtllm", "--format", "json")
@@ -314,10 +316,44 @@ def test_a_trace_runs_its_closed_form_rows_at_its_own_peak_load(tmp_path: Path) 
     replayed = json.loads(output)
     code, output = _invoke(*base, "--isl", "3000", "--osl", "150", "--concurrency", "1")
     one = json.loads(output)
-    assert replayed["memory_bytes_per_chip"] == one["memory_bytes_per_chip"] == pytest.approx(28.74e9, rel=1e-3)
+    assert replayed["memory_bytes_per_chip"] - one["memory_bytes_per_chip"] == 18 * 131_072
+    assert one["memory_bytes_per_chip"] == pytest.approx(28.74e9, rel=1e-3)
     assert replayed["prefill_utilization"] == one["prefill_utilization"] == pytest.approx(0.0586, abs=1e-3)
-    assert replayed["note"].endswith("closed-form rows (memory per chip, prefill share) at the simulated run's peak "
-                                     "of 1 request in flight (prefilling or decoding)")
+    assert replayed["note"].endswith("memory per chip at the simulated run's peak of KV in flight (the busiest rank's: "
+                                     "3,168 tokens, 1% of its KV cache), beside the weights, activations and held-back "
+                                     "memory the closed form counts; closed-form rows (prefill share) at the "
+                                     "simulated run's peak of 1 request in flight (prefilling or decoding)")
+
+
+def test_a_trace_prices_memory_at_the_kv_its_run_held_not_at_its_longest_request(tmp_path: Path) -> None:
+    """A trace of one 120,000-token prompt and one of 1,024 (128 out each, 0.1 s apart) was priced as two of 120,000:
+    59.8 GB per H100, the same as two120's. Its memory is now the run's own peak of KV: both requests at once, at
+    their whole lengths, 120,128 + 1,152 = 121,280 tokens, where one client of 120,000 + 128 holds 120,064 in the
+    closed form (its prompt and half its output): 1,216 tokens of 131,072 B (Llama-3.1-8B, bf16: 32 layers x 8 KV
+    heads x 128 x 2 x 2 B) more, 44.2 GB, beside the same weights, activations and held-back memory. Two prompts of
+    120,000 hold 240,241 tokens at most: the second's 15 chunks of 8,192 run in the first's decode steps, so it is 15
+    tokens behind when the first ends. A 200,000-token prompt read the whole 80 GB, its run using half its KV cache."""
+    runs = {}
+    for name, second in (("mix", 1024), ("two", 120000)):
+        trace = tmp_path / f"{name}.csv"
+        trace.write_text(f"arrival_s,isl,osl\n0,120000,128\n0.1,{second},128\n")
+        code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "h100", "--trace", str(trace),
+                               "--format", "json")
+        assert code == 0, output
+        runs[name] = json.loads(output)
+    code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "h100", "--isl", "120000", "--osl", "128",
+                           "--concurrency", "1", "--format", "json")
+    one = json.loads(output)["memory_bytes_per_chip"]
+    assert runs["mix"]["memory_bytes_per_chip"] - one == 1_216 * 131_072
+    assert runs["two"]["memory_bytes_per_chip"] - one == (240_241 - 120_064) * 131_072
+    assert runs["mix"]["memory_bytes_per_chip"] == pytest.approx(44.22e9, rel=1e-3)
+    assert "peak of KV in flight (the busiest rank's: 121,280 tokens, 31% of its KV cache)" in runs["mix"]["note"]
+    assert "closed-form model (memory per chip but its KV cache, which is the simulated run's" in runs["mix"]["note"]
+    trace = tmp_path / "huge.csv"
+    trace.write_text("arrival_s,isl,osl\n0,200000,128\n1,1024,128\n")
+    code, output = _invoke("serve", "--model", "llama-3.1-8b", "--system", "h100", "--trace", str(trace),
+                           "--format", "json")
+    assert code == 0 and json.loads(output)["memory_bytes_per_chip"] == pytest.approx(54.7e9, rel=1e-3)
 
 
 def test_the_peak_in_flight_sums_the_workers_latest_records() -> None:

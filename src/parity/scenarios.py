@@ -126,7 +126,9 @@ def server_latency(dep: Deployment, profile: EngineProfile, lengths: Sequence[tu
 
     Prompts take a share u = rate x S of the engine (S: a mean prompt's engine time at full prefill
     steps) and wait W = u / (1 - u) S on average (M/M/1, Kleinrock 1975 Sec. 3.2), with the M/M/1
-    tail P(W > t) = u exp(-(1 - u) t / S) for the 99th percentile; each also waits half a decode step.
+    tail P(W > t) = u exp(-(1 - u) t / S) for the 99th percentile; each also waits half a decode step, and the
+    engine's fixed overhead before it (profile.ttft_overhead_s: its front end, tokenising, admission), as the closed
+    loop's steady model and the simulator count it.
     Decoding sequences per rank N solve Little's law N = rate / d x (osl - 1) x TPOT(N), with
     TPOT(N) = step(N) / tokens kept / (1 - u).
     """
@@ -171,8 +173,12 @@ def server_latency(dep: Deployment, profile: EngineProfile, lengths: Sequence[tu
     tail = service / (1.0 - u) * np.log(max(u / 0.01, 1.0))
     mem = deployment_memory(dep, batch, isl + osl, profile.max_num_tokens,
                             reserve_fraction=1.0 - profile.kv_memory_fraction)
+    front = profile.ttft_overhead_s
     notes = (f"server: Poisson arrivals at {request_rate:g} requests/s, mean {isl:.0f} in / {osl:.0f} out; prompts use "
-             f"{u:.0%} of the engine (M/M/1 queue)", *decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens))
-    return ServerResult(ttft_s=service + wait + half_step, ttft_p99_s=service + tail + half_step, tpot_s=t,
+             f"{u:.0%} of the engine (M/M/1 queue); TTFT counts the engine's {front * 1e3:.3g} ms before a prompt "
+             "(ttft_overhead_s: front end, tokenising, admission), half a decode step after it, and the queue",
+             *decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens))
+    return ServerResult(ttft_s=front + service + wait + half_step, ttft_p99_s=front + service + tail + half_step,
+                        tpot_s=t,
                         output_tokens_per_s_per_chip=request_rate * osl / chips, decode_batch=batch,
                         prefill_utilization=u, chips=chips, feasible=bool(mem.fits), assumptions=notes)

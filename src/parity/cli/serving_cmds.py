@@ -996,7 +996,7 @@ def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
     sim = simulate_scenario(scenario, bench, workers=workers, timeline=timeline is not None or open_loop)
     overload = None
     if open_loop:  # its closed-form rows (memory, prefill share, worker sizing) at its own load, not --concurrency's
-        prediction, sim, overload = open_loop_at_peak(prediction, scenario, sim, bench, timeline is not None)
+        prediction, sim, overload = open_loop_at_peak(prediction, scenario, sim, bench)
         data = prediction.row()
     if timeline is not None:
         deliver(to_csv(sim.timeline) if sim.timeline else "time_s\n", timeline)  # whole, and 'wrote ...' as --out
@@ -1013,7 +1013,7 @@ def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
     # the simulator's own 80% bands (uncertainty_sim.toml) where the run is the benchmark they were built on
     own = {} if (request_rate is not None or trace) else interval_bounds(
         scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip, widening(raised), "sim")
-    out |= nan | own | {"note": simulated_note(data["note"], sim.assumptions, scenario, bool(own))}
+    out |= nan | own | {"note": simulated_note(data["note"], sim.assumptions, scenario, bool(own), open_loop)}
     table = [{"quantity": f"{name.upper()} mean / p50 / p90 / p99 [ms]",
               "value": " / ".join(_number(sim.latency[k], 1e-3) for k in LATENCY_KEYS if k.startswith(name + "_"))}
              for name in ("ttft", "tpot", "itl", "e2e")]

@@ -112,11 +112,12 @@ class Prediction:
     output_tokens_per_s_per_chip: float
     output_tokens_per_s_per_user: float
     chips: float
-    # [B] device memory the run holds per chip at its load (its clients; an open loop or trace the simulator runs: its
-    # peak in flight): weights, activations, the KV cache its sequences keep and the share the engine holds back
-    # (1 - kv_memory_fraction of memory, and a fixed runtime reserve), counted as in use. The KV term is at most the
-    # pool the rest leaves, so a run whose sequences need more KV than that (they wait or are preempted) reads the
-    # chip's whole memory; a package's where each die is a rank, the most any chip holds in a disaggregated run
+    # [B] device memory the run holds per chip at its load (its clients; an open loop or trace the simulator runs: the
+    # KV its busiest rank held at its peak): weights, activations, the KV cache its sequences keep and the share the
+    # engine holds back (1 - kv_memory_fraction of memory, and a fixed runtime reserve), counted as in use. The KV
+    # term is at most the pool the rest leaves, so a run whose sequences need more KV than that (they wait or are
+    # preempted) reads the chip's whole memory; a package's where each die is a rank, the most any chip holds in a
+    # disaggregated run
     memory_bytes_per_chip: float
     feasible: bool
     note: str

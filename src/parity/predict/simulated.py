@@ -17,9 +17,9 @@ from parity.parallel import map_chunks
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.uncertainty import widening
 from parity.units import duration_text
-from parity.predict.steady import KV_LOAD_FLAG, _predict_steady, _solve, interval_bounds, interval_note
+from parity.predict.steady import KV_LOAD_FLAG, _held, _predict_steady, _solve, interval_bounds, interval_note
 from parity.simulate import (LATENCY_KEYS, Benchmark, ClientProfile, SimResult, client_profile, cudnn_fp4_plan_builds,
-                             simulate_aggregated, simulate_disaggregated)
+                             mixes_prompts, simulate_aggregated, simulate_disaggregated)
 
 
 def client_of(scenario: Scenario, client: str | None = None, open_loop: bool = False) -> ClientProfile:
@@ -135,9 +135,11 @@ def simulate_scenario(scenario: Scenario, bench: Benchmark | None = None, worker
                                   timeline=timeline, prefill_plan_builds=builds)
 
 
-def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: Scenario, intervals: bool) -> str:
+def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: Scenario, intervals: bool,
+                   open_loop: bool = False) -> str:
     """A simulated row's assumptions: the closed-form model's (which still gives memory, at the scenario's lengths,
-    nominal unless a random_range_ratio is given, not those the run draws; worker sizing and flags; its transient
+    nominal unless a random_range_ratio is given, not those the run draws, but for an open loop or trace
+    (`open_loop`), whose KV cache is the run's own peak, run_memory; worker sizing and flags; its transient
     stand-ins, such as Kingman burstiness or prompt groups, do not shape the simulated figures) apart from the
     simulator's own, then, where the row prints the simulator's intervals, which residuals they come from
     (interval_note; the steady note's own phrase, at its end, names the steady bands)."""
@@ -146,9 +148,10 @@ def simulated_note(steady_note: str, sim_assumptions: Sequence[str], scenario: S
     ratio = scenario.random_range_ratio
     lengths = "nominal" if ratio is None or ratio >= 1.0 else "mean"
     # the closed form's memory per chip: every request in flight holding its KV at those lengths, not what the
-    # simulated run held (its drawn lengths, its own admissions)
-    model = (f"closed-form model (memory per chip at the {lengths} lengths, not the simulated run's; worker sizing, "
-             "flags)")
+    # simulated run held (its drawn lengths, its own admissions); an open loop's is the run's (run_memory)
+    memory = ("memory per chip but its KV cache, which is the simulated run's (below)" if open_loop else
+              f"memory per chip at the {lengths} lengths, not the simulated run's")
+    model = f"closed-form model ({memory}; worker sizing, flags)"
     return "; ".join(filter(None, (f"{model}: {steady}" if steady else "",
                                    "simulator: " + "; ".join(sim_assumptions), phrase if intervals else "")))
 
@@ -248,17 +251,14 @@ def overload_flag(bench: Benchmark, sim: SimResult) -> Flag | None:
                                   "state")
 
 
-# engines whose measured closed loops at fixed lengths break up the lockstep waves the simulator keeps them in
-# (docs/model.md: with fixed lengths their calibration rows gave 78% and 150% median TTFT error); SGLang's measured
-# rows stay in waves, as the simulator runs them
-_WAVES_BREAK = ("trtllm", "vllm")
-
-
 def lockstep_flag(bench: Benchmark, engine: EngineProfile) -> Flag | None:
     """A flag where the simulator's clients go round in lockstep waves that measured runs of the engine break up:
     fixed lengths (no range to draw from, no trace), sent as a closed loop or all at once under a cap on requests in
-    flight, more requests than are in flight (a second wave), on TensorRT-LLM or vLLM. None elsewhere."""
-    if bench.trace or engine.id.split("-")[0] not in _WAVES_BREAK:
+    flight, more requests than are in flight (a second wave), on an engine whose simulated steps mix prompt chunks
+    into decodes (simulate.mixes_prompts: TensorRT-LLM, vLLM, the generic profile). None elsewhere: SGLang's steps
+    keep prompts apart (sim_separate_prefill), and its measured rows stay in waves as the simulator runs them
+    (docs/model.md)."""
+    if bench.trace or not mixes_prompts(engine):
         return None
     rate = bench.request_rate
     if rate is not None and (math.isfinite(rate) or bench.max_concurrency is None):
@@ -267,10 +267,11 @@ def lockstep_flag(bench: Benchmark, engine: EngineProfile) -> Flag | None:
         return None
     return Flag("lockstep waves", "lockstep waves: at fixed lengths every request in flight finishes with the others, "
                                   "so the simulated clients send their prompts in waves that prefill together; "
-                                  f"measured {engine.id} runs at fixed lengths break the waves up by what parity does "
-                                  "not model (such calibration rows: 78% (TensorRT-LLM) and 150% (vLLM) median TTFT "
-                                  "error), so TTFT and its percentiles are unreliable here, TPOT less so; lengths "
-                                  "drawn from a range (--random-range-ratio below 1) avoid it",
+                                  f"measured runs of engines that mix prompt chunks into decode steps, as {engine.id} "
+                                  "does, break the waves up at fixed lengths by what parity does not model (such "
+                                  "calibration rows: 78% (TensorRT-LLM) and 150% (vLLM) median TTFT error), so TTFT "
+                                  "and its percentiles are unreliable here, TPOT less so; lengths drawn from a range "
+                                  "(--random-range-ratio below 1) avoid it",
                 "lockstep waves")
 
 
@@ -311,7 +312,8 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     return dataclasses.replace(p, ttft_s=sim.ttft_s, tpot_s=sim.tpot_s, flags=flags,
                                output_tokens_per_s_per_chip=sim.output_tokens_per_s_per_chip,
                                output_tokens_per_s_per_user=sim.output_tokens_per_s_per_user, chips=sim.chips,
-                               note=simulated_note(p.note, sim.assumptions, scenario, bool(bounds)), extra=extra | bounds)
+                               note=simulated_note(p.note, sim.assumptions, scenario, bool(bounds), open_loop),
+                               extra=extra | bounds)
 
 
 def _workers(p: Prediction) -> tuple[float, float]:
@@ -319,26 +321,54 @@ def _workers(p: Prediction) -> tuple[float, float]:
     return p.extra.get("prefill_workers", 0.0), p.extra.get("decode_workers", 0.0)
 
 
-def open_loop_at_peak(p: Prediction, scenario: Scenario, sim: SimResult, bench: Benchmark,
-                      timeline: bool = False) -> tuple[Prediction, SimResult, Flag | None]:
+def open_loop_at_peak(p: Prediction, scenario: Scenario, sim: SimResult,
+                      bench: Benchmark) -> tuple[Prediction, SimResult, Flag | None]:
     """An open-loop run `sim` (of `bench`, with a timeline) priced at its own load, as `serve` and `predict` price it:
-    the steady model's closed-form figures (memory, prefill share, worker sizing) at the run's peak of requests in
-    flight, not at the scenario's concurrency (kept, and said, where that peak does not fit); the run re-simulated
-    (`timeline`: keeping one) where the peak sizes other disaggregated workers; a note saying which among its
-    assumptions; and its overload flag (overload_flag), None where it keeps up."""
+    memory per chip at the run's own peak of KV (run_memory), the steady model's other closed-form figures (prefill
+    share, worker sizing) at the run's peak of requests in flight, not at the scenario's concurrency (kept, and said,
+    where that peak does not fit); the run re-simulated (with a timeline) where the peak sizes other disaggregated
+    workers; notes saying which among its assumptions; and its overload flag (overload_flag), None where it keeps
+    up."""
     peak = max(1, int(np.ceil(sim.peak_in_flight())))
     (again,) = _predict_steady([dataclasses.replace(scenario, concurrency=peak)])
     in_flight = f"{peak:,} request{'s' if peak != 1 else ''} in flight (prefilling or decoding)"
-    rows = f"closed-form rows (memory per chip, prefill share{', worker sizing' if scenario.mode == 'disagg' else ''})"
+    rows = f"closed-form rows (prefill share{', worker sizing' if scenario.mode == 'disagg' else ''})"
     if again.feasible:
         if _workers(again) != _workers(p):
-            sim = simulate_scenario(scenario, bench, workers=_workers(again), timeline=timeline)
+            sim = simulate_scenario(scenario, bench, workers=_workers(again), timeline=True)
         p, note = again, f"{rows} at the simulated run's peak of {in_flight}"
     else:
         checked = "one request alone" if bench.trace else f"{scenario.concurrency:,} clients"  # serve: a trace's fit
         note = f"{rows} at {checked}: at the simulated run's peak of {in_flight} they do not fit ({again.note})"
-    sim = dataclasses.replace(sim, assumptions=sim.assumptions + (note,))
+    p, memory = run_memory(p, scenario, sim)
+    sim = dataclasses.replace(sim, assumptions=sim.assumptions + (memory, note))
     return p, sim, overload_flag(bench, sim)
+
+
+def run_memory(p: Prediction, scenario: Scenario, sim: SimResult) -> tuple[Prediction, str]:
+    """A prediction's memory per chip (and per die, and per kind of disaggregated worker) as the simulated run `sim`
+    (kept with a timeline) held it at its peak of KV: the weights, activations and reserve of the closed form, with
+    the KV cache the busiest rank held at once (SimResult.peak_memory_bytes), not every request in flight at the
+    longest or nominal lengths (a trace of one 120,000-token prompt and one of 1,024 priced as two of 120,000); and
+    a note saying so. `p` as it is, and no note, where the run kept no timeline."""
+    if not sim.peak_memory_bytes:
+        return p, ""
+    held: dict[str, float] = {}
+    for role, used_bytes in sim.peak_memory_bytes.items():
+        system = (scenario.prefill_system or scenario.system) if role == "prefill" else scenario.system
+        held |= _held("" if role == "agg" else f"{role}_", used_bytes, system)
+    per_chip = max(v for k, v in held.items() if k.endswith("_per_chip"))
+    per_die = [v for k, v in held.items() if k.endswith("_per_die")]
+    extra = p.extra | {k: v for k, v in held.items() if k.startswith(("prefill_", "decode_"))}
+    if per_die:
+        extra["memory_bytes_per_die"] = max(per_die)
+    # SimResult.kv_capacity_tokens is a decoding rank's (an aggregated or decode worker's)
+    kv = ", ".join(f"{'' if role == 'agg' else role + ' workers '}{tokens:,.0f} tokens"
+                   + ("" if role == "prefill" else f", {tokens / sim.kv_capacity_tokens:.0%} of its KV cache")
+                   for role, tokens in sim.kv_peak_tokens.items())
+    return (dataclasses.replace(p, memory_bytes_per_chip=per_chip, extra=extra),
+            f"memory per chip at the simulated run's peak of KV in flight (the busiest rank's: {kv}), beside the "
+            "weights, activations and held-back memory the closed form counts")
 
 
 def _simulate_all(pairs: list[tuple[Prediction, Scenario]]) -> list[Prediction]:

@@ -401,6 +401,25 @@ def _sentence_end(text: str) -> str:
     return text if text.endswith((".", "!", "?", ".)")) else text + "."
 
 
+class _PathBreaking(textwrap.TextWrapper):
+    """textwrap's filling, with a word longer than a line (a source's path, a URL) broken after its '/', '_', '-',
+    '.', '?', '&', '=' or '#' so that each line fits, and a part with none of them that is still longer cut at the
+    width (textwrap's break_long_words); shorter words break only at spaces, as break_on_hyphens=False keeps them."""
+
+    def _split(self, text: str) -> list[str]:
+        room = self.width - max(len(self.initial_indent), len(self.subsequent_indent))
+        # a chunk is a word or a run of spaces; a line is its chunks joined as they are, so a word's parts stay joined
+        return [part for chunk in super()._split(text)
+                for part in (re.split(r"(?<=[/_\-.?&=#])(?=.)", chunk) if len(chunk) > room else [chunk])]
+
+
+def fill_text(text: str, width: int, initial_indent: str = "", subsequent_indent: str = "") -> str:
+    """Free text (a caption, an item listed under a table) in lines of at most `width`: broken between words, and a
+    word longer than a line between its parts (_PathBreaking), never left to run past the terminal."""
+    return _PathBreaking(width, initial_indent=initial_indent, subsequent_indent=subsequent_indent,
+                         break_long_words=True, break_on_hyphens=False).fill(text)
+
+
 def _title_lines(title: str, width: int) -> str:
     """The title in lines of at most `width`, broken between words but never between a number and its unit
     ('TTFT p99 2 s', not 'TTFT p99 2' over 's'; a percentile's 'p99 2 s' kept whole), which rich's own wrapping of
@@ -408,7 +427,7 @@ def _title_lines(title: str, width: int) -> str:
     if len(title) <= width:
         return title
     kept = re.sub(r"(?<=\d) (?=\S)", "\u00a0", title)  # textwrap breaks at ASCII whitespace only
-    return textwrap.fill(kept, width, break_long_words=False, break_on_hyphens=False).replace("\u00a0", " ")
+    return fill_text(kept, width).replace("\u00a0", " ")
 
 
 def _listed_header(header: str) -> str:
@@ -477,11 +496,11 @@ def render_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], ti
     if above:
         buffer.write(above + "\n")
     buffer.write("".join(line.rstrip() + "\n" for line in printed.getvalue().splitlines()))
-    # items and caption break only between words: a word longer than a line (a path) keeps a line of its own
-    buffer.write("".join(textwrap.fill(item, max(min(terminal, 100), 20), initial_indent="- ", subsequent_indent="  ",
-                                       break_long_words=False, break_on_hyphens=False) + "\n" for item in listed))
+    # items and caption break between words, and a word longer than a line (a path, a URL) between its parts
+    buffer.write("".join(fill_text(item, text_width, initial_indent="- ", subsequent_indent="  ") + "\n"
+                         for item in listed))
     if caption:
-        buffer.write(textwrap.fill(caption, width=text_width, break_long_words=False, break_on_hyphens=False) + "\n")
+        buffer.write(fill_text(caption, text_width) + "\n")
     return buffer.getvalue()
 
 

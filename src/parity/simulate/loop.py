@@ -49,6 +49,7 @@ class Engine(Admission, Idling, Ranks):
         # DpRouting: a disaggregated worker's requests land on a rank drawn at random, else on the least loaded
         self.random_rank = scheduler.dp_routing.by_bootstrap_room and role != "agg" and ranks > 1
         self.timeline, self.index = timeline, index  # index: the worker's place among its role's (timeline rows)
+        self.kv_peak_tokens = 0.0  # most KV any rank held at once, kept where a timeline is (_note_kv_peak)
         self.now = 0.0
         self.steps = 0  # decode steps run so far
         self.inbound: list[tuple[float, int, Request]] = []  # (time visible to the scheduler, id, request)
@@ -168,6 +169,8 @@ class Engine(Admission, Idling, Ranks):
             self._token_gaps(self.prev_start, t, decoding, 1)
             self.steps += 1
             self.since_recv += 1
+        if self.timeline is not None:  # the KV of every prompt in the step, before any is handed on or ends
+            self._note_kv_peak()
         prefilled = []
         for req, c in chunks:
             req.prompt_left -= c
@@ -246,6 +249,8 @@ class Engine(Admission, Idling, Ranks):
         if queued:
             self.held_steps += k
         self._token_gaps(now, t, decoding, k)
+        if self.timeline is not None:  # the stretch's last step, its ending sequences at their full length
+            self._note_kv_peak()
         if self.finish_steps and self.finish_steps[0] <= self.steps:  # a last token out (_finish, without a call)
             self._finish()
         if self.timeline is not None:
@@ -345,6 +350,13 @@ class Engine(Admission, Idling, Ranks):
         if self.role == "prefill" or not (lag := self.s.first_token_lag_steps):  # a prefill worker hands on; no lag
             return delay, 0.0
         return delay, lag * self._decode_s(batch if batch > 1 else 1, context, decoding if decoding > 1 else 1)
+
+    def _note_kv_peak(self) -> None:
+        """kv_peak_tokens raised to the KV the busiest rank holds now [tokens]: asked after a step's work, before
+        its requests end or are handed on, so the peak counts them (a timeline's rows come after)."""
+        held = max(self.kv_used(r) for r in range(self.d))
+        if held > self.kv_peak_tokens:
+            self.kv_peak_tokens = held
 
     def _record(self, prefilled: int) -> None:
         """A timeline row after a prompt step (`prefilled`: the prompts that took a chunk in it) or a stretch of plain

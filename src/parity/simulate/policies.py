@@ -13,7 +13,7 @@ from parity.units import counted
 
 __all__ = ["PromptAdmission", "sglang_chunked_prefill_tokens", "sglang_dp_chunk_tokens", "TokenBudget", "KvAdmission", "OverlapScheduling", "AttentionDpBalance", "BatchWait", "RecvInterval",
            "Mtp", "DisaggHandOff", "DpRouting", "routes_at_random", "PlanBuilds", "cudnn_fp4_plan_builds", "Scheduler", "scheduler_of",
-           "policy_parameters",
+           "mixes_prompts", "policy_parameters",
            "prefill_worker_scheduler",
            "decode_worker_scheduler"]
 
@@ -349,6 +349,12 @@ def routes_at_random(profile: EngineProfile) -> bool:
     return (profile.base or profile.id) in _DP_BY_BOOTSTRAP_ROOM
 
 
+def mixes_prompts(profile: EngineProfile) -> bool:
+    """Whether the simulator's steps of an engine carry prompt chunks beside decodes (TokenBudget.mixed): the profile
+    mixes them (mixes_prefill) and the simulator does not run its prompt steps apart (sim_separate_prefill)."""
+    return bool(profile.mixes_prefill) and not profile.sim_separate_prefill
+
+
 def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int = 1, mtp_tokens: int = 0,
                  mtp_acceptance: float = 0.0, chip_memory_bytes: float | None = None, prompts: bool = True) -> Scheduler:
     """The policies of an engine profile (unknown engines: vLLM-like, synchronous, blocks of 16). With SGLang's
@@ -377,7 +383,7 @@ def scheduler_of(profile: EngineProfile, kv_capacity_tokens: float, attn_dp: int
         admission = PromptAdmission(max_prefill_tokens=float(profile.sim_max_prefill_tokens))
     return Scheduler(
         budget=TokenBudget(max_num_tokens=step_tokens,
-                           mixed=bool(profile.mixes_prefill) and not profile.sim_separate_prefill,
+                           mixed=mixes_prompts(profile),
                            max_batch_size=int(profile.max_batch_size), prompt_admission=admission,
                            chunked=bool(profile.sim_chunked_prefill) and not unchunked),
         kv=KvAdmission(capacity_tokens=float(kv_capacity_tokens), block_tokens=_BLOCKS.get(profile.id, 16),

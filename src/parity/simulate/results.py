@@ -56,7 +56,11 @@ class SimResult:
     or decode); queued: requests that reached the worker and wait for a rank to take them (not those yet to be
     sent); prefilling: prompts that took a chunk in the step (those it finished and those with chunks to go; 0 after
     decode steps); partly_prefilled: prompts with chunks to go after it (holding KV); running: sequences decoding;
-    kv_used_fraction: the KV cache in use over what the worker's ranks hold."""
+    kv_used_fraction: the KV cache in use over what the worker's ranks hold.
+    kv_peak_tokens: role (agg, prefill, decode) -> the most KV cache one attention-DP rank of that role held at once
+    [tokens], and peak_memory_bytes: role -> the device memory that rank held then [B] (the weights, activations and
+    reserve its KV capacity is counted beside, and that KV; simulate_aggregated and simulate_disaggregated fill it):
+    both kept only with a timeline, else empty."""
 
     latency: dict[str, float]
     output_tokens_per_s: float
@@ -78,6 +82,8 @@ class SimResult:
     due_span_s: float = 0.0
     assumptions: tuple[str, ...] = ()
     timeline: tuple[dict[str, object], ...] = field(default=())
+    kv_peak_tokens: dict[str, float] = field(default_factory=dict)
+    peak_memory_bytes: dict[str, float] = field(default_factory=dict)
 
     @property
     def ttft_s(self) -> float:
@@ -186,6 +192,10 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
         # lag, an overlap scheduler's step): each worker's last state holds to the run's end, where its rows end
         last = {(w, role): (q, partly, n, u) for _, w, role, q, _, partly, n, u in ordered}
         ordered += [(end, w, role, q, 0, partly, n, u) for (w, role), (q, partly, n, u) in last.items()]
+    peaks: dict[str, float] = {}
+    if timeline is not None:
+        for e in engines:
+            peaks[e.role] = max(peaks.get(e.role, 0.0), e.kv_peak_tokens)
     records = tuple({"time_s": t, "worker": w, "role": role, "queued": q, "prefilling": p, "partly_prefilled": partly,
                      "running": n, "kv_used_fraction": u} for t, w, role, q, p, partly, n, u in ordered)
     return SimResult(latency=latency, output_tokens_per_s=int(osl.sum()) / duration, chips=chips,
@@ -195,4 +205,5 @@ def _result(client: _Client, engines: list[Engine], chips: float, capacity: floa
                      client_wait_s=wait_mean, client_wait_p50_s=wait_p50, client_wait_p90_s=wait_p90,
                      client_wait_p99_s=wait_p99, client_waited=int(np.count_nonzero(wait > 0)),
                      ttft_from_arrival=from_arrival,
-                     due_span_s=float(due.max() - due.min()), assumptions=notes, timeline=records)
+                     due_span_s=float(due.max() - due.min()), assumptions=notes, timeline=records,
+                     kv_peak_tokens=peaks)

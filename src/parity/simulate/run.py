@@ -18,7 +18,7 @@ from parity.simulate.loop import Engine, Request
 from parity.simulate.policies import PlanBuilds, Scheduler, decode_worker_scheduler, prefill_worker_scheduler
 from parity.simulate.results import SimResult, _result
 from parity.simulate.tables import StepTable
-from parity.simulate.workers import _scheduler, _table
+from parity.simulate.workers import _scheduler, _table, memory_with_kv
 from parity.step import Deployment, kv_transfer_s
 from parity.units import counted
 
@@ -32,7 +32,17 @@ def simulate_aggregated(dep: Deployment, profile: EngineProfile, bench: Benchmar
     layer, for the host's floor on eager prompt steps (None: the kernels the step model prices)."""
     sched, capacity = _scheduler(dep, profile, bench)
     table = _table(dep, profile, bench, capacity, float(profile.max_batch_size), host_ops=host_ops)
-    return run_aggregated(table, sched, bench, int(dep.layout.attn_dp), workers, float(dep.chips), timeline)
+    result = run_aggregated(table, sched, bench, int(dep.layout.attn_dp), workers, float(dep.chips), timeline)
+    return _with_peak_memory(result, {"agg": dep}, profile, bench)
+
+
+def _with_peak_memory(result: SimResult, deployments: dict[str, Deployment], profile: EngineProfile,
+                      bench: Benchmark) -> SimResult:
+    """`result` with the device memory each role's busiest rank held at its peak of KV (SimResult.peak_memory_bytes,
+    from its kv_peak_tokens; `deployments`: role -> its deployment), where the run kept one."""
+    peak = {role: memory_with_kv(deployments[role], profile, float(bench.isl + bench.osl), tokens)
+            for role, tokens in result.kv_peak_tokens.items()}
+    return dataclasses.replace(result, peak_memory_bytes=peak) if peak else result
 
 
 def _without_gc(run):
@@ -170,9 +180,10 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, profile: Eng
     p_table = _table(prefill, prompts_only, bench, p_cap, float(prefill_batch or profile.max_batch_size), False)
     d_table = _table(decode, profile, bench, d_cap, float(decode_batch or profile.max_batch_size), False)
     transfer_s = float(kv_transfer_s(prefill, decode, float(bench.isl)))
-    return run_disaggregated(p_table, p_sched, d_table, d_sched, bench, transfer_s,
-                             prefill_workers, decode_workers, int(prefill.layout.attn_dp), int(decode.layout.attn_dp),
-                             float(prefill.chips), float(decode.chips), prefill_batch, decode_batch, timeline)
+    result = run_disaggregated(p_table, p_sched, d_table, d_sched, bench, transfer_s, prefill_workers, decode_workers,
+                               int(prefill.layout.attn_dp), int(decode.layout.attn_dp), float(prefill.chips),
+                               float(decode.chips), prefill_batch, decode_batch, timeline)
+    return _with_peak_memory(result, {"prefill": prefill, "decode": decode}, profile, bench)
 
 
 @_without_gc

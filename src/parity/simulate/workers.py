@@ -23,6 +23,16 @@ def kv_capacity_tokens(dep: Deployment, profile: EngineProfile, held_tokens: flo
     return float(np.asarray(mem.kv_token_capacity))
 
 
+def memory_with_kv(dep: Deployment, profile: EngineProfile, held_tokens: float, kv_tokens: float) -> float:
+    """Device memory one attention-DP rank holds with `kv_tokens` tokens of KV cache [B]: the weights, activations
+    and reserve that kv_capacity_tokens counts its room beside (at a request of `held_tokens`), and those tokens at
+    the same size per token (the device's share where KV is offloaded)."""
+    mem = deployment_memory(dep, 1, held_tokens, profile.max_num_tokens,
+                            reserve_fraction=1.0 - profile.kv_memory_fraction)
+    return float(np.asarray(mem.weight_bytes + mem.reserve_bytes + mem.activation_bytes
+                            + kv_tokens * mem.kv_bytes_per_token))
+
+
 def _table(dep: Deployment, profile: EngineProfile, bench: Benchmark, capacity: float, batch_cap: float,
            host_bound: bool = True, host_ops: HostOps | None = None) -> StepTable:
     """The deployment's step table under the profile's prompt-step costs (host_bound False: without the
