@@ -210,11 +210,12 @@ def test_an_aggregated_rows_serve_line_gives_its_figures_exactly() -> None:
 def test_a_disaggregated_pick_meets_a_mean_target_by_serves_own_figures() -> None:
     """Qwen3-235B-A22B at TPOT 20 ms, TTFT 1 s: the H20's disaggregated pick served at 1.06 s by serve's steady model,
     over the target its search said it met. Priced as serve prices it, its pick (2 prefill per 3 decode workers)
-    serves at 983 ms, and its note names the workers and no missed target."""
+    serves at 983 ms (771 clients), and its note names the workers and no missed target; on the workers of its pair's
+    best load, lowered to the most clients meeting 1 s (search._lowered), 999 ms (783 clients)."""
     out = CliRunner().invoke(cli, ["compare", "hgx-h20", "--model", "qwen3-235b-a22b", "--tpot", "20ms", "--ttft",
                                    "1s", "--format", "json"])
     (row,) = json.loads(out.stdout)
-    assert row["mode"] == "disagg" and round(row["ttft_s"], 3) == 0.983
+    assert row["mode"] == "disagg" and round(row["ttft_s"], 3) == 0.999 and "--concurrency 783 " in row["serve_command"]
     assert row["serve_note"] == ("on 2 prefill per 3 decode workers, as the search priced them: rate-matched at 70% "
                                  "prefill utilisation, rounded up to whole workers")
 
