@@ -876,6 +876,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
     def append(more: dict[str, np.ndarray]) -> None:
         """Add rows (`more`, as the disaggregated run's) to that run."""
         nonlocal mode_of, row_of
+        if not more:
+            return
         for key, values in more.items():
             disagg[key] = np.concatenate([disagg[key], values])
         mode_of = np.concatenate([np.full(len(r["index"]), mode) for mode, r in runs.items()])
@@ -900,9 +902,9 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
             layouts, first_of = np.unique(disagg["index"][row_of[near]], return_index=True)
             if layouts.size:
                 append(disagg["refine"](row_of[near[np.sort(first_of)][:_REFINED_LAYOUTS]]))
-            # then the pairs whose best load misses the TTFT target alone, at the most clients meeting it (_lowered)
-            ttft, tpot, per_chip, ok, meets = figures()
-            append(disagg["lower"](per_chip[meets].max() if meets.any() else 0.0))
+            if ttft_s:  # then the pairs whose best load misses the TTFT target alone, at fewer clients (_lowered)
+                ttft, tpot, per_chip, ok, meets = figures()
+                append(disagg["lower"](per_chip[meets].max() if meets.any() else 0.0))
     evaluated = sum(len(r["index"]) for r in runs.values())
     ttft, tpot, per_chip, ok, meets = figures()
     # the lowest TTFT each configuration can reach: a disaggregated one's with its prefill sized for speed, not
