@@ -210,11 +210,12 @@ def test_an_aggregated_rows_serve_line_gives_its_figures_exactly() -> None:
 def test_a_disaggregated_pick_meets_a_mean_target_by_serves_own_figures() -> None:
     """Qwen3-235B-A22B at TPOT 20 ms, TTFT 1 s: the H20's disaggregated pick served at 1.06 s by serve's steady model,
     over the target its search said it met. Priced as serve prices it, its pick (2 prefill per 3 decode workers)
-    serves at 983 ms, and its note names the workers and no missed target."""
+    serves at 983 ms (771 clients), and its note names the workers and no missed target; on the workers of its pair's
+    best load, lowered to the most clients meeting 1 s (search._lowered), 999 ms (783 clients)."""
     out = CliRunner().invoke(cli, ["compare", "hgx-h20", "--model", "qwen3-235b-a22b", "--tpot", "20ms", "--ttft",
                                    "1s", "--format", "json"])
     (row,) = json.loads(out.stdout)
-    assert row["mode"] == "disagg" and round(row["ttft_s"], 3) == 0.983
+    assert row["mode"] == "disagg" and round(row["ttft_s"], 3) == 0.999 and "--concurrency 783 " in row["serve_command"]
     assert row["serve_note"] == ("on 2 prefill per 3 decode workers, as the search priced them: rate-matched at 70% "
                                  "prefill utilisation, rounded up to whole workers")
 
@@ -370,12 +371,13 @@ def test_the_rate_without_the_ttft_target_is_what_compare_takes_without_it() -> 
     """The note's rate was the frontier's at the row's own span: 1,338/chip for an A3 with SGLang's profile, where
     `--ttft none` takes workers over 4 systems at 935 (891 on the grid's loads, 1,634 before EP x ETP decode workers
     crossed scale-out as their ranks do; and on an H800 at 1 s it named 2,813, a span --ttft none does not take; fuzz
-    round DS 1, 2). It is now the row compare gives without the target (410/chip with it, 1,002 without; 392 and 935
-    before near-best pairs ran at their largest decode batch as served)."""
+    round DS 1, 2). It is now the row compare gives without the target (541/chip with it, 1,002 without; 410 with it
+    before a pair missing only the TTFT target ran at fewer clients on its workers; 392 and 935 before near-best pairs
+    ran at their largest decode batch as served)."""
     from parity.compare import compare
     model, a3, sglang = catalog.model("deepseek-r1"), catalog.system("atlas-800-a3"), catalog.engine("sglang")
     (bound,) = compare([a3], model, sglang, 0.05, mtp_tokens=1)
     (free,) = compare([a3], model, sglang, 0.05, ttft_s=None, mtp_tokens=1)
-    assert round(bound.tokens_per_s_per_chip) == 410 and round(free.tokens_per_s_per_chip) == 1_002
+    assert round(bound.tokens_per_s_per_chip) == 541 and round(free.tokens_per_s_per_chip) == 1_002
     assert bound.note.endswith(f"the TTFT target 5 s binds: 1,002/chip without it (TTFT "
                                f"{free.ttft_s:.3g} s)")

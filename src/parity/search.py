@@ -10,6 +10,8 @@ rate-matched to the engine's `disagg_prefill_utilization` (as `parity serve` siz
 whole workers, priced by the same closed-loop model (`serving.serve_disaggregated`) as their serve line: every pair
 is screened in numpy first (serve's closed loop with the decode batch held), and only the rows that can reach the
 frontier or the best are priced by serve's model, which is too slow for every pair (an 8,192-chip pod: 10.6 s).
+Under targets, the near-best pairs also run at their largest decode batch meeting them, and the best pairs whose load
+misses only the TTFT target at fewer clients on the same workers.
 """
 
 from __future__ import annotations
@@ -482,7 +484,9 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
     serve_disaggregated and picks their prefill layouts anew, "exact" saying which rows are; search_serving prices
     every row it keeps ("quickest": the rows of the pairs screened quickest to a first token); "refine" (rows) gives
     the rows of those rows' decode layouts at their largest batches meeting the targets as serve prices them
-    (_refined). fastest_ttft: the lowest TTFT [s] of any exactly priced pair that fits."""
+    (_refined); "lower" (the best tokens/s per chip meeting the targets so far) gives the rows of the best pairs whose
+    best load misses the TTFT target alone, at their most clients meeting it on the same workers (_lowered).
+    fastest_ttft: the lowest TTFT [s] of any exactly priced pair that fits."""
     d = decode_rates(model, system, grid, precision, cal, profile, isl, osl, concurrency, mtp, tpot_s)
     options, p, lone_ttft = _prefill_options(model, system, grid, precision, cal, profile, isl, prefill)
     pairs = _Pairs(model=model, system=system, grid=grid, precision=precision, cal=cal, profile=profile, isl=isl,
@@ -512,6 +516,7 @@ def _disaggregated(model: Model, system: System, grid: LayoutGrid, precision: Pr
     pairs.pick(sized, pair, np.arange(n), run)
     run["price"] = price
     run["refine"] = lambda rows: _refined(pairs, d, run, rows)
+    run["lower"] = lambda top: _lowered(pairs, d, sized, pair, top, float(run["fastest_ttft"][0]))
     # the pairs quickest to a first token, so that fastest_ttft is an exactly priced pair's
     quickest = np.flatnonzero(pair["fits"])
     run["quickest"] = np.unique(i[quickest[np.argsort(pair["ttft"][quickest])[:4]]])
@@ -660,6 +665,69 @@ def _refined(pairs: _Pairs, d: dict[str, np.ndarray], run: dict[str, object], ro
     return {key: np.concatenate([f[key] for f in found]) for key in found[0]} if found else {}
 
 
+_LOWERED_PAIRS = 4  # pairs whose best operating point misses only the TTFT target that _lowered runs at fewer clients
+
+
+def _lowered(pairs: _Pairs, d: dict[str, np.ndarray], sized: dict[str, np.ndarray], pair: dict[str, np.ndarray],
+             top: float, fastest: float) -> dict[str, np.ndarray]:
+    """Rows (as a disaggregated run's, exactly priced) of the pairs of decode and prefill layouts whose most tokens/s
+    per chip among the pairs priced (`pair`, of `sized`; screened or exact) fits and meets the TPOT target but misses
+    the TTFT target, and beats `top` (the best meeting the targets so far; within _SCREEN_SLACK, a screened figure's
+    margin): that point's whole workers held, at its most whole clients per decode worker meeting the targets as its
+    serve line prices them (fewer clients queue fewer prompts). At most _LOWERED_PAIRS pairs, most tokens/s first,
+    each trying up to _REFINE_TRIES client counts in one call, the first closing most brackets; meeting the targets is
+    taken to be monotone in the clients. `fastest`: the run's fastest_ttft, carried into the rows with any lower TTFT
+    a try reached (each pair's first call tries one client per decode worker): the quickest try comes back too where
+    no pair meets the targets, so that a refusal names it.
+
+    Rate matching sizes a pair's prefill workers for the engine's disagg_prefill_utilization at the decode batch its
+    TPOT target allows, and that load can queue prompts past a TTFT target that fewer clients meet: decode tp4-pp2 with
+    two tp1-pp4 prefill workers (Llama-3.1-405B on an MI325X, TPOT 50 ms, TTFT 5 s) gave 261.9 tok/s/chip at 193
+    clients, TTFT 5.77 s, and the pair was left out; at 164 clients it meets 5 s (4.97 s) at 240.6."""
+    if not pairs.ttft_s:
+        return {}
+    decode, prefill = d["index"][sized["i"]], sized["j"]
+    missing = np.flatnonzero(pair["fits"] & (pair["tpot"] <= (pairs.tpot_s or np.inf)) & (pair["ttft"] > pairs.ttft_s)
+                             & (pair["per_chip"] * (1.0 + _SCREEN_SLACK) > top))
+    missing = missing[np.argsort(-pair["per_chip"][missing], kind="stable")]
+    _, first = np.unique(np.stack([decode[missing], prefill[missing]], axis=1), axis=0, return_index=True)
+    chosen = missing[np.sort(first)][:_LOWERED_PAIRS]  # each pair's best point, the best pairs first
+    if not chosen.size:
+        return {}
+    lo, hi = np.zeros(chosen.size), sized["clients"][chosen].copy()  # clients known to meet (0: none), to try up to
+    missed = np.zeros(chosen.size)  # 1 where hi is known to miss them (the tries stop below it), else 0
+    found: dict[int, dict[str, np.ndarray]] = {}  # each pair's most clients meeting the targets so far
+    quickest: dict[str, np.ndarray] = {}  # the fitting try with the lowest TTFT
+    while (open_ := np.flatnonzero(hi - missed > lo + 0.5)).size:
+        tries = [np.unique(np.round(np.linspace(low + 1.0, high, int(min(high - low, _REFINE_TRIES)))))
+                 for low, high in zip(lo[open_], hi[open_] - missed[open_])]
+        index = np.repeat(open_, [len(t) for t in tries])
+        at = {key: values[chosen[index]] for key, values in sized.items()}
+        at["clients"] = np.concatenate(tries)
+        ttft, tpot, per_chip, fits = pairs.served(d, at, np.arange(index.size))
+        out = {"index": decode[chosen[index]], **pairs.columns(at, {"ttft": ttft, "tpot": tpot, "per_chip": per_chip,
+                                                                   "fits": fits}, np.arange(index.size)),
+               "exact": np.ones(index.size, dtype=bool), "fastest_ttft": np.full(index.size, fastest)}
+        meets, fitting = _meets(out, pairs.tpot_s, pairs.ttft_s), np.flatnonzero(_meets(out, None, None))
+        if fitting.size and (not quickest or ttft[fitting].min() < quickest["ttft"][0]):
+            quickest = {key: values[[fitting[np.argmin(ttft[fitting])]]] for key, values in out.items()}
+        for u in open_:
+            mine = np.flatnonzero(index == u)
+            ok = mine[meets[mine]]
+            if ok.size:
+                best = ok[np.argmax(at["clients"][ok])]
+                found[int(u)] = {key: values[[best]] for key, values in out.items()}
+                lo[u] = at["clients"][best]
+            over = mine[~meets[mine] & (at["clients"][mine] > lo[u])]
+            hi[u], missed[u] = (at["clients"][over].min(), 1.0) if over.size else (lo[u], 0.0)
+    rows = list(found.values()) or ([quickest] if quickest else [])
+    if not rows:
+        return {}
+    more = {key: np.concatenate([row[key] for row in rows]) for key in rows[0]}
+    more["fastest_ttft"][:] = min(fastest, float(quickest["ttft"][0]))
+    return more
+
+
 def _screened(model: Model, system: System, grid: LayoutGrid, precision: Precision, cal: Calibration,
               profile: EngineProfile, isl: int, osl: int, d: dict[str, np.ndarray], step: np.ndarray, i: np.ndarray,
               j: np.ndarray, conc: np.ndarray, workers_p: np.ndarray, workers_d: np.ndarray, chips: np.ndarray
@@ -805,6 +873,16 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
 
     # disaggregated rows come screened (_disaggregated): price exactly those within _SCREEN_SLACK of the frontiers, the
     # best few and the quickest, then any other the result keeps, until every row it keeps is its serve line's
+    def append(more: dict[str, np.ndarray]) -> None:
+        """Add rows (`more`, as the disaggregated run's) to that run."""
+        nonlocal mode_of, row_of
+        if not more:
+            return
+        for key, values in more.items():
+            disagg[key] = np.concatenate([disagg[key], values])
+        mode_of = np.concatenate([np.full(len(r["index"]), mode) for mode, r in runs.items()])
+        row_of = np.concatenate([np.arange(len(r["index"])) for r in runs.values()])
+
     if "disagg" in runs:
         disagg, first = runs["disagg"], True
         while True:
@@ -823,12 +901,10 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
             near = near[np.argsort(-per_chip[near], kind="stable")]
             layouts, first_of = np.unique(disagg["index"][row_of[near]], return_index=True)
             if layouts.size:
-                rows = row_of[near[np.sort(first_of)][:_REFINED_LAYOUTS]]
-                more = disagg["refine"](rows)
-                for key, values in more.items():
-                    disagg[key] = np.concatenate([disagg[key], values])
-                mode_of = np.concatenate([np.full(len(r["index"]), mode) for mode, r in runs.items()])
-                row_of = np.concatenate([np.arange(len(r["index"])) for r in runs.values()])
+                append(disagg["refine"](row_of[near[np.sort(first_of)][:_REFINED_LAYOUTS]]))
+            if ttft_s:  # then the pairs whose best load misses the TTFT target alone, at fewer clients (_lowered)
+                ttft, tpot, per_chip, ok, meets = figures()
+                append(disagg["lower"](per_chip[meets].max() if meets.any() else 0.0))
     evaluated = sum(len(r["index"]) for r in runs.values())
     ttft, tpot, per_chip, ok, meets = figures()
     # the lowest TTFT each configuration can reach: a disaggregated one's with its prefill sized for speed, not
@@ -868,7 +944,8 @@ def search_serving(model: Model, system: System, profile: EngineProfile, calibra
              "layout's largest load is its KV capacity where that lies within the concurrency grid; under targets, "
              "each layout also runs at its largest whole load between the grid's that meets them (the decode batch "
              "against the TPOT target where disaggregated, and for the pairs within "
-             f"{_REFINE_SLACK:.0%} of the best, against the targets as their serve lines price them)",
+             f"{_REFINE_SLACK:.0%} of the best, against the targets as their serve lines price them; a pair whose best "
+             "load misses the TTFT target alone, at its most clients meeting it on the same workers)",
              *decode_host_floor_note(profile.decode_host_token_s, grid.attn_dp, mtp[0]))
     return SearchResult(evaluated=evaluated, feasible=int(ok.sum()), frontier=frontier, best=best,
                         meeting=tuple(candidate(int(i)) for i in np.flatnonzero(meets)) if meeting else (),
