@@ -82,6 +82,19 @@ def test_an_implausible_file_is_refused_in_one_line(home: Path, name: str, old: 
     assert (result.exit_code, result.stderr) == (2, f"parity: error: {path}: {says}\n")
 
 
+def test_a_system_with_no_link_bandwidth_is_refused(home: Path) -> None:
+    """A chip file without [interconnect], in a system stating no bandwidth either: compare broke on numpy's 'argmin of
+    an empty sequence' (report-only tester fuzzER, found again by fixer2); the system is refused naming the link."""
+    chip = home / CHIP
+    text = chip.read_text()
+    start = text.index("[interconnect]")
+    chip.write_text(text[:start] + text[text.index("[power]", start):])
+    result = CliRunner().invoke(cli, ["systems"])
+    assert (result.exit_code, result.stderr) == (2, f"parity: error: {home / POD}: interconnect.scale_up: neither this "
+                                                    "file nor chip nova-x1's states a scale-up bandwidth (parity lays "
+                                                    "layouts over both links)\n")
+
+
 def test_every_catalog_chip_lists_known_formats_and_the_example_loads(home: Path) -> None:
     """The names the catalog's chips list are NATIVE_NAMES (so none of its files is refused), and the example pair,
     within every span, loads as it is."""

@@ -332,7 +332,18 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip], 
     except ValueError as err:
         raise CatalogError(f"{where}: {err}") from err
     check_power(made, where)
+    _check_links(made, where)
     return made
+
+
+def _check_links(system: System, where: str) -> None:
+    """A system states its scale-up and scale-out bandwidths, in its own file or its chip's (every catalog system
+    does): the search lays models over a domain's links and over several systems' network, and a link of 0 B/s broke
+    `compare` with numpy's 'argmin of an empty sequence' (a chip file without [interconnect]: tester fuzzER)."""
+    for field, key in (("scale_up_bytes_per_s", "scale_up"), ("scale_out_bytes_per_s", "scale_out")):
+        if not getattr(system, field) > 0:
+            raise CatalogError(f"{where}: interconnect.{key}: neither this file nor chip {system.chip.id}'s states a "
+                               f"{key.replace('_', '-')} bandwidth (parity lays layouts over both links)")
 
 
 def _files(kind: str) -> list[tuple[dict[str, Any], str, str]]:
