@@ -151,22 +151,24 @@ def test_jan2026_case_by_case_zone(name: str, expected: bool) -> None:
 @pytest.mark.parametrize("name", ["nvidia-h20", "nvidia-l20", "nvidia-rtx-pro-6000d"])
 def test_jan2026_zone_is_none_outside_3a090(name: str) -> None:
     """H20, L20 and RTX Pro 6000D are outside 3A090, so the jan2026 rule is 'not applicable' (the H20's 'unknown': its
-    licence comes from a letter): their zone read True ('2026 zone yes') beside that verdict; it is None (JSON null,
-    'n/a' in the table)."""
+    licence comes from a letter): their zone read True ('2026 zone yes') beside that verdict; it is None (JSON null),
+    and the table says what the verdict does: 'n/a', the H20's 'unknown' (it said 'n/a' beside the JSON's 'unknown':
+    report-only tester fuzzEP 3)."""
     a = assess(catalog.chip(name))
     assert a.eccn_3a090 is None and a.jan2026_zone is None and a.to_dict()["jan2026_zone"] is None
-    assert next(v for v in a.verdicts if v.rule == "jan2026").status == (
-        "unknown" if name == "nvidia-h20" else "not applicable")
+    status = next(v for v in a.verdicts if v.rule == "jan2026").status
+    assert status == ("unknown" if name == "nvidia-h20" else "not applicable")
+    assert a.zone_shown == ("unknown" if name == "nvidia-h20" else "n/a")
     code, out, _ = _run(name)
     row = next(line for line in out.splitlines() if line.startswith(name))
-    assert code == 0 and " n/a" in row and " yes" not in row, row
+    assert code == 0 and f" {a.zone_shown} " in row and " yes" not in row, row
     assert "2026 zone: TPP < 21,000 and DRAM < 6,500 GB/s" in " ".join(out.split())
 
 
 def test_jan2026_does_not_say_no_licence_for_a_chip_a_letter_names() -> None:
     """The H20 is outside 3A090, but the April 2025 letter requires a licence for it: the jan2026 verdict read 'not
     applicable, ... so no licence to review' beside the letter's 'applies'. The rule's text revises the review of 3A090
-    licences and says nothing of a letter's, so the verdict is 'unknown' and says so; the caption's n/a says it too.
+    licences and says nothing of a letter's, so the verdict is 'unknown' and says so; the caption's unknown says it too.
     A what-if variant of the H20 is checked, not named, and below both its bandwidths keeps 'not applicable'."""
     h20 = catalog.chip("h20")
     assert policy.licence_letter(h20) == Verdict(rule="apr2025-h20", status="applies",
@@ -180,8 +182,8 @@ def test_jan2026_does_not_say_no_licence_for_a_chip_a_letter_names() -> None:
     assert next(v for v in assess(variant).verdicts if v.rule == "jan2026").status == "not applicable"
     code, out, _ = _run("h20")
     assert code == 0 and "no licence" not in out
-    assert ("n/a outside 3A090 (no 3A090 licence to review; whether the 2026 review covers a licence that a letter "
-            "requires, as the H20's, is not modelled)") in " ".join(out.split())
+    assert ("n/a outside 3A090 (no 3A090 licence to review); unknown outside 3A090 where a letter requires a licence, "
+            "as the H20's (whether the 2026 review covers it is not modelled)") in " ".join(out.split())
 
 
 def test_a_chip_of_unknown_class_gets_no_definite_nac_or_2026_zone() -> None:

@@ -37,10 +37,10 @@ LETTER_RULE = "apr2025-h20"          # the id in RULES of that letter
 VERDICTS = ("applies", "outside", "not applicable", "unknown")
 # an assessment's jan2026_zone for people: None where the chip is outside 3A090 (no 3A090 licence, so no review)
 ZONE_SHOWN = {True: "yes", False: "no", None: "n/a"}
-# what 'n/a' means, for captions: a licence a letter requires (the H20's) is no 3A090 licence, and the sources do not
-# say whether the January 2026 review covers it
-ZONE_NA = ("n/a outside 3A090 (no 3A090 licence to review; whether the 2026 review covers a licence that a letter "
-           "requires, as the H20's, is not modelled)")
+# what 'n/a' and a letter's 'unknown' mean, for captions: a licence a letter requires (the H20's) is no 3A090 licence,
+# and the sources do not say whether the January 2026 review covers it (the jan2026 verdict: unknown)
+ZONE_NA = ("n/a outside 3A090 (no 3A090 licence to review); unknown outside 3A090 where a letter requires a licence, as "
+           "the H20's (whether the 2026 review covers it is not modelled)")
 # a verdict that another reading of TPP (TF32 counted, FP6 left out) reverses, with the footnote tables carry for it
 REVERSED_MARK = "*"
 REVERSED_FOOTNOTE = "* another reading of TPP reverses it"
@@ -456,7 +456,8 @@ class Assessment:
     (outside), or 'unknown' when the answer needs a die area the catalog lacks (see eccn_3a090_possible).
     paragraphs_met: every 3A090 paragraph whose parameters are met (910B: a.1 and a.2).
     jan2026_zone: TPP < 21,000 and DRAM < 6,500 GB/s (91 FR 1684); None outside 3A090, where there is no 3A090 licence
-    to review (the jan2026 verdict: not applicable, or unknown for a chip a letter names: ZONE_NA).
+    to review (the jan2026 verdict: not applicable, or unknown for a chip a letter requires a licence for: ZONE_NA;
+    zone_shown says 'n/a' or 'unknown' as the verdict does).
     license_exception_nac, jan2026_zone: also None where the class is unknown and its possible classes answer
     differently; then license_exception_nac_by_class, jan2026_zone_by_class say what each class gives ('yes if
     3A090.b.1; no if 3A090.a.2 or outside'), and are empty where the answer is known. near_lines: each metric within
@@ -494,11 +495,12 @@ class Assessment:
 
     @property
     def zone_shown(self) -> str:
-        """The 2026 zone for tables ('yes', 'no', 'n/a', 'unknown' where the class it depends on is unknown), marked
-        REVERSED_MARK where the jan2026 verdict is."""
-        reversed_zone = any(v.rule == "jan2026" and v.reversed_by for v in self.verdicts)
-        shown = "unknown" if self.jan2026_zone_by_class else ZONE_SHOWN[self.jan2026_zone]
-        return shown + (REVERSED_MARK if reversed_zone else "")
+        """The 2026 zone for tables ('yes', 'no', 'n/a', 'unknown' where the class it depends on is unknown, or where
+        the jan2026 verdict is: a chip outside 3A090 that a letter requires a licence for, as the H20, whose table read
+        'n/a' beside the JSON's 'unknown'), marked REVERSED_MARK where the jan2026 verdict is reversed."""
+        verdict = next(v for v in self.verdicts if v.rule == "jan2026")
+        unknown = self.jan2026_zone_by_class or (self.jan2026_zone is None and verdict.status == "unknown")
+        return ("unknown" if unknown else ZONE_SHOWN[self.jan2026_zone]) + (REVERSED_MARK if verdict.reversed_by else "")
 
     @property
     def nac_shown(self) -> str:
