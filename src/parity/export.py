@@ -15,7 +15,7 @@ from parity.policy import LETTER_RULE, NEAR_LINE, THRESHOLD_RULES, Assessment, a
 
 __all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NEAR_MARK", "NOT_MODELLED", "Decision", "Screened",
            "class_fields", "decide", "domestic", "decisions", "eccn_shown", "eccn_text", "kept_by_text",
-           "near_footnote", "near_words", "refusal", "rule_fields", "screen"]
+           "near_footnote", "near_words", "refusal", "rule_fields", "rule_title", "screen"]
 
 EXPORT_RULES = THRESHOLD_RULES  # the lines `policy --at-threshold --rule` scales a chip to, so one word means one line
 
@@ -34,6 +34,13 @@ DOMESTIC_VENDORS = frozenset({"Alibaba T-Head", "Baidu Kunlunxin", "Cambricon", 
 
 NOT_MODELLED = ("Not modelled: the foreign direct product rule and the end-user rules (Entity List), which reach a "
                 "domestic chip made with US technology, and whether a licence is granted (reviewed case by case)")
+
+
+def rule_title(rule: str) -> str:
+    """What a table screened under `rule` holds, for its title: the chips a buyer in China gets, US exports the rule
+    allows and domestic chips, which no US export rule reaches (the title said 'exportable to China' over Huawei
+    rows)."""
+    return f"chips allowed in China under {rule} (US exports and domestic)"
 
 
 def domestic(chip: Chip) -> str:
