@@ -771,6 +771,20 @@ def test_a_chip_not_shipping_says_so_and_what_its_tpp_rests_on() -> None:
         "states (derived: fp4)" in export_controls([catalog.chip("b30a")])
 
 
+def test_a_shipping_chip_says_what_its_tpp_rests_on_as_its_die_area() -> None:
+    """The 910C's TPP 12,800 is 800 TFLOP/s x 16, Huawei's 307.2 PFLOPS FP16 for 384 NPUs divided out (derived; the
+    CloudMatrix384 paper's 752 gives 12,032), but its notes flagged only the die area as derived (report-only tester
+    fuzzEP 5): what a TPP rests on is said from its peaks' source kinds whether the chip ships or not. The 910B's
+    BF16 is an analyst's estimate and its INT8 derived; the H100's are a datasheet's, and the H20's press figures are
+    said in its near-line notes already."""
+    notes = {c: assess(catalog.chip(c)).notes for c in ("910c", "910b", "h100", "h20")}
+    assert notes["910c"] == ("also meets 3A090.a.2", "die area is derived, so PD is approximate",
+                             "TPP rests on peaks no datasheet states (derived: bf16/int8)")
+    assert notes["910b"][-1] == "TPP rests on peaks no datasheet states (analyst-estimate: bf16; derived: int8)"
+    assert notes["h100"] == ("also meets 3A090.a.2",)
+    assert not any(n.startswith("TPP rests") for n in notes["h20"]) and notes["h20"][0].startswith("TPP 2,368 is")
+
+
 def test_policy_csv_is_the_json_record_flattened() -> None:
     """`policy --format csv` used the JSON's key names for other values (tpp_format 'bf16/fp8/int8' against 'bf16',
     eccn_3a090 'unknown: a.2/b.2/outside' against 'unknown', license_exception_nac 'unknown' against null, notes

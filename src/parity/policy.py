@@ -18,8 +18,8 @@ from parity.hardware import Chip, is_what_if, what_if
 __all__ = ["TppResult", "Reading", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
            "TF32_BITS", "REVERSED_MARK", "REVERSED_FOOTNOTE", "tpp", "performance_density", "PD_KEY", "eccn_3a090",
            "paragraphs_3a090", "possible_3a090", "license_exception_nac", "jan2026_zone", "ZONE_SHOWN", "ZONE_NA",
-           "licence_letter", "LETTER_RULE", "LETTER_CAPTION", "NEAR_LINE", "near_lines", "unshipped_notes", "assess",
-           "at_threshold", "TPP_LINES", "PD_LINES", "JAN2026_DRAM_BYTES_PER_S"]
+           "licence_letter", "LETTER_RULE", "LETTER_CAPTION", "NEAR_LINE", "near_lines", "unshipped_notes",
+           "unstated_peaks_notes", "assess", "at_threshold", "TPP_LINES", "PD_LINES", "JAN2026_DRAM_BYTES_PER_S"]
 
 TERA = 1e12         # TOPS and 'MacTOPS' count tera (10^12) operations per second (88 FR 73458, 3A090 Tech. Note 2)
 MM2_PER_M2 = 1e6    # 'applicable die area' is measured in mm^2 (88 FR 73458)
@@ -359,20 +359,25 @@ def near_lines(chip: Chip, result: TppResult, pd: float | None) -> tuple[str, ..
     return tuple(said)
 
 
-def unshipped_notes(chip: Chip, result: TppResult, near: tuple[str, ...] = ()) -> tuple[str, ...]:
+def unshipped_notes(chip: Chip) -> tuple[str, ...]:
     """For a chip that is not shipping (status reported, announced or roadmap), its status and the source kinds of its
-    figures ('roadmap chip, not shipping: press/derived/assumption figures (parity show huawei-ascend-960)'), and
-    where no datasheet or paper states the peaks that set its TPP, which kinds they are ('TPP rests on peaks no
-    datasheet states (derived: bf16; press: fp8/fp4)'), unless a near-line note (`near`) says so already; () for a
+    figures ('roadmap chip, not shipping: press/derived/assumption figures (parity show huawei-ascend-960)'); () for a
     shipping chip."""
     if chip.status == "shipping":
         return ()
-    said = [f"{chip.status} chip, not shipping: {'/'.join(chip.source_kinds())} figures (parity show {chip.id})"]
+    return (f"{chip.status} chip, not shipping: {'/'.join(chip.source_kinds())} figures (parity show {chip.id})",)
+
+
+def unstated_peaks_notes(chip: Chip, result: TppResult, near: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Where no datasheet or paper states the peaks that set the chip's TPP (every one tied), which kinds they are,
+    shipping or not, as the die area's kind is said for PD: 'TPP rests on peaks no datasheet states (derived:
+    bf16/int8)' (the 910C's 800 TFLOP/s is Huawei's 307.2 PFLOPS for 384 NPUs divided out); () where one is stated,
+    or where a near-line note (`near`) says so already."""
     peaks = _unstated(chip, tuple(f"peak_flop_per_s.{k}" for k in result.tied))
-    if peaks and not any(n.startswith("TPP ") for n in near):
-        kinds = "; ".join(f"{kind}: {'/'.join(fields)}" for kind, fields in peaks.items())
-        said.append(f"TPP rests on peaks no datasheet states ({kinds})")
-    return tuple(said)
+    if not peaks or any(n.startswith("TPP ") for n in near):
+        return ()
+    kinds = "; ".join(f"{kind}: {'/'.join(fields)}" for kind, fields in peaks.items())
+    return (f"TPP rests on peaks no datasheet states ({kinds})",)
 
 
 def _by_class(answers: dict[str | None, str]) -> str:
@@ -462,8 +467,8 @@ class Assessment:
     differently; then license_exception_nac_by_class, jan2026_zone_by_class say what each class gives ('yes if
     3A090.b.1; no if 3A090.a.2 or outside'), and are empty where the answer is known. near_lines: each metric within
     NEAR_LINE of a line from figures no datasheet states (near_lines), also among the notes. status: the chip's
-    catalog status (hardware.STATUSES); for one not shipping the notes say so, with what its TPP rests on
-    (unshipped_notes).
+    catalog status (hardware.STATUSES); for one not shipping the notes say so (unshipped_notes), and for any chip
+    what its TPP rests on where no datasheet or paper states the peaks that set it (unstated_peaks_notes).
     """
 
     chip: str
@@ -563,7 +568,7 @@ def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
         notes.append(f"die area is {area_source.source.kind}, so PD is approximate")
     near = near_lines(chip, result, pd)
     notes += near
-    notes += unshipped_notes(chip, result, near)
+    notes += unshipped_notes(chip) + unstated_peaks_notes(chip, result, near)
     if nac_by_class:
         notes.append(f"NAC depends on the class: {nac_by_class}")
     if zone_by_class:
