@@ -488,6 +488,22 @@ def test_at_threshold_gives_the_prefill_ratio_and_no_zero_rates() -> None:
                                for note, line in zip(("the TPOT", r"what-if: peak rates"), rows)] == [True, True]
 
 
+def test_a_chip_at_the_line_names_the_measured_chips_under_it_on_every_serving_figure() -> None:
+    """The H200 cut to TPP 2,399 (rates x0.1515: bf16 150, fp8 300 TFLOP/s; 141 GB, 4.8 TB/s, 450/50 GB/s links) ran
+    DeepSeek-R1 at 646 tok/s/chip on the H200's calibration, where the H20 (bf16 148, fp8 296; 96 GB, 4.0 TB/s, the
+    same links), under it on each, gets 720 on its own (report-only tester fuzzEP 6). Such a chip is named; the B200
+    cut to the line has the H20 under it too; the H100 cut to it has none (its 3.35 TB/s is under the H20's 4.0), nor
+    the 910C (3.2 TB/s; the 910B's bf16 376 TFLOP/s is over its 150)."""
+    under = {name: [c.id for c in policy.measured_within(at_threshold(catalog.chip(name)).chip, ("fp8", "bf16"))]
+             for name in ("h200", "b200", "h100", "910c")}
+    assert under == {"h200": ["nvidia-h20"], "b200": ["nvidia-h20"], "h100": [], "910c": []}
+    code, out, _ = _run("--at-threshold", "h200", "--model", "llama-3.1-8b", "--format", "md")
+    assert code == 0 and ("nvidia-h20: shipping, calibrated on its own measurements, with no fp8/bf16 rate, memory, "
+                          "memory bandwidth or link above the what-if's, which runs nvidia-h200-sxm's calibration on "
+                          "scaled rates: `parity compare hgx-h20 --model llama-3.1-8b` prices it on its own.") \
+        in " ".join(out.split())
+
+
 def test_a_figure_just_under_a_line_reads_under_it() -> None:
     """The B200 scaled under jan2026 has 6,499 GB/s: 'mem TB/s 6.5' read as on the < 6,500 line (report-only tester
     fuzzED 3). Digits are added only where a figure under a line would round onto it; TPP and PD alike."""

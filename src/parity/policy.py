@@ -7,19 +7,21 @@ Definitions and thresholds: 88 FR 73458 (FR Doc 2023-23055) unless a rule below 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from parity import catalog
 from parity.dtypes import MATH_RATES
 from parity.errors import PolicyError
 from parity.hardware import Chip, is_what_if, what_if
+from parity.uncertainty import chip_calibrated
 
 __all__ = ["TppResult", "Reading", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
            "TF32_BITS", "REVERSED_MARK", "REVERSED_FOOTNOTE", "tpp", "performance_density", "PD_KEY", "eccn_3a090",
            "paragraphs_3a090", "possible_3a090", "license_exception_nac", "jan2026_zone", "ZONE_SHOWN", "ZONE_NA",
            "licence_letter", "LETTER_RULE", "LETTER_CAPTION", "NEAR_LINE", "near_lines", "unshipped_notes",
-           "unstated_peaks_notes", "assess", "at_threshold", "TPP_LINES", "PD_LINES", "JAN2026_DRAM_BYTES_PER_S"]
+           "unstated_peaks_notes", "assess", "at_threshold", "measured_within", "TPP_LINES", "PD_LINES",
+           "JAN2026_DRAM_BYTES_PER_S"]
 
 TERA = 1e12         # TOPS and 'MacTOPS' count tera (10^12) operations per second (88 FR 73458, 3A090 Tech. Note 2)
 MM2_PER_M2 = 1e6    # 'applicable die area' is measured in mm^2 (88 FR 73458)
@@ -701,3 +703,19 @@ def at_threshold(chip: Chip, rule: str = "3a090", *, tf32_bits: int = 0, tpp_mar
     return Threshold(rule=key, original=chip, chip=variant, rate_factor=factor, memory_factor=memory_factor,
                      tpp=value, performance_density=pd, eccn_3a090=eccn, binding=binding, description=description,
                      letter=said)
+
+
+# a chip's figures besides its peak rates that serving reads, which measured_within compares
+_SERVING_FIELDS = ("memory_bytes", "memory_bytes_per_s", "scale_up_bytes_per_s", "scale_out_bytes_per_s")
+
+
+def measured_within(variant: Chip, math_keys: Sequence[str]) -> tuple[Chip, ...]:
+    """The shipping catalog chips, other than the one `variant` scales (its id), calibrated on measurements of their
+    own (uncertainty.chip_calibrated) and with no figure above the variant's among the peak rates of `math_keys` (those
+    its serving runs on), memory capacity and bandwidth, and links. Each is priced on its own measurements where the
+    variant runs the original's calibration on scaled rates: the H200 at the 3a090 line (646 tok/s/chip on
+    DeepSeek-R1) beside the H20 (720), under it on each of these."""
+    return tuple(c for c in catalog.chips() if c.status == "shipping" and c.id != variant.id
+                 and all(c.peak(k) <= variant.peak(k) for k in math_keys)
+                 and all(getattr(c, f) <= getattr(variant, f) for f in _SERVING_FIELDS)
+                 and chip_calibrated(c, catalog.calibration(c)))
