@@ -139,8 +139,8 @@ def test_fleet_sizes_the_variant_beside_its_chip(tmp_path: Path) -> None:
     ('[[variant]]\nname = "two\\nlines"\nchip = "nvidia-h20"\n', "variant name 'two\\nlines'"),
     ("[[variant]]\nname = 5\nchip = 'nvidia-h20'\n", "variant name 5:"),
     ("[[variant]]\nname = 'v'\nchip = 'nvidia-h20'\nvalues = { peak_flop_per_s = { fp4 = 1e15 } }\n",
-     "variant v: values.peak_flop_per_s.fp4 would change nothing: chip nvidia-h20 runs no format natively on a fp4 "
-     "unit"),
+     "variant v: values.peak_flop_per_s.fp4: chip nvidia-h20 runs no format natively on a fp4 unit, so serving would "
+     "not read the rate"),
     ("[[variant]]\nname = 'v'\nchip = 'huawei-ascend-970'\nscale = { memory_bytes = 2.0 }\n",
      "variant v: no system in the catalog uses chip 'huawei-ascend-970'"),
 ])

@@ -15,7 +15,8 @@ from parity.cli import cli
 from parity.errors import PolicyError
 from parity.export import Decision, decide, refusal, screen
 from parity.hardware import what_if
-from parity.policy import at_threshold
+from parity.policy import assess, at_threshold
+from parity.sweep import Variant
 
 LETTER = "licence required by apr2025-h20 (named in NVIDIA's 8-K of 2025-04-15)"
 JAN_UNKNOWN = (", and jan2026 is unknown (whether its review covers a letter's licence is not modelled): not taken as "
@@ -137,7 +138,9 @@ def test_fleet_keeps_what_the_rule_allows_and_names_the_rest() -> None:
                          "case by case)")
     table = _invoke(*args).stdout
     words = " ".join(table.split())
-    assert "16 chips at TPOT 50 ms, TTFT 5 s, exportable to China under jan2026" in words and said in words
+    # the title was 'exportable to China', over domestic chips too (report-only tester fuzzEP 4)
+    assert "16 chips at TPOT 50 ms, TTFT 5 s, chips allowed in China under jan2026 (US exports and domestic)" in words
+    assert said in words
     rows = words.split("tokens/day served in trillions")[0]  # the table above its caption (wrapped anywhere)
     assert "nvidia-l20 " in rows and "nvidia-h20" not in rows and "b200" not in rows
 
@@ -217,6 +220,32 @@ def test_a_what_if_h20_with_its_bandwidths_is_not_exportable(tmp_path) -> None:
     assert [r["system"] for r in rows] == ["l20-server"]
     assert ("h20-same (nvidia-h20): licence required by apr2025-h20 (an NVIDIA chip achieving the H20's memory "
             "bandwidth") in rows[0]["assumptions"][-1]
+
+
+H200_AS_H20 = {"peak_flop_per_s": {"bf16": 148e12, "fp8": 296e12, "int8": 296e12}, "memory_bytes": 96e9,
+               "memory_bytes_per_s": 4e12, "tdp_w": 400}
+
+
+def test_a_what_if_sets_the_fp64_and_tf32_rates_that_its_export_class_reads() -> None:
+    """An H200 cut to an H20's bf16 148 and fp8/int8 296 TFLOP/s kept its 67 TFLOP/s of FP64, which no variant could
+    set ('would change nothing': report-only tester fuzzEP 1), and was dropped as 3A090.b.1 by it: TPP 67 x 64 = 4,288,
+    PD 4,288 / 814 mm^2 = 5.27; the refusal now names the rate. With fp64 = 1 TFLOP/s (64) TPP is the bf16's 148 x 16
+    = 2,368, tied with fp8/int8's 296 x 8 (fp32's 67 x 32 = 2,144 under it), PD 2,368 / 814 = 2.91: outside 3A090,
+    dropped by the H20 letter alone (4.0 TB/s). TF32 counted at 32 bits read the H200's 494.5 x 32 = 15,824 until
+    tf32 is set too (50 x 32 = 1,600)."""
+    kept_fp64 = Variant(name="h200-as-h20", chip="nvidia-h200-sxm", values=H200_AS_H20).system().chip
+    assert refusal(kept_fp64, "3a090") == "3A090.b.1 (TPP 4,288 set by fp64, PD 5.27)"
+    rates = {"peak_flop_per_s": {**H200_AS_H20["peak_flop_per_s"], "fp64": 1e12}}
+    chip = Variant(name="h200-as-h20", chip="nvidia-h200-sxm", values=H200_AS_H20 | rates).system().chip
+    a = assess(chip)
+    assert (a.tpp, a.tpp_tied, round(a.performance_density, 2), a.eccn_3a090) == (2368.0, ("bf16", "fp8", "int8"),
+                                                                                   2.91, None)
+    assert assess(chip, tf32_bits=32).tpp == pytest.approx(15_824)
+    assert refusal(chip, "3a090").startswith("licence required by apr2025-h20 (an NVIDIA chip achieving the H20's "
+                                             "memory bandwidth (4.00 TB/s)")
+    rates["peak_flop_per_s"]["tf32"] = 50e12
+    chip = Variant(name="h200-as-h20", chip="nvidia-h200-sxm", values=H200_AS_H20 | rates).system().chip
+    assert assess(chip, tf32_bits=32).tpp == pytest.approx(2368)
 
 
 def test_the_letter_reaches_its_maker_s_chips_outside_3a090_that_achieve_the_h20_s_bandwidth() -> None:

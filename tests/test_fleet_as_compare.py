@@ -357,6 +357,18 @@ def test_units_fill_whole_systems_and_count_the_chips_deployed() -> None:
     assert "100 chips given hold no whole atlas-950-superpod (8,192 chips)" in plan["note"]
 
 
+@pytest.mark.e2e  # a DeepSeek-R1 fleet (about 5 s): the end-to-end tier keeps the default run under a minute
+def test_a_demand_names_the_chips_idle_inside_the_whole_systems_it_takes() -> None:
+    """DeepSeek-R1 at 100k tokens/s takes one CloudMatrix 384, whose 384 chips hold 3 deployment units of 104 (312
+    chips): 72 serve nothing, and the note was empty where --units or --power-mw name such chips and the caption says
+    the note does (report-only tester fuzzEP 2: 5M tokens/s took 8 systems, 3,072 chips with 56 idle). The note is
+    the one --units 384 gives."""
+    demand, units = _cloudmatrix("--demand", "100k tokens/s"), _cloudmatrix("--units", "384")
+    assert (demand["chips"], demand["systems"]) == (384, 1)
+    assert demand["note"] == units["note"] == ("72 chips serve nothing: idle in 1 whole cloudmatrix-384 (powered and "
+                                               "priced)")
+
+
 @pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> None:
     """With --demand, the note counted only the chips past whole systems (232 of 1,000 CloudMatrix chips; none of

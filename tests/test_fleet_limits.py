@@ -120,7 +120,7 @@ def test_the_chips_that_serve_nothing_are_counted_where_they_are() -> None:
     from parity.fleet import _idle_note
 
     unit = SimpleNamespace(unit_chips=lambda held: held * 11_615)
-    assert _idle_note(unit, 100_000, catalog.system("atlas-960-superpod"), 8, limited=True) == (
+    assert _idle_note(unit, 100_000, catalog.system("atlas-960-superpod"), 8) == (
         "7,080 of the 100,000 chips given serve nothing: 8 idle in 6 whole atlas-960-superpod (powered) and 7,072 "
         "past them (not deployed, so not powered)")
 
@@ -161,11 +161,11 @@ def test_chips_idle_inside_whole_systems_say_where() -> None:
     for name, kept, dropped in (("hgx-b30a", "powered", "not powered"),
                                 ("hgx-h20", "powered and priced", "neither powered nor priced")):
         system = catalog.system(name)
-        assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 49_992), 50_000, system, 1, limited=True) == (
+        assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 49_992), 50_000, system, 1) == (
             f"8 chips serve nothing: idle in 6,250 whole {name} ({kept})")
-        assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 7), 8, system, 1, limited=True) == (
+        assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 7), 8, system, 1) == (
             f"1 chip serves nothing: idle in 1 whole {name} ({kept})")
-        assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 8), 9, system, 1, limited=True) == (
+        assert _idle_note(SimpleNamespace(unit_chips=lambda held: held * 8), 9, system, 1) == (
             f"1 of the 9 chips given is past 1 whole {name}: not deployed, so {dropped} (a system is bought whole)")
 
 

@@ -151,22 +151,24 @@ def test_jan2026_case_by_case_zone(name: str, expected: bool) -> None:
 @pytest.mark.parametrize("name", ["nvidia-h20", "nvidia-l20", "nvidia-rtx-pro-6000d"])
 def test_jan2026_zone_is_none_outside_3a090(name: str) -> None:
     """H20, L20 and RTX Pro 6000D are outside 3A090, so the jan2026 rule is 'not applicable' (the H20's 'unknown': its
-    licence comes from a letter): their zone read True ('2026 zone yes') beside that verdict; it is None (JSON null,
-    'n/a' in the table)."""
+    licence comes from a letter): their zone read True ('2026 zone yes') beside that verdict; it is None (JSON null),
+    and the table says what the verdict does: 'n/a', the H20's 'unknown' (it said 'n/a' beside the JSON's 'unknown':
+    report-only tester fuzzEP 3)."""
     a = assess(catalog.chip(name))
     assert a.eccn_3a090 is None and a.jan2026_zone is None and a.to_dict()["jan2026_zone"] is None
-    assert next(v for v in a.verdicts if v.rule == "jan2026").status == (
-        "unknown" if name == "nvidia-h20" else "not applicable")
+    status = next(v for v in a.verdicts if v.rule == "jan2026").status
+    assert status == ("unknown" if name == "nvidia-h20" else "not applicable")
+    assert a.zone_shown == ("unknown" if name == "nvidia-h20" else "n/a")
     code, out, _ = _run(name)
     row = next(line for line in out.splitlines() if line.startswith(name))
-    assert code == 0 and " n/a" in row and " yes" not in row, row
+    assert code == 0 and f" {a.zone_shown} " in row and " yes" not in row, row
     assert "2026 zone: TPP < 21,000 and DRAM < 6,500 GB/s" in " ".join(out.split())
 
 
 def test_jan2026_does_not_say_no_licence_for_a_chip_a_letter_names() -> None:
     """The H20 is outside 3A090, but the April 2025 letter requires a licence for it: the jan2026 verdict read 'not
     applicable, ... so no licence to review' beside the letter's 'applies'. The rule's text revises the review of 3A090
-    licences and says nothing of a letter's, so the verdict is 'unknown' and says so; the caption's n/a says it too.
+    licences and says nothing of a letter's, so the verdict is 'unknown' and says so; the caption's unknown says it too.
     A what-if variant of the H20 is checked, not named, and below both its bandwidths keeps 'not applicable'."""
     h20 = catalog.chip("h20")
     assert policy.licence_letter(h20) == Verdict(rule="apr2025-h20", status="applies",
@@ -180,8 +182,8 @@ def test_jan2026_does_not_say_no_licence_for_a_chip_a_letter_names() -> None:
     assert next(v for v in assess(variant).verdicts if v.rule == "jan2026").status == "not applicable"
     code, out, _ = _run("h20")
     assert code == 0 and "no licence" not in out
-    assert ("n/a outside 3A090 (no 3A090 licence to review; whether the 2026 review covers a licence that a letter "
-            "requires, as the H20's, is not modelled)") in " ".join(out.split())
+    assert ("n/a outside 3A090 (no 3A090 licence to review); unknown outside 3A090 where a letter requires a licence, "
+            "as the H20's (whether the 2026 review covers it is not modelled)") in " ".join(out.split())
 
 
 def test_a_chip_of_unknown_class_gets_no_definite_nac_or_2026_zone() -> None:
@@ -486,6 +488,22 @@ def test_at_threshold_gives_the_prefill_ratio_and_no_zero_rates() -> None:
                                for note, line in zip(("the TPOT", r"what-if: peak rates"), rows)] == [True, True]
 
 
+def test_a_chip_at_the_line_names_the_measured_chips_under_it_on_every_serving_figure() -> None:
+    """The H200 cut to TPP 2,399 (rates x0.1515: bf16 150, fp8 300 TFLOP/s; 141 GB, 4.8 TB/s, 450/50 GB/s links) ran
+    DeepSeek-R1 at 646 tok/s/chip on the H200's calibration, where the H20 (bf16 148, fp8 296; 96 GB, 4.0 TB/s, the
+    same links), under it on each, gets 720 on its own (report-only tester fuzzEP 6). Such a chip is named; the B200
+    cut to the line has the H20 under it too; the H100 cut to it has none (its 3.35 TB/s is under the H20's 4.0), nor
+    the 910C (3.2 TB/s; the 910B's bf16 376 TFLOP/s is over its 150)."""
+    under = {name: [c.id for c in policy.measured_within(at_threshold(catalog.chip(name)).chip, ("fp8", "bf16"))]
+             for name in ("h200", "b200", "h100", "910c")}
+    assert under == {"h200": ["nvidia-h20"], "b200": ["nvidia-h20"], "h100": [], "910c": []}
+    code, out, _ = _run("--at-threshold", "h200", "--model", "llama-3.1-8b", "--format", "md")
+    assert code == 0 and ("nvidia-h20: shipping, calibrated on its own measurements, with no fp8/bf16 rate, memory, "
+                          "memory bandwidth or link above the what-if's, which runs nvidia-h200-sxm's calibration on "
+                          "scaled rates: `parity compare hgx-h20 --model llama-3.1-8b` prices it on its own.") \
+        in " ".join(out.split())
+
+
 def test_a_figure_just_under_a_line_reads_under_it() -> None:
     """The B200 scaled under jan2026 has 6,499 GB/s: 'mem TB/s 6.5' read as on the < 6,500 line (report-only tester
     fuzzED 3). Digits are added only where a figure under a line would round onto it; TPP and PD alike."""
@@ -767,6 +785,20 @@ def test_a_chip_not_shipping_says_so_and_what_its_tpp_rests_on() -> None:
 
     assert "reported chip, not shipping: derived figures (parity show nvidia-b30a); TPP rests on peaks no datasheet " \
         "states (derived: fp4)" in export_controls([catalog.chip("b30a")])
+
+
+def test_a_shipping_chip_says_what_its_tpp_rests_on_as_its_die_area() -> None:
+    """The 910C's TPP 12,800 is 800 TFLOP/s x 16, Huawei's 307.2 PFLOPS FP16 for 384 NPUs divided out (derived; the
+    CloudMatrix384 paper's 752 gives 12,032), but its notes flagged only the die area as derived (report-only tester
+    fuzzEP 5): what a TPP rests on is said from its peaks' source kinds whether the chip ships or not. The 910B's
+    BF16 is an analyst's estimate and its INT8 derived; the H100's are a datasheet's, and the H20's press figures are
+    said in its near-line notes already."""
+    notes = {c: assess(catalog.chip(c)).notes for c in ("910c", "910b", "h100", "h20")}
+    assert notes["910c"] == ("also meets 3A090.a.2", "die area is derived, so PD is approximate",
+                             "TPP rests on peaks no datasheet states (derived: bf16/int8)")
+    assert notes["910b"][-1] == "TPP rests on peaks no datasheet states (analyst-estimate: bf16; derived: int8)"
+    assert notes["h100"] == ("also meets 3A090.a.2",)
+    assert not any(n.startswith("TPP rests") for n in notes["h20"]) and notes["h20"][0].startswith("TPP 2,368 is")
 
 
 def test_policy_csv_is_the_json_record_flattened() -> None:

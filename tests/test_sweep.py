@@ -177,8 +177,16 @@ def h100_variant(change: str, name: str = "v", chip: str = "nvidia-h100-sxm") ->
      "already"),
     ('values = { native = ["nvfp4"] }', "variant v: values.native adds nvfp4, but chip nvidia-h100-sxm has no fp4 "
      "rate: give values.peak_flop_per_s.fp4 [FLOP/s]"),
-    ("values = { peak_flop_per_s = { fp4 = 4e15 } }", "variant v: values.peak_flop_per_s.fp4 would change nothing: "
-     "chip nvidia-h100-sxm runs no format natively on a fp4 unit (values.native adds one: nvfp4, mxfp4)"),
+    # serving would emulate fp4 whatever its rate, while TPP would count the rate at 4 bits
+    ("values = { peak_flop_per_s = { fp4 = 4e15 } }", "variant v: values.peak_flop_per_s.fp4: chip nvidia-h100-sxm "
+     "runs no format natively on a fp4 unit, so serving would not read the rate (its fp4 formats run emulated) while "
+     "TPP would count a unit the chip lacks; values.native adds one: nvfp4, mxfp4"),
+    # a unit only TPP reads (fp64, tf32, int4) is taken, but not removed where the chip lists it, nor added at 0
+    ("values = { peak_flop_per_s = { fp64 = 0 } }", "variant v: values.peak_flop_per_s.fp64 = 0, but chip "
+     "nvidia-h100-sxm lists fp64 as native and a variant cannot remove a native unit; give a rate > 0 (a slower unit) "
+     "or leave fp64 out"),
+    ("values = { peak_flop_per_s = { int4 = 0 } }", "variant v: values.peak_flop_per_s.int4 = 0 would change nothing: "
+     "chip nvidia-h100-sxm has no int4 rate"),
     ("scale = { memory_bytes = 1e300 }", "variant v: scale.memory_bytes must be a number in [1e-06, 1e+06] (a factor"),
     ("scale = { peak_flop_per_s = inf }", "scale.peak_flop_per_s must be a number in [1e-06, 1e+06]"),
     ("values = { memory_bytes = 1e300 }", "values.memory_bytes = 1e300 is beyond 1e+06 times chip nvidia-h100-sxm's "

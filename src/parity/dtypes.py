@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from parity.errors import ParityError
 
 __all__ = ["Format", "FORMATS", "MATH_RATES", "CHIP_NATIVE", "format_named", "format_on", "refuse_repeated_formats",
-           "stored_format"]
+           "stored_format", "TPP_ONLY_RATES"]
 
 # Keys of a chip's peak table, with the bit length the US export rules use for TPP.
 MATH_RATES: dict[str, int] = {
@@ -152,6 +152,11 @@ FORMATS: dict[str, Format] = _formats(
            scale="fp16 per 128", fallbacks=("bf16",), weight_only=True,
            description="INT4 weights, INT8 activations (Ascend W4A8)"),
 )
+
+# math units no format of FORMATS runs on (fp64, tf32, int4): serving never reads their rates; the export rules' TPP
+# does (policy.tpp: the max over every rate of MATH_RATES), so such a rate sets a chip's export class alone
+TPP_ONLY_RATES: tuple[str, ...] = tuple(k for k in MATH_RATES if k not in {f.math for f in FORMATS.values()})
+
 
 _ALIASES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "e4m3": "fp8", "fp8_e4m3": "fp8",
             "w8a8": "int8", "int4_wo": "int4", "int8_wo": "w8a16", "fp8-block": "fp8_block",

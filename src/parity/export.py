@@ -8,13 +8,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from parity import catalog
+from parity.dtypes import TPP_ONLY_RATES
 from parity.errors import PolicyError
 from parity.hardware import Chip, System
 from parity.policy import LETTER_RULE, NEAR_LINE, THRESHOLD_RULES, Assessment, assess, jan2026_zone, licence_letter
 
 __all__ = ["DOMESTIC_VENDORS", "EXPORT_RULES", "KEPT", "NEAR_MARK", "NOT_MODELLED", "Decision", "Screened",
            "class_fields", "decide", "domestic", "decisions", "eccn_shown", "eccn_text", "kept_by_text",
-           "near_footnote", "near_words", "refusal", "rule_fields", "screen"]
+           "near_footnote", "near_words", "refusal", "rule_fields", "rule_title", "screen"]
 
 EXPORT_RULES = THRESHOLD_RULES  # the lines `policy --at-threshold --rule` scales a chip to, so one word means one line
 
@@ -33,6 +34,13 @@ DOMESTIC_VENDORS = frozenset({"Alibaba T-Head", "Baidu Kunlunxin", "Cambricon", 
 
 NOT_MODELLED = ("Not modelled: the foreign direct product rule and the end-user rules (Entity List), which reach a "
                 "domestic chip made with US technology, and whether a licence is granted (reviewed case by case)")
+
+
+def rule_title(rule: str) -> str:
+    """What a table screened under `rule` holds, for its title: the chips a buyer in China gets, US exports the rule
+    allows and domestic chips, which no US export rule reaches (the title said 'exportable to China' over Huawei
+    rows)."""
+    return f"chips allowed in China under {rule} (US exports and domestic)"
 
 
 def domestic(chip: Chip) -> str:
@@ -83,12 +91,19 @@ def class_fields(a: Assessment) -> dict[str, object]:
     return {key: record[key] for key in ("eccn_3a090", "eccn_3a090_possible", "near_lines")}
 
 
+def _tpp_text(a: Assessment) -> str:
+    """'TPP 15,832', with the rates that set it where serving reads none of them (dtypes.TPP_ONLY_RATES): 'TPP 4,288
+    set by fp64', an H200 what-if cut to an H20's bf16 and fp8 that kept its FP64, whose class no serving figure
+    shows."""
+    return f"TPP {a.tpp:,.0f}" + (f" set by {a.set_by}" if set(a.tpp_tied) <= set(TPP_ONLY_RATES) else "")
+
+
 def _class_text(a: Assessment) -> str:
     """A refused class with the figures that set it: '3A090.a.1 (TPP 15,832)', '3A090.b.1 (TPP 2,400, PD 2.00)'."""
     if a.eccn_3a090 == "unknown":
-        return f"ECCN 3A090 {eccn_text(a)}, by a die area the catalog lacks (TPP {a.tpp:,.0f})"
+        return f"ECCN 3A090 {eccn_text(a)}, by a die area the catalog lacks ({_tpp_text(a)})"
     density = "" if a.eccn_3a090 == "3A090.a.1" else f", PD {a.performance_density:.2f}"
-    return f"{a.eccn_3a090} (TPP {a.tpp:,.0f}{density})"
+    return f"{a.eccn_3a090} ({_tpp_text(a)}{density})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,7 +162,7 @@ def decide(chip: Chip, rule: str, tf32_bits: int = 0) -> Decision:
 def _kept_class_text(a: Assessment) -> str:
     """A class a rule keeps with the figures that set it: 'outside 3A090 (TPP 1,912, PD 3.14)', '3A090.b.1 under
     License Exception NAC (TPP 4,799, PD 5.90)'."""
-    figures = f"TPP {a.tpp:,.0f}" + ("" if a.performance_density is None else f", PD {a.performance_density:.2f}")
+    figures = _tpp_text(a) + ("" if a.performance_density is None else f", PD {a.performance_density:.2f}")
     if a.eccn_3a090 is None:
         return f"outside 3A090 ({figures})"
     if a.eccn_3a090 == "unknown":

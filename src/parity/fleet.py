@@ -188,9 +188,8 @@ def _whole_systems(chips: float, per_system: int) -> int:
 
 
 def _chips_within(demand_chips: float | None, system: System, units: int | None,
-                  power_budget_w: float | None) -> tuple[int, list[str], bool]:
-    """The chips a fleet runs, a note on each limit given beside the question, and whether a limit (not the demand)
-    set the chips: the `demand_chips` a demand
+                  power_budget_w: float | None) -> tuple[int, list[str]]:
+    """The chips a fleet runs and a note on each limit given beside the question: the `demand_chips` a demand
     needs (whole deployment units) are sized in whole `system`s; with `units` the fleet is at most those chips, and
     with a power budget [W] at most the whole systems it powers (_powered_chips). Alone,
     units or a power budget is the fleet itself. Every limit that takes part is named, binding or not, so a
@@ -201,7 +200,7 @@ def _chips_within(demand_chips: float | None, system: System, units: int | None,
         n = _whole_systems(demand_chips, per_system)
     else:
         n = units if units is not None else math.floor((power_budget_w or 0.0) / watts)
-    sized, limits = n, []
+    limits: list[str] = []
     if units is not None and demand:
         limits.append(f"the demand needs {n:,.0f} chips, {units:,.0f} are available" if units < n else
                       f"the demand needs {n:,.0f} of the {units:,.0f} chips available")
@@ -219,7 +218,7 @@ def _chips_within(demand_chips: float | None, system: System, units: int | None,
             drawn = n // per_system * per_system * watts  # whole systems only: a part of one is not powered
             limits.append(f"the fleet draws {figure_text(drawn / 1e6)} of the {figure_text(power_budget_w / 1e6)} MW "
                           "budget")
-    return n, limits, n < sized or not demand
+    return n, limits
 
 
 def _layout_text(c: Candidate) -> str:
@@ -237,12 +236,12 @@ def _unit_text(best: Candidate) -> str:
     return f"a decode worker of {decode:,.3g} chips and {p:,} prefill worker{'s' if p != 1 else ''} of {prefill:,.3g}"
 
 
-def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: bool) -> str:
+def _idle_note(best: Candidate, chips: int, system: System, held: int) -> str:
     """What of a fleet of `chips` chips serves nothing ('' where every chip serves): the chips given past the whole
     systems they fill, not deployed (a part of a system runs none of the workers of its scale-up domain; only --units
-    gives chips that fill no whole system) and, where a limit (units, a power budget) rather than a demand set the
-    chips (a demand's rounding up is no news) or none is `held`, those past the whole deployment units the systems
-    hold."""
+    gives chips that fill no whole system), and those past the `held` whole deployment units the systems hold, idle
+    inside them, whether a demand, units or a power budget set the systems (a demand for 100k tokens/s of DeepSeek-R1
+    takes one cloudmatrix-384, whose 384 chips hold 3 units of 104: 72 idle)."""
     systems = chips // system.chips
     if not systems:
         return (f"{chips:,} chip{' given holds' if chips == 1 else 's given hold'} no whole {system.id} "
@@ -250,7 +249,7 @@ def _idle_note(best: Candidate, chips: int, system: System, held: int, limited: 
     if not held:
         return f"{chips:,} chip{' holds' if chips == 1 else 's hold'} no whole deployment ({_unit_text(best)})"
     past = chips - systems * system.chips
-    rest = round(chips - best.unit_chips(held)) if limited else past
+    rest = round(chips - best.unit_chips(held))
     if not rest:
         return ""
     # chips inside whole systems are powered and priced, those past them neither (priced: where the catalog has one)
@@ -432,7 +431,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
                                                    capacity * band[f"tokens_per_s_per_chip_{end}"]
                                                    / best.tokens_per_s_per_chip), system.chips)
                       for end in ("high", "low")))
-        n, limits, limited = _chips_within(needed, system, units, power_budget_w)
+        n, limits = _chips_within(needed, system, units, power_budget_w)
         if n > MOST_FLEET_CHIPS:  # this kind's row says so; the command is refused where every kind's is beyond
             beyond.append(f"{'the demand needs' if needed is not None else 'the power budget runs'} {n:,} {chip.id} "
                           f"chips in {system.id}, beyond any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
@@ -448,7 +447,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         whole = n // system.chips  # only whole systems serve: a part of one runs no worker of its scale-up domain
         held = best.units_within(whole * system.chips)
         idle = (f"the power budget runs no whole {system.id} ({power_figure(system)})" if n == 0 else
-                _idle_note(best, n, system, held, limited))
+                _idle_note(best, n, system, held))
         served_day = held * best.chips * capacity * SECONDS_PER_DAY
         served_low, served_high = ((None, None) if "tokens_per_s_per_chip_low" not in band else
                                    (served_day * band[f"tokens_per_s_per_chip_{end}"] / best.tokens_per_s_per_chip

@@ -7,19 +7,21 @@ Definitions and thresholds: 88 FR 73458 (FR Doc 2023-23055) unless a rule below 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from parity import catalog
 from parity.dtypes import MATH_RATES
 from parity.errors import PolicyError
 from parity.hardware import Chip, is_what_if, what_if
+from parity.uncertainty import chip_calibrated
 
 __all__ = ["TppResult", "Reading", "Verdict", "Rule", "Assessment", "Threshold", "RULES", "VERDICTS", "THRESHOLD_RULES",
            "TF32_BITS", "REVERSED_MARK", "REVERSED_FOOTNOTE", "tpp", "performance_density", "PD_KEY", "eccn_3a090",
            "paragraphs_3a090", "possible_3a090", "license_exception_nac", "jan2026_zone", "ZONE_SHOWN", "ZONE_NA",
-           "licence_letter", "LETTER_RULE", "LETTER_CAPTION", "NEAR_LINE", "near_lines", "unshipped_notes", "assess",
-           "at_threshold", "TPP_LINES", "PD_LINES", "JAN2026_DRAM_BYTES_PER_S"]
+           "licence_letter", "LETTER_RULE", "LETTER_CAPTION", "NEAR_LINE", "near_lines", "unshipped_notes",
+           "unstated_peaks_notes", "assess", "at_threshold", "measured_within", "TPP_LINES", "PD_LINES",
+           "JAN2026_DRAM_BYTES_PER_S"]
 
 TERA = 1e12         # TOPS and 'MacTOPS' count tera (10^12) operations per second (88 FR 73458, 3A090 Tech. Note 2)
 MM2_PER_M2 = 1e6    # 'applicable die area' is measured in mm^2 (88 FR 73458)
@@ -37,10 +39,10 @@ LETTER_RULE = "apr2025-h20"          # the id in RULES of that letter
 VERDICTS = ("applies", "outside", "not applicable", "unknown")
 # an assessment's jan2026_zone for people: None where the chip is outside 3A090 (no 3A090 licence, so no review)
 ZONE_SHOWN = {True: "yes", False: "no", None: "n/a"}
-# what 'n/a' means, for captions: a licence a letter requires (the H20's) is no 3A090 licence, and the sources do not
-# say whether the January 2026 review covers it
-ZONE_NA = ("n/a outside 3A090 (no 3A090 licence to review; whether the 2026 review covers a licence that a letter "
-           "requires, as the H20's, is not modelled)")
+# what 'n/a' and a letter's 'unknown' mean, for captions: a licence a letter requires (the H20's) is no 3A090 licence,
+# and the sources do not say whether the January 2026 review covers it (the jan2026 verdict: unknown)
+ZONE_NA = ("n/a outside 3A090 (no 3A090 licence to review); unknown outside 3A090 where a letter requires a licence, as "
+           "the H20's (whether the 2026 review covers it is not modelled)")
 # a verdict that another reading of TPP (TF32 counted, FP6 left out) reverses, with the footnote tables carry for it
 REVERSED_MARK = "*"
 REVERSED_FOOTNOTE = "* another reading of TPP reverses it"
@@ -359,20 +361,25 @@ def near_lines(chip: Chip, result: TppResult, pd: float | None) -> tuple[str, ..
     return tuple(said)
 
 
-def unshipped_notes(chip: Chip, result: TppResult, near: tuple[str, ...] = ()) -> tuple[str, ...]:
+def unshipped_notes(chip: Chip) -> tuple[str, ...]:
     """For a chip that is not shipping (status reported, announced or roadmap), its status and the source kinds of its
-    figures ('roadmap chip, not shipping: press/derived/assumption figures (parity show huawei-ascend-960)'), and
-    where no datasheet or paper states the peaks that set its TPP, which kinds they are ('TPP rests on peaks no
-    datasheet states (derived: bf16; press: fp8/fp4)'), unless a near-line note (`near`) says so already; () for a
+    figures ('roadmap chip, not shipping: press/derived/assumption figures (parity show huawei-ascend-960)'); () for a
     shipping chip."""
     if chip.status == "shipping":
         return ()
-    said = [f"{chip.status} chip, not shipping: {'/'.join(chip.source_kinds())} figures (parity show {chip.id})"]
+    return (f"{chip.status} chip, not shipping: {'/'.join(chip.source_kinds())} figures (parity show {chip.id})",)
+
+
+def unstated_peaks_notes(chip: Chip, result: TppResult, near: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Where no datasheet or paper states the peaks that set the chip's TPP (every one tied), which kinds they are,
+    shipping or not, as the die area's kind is said for PD: 'TPP rests on peaks no datasheet states (derived:
+    bf16/int8)' (the 910C's 800 TFLOP/s is Huawei's 307.2 PFLOPS for 384 NPUs divided out); () where one is stated,
+    or where a near-line note (`near`) says so already."""
     peaks = _unstated(chip, tuple(f"peak_flop_per_s.{k}" for k in result.tied))
-    if peaks and not any(n.startswith("TPP ") for n in near):
-        kinds = "; ".join(f"{kind}: {'/'.join(fields)}" for kind, fields in peaks.items())
-        said.append(f"TPP rests on peaks no datasheet states ({kinds})")
-    return tuple(said)
+    if not peaks or any(n.startswith("TPP ") for n in near):
+        return ()
+    kinds = "; ".join(f"{kind}: {'/'.join(fields)}" for kind, fields in peaks.items())
+    return (f"TPP rests on peaks no datasheet states ({kinds})",)
 
 
 def _by_class(answers: dict[str | None, str]) -> str:
@@ -456,13 +463,14 @@ class Assessment:
     (outside), or 'unknown' when the answer needs a die area the catalog lacks (see eccn_3a090_possible).
     paragraphs_met: every 3A090 paragraph whose parameters are met (910B: a.1 and a.2).
     jan2026_zone: TPP < 21,000 and DRAM < 6,500 GB/s (91 FR 1684); None outside 3A090, where there is no 3A090 licence
-    to review (the jan2026 verdict: not applicable, or unknown for a chip a letter names: ZONE_NA).
+    to review (the jan2026 verdict: not applicable, or unknown for a chip a letter requires a licence for: ZONE_NA;
+    zone_shown says 'n/a' or 'unknown' as the verdict does).
     license_exception_nac, jan2026_zone: also None where the class is unknown and its possible classes answer
     differently; then license_exception_nac_by_class, jan2026_zone_by_class say what each class gives ('yes if
     3A090.b.1; no if 3A090.a.2 or outside'), and are empty where the answer is known. near_lines: each metric within
     NEAR_LINE of a line from figures no datasheet states (near_lines), also among the notes. status: the chip's
-    catalog status (hardware.STATUSES); for one not shipping the notes say so, with what its TPP rests on
-    (unshipped_notes).
+    catalog status (hardware.STATUSES); for one not shipping the notes say so (unshipped_notes), and for any chip
+    what its TPP rests on where no datasheet or paper states the peaks that set it (unstated_peaks_notes).
     """
 
     chip: str
@@ -494,11 +502,12 @@ class Assessment:
 
     @property
     def zone_shown(self) -> str:
-        """The 2026 zone for tables ('yes', 'no', 'n/a', 'unknown' where the class it depends on is unknown), marked
-        REVERSED_MARK where the jan2026 verdict is."""
-        reversed_zone = any(v.rule == "jan2026" and v.reversed_by for v in self.verdicts)
-        shown = "unknown" if self.jan2026_zone_by_class else ZONE_SHOWN[self.jan2026_zone]
-        return shown + (REVERSED_MARK if reversed_zone else "")
+        """The 2026 zone for tables ('yes', 'no', 'n/a', 'unknown' where the class it depends on is unknown, or where
+        the jan2026 verdict is: a chip outside 3A090 that a letter requires a licence for, as the H20, whose table read
+        'n/a' beside the JSON's 'unknown'), marked REVERSED_MARK where the jan2026 verdict is reversed."""
+        verdict = next(v for v in self.verdicts if v.rule == "jan2026")
+        unknown = self.jan2026_zone_by_class or (self.jan2026_zone is None and verdict.status == "unknown")
+        return ("unknown" if unknown else ZONE_SHOWN[self.jan2026_zone]) + (REVERSED_MARK if verdict.reversed_by else "")
 
     @property
     def nac_shown(self) -> str:
@@ -561,7 +570,7 @@ def assess(chip: Chip, tf32_bits: int = 0) -> Assessment:
         notes.append(f"die area is {area_source.source.kind}, so PD is approximate")
     near = near_lines(chip, result, pd)
     notes += near
-    notes += unshipped_notes(chip, result, near)
+    notes += unshipped_notes(chip) + unstated_peaks_notes(chip, result, near)
     if nac_by_class:
         notes.append(f"NAC depends on the class: {nac_by_class}")
     if zone_by_class:
@@ -694,3 +703,19 @@ def at_threshold(chip: Chip, rule: str = "3a090", *, tf32_bits: int = 0, tpp_mar
     return Threshold(rule=key, original=chip, chip=variant, rate_factor=factor, memory_factor=memory_factor,
                      tpp=value, performance_density=pd, eccn_3a090=eccn, binding=binding, description=description,
                      letter=said)
+
+
+# a chip's figures besides its peak rates that serving reads, which measured_within compares
+_SERVING_FIELDS = ("memory_bytes", "memory_bytes_per_s", "scale_up_bytes_per_s", "scale_out_bytes_per_s")
+
+
+def measured_within(variant: Chip, math_keys: Sequence[str]) -> tuple[Chip, ...]:
+    """The shipping catalog chips, other than the one `variant` scales (its id), calibrated on measurements of their
+    own (uncertainty.chip_calibrated) and with no figure above the variant's among the peak rates of `math_keys` (those
+    its serving runs on), memory capacity and bandwidth, and links. Each is priced on its own measurements where the
+    variant runs the original's calibration on scaled rates: the H200 at the 3a090 line (646 tok/s/chip on
+    DeepSeek-R1) beside the H20 (720), under it on each of these."""
+    return tuple(c for c in catalog.chips() if c.status == "shipping" and c.id != variant.id
+                 and all(c.peak(k) <= variant.peak(k) for k in math_keys)
+                 and all(getattr(c, f) <= getattr(variant, f) for f in _SERVING_FIELDS)
+                 and chip_calibrated(c, catalog.calibration(c)))

@@ -37,7 +37,7 @@ from typing import Any
 from parity import catalog
 from parity.catalog import as_written
 from parity.cost import OVERLAP_UNITS
-from parity.dtypes import CHIP_NATIVE, FORMATS, MATH_RATES, format_named, refuse_repeated_formats
+from parity.dtypes import CHIP_NATIVE, FORMATS, MATH_RATES, TPP_ONLY_RATES, format_named, refuse_repeated_formats
 from parity.errors import ParityError
 from parity.hardware import Chip, System, what_if
 from parity.parallel import RAY_LOCAL, map_chunks
@@ -268,17 +268,31 @@ class Variant:
         return dataclasses.replace(home, chip=chip, id=self.name, name=f"{self.name} node", **links)
 
     def _check_rate(self, base: Chip, math_key: str, rate: float, native: frozenset[str]) -> None:
-        """Refuse a rate a variant cannot mean: one for a math unit no format of `native` (the chip's, with those
-        values.native adds) runs on, which would change nothing (fp4 on an H20 runs emulated on its fp8 or bf16 unit
-        whatever fp4 rate is given), and a zero for a unit native formats run on, whose rows would price a unit the
-        chip lists and has not (a note said 'nvidia-h20 has no bf16 math (native: bf16, ...)')."""
+        """Refuse a rate a variant cannot mean: one for a math unit that serving reads (a format of dtypes.FORMATS
+        runs on it) where no format of `native` (the chip's, with those values.native adds) runs, which serving would
+        not read (fp4 on an H20 runs emulated on its fp8 or bf16 unit whatever fp4 rate is given) while TPP would
+        count a unit the chip lacks, and a zero for a unit native formats run on, whose rows would price a unit the
+        chip lists and has not (a note said 'nvidia-h20 has no bf16 math (native: bf16, ...)'). A rate of a unit
+        only TPP reads (TPP_ONLY_RATES: fp64, tf32, int4) is taken: it sets the what-if's export class (an H200 cut
+        to an H20's bf16 kept its 67 TFLOP/s of FP64, TPP 4,288 where the bf16's is 2,368), unless it is a zero
+        that removes a unit the chip lists or has no rate for."""
+        if math_key in TPP_ONLY_RATES:
+            if rate == 0 and math_key in base.native:
+                raise ParityError(f"variant {self.name}: values.peak_flop_per_s.{math_key} = 0, but chip {base.id} "
+                                  f"lists {math_key} as native and a variant cannot remove a native unit; give a rate "
+                                  f"> 0 (a slower unit) or leave {math_key} out")
+            if rate == 0 and not base.peak(math_key):
+                raise ParityError(f"variant {self.name}: values.peak_flop_per_s.{math_key} = 0 would change nothing: "
+                                  f"chip {base.id} has no {math_key} rate")
+            return
         runs = sorted(f for f in native if f in FORMATS and FORMATS[f].math == math_key
                       and (base.runs_natively(f, math_key) or f in self.values.get("native", ())))
         if not runs:
             on_unit = list(dict.fromkeys(f.feature for f in FORMATS.values() if f.math == math_key))
-            raise ParityError(f"variant {self.name}: values.peak_flop_per_s.{math_key} would change nothing: chip "
-                              f"{base.id} runs no format natively on a {math_key} unit"
-                              + (f" (values.native adds one: {', '.join(on_unit)})" if on_unit else ""))
+            raise ParityError(f"variant {self.name}: values.peak_flop_per_s.{math_key}: chip {base.id} runs no format "
+                              f"natively on a {math_key} unit, so serving would not read the rate (its {math_key} "
+                              f"formats run emulated) while TPP would count a unit the chip lacks"
+                              + (f"; values.native adds one: {', '.join(on_unit)}" if on_unit else ""))
         if rate == 0:
             raise ParityError(f"variant {self.name}: values.peak_flop_per_s.{math_key} = 0, but chip {base.id} runs "
                               f"{' and '.join(runs)} natively on its {math_key} unit and a variant cannot remove a "

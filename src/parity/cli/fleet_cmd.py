@@ -21,7 +21,7 @@ from parity.cli.workloads import refuse_other_workloads_options, training_run_op
 from parity.cli.values import DEFAULT_TTFT, ENGINE, SIM_CLIENT, TOKENS, UNITS, Quantity, Real, Targets, \
     arrivals_option, arrivals_text, formats_text, targets_options
 from parity.errors import ParityError
-from parity.export import EXPORT_RULES, class_fields, eccn_shown, near_footnote, rule_fields
+from parity.export import EXPORT_RULES, class_fields, eccn_shown, near_footnote, rule_fields, rule_title
 from parity.cli.serve_line import as_compared, in_catalog, serve_command, simulated_as_compared
 from parity.fleet import FleetPlan, basis_text, plan_fleet, spare_text
 from parity.hardware import System
@@ -183,7 +183,7 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
     flagged = flags_caption(found, model, [(p.chip if defaults else p.system, p.tokens_per_s_per_chip is not None,
                                             p.flags) for p in plans])
     emit(shown, columns, fmt, payload=rows, out=out,
-         title=f"Fleet for {found.name}: {what} at {targets.text()}" + (f", exportable to China under {exporting.rule}"
+         title=f"Fleet for {found.name}: {what} at {targets.text()}" + (f", {rule_title(exporting.rule)}"
                                                                    if exporting else ""),
          caption=(f"{flagged}tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, "
                   f"workload {isl} in / {osl} out; TTFT and TPOT (--wide): the steady-state model's means for the "

@@ -11,7 +11,8 @@ from parity.cli.labels import COST_BASES, cost_cells, flags_caption, mfu_caption
 from parity.cli.values import listed
 from parity.cli.variants import variant_systems, what_ifs_text
 from parity.errors import ParityError
-from parity.export import Screened, class_fields, eccn_shown, near_footnote, rule_fields, screen
+from parity.export import (Screened, class_fields, eccn_shown, near_footnote, rule_fields, rule_title,
+                           screen)
 from parity.hardware import System
 from parity.fleet import SECONDS_PER_DAY
 from parity.fleet_training import plan_training_fleet
@@ -91,7 +92,7 @@ def train_fleet(model: str, tokens: float | None, days: float | None, units: int
                                             p.flags) for p in plans], workload="train")
     near = near_footnote(classes, "near_lines in --format json or csv")  # what the ECCN column's marks say
     emit(shown, columns, fmt, payload=rows, out=out,
-         title=f"Training fleet for {found.name}: {what}" + (f", exportable to China under {exporting.rule}"
+         title=f"Training fleet for {found.name}: {what}" + (f", {rule_title(exporting.rule)}"
                                                        if exporting else ""),
          caption=(f"{flagged}{seq_len}-token sequences, {batch:,} per step, {precision}"
                   + (" (priced as fp8: its 128x128 block scales' cost is not modelled)"

@@ -18,11 +18,12 @@ from parity.cli.labels import flags_caption
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.values import DEFAULT_TTFT, ENGINE, TOKENS, Targets, targets_options
 from parity.compare import DEFAULT_MODELS, compare
+from parity.dtypes import FORMATS
 from parity.errors import CatalogError, ParityError
 from parity.export import Decision, class_fields, decisions, domestic, eccn_shown, eccn_text, kept_by_text
 from parity.export import near_footnote
 from parity.hardware import Chip
-from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, tpp
+from parity.policy import RULES, THRESHOLD_RULES, TF32_BITS, Assessment, assess, at_threshold, measured_within, tpp
 from parity.policy import JAN2026_DRAM_BYTES_PER_S, PD_LINES, TPP_LINES
 from parity.policy import LETTER_CAPTION, LETTER_RULE, PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, \
     performance_density
@@ -200,6 +201,24 @@ def _chips_named(names: tuple[str, ...]) -> list[Chip]:
     return found
 
 
+def _measured_beside(variant: Chip, weights: object, model: str) -> tuple[tuple[Chip, ...], str]:
+    """The shipping chips measured on their own with no serving figure above the variant's (policy.measured_within:
+    its weights' rate and bf16, memory, links), and a sentence for the caption saying so ('' where none): the
+    variant runs its original's calibration on scaled rates, they their own."""
+    ran = FORMATS.get(weights) if isinstance(weights, str) else None
+    keys = tuple(dict.fromkeys(k for k in (ran.math if ran else "", "bf16") if k))
+    peers = measured_within(variant, keys)
+    if not peers:
+        return peers, ""
+    one = len(peers) == 1
+    systems = " ".join(catalog.system_for(c).id for c in peers)
+    its = "its" if one else "their"
+    return peers, (f" {', '.join(c.id for c in peers)}: shipping, calibrated on {its} own measurements, with no "
+                   f"{'/'.join(keys)} rate, memory, memory bandwidth or link above the what-if's, which runs "
+                   f"{variant.id}'s calibration on scaled rates: `parity compare {systems} --model {model}` prices "
+                   f"{'it' if one else 'them'} on {its} own.")
+
+
 def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, targets: Targets, isl: int,
                osl: int, engine: str, mtp_tokens: int | None, tf32_bits: int, fmt: str, out: Path | None) -> None:
     chip, model, profile = catalog.chip(chip_name), catalog.model(model_name), catalog.engine(engine)
@@ -233,10 +252,12 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
     # its exports elsewhere, or of the line applied to it; said where the description is
     home = (f"; {chip.id}: {domestic(chip)} for a buyer in China, whom the line does not bind; this is the chip as "
             f"if {found.rule} applied to it (its exports elsewhere)") if domestic(chip) else ""
+    beside = _measured_beside(found.chip, rows[1].get("weights"), model_name)
     summary = {"rule": found.rule, "chip": chip.id, "variant": f"{chip.id}@{found.rule}", "rate_factor": found.rate_factor,
                "memory_factor": found.memory_factor, "tpp": found.tpp,
                PD_KEY: found.performance_density, "eccn_3a090": found.eccn_3a090 or "outside",
-               "binding": found.binding, "licence_letter": found.letter, "description": found.description + home}
+               "binding": found.binding, "licence_letter": found.letter, "description": found.description + home,
+               "measured_within": [c.id for c in beside[0]]}
     # the variant's rule under its system's id ('hgx-h100' over '@3a090'), as compare puts a system over two lines,
     # and the decode header over two, so the note keeps room for its longest word at 80 columns
     columns = [Column("system", "system", lambda name: name.replace("@", "\n@"), "left"),
@@ -262,9 +283,9 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
          title=f"{chip.name} just under {found.rule}: {model.name}, {isl} in / {osl} out at {targets.text(True)}",
          caption=flags_caption(model, model_name,
                                [(s.id, r.fits, r.flags) for s, r in zip((original, variant), results)])
-                 + f"{found.description}{home}. out tok/s/chip: output tokens/s per chip, every chip of the deployment "
-                 "counted (a disaggregated one's prefill chips too), as compare's; prefill tok/s/chip: a prefill "
-                 "worker's prompt tokens/s per chip. 80% int.: the 80% interval of the output ratio (under it; "
-                 "ratio_interval in --format json), from the cross-source residuals of the chip's vendor (parity "
+                 + f"{found.description}{home}.{beside[1]} out tok/s/chip: output tokens/s per chip, every chip of "
+                 "the deployment counted (a disaggregated one's prefill chips too), as compare's; prefill tok/s/chip: "
+                 "a prefill worker's prompt tokens/s per chip. 80% int.: the 80% interval of the output ratio (under "
+                 "it; ratio_interval in --format json), from the cross-source residuals of the chip's vendor (parity "
                  "validate --by source), the band of the chip at the line, which nothing measured, twice as wide in "
                  f"log, as compare gives it. Engine profile: {profile.id}" + (f". {mtp_text}" if mtp_text else "."))
