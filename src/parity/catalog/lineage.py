@@ -1,6 +1,7 @@
 """Where each kernel figure of a chip's calibration comes from: fitted on the chip's own rows or points, inherited from
 another chip's through the fits the calibration moved from (Calibration.relative_to, unmeasured_from), or measured on
-no chip; said as one statement ('partly: fitted on it: GEMM bf16/fp8/fp4 (...); inherited from amd-mi300x: ...')."""
+no chip; said as one statement ('partly: fitted on it (...): GEMM bf16/fp8/fp4; inherited from amd-mi300x (...): ...').
+"""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ class CalibrationStatement:
 
     @property
     def text(self) -> str:
-        """The verdict and the figures by source: 'partly: fitted on it (family-cdna4 rows 9: HK-* (6), AITER-* (3)):
+        """The verdict and the figures by source: 'partly: fitted on it (family-cdna4 rows HK-* (6), AITER-* (3)):
         GEMM bf16/fp8/fp4; inherited from amd-mi300x (family-cdna3 rows ...): HBM bandwidth, collectives; from
         nvidia-h200-sxm (...): attention (moved by the fits' ratios), launch cost; measured on no chip: GEMM
         fp6/int8'."""
@@ -107,7 +108,7 @@ class CalibrationStatement:
         return f"{self.verdict}: " + "; ".join(clauses)
 
     def _depth(self, figure: FigureSource) -> int:
-        """How far along the lineage the calibration that measured `figure` lies (its order in `calibrations`)."""
+        """How far along the lineage the calibration that measured `figure` lies (nearest first)."""
         return self.lineage.index(figure.calibration) if figure.calibration in self.lineage else len(self.lineage)
 
     def figure(self, name: str) -> FigureSource:
@@ -125,7 +126,7 @@ def rows_text(rows: Sequence[str]) -> str:
 
 
 def _evidence(figures: Sequence[FigureSource]) -> str:
-    """The rows or points behind figures, each calibration once: 'family-cdna4 rows 9: HK-* (6), AITER-* (3)'."""
+    """The rows or points behind figures, each calibration once: 'family-cdna4 rows HK-* (6), AITER-* (3)'."""
     said = []
     for source in dict.fromkeys(f.calibration for f in figures):
         mine = [f for f in figures if f.calibration == source]
@@ -202,10 +203,15 @@ def _fits(cal: Calibration) -> dict[str, tuple[tuple[str, ...], tuple[str, ...],
     return {name: ((cal.chip,), (), count) for name, count in found.items()}
 
 
+def _file(calibration_id: str) -> Calibration | None:
+    """The calibration file of that id in effect (the user's over parity's, else the newest), None where none is."""
+    found = [c for c in calibrations() if c.id == calibration_id]
+    return max(found, key=lambda c: (bool(c.user_file), c.date)) if found else None
+
+
 def _stored(cal: Calibration) -> Calibration:
     """The file of `cal`'s id as stored (an inherited calibration in effect reads measured = false), else `cal`."""
-    found = [c for c in calibrations() if c.id == cal.id]
-    return max(found, key=lambda c: (bool(c.user_file), c.date)) if found else cal
+    return _file(cal.id) or cal
 
 
 def _lineage(cal: Calibration) -> tuple[Calibration, ...]:
@@ -213,10 +219,9 @@ def _lineage(cal: Calibration) -> tuple[Calibration, ...]:
     unmeasured_from of a microbenchmark fit that measured part), each file once."""
     out = [cal]
     while (nearer := out[-1].relative_to or out[-1].unmeasured_from) and nearer not in {c.id for c in out}:
-        found = [c for c in calibrations() if c.id == nearer]
-        if not found:
+        if (found := _file(nearer)) is None:
             break
-        out.append(max(found, key=lambda c: (bool(c.user_file), c.date)))
+        out.append(found)
     return tuple(out)
 
 
