@@ -42,8 +42,8 @@ from parity.training.search import SearchSpace, search_fewest_systems, search_tr
 from parity.training.step import TrainingResult
 from parity.units import duration_text
 from parity.uncertainty import Band, Intervals, widening, case_flags, chip_calibrated, flag_note, interval_kind, \
-    calibration_label, kernel_figures_note, power_flags, ratio_band, ratio_interval, training_band, training_flags, training_interval, \
-    vendor_bands, what_if_flag
+    calibration_label, kernel_figures_note, power_flags, ratio_band, ratio_interval, training_band, training_flags, \
+    training_interval, vendor_bands, what_if_flag
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
