@@ -31,6 +31,8 @@ def test_show_says_whether_and_how_a_chip_is_calibrated() -> None:
     assert shown("nvidia-h100-sxm")["calibrated"] is True
     assert shown("nvidia-h800-sxm")["calibrated"] is False
     csv = CliRunner().invoke(cli, ["show", "nvidia-h100-sxm", "--format", "csv"]).output
-    assert "calibrated,yes: parity's serving measurements on it fitted the engine profiles (the calibration above" in csv
+    assert ("calibrated,\"yes: parity's serving measurements on it fitted the engine profiles; its kernel figures "
+            "inherited: from nvidia-h200-sxm (nvidia-h200-sxm-measured, 503 microbenchmark points): ") in csv
     csv = CliRunner().invoke(cli, ["show", "nvidia-h800-sxm", "--format", "csv"]).output
-    assert "calibrated,no: nothing measured on it fits its predictions ('uncalibrated' in compare's note)," in csv
+    assert ("calibrated,\"no: nothing measured on it fits its predictions ('uncalibrated' in compare's note); its "
+            "kernel figures inherited: from nvidia-h200-sxm (") in csv

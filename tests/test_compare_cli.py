@@ -28,7 +28,9 @@ def test_the_caption_says_what_calibrated_rests_on() -> None:
     assert shown.exit_code == 0, shown.output
     assert ("a calibrated chip ('calibrated' in --format json) has kernels timed by parity on it, published kernel "
             "figures of it (its 'calibration:' assumption names them), or serving runs of it that fitted the engine "
-            "profiles. 80% int.") in " ".join(shown.output.split())
+            "profiles, and may have part of its kernel figures from other chips: its 'kernel figures:' assumption says "
+            "which were fitted on it and which it inherits, from which chip (kernel_figures in --format json: fitted, "
+            "partly, inherited or prior). 80% int.") in " ".join(shown.output.split())
 
 
 @pytest.mark.e2e  # compare searches (1.4 s): the end-to-end tier keeps the default run under a minute

@@ -77,8 +77,14 @@ def test_twice_the_bandwidth_on_h20_buys_three_percent_at_50_ms(tmp_path: Path) 
     said = "GEMM and attention measured on {} (torch-h20-bf16-gemm, FlashMLA-h20-compute); the rest inherited from " \
            "nvidia-h200-sxm (hopper family)"
     calibrated = {a: b for a, b in zip(base["assumptions"], variant["assumptions"]) if a != b}
+    figures = ("partly: fitted on {} (nvidia-h20-published rows torch-h20-bf16-gemm, FlashMLA-h20-compute): GEMM bf16, "
+               "attention; inherited from nvidia-h200-sxm (nvidia-h200-sxm-measured, 503 microbenchmark points): GEMM "
+               "fp8 (moved by the fits' ratios), HBM bandwidth, launch cost; measured on no chip: GEMM int8, "
+               "collectives")
     assert calibrated == {f"calibration: {said.format('this chip')}": "calibration: the base chip nvidia-h20's, not "
-                          f"the what-if's (nothing measured it): {said.format('nvidia-h20')}"}
+                          f"the what-if's (nothing measured it): {said.format('nvidia-h20')}",
+                          f"kernel figures: {figures.format('it')}": "kernel figures of the base chip nvidia-h20 "
+                          f"(nothing measured the what-if): {figures.format('nvidia-h20')}"}
     assert len(variant["assumptions"]) == len(base["assumptions"])
     assert variant["serve_command"] == "" and "`parity sweep` with the same [[variant]]" in variant["serve_note"]
     assert base["serve_command"].startswith("parity serve ") and not base["flags"][0].startswith("what-if")

@@ -64,7 +64,7 @@ def test_formats_rows_carry_compares_interval_flags_and_assumptions() -> None:
     assert [row[k] for k in ("tokens_per_s_per_chip_low", "tokens_per_s_per_chip_high", "flags")] == [
         pytest.approx(same["tokens_per_s_per_chip_low"], rel=1e-11),  # JSON keeps 12 significant digits
         pytest.approx(same["tokens_per_s_per_chip_high"], rel=1e-11), same["flags"]]
-    assert row["assumptions"] == list(same["assumptions"]) and len(row["assumptions"]) == 5
+    assert row["assumptions"] == list(same["assumptions"]) and len(row["assumptions"]) == 6  # kernel figures: 6th
     assert [round(row[k]) for k in ("tokens_per_s_per_chip", "tokens_per_s_per_chip_low",
                                     "tokens_per_s_per_chip_high")] == [2414, 1125, 3699]
     assert row["flags"][0] == ("uncalibrated chip nvidia-h800-sxm (calibration: inherited from nvidia-h200-sxm "

@@ -227,7 +227,9 @@ def test_offline_and_server_records_flag_and_key_as_the_closed_loop_does(scenari
         None, 1024, 1024, 1024, None)
     assert data["note"].startswith("nvfp4 emulated on fp8 (nvidia-h100-sxm has no NVFP4 unit); KV cache bf16 "
                                    "(engine default); ") and data["note"].endswith(
-        "; calibration: inherited from nvidia-h200-sxm (hopper family)")
+        "; calibration: inherited from nvidia-h200-sxm (hopper family); kernel figures: inherited: from "
+        "nvidia-h200-sxm (nvidia-h200-sxm-measured, 503 microbenchmark points): GEMM bf16/fp8, attention, HBM "
+        "bandwidth, launch cost; measured on no chip: GEMM int8, collectives")
     assert data["serve_command"] == ("parity serve --model llama-3.1-70b --system hgx-h100 --weights nvfp4 "
                                      f"--scenario {scenario[1]} --isl 1024 --osl 1024 --tp 8"
                                      + (" --request-rate 2.0" if len(scenario) > 2 else ""))

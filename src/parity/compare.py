@@ -42,8 +42,8 @@ from parity.training.search import SearchSpace, search_fewest_systems, search_tr
 from parity.training.step import TrainingResult
 from parity.units import duration_text
 from parity.uncertainty import Band, Intervals, widening, case_flags, chip_calibrated, flag_note, interval_kind, \
-    calibration_label, power_flags, ratio_band, ratio_interval, training_band, training_flags, training_interval, \
-    vendor_bands, what_if_flag
+    calibration_label, kernel_figures_note, power_flags, ratio_band, ratio_interval, training_band, training_flags, \
+    training_interval, vendor_bands, what_if_flag
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
@@ -154,6 +154,9 @@ class Comparison:
     # 80% interval of ratios["per_chip"] (interval_of scales it to the other ratios)
     ratio_interval: tuple[float, float] = (float("nan"), float("nan"))
     calibrated: bool = False  # _calibrated: the chip itself measured or fitted (either workload); never a what-if
+    # which of the chip's kernel figures its calibration fitted on it (catalog.calibration_statement's verdict: fitted,
+    # partly, inherited, prior); 'calibrated' may rest on part of them, or on serving runs alone
+    kernel_figures: str = ""
     # training: the memory savings the fastest layout that fits needs at this job size (binding_savings), each costing
     # time, so a larger job, with less to hold per chip, may run faster per chip; () where none binds, and serving
     memory_bound: tuple[str, ...] = ()
@@ -259,7 +262,8 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="serve", weights=precision.weights,
                   emulated_on=emulated_on,
                   expert_emulated_on=emulation(precision.expert_weights, chip)[0] if "moe" in model.features else "",
-                  kv_cache=precision.kv_cache, calibrated=_calibrated(chip, cal))
+                  kv_cache=precision.kv_cache, calibrated=_calibrated(chip, cal),
+                  kernel_figures=catalog.calibration_statement(chip, cal).verdict)
     # a multi-die package (Ascend 910C) runs one rank per die, as its frameworks see it (16 devices an
     # Atlas 800 A3 node) and as the rows that fitted its engine profiles ran; the package's efficiencies hold
     ranks, dies = per_die(system), chip.dies
@@ -275,7 +279,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
         "" if profile.name == catalog.engine(profile.id).name else f" ({profile.name})")
     notes = tuple(filter(None, (engine_note, catalog.engine_user_note(profile),
                                 catalog.maturity_note(profile, chip.software_stack),
-                                calibration_label(system, cal),
+                                calibration_label(system, cal), kernel_figures_note(system, cal),
                                 mtp_note,
                                 die_note, vision_note(model)))) + (
              f"workload {isl} in / {osl} out; mean targets TPOT "
@@ -547,7 +551,8 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
     raised = trained + power_flags(system)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
                   emulated_on=emulated_on, expert_emulated_on=emulated_on if "moe" in model.features else "",
-                  kv_cache="-", mode="train", calibrated=_calibrated(chip, cal), flags=raised)
+                  kv_cache="-", mode="train", calibrated=_calibrated(chip, cal),
+                  kernel_figures=catalog.calibration_statement(chip, cal).verdict, flags=raised)
     systems = f"on {n // system.chips} systems" if (sized or not chips) and n > system.chips else ""
     if found is None or not found.best:
         why = (f"does not fit{' ' + systems if systems else ''}: {found.closest.memory.shortfall_bytes / 1e9:.1f} GB "

@@ -540,6 +540,8 @@ class Calibration:
     measured_fields: of a microbenchmark fit (`parity calibrate`), each MEASURABLE_FIELDS entry that measured points
     fitted, with their count; the others keep the values of `unmeasured_from` (a calibration's id). Empty where the
     file records none (parity's own, fitted before the record or on published rows): it reads as measured whole.
+    relative_to: of a fit on published kernel figures (calibrate.family), the calibration's id it moved from: the
+    figures its rows do not measure are that one's, kept or moved by the fit's ratios ('' for any other file).
     """
 
     id: str
@@ -568,6 +570,7 @@ class Calibration:
     user_file: str = ""
     measured_fields: Mapping[str, int] = field(default_factory=dict)
     unmeasured_from: str = ""
+    relative_to: str = ""
     points: tuple[Mapping[str, float | str], ...] = field(default=(), compare=False, repr=False)
 
     @property

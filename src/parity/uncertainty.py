@@ -29,7 +29,8 @@ from parity.units import counted, format_si
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
            "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
-           "unmeasured_gemm", "assumed_emulation", "kv_cache_flag", "flag_note", "short_basis", "training_flags",
+           "unmeasured_gemm", "kernel_figures_note", "assumed_emulation",
+           "kv_cache_flag", "flag_note", "short_basis", "training_flags",
            "what_if_changes", "what_if_brief", "what_if_flag", "idle_units_flag", "power_figure", "calibration_label",
            "power_flags",
            "status_flag", "specs_flag", "ratio_band", "user_file_flag", "WIDEN_UNCALIBRATED", "widening",
@@ -660,8 +661,7 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         out += filter(None, [what_if_flag(system), idle_units_flag(system, model), user_file_flag(system)])
         if uncalibrated := _uncalibrated(chip, cal):
             out.append(uncalibrated)
-        else:
-            out += filter(None, [weights and unmeasured_gemm(cal, chip, weights)])
+        out += filter(None, [weights and unmeasured_gemm(cal, chip, weights)])
         out += filter(None, [assumed_emulation(cal, chip, (weights, expert_weights)),
                              kv_cache and kv_cache_flag(chip, kv_cache)])
         out += filter(None, [status_flag(chip), specs_flag(chip)])
@@ -735,18 +735,48 @@ def _scale_out_tp(systems: Sequence[tuple[System, Calibration | None]], layouts:
 
 
 def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
-    """A flag when the GEMM math a weight format runs on a chip is not among those the chip's fitted calibration
-    measured (catalog.measured_gemm_formats: its rate was moved with the measured ones, e.g. CDNA4's FP4 with its
-    BF16 and FP8), else None. A calibration measured otherwise (parity calibrate's microbenchmarks) names no format."""
+    """A flag when the GEMM rate a weight format runs at on a chip was measured on no chip of its calibration's
+    lineage (catalog.figure_source: the fits it moved from), or was moved from such a measurement by a fit's ratios
+    rather than kept, else None. A calibration that measured GEMM formats itself (rows of kernels_published.csv, or
+    microbenchmark points) names them, as 'family-cdna4 measures bf16, fp4, fp8; fp6 moved with them'; an inherited
+    one names the chips it measured ('family-cdna3, which it inherits, measures fp8 on amd-mi300x; bf16 moved from
+    nvidia-h200-sxm's by the fits' ratios'), and a rate no chip measured says so (int8 on an H200). Raised beside an
+    uncalibrated chip's own flag too (which widens its interval already): FP4 on an Ascend 950 runs the Da Vinci
+    family's rate, which no chip with an FP4 unit measured."""
+    math, _ = math_unit(format_named(weights), chip)
+    source = catalog.figure_source(chip, cal, f"GEMM {math}")
+    if source.how in ("fitted", "prior") or (source.how == "inherited" and not source.moved):
+        return None
     points = {name.split(".", 1)[1] for name in cal.measured_fields if name.startswith("gemm_efficiency.")}
     measured = points or catalog.measured_gemm_formats(cal.rows)
-    math, _ = math_unit(format_named(weights), chip)
-    if not measured or math in measured:
-        return None
     kind = f"{math} GEMM rate not measured on {chip_text(chip)}"
-    how = f"kept from {cal.unmeasured_from or 'the value before'}" if points else "moved with them"
-    return Flag(kind, f"{kind} ({cal.id} measures {', '.join(sorted(measured))}; {math} {how})",
-                f"{math} GEMM rate not measured")
+    if measured and (chip_calibrated(chip, cal) or points):  # the chip's own calibration, as it has been said
+        how = f"kept from {cal.unmeasured_from or 'the value before'}" if points else "moved with them"
+        return Flag(kind, f"{kind} ({cal.id} measures {', '.join(sorted(measured))}; {math} {how})",
+                    f"{math} GEMM rate not measured")
+    own = [f for f in catalog.calibration_statement(chip, cal).figures
+           if f.figure.startswith("GEMM ") and f.calibration == cal.id]  # what the calibration in effect measured
+    on = sorted({c for f in own for c in f.chips} - {package_id(chip)})
+    maths = ", ".join(sorted(f.figure.removeprefix("GEMM ") for f in own))
+    drawn = (f"{cal.id}{', which it inherits,' if on else ''} measures {maths}" + (f" on {', '.join(on)}" if on else "")
+             if own else f"{cal.id} measures no GEMM format")
+    how = (f"{math} moved from {', '.join(source.chips)}'s by the fits' ratios" if source.how == "inherited"
+           else f"no chip its calibration draws on measured {math}")
+    return Flag(kind, f"{kind} ({drawn}; {how})", f"{math} GEMM rate not measured")
+
+
+def kernel_figures_note(system: System, cal: Calibration) -> str:
+    """'kernel figures: partly: fitted on it (...): GEMM bf16/fp8/fp4; inherited from amd-mi300x (...): ...'
+    (catalog.calibration_statement): which kernel figures of the chip its calibration fitted on the chip and which
+    it inherits, for a prediction's notes beside its calibration label; a what-if's are its base chip's, named; ''
+    for a chip on a prior (its label says so)."""
+    statement = catalog.calibration_statement(system.chip, cal)
+    if statement.verdict == "prior":
+        return ""
+    if what_if_changes(system):
+        return (f"kernel figures of the base chip {statement.chip} (nothing measured the what-if): "
+                + statement.text.replace("fitted on it", f"fitted on {statement.chip}"))
+    return f"kernel figures: {statement.text}"
 
 
 def assumed_emulation(cal: Calibration, chip: Chip, formats: Sequence[str]) -> Flag | None:

@@ -258,7 +258,7 @@ def family_calibration(family: str, base: Calibration, figures: Sequence[KernelF
         method=(f"from published kernel figures relative to {base.id} (see parity.calibrate.family): "
                 + "; ".join(_described(f, chips) for f in figures) + "; " + ", ".join(inferred)),
         source="data/measurements/kernels_published.csv", rows=tuple(f.case_id for f in figures), basis="",
-        measured_chips=tuple(sorted({f.chip for f in figures})),
+        measured_chips=tuple(sorted({f.chip for f in figures})), relative_to=base.id,
         gemm_efficiency={k: round(min(v, 1.0), 4) for k, v in gemm.items()},
         memory_efficiency=round(moved("memory_efficiency", bandwidth), 4),
         grouped_gemm_memory_efficiency=round(moved("grouped_gemm_memory_efficiency", bandwidth), 4),
@@ -346,7 +346,7 @@ def chip_calibration(chip: str, base: Calibration, figures: Sequence[KernelFigur
         method=("GEMM and attention rates from published kernel figures on this chip "
                 + moved.method.removeprefix("from published kernel figures ")
                 + f"; {kept} are {base.id}'s (inherited: no figure on this chip measures them)"),
-        source="data/measurements/kernels_published.csv", rows=moved.rows, measured_chips=(chip,),
+        source="data/measurements/kernels_published.csv", rows=moved.rows, measured_chips=(chip,), relative_to=base.id,
         basis=(f"GEMM and attention measured on this chip ({_rows_named(moved.rows)}); the rest inherited from "
                f"{inherited}"),
         gemm_efficiency=moved.gemm_efficiency,
@@ -385,7 +385,8 @@ def derived_prior(measured: Calibration, families: Sequence[Calibration], date: 
                 f"({', '.join(c.family for c in families)}) of each efficiency relative to it "
                 f"(GEMM x{gemm_ratio:.4f}): what measured chips achieve"),
         source=", ".join(c.id for c in families), rows=tuple(r for c in families for r in c.rows), basis="",
-        measured_chips=(), gemm_efficiency={k: round(v * gemm_ratio, 4) for k, v in measured.gemm_efficiency.items()},
+        measured_chips=(), relative_to="",
+        gemm_efficiency={k: round(v * gemm_ratio, 4) for k, v in measured.gemm_efficiency.items()},
         # the MLA-decode rate only where every family measured one (else the prefill attention rate stands in)
         **({"attention_decode_math_efficiency": 0.0}
            | {name: round(getattr(measured, name) * over(name), 4) for name in scalars}), points=())
@@ -418,6 +419,7 @@ def family_toml(cal: Calibration) -> str:
              f'source = "{cal.source}"', "rows = [" + ", ".join(f'"{r}"' for r in cal.rows) + "]",
              *(["measured_chips = [" + ", ".join(f'"{c}"' for c in cal.measured_chips) + "]"]
                if cal.measured_chips else []), *([f'basis = "{cal.basis}"'] if cal.basis else []),
+             *([f'relative_to = "{cal.relative_to}"'] if cal.relative_to else []),
              f'kernel_overhead = "{cal.kernel_overhead_s * 1e6:.3f} us"']
     for name in ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_prefill_efficiency",
                  "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency"):

@@ -5,6 +5,7 @@ from parity.catalog.claims import claim, claims
 from parity.catalog.files import (as_written, close_matches, data_dir, in_effect, is_user, name_key, user_dir,
                                   user_files)
 from parity.catalog.hardware import Entry, chip, chips, families, resolve, sources, system, system_for, systems
+from parity.catalog.lineage import CalibrationStatement, FigureSource, calibration_statement, figure_source
 from parity.catalog.measurements import (bands_path, fitted_chips, measured_gemm_formats, measurements,
                                          training_families, scale_out_tp_families, microbenchmarks,
                                          ratio_uncertainty_table, training_ratio_uncertainty_table,
@@ -33,4 +34,5 @@ __all__ = ["claim", "claims", "data_dir", "chips", "systems", "chip", "system", 
            "default_mtp", "mtp_drafts",
            "mtp_flags", "mtp_setting", "fit_text", "fitted_parameters", "maturity_note", "maturity_brief", "stack_word",
            "in_effect",
-           "is_user", "user_files", "bands_path", "as_written", "name_key"]
+           "is_user", "user_files", "bands_path", "as_written", "name_key", "CalibrationStatement", "FigureSource",
+           "calibration_statement", "figure_source"]

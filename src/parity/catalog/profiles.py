@@ -32,7 +32,7 @@ _FRACTIONS = ("memory_efficiency", "grouped_gemm_memory_efficiency", "attention_
               "attention_decode_efficiency", "stream_efficiency", "emulation_efficiency", "collective_efficiency")
 _OPTIONAL_NUMBERS = {"attention_decode_math_efficiency": 0.0, "collective_latency_factor": 1.0,
                      "grouped_gemm_half_tokens": 0.0}
-_TEXTS = ("source", "family", "basis", "unmeasured_from")  # optional; id, chip and method are required
+_TEXTS = ("source", "family", "basis", "unmeasured_from", "relative_to")  # optional; id, chip and method are required
 _LISTS = ("rows", "measured_chips")  # lists of text
 _CALIBRATION_KEYS = ("id", "chip", "date", "method", "measured", "kernel_overhead", "gemm_efficiency",
                      "grouped_gemm_efficiency", "points", "software", "measured_fields", *_FRACTIONS,

@@ -40,6 +40,7 @@ def chip_row(c: Chip) -> dict[str, object]:
             "tdp_w": c.tdp_w, "native": sorted(set(c.native) - set(c.native_rate_unpublished)),  # lists, as JSON's
             "native_rate_unpublished": list(c.native_rate_unpublished),
             "calibrated": chip_calibrated(c, catalog.calibration(c)),
+            "kernel_figures": catalog.calibration_statement(c, catalog.calibration(c)).verdict,
             "weakest_source": min((p.source.kind for p in c.provenance if p.field not in _PRICES),
                                   key=_confidence_rank, default=""),
             "user_file": c.user_file}
@@ -107,12 +108,16 @@ def chips(fmt: str, out: Path | None) -> None:
                Column("memory_bytes", "mem GB", scaled(1e9)), Column("memory_bytes_per_s", "mem TB/s", scaled(1e12)),
                Column("scale_up_bytes_per_s", "scale-up GB/s/dir", scaled(1e9), wide=True),
                Column("tdp_w", "TDP W", scaled(1)),
-               Column("weakest_source", "weakest source", plain, "left", wide=True)]
+               Column("weakest_source", "weakest source", plain, "left", wide=True),
+               Column("kernel_figures", "kernel figures", plain, "left", wide=True)]
     emit(rows, columns, fmt, title="Chips (dense peaks)", out=out,
          caption="Every number has a source: 'parity show CHIP'. Links are per direction. -: a format the chip "
                  "lacks, or a native one whose rate no source gives (native_rate_unpublished in --format csv/json). "
-                 "Weakest source: the least certain source of the chip's hardware numbers (prices not counted)."
-                 + yours)
+                 "Weakest source: the least certain source of the chip's hardware numbers (prices not counted). "
+                 "Kernel figures (its GEMM rates, attention, HBM bandwidth, collectives, launch cost): fitted on the "
+                 "chip's own kernel rows or microbenchmarks, partly (the rest inherited from other chips), inherited "
+                 "(from chips of its family tree) or prior (what measured chips achieve); 'parity show CHIP' says "
+                 "which, from which chip." + yours)
 
 
 @cli.command()
@@ -244,7 +249,7 @@ def show(name: str, fmt: str, out: Path | None, variants_path: Path | None) -> N
                "calibration": {"id": cal.id, "basis": cal.basis, "measured": cal.measured, "rows": list(cal.rows),
                                "date": cal.date, "user_file": cal.user_file},
                "calibrated": chip_calibrated(the_chip, cal) and not is_what_if(the_chip),
-               "numbers": rows}
+               "kernel_figures": _figures_payload(the_chip, cal), "numbers": rows}
     emit(lines + rows, columns, fmt, title=f"{item.name} ({item.id}, {item.status})", caption=item.notes,
          payload=payload, out=out)
 
@@ -262,6 +267,15 @@ def _stated_sources(item: Chip | System, the_chip: Chip, cal: Calibration) -> li
     calibration_source = "; ".join([*reached, cal.user_file or "data/calibration"])
     return [f"{chip_file}; families.toml" if the_chip.family else chip_file, chip_file, calibration_source,
             calibration_source]
+
+
+def _figures_payload(chip: Chip, cal: Calibration) -> dict[str, object]:
+    """The chip's kernel figures as `show --format json` gives them: the verdict (fitted, partly, inherited, prior)
+    and each figure's source (catalog.calibration_statement)."""
+    statement = catalog.calibration_statement(chip, cal)
+    return {"verdict": statement.verdict, "text": statement.text,
+            "figures": [{"figure": f.figure, "how": f.how, "calibration": f.calibration, "chips": list(f.chips),
+                         "rows": list(f.rows), "points": f.points, "moved": f.moved} for f in statement.figures]}
 
 
 def _catalog_item(name: str) -> Chip | System:
@@ -285,19 +299,26 @@ def _catalog_item(name: str) -> Chip | System:
 
 def _calibrated_text(chip: Chip, cal: Calibration) -> str:
     """Whether predictions on `chip` rest on a measurement of it (uncertainty.chip_calibrated, the `calibrated` of
-    `chips` and `compare`), and which: 'yes: its calibration was measured on it', 'yes: parity's serving measurements
-    on it fitted the engine profiles', or 'no: ...' (compare's note then says 'uncalibrated')."""
+    `chips` and `compare`), and which of its kernel figures its calibration fitted on it and which it inherits
+    (catalog.calibration_statement): 'yes: fitted on it (...): ...', 'partly: fitted on it (...): GEMM bf16/fp8/fp4;
+    inherited from amd-mi300x (...): HBM bandwidth, collectives; ...', 'yes: parity's serving measurements on it
+    fitted the engine profiles; its kernel figures inherited: from nvidia-h200-sxm (...): ...', or 'no: ...'
+    (compare's note then says 'uncalibrated')."""
     if is_what_if(chip):
         whose = "your chip" if chip.user_file else "the catalog chip"
         return f"no: a what-if, priced with the calibration of {whose} {chip.id} (nothing measured it)"
+    statement = catalog.calibration_statement(chip, cal)
+    figures = statement.text.split(": ", 1)[1] if statement.verdict != "prior" else ""
     if cal.measured and not cal.unmeasured_core:
-        return "yes: its calibration was measured on it"
+        return ("yes: " if statement.verdict == "fitted" else "partly: ") + figures
     if chip_calibrated(chip, cal):
-        return "yes: parity's serving measurements on it fitted the engine profiles (the calibration above is inherited)"
+        return ("yes: parity's serving measurements on it fitted the engine profiles; its kernel figures "
+                + (f"{statement.verdict}: {figures}" if figures else "are the prior's"))
     if cal.unmeasured_core:
         return (f"no: its calibration measures neither {' nor '.join(cal.unmeasured_core)} on it ('partly calibrated' "
-                "in compare's note)")
-    return "no: nothing measured on it fits its predictions ('uncalibrated' in compare's note)"
+                f"in compare's note); its kernel figures {statement.verdict}: {figures}")
+    return ("no: nothing measured on it fits its predictions ('uncalibrated' in compare's note)"
+            + (f"; its kernel figures inherited: {figures}" if figures else ""))
 
 
 @cli.command()

@@ -436,10 +436,13 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                                                                                    for r in results) else "")
                         + "a calibrated chip ('calibrated' in --format json) has kernels timed by parity on it, "
                         "published kernel figures of it (its 'calibration:' assumption names them), or serving runs of "
-                        "it that fitted the engine profiles"
-                        + ("; 'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and "
-                           "this one's rate moved with them" if any("GEMM rate not measured" in r.note
-                                                                    for r in results) else "")
+                        "it that fitted the engine profiles, and may have part of its kernel figures from other chips: "
+                        "its 'kernel figures:' assumption says which were fitted on it and which it inherits, from "
+                        "which chip (kernel_figures in --format json: fitted, partly, inherited or prior)"
+                        + ("; 'X GEMM rate not measured': no kernel figure of the chip, or of the chips its "
+                           "calibration draws on, measured format X's GEMM rate: it moved with the formats measured, "
+                           "or no chip measured it" if any("GEMM rate not measured" in r.note for r in results)
+                           else "")
                         + ("; 'reported chip', 'announced chip', 'roadmap chip': not shipping, the note names the "
                            "source kinds of its figures"
                            if any(by_id[r.system].chip.status != "shipping" for r in results)

@@ -270,7 +270,8 @@ def _serve_line(plan: FleetPlan, system: System, model_name: str, engine: str, i
 # rows' notes use
 _NOTE_WORDS = (
     (("uncalibrated",), "'uncalibrated': no measured calibration of the chip itself"),
-    (("GEMM rate not measured",), "'X GEMM rate not measured': its calibration measures other formats"),
+    (("GEMM rate not measured",), "'X GEMM rate not measured': no chip its calibration draws on measured format X's "
+                                  "GEMM rate (it moved with the formats measured, or is the prior's)"),
     (("reported chip", "announced chip", "roadmap chip"),
      "'reported chip', 'announced chip', 'roadmap chip': not shipping, the note names the source kinds of its figures"),
     (("power assumed",), "'power assumed': the system's power, which MW counts, is parity's assumption, given below"))

@@ -19,8 +19,8 @@ from parity.phase import PhaseResult, decode_benchmark, prefill_benchmark
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
 from parity.simulate import KV_BOUND_SHARE
-from parity.uncertainty import CUDA_ONLY, Intervals, calibration_label, widening, case_flags, interval_kind, \
-    package_flag
+from parity.uncertainty import CUDA_ONLY, Intervals, calibration_label, kernel_figures_note, widening, case_flags, \
+    interval_kind, package_flag
 
 KV_LOAD_FLAG = "KV-bound load"  # the steady model's flag for clients queued for a KV slot (kv_load_flag)
 
@@ -227,9 +227,11 @@ def case_note(s: Scenario, assumptions: Sequence[str]) -> str:
 
 def _calibration_note(s: Scenario) -> str:
     """'calibration: BASIS': which calibration priced the chip and how it reached it (the user's file by its path),
-    and the engine profile where the user's file takes the place of parity's (catalog.engine_user_note)."""
+    which of the chip's kernel figures it fitted on the chip and which it inherits (kernel_figures_note), and the
+    engine profile where the user's file takes the place of parity's (catalog.engine_user_note)."""
     cal = s.calibration or catalog.calibration(s.system.chip)
-    return "; ".join(filter(None, (calibration_label(s.system, cal), catalog.engine_user_note(s.engine))))
+    return "; ".join(filter(None, (calibration_label(s.system, cal), kernel_figures_note(s.system, cal),
+                                   catalog.engine_user_note(s.engine))))
 
 
 def _phase_prediction(s: Scenario) -> Prediction:

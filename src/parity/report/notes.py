@@ -87,8 +87,9 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
         said.append("'uncalibrated': no measured calibration of the chip itself; it inherits its family's ('inherits "
                     "X') or runs on the derived prior (parity show CHIP).")
     if "GEMM rate not measured" in notes:
-        said.append("'X GEMM rate not measured': the chip's calibration measures other GEMM formats, and this "
-                    "format's rate moved with them.")
+        said.append("'X GEMM rate not measured': no kernel figure of the chip, or of the chips its calibration "
+                    "draws on, measured format X's GEMM rate: it moved with the formats measured, or no chip "
+                    "measured it.")
     if any(systems[r.system].chip.status != "shipping" for r in rows):
         said.append("'reported chip', 'announced chip', 'roadmap chip': the chip is not shipping; the note names the "
                     "source kinds of its figures.")
