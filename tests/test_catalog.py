@@ -188,11 +188,12 @@ def test_a_system_file_gives_its_structure_with_sources() -> None:
      "{ value = ..., source = \"id\" } (not bare keys: the chip count, scale-up domain and topology are sourced "
      "numbers too)"),
     (_NODE | {"structure": _STRUCTURE, "chips": 8}, "systems/test-node.toml: needs a [structure] table"),  # a bare key beside the table
-    (_NODE | {"structure": _STRUCTURE | {"chips": {"value": 8}}}, "systems/test-node.toml: chips has no source"),
-    (_NODE | {"structure": _STRUCTURE | {"chips": 8}}, "systems/test-node.toml: chips must be a table with value and "
-                                                         "source, got 8"),
+    (_NODE | {"structure": _STRUCTURE | {"chips": {"value": 8}}},
+     "systems/test-node.toml: structure.chips has no source"),
+    (_NODE | {"structure": _STRUCTURE | {"chips": 8}},
+     "systems/test-node.toml: structure.chips must be a table with value and source, got 8"),
     (_NODE | {"structure": _STRUCTURE | {"chips": {"value": 7.5, "source": "nv-hgx"}}},
-     "systems/test-node.toml: chips must be a whole count, got 7.5"),
+     "systems/test-node.toml: structure.chips must be a whole count, got 7.5"),
     (_NODE | {"structure": {k: v for k, v in _STRUCTURE.items() if k != "scale_up_topology"}},
      "systems/test-node.toml [structure]: missing key 'scale_up_topology'"),
     (_NODE | {"structure": _STRUCTURE | {"topology": {"value": "torus", "source": "nv-hgx"}}},

@@ -93,7 +93,7 @@ def _refused(*args: str) -> str:
     (None, "malformed TOML: Invalid initial character for a key part (at line 2, column 3)"),
     (('id = "nova-x1"', "id = 5"), "key id must be text, got 5"),
     (('[power]\ntdp = { value = "800 W", source = "nova-brief" }', ""), "missing key 'power'"),
-    (('"4 TB/s"', '"4 TBs"'), "memory_bytes_per_s: "),
+    (('"4 TB/s"', '"4 TBs"'), "memory.bandwidth: unknown unit 'TBs' in '4 TBs'"),
     (("bandwidth =", "bandwdith ="), "key 'bandwdith' in [memory] is no chip key; did you mean 'bandwidth'?"),
     (('direction = "unidirectional", source = "nova-brief" }', 'diretion = "unidirectional", source = "nova-brief" }'),
      "key 'diretion' in interconnect.scale_up is no quantity key; did you mean 'direction'?"),

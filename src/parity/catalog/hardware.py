@@ -10,16 +10,16 @@ real accelerators span (catalog.plausible), and marked by their file.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from parity import units
-from parity.catalog.files import (as_written, catalog_files, close_matches, data_dir, is_user, name_key,
-                                  read_toml, refuse_unknown, require, shown, text, user_dir)
-from parity.catalog.plausible import check_power, check_rates, check_span, spans
+from parity.catalog.files import (as_written, catalog_files, data_dir, is_user, name_key, read_toml, refuse_unknown,
+                                  require, shown, text, user_dir)
+from parity.catalog.names import Entry, check_names, close_ids, resolve
+from parity.catalog.plausible import check_power, check_power_share, check_rates, check_span, power_span, spans
 from parity.dtypes import MATH_RATES
 from parity.errors import CatalogError
 from parity.hardware import ARCHITECTURES, Chip, Family, Provenance, Source, System
@@ -28,6 +28,7 @@ __all__ = ["sources", "chips", "systems", "families", "Entry", "resolve", "chip"
 
 
 _DIRECTIONS = {"bidirectional": 0.5, "unidirectional": 1.0, "unstated": 0.5}
+_ABSENT = "leave the key out where the part has none"  # an optional figure's: a link, a die count, a price
 # the keys a chip's or a system's file may hold: table ('' the top level) -> its keys; a key outside them (a typo:
 # `bandwdith`, `scale_upp`) is refused, not passed over as absent. A quantity's table holds _QUANTITY_KEYS
 _CHIP_KEYS = {"": ("id", "name", "vendor", "family", "software_stack", "calibration", "aliases", "status", "year",
@@ -94,32 +95,40 @@ def sources() -> dict[str, Source]:
 
 @dataclass(slots=True)
 class _Reader:
-    """Turns one file's quantity tables into SI floats while recording their provenance."""
+    """Turns one file's quantity tables into SI floats while recording their provenance; a refusal names the file and
+    the file's key (memory.bandwidth), not the field it fills (memory_bytes_per_s)."""
 
     where: str
     known_sources: dict[str, Source]
     records: list[Provenance]
 
-    def _source(self, spec: dict[str, Any], field: str) -> Source:
+    def _source(self, spec: dict[str, Any], key: str) -> Source:
         source_id = spec.get("source")
         if not source_id:
-            raise CatalogError(f"{self.where}: {field} has no source")
+            raise CatalogError(f"{self.where}: {key} has no source")
         if source_id not in self.known_sources:
-            raise CatalogError(f"{self.where}: {field} names unknown source {source_id!r}")
+            raise CatalogError(f"{self.where}: {key} names unknown source {source_id!r}")
         return self.known_sources[source_id]
 
-    def quantity(self, spec: Any, field: str, dimension: str) -> float:
+    def quantity(self, spec: Any, field: str, dimension: str, key: str, absent: str = "") -> float:
+        """The figure of `spec` (the file's table at `key`) in SI units, stored per direction and dense. One below zero
+        is refused, and one of zero but a latency's (a step a fabric skips takes 0 s): every other figure a file states
+        (memory, bandwidth, power, price, a count) has a size; `absent` says what a file does where a part has none."""
         if not isinstance(spec, dict) or "value" not in spec:
-            raise CatalogError(f"{self.where}: {field} must be a table with value and source, got "
+            raise CatalogError(f"{self.where}: {key} must be a table with value and source, got "
                                f"{as_written(spec)}")
-        source = self._source(spec, field)
+        source = self._source(spec, key)
         if dimension == "count" and not isinstance(spec["value"], int | float):  # "8" read as 8: a key of another type
-            raise CatalogError(f"{self.where}: {field} must be a number, not text: value = {spec['value']}, got "
+            raise CatalogError(f"{self.where}: {key} must be a number, not text: value = {spec['value']}, got "
                                f"{as_written(spec['value'])}")
         try:
             value = units.parse(spec["value"], dimension)
         except units.UnitError as err:
-            raise CatalogError(f"{self.where}: {field}: {err}") from err
+            raise CatalogError(f"{self.where}: {key}: {err}") from err
+        if value < 0 or (value == 0 and dimension != "s"):
+            must = "0 or more" if dimension == "s" else "positive"
+            raise CatalogError(f"{self.where}: {key} = {as_written(spec['value'])} must be {must}"
+                               + (f" ({absent})" if absent else ""))
         notes = [spec.get("note", "")]
         divisor = float(spec.get("sparsity", 2 if spec.get("sparse") else 1))
         basis = "" if divisor == 1 else "sparse" if divisor == 2 else f"{divisor:g}x sparse"
@@ -128,8 +137,8 @@ class _Reader:
         direction = spec.get("direction")
         if direction is not None:
             if direction not in _DIRECTIONS:
-                raise CatalogError(f"{self.where}: {field}.direction must be one of {sorted(_DIRECTIONS)}, "
-                                   f"got {direction!r}")
+                raise CatalogError(f"{self.where}: {key}.direction = {as_written(direction)} must be one of "
+                                   f"{', '.join(map(repr, _DIRECTIONS))}")
             if direction != "unidirectional":
                 divisor /= _DIRECTIONS[direction]
                 basis = "bidirectional" if direction == "bidirectional" else "direction unstated"
@@ -139,25 +148,26 @@ class _Reader:
                                        note="; ".join(n for n in notes if n), basis=basis, divisor=divisor))
         return value
 
-    def count(self, spec: Any, field: str) -> int:
+    def count(self, spec: Any, field: str, key: str) -> int:
         """A whole count (chips, dies), refused where the source's figure is not whole."""
-        value = self.quantity(spec, field, "count")
+        value = self.quantity(spec, field, "count", key)
         if not value.is_integer():
-            raise CatalogError(f"{self.where}: {field} must be a whole count, got {spec['value']!r}")
+            raise CatalogError(f"{self.where}: {key} must be a whole count, got {spec['value']!r}")
         self.records[-1] = dataclasses.replace(self.records[-1], value=int(value))
         return int(value)
 
-    def optional(self, table: dict[str, Any], key: str, field: str, dimension: str) -> float | None:
-        return self.quantity(table[key], field, dimension) if key in table else None
+    def optional(self, table: dict[str, Any], at: str, key: str, field: str, dimension: str) -> float | None:
+        """The figure at `at`.`key` (`at` the table's name), or None where the table has no `key`."""
+        return self.quantity(table[key], field, dimension, f"{at}.{key}", _ABSENT) if key in table else None
 
-    def link(self, table: dict[str, Any], key: str, field: str, at: str) -> float | None:
+    def link(self, table: dict[str, Any], at: str, key: str, field: str) -> float | None:
         """A link's bandwidth [B/s] per direction, or None where `table` has none; its figure must say its direction
         (1,200 GB/s with none was stored as per direction, a bidirectional one's twice): `at` is its table."""
         if key in table and isinstance(table[key], dict) and "direction" not in table[key]:
             raise CatalogError(f"{self.where}: {at}.{key} says no direction: add direction = one of "
                                f"{', '.join(map(repr, _DIRECTIONS))} (bidirectional and unstated figures are halved "
                                "to the per-direction rate)")
-        return self.optional(table, key, field, "bytes_per_s")
+        return self.optional(table, at, key, field, "bytes_per_s")
 
     def listing(self, spec: Any, field: str) -> tuple[str, ...]:
         if not isinstance(spec, dict) or not isinstance(spec.get("value"), list):
@@ -168,11 +178,11 @@ class _Reader:
                                        note=spec.get("note", "")))
         return value
 
-    def word(self, spec: Any, field: str) -> str:
+    def word(self, spec: Any, field: str, key: str) -> str:
         """A named choice (a topology) with its source."""
         if not isinstance(spec, dict) or not isinstance(spec.get("value"), str):
-            raise CatalogError(f"{self.where}: {field} must be a table with a value string and a source, got {spec!r}")
-        source = self._source(spec, field)
+            raise CatalogError(f"{self.where}: {key} must be a table with a value string and a source, got {spec!r}")
+        source = self._source(spec, key)
         self.records.append(Provenance(field=field, quoted=spec["value"], value=spec["value"], source=source,
                                        note=spec.get("note", "")))
         return str(spec["value"])
@@ -207,10 +217,12 @@ def _chip_from(data: dict[str, Any], where: str, user_file: str = "") -> Chip:
     for key, spec in peak_table.items():
         if key not in MATH_RATES:
             raise CatalogError(f"{where}: unknown peak key {key!r}; known: {', '.join(MATH_RATES)}")
-        peaks[key] = reader.quantity(spec, f"peak_flop_per_s.{key}", "flop_per_s")
-        if not peaks[key] > 0:  # a format the chip has no unit for is left out, not given 0 (it was stored)
-            raise CatalogError(f"{where}: peak.{key} = {as_written(spec['value'])} must be positive (leave out a "
-                               "format the chip has no unit for)")
+        # a format the chip has no unit for is left out, not given 0 (it was stored)
+        peaks[key] = reader.quantity(spec, f"peak_flop_per_s.{key}", "flop_per_s", f"peak.{key}",
+                                     "leave out a format the chip has no unit for")
+    if "calibration" in data and not data["calibration"].strip():  # was read as no key at all
+        raise CatalogError(f"{where}: key calibration is empty: name the chip whose calibration yours inherits (an id "
+                           "or an alias, e.g. calibration = \"nvidia-h20\"), or leave the key out")
     memory = require(data, "memory", where)
     link = data.get("interconnect", {})
     power = require(data, "power", where)
@@ -222,16 +234,17 @@ def _chip_from(data: dict[str, Any], where: str, user_file: str = "") -> Chip:
             status=data.get("status", "shipping"), year=data.get("year"), datacenter=bool(data.get("datacenter", True)),
             peak_flop_per_s=peaks,
             native=frozenset(reader.listing(require(data, "native", where), "native")),
-            memory_bytes=reader.quantity(require(memory, "capacity", where), "memory_bytes", "bytes"),
+            memory_bytes=reader.quantity(require(memory, "capacity", where), "memory_bytes", "bytes",
+                                         "memory.capacity"),
             memory_bytes_per_s=reader.quantity(require(memory, "bandwidth", where), "memory_bytes_per_s",
-                                               "bytes_per_s"),
-            scale_up_bytes_per_s=reader.link(link, "scale_up", "scale_up_bytes_per_s", "interconnect") or 0.0,
-            scale_out_bytes_per_s=reader.link(link, "scale_out", "scale_out_bytes_per_s", "interconnect") or 0.0,
-            tdp_w=reader.quantity(require(power, "tdp", where), "tdp_w", "w"),
-            die_area_m2=reader.optional(die, "area", "die_area_m2", "m2"),
-            unit_price_usd=reader.optional(price, "unit", "unit_price_usd", "usd"),
-            dies=reader.count(die["count"], "dies") if "count" in die else 1,
-            compute_units=reader.optional(die, "compute_units", "compute_units", "count"),
+                                               "bytes_per_s", "memory.bandwidth"),
+            scale_up_bytes_per_s=reader.link(link, "interconnect", "scale_up", "scale_up_bytes_per_s") or 0.0,
+            scale_out_bytes_per_s=reader.link(link, "interconnect", "scale_out", "scale_out_bytes_per_s") or 0.0,
+            tdp_w=reader.quantity(require(power, "tdp", where), "tdp_w", "w", "power.tdp"),
+            die_area_m2=reader.optional(die, "die", "area", "die_area_m2", "m2"),
+            unit_price_usd=reader.optional(price, "price", "unit", "unit_price_usd", "usd"),
+            dies=reader.count(die["count"], "dies", "die.count") if "count" in die else 1,
+            compute_units=reader.optional(die, "die", "compute_units", "compute_units", "count"),
             family=str(data.get("family", "")), software_stack=_stack(data, where),
             calibration_chip=str(data.get("calibration", "")).strip(),
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
@@ -275,13 +288,15 @@ def _structure(data: dict[str, Any], reader: _Reader) -> tuple[int, int, str]:
     if unknown:
         raise CatalogError(f"{reader.where}: unknown [structure] keys {unknown}; known: {', '.join(_STRUCTURE)}")
     where = f"{reader.where} [structure]"
-    chips = reader.count(require(table, "chips", where), "chips")
-    domain = reader.count(require(table, "scale_up_domain_chips", where), "scale_up_domain_chips")
+    chips = reader.count(require(table, "chips", where), "chips", "structure.chips")
+    domain = reader.count(require(table, "scale_up_domain_chips", where), "scale_up_domain_chips",
+                          "structure.scale_up_domain_chips")
     if domain > chips:  # a file's 64-chip domain in a 32-chip system priced workers it lacks (fuzzDF 6); a System
         # built in code may be a share of a larger domain (a fraction of a node), so the record allows it
         raise CatalogError(f"{where}: scale_up_domain_chips ({domain}) must be at most chips ({chips}): a system's "
                            "scale-up domain is within it")
-    return chips, domain, reader.word(require(table, "scale_up_topology", where), "scale_up_topology")
+    return chips, domain, reader.word(require(table, "scale_up_topology", where), "scale_up_topology",
+                                               "structure.scale_up_topology")
 
 
 def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip], user_file: str = "") -> System:
@@ -300,12 +315,12 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip], 
     link = data.get("interconnect", {})
     power = require(data, "power", where)
     price = data.get("price", {})
-    scale_up = reader.link(link, "scale_up", "scale_up_bytes_per_s", "interconnect")
-    scale_out = reader.link(link, "scale_out", "scale_out_bytes_per_s", "interconnect")
+    scale_up = reader.link(link, "interconnect", "scale_up", "scale_up_bytes_per_s")
+    scale_out = reader.link(link, "interconnect", "scale_out", "scale_out_bytes_per_s")
     host = data.get("host", {})
     chips_per_host = float(host.get("chips_per_host", 1))  # chips sharing one CPU's memory and link
-    host_memory = reader.optional(host, "memory", "host_memory_bytes", "bytes") or 0.0
-    host_link = reader.link(host, "link", "host_link_bytes_per_s", "host") or 0.0
+    host_memory = reader.optional(host, "host", "memory", "host_memory_bytes", "bytes") or 0.0
+    host_link = reader.link(host, "host", "link", "host_link_bytes_per_s") or 0.0
     try:
         made = System(
             # a system states its status, else it is its chip's (an announced chip's system read 'shipping': fuzzDF)
@@ -313,19 +328,20 @@ def _system_from(data: dict[str, Any], where: str, chip_index: dict[str, Chip], 
             status=data.get("status", the_chip.status),
             chip=the_chip, chips=chips, scale_up_domain_chips=domain_chips, scale_up_topology=topology,
             scale_up_bytes_per_s=the_chip.scale_up_bytes_per_s if scale_up is None else scale_up,
-            scale_up_latency_s=reader.quantity(require(link, "scale_up_latency", where), "scale_up_latency_s", "s"),
+            scale_up_latency_s=reader.quantity(require(link, "scale_up_latency", where), "scale_up_latency_s", "s",
+                                               "interconnect.scale_up_latency"),
             scale_out_bytes_per_s=the_chip.scale_out_bytes_per_s if scale_out is None else scale_out,
             scale_out_latency_s=reader.quantity(require(link, "scale_out_latency", where), "scale_out_latency_s",
-                                                "s"),
-            power_w=reader.quantity(require(power, "system", where), "power_w", "w"),
-            fused_all_to_all_latency_s=reader.optional(link, "fused_all_to_all_latency",
+                                                "s", "interconnect.scale_out_latency"),
+            power_w=reader.quantity(require(power, "system", where), "power_w", "w", "power.system"),
+            fused_all_to_all_latency_s=reader.optional(link, "interconnect", "fused_all_to_all_latency",
                                                        "fused_all_to_all_latency_s", "s") or 0.0,
-            fused_all_to_all_peer_latency_s=reader.optional(link, "fused_all_to_all_peer_latency",
+            fused_all_to_all_peer_latency_s=reader.optional(link, "interconnect", "fused_all_to_all_peer_latency",
                                                             "fused_all_to_all_peer_latency_s", "s") or 0.0,
-            normal_all_to_all_notify_s=reader.optional(link, "normal_all_to_all_notify",
+            normal_all_to_all_notify_s=reader.optional(link, "interconnect", "normal_all_to_all_notify",
                                                        "normal_all_to_all_notify_s", "s") or 0.0,
             host_memory_bytes=host_memory / chips_per_host, host_link_bytes_per_s=host_link / chips_per_host,
-            unit_price_usd=reader.optional(price, "system", "unit_price_usd", "usd"),
+            unit_price_usd=reader.optional(price, "price", "system", "unit_price_usd", "usd"),
             aliases=tuple(data.get("aliases", ())), notes=data.get("notes", ""), provenance=tuple(reader.records),
             user_file=user_file,
         )
@@ -358,7 +374,7 @@ def chips() -> tuple[Chip, ...]:
     """Every chip in the catalog and the user's (user_dir()/chips), sorted by id."""
     files = _files("chips")
     loaded = [_chip_from(data, where, user) for data, where, user in files]
-    _check_names(loaded, [where for _, where, _ in files], "chip")
+    check_names(loaded, [where for _, where, _ in files], "chip")
     known_spans = spans(c for c in loaded if not c.user_file)  # what real accelerators span: parity's chips
     for item, (_, where, _) in zip(loaded, files):  # a figure beyond the span first: its message names the slip
         check_span(item.provenance, known_spans, where)
@@ -375,20 +391,21 @@ def chips() -> tuple[Chip, ...]:
 
 
 def _lenders_named(loaded: list[Chip], files: list[str]) -> list[Chip]:
-    """Each chip with the chip its file's `calibration` key names as that chip's id (an alias, 'h20', as a command
-    line takes it: nvidia-h20); a name no chip answers to, the chip itself, or a loop of chips naming each other
-    (whose calibration none of them would reach) refused naming the file."""
+    """Each chip with the chip its file's `calibration` key names as that chip's id (an alias, 'h20', or a system's
+    name, 'hgx-h20', as a command line takes them: nvidia-h20); a name no chip or system answers to, the chip itself,
+    or a loop of chips naming each other (whose calibration none of them would reach) refused naming the file."""
     out = []
     for item, where in zip(loaded, files):
         if item.calibration_chip:
+            others = [c for c in loaded if c.id != item.id]  # hints name other chips, never the chip itself
             try:
-                lender = resolve(item.calibration_chip, loaded, "chip")
+                lender = resolve(item.calibration_chip, others, "chip")
             except CatalogError as err:
-                raise CatalogError(f"{where}: key calibration names no chip: {err} (the chip whose calibration "
-                                   "yours inherits: a chip's id, 'parity chips')") from None
+                lender = _system_chip(item.calibration_chip, loaded) or _itself(item, where, err)
             if lender.id == item.id:
-                raise CatalogError(f"{where}: key calibration names the chip itself ({item.id}): name the chip whose "
-                                   "calibration it inherits, or leave the key out")
+                raise CatalogError(f"{where}: key calibration names the chip itself ({item.id}, the chip of system "
+                                   f"{item.calibration_chip!r}): name the chip whose calibration it inherits, or leave "
+                                   "the key out")
             item = dataclasses.replace(item, calibration_chip=lender.id)
         out.append(item)
     lenders = {c.id: c.calibration_chip for c in out}
@@ -404,72 +421,50 @@ def _lenders_named(loaded: list[Chip], files: list[str]) -> list[Chip]:
     return out
 
 
+def _itself(item: Chip, where: str, err: CatalogError) -> Chip:
+    """Refuse the calibration key of `item`'s file (`where`): it names the chip itself, or no chip (`err`)."""
+    try:
+        resolve(item.calibration_chip, [item], "chip")
+    except CatalogError:
+        raise CatalogError(f"{where}: key calibration names no chip: {err} (the chip whose calibration yours inherits: "
+                           "a chip's id, 'parity chips', or a system's)") from None
+    raise CatalogError(f"{where}: key calibration names the chip itself ({item.id}): name the chip whose calibration "
+                       "it inherits, or leave the key out")
+
+
+def _system_chip(name: str, loaded: list[Chip]) -> Chip | None:
+    """The chip of the system file (parity's or the user's) whose id, alias or name is `name`, as `parity show`
+    takes a system's name for its chip; None where no system file answers to it or its chip is none of `loaded`.
+    Read from the files as written: the systems are built from the chips, which are being built."""
+    wanted = name_key(name)
+    for data, _, _ in _files("systems"):
+        aliases = data.get("aliases", [])
+        names = [n for n in (data.get("id"), data.get("name"), *(aliases if isinstance(aliases, list) else []))
+                 if isinstance(n, str)]
+        if wanted in {name_key(n) for n in names} and isinstance(data.get("chip"), str):
+            try:
+                return resolve(data["chip"], loaded, "chip")  # type: ignore[return-value]
+            except CatalogError:
+                return None
+    return None
+
+
 @cache
 def systems() -> tuple[System, ...]:
     """Every system in the catalog and the user's (user_dir()/systems), sorted by id."""
     index = {c.id: c for c in chips()}
     files = _files("systems")
     loaded = [_system_from(data, where, index, user) for data, where, user in files]
-    _check_names(loaded, [where for _, where, _ in files], "system")
+    check_names(loaded, [where for _, where, _ in files], "system")
     known_spans = spans(c for c in index.values() if not c.user_file)
-    for item, (_, where, _) in zip(loaded, files):  # its links where it states its own
+    power = power_span(s for s in loaded if not s.user_file)
+    for item, (_, where, _) in zip(loaded, files):  # its links where it states its own, its power per chip
         check_span(item.provenance, known_spans, where)
+        check_power_share(item, power, where)
     # a chip's name that a system takes too: `show` and every --system take either (a system first)
-    _check_names([*index.values(), *loaded], [*(c.user_file or f"chips/{c.id}.toml" for c in index.values()),
+    check_names([*index.values(), *loaded], [*(c.user_file or f"chips/{c.id}.toml" for c in index.values()),
                                               *(where for _, where, _ in files)], "chip or system")
     return tuple(sorted(loaded, key=lambda s: s.id))
-
-
-def _check_names(items: Iterable[Chip | System], files: Iterable[str], kind: str) -> None:
-    """Refuse a name (id or alias, as resolve matches them) that two files give, naming both: a user's file that
-    takes a catalog name would price under it numbers that are not parity's, and two files of one id would leave
-    one of them unused, unsaid."""
-    seen: dict[str, str] = {}
-    for item, where in zip(items, files):
-        for key, name in {name_key(n): n for n in reversed((item.id, *item.aliases))}.items():
-            if key in seen:
-                each = ("a chip and a system need names of their own, as 'parity show' takes either" if " or " in kind
-                        else f"each {kind} needs names of its own")
-                raise CatalogError(f"{kind} name {name!r} is given by both {seen[key]} and {where}: {each} (rename "
-                                   "or remove one)")
-            seen[key] = where
-
-
-Entry = Chip | System
-
-
-def resolve(name: str, items: Iterable[Entry], kind: str) -> Entry:
-    """The item whose id, alias or title is `name` (case-insensitive; '_', '-' and inner spaces alike), its vendor's
-    first word before it or not ('NVIDIA H100' as h100, 'AMD Instinct MI300X' as the chip's title: fuzz round DS 4).
-    A name matching none is refused with the closest items' ids (an alias's item, once)."""
-    pool = list(items)
-    wanted = name_key(name)
-    if not wanted:  # an empty name is like every name a little: no hints, a plain refusal
-        raise CatalogError(f"no {kind} name given: name one ('parity {kind}s' lists them)")
-    # a vendor's word is read off a name typed with spaces only ('NVIDIA H100'): 'nvidia-gb200', the chip's id, is
-    # not the system gb200 with its vendor before it
-    casual = any(c.isspace() for c in name.strip())
-    for item in pool:
-        keys = {name_key(n) for n in (item.id, *item.aliases, item.name)}
-        if wanted in keys or (casual and _without_vendor(wanted, item) in keys):
-            return item
-    hints = _hints(name, pool)
-    hint = f"; did you mean {', '.join(hints)}?" if hints else f"; see 'parity {kind}s'"
-    raise CatalogError(f"unknown {kind} {name!r}{hint}")
-
-
-def _hints(name: str, items: Iterable[Entry]) -> list[str]:
-    """The ids of up to four items whose id or aliases look like `name` (close_matches), each once: 'Ascend 910'
-    listed ascend910c, ascend910b, ascend-910c, ascend-910b, two chips' aliases twice (fuzz round DS 9)."""
-    owner = {n: item.id for item in items for n in (item.id, *item.aliases)}
-    return list(dict.fromkeys(owner[n] for n in close_matches(name, list(owner), n=12)))[:4]
-
-
-def _without_vendor(wanted: str, item: Entry) -> str:
-    """`wanted` (a name_key) less its item's vendor's first word before it ('nvidia-h100' -> 'h100'), else itself."""
-    vendor = getattr(item, "vendor", "") or getattr(getattr(item, "chip", None), "vendor", "")
-    first = name_key(vendor.split()[0]) if vendor.strip() else ""
-    return wanted.removeprefix(f"{first}-") if first else wanted
 
 
 def chip(name: str) -> Chip:
@@ -511,7 +506,7 @@ def system(name: str) -> System:
             if not name.strip():
                 raise CatalogError("no system or chip name given: name one ('parity systems' and 'parity chips' "
                                    "list them)") from None
-            hints = _hints(name, (*systems(), *chips()))
+            hints = close_ids(name, (*systems(), *chips()))
             if hints:
                 raise CatalogError(f"unknown system or chip {name!r}; did you mean {', '.join(hints)}?") \
                     from system_error

@@ -1,6 +1,7 @@
 """What a chip or system file may state beyond its keys and units: known format names, a rate for each unit a native
 format runs on, figures within reach of what real accelerators span (the catalog's chips), and a system that draws at
-least its chips' power. A figure outside is refused, where a unit prefix slipped, with the figure it likely meant."""
+least its chips' power and at most a few times the most per chip of the catalog's systems. A figure outside is
+refused, where a unit prefix slipped, with the figure it likely meant."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from parity.dtypes import CHIP_NATIVE, FORMATS, MATH_RATES, format_named
 from parity.errors import CatalogError, ParityError
 from parity.hardware import Chip, Provenance, System
 
-__all__ = ["NATIVE_NAMES", "SPAN_MARGIN", "MOST_OVER_BF16", "Span", "spans", "check_rates", "check_span",
-           "check_power"]
+__all__ = ["NATIVE_NAMES", "SPAN_MARGIN", "LINK_MARGIN", "LEAST_LINK_BYTES_PER_S", "POWER_MARGIN", "MOST_OVER_BF16",
+           "Span", "spans", "power_span", "check_rates", "check_span", "check_power", "check_power_share"]
 
 # the names a chip's [native] list takes: each format's unit (dtypes.FORMATS' features: bf16, fp8, mxfp8, nvfp4 ...)
 # and the math keys no format runs on, which a chip lists for their peak rates (fp64, tf32, int4)
@@ -26,6 +27,22 @@ NATIVE_NAMES = tuple(dict.fromkeys([*(f.feature for f in FORMATS.values()),
 # wrong is off by 1,000 at least. Parts unlike any in the catalog (a wafer-scale engine, an SRAM-only chip) may fall
 # outside: their figures are not the HBM-and-links chip parity's model prices
 SPAN_MARGIN = 100.0
+# a link's figure stays within a tighter factor: the catalog's scale-up links span 62x (32 GB/s a direction over
+# PCIe to 2 TB/s) and its scale-out 121x (1.65 GB/s to 200 GB/s), so at 100x their windows span 620,000x and more, and
+# a GB typed MB (900 MB/s for 900 GB/s) lands inside. A link is its lanes times a lane's rate, which doubles a
+# generation (PCIe 4 -> 5 -> 6, NVLink 4 -> 5): 10x is three generations past either end, and leaves a scale-up
+# window (3.2 GB/s to 20 TB/s) that no catalog figure 1,000x off falls into
+LINK_MARGIN = 10.0
+# and no accelerator's link of the catalog's era runs under 1 GB/s a direction: 10 Gb Ethernet carries 1.25 GB/s,
+# PCIe 3.0 x16 16 GB/s, and the slowest of the catalog's (the TPU v4's data-center network share) 1.65 GB/s; a
+# scale-out figure typed in Mb/s for Gb/s (400 Mb/s: 50 MB/s) falls below it, where 1/10 of the least would not
+LEAST_LINK_BYTES_PER_S = 1e9
+_LINKS = ("scale_up_bytes_per_s", "scale_out_bytes_per_s")
+# a system's power per chip stays within this factor of the greatest of the catalog's systems (vera-rubin-nvl144's
+# 3.0 kW): a chip's share is its TDP (1.8 kW at most, Rubin's) and its share of host, network and fans, which the
+# catalog's systems draw at 1.7-2.0x their chips' TDP; a single chip in a whole server (a 1 kW chip in a 4 kW box)
+# stays well within 10x, while a kW typed MW is 1,000x
+POWER_MARGIN = 10.0
 # a narrower format's rate over the bf16 rate at most: halving a multiplier's operands fits about four in its area
 # (area grows as the square of the width), so fp8 runs at most ~4x and fp4 ~16x bf16; the catalog's greatest is 6x
 # (the B300's FP4 over its cut BF16). Beyond 50x is a prefix typed wrong in one of the two
@@ -68,26 +85,44 @@ def spans(chips: Iterable[Chip]) -> dict[str, Span]:
 
 
 def check_span(records: Iterable[Provenance], known: Mapping[str, Span], where: str) -> None:
-    """Refuse a figure of `records` (a chip's or a system's) outside SPAN_MARGIN of the catalog's span of it, naming
-    the file key, the figure as quoted and the prefix that brings it within ("3.7 B/s" where TB/s was meant)."""
+    """Refuse a figure of `records` (a chip's or a system's) outside SPAN_MARGIN of the catalog's span of it (a link's
+    outside LINK_MARGIN, or under LEAST_LINK_BYTES_PER_S), naming the file key, the figure as quoted and the prefix
+    that brings it within ("3.7 B/s" where TB/s was meant)."""
     for record in records:
         span = known.get(record.field)
         if span is None or not isinstance(record.value, int | float):
             continue
-        value, low, high = float(record.value), span.least / SPAN_MARGIN, span.greatest * SPAN_MARGIN
+        link = record.field in _LINKS
+        margin = LINK_MARGIN if link else SPAN_MARGIN
+        floor = LEAST_LINK_BYTES_PER_S if link else 0.0
+        value, low, high = float(record.value), max(span.least / margin, floor), span.greatest * margin
         if low <= value <= high:
             continue
         dimension = _dimension(record.field)
-        if value < low:
+        if value < floor:
+            said = (f"{units.format_si(value, dimension)} a direction, under the {units.format_si(floor, dimension)} "
+                    f"no accelerator's link falls below (10 Gb Ethernet: 1.25 GB/s; the slowest of parity's chips, "
+                    f"{span.least_chip}'s: {units.format_si(span.least, dimension)})")
+        elif value < low:
             said = (f"{_times(value / span.least)} x the least of parity's chips ({span.least_chip}'s "
-                    f"{units.format_si(span.least, dimension)}), under 1/{SPAN_MARGIN:g} of it")
+                    f"{units.format_si(span.least, dimension)}), under 1/{margin:g} of it")
         else:
             said = (f"{_times(value / span.greatest)} x the greatest of parity's chips ({span.greatest_chip}'s "
-                    f"{units.format_si(span.greatest, dimension)}), beyond {SPAN_MARGIN:g} times it")
-        prefix = units.unit_slip(value, low, high)
-        hint = units.reprefixed(record.quoted, prefix) or units.format_si(value * prefix * record.divisor, dimension, 6)
-        meant = f"; a unit slip? e.g. {hint!r}" if prefix != 1 and low <= value * prefix <= high else ""
-        raise CatalogError(f"{where}: {_file_key(record.field)} = {record.quoted!r} is {said}{meant}")
+                    f"{units.format_si(span.greatest, dimension)}), beyond {margin:g} times it")
+        raise CatalogError(f"{where}: {_file_key(record.field)} = {record.quoted!r} is {said}"
+                           f"{_slip(value, low, high, record, dimension)}")
+
+
+def _slip(value: float, low: float, high: float, record: Provenance | None, dimension: str) -> str:
+    """'; a unit slip? e.g. '3.7 TB/s'' where a power of 1,000 brings `value` within [low, high] (the figure as its
+    file quotes it, its prefix moved), else ''."""
+    prefix = units.unit_slip(value, low, high)
+    if prefix == 1 or not low <= value * prefix <= high:
+        return ""
+    divisor = record.divisor if record else 1.0
+    hint = (units.reprefixed(record.quoted, prefix) if record else "") or units.format_si(value * prefix * divisor,
+                                                                                          dimension, 6)
+    return f"; a unit slip? e.g. {hint!r}"
 
 
 def _times(ratio: float) -> str:
@@ -150,3 +185,24 @@ def check_power(system: System, where: str) -> None:
                            f"{units.format_si(least, 'w')}): a system draws its chips' power and its host's, "
                            "network's and cooling's beside")
 
+
+def power_span(systems: Iterable[System]) -> Span:
+    """The least and greatest power per chip [W] over `systems` (parity's catalog), and the systems that set them."""
+    shares = [(s.power_w / s.chips, s.id) for s in systems]
+    return Span(least=min(shares)[0], least_chip=min(shares)[1], greatest=max(shares)[0],
+                greatest_chip=max(shares)[1])
+
+
+def check_power_share(system: System, known: Span, where: str) -> None:
+    """Refuse a system power beyond POWER_MARGIN times the greatest of the catalog's systems per chip (known:
+    power_span), a prefix typed wrong ('5.824 MW' for an 8-chip node), with the figure it likely meant."""
+    share = system.power_w / system.chips
+    if share <= known.greatest * POWER_MARGIN:
+        return
+    record = system.source_of("power_w")
+    quoted = record.quoted if record else units.format_si(system.power_w, "w")
+    low, high = system.chips * system.chip.tdp_w, system.chips * known.greatest * POWER_MARGIN
+    raise CatalogError(f"{where}: power.system = {quoted!r} is {units.format_si(share, 'w')} a chip ({system.chips} "
+                       f"chips), {_times(share / known.greatest)} x the greatest of parity's systems "
+                       f"({known.greatest_chip}'s {units.format_si(known.greatest, 'w')} a chip), beyond "
+                       f"{POWER_MARGIN:g} times it{_slip(system.power_w, low, high, record, 'w')}")
