@@ -38,7 +38,8 @@ def test_the_mi355x_fits_its_gemms_and_inherits_bandwidth_and_collectives_from_t
     fp8 and fp4 are its own. Its memory (0.7528) and collective figures (0.7072, latency x1.6480) are family-cdna3's as
     they stand, fitted on the MI300X's rows (AMD-065 STREAM, HBL12329-* M = 1 GEMMs; RCCL AZ-rccl-*). Attention and
     the launch cost are the H200's microbenchmarks': attention moved (prefill 0.4996 -> 0.3047 -> 0.4342 by the two
-    fits' compute ratios), the launch cost kept (25.701 us). No chip measured FP6 or INT8 GEMMs, which it runs."""
+    fits' compute ratios) and without the H200's MLA-decode kernel rate (0.667: the fits carry none, so the prefill
+    rate prices MLA decode), the launch cost kept (25.701 us). No chip measured FP6 or INT8 GEMMs, which it runs."""
     sources = _sources("amd-mi355x")
     mi300x, h200 = ("amd-mi300x",), ("nvidia-h200-sxm",)
     assert sources == {"GEMM bf16": ("fitted", ("amd-mi355x",), False), "GEMM fp8": ("fitted", ("amd-mi355x",), False),
@@ -54,8 +55,11 @@ def test_the_mi355x_fits_its_gemms_and_inherits_bandwidth_and_collectives_from_t
     assert statement.text == (
         "partly: fitted on it (family-cdna4 rows HK-* (6), AITER-* (3)): GEMM bf16/fp8/fp4; inherited from amd-mi300x "
         "(family-cdna3 rows AMD-065, HBL12329-* (4), AZ-* (3)): HBM bandwidth, collectives; from nvidia-h200-sxm "
-        f"({H200}): attention (moved by the fits' ratios), launch cost; measured on no chip: GEMM fp6/int8")
+        f"({H200}): attention (moved by the fits' ratios, not its MLA-decode kernel rate), launch cost; measured on no "
+        "chip: GEMM fp6/int8")
+    assert statement.figure("attention").dropped == ("MLA-decode kernel rate",)
     cdna4, cdna3 = catalog.calibration(catalog.chip("amd-mi355x")), catalog.calibration(catalog.chip("amd-mi300x"))
+    assert (cdna4.attention_decode_math_efficiency, cdna4.attention_decode_math) == (0.0, 0.4342)
     assert cdna4.memory_efficiency == cdna3.memory_efficiency == 0.7528
     assert (cdna4.attention_prefill_efficiency, cdna3.attention_prefill_efficiency) == (0.4342, 0.3047)
 
@@ -86,9 +90,10 @@ def _rows(chip: str) -> dict[str, str]:
 def test_a_fully_fitted_chip_a_fully_inherited_one_and_one_on_a_prior() -> None:
     """The H200: every figure a chip measured is its own (GEMM bf16/fp8, attention, HBM, launch cost: 503 points of
     parity's microbenchmarks); INT8 GEMMs (the generic prior's 0.67) and collectives (0.80) no chip measured. The H100
-    and H800 inherit those figures whole and unmoved; the A100, a generation back, has its attention moved (the H200's
-    FlashMLA rate dropped: catalog.profiles._own_generation). The MI325X inherits family-cdna3 whole. A TPU runs on the
-    derived NPU prior."""
+    and H800 inherit those figures whole and unmoved; the A100, a generation back, inherits the H200's attention as
+    measured (prefill 0.4996, decode KV-read 0.9766) but not its MLA-decode kernel rate (0.667, FlashMLA's:
+    catalog.profiles._own_generation), which its prefill rate stands in for. The MI325X inherits family-cdna3 whole. A
+    TPU runs on the derived NPU prior."""
     h200 = _sources("nvidia-h200-sxm")
     assert {k for k, v in h200.items() if v[0] == "fitted"} == {"GEMM bf16", "GEMM fp8", "attention", "HBM bandwidth",
                                                                 "launch cost"}
@@ -98,7 +103,14 @@ def test_a_fully_fitted_chip_a_fully_inherited_one_and_one_on_a_prior() -> None:
         assert _statement(chip).verdict == "inherited"
         assert {k: v for k, v in _sources(chip).items() if v[0] != "unmeasured"} == {
             k: ("inherited", ("nvidia-h200-sxm",), False) for k, v in h200.items() if v[0] == "fitted"}
-    assert _sources("nvidia-a100-sxm")["attention"] == ("inherited", ("nvidia-h200-sxm",), True)
+    assert _sources("nvidia-a100-sxm")["attention"] == ("inherited", ("nvidia-h200-sxm",), False)
+    assert _statement("nvidia-a100-sxm").figure("attention").dropped == ("MLA-decode kernel rate",)
+    a100 = catalog.calibration(catalog.chip("nvidia-a100-sxm"))
+    assert (a100.attention_prefill_efficiency, a100.attention_decode_efficiency, a100.attention_decode_math) == (
+        0.4996, 0.9766, 0.4996)
+    assert _statement("nvidia-a100-sxm").text == (
+        f"inherited: from nvidia-h200-sxm ({H200}): GEMM bf16, attention (not its MLA-decode kernel rate), HBM "
+        "bandwidth, launch cost; measured on no chip: GEMM int8, collectives")
     assert _statement("amd-mi325x").text.startswith(
         "inherited: from amd-mi300x (family-cdna3 rows AMD-* (3), AZ-* (6), HBL12329-* (4)): GEMM fp8, HBM bandwidth, "
         f"collectives; from nvidia-h200-sxm ({H200}): GEMM bf16 (moved by the fits' ratios), attention (moved by")
@@ -162,8 +174,8 @@ def test_a_user_fit_of_part_traces_the_rest_to_the_calibration_it_keeps() -> Non
 def test_a_format_whose_rate_no_chip_with_it_measured_is_flagged_an_inherited_measured_one_is_not() -> None:
     """MXFP4 on an Ascend 950PR runs family-davinci-910's FP4 rate, which neither the 910B and 910C (no FP4 unit)
     nor the H200 behind them measured: flagged, beside its 'uncalibrated chip' flag. BF16 on the MI325X is the H200's
-    rate moved by CDNA3's FP8 ratio: flagged. FP8 on the MI325X (the MI300X's, as measured) and NVFP4 on a B30A (the
-    Blackwell chips' FP4 layers) are not. INT8 on the H200: no chip measured it."""
+    rate moved by CDNA3's FP8 ratio: flagged, naming the H200. FP8 on the MI325X (the MI300X's, as measured) and NVFP4
+    on a B30A (the Blackwell chips' FP4 layers) are not. INT8 on the H200: no chip measured it."""
     def flag(chip: str, weights: str) -> str:
         the_chip = catalog.chip(chip)
         found = unmeasured_gemm(catalog.calibration(the_chip), the_chip, weights)
@@ -173,13 +185,14 @@ def test_a_format_whose_rate_no_chip_with_it_measured_is_flagged_an_inherited_me
         "on huawei-ascend-910b, huawei-ascend-910c; no chip its calibration draws on measured fp4)")
     assert flag("amd-mi325x", "bf16") == (
         "bf16 GEMM rate not measured on amd-mi325x (family-cdna3, which it inherits, measures fp8 on amd-mi300x; bf16 "
-        "moved from nvidia-h200-sxm's by the fits' ratios)")
+        "is the rate nvidia-h200-sxm measured, moved by the fits' ratios)")
     assert flag("nvidia-h200-sxm", "int8") == (
         "int8 GEMM rate not measured on nvidia-h200-sxm (nvidia-h200-sxm-measured measures bf16, fp8; no chip its "
         "calibration draws on measured int8)")
     assert flag("amd-mi325x", "fp8") == flag("nvidia-b30a", "nvfp4") == flag("amd-mi355x", "mxfp4") == ""
     assert flag("amd-mi355x", "w4a6_mxfp4") == ("fp6 GEMM rate not measured on amd-mi355x (family-cdna4 measures "
-                                                "bf16, fp4, fp8; fp6 moved with them)")
+                                                "bf16, fp4, fp8; no chip its calibration draws on measured fp6: it "
+                                                "moved with the formats measured)")
 
 
 def test_rows_are_named_each_up_to_two_else_by_source_tag() -> None:
@@ -203,3 +216,26 @@ def test_serve_and_compare_say_the_kernel_figures_beside_the_calibration() -> No
     assert (rows["mi355x-platform"]["calibrated"], rows["mi355x-platform"]["kernel_figures"]) == (True, "partly")
     assert (rows["hgx-h200"]["calibrated"], rows["hgx-h200"]["kernel_figures"]) == (True, "fitted")
     assert "kernel figures: " + _statement("amd-mi355x").text in rows["mi355x-platform"]["assumptions"]
+
+
+def test_a_child_family_s_attention_is_inherited_without_the_mla_decode_kernel_rate_as_its_basis_says() -> None:
+    """`show huawei-ascend-950pr`: its 'calibration' line inherits davinci-910 '(not its davinci-910 MLA-decode kernel
+    rate)' while its 'calibrated' line said the 910C's attention was 'moved by the fits' ratios' (report-only tester
+    fixev2 2). Nothing moved it: the prefill rate (0.4605) and the decode KV-read fraction (0.9167) are the 910C's rows
+    as fitted; the MLA-decode kernel rate (0.6148) is dropped (catalog.profiles._own_generation), its prefill rate
+    standing in; both lines now say so."""
+    chip = catalog.chip("huawei-ascend-950pr")
+    cal, family = catalog.calibration(chip), catalog.calibration(catalog.chip("huawei-ascend-910c"))
+    assert (cal.attention_prefill_efficiency, cal.attention_decode_efficiency, cal.attention_decode_math) == (
+        family.attention_prefill_efficiency, family.attention_decode_efficiency, 0.4605) == (0.4605, 0.9167, 0.4605)
+    assert family.attention_decode_math == 0.6148
+    assert cal.basis.endswith("(not its davinci-910 MLA-decode kernel rate)")
+    attention = _statement(chip.id).figure("attention")
+    assert (attention.how, attention.chips, attention.moved, attention.dropped) == (
+        "inherited", ("huawei-ascend-910c",), False, ("MLA-decode kernel rate",))
+    assert ("; from huawei-ascend-910c (family-davinci-910 rows B06-* (3)): GEMM int8, attention (not its MLA-decode "
+            "kernel rate); ") in _statement(chip.id).text
+    assert _rows(chip.id)["calibrated"].endswith(_statement(chip.id).text.removeprefix("inherited: "))
+    shown = json.loads(CliRunner().invoke(cli, ["show", chip.id, "--format", "json"]).output)
+    figures = {f["figure"]: f for f in shown["kernel_figures"]["figures"]}
+    assert (figures["attention"]["moved"], figures["attention"]["dropped"]) == (False, ["MLA-decode kernel rate"])

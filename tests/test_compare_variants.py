@@ -191,13 +191,27 @@ def test_a_variants_label_names_the_variant_not_a_product() -> None:
         "8x h20-2xbw (what-if of HGX H20)"
 
 
+@pytest.mark.e2e
+def test_a_shortfall_across_4_systems_is_per_chip_or_die_as_the_one_before_it() -> None:
+    """'does not fit by 128.9 GB per chip (by 2.7 GB across 4 systems)' read as 2.7 GB over the fleet; both are a
+    rank's (compare.memory_shortfall: bytes per chip of the smallest-footprint layout), so both say whose (report-only
+    tester fixev2 3): DeepSeek-R1 in BF16 on MTT S4000s, and a 910C of 8 GB (a rank a die) on Llama-3.1-70B."""
+    engine = catalog.engine("generic")
+    (mtt,) = compare([catalog.system("mtt-s4000-8card")], catalog.model("deepseek-r1"), engine, weights="bf16")
+    assert mtt.note == "does not fit by 128.9 GB per chip (by 2.7 GB per chip across 4 systems)"
+    small = Variant(name="910c-small", chip="huawei-ascend-910c", values={"memory_bytes": 8e9}).system()
+    (row,) = compare([small], catalog.model("llama-3.1-70b"), engine)
+    assert row.note == "what-if: memory x0.0625; does not fit by 4.7 GB per die (by 1.2 GB per die across 4 systems)"
+
+
 def test_a_variant_that_fits_nothing_still_says_what_if() -> None:
     """A tester's round: an H100 of 1 byte read only 'does not fit by 4.5 GB per chip ...' in compare, where every
     other variant row begins 'what-if'; fleet's row as well (100 kB: 1 byte is under 1e-6 of its 80 GB, refused)."""
     tiny = Variant(name="h100-tiny", chip="nvidia-h100-sxm", values={"memory_bytes": 1e5}).system()
     model, engine = catalog.model("llama-3.1-8b"), catalog.engine("generic")
     (row,) = compare([tiny], model, engine)
-    assert row.note == "what-if: memory x1.25e-06; does not fit by 4.5 GB per chip (by 3.6 GB across 4 systems)"
+    assert row.note == ("what-if: memory x1.25e-06; does not fit by 4.5 GB per chip (by 3.6 GB per chip across 4 "
+                        "systems)")
     assert texts(row.flags) == ["what-if: memory_bytes = 100 kB of nvidia-h100-sxm, priced with nvidia-h100-sxm's "
                                 "calibration (nothing measured the what-if)"]
     (plan,) = plan_fleet(model, [tiny], engine, 1e6, 0.05, 1024, 1024)

@@ -13,6 +13,7 @@ from parity.report.frontier import frontier
 from parity.report.html import _comparison_table, _flags_legend
 from parity.report.notes import flags_caption, group_assumptions, legend, power_basis, without_mtp_hint
 from parity.report.page import SCRIPT
+from parity.uncertainty import UNMEASURED_GEMM_WORDS
 
 MODEL = catalog.model("deepseek-r1")
 GENERIC = catalog.engine("generic")
@@ -57,7 +58,7 @@ def test_the_legend_explains_the_notes_a_table_uses() -> None:
     text = legend(rows, systems)
     for said in ("'spans N systems'", "'(M/chip on K)': the best on K systems ('one': a single system)",
                  "one rank per die", "'uncalibrated'", "'X GEMM rate not measured'", "its 80% interval",
-                 "no clear winner"):
+                 "no clear winner", UNMEASURED_GEMM_WORDS):
         assert said in text
     h200 = catalog.system("hgx-h200")
     bare = legend(compare([h200], MODEL, GENERIC, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1), {"hgx-h200": h200},

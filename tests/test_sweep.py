@@ -566,8 +566,8 @@ def test_a_variant_adds_a_native_format() -> None:
     INT8 rate (1.6 PFLOP/s), FP8 weights of Llama-3.1-70B run natively (not 'fp8 on bf16') and deliver 1.93x (1,351
     against 700 tok/s/chip at 50 ms TPOT; 1,340 and 693 before the decode batch was refined as served, 1,268 and
     747 before disaggregated rows were priced on whole workers),
-    priced with the 910C's calibration: FP8's GEMM rate, which it never measured, moved with its BF16 and INT8 (the
-    flag says so)."""
+    priced with the 910C's calibration: FP8's GEMM rate, which no Ascend measured, is the H200's measured rate moved by
+    the fits' ratios (the flag says so, naming the H200, as 'parity show' does)."""
     fp8 = Variant(name="910c-fp8", chip="huawei-ascend-910c",
                   values={"native": ["fp8"], "peak_flop_per_s": {"fp8": 1.6e15}}).system()
     assert fp8.chip.native == catalog.chip("huawei-ascend-910c").native | {"fp8"}
@@ -576,8 +576,8 @@ def test_a_variant_adds_a_native_format() -> None:
     assert (base.emulated_on, what_if.emulated_on) == ("bf16", "")
     assert (round(base.tokens_per_s_per_chip), round(what_if.tokens_per_s_per_chip)) == (700, 1351)
     assert what_if.note == "what-if: fp8 unit added; fp8 GEMM rate not measured"
-    assert ("fp8 GEMM rate not measured on huawei-ascend-910c (family-davinci-910 measures bf16, int8; fp8 moved with "
-            "them)") in texts(what_if.flags)
+    assert ("fp8 GEMM rate not measured on huawei-ascend-910c (family-davinci-910 measures bf16, int8; fp8 is the rate "
+            "nvidia-h200-sxm measured, moved by the fits' ratios)") in texts(what_if.flags)
 
 
 def test_a_price_for_a_chip_the_catalog_does_not_price_is_bounded(tmp_path: Path) -> None:

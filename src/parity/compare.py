@@ -298,9 +298,10 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     if chosen is None:
         if not why:
             widest = memory_shortfall(model, ranks, profile, precision, 4 * _domain_chips(ranks), isl + osl)
+            rank = "die" if dies > 1 else "chip"  # both shortfalls are a rank's: the widest one per rank too
             why = (result.binding() if result is not None and (result.feasible or shortfall <= 0) else
-                   f"does not fit by {shortfall / 1e9:.1f} GB per {'die' if dies > 1 else 'chip'}"
-                   + (f" (by {widest / 1e9:.1f} GB across 4 systems)" if 0 < widest < float("inf") else "")
+                   f"does not fit by {shortfall / 1e9:.1f} GB per {rank}"
+                   + (f" (by {widest / 1e9:.1f} GB per {rank} across 4 systems)" if 0 < widest < float("inf") else "")
                    if shortfall > 0 else "no layout divides the model")
         what_if = tuple(filter(None, [what_if_flag(system)]))  # a variant's every row says it is one
         return Comparison(**common, mode="-", layout="-", chips=system.chips, fits=False, tokens_per_s_per_chip=0.0,

@@ -29,7 +29,7 @@ from parity.units import counted, format_si
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
            "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
-           "unmeasured_gemm", "kernel_figures_note", "assumed_emulation",
+           "unmeasured_gemm", "UNMEASURED_GEMM_WORDS", "kernel_figures_note", "assumed_emulation",
            "kv_cache_flag", "flag_note", "short_basis", "training_flags",
            "what_if_changes", "what_if_brief", "what_if_flag", "idle_units_flag", "power_figure", "calibration_label",
            "power_flags",
@@ -734,15 +734,25 @@ def _scale_out_tp(systems: Sequence[tuple[System, Calibration | None]], layouts:
     return out
 
 
+# what the flag's short form means, as every caption that explains it says it (compare, fleet, the HTML report): the
+# rule unmeasured_gemm raises it by, in figure_source's terms ('parity show CHIP' traces the same sources)
+UNMEASURED_GEMM_WORDS = ("'X GEMM rate not measured': no kernel figure of the chip itself measured format X's GEMM "
+                         "rate: it is another chip's measured rate moved by the fits' ratios, or no chip its "
+                         "calibration draws on measured X (the flag's whole text, in --format json, says which; "
+                         "'parity show CHIP' traces each figure)")
+
+
 def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
-    """A flag when the GEMM rate a weight format runs at on a chip was measured on no chip of its calibration's
-    lineage (catalog.figure_source: the fits it moved from), or was moved from such a measurement by a fit's ratios
-    rather than kept, else None. A calibration that measured GEMM formats itself (rows of kernels_published.csv, or
-    microbenchmark points) names them, as 'family-cdna4 measures bf16, fp4, fp8; fp6 moved with them'; an inherited
-    one names the chips it measured ('family-cdna3, which it inherits, measures fp8 on amd-mi300x; bf16 moved from
-    nvidia-h200-sxm's by the fits' ratios'), and a rate no chip measured says so (int8 on an H200). Raised beside an
-    uncalibrated chip's own flag too (which widens its interval already): FP4 on an Ascend 950 runs the Da Vinci
-    family's rate, which no chip with an FP4 unit measured."""
+    """A flag when the GEMM rate a weight format runs at on a chip was not measured on the chip itself: measured on
+    no chip of its calibration's lineage (catalog.figure_source: the fits it moved from), or another chip's
+    measurement moved by a fit's ratios rather than kept, else None (UNMEASURED_GEMM_WORDS). It says what the
+    calibration measured: one that measured GEMM formats itself (rows of kernels_published.csv, or microbenchmark
+    points) names them, as 'family-cdna4 measures bf16, fp4, fp8'; an inherited one names the chips it measured
+    ('family-cdna3, which it inherits, measures fp8 on amd-mi300x'); then where the rate comes from: the chip that
+    measured it ('bf16 is the rate nvidia-h200-sxm measured, moved by the fits' ratios', as `show` traces it), or
+    none ('no chip its calibration draws on measured int8', on an H200; '...: it moved with the formats measured',
+    on a B200). Raised beside an uncalibrated chip's own flag too (which widens its interval already): FP4 on an
+    Ascend 950 runs the Da Vinci family's rate, which no chip with an FP4 unit measured."""
     math, _ = math_unit(format_named(weights), chip)
     source = catalog.figure_source(chip, cal, f"GEMM {math}")
     if source.how in ("fitted", "prior") or (source.how == "inherited" and not source.moved):
@@ -750,18 +760,22 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
     points = {name.split(".", 1)[1] for name in cal.measured_fields if name.startswith("gemm_efficiency.")}
     measured = points or catalog.measured_gemm_formats(cal.rows)
     kind = f"{math} GEMM rate not measured on {chip_text(chip)}"
-    if measured and (chip_calibrated(chip, cal) or points):  # the chip's own calibration, as it has been said
-        how = f"kept from {cal.unmeasured_from or 'the value before'}" if points else "moved with them"
-        return Flag(kind, f"{kind} ({cal.id} measures {', '.join(sorted(measured))}; {math} {how})",
-                    f"{math} GEMM rate not measured")
-    own = [f for f in catalog.calibration_statement(chip, cal).figures
-           if f.figure.startswith("GEMM ") and f.calibration == cal.id]  # what the calibration in effect measured
-    on = sorted({c for f in own for c in f.chips} - {package_id(chip)})
-    maths = ", ".join(sorted(f.figure.removeprefix("GEMM ") for f in own))
-    drawn = (f"{cal.id}{', which it inherits,' if on else ''} measures {maths}" + (f" on {', '.join(on)}" if on else "")
-             if own else f"{cal.id} measures no GEMM format")
-    how = (f"{math} moved from {', '.join(source.chips)}'s by the fits' ratios" if source.how == "inherited"
-           else f"no chip its calibration draws on measured {math}")
+    own = bool(measured and (chip_calibrated(chip, cal) or points))  # the chip's own calibration measured formats
+    if own:
+        drawn = f"{cal.id} measures {', '.join(sorted(measured))}"
+    else:
+        figures = [f for f in catalog.calibration_statement(chip, cal).figures
+                   if f.figure.startswith("GEMM ") and f.calibration == cal.id]  # what the calibration measured
+        on = sorted({c for f in figures for c in f.chips} - {package_id(chip)})
+        maths = ", ".join(sorted(f.figure.removeprefix("GEMM ") for f in figures))
+        drawn = (f"{cal.id}{', which it inherits,' if on else ''} measures {maths}"
+                 + (f" on {', '.join(on)}" if on else "") if figures else f"{cal.id} measures no GEMM format")
+    if source.how == "inherited":
+        how = f"{math} is the rate {', '.join(source.chips)} measured, moved by the fits' ratios"
+    else:
+        kept = f": it was kept from {cal.unmeasured_from or 'the value before'}"
+        how = f"no chip its calibration draws on measured {math}" + (
+            (kept if points else ": it moved with the formats measured") if own else "")
     return Flag(kind, f"{kind} ({drawn}; {how})", f"{math} GEMM rate not measured")
 
 

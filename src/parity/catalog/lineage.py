@@ -41,7 +41,9 @@ class FigureSource:
     bandwidth' (weight streaming, grouped-GEMM memory, copies), 'collectives' (bandwidth and latency), 'launch cost';
     how: one of HOWS; calibration: the calibration whose rows or points measured it ('' where none did); chips: the
     chips those measured; rows: its rows (kernels_published.csv ids); points: the microbenchmark points that fitted
-    it; moved: the chip's value is that measurement's moved by the ratios of the fits in between, not kept."""
+    it; moved: the chip's value is that measurement's moved by the ratios of the fits in between, not kept; dropped:
+    the parts of the figure (_PARTS) the chip does not take from that measurement, its own fallback pricing them
+    (an MLA-decode kernel rate kept in its generation: the prefill rate stands in), the rest kept or moved."""
 
     figure: str
     how: str
@@ -50,6 +52,7 @@ class FigureSource:
     rows: tuple[str, ...] = ()
     points: int = 0
     moved: bool = False
+    dropped: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.how not in HOWS:
@@ -85,8 +88,8 @@ class CalibrationStatement:
     def text(self) -> str:
         """The verdict and the figures by source: 'partly: fitted on it (family-cdna4 rows HK-* (6), AITER-* (3)):
         GEMM bf16/fp8/fp4; inherited from amd-mi300x (family-cdna3 rows ...): HBM bandwidth, collectives; from
-        nvidia-h200-sxm (...): attention (moved by the fits' ratios), launch cost; measured on no chip: GEMM
-        fp6/int8'."""
+        nvidia-h200-sxm (...): attention (moved by the fits' ratios, not its MLA-decode kernel rate), launch cost;
+        measured on no chip: GEMM fp6/int8'."""
         if self.verdict == "prior":
             whose = self.calibration.removeprefix("derived-prior").removeprefix("-")
             return ("prior: no kernel figure was measured on it or on a chip it inherits from ("
@@ -137,9 +140,11 @@ def _evidence(figures: Sequence[FigureSource]) -> str:
 
 
 def _said(figures: Sequence[FigureSource]) -> str:
-    """Figure names joined, the GEMM maths as one ('GEMM bf16/fp8/fp4'), a moved one so marked."""
+    """Figure names joined, the GEMM maths as one ('GEMM bf16/fp8/fp4'), a moved one so marked, and the parts one
+    does not inherit named ('attention (not its MLA-decode kernel rate)')."""
     def name(f: FigureSource) -> str:
-        return f.figure + (" (moved by the fits' ratios)" if f.moved else "")
+        said = (["moved by the fits' ratios"] if f.moved else []) + [f"not its {part}" for part in f.dropped]
+        return f.figure + (f" ({', '.join(said)})" if said else "")
     gemm = [f for f in figures if f.figure.startswith(GEMM_WORD)]
     parts = []
     if gemm:
@@ -225,8 +230,12 @@ def _lineage(cal: Calibration) -> tuple[Calibration, ...]:
     return tuple(out)
 
 
+# the parts of a figure whose calibration values _value gives, in its order, where a part may be dropped (_dropped)
+_PARTS = {"attention": ("prefill rate", "decode KV-read fraction", "MLA-decode kernel rate")}
+
+
 def _value(cal: Calibration, figure: str) -> tuple[float, ...]:
-    """The calibration values that price `figure`."""
+    """The calibration values that price `figure` (those of _PARTS, in its order, where it names them)."""
     if figure.startswith(GEMM_WORD):
         return (cal.gemm(figure.removeprefix(GEMM_WORD)),)
     if figure.startswith("grouped GEMM "):
@@ -238,10 +247,19 @@ def _value(cal: Calibration, figure: str) -> tuple[float, ...]:
             "launch cost": (cal.kernel_overhead_s * 1e6,)}[figure]  # [us]: a stored file's 3 decimals
 
 
+def _dropped(cal: Calibration, measured: Calibration, figure: str) -> tuple[str, ...]:
+    """The parts of `figure` (_PARTS) that `measured` rates and `cal` does not take: an MLA-decode kernel rate the
+    chip's calibration leaves at 0, so its prefill rate prices MLA decode (Calibration.attention_decode_math; a child
+    family does not inherit its parent's, catalog.profiles._own_generation)."""
+    if figure == "attention" and measured.attention_decode_math_efficiency and not cal.attention_decode_math_efficiency:
+        return (_PARTS["attention"][2],)
+    return ()
+
+
 def figure_source(chip: Chip, cal: Calibration, figure: str) -> FigureSource:
     """Where `figure` of `chip` priced with `cal` comes from: the nearest calibration of its lineage whose rows or
     points measured it; fitted where those measured this chip (its package), inherited where they measured others
-    (moved where its value is no longer theirs: a later fit's ratios, or an inheritance that drops a kernel rate),
+    (moved where its value is no longer theirs, a later fit's ratios; dropped: a part the chip does not inherit),
     unmeasured where none did, prior where `cal` is a prior."""
     if _is_prior(cal):
         return FigureSource(figure=figure, how="prior")
@@ -253,9 +271,12 @@ def figure_source(chip: Chip, cal: Calibration, figure: str) -> FigureSource:
                                     points=points)
             # an inherited calibration in effect (measured false) against its file; a fit against what it moved from
             measured = layer if i else (_stored(cal) if not cal.measured else cal)
-            moved = any(abs(a - b) > _SAME for a, b in zip(_value(cal, figure), _value(measured, figure)))
+            dropped = _dropped(cal, measured, figure)
+            parts = _PARTS.get(figure, ())
+            pairs = enumerate(zip(_value(cal, figure), _value(measured, figure)))
+            moved = any(abs(a - b) > _SAME for n, (a, b) in pairs if n >= len(parts) or parts[n] not in dropped)
             return FigureSource(figure=figure, how="inherited", calibration=layer.id, chips=chips, rows=rows,
-                                points=points, moved=moved)
+                                points=points, moved=moved, dropped=dropped)
     return FigureSource(figure=figure, how="unmeasured")
 
 

@@ -275,7 +275,8 @@ def _figures_payload(chip: Chip, cal: Calibration) -> dict[str, object]:
     statement = catalog.calibration_statement(chip, cal)
     return {"verdict": statement.verdict, "text": statement.text,
             "figures": [{"figure": f.figure, "how": f.how, "calibration": f.calibration, "chips": list(f.chips),
-                         "rows": list(f.rows), "points": f.points, "moved": f.moved} for f in statement.figures]}
+                         "rows": list(f.rows), "points": f.points, "moved": f.moved,
+                         "dropped": list(f.dropped)} for f in statement.figures]}
 
 
 def _catalog_item(name: str) -> Chip | System:

@@ -37,7 +37,7 @@ from parity.report.tables import Column, over_interval, plain, ratio, ratio_numb
 from parity.simulate.targets import LatencyTarget
 from parity.units import counted, duration_text
 from parity.training import default_global_batch
-from parity.uncertainty import specs_flag
+from parity.uncertainty import UNMEASURED_GEMM_WORDS, specs_flag
 
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
@@ -439,9 +439,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                         "it that fitted the engine profiles, and may have part of its kernel figures from other chips: "
                         "its 'kernel figures:' assumption says which were fitted on it and which it inherits, from "
                         "which chip (kernel_figures in --format json: fitted, partly, inherited or prior)"
-                        + ("; 'X GEMM rate not measured': no kernel figure of the chip, or of the chips its "
-                           "calibration draws on, measured format X's GEMM rate: it moved with the formats measured, "
-                           "or no chip measured it" if any("GEMM rate not measured" in r.note for r in results)
+                        + (f"; {UNMEASURED_GEMM_WORDS}" if any("GEMM rate not measured" in r.note for r in results)
                            else "")
                         + ("; 'reported chip', 'announced chip', 'roadmap chip': not shipping, the note names the "
                            "source kinds of its figures"

@@ -28,7 +28,7 @@ from parity.hardware import System
 from parity.parallel import map_chunks
 from parity.predict.refine import SIM_SHORTFALL, case_of_candidate
 from parity.policy import assess
-from parity.uncertainty import specs_flag
+from parity.uncertainty import UNMEASURED_GEMM_WORDS, specs_flag
 from parity.units import counted, share_text
 from parity.report.tables import Column, money, over_interval, plain, reached, scaled
 from parity.report.tables import count as count_cell  # --count names the demand's tokens here
@@ -270,8 +270,7 @@ def _serve_line(plan: FleetPlan, system: System, model_name: str, engine: str, i
 # rows' notes use
 _NOTE_WORDS = (
     (("uncalibrated",), "'uncalibrated': no measured calibration of the chip itself"),
-    (("GEMM rate not measured",), "'X GEMM rate not measured': no chip its calibration draws on measured format X's "
-                                  "GEMM rate (it moved with the formats measured, or is the prior's)"),
+    (("GEMM rate not measured",), UNMEASURED_GEMM_WORDS),
     (("reported chip", "announced chip", "roadmap chip"),
      "'reported chip', 'announced chip', 'roadmap chip': not shipping, the note names the source kinds of its figures"),
     (("power assumed",), "'power assumed': the system's power, which MW counts, is parity's assumption, given below"))

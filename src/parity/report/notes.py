@@ -16,6 +16,7 @@ from parity.fleet import power_text
 from parity.hardware import System
 from parity.memory import vision_note
 from parity.model import Model
+from parity.uncertainty import UNMEASURED_GEMM_WORDS
 
 __all__ = ["NO_POWER_ERROR", "Assumptions", "assumptions_html", "flags_caption", "group_assumptions", "legend",
            "model_flags_text", "power_basis", "rows_assumptions", "without_mtp_hint"]
@@ -87,9 +88,7 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
         said.append("'uncalibrated': no measured calibration of the chip itself; it inherits its family's ('inherits "
                     "X') or runs on the derived prior (parity show CHIP).")
     if "GEMM rate not measured" in notes:
-        said.append("'X GEMM rate not measured': no kernel figure of the chip, or of the chips its calibration "
-                    "draws on, measured format X's GEMM rate: it moved with the formats measured, or no chip "
-                    "measured it.")
+        said.append(f"{UNMEASURED_GEMM_WORDS}.")
     if any(systems[r.system].chip.status != "shipping" for r in rows):
         said.append("'reported chip', 'announced chip', 'roadmap chip': the chip is not shipping; the note names the "
                     "source kinds of its figures.")
