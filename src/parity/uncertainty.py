@@ -196,9 +196,14 @@ def context_flags(model: Model, tokens: float) -> list[Flag]:
 
 
 def short_basis(basis: str) -> str:
-    """'inherits h200-sxm' or 'derived prior' from a calibration's basis."""
+    """'inherits h200-sxm', 'inherits h20/h200-sxm blend' (catalog.blend: 'inherited from nvidia-h20 0.51 +
+    nvidia-h200-sxm 0.49, blended ...') or 'derived prior' from a calibration's basis."""
     if basis.startswith("inherited from "):
-        chip = basis.removeprefix("inherited from ").split(" ")[0]
+        head = basis.removeprefix("inherited from ").split(" (")[0]
+        if head.endswith(", blended"):
+            chips = [part.split(" ")[0].split("-", 1)[-1] for part in head.removesuffix(", blended").split(" + ")]
+            return f"inherits {'/'.join(chips)} blend"
+        chip = head.split(" ")[0]
         return "inherits " + chip.split("-", 1)[-1]  # without the vendor, so the note wraps at 80 columns
     return "derived prior" if "derived" in basis else basis.split(":")[0]
 
@@ -750,6 +755,10 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
     points = {name.split(".", 1)[1] for name in cal.measured_fields if name.startswith("gemm_efficiency.")}
     measured = points or catalog.measured_gemm_formats(cal.rows)
     kind = f"{math} GEMM rate not measured on {chip_text(chip)}"
+    if cal.blend:  # each part's rate as it came: a blend with one moved or unmeasured is no measured rate
+        return Flag(kind, f"{kind} (a blend of calibrations: " + "; ".join(
+            f"{weight:.2f} of {part.id}, {_gemm_source_text(catalog.figure_source(chip, part, f'GEMM {math}'))}"
+            for part, weight in cal.blend) + ")", f"{math} GEMM rate not measured")
     if measured and (chip_calibrated(chip, cal) or points):  # the chip's own calibration, as it has been said
         how = f"kept from {cal.unmeasured_from or 'the value before'}" if points else "moved with them"
         return Flag(kind, f"{kind} ({cal.id} measures {', '.join(sorted(measured))}; {math} {how})",
@@ -763,6 +772,15 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
     how = (f"{math} moved from {', '.join(source.chips)}'s by the fits' ratios" if source.how == "inherited"
            else f"no chip its calibration draws on measured {math}")
     return Flag(kind, f"{kind} ({drawn}; {how})", f"{math} GEMM rate not measured")
+
+
+def _gemm_source_text(source: catalog.FigureSource) -> str:
+    """How a GEMM rate came to a calibration, in words: 'measured on nvidia-h200-sxm', 'moved from nvidia-h200-sxm's
+    by the fits' ratios', 'measured on no chip'."""
+    if source.how == "unmeasured" or not source.chips:
+        return "measured on no chip"
+    chips = ", ".join(source.chips)
+    return f"moved from {chips}'s by the fits' ratios" if source.moved else f"measured on {chips}"
 
 
 def kernel_figures_note(system: System, cal: Calibration) -> str:
