@@ -21,6 +21,7 @@ from parity import catalog, tomlwrite
 from parity.engine import EngineProfile
 from parity.cost import emulation, math_unit
 from parity.dtypes import FORMATS, format_named
+from parity.errors import ParityError
 from parity.flags import Flag
 from parity.hardware import Calibration, Chip, System, chip_text, is_what_if, package_id, per_die
 from parity.model import Model
@@ -34,7 +35,8 @@ __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "co
            "what_if_changes", "what_if_brief", "what_if_flag", "idle_units_flag", "power_figure", "calibration_label",
            "power_flags",
            "status_flag", "specs_flag", "ratio_band", "user_file_flag", "WIDEN_UNCALIBRATED", "widening",
-           "calibration_on_prior", "vendor_bands", "training_band", "training_interval", "TRAINING_INTERVAL_BASIS",
+           "calibration_on_prior", "vendor_bands", "compute_ceiling", "capped_rate", "training_band",
+           "training_interval", "TRAINING_INTERVAL_BASIS",
            "ENVELOPE_CHIPS_FACTOR", "TrainingEnvelope", "training_envelope"]
 
 LEVEL = 0.8
@@ -141,6 +143,39 @@ def coverage(intervals: Intervals, cases: Sequence[tuple[str, str, float, float]
         low, high = band.around(predicted, *widen)
         hits.setdefault(metric, []).append(low <= measured <= high)
     return {metric: float(np.mean(v)) for metric, v in hits.items()}
+
+
+def compute_ceiling(model: Model, chip: Chip, formats: Iterable[str], isl: float, osl: float) -> float:
+    """[output tokens/s per chip] the most `chip` could serve with its compute at peak: the dense peak of the fastest
+    math the weight `formats` run on (cost.math_unit; a package's where `chip` is one die of it) over the weight-matmul
+    FLOPs one output token costs, `isl` prompt tokens (without the LM head: engines take the logits of the last alone)
+    and `osl` generated ones (with it) per `osl`. Attention, drafts and every overhead are left out, so the work is a
+    floor and the rate a ceiling no interval's fast end may pass; inf where no format runs or osl is 0. Example:
+    Llama-3.1-70B at 8,192 in / 64 out on a 148 TFLOP/s bf16 chip: (8,192 x 139.1 + 64 x 141.2) GFLOP / 64 = 17.95
+    TFLOP per output token, 8.25 tokens/s per chip; its interval's fast end read 7.59, above what it can reach with
+    attention's 1.0 TFLOP per token more (report-only tester fuzzES 2)."""
+    peaks = []
+    for name in dict.fromkeys(filter(None, formats)):
+        try:
+            peaks.append(chip.peak(math_unit(format_named(name), chip)[0]))
+        except ParityError:  # a format the chip cannot run: its prediction is refused elsewhere
+            continue
+    head = 2.0 * model.vocab_size * model.hidden_size
+    flops = isl * (model.matmul_flops_per_token() - head) + osl * model.matmul_flops_per_token()
+    if not peaks or osl <= 0 or flops <= 0:
+        return math.inf
+    return max(peaks) * chip.ranks_per_package * osl / flops
+
+
+def capped_rate(rate: float, tpot_s: float, tpot_s_low: float, ceiling: float) -> tuple[float, float]:
+    """(tokens/s per chip at the interval's fast end, TPOT low) [tokens/s, s]: the rate that moves inversely with TPOT
+    (rate x tpot / tpot_low), no faster than `ceiling` (compute_ceiling) unless the prediction itself is, and the TPOT
+    low end that rate gives."""
+    high = rate * tpot_s / tpot_s_low
+    if high <= ceiling:
+        return high, tpot_s_low
+    high = max(ceiling, rate)
+    return high, tpot_s * rate / high
 
 
 def widening(raised: Iterable[Flag]) -> float:
@@ -465,10 +500,11 @@ TRAINING_INTERVAL_BASIS = ("the 10th-90th percentiles of ln(predicted/measured) 
                            "per chip, each run scored with its source left out of every fit: the chip vendor's, or, "
                            "where its vendor has too few runs, the widest vendor band; twice as wide in log where the "
                            "run is flagged (no published run trained on the chip's family, nothing measured the chip, a "
-                           "layout none was checked on), three times on a chip on a prior")
+                           "layout none was checked on), three times on a chip on a prior; the fast end no faster "
+                           "than the chip's peak of the math it runs (MFU 100%)")
 
 
-def training_interval(chip: Chip, value: float, raised: Sequence[Flag], inverse: bool = False
+def training_interval(chip: Chip, value: float, raised: Sequence[Flag], inverse: bool = False, mfu: float = 0.0
                       ) -> tuple[float, float] | None:
     """80% interval (low, high) of a training prediction's `value` on `chip` from its vendor's training band (q_low,
     q_high; vendor_bands('train')), widened by the run's training flags `raised` as a serving prediction's flags widen
@@ -477,11 +513,17 @@ def training_interval(chip: Chip, value: float, raised: Sequence[Flag], inverse:
     `inverse`: a quantity that moves inversely (step time, time to train, chip-hours), in [v e^q_low, v e^q_high].
     None where the chip's vendor has no band. Example: MetaX's band [-0.246328, 0.319276] doubled (flagged: no
     published run trained on the metax family): centre 0.036474, half-width 0.565604, so 183.4 tokens/s per chip ->
-    183.4 e^-0.602078 = 100.4 to 183.4 e^0.529130 = 311.3, and 28.4 days -> 16.7 to 51.9."""
+    183.4 e^-0.602078 = 100.4 to 183.4 e^0.529130 = 311.3, and 28.4 days -> 16.7 to 51.9. `mfu`: the prediction's
+    MFU over the peak of the math it runs (0: not stated); the fast end goes no faster than that peak (MFU 1: the
+    compute alone at 100%), a band's e^-q_low of 1.70 on a prediction at MFU 0.688 read MFU 1.17 and a step shorter
+    than its compute at peak (report-only tester fuzzES 2)."""
     band = vendor_bands("train").get(chip.vendor)
     if band is None:
         return None
     low, high = band.around(1.0, widening(raised))
+    if mfu > 0:
+        high = min(high, max(1.0 / mfu, 1.0))
+        low = min(low, high)
     return (value / high, value / low) if inverse else (value * low, value * high)
 
 
