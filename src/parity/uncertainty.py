@@ -35,7 +35,8 @@ __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "co
            "what_if_changes", "what_if_brief", "what_if_flag", "idle_units_flag", "power_figure", "calibration_label",
            "power_flags",
            "status_flag", "specs_flag", "ratio_band", "user_file_flag", "WIDEN_UNCALIBRATED", "widening",
-           "calibration_on_prior", "vendor_bands", "compute_ceiling", "capped_rate", "training_band",
+           "calibration_on_prior", "vendor_bands", "compute_ceiling", "capped_rate", "foreign_calibration_flag",
+           "training_band",
            "training_interval", "TRAINING_INTERVAL_BASIS",
            "ENVELOPE_CHIPS_FACTOR", "TrainingEnvelope", "training_envelope"]
 
@@ -545,6 +546,32 @@ def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
     return None
 
 
+def foreign_calibration_flag(chip: Chip, cal: Calibration) -> Flag | None:
+    """A flag where `chip` is priced with the calibration of the chip its file names (its `calibration` key) and that
+    chip runs another software stack, or belongs to a family of another tree (families.toml: no common root), so its
+    kernel rates are another stack's kernels' while the chip's engines run its own: a Hopper chip on CUDA naming the
+    MI300X took CDNA3's fit without a word (report-only tester fuzzES 4). None where the key names none, the chip has a
+    calibration of its own, or the two share stack and family tree."""
+    if not chip.calibration_chip or cal.chip == chip.id:
+        return None
+    try:
+        lender = catalog.chip(chip.calibration_chip)
+    except ParityError:  # a chip built in Python naming no catalog chip: its calibration says so
+        return None
+    other_stack, other_tree = catalog.foreign_lender(chip, lender)
+    if not (other_stack or other_tree):
+        return None
+    what = " and ".join(filter(None, ("stack" if other_stack else "", "family" if other_tree else "")))
+    def said(c: Chip) -> str:
+        return f"{c.family or 'no'} family, {c.software_stack or 'no'} stack"
+
+    return Flag(f"calibration from another {what}",
+                f"calibration from another {what}: {chip_text(chip)} ({said(chip)}) takes the calibration of "
+                f"{lender.id} ({said(lender)}), which its file's calibration key names: kernel rates measured under "
+                f"{lender.software_stack or 'another stack'}, where its engines run "
+                f"{chip.software_stack or 'its own'}", f"calibration of a {lender.software_stack or lender.id} chip")
+
+
 def training_flags(system: System, model: Model, seq_len: float, precision: str = "",
                    layouts: Sequence[Any] = ()) -> tuple[Flag, ...]:
     """Ways a training prediction of `model` on `system` at sequences of `seq_len` tokens in GEMMs of `precision`,
@@ -559,7 +586,7 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     cal = catalog.calibration(chip)
     uncalibrated = _uncalibrated(chip, cal)
     out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system), idle_units_flag(system, model),
-           user_file_flag(system), uncalibrated,
+           user_file_flag(system), uncalibrated, foreign_calibration_flag(chip, cal),
            assumed_emulation(cal, chip, (precision,)) if precision else None, status_flag(chip),
            specs_flag(chip)]
     if chip.family not in catalog.training_families():
@@ -708,7 +735,7 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         out += filter(None, [what_if_flag(system), idle_units_flag(system, model), user_file_flag(system)])
         if uncalibrated := _uncalibrated(chip, cal):
             out.append(uncalibrated)
-        out += filter(None, [weights and unmeasured_gemm(cal, chip, weights)])
+        out += filter(None, [foreign_calibration_flag(chip, cal), weights and unmeasured_gemm(cal, chip, weights)])
         out += filter(None, [assumed_emulation(cal, chip, (weights, expert_weights)),
                              kv_cache and kv_cache_flag(chip, kv_cache)])
         out += filter(None, [status_flag(chip), specs_flag(chip)])

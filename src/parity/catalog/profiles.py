@@ -24,7 +24,7 @@ from parity.hardware import KERNEL_OVERHEAD_MAX_S, Calibration, Chip, figure_dis
 T = TypeVar("T")
 
 __all__ = ["calibrations", "calibration", "user_note", "engine_user_file", "engine_user_note", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
-           "fitted_any", "unfitted_stack_profile",
+           "fitted_any", "unfitted_stack_profile", "foreign_lender",
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
@@ -217,7 +217,31 @@ def _lender(chip_id: str, family: str, named: str) -> tuple[Chip | None, str]:
     kin = {c.id: c for c in chips()}
     if named not in kin:  # a chip built in Python, naming a chip the catalog does not hold
         raise CatalogError(f"chip {chip_id}: calibration_chip {named!r} is no chip of the catalog ('parity chips')")
-    return kin[named], "named by its file's calibration key"
+    lender, own = kin[named], kin.get(chip_id)
+    return lender, "named by its file's calibration key" + (_foreign(own, lender) if own is not None else "")
+
+
+def foreign_lender(own: Chip, lender: Chip) -> tuple[bool, bool]:
+    """Whether `lender`, the chip whose calibration `own` takes, runs another software stack, and whether it belongs to
+    another family tree (no common root in families.toml: hopper and blackwell share one, hopper and cdna3 do not);
+    False where either states none."""
+    def root(family: str) -> str:
+        chain = family_chain(family)
+        return chain[-1] if chain else family
+
+    stacks = bool(own.software_stack and lender.software_stack) and own.software_stack != lender.software_stack
+    trees = bool(own.family and lender.family) and root(own.family) != root(lender.family)
+    return stacks, trees
+
+
+def _foreign(own: Chip, lender: Chip) -> str:
+    """'; a cdna3 chip on the rocm stack, where this one is hopper on cuda' where the chip a file names for its
+    calibration runs another software stack or family tree (foreign_lender), so its kernel rates are another stack's
+    (uncertainty.foreign_calibration_flag says so in every prediction); '' otherwise."""
+    if not any(foreign_lender(own, lender)):
+        return ""
+    return (f"; a {lender.family or 'familyless'} chip on the {lender.software_stack or 'unnamed'} stack, where this "
+            f"one is {own.family or 'of no family'} on {own.software_stack or 'no named stack'}")
 
 
 def _inherited(lender: Chip, why: str, lent: Calibration) -> Calibration:
