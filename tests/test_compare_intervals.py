@@ -120,14 +120,17 @@ def test_training_ratios_carry_intervals_from_the_training_bands() -> None:
     row had null TTFT, TPOT, KV cache, prefill rate and clients, and a 'decode' rate equal to its training tokens/s.
     Each row's per-chip rate carries its own interval, as `train` prints it (uncertainty.training_interval): the H100,
     unflagged, NVIDIA's band, x e^-0.319276 = 0.726675 to x e^0.246328 = 1.279319; the A100 and the 910B, flagged,
-    twice as wide in log: x e^-0.602078 = 0.547672 to x e^0.529130 = 1.697455 (report-only tester fuzzDY 4)."""
+    twice as wide in log: x e^-0.602078 = 0.547672 to x e^0.529130 = 1.697455 (report-only tester fuzzDY 4), the fast
+    end no faster than the peak (MFU 1): the A100's, at MFU 0.5973, 1 / 0.5973 = 1.674227 (report-only tester
+    fuzzES 2)."""
     args = ["compare", "hgx-a100", "atlas-800-a2", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train"]
     rows = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
     assert all(r["ratios"]["per_chip"] > 0 and r["mfu"] > 0 for r in rows)
     assert not {"ttft_s", "tpot_s", "kv_cache", "prefill_tokens_per_s_per_chip", "clients_per_worker",
                 "decode_tokens_per_s_per_chip", "decode_ratio"} & {k for r in rows for k in r}
     assert [r[f"tokens_per_s_per_chip_{end}"] / r["tokens_per_s_per_chip"] for r in rows for end in ("low", "high")] \
-        == pytest.approx([0.547672, 1.697455, 0.547672, 1.697455, 0.726675, 1.279319], rel=1e-5)
+        == pytest.approx([0.547672, 1.674227, 0.547672, 1.697455, 0.726675, 1.279319], rel=1e-5)
+    assert rows[0]["tokens_per_s_per_chip_high"] == pytest.approx(rows[0]["tokens_per_s_per_chip"] / rows[0]["mfu"])
     assert [r["ratios"]["per_chip"] for r in rows] == pytest.approx([1.0, 1.111669, 3.067828], rel=1e-5)
     assert rows[0]["ratio_interval"] == [None, None]
     assert rows[1]["ratio_interval"] == pytest.approx([0.499563, 2.473780], rel=1e-5)

@@ -3,16 +3,20 @@ by what parity does not model, so such a run's TTFT is flagged (fuzz, 2026-12-06
 --request-rate inf --max-concurrency 64 gave TTFT 1.82 s in waves with no flag, against 0.32 s for the default
 client's drawn lengths). Which engines: those whose simulated steps mix prompt chunks into decodes, as these two do
 (simulate.mixes_prompts), the generic profile too (fuzzEQ: Llama-3.1-70B at 32 clients of 1,024/1,024 on a B200 pair
-read TTFT 0.675 s in waves, unflagged, against the steady model's 0.342 s); SGLang's keep prompt steps apart."""
+read TTFT 0.675 s in waves, unflagged, against the steady model's 0.342 s); SGLang's keep prompt steps apart. Only
+where the workers that take prompts also decode: a disaggregated run's never mix them (report-only tester fuzzES 3)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import pytest
+from click.testing import CliRunner
 
 from parity import catalog
+from parity.cli import cli
 from parity.predict import lockstep_flag
 from parity.simulate import Benchmark, client_profile
 
@@ -38,8 +42,29 @@ def _bench(client: str = "vllm", **options: object) -> Benchmark:
 ])
 def test_fixed_length_closed_loops_on_engines_that_break_waves_are_flagged(bench: Benchmark, engine, flagged: bool
                                                                             ) -> None:
-    found = lockstep_flag(bench, engine)
+    found = lockstep_flag(bench, engine, "agg")
     assert (found is not None) == flagged
     if found:
         assert found.kind == "lockstep waves"
         assert f"mix prompt chunks into decode steps, as {engine.id} does" in found.text
+
+
+@pytest.mark.parametrize("engine", [VLLM, TRTLLM, GENERIC])
+def test_a_disaggregated_run_is_never_flagged(engine) -> None:
+    """The same fixed-length closed loop disaggregated: prefill workers decode nothing and decode workers take no
+    prompt, so no step mixes prompt chunks into decodes."""
+    assert lockstep_flag(_bench(), engine, "agg") is not None
+    assert lockstep_flag(_bench(), engine, "disagg") is None
+    assert lockstep_flag(_bench(request_rate=math.inf, max_concurrency=64, num_prompts=640), engine, "disagg") is None
+
+
+@pytest.mark.e2e  # over 1.5 s: a disaggregated run simulated
+def test_serve_disaggregated_at_fixed_lengths_raises_no_lockstep_flag() -> None:
+    """`serve --mode disagg --engine vllm` at fixed lengths raised 'lockstep waves' (report-only tester fuzzES 3)."""
+    result = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--tp", "1", "--mode",
+                                      "disagg", "--engine", "vllm", "--isl", "1024", "--osl", "128", "--concurrency",
+                                      "16", "--random-range-ratio", "1", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    row = found[0] if isinstance(found, list) else found
+    assert row["mode"] == "disagg" and not any(f.startswith("lockstep waves") for f in row["flags"])

@@ -262,6 +262,31 @@ def test_a_chip_of_yours_inherits_the_calibration_its_file_names(home: Path) -> 
                                  "name a chip with a calibration of its own or its family's")
 
 
+def test_a_calibration_named_from_another_stack_is_flagged(home: Path) -> None:
+    """`calibration = "mi300x"` on a Hopper chip of CUDA took CDNA3's fit without a word (report-only tester fuzzES
+    4): its basis (show's calibration) and a flag of every prediction name the MI300X's family and stack. The H200 or
+    the B200 (Blackwell, whose family tree is Hopper's, on CUDA) raise nothing."""
+    from parity.uncertainty import foreign_calibration_flag
+
+    _h20e(home, 'calibration = "mi300x"')
+    chip = catalog.chip("h20e")
+    cal = catalog.calibration(chip)
+    assert cal.basis.startswith("inherited from amd-mi300x (named by its file's calibration key; a cdna3 chip on the "
+                                "rocm stack, where this one is hopper on cuda): family-cdna3")
+    flag = foreign_calibration_flag(chip, cal)
+    assert flag is not None and (flag.kind, flag.brief) == ("calibration from another stack and family",
+                                                            "calibration of a rocm chip")
+    assert flag.text == ("calibration from another stack and family: h20e (hopper family, cuda stack) takes the "
+                         "calibration of amd-mi300x (cdna3 family, rocm stack), which its file's calibration key names: "
+                         "kernel rates measured under rocm, where its engines run cuda")
+    assert flag in training_flags(catalog.system("hgx-h20e"), catalog.model("llama-3.1-70b"), 4096)
+    for same in ("h200", "b200"):
+        _h20e(home, f'calibration = "{same}"')
+        chip = catalog.chip("h20e")
+        cal = catalog.calibration(chip)
+        assert foreign_calibration_flag(chip, cal) is None and "stack, where this one" not in cal.basis
+
+
 @pytest.mark.e2e  # over 1.5 s: two systems' best configurations searched
 def test_an_h20_with_more_bandwidth_is_not_slower_than_the_h20(home: Path) -> None:
     """Llama-3.1-70B: the H20 with HBM3e ran 645 tok/s per chip against the H20's 738 (0.87x) on the H200's

@@ -43,12 +43,12 @@ from parity.training.step import TrainingResult
 from parity.units import duration_text
 from parity.uncertainty import Band, Intervals, widening, case_flags, chip_calibrated, flag_note, interval_kind, \
     calibration_label, kernel_figures_note, power_flags, ratio_band, ratio_interval, training_band, training_flags, \
-    training_interval, vendor_bands, what_if_flag
+    training_interval, vendor_bands, what_if_flag, capped_rate, compute_ceiling
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
            "mtp_setting", "serving_spans", "spec_ratios", "spec_bases", "SPEC_RATIO_FIELDS", "vendor_bands",
-           "format_label", "intervals", "memory_savings", "memory_text", "narrower_text",
+           "format_label", "intervals", "serving_ceiling", "memory_savings", "memory_text", "narrower_text",
            "serving_search", "systems_spanned", "systems_to_hold", "wider_workers", "widest_span", "RATIO_WORDS",
            "even_text", "without_even_text",
            "quotient_intervals"]
@@ -317,7 +317,8 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
         passed_text(passed, dies), why,
         ttft_binding_text(_untimed_best(model, ranks, profile, cal, precision, isl, osl, tpot_s, mtp, shortfall, dies)
                           if ttft_s and best.ttft_s > TTFT_NEAR * ttft_s else None, best, ttft_s, choose is not None)]))
-    return Comparison(**common, **intervals(best, model, raised), flags=raised, mode=best.mode,
+    ceiling = serving_ceiling(model, system, precision, isl, osl)
+    return Comparison(**common, **intervals(best, model, raised, ceiling), flags=raised, mode=best.mode,
                       configuration=chosen,
                       layout=(f"P {best.layout} / D {best.decode_layout}" if best.decode_layout
                               else str(best.layout)),
@@ -457,11 +458,18 @@ def configuration_flags(best: Candidate, system: System, model: Model, engine: E
             + catalog.mtp_flags(model, mtp_tokens) + power_flags(system))
 
 
-def intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[str, float]:
+def serving_ceiling(model: Model, system: System, precision: Precision, isl: float, osl: float) -> float:
+    """[output tokens/s per chip] what `system`'s chips could serve at their compute peak (uncertainty.compute_ceiling)
+    with `precision`'s weight formats: no interval's fast end passes it."""
+    formats = (precision.weights, precision.expert_weights, precision.attention_weights)
+    return compute_ceiling(model, system.chip, formats, isl, osl)
+
+
+def intervals(best: Candidate, model: Model, raised: tuple[str, ...], ceiling: float = math.inf) -> dict[str, float]:
     """The 80% intervals of a configuration's TTFT, TPOT and throughput per chip, as predictions carry them
     (the bands of its mode and model class; uncertainty.widening: twice as wide in log where the case is flagged,
-    three times on a chip on a prior); empty when no
-    intervals are stored."""
+    three times on a chip on a prior), the throughput's fast end (and TPOT's low end with it) no faster than
+    `ceiling` (serving_ceiling: the chips' compute at peak); empty when no intervals are stored."""
     table = catalog.uncertainty_table()
     if not table:
         return {}
@@ -475,7 +483,8 @@ def intervals(best: Candidate, model: Model, raised: tuple[str, ...]) -> dict[st
     if "tpot_s_low" in out:  # throughput moves inversely with the per-token time
         rate = best.tokens_per_s_per_chip
         out["tokens_per_s_per_chip_low"] = rate * best.tpot_s / out["tpot_s_high"]
-        out["tokens_per_s_per_chip_high"] = rate * best.tpot_s / out["tpot_s_low"]
+        out["tokens_per_s_per_chip_high"], out["tpot_s_low"] = capped_rate(rate, best.tpot_s, out["tpot_s_low"],
+                                                                            ceiling)
     return out
 
 
@@ -578,7 +587,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
         systems = (f"no layout divides the system's {system.chips:,} chips: trains on {n:,} of them, the rest idle "
                    f"(per system, per kW and per GB: the {n:,} that train)")
     # the per-chip rate's own 80% interval, as `train` prints it for the layout (uncertainty.training_interval)
-    low, high = training_interval(chip, per_chip, trained) or (float("nan"), float("nan"))
+    low, high = training_interval(chip, per_chip, trained, mfu=float(best.mfu)) or (float("nan"), float("nan"))
     return Comparison(**common, layout=str(best.layout) if best.layout else "-", chips=n, fits=True,
                       tokens_per_s_per_chip=per_chip, tokens_per_s_per_chip_low=low, tokens_per_s_per_chip_high=high,
                       prefill_tokens_per_s_per_chip=float("nan"),

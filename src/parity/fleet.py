@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 
 from parity import catalog
 from parity.compare import (Choose, configuration_flags, domain_shortfall, intervals, narrower_text, passed_text,
-                            serving_search, systems_spanned, widest_span)
+                            serving_ceiling, serving_search, systems_spanned, widest_span)
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, InputError, is_real, is_whole
 from parity.flags import Flag, texts
@@ -424,7 +424,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         # workers at the sized ratio; chips beyond the units they hold serve nothing
         needed = None if demand_tokens_per_s is None else _units_needed(best, demand_tokens_per_s, capacity)
         raised = configuration_flags(best, system, model, engine, mtp[0], isl + osl, precision)
-        band = intervals(best, model, raised)
+        band = intervals(best, model, raised, serving_ceiling(model, system, precision, isl, osl))
         raised += tuple(filter(None, [catalog_price_flag(system)]))  # after the bands: the price is not the rate's
         low, high = ((None, None) if needed is None or "tokens_per_s_per_chip_low" not in band else
                      (_whole_systems(_units_needed(best, demand_tokens_per_s,

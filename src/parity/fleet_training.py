@@ -360,8 +360,9 @@ def _row(system: System, model: Model, tokens: float, deadline_s: float | None, 
     # catalog chip's price
     time_s = _time_s(result, tokens)
     rate = None if result is None else float(result.tokens_per_s_per_chip)
-    rates = None if rate is None else training_interval(system.chip, rate, trained)
-    times = None if rates is None else training_interval(system.chip, time_s, trained, inverse=True)
+    mfu = 0.0 if result is None else float(result.mfu)  # the fast end stops at the peak (MFU 1)
+    rates = None if rate is None else training_interval(system.chip, rate, trained, mfu=mfu)
+    times = None if rates is None else training_interval(system.chip, time_s, trained, inverse=True, mfu=mfu)
     power_w = chips * system.power_w / system.chips
     return TrainingFleet(
         chip=system.chip.id, system=system.id, model=model.name, precision=precision, seq_len=seq_len,

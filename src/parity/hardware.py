@@ -542,6 +542,9 @@ class Calibration:
     file records none (parity's own, fitted before the record or on published rows): it reads as measured whole.
     relative_to: of a fit on published kernel figures (calibrate.family), the calibration's id it moved from: the
     figures its rows do not measure are that one's, kept or moved by the fit's ratios ('' for any other file).
+    blend: of a calibration blended from several (catalog.blend: a chip of the user's between its family's nearest
+    chips), each part as in effect and its weight, heaviest first (relative_to then names the heaviest); () for any
+    other.
     """
 
     id: str
@@ -571,6 +574,7 @@ class Calibration:
     measured_fields: Mapping[str, int] = field(default_factory=dict)
     unmeasured_from: str = ""
     relative_to: str = ""
+    blend: tuple[tuple[Calibration, float], ...] = field(default=(), compare=False, repr=False)
     points: tuple[Mapping[str, float | str], ...] = field(default=(), compare=False, repr=False)
 
     @property

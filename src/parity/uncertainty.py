@@ -21,6 +21,7 @@ from parity import catalog, tomlwrite
 from parity.engine import EngineProfile
 from parity.cost import emulation, math_unit
 from parity.dtypes import FORMATS, format_named
+from parity.errors import ParityError
 from parity.flags import Flag
 from parity.hardware import Calibration, Chip, System, chip_text, is_what_if, package_id, per_die
 from parity.model import Model
@@ -34,7 +35,9 @@ __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "co
            "what_if_changes", "what_if_brief", "what_if_flag", "idle_units_flag", "power_figure", "calibration_label",
            "power_flags",
            "status_flag", "specs_flag", "ratio_band", "user_file_flag", "WIDEN_UNCALIBRATED", "widening",
-           "calibration_on_prior", "vendor_bands", "training_band", "training_interval", "TRAINING_INTERVAL_BASIS",
+           "calibration_on_prior", "vendor_bands", "compute_ceiling", "capped_rate", "foreign_calibration_flag",
+           "training_band",
+           "training_interval", "TRAINING_INTERVAL_BASIS",
            "ENVELOPE_CHIPS_FACTOR", "TrainingEnvelope", "training_envelope"]
 
 LEVEL = 0.8
@@ -143,6 +146,39 @@ def coverage(intervals: Intervals, cases: Sequence[tuple[str, str, float, float]
     return {metric: float(np.mean(v)) for metric, v in hits.items()}
 
 
+def compute_ceiling(model: Model, chip: Chip, formats: Iterable[str], isl: float, osl: float) -> float:
+    """[output tokens/s per chip] the most `chip` could serve with its compute at peak: the dense peak of the fastest
+    math the weight `formats` run on (cost.math_unit; a package's where `chip` is one die of it) over the weight-matmul
+    FLOPs one output token costs, `isl` prompt tokens (without the LM head: engines take the logits of the last alone)
+    and `osl` generated ones (with it) per `osl`. Attention, drafts and every overhead are left out, so the work is a
+    floor and the rate a ceiling no interval's fast end may pass; inf where no format runs or osl is 0. Example:
+    Llama-3.1-70B at 8,192 in / 64 out on a 148 TFLOP/s bf16 chip: (8,192 x 139.1 + 64 x 141.2) GFLOP / 64 = 17.95
+    TFLOP per output token, 8.25 tokens/s per chip; its interval's fast end read 7.59, above what it can reach with
+    attention's 1.0 TFLOP per token more (report-only tester fuzzES 2)."""
+    peaks = []
+    for name in dict.fromkeys(filter(None, formats)):
+        try:
+            peaks.append(chip.peak(math_unit(format_named(name), chip)[0]))
+        except ParityError:  # a format the chip cannot run: its prediction is refused elsewhere
+            continue
+    head = 2.0 * model.vocab_size * model.hidden_size
+    flops = isl * (model.matmul_flops_per_token() - head) + osl * model.matmul_flops_per_token()
+    if not peaks or osl <= 0 or flops <= 0:
+        return math.inf
+    return max(peaks) * chip.ranks_per_package * osl / flops
+
+
+def capped_rate(rate: float, tpot_s: float, tpot_s_low: float, ceiling: float) -> tuple[float, float]:
+    """(tokens/s per chip at the interval's fast end, TPOT low) [tokens/s, s]: the rate that moves inversely with TPOT
+    (rate x tpot / tpot_low), no faster than `ceiling` (compute_ceiling) unless the prediction itself is, and the TPOT
+    low end that rate gives."""
+    high = rate * tpot_s / tpot_s_low
+    if high <= ceiling:
+        return high, tpot_s_low
+    high = max(ceiling, rate)
+    return high, tpot_s * rate / high
+
+
 def widening(raised: Iterable[Flag]) -> float:
     """How much wider in log an interval is than its band for a case with flags `raised`: 1 with none,
     WIDEN_FLAGGED with any, times the largest of their own `widen` (WIDEN_UNCALIBRATED for a chip on a prior:
@@ -196,9 +232,14 @@ def context_flags(model: Model, tokens: float) -> list[Flag]:
 
 
 def short_basis(basis: str) -> str:
-    """'inherits h200-sxm' or 'derived prior' from a calibration's basis."""
+    """'inherits h200-sxm', 'inherits h20/h200-sxm blend' (catalog.blend: 'inherited from nvidia-h20 0.51 +
+    nvidia-h200-sxm 0.49, blended ...') or 'derived prior' from a calibration's basis."""
     if basis.startswith("inherited from "):
-        chip = basis.removeprefix("inherited from ").split(" ")[0]
+        head = basis.removeprefix("inherited from ").split(" (")[0]
+        if head.endswith(", blended"):
+            chips = [part.split(" ")[0].split("-", 1)[-1] for part in head.removesuffix(", blended").split(" + ")]
+            return f"inherits {'/'.join(chips)} blend"
+        chip = head.split(" ")[0]
         return "inherits " + chip.split("-", 1)[-1]  # without the vendor, so the note wraps at 80 columns
     return "derived prior" if "derived" in basis else basis.split(":")[0]
 
@@ -460,10 +501,11 @@ TRAINING_INTERVAL_BASIS = ("the 10th-90th percentiles of ln(predicted/measured) 
                            "per chip, each run scored with its source left out of every fit: the chip vendor's, or, "
                            "where its vendor has too few runs, the widest vendor band; twice as wide in log where the "
                            "run is flagged (no published run trained on the chip's family, nothing measured the chip, a "
-                           "layout none was checked on), three times on a chip on a prior")
+                           "layout none was checked on), three times on a chip on a prior; the fast end no faster "
+                           "than the chip's peak of the math it runs (MFU 100%)")
 
 
-def training_interval(chip: Chip, value: float, raised: Sequence[Flag], inverse: bool = False
+def training_interval(chip: Chip, value: float, raised: Sequence[Flag], inverse: bool = False, mfu: float = 0.0
                       ) -> tuple[float, float] | None:
     """80% interval (low, high) of a training prediction's `value` on `chip` from its vendor's training band (q_low,
     q_high; vendor_bands('train')), widened by the run's training flags `raised` as a serving prediction's flags widen
@@ -472,11 +514,17 @@ def training_interval(chip: Chip, value: float, raised: Sequence[Flag], inverse:
     `inverse`: a quantity that moves inversely (step time, time to train, chip-hours), in [v e^q_low, v e^q_high].
     None where the chip's vendor has no band. Example: MetaX's band [-0.246328, 0.319276] doubled (flagged: no
     published run trained on the metax family): centre 0.036474, half-width 0.565604, so 183.4 tokens/s per chip ->
-    183.4 e^-0.602078 = 100.4 to 183.4 e^0.529130 = 311.3, and 28.4 days -> 16.7 to 51.9."""
+    183.4 e^-0.602078 = 100.4 to 183.4 e^0.529130 = 311.3, and 28.4 days -> 16.7 to 51.9. `mfu`: the prediction's
+    MFU over the peak of the math it runs (0: not stated); the fast end goes no faster than that peak (MFU 1: the
+    compute alone at 100%), a band's e^-q_low of 1.70 on a prediction at MFU 0.688 read MFU 1.17 and a step shorter
+    than its compute at peak (report-only tester fuzzES 2)."""
     band = vendor_bands("train").get(chip.vendor)
     if band is None:
         return None
     low, high = band.around(1.0, widening(raised))
+    if mfu > 0:
+        high = min(high, max(1.0 / mfu, 1.0))
+        low = min(low, high)
     return (value / high, value / low) if inverse else (value * low, value * high)
 
 
@@ -498,6 +546,32 @@ def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
     return None
 
 
+def foreign_calibration_flag(chip: Chip, cal: Calibration) -> Flag | None:
+    """A flag where `chip` is priced with the calibration of the chip its file names (its `calibration` key) and that
+    chip runs another software stack, or belongs to a family of another tree (families.toml: no common root), so its
+    kernel rates are another stack's kernels' while the chip's engines run its own: a Hopper chip on CUDA naming the
+    MI300X took CDNA3's fit without a word (report-only tester fuzzES 4). None where the key names none, the chip has a
+    calibration of its own, or the two share stack and family tree."""
+    if not chip.calibration_chip or cal.chip == chip.id:
+        return None
+    try:
+        lender = catalog.chip(chip.calibration_chip)
+    except ParityError:  # a chip built in Python naming no catalog chip: its calibration says so
+        return None
+    other_stack, other_tree = catalog.foreign_lender(chip, lender)
+    if not (other_stack or other_tree):
+        return None
+    what = " and ".join(filter(None, ("stack" if other_stack else "", "family" if other_tree else "")))
+    def said(c: Chip) -> str:
+        return f"{c.family or 'no'} family, {c.software_stack or 'no'} stack"
+
+    return Flag(f"calibration from another {what}",
+                f"calibration from another {what}: {chip_text(chip)} ({said(chip)}) takes the calibration of "
+                f"{lender.id} ({said(lender)}), which its file's calibration key names: kernel rates measured under "
+                f"{lender.software_stack or 'another stack'}, where its engines run "
+                f"{chip.software_stack or 'its own'}", f"calibration of a {lender.software_stack or lender.id} chip")
+
+
 def training_flags(system: System, model: Model, seq_len: float, precision: str = "",
                    layouts: Sequence[Any] = ()) -> tuple[Flag, ...]:
     """Ways a training prediction of `model` on `system` at sequences of `seq_len` tokens in GEMMs of `precision`,
@@ -512,7 +586,7 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     cal = catalog.calibration(chip)
     uncalibrated = _uncalibrated(chip, cal)
     out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system), idle_units_flag(system, model),
-           user_file_flag(system), uncalibrated,
+           user_file_flag(system), uncalibrated, foreign_calibration_flag(chip, cal),
            assumed_emulation(cal, chip, (precision,)) if precision else None, status_flag(chip),
            specs_flag(chip)]
     if chip.family not in catalog.training_families():
@@ -661,7 +735,7 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         out += filter(None, [what_if_flag(system), idle_units_flag(system, model), user_file_flag(system)])
         if uncalibrated := _uncalibrated(chip, cal):
             out.append(uncalibrated)
-        out += filter(None, [weights and unmeasured_gemm(cal, chip, weights)])
+        out += filter(None, [foreign_calibration_flag(chip, cal), weights and unmeasured_gemm(cal, chip, weights)])
         out += filter(None, [assumed_emulation(cal, chip, (weights, expert_weights)),
                              kv_cache and kv_cache_flag(chip, kv_cache)])
         out += filter(None, [status_flag(chip), specs_flag(chip)])
@@ -760,6 +834,10 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
     points = {name.split(".", 1)[1] for name in cal.measured_fields if name.startswith("gemm_efficiency.")}
     measured = points or catalog.measured_gemm_formats(cal.rows)
     kind = f"{math} GEMM rate not measured on {chip_text(chip)}"
+    if cal.blend:  # each part's rate as it came: a blend with one moved or unmeasured is no measured rate
+        return Flag(kind, f"{kind} (a blend of calibrations: " + "; ".join(
+            f"{weight:.2f} of {part.id}, {_gemm_source_text(catalog.figure_source(chip, part, f'GEMM {math}'))}"
+            for part, weight in cal.blend) + ")", f"{math} GEMM rate not measured")
     own = bool(measured and (chip_calibrated(chip, cal) or points))  # the chip's own calibration measured formats
     if own:
         drawn = f"{cal.id} measures {', '.join(sorted(measured))}"
@@ -777,6 +855,15 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
         how = f"no chip its calibration draws on measured {math}" + (
             (kept if points else ": it moved with the formats measured") if own else "")
     return Flag(kind, f"{kind} ({drawn}; {how})", f"{math} GEMM rate not measured")
+
+
+def _gemm_source_text(source: catalog.FigureSource) -> str:
+    """How a GEMM rate came to a calibration, in words: 'measured on nvidia-h200-sxm', 'moved from nvidia-h200-sxm's
+    by the fits' ratios', 'measured on no chip'."""
+    if source.how == "unmeasured" or not source.chips:
+        return "measured on no chip"
+    chips = ", ".join(source.chips)
+    return f"moved from {chips}'s by the fits' ratios" if source.moved else f"measured on {chips}"
 
 
 def kernel_figures_note(system: System, cal: Calibration) -> str:

@@ -5,6 +5,7 @@ no chip; said as one statement ('partly: fitted on it (...): GEMM bf16/fp8/fp4; 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -74,6 +75,8 @@ class CalibrationStatement:
     calibration: str
     figures: tuple[FigureSource, ...]
     lineage: tuple[str, ...] = ()  # the calibrations' ids it moved from, nearest first (`calibration` the first)
+    # of a blended calibration (Calibration.blend), each part's statement and weight, heaviest first
+    parts: tuple[tuple[CalibrationStatement, float], ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -89,7 +92,12 @@ class CalibrationStatement:
         """The verdict and the figures by source: 'partly: fitted on it (family-cdna4 rows HK-* (6), AITER-* (3)):
         GEMM bf16/fp8/fp4; inherited from amd-mi300x (family-cdna3 rows ...): HBM bandwidth, collectives; from
         nvidia-h200-sxm (...): attention (moved by the fits' ratios, not its MLA-decode kernel rate), launch cost;
-        measured on no chip: GEMM fp6/int8'."""
+        measured on no chip: GEMM fp6/int8'; a blend's names each part's: 'inherited, blended: 0.51 of
+        nvidia-h20-published: from nvidia-h20 (...): GEMM bf16, attention; ...; 0.49 of nvidia-h200-sxm-measured: from
+        nvidia-h200-sxm (...): ...'."""
+        if self.parts:
+            return f"{self.verdict}, blended: " + "; ".join(
+                f"{weight:.2f} of {part.calibration}: {part.text.split(': ', 1)[1]}" for part, weight in self.parts)
         if self.verdict == "prior":
             whose = self.calibration.removeprefix("derived-prior").removeprefix("-")
             return ("prior: no kernel figure was measured on it or on a chip it inherits from ("
@@ -260,7 +268,16 @@ def figure_source(chip: Chip, cal: Calibration, figure: str) -> FigureSource:
     """Where `figure` of `chip` priced with `cal` comes from: the nearest calibration of its lineage whose rows or
     points measured it; fitted where those measured this chip (its package), inherited where they measured others
     (moved where its value is no longer theirs, a later fit's ratios; dropped: a part the chip does not inherit),
-    unmeasured where none did, prior where `cal` is a prior."""
+    unmeasured where none did, prior where `cal` is a prior. A blend's is that of its heaviest part whose calibration
+    measured it, moved where any part's is moved or unmeasured: a blend of measured rates (bf16 on the H20 and on the
+    H200) is a measured rate, one with a rate moved by a fit's ratios is not."""
+    if cal.blend:
+        sources = [figure_source(chip, part, figure) for part, _ in cal.blend]
+        found = [s for s in sources if s.how in ("fitted", "inherited")]
+        if not found:
+            return FigureSource(figure=figure, how="unmeasured")
+        return dataclasses.replace(found[0], moved=any(s.moved or s.how not in ("fitted", "inherited")
+                                                       for s in sources))
     if _is_prior(cal):
         return FigureSource(figure=figure, how="prior")
     for i, layer in enumerate(_lineage(cal)):
@@ -287,7 +304,10 @@ def calibration_statement(chip: Chip, cal: Calibration) -> CalibrationStatement:
     natives = {FORMATS[f].math for f in chip.native if f in FORMATS and chip.runs_natively(f, FORMATS[f].math)}
     names = [GEMM_WORD + m for m in GEMM_MATHS if m in natives] + list(FIGURES)
     lineage = _lineage(cal)
+    parts = tuple((calibration_statement(chip, part), weight) for part, weight in cal.blend)
     extra = (name for layer in lineage for name in _fits(layer) if name not in names)
-    names += [name for name in dict.fromkeys(extra) if not name.startswith(GEMM_WORD)]
+    extra_parts = (f.figure for part, _ in parts for f in part.figures)
+    names += [name for name in dict.fromkeys([*extra, *extra_parts]) if name not in names
+              and not name.startswith(GEMM_WORD)]
     return CalibrationStatement(chip=package_id(chip), calibration=cal.id, lineage=tuple(c.id for c in lineage),
-                                figures=tuple(figure_source(chip, cal, name) for name in names))
+                                figures=tuple(figure_source(chip, cal, name) for name in names), parts=parts)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from parity import units
+from parity.catalog.blend import NEAR_RATIO, blend, nearness_weights
 from parity.catalog.engine_file import profile_from
 from parity.catalog.files import (catalog_files, close_matches, data_dir, in_effect, is_user, load_all, number,
                                   read_toml, refuse_unknown, require, shown, text, user_dir)
@@ -23,7 +24,7 @@ from parity.hardware import KERNEL_OVERHEAD_MAX_S, Calibration, Chip, figure_dis
 T = TypeVar("T")
 
 __all__ = ["calibrations", "calibration", "user_note", "engine_user_file", "engine_user_note", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
-           "fitted_any", "unfitted_stack_profile",
+           "fitted_any", "unfitted_stack_profile", "foreign_lender",
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
@@ -209,41 +210,101 @@ def _calibration_of(chip_id: str, family: str, named: str = "") -> Calibration:
 
 
 def _lender(chip_id: str, family: str, named: str) -> tuple[Chip | None, str]:
-    """The chip whose calibration a chip without one of its own inherits, and why: the one its file names (its
-    `calibration` key); else, for a chip of the user's (PARITY_HOME/chips) in a family, that family's catalog chip
-    nearest it in its figures (hardware.figure_distance: peak rates and memory bandwidth), which prices it as a
-    what-if of that chip would be priced (an H20 with HBM3e took the H200's calibration, the family's reference, and
-    ran 0.87x the H20 on Llama-3.1-70B, against 1.01x as a what-if of the H20: report-only tester fuzzER 1); else None
-    (a catalog chip takes its family's as families.toml states it)."""
+    """The chip whose calibration a chip without one of its own inherits because its file names it (its `calibration`
+    key), and why; else None (a chip of the user's then inherits from its family's nearest chips: _nearest)."""
+    if not named:
+        return None, ""
     kin = {c.id: c for c in chips()}
-    if named:
-        if named not in kin:  # a chip built in Python, naming a chip the catalog does not hold
-            raise CatalogError(f"chip {chip_id}: calibration_chip {named!r} is no chip of the catalog ('parity chips')")
-        return kin[named], "named by its file's calibration key"
+    if named not in kin:  # a chip built in Python, naming a chip the catalog does not hold
+        raise CatalogError(f"chip {chip_id}: calibration_chip {named!r} is no chip of the catalog ('parity chips')")
+    lender, own = kin[named], kin.get(chip_id)
+    return lender, "named by its file's calibration key" + (_foreign(own, lender) if own is not None else "")
+
+
+def foreign_lender(own: Chip, lender: Chip) -> tuple[bool, bool]:
+    """Whether `lender`, the chip whose calibration `own` takes, runs another software stack, and whether it belongs to
+    another family tree (no common root in families.toml: hopper and blackwell share one, hopper and cdna3 do not);
+    False where either states none."""
+    def root(family: str) -> str:
+        chain = family_chain(family)
+        return chain[-1] if chain else family
+
+    stacks = bool(own.software_stack and lender.software_stack) and own.software_stack != lender.software_stack
+    trees = bool(own.family and lender.family) and root(own.family) != root(lender.family)
+    return stacks, trees
+
+
+def _foreign(own: Chip, lender: Chip) -> str:
+    """'; a cdna3 chip on the rocm stack, where this one is hopper on cuda' where the chip a file names for its
+    calibration runs another software stack or family tree (foreign_lender), so its kernel rates are another stack's
+    (uncertainty.foreign_calibration_flag says so in every prediction); '' otherwise."""
+    if not any(foreign_lender(own, lender)):
+        return ""
+    return (f"; a {lender.family or 'familyless'} chip on the {lender.software_stack or 'unnamed'} stack, where this "
+            f"one is {own.family or 'of no family'} on {own.software_stack or 'no named stack'}")
+
+
+def _inherited(lender: Chip, why: str, lent: Calibration) -> Calibration:
+    """`lent`, the calibration of `lender`, as a chip inherits it: not measured on this chip, its basis naming the
+    lender and why, then how the lender came by it ('this chip' in it is the lender)."""
+    basis = (lent.basis or lent.id).replace("this chip", lender.id)
+    return dataclasses.replace(lent, measured=False, basis=f"inherited from {lender.id} ({why}): {basis}")
+
+
+def _nearest(chip_id: str, family: str) -> Calibration | None:
+    """For a chip of the user's (PARITY_HOME/chips) in a family, the calibration of that family's catalog chips nearest
+    it in their figures (hardware.figure_distance: peak rates and memory bandwidth), which prices it as a what-if of
+    such a chip would be priced (an H20 with HBM3e took the H200's calibration, the family's reference, and ran 0.87x
+    the H20 on Llama-3.1-70B, against 1.01x as a what-if of the H20: report-only tester fuzzER 1). The siblings whose
+    calibrations differ blend by nearness (catalog.blend: each calibration as near as its nearest chip; one NEAR_RATIO
+    times as far as the nearest weighs nothing), so that a chip's predictions move continuously with its figures: two
+    chips of 380 and 390 TFLOP/s went from the H20's calibration to the H200's between them, and the faster ran 0.89x
+    the other (report-only tester fuzzES 1). None for any other chip, and where the nearest chip is itself on a prior
+    (nothing measured it to pass on: the family's own rule, _found_calibration, says so)."""
+    kin = {c.id: c for c in chips()}
     own = kin.get(chip_id)
     if own is None or not own.user_file or not family:
-        return None, ""
+        return None
     distance = {c.id: figure_distance(own, c) for c in kin.values() if c.family == family and not c.user_file}
-    nearest = min(distance, key=lambda c: (distance[c], c), default="")
-    if not nearest or distance[nearest] == float("inf"):
-        return None, ""
-    return kin[nearest], (f"the {family} family's chip nearest it in peak rates and memory bandwidth, log distance "
-                          f"{distance[nearest]:.3f}; its file's calibration key may name another")
+    by_calibration: dict[str, tuple[float, Chip, Calibration]] = {}  # calibration id -> its nearest chip
+    for sibling_id in sorted(distance, key=lambda c: (distance[c], c)):
+        if distance[sibling_id] == float("inf"):
+            break
+        sibling = kin[sibling_id]
+        lent = _found_calibration(sibling.id, sibling.family, sibling.calibration_chip)
+        if lent.chip == "*" and not lent.family:  # derived-prior*, generic: measures no chip
+            if not by_calibration:
+                return None
+            continue
+        by_calibration.setdefault(lent.id, (distance[sibling_id], sibling, lent))
+    weights = nearness_weights({key: d for key, (d, _, _) in by_calibration.items()})
+    if not weights:
+        return None
+    why = "the {family} family's chip{s} nearest it in peak rates and memory bandwidth, log distance{s} {d}"
+    key = "its file's calibration key may name {which}"
+    if len(weights) == 1:
+        d, lender, lent = by_calibration[next(iter(weights))]
+        return _inherited(lender, why.format(family=family, s="", d=f"{d:.3f}") + "; " + key.format(which="another"),
+                          lent)
+    parts = [(by_calibration[cid], w) for cid, w in weights.items()]
+    lenders = " + ".join(f"{lender.id} {w:.2f}" for (_, lender, _), w in parts)
+    said = why.format(family=family, s="s", d=" and ".join(f"{d:.3f}" for (d, _, _), _ in parts))
+    bases = "; ".join(f"{lender.id}: {(lent.basis or lent.id).replace('this chip', lender.id)}"
+                      for (_, lender, lent), _ in parts)
+    basis = (f"inherited from {lenders}, blended ({said}; each weighs by how near it is, a chip {NEAR_RATIO:g}x as "
+             f"far as the nearest nothing; the calibrations' fields are blended with those weights; "
+             f"{key.format(which='one')}): {bases}")
+    return blend([(lent, w) for (_, _, lent), w in parts], id="+".join(lent.id for (_, _, lent), _ in parts),
+                 basis=basis)
 
 
 def _lent(chip_id: str, family: str, named: str) -> Calibration | None:
-    """The calibration of the chip _lender names, as this chip inherits it: not measured on this chip, its basis
-    naming the lender and why, then how the lender came by it ('this chip' in it is the lender). None where no
-    chip lends one, or where the family's nearest chip is itself on a prior (nothing measured it to pass on: the
-    family's own rule, below, says so)."""
+    """The calibration a chip without one of its own inherits from another chip: the chip its file names (_lender),
+    else, for a chip of the user's, its family's nearest chips' (_nearest); None where neither lends one."""
     lender, why = _lender(chip_id, family, named)
-    if lender is None:
-        return None
-    lent = _found_calibration(lender.id, lender.family, lender.calibration_chip)
-    if not named and lent.chip == "*" and not lent.family:  # derived-prior*, generic
-        return None
-    basis = (lent.basis or lent.id).replace("this chip", lender.id)
-    return dataclasses.replace(lent, measured=False, basis=f"inherited from {lender.id} ({why}): {basis}")
+    if lender is not None:
+        return _inherited(lender, why, _found_calibration(lender.id, lender.family, lender.calibration_chip))
+    return _nearest(chip_id, family)
 
 
 def _found_calibration(chip_id: str, family: str, named: str = "") -> Calibration:
@@ -296,8 +357,8 @@ def _found_calibration(chip_id: str, family: str, named: str = "") -> Calibratio
 
 def calibration(the_chip: Chip) -> Calibration:
     """The newest calibration measured on this chip (the user's own file first), else that of the chip its file
-    names (its `calibration` key) or, for a chip of the user's, of its family's catalog chip nearest it in its figures
-    (_lender), else its family's (up the family tree: a family file fitted on measured rows, or a measured sibling
+    names (its `calibration` key) or, for a chip of the user's, of its family's catalog chips nearest it in its figures,
+    blended by nearness (_nearest), else its family's (up the family tree: a family file fitted on measured rows, or a measured sibling
     chip), else the derived prior; `basis` says which, and names the user's file where one is in effect."""
     return _calibration_of(the_chip.id, the_chip.family, the_chip.calibration_chip)
 

@@ -26,8 +26,8 @@ from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, c
     poisson_rate, refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
 from parity.simulate.targets import LatencyTarget
-from parity.compare import (WIDER_GAIN, configuration_flags, intervals, systems_spanned, systems_to_hold,
-                            wider_workers)
+from parity.compare import (WIDER_GAIN, configuration_flags, intervals, serving_ceiling, systems_spanned,
+                            systems_to_hold, wider_workers)
 from parity.engine import EngineProfile
 from parity.hardware import System, per_die
 from parity.model import Model
@@ -211,7 +211,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
             rows[i] = row
     # each row's 80% intervals and flags, as compare gives its best (so search's best reads as compare's row)
     for c, row in [*zip(result.frontier, rows), *(probes if percentiles else ())]:
-        row.update(_checked(c, the_system, the_model, profile, mtp[0], isl + osl, precision))
+        row.update(_checked(c, the_system, the_model, profile, mtp[0], (isl, osl), precision))
     if plot is not None:
         from parity.report.plots import frontier_png  # noqa: PLC0415 - matplotlib only when a plot is asked for
 
@@ -220,7 +220,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
                      f"{the_model.name} on {the_system.id}: {isl} in / {osl} out", targets.tpot_s)
     # the best's row of the table (the frontier holds it), with the simulator's figures where it was refined
     best = rows[result.frontier.index(result.best)] if result.best in result.frontier else (
-        result.best.to_dict() | _checked(result.best, the_system, the_model, profile, mtp[0], isl + osl, precision)
+        result.best.to_dict() | _checked(result.best, the_system, the_model, profile, mtp[0], (isl, osl), precision)
         if result.best else None)
     raised = list(the_model.flags) + context_flags(the_model, isl + osl)
     # what the figures rest on beyond the search's own choices: the chip's calibration and its stack's maturity
@@ -363,12 +363,14 @@ def _kv_note(precision: Precision, profile: EngineProfile, system: System, kv: s
 
 
 def _checked(candidate: Candidate, system: System, model: Model, profile: EngineProfile, mtp_tokens: int,
-             context_tokens: int, precision: Precision) -> dict[str, object]:
-    """A configuration's 80% intervals (TTFT, TPOT, tokens/s per chip) and flags, as compare computes its best's
-    (compare.configuration_flags, compare.intervals; the intervals twice as wide in log where it is flagged, three
-    times on a chip on a prior)."""
-    raised = configuration_flags(candidate, system, model, profile, mtp_tokens, context_tokens, precision)
-    return {**intervals(candidate, model, raised), "flags": texts(raised)}
+             lengths: tuple[int, int], precision: Precision) -> dict[str, object]:
+    """A configuration's 80% intervals (TTFT, TPOT, tokens/s per chip) and flags at `lengths` (isl, osl), as compare
+    computes its best's (compare.configuration_flags, compare.intervals; the intervals twice as wide in log where it is
+    flagged, three times on a chip on a prior; the fast end within the chips' compute at peak)."""
+    isl, osl = lengths
+    raised = configuration_flags(candidate, system, model, profile, mtp_tokens, isl + osl, precision)
+    return {**intervals(candidate, model, raised, serving_ceiling(model, system, precision, isl, osl)),
+            "flags": texts(raised)}
 
 
 def _interval_text(row: dict[str, object], figure: str = "") -> str:

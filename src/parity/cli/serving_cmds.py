@@ -1006,7 +1006,8 @@ def _simulated(case: Case, prediction: Prediction, bench: Benchmark,
            "decode_batch": sim.decode_batch, "preemptions": sim.preemptions,
            "kv_waited": sim.kv_waited, "requests": sim.requests,
            "duration_s": sim.duration_s,
-           "flags": flag_texts(raised := simulated_flags(prediction.flags, sim, bench, scenario.engine, overload))}
+           "flags": flag_texts(raised := simulated_flags(prediction.flags, sim, bench, scenario.engine, scenario.mode,
+                                                             overload))}
     out |= client_fields(sim, raised)  # the wait at the client, TTFT from arrival: what TTFT targets are read against
     nan = {k: float("nan") for k in ("ttft_s_low", "ttft_s_high", "tpot_s_low", "tpot_s_high",
                                      "output_tokens_per_s_per_chip_low", "output_tokens_per_s_per_chip_high")}

@@ -370,11 +370,12 @@ _INVERSE = ("step_s", "time_to_train_s", "chip_hours", "energy_j_at_tdp")
 
 def interval_fields(chip: Any, payload: dict[str, Any], raised: Any) -> dict[str, Any]:
     """KEY_low and KEY_high of a priced layout's quantities (result_payload) on `chip`, widened by its flags `raised`
-    (uncertainty.training_interval), and interval_basis saying where they come from; {} where the chip's vendor has
-    no band."""
+    and the fast end no faster than the chip's peak (uncertainty.training_interval), and interval_basis saying where
+    they come from; {} where the chip's vendor has no band."""
     out: dict[str, Any] = {}
     for key in (*_ALONG, *_INVERSE):
-        found = training_interval(chip, float(payload[key]), tuple(raised), inverse=key in _INVERSE)
+        found = training_interval(chip, float(payload[key]), tuple(raised), inverse=key in _INVERSE,
+                                  mfu=float(payload["mfu"]))
         if found is None:
             return {}
         out |= {f"{key}_low": found[0], f"{key}_high": found[1]}

@@ -213,7 +213,7 @@ def refine_candidate(candidate: Candidate, model: str, system: str, engine: str,
     latency = sim.latency
     bounds = {} if rate else interval_bounds(
         scenario, sim.ttft_s, sim.tpot_s, sim.output_tokens_per_s_per_chip,
-        widening(simulated_flags(flags(scenario), sim, bench, scenario.engine)), "sim")
+        widening(simulated_flags(flags(scenario), sim, bench, scenario.engine, scenario.mode)), "sim")
     return {**row, **{f"sim_{k}": latency[k] for k in ("ttft_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_s",
                                                        "tpot_p50_s", "tpot_p90_s", "tpot_p99_s")},
             "sim_tokens_per_s_per_chip": sim.output_tokens_per_s_per_chip,

@@ -251,14 +251,16 @@ def overload_flag(bench: Benchmark, sim: SimResult) -> Flag | None:
                                   "state")
 
 
-def lockstep_flag(bench: Benchmark, engine: EngineProfile) -> Flag | None:
+def lockstep_flag(bench: Benchmark, engine: EngineProfile, mode: str) -> Flag | None:
     """A flag where the simulator's clients go round in lockstep waves that measured runs of the engine break up:
     fixed lengths (no range to draw from, no trace), sent as a closed loop or all at once under a cap on requests in
     flight, more requests than are in flight (a second wave), on an engine whose simulated steps mix prompt chunks
-    into decodes (simulate.mixes_prompts: TensorRT-LLM, vLLM, the generic profile). None elsewhere: SGLang's steps
-    keep prompts apart (sim_separate_prefill), and its measured rows stay in waves as the simulator runs them
-    (docs/model.md)."""
-    if bench.trace or not mixes_prompts(engine):
+    into decodes (simulate.mixes_prompts: TensorRT-LLM, vLLM, the generic profile) on workers that take prompts and
+    decode alike (`mode` agg). None elsewhere: SGLang's steps keep prompts apart (sim_separate_prefill), and its
+    measured rows stay in waves as the simulator runs them (docs/model.md); a disaggregated run's prefill workers
+    decode nothing and its decode workers take no prompt, so no step mixes them (it was flagged: report-only tester
+    fuzzES 3)."""
+    if bench.trace or mode != "agg" or not mixes_prompts(engine):
         return None
     rate = bench.request_rate
     if rate is not None and (math.isfinite(rate) or bench.max_concurrency is None):
@@ -275,13 +277,13 @@ def lockstep_flag(bench: Benchmark, engine: EngineProfile) -> Flag | None:
                 "lockstep waves")
 
 
-def simulated_flags(steady_flags: Sequence[Flag], sim: SimResult, bench: Benchmark, engine: EngineProfile,
+def simulated_flags(steady_flags: Sequence[Flag], sim: SimResult, bench: Benchmark, engine: EngineProfile, mode: str,
                     overload: Flag | None = None) -> tuple[Flag, ...]:
     """A simulated row's flags: the closed-form model's (what the case lies outside of) but its KV-bound load,
     which the run's own (SimResult.kv_flag: KV-bound run) replaces, then its overload (overload_flag, given) and its
-    lockstep waves (lockstep_flag, of `bench` on `engine`)."""
+    lockstep waves (lockstep_flag, of `bench` on `engine` in `mode`, agg or disagg)."""
     return (tuple(f for f in steady_flags if f.kind != KV_LOAD_FLAG)
-            + tuple(filter(None, (sim.kv_flag(), overload, lockstep_flag(bench, engine)))))
+            + tuple(filter(None, (sim.kv_flag(), overload, lockstep_flag(bench, engine, mode)))))
 
 
 def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
@@ -303,7 +305,7 @@ def _with_simulation(p: Prediction, scenario: Scenario) -> Prediction:
     except (ParityError, ValueError, ArithmeticError) as err:
         return _failed(scenario.case_id, f"simulation: {err}")
     extra = {k: v for k, v in p.extra.items() if not k.endswith(("_low", "_high"))}  # the steady model's bands
-    flags = simulated_flags(p.flags, sim, bench, scenario.engine, overload)
+    flags = simulated_flags(p.flags, sim, bench, scenario.engine, scenario.mode, overload)
     extra |= {**{k: sim.latency[k] for k in LATENCY_KEYS}, "preemptions": float(sim.preemptions),
               "kv_waited": float(sim.kv_waited), **client_fields(sim, flags),
               "decode_batch": sim.decode_batch}

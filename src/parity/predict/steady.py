@@ -4,6 +4,7 @@ intervals and flags, or one fixed-batch phase step."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
@@ -20,7 +21,7 @@ from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
 from parity.simulate import KV_BOUND_SHARE
 from parity.uncertainty import CUDA_ONLY, Intervals, calibration_label, kernel_figures_note, widening, case_flags, \
-    interval_kind, package_flag
+    interval_kind, package_flag, capped_rate, compute_ceiling
 
 KV_LOAD_FLAG = "KV-bound load"  # the steady model's flag for clients queued for a KV slot (kv_load_flag)
 
@@ -101,8 +102,9 @@ def interval_note(scenario: Scenario, model_kind: str = "steady") -> str:
 def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: float, widen: float,
                     model_kind: str = "steady") -> dict[str, float]:
     """The 80% bounds (ttft_s_low, ..., output_tokens_per_s_per_chip_high) from the bands of the model that
-    made the figures, their log-width times `widen` (uncertainty.widening of the case's flags); {} where no bands
-    are stored for that model."""
+    made the figures, their log-width times `widen` (uncertainty.widening of the case's flags), the throughput's fast
+    end (and TPOT's low end with it) no faster than the chips' compute at peak (_ceiling); {} where no bands are
+    stored for that model."""
     intervals = _intervals(model_kind)
     if intervals is None:
         return {}
@@ -113,8 +115,19 @@ def interval_bounds(scenario: Scenario, ttft_s: float, tpot_s: float, rate: floa
             out[f"{metric}_low"], out[f"{metric}_high"] = band.around(value, widen)
     if "tpot_s_low" in out:  # throughput moves inversely with the per-token time
         out["output_tokens_per_s_per_chip_low"] = rate * tpot_s / out["tpot_s_high"]
-        out["output_tokens_per_s_per_chip_high"] = rate * tpot_s / out["tpot_s_low"]
+        out["output_tokens_per_s_per_chip_high"], out["tpot_s_low"] = capped_rate(rate, tpot_s, out["tpot_s_low"],
+                                                                                   _ceiling(scenario))
     return out
+
+
+def _ceiling(scenario: Scenario) -> float:
+    """[output tokens/s per chip] what a closed-loop run's chips could serve at their compute peak
+    (uncertainty.compute_ceiling; the faster of a disaggregated run's two systems); inf for a phase benchmark."""
+    if scenario.phase != "both":
+        return math.inf
+    formats = (scenario.precision.weights, scenario.precision.expert_weights, scenario.precision.attention_weights)
+    return max(compute_ceiling(scenario.model, system.chip, formats, scenario.isl, scenario.osl)
+               for system in filter(None, (scenario.system, scenario.prefill_system)))
 
 
 def with_intervals(p: Prediction, scenario: Scenario) -> Prediction:
