@@ -198,8 +198,7 @@ def test_features_no_published_training_run_has_are_flagged_and_widen() -> None:
     expected = {"nemotron-h-56b": "mamba2", "qwen3-next-80b-a3b": "linear_attention, output_gate",
                 "llama-4-scout": "chunked_attention"}
     for name, features in expected.items():
-        (flag,) = training_flags(h100, catalog.model(name), 4096)
-        assert flag.kind == "features never validated"
+        (flag,) = [f for f in training_flags(h100, catalog.model(name), 4096) if f.kind == "features never validated"]
         assert flag.text == (f"features never validated: {features} (no published training run's model carries them; "
                              "those carry mla, moe, mtp, qk_norm)")
     assert training_flags(h100, catalog.model("llama-3.1-8b"), 4096) == ()
