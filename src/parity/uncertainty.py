@@ -508,8 +508,9 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     shipping and one whose specs are assumed (as case_flags says them for serving), a format the chip
     emulates (assumed_emulation, as serving flags it), architecture features no published training run's model
     carries (catalog.training_features: Mamba2, linear attention, windows, chunks ...; serving's "features never
-    validated"), a chip family no published training run was measured on (catalog.training_families), ZeRO-3 with pipeline parallelism where no published run combines them, and a layout
-    past the published runs' envelope (_outside_envelope: cp, TP over scale-up domains, chips)."""
+    validated"), a chip family no published training run was measured on (catalog.training_families), ZeRO-3 with
+    pipeline parallelism where no published run combines them, and a layout past the published runs' envelope
+    (_outside_envelope: cp, TP over scale-up domains, chips)."""
     chip = system.chip
     cal = catalog.calibration(chip)
     uncalibrated = _uncalibrated(chip, cal)
