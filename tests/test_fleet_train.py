@@ -162,8 +162,9 @@ def test_the_metax_fleet_says_its_deadline_lies_inside_the_error() -> None:
             "ln(predicted/measured) over published training runs' tokens/s per chip, each run scored with its source "
             "left out of every fit: the chip vendor's, or, where its vendor has too few runs, the widest vendor band; "
             "twice as wide in log where the run is flagged (no published run trained on the chip's family, nothing "
-            "measured the chip, a layout none was checked on), three times on a chip on a prior; the fast end no "
-            "faster than the chip's peak of the math it runs (MFU 100%).") in out
+            "measured the chip, a layout none was checked on, an architecture feature none of their models has), three "
+            "times on a chip on a prior; the fast end no faster than the chip's peak of the math it runs (MFU "
+            "100%).") in out
 
 
 def test_json_carries_every_field() -> None:

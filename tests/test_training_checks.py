@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -185,3 +186,30 @@ def test_compare_and_fleet_train_the_910c_in_bf16_when_fp8_is_asked() -> None:
                                                 "--format", "json"]).stdout)
     (a3,) = fleet if isinstance(fleet, list) else fleet["rows"]
     assert a3["precision"] == "bf16" and a3["note"].startswith("bf16: huawei-ascend-910c has no FP8 math (fp8 asked)")
+
+
+def test_features_no_published_training_run_has_are_flagged_and_widen() -> None:
+    """The shipped training runs train GPT, Llama, Qwen3 and DeepSeek-V3 stacks: mla, moe, mtp, qk_norm. Nemotron-H's
+    Mamba2 layers, Qwen3-Next's linear attention and output gate and Llama 4's chunked attention were never trained in
+    one, and `train` says so as serving does ('features never validated'), its interval widened as a flagged case's
+    (twice the log-width): Llama-3.1-8B is not flagged."""
+    assert catalog.training_features() == {"mla", "moe", "mtp", "qk_norm"}
+    h100 = catalog.system("hgx-h100")
+    expected = {"nemotron-h-56b": "mamba2", "qwen3-next-80b-a3b": "linear_attention, output_gate",
+                "llama-4-scout": "chunked_attention"}
+    for name, features in expected.items():
+        (flag,) = [f for f in training_flags(h100, catalog.model(name), 4096) if f.kind == "features never validated"]
+        assert flag.text == (f"features never validated: {features} (no published training run's model carries them; "
+                             "those carry mla, moe, mtp, qk_norm)")
+    assert training_flags(h100, catalog.model("llama-3.1-8b"), 4096) == ()
+    args = ("--system", "hgx-h100", "--tp", "8", "--pp", "1", "--dp", "1", "--micro-batch", "1", "--recompute", "full",
+            "--vp", "1", "--show-infeasible")
+    plain = _train_json("--model", "llama-3.1-8b", *args)
+    flagged = _train_json("--model", "nemotron-h-56b", *args)
+    assert flagged["flags"] == [flag.text for flag in training_flags(h100, catalog.model("nemotron-h-56b"), 4096)]
+
+    def log_width(data: dict) -> float:
+        return float(np.log(data["tokens_per_s_per_chip_high"] / data["tokens_per_s_per_chip_low"]))
+
+    assert plain["flags"] == []
+    assert log_width(flagged) == pytest.approx(2.0 * log_width(plain), rel=1e-9)

@@ -16,6 +16,7 @@ import numpy as np
 
 from parity.engine import MLA_DECODE
 from parity.model import Attention as AttentionSpec
+from parity.model import causal_pairs
 from parity.model import DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, Model, MoeMlp
 from parity.ops import Attention, Batch, Gemm, Num, Stream
 
@@ -31,14 +32,15 @@ class LayerOps:
     layer: Layer | None = None
 
 
-def prefill_attention_pairs(tokens: Num, sequences: Num, prefix: Num, window: int | None) -> Num:
-    """(query, key) pairs of causal attention for `tokens` new tokens in `sequences` prompts whose
-    first `prefix` tokens are cached: per prompt L = tokens/sequences, pairs = L*prefix + L(L+1)/2.
-    A sliding window caps each query's keys at `window`."""
+def prefill_attention_pairs(tokens: Num, sequences: Num, prefix: Num, window: int | None = None,
+                            chunk: int | None = None) -> Num:
+    """(query, key) pairs of causal attention for `tokens` new tokens in `sequences` prompts whose first `prefix`
+    tokens are cached: per prompt L = tokens/sequences queries, L*prefix + L(L+1)/2 pairs, or under a sliding
+    `window` W each query's keys capped at W (the first W - prefix queries see all theirs, the rest W each), or under
+    chunked local attention of `chunk` C only the keys before a query in its own chunk (model.causal_pairs)."""
     per_seq = np.where(sequences > 0, tokens / np.maximum(sequences, 1e-9), 0.0)
-    pairs = per_seq * prefix + per_seq * (per_seq + 1.0) / 2.0
-    if window is not None:
-        pairs = np.minimum(pairs, per_seq * float(window))
+    pairs = causal_pairs(prefix, per_seq, window=np.inf if window is None else float(window),
+                         chunk=np.inf if chunk is None else float(chunk))
     return sequences * pairs
 
 
@@ -143,16 +145,17 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch,
     t = batch.tokens
     heads = spec.num_attention_heads
     ops: list[Gemm | Attention | Stream] = []
-    # keys one query reads: a window or chunk caps them, and sparse attention reads only its top k
-    cap = min(spec.window or np.inf, spec.index_topk or np.inf)
+    # keys one query reads: a window caps them, a chunked query reads only its own chunk's, and sparse attention
+    # only its top k (Attention.decode_keys, on average over the contexts the batch's mean stands for)
     # (query, key) pairs of the decode tokens: each sequence's KV cache is read once per step, and
     # every one of its `decode_width` tokens attends to it
-    decode_keys = batch.decode_tokens * np.minimum(batch.decode_context, cap)
+    decode_keys = batch.decode_tokens * spec.decode_keys(batch.decode_context, batch.decode_context_spread)
     decode_pairs = decode_keys * batch.decode_width
-    prefill_pairs = prefill_attention_pairs(batch.prefill_tokens, batch.prefill_sequences,
-                                            batch.prefill_context, None if cap == np.inf else int(cap))
+    per_prompt = np.where(batch.prefill_sequences > 0,
+                          batch.prefill_tokens / np.maximum(batch.prefill_sequences, 1e-9), 0.0)
+    prefill_pairs = batch.prefill_sequences * spec.prompt_pairs(batch.prefill_context, per_prompt)
     # keys whose cache is read by prefill chunks (the cached prefix, once per prompt)
-    prefill_cached_keys = batch.prefill_sequences * np.minimum(batch.prefill_context, cap)
+    prefill_cached_keys = batch.prefill_sequences * spec.cached_keys_read(batch.prefill_context)
     if spec.dsa:
         ops += _indexer_ops(spec, batch)
     if spec.mla:

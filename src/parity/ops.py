@@ -37,6 +37,9 @@ class Batch:
     """The tokens of one forward step of a serving engine (per attention data-parallel rank).
 
     decode_tokens: sequences producing one token each; decode_context: their mean context [tokens];
+    decode_context_spread: how far their contexts spread evenly either side of that mean [tokens] (a request's
+    decode from isl to isl + osl, priced at context isl + osl / 2: osl / 2; 0: all at the mean), which the keys of a
+    chunked or windowed layer depend on (model.mean_keys);
     decode_width: tokens each decoding sequence runs through the model per step (1, or 1 + the draft
     tokens a speculative step verifies), the KV cache read once per sequence.
     prefill_tokens: prompt tokens processed in this step, from prefill_sequences prompts whose
@@ -50,6 +53,7 @@ class Batch:
 
     decode_tokens: Num = 0.0
     decode_context: Num = 0.0
+    decode_context_spread: Num = 0.0
     decode_width: Num = 1.0
     prefill_tokens: Num = 0.0
     prefill_sequences: Num = 0.0

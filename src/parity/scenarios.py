@@ -81,7 +81,7 @@ def offline_throughput(dep: Deployment, profile: EngineProfile, lengths: Sequenc
                              decode_batch=0.0, chips=float(dep.chips), length_pairs=len(lengths), feasible=False,
                              assumptions=(LONGEST_UNFIT,))
     d = dep.layout.attn_dp
-    step_s, kept = decode_step(dep, batch, float(np.mean(isl + osl / 2.0)))
+    step_s, kept = decode_step(dep, batch, float(np.mean(isl + osl / 2.0)), context_spread=float(np.mean(osl / 2.0)))
     step_s = float(decode_host_floor(dep, step_s, batch, profile.decode_host_token_s))
     per_output_s = float(step_s) / (batch * d * kept)  # worker time per output token
     prefill_s = isl / np.asarray(prefill_throughput(dep, profile, isl), float) * profile.prefill_scale
@@ -154,7 +154,7 @@ def server_latency(dep: Deployment, profile: EngineProfile, lengths: Sequence[tu
 
     def tpot(n: float) -> float:
         busiest, carrying = decode_spread(n, d)  # under a sequence a rank, d x n ranks carry one each
-        step_s, kept = decode_step(dep, busiest, context, carrying)
+        step_s, kept = decode_step(dep, busiest, context, carrying, osl / 2.0)
         step_s = decode_host_floor(dep, step_s, busiest, profile.decode_host_token_s)
         return float(step_s) / float(kept) / (1.0 - u)
 
@@ -168,7 +168,7 @@ def server_latency(dep: Deployment, profile: EngineProfile, lengths: Sequence[tu
         lo, hi = (lo, mid) if mid >= request_rate / d * (osl - 1.0) * tpot(mid) else (mid, hi)
     batch = 0.5 * (lo + hi)
     t = tpot(batch)
-    half_step = 0.5 * t * float(decode_step(dep, max(batch, 1.0), context)[1])
+    half_step = 0.5 * t * float(decode_step(dep, max(batch, 1.0), context, context_spread=osl / 2.0)[1])
     wait = u / (1.0 - u) * service
     tail = service / (1.0 - u) * np.log(max(u / 0.01, 1.0))
     mem = deployment_memory(dep, batch, isl + osl, profile.max_num_tokens,

@@ -385,7 +385,7 @@ def _decoding(model: Model, system: System, grid: LayoutGrid, precision: Precisi
     room = deployment_memory(dep, batch, np.full(n, float(isl + osl)), profile.max_num_tokens,
                              reserve_fraction=1.0 - profile.kv_memory_fraction).kv_token_capacity
     batch = np.minimum(batch, np.maximum(np.floor(room / (isl + osl)), 1.0))
-    step_s, kept = decode_step(dep, batch, np.full(n, isl + osl / 2.0))
+    step_s, kept = decode_step(dep, batch, np.full(n, isl + osl / 2.0), context_spread=osl / 2.0)
     tpot = np.asarray(decode_host_floor(dep, step_s, batch, profile.decode_host_token_s)) / kept
     mem = deployment_memory(dep, batch, np.full(n, float(isl + osl)), profile.max_num_tokens,
                             reserve_fraction=1.0 - profile.kv_memory_fraction)

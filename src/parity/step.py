@@ -237,18 +237,19 @@ def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
 
 
 def decode_breakdown(dep: Deployment, sequences: float, context: float,
-                     decode_ranks: float | None = None) -> list[Part]:
-    """Where one decode step of `sequences` sequences a rank at mean `context` [tokens], on `decode_ranks` of the
+                     decode_ranks: float | None = None, context_spread: float = 0.0) -> list[Part]:
+    """Where one decode step of `sequences` sequences a rank at mean `context` [tokens] (spread context_spread either
+    side, as decode_step), on `decode_ranks` of the
     attention-DP ranks (None: every rank), goes on one device, largest first: the step decode_step prices, so the
     lines add up to its time. With multi-token prediction the ops are the verify's (1 + mtp_tokens tokens a
     sequence) and one line holds the drafts: the MTP module run mtp_tokens times on drafter_deployment (DeepSeek-R1
     on 8 B200s, MTP 3, 1 sequence: 8.92 ms of verify and 3 x 0.186 ms of drafts)."""
     parts = breakdown(dep, Batch(decode_tokens=sequences, decode_context=context, decode_width=1 + dep.mtp_tokens,
-                                 decode_ranks=decode_ranks))
+                                 decode_ranks=decode_ranks, decode_context_spread=context_spread))
     if not dep.mtp_tokens:
         return parts
     one = breakdown(drafter_deployment(dep), Batch(decode_tokens=sequences, decode_context=context,
-                                                   decode_ranks=decode_ranks))
+                                                   decode_ranks=decode_ranks, decode_context_spread=context_spread))
     pass_s = sum(p.seconds for p in one)
     top = one[0]
     drafts = Part(name="MTP draft passes", seconds=dep.mtp_tokens * pass_s, bound=top.bound,
@@ -256,21 +257,25 @@ def decode_breakdown(dep: Deployment, sequences: float, context: float,
     return sorted([*parts, drafts], key=lambda p: -p.seconds)
 
 
-def decode_step(dep: Deployment, sequences: Num, context: Num, decode_ranks: Num | None = None) -> tuple[Num, Num]:
+def decode_step(dep: Deployment, sequences: Num, context: Num, decode_ranks: Num | None = None,
+                context_spread: Num = 0.0) -> tuple[Num, Num]:
     """(seconds of one decode step of `sequences` sequences a rank, output tokens each gains per step).
 
     decode_ranks: the attention-DP ranks that carry such sequences (None: every rank; decode_spread), whose tokens
-    the experts see. With multi-token prediction (DeepSeek-V3 Sec. 2.2; speculative decoding) the MTP module drafts
+    the experts see. context: their mean context [tokens]; context_spread: how far their contexts spread either side
+    of it (osl / 2 for requests decoding from isl to isl + osl, priced at isl + osl / 2; Batch.decode_context_spread),
+    which the keys of chunked and windowed layers depend on.
+    With multi-token prediction (DeepSeek-V3 Sec. 2.2; speculative decoding) the MTP module drafts
     `mtp_tokens` tokens one after another, the model verifies them all in one step, and on average
     1 + mtp_acceptance tokens are kept (the drafts priced on drafter_deployment).
     """
     if not dep.mtp_tokens:
-        return step_cost(dep, Batch(decode_tokens=sequences, decode_context=context,
-                                    decode_ranks=decode_ranks)).time_s, 1.0
+        return step_cost(dep, Batch(decode_tokens=sequences, decode_context=context, decode_ranks=decode_ranks,
+                                    decode_context_spread=context_spread)).time_s, 1.0
     main = step_cost(dep, Batch(decode_tokens=sequences, decode_context=context, decode_width=1 + dep.mtp_tokens,
-                                decode_ranks=decode_ranks))
+                                decode_ranks=decode_ranks, decode_context_spread=context_spread))
     draft = step_cost(drafter_deployment(dep), Batch(decode_tokens=sequences, decode_context=context,
-                                                     decode_ranks=decode_ranks))
+                                                     decode_ranks=decode_ranks, decode_context_spread=context_spread))
     return main.time_s + dep.mtp_tokens * draft.time_s, 1.0 + dep.mtp_acceptance
 
 

@@ -501,8 +501,9 @@ TRAINING_INTERVAL_BASIS = ("the 10th-90th percentiles of ln(predicted/measured) 
                            "per chip, each run scored with its source left out of every fit: the chip vendor's, or, "
                            "where its vendor has too few runs, the widest vendor band; twice as wide in log where the "
                            "run is flagged (no published run trained on the chip's family, nothing measured the chip, a "
-                           "layout none was checked on), three times on a chip on a prior; the fast end no faster "
-                           "than the chip's peak of the math it runs (MFU 100%)")
+                           "layout none was checked on, an architecture feature none of their models has), three "
+                           "times on a chip on a prior; the fast end no faster than the chip's peak of the math it "
+                           "runs (MFU 100%)")
 
 
 def training_interval(chip: Chip, value: float, raised: Sequence[Flag], inverse: bool = False, mfu: float = 0.0
@@ -579,9 +580,11 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     flags (config keys parity does not model, as case_flags carries them for serving), sequences past the model's
     context window (context_flags, as serving says it), a chip with no measured calibration, one that is not
     shipping and one whose specs are assumed (as case_flags says them for serving), a format the chip
-    emulates (assumed_emulation, as serving flags it), a chip family no published training run was measured on
-    (catalog.training_families), ZeRO-3 with pipeline parallelism where no published run combines them, and a layout
-    past the published runs' envelope (_outside_envelope: cp, TP over scale-up domains, chips)."""
+    emulates (assumed_emulation, as serving flags it), architecture features no published training run's model
+    carries (catalog.training_features: Mamba2, linear attention, windows, chunks ...; serving's "features never
+    validated"), a chip family no published training run was measured on (catalog.training_families), ZeRO-3 with
+    pipeline parallelism where no published run combines them, and a layout past the published runs' envelope
+    (_outside_envelope: cp, TP over scale-up domains, chips)."""
     chip = system.chip
     cal = catalog.calibration(chip)
     uncalibrated = _uncalibrated(chip, cal)
@@ -589,6 +592,11 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
            user_file_flag(system), uncalibrated, foreign_calibration_flag(chip, cal),
            assumed_emulation(cal, chip, (precision,)) if precision else None, status_flag(chip),
            specs_flag(chip)]
+    if never := sorted(model.features - catalog.training_features()):
+        out.append(Flag("features never validated",
+                        f"features never validated: {', '.join(never)} (no published training run's model carries "
+                        f"them; those carry {', '.join(sorted(catalog.training_features()))})",
+                        f"features never validated in training: {', '.join(never)}"))
     if chip.family not in catalog.training_families():
         family = f"the {chip.family} family" if chip.family else f"{chip.id}, of no family"
         out.append(Flag(f"training never checked on {family}",

@@ -7,7 +7,8 @@ from parity.catalog.files import (as_written, close_matches, data_dir, in_effect
 from parity.catalog.hardware import Entry, chip, chips, families, resolve, sources, system, system_for, systems
 from parity.catalog.lineage import CalibrationStatement, FigureSource, calibration_statement, figure_source
 from parity.catalog.measurements import (bands_path, fitted_chips, measured_gemm_formats, measurements,
-                                         training_families, scale_out_tp_families, microbenchmarks,
+                                         training_families, training_features, scale_out_tp_families,
+                                         microbenchmarks,
                                          ratio_uncertainty_table, training_ratio_uncertainty_table,
                                          uncertainty_table, validated_features, validation_targets)
 from parity.catalog.models import ModelEntry, model, models
@@ -29,7 +30,7 @@ __all__ = ["claim", "claims", "data_dir", "chips", "systems", "chip", "system", 
            "ModelEntry", "calibrations", "calibration", "foreign_lender", "prior_calibration",
            "engines", "engine", "engine_user_file", "engine_user_note", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
            "uncertainty_table", "ratio_uncertainty_table", "training_ratio_uncertainty_table", "fitted_chips",
-           "training_families", "scale_out_tp_families",
+           "training_families", "training_features", "scale_out_tp_families",
            "measured_gemm_formats", "validated_features", "training_profile", "training_prior",
            "training_profile_text", "validation_targets", "MtpAcceptance", "MOST_MTP_DRAFTS", "mtp_acceptance",
            "default_mtp", "mtp_drafts",

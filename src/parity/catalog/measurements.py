@@ -127,6 +127,15 @@ def training_families() -> frozenset[str]:
 
 
 @cache
+def training_features() -> frozenset[str]:
+    """Architecture features (Model.features) of the models the scored published training runs trained
+    (training_published.csv, its reference row aside): the make-up parity's training predictions have been checked
+    on. The shipped rows' GPT, Llama, Qwen3 and DeepSeek-V3 stacks carry mla, moe, mtp and qk_norm."""
+    rows = [r for r in measurements("training_published") if r.get("split") != "reference"]
+    return frozenset().union(*(model(name).features for name in {r["model"] for r in rows}))
+
+
+@cache
 def scale_out_tp_families() -> frozenset[str]:
     """Chip families a scored serving row (serving_published.csv, serving_aiconfigurator.csv, every split) ran a
     tensor-parallel group wider than its system's scale-up domain on (DeepSeek-R1's TP 16 workers over two 8-GPU

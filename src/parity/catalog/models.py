@@ -1,4 +1,5 @@
-"""The model catalog: verbatim Hugging Face config.json files listed in data/models/index.toml."""
+"""The model catalog: Hugging Face config.json files listed in data/models/index.toml, verbatim or trimmed by the
+source they came from (ModelEntry.trimmed, raised as a flag on the model)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from parity import hf, units
 from parity.catalog.files import close_matches, data_dir, name_key, read_toml
 from parity.errors import CatalogError, ModelConfigError
+from parity.flags import Flag
 from parity.model import Model
 
 __all__ = ["ModelEntry", "models", "model"]
@@ -17,7 +19,8 @@ __all__ = ["ModelEntry", "models", "model"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelEntry:
-    """One row of the model catalog (data/models/index.toml)."""
+    """One row of the model catalog (data/models/index.toml). trimmed: what the source's copy of the config left out
+("" where the file is verbatim), which the model carries as a 'config trimmed: ...' flag."""
 
     id: str
     file: str
@@ -32,6 +35,7 @@ class ModelEntry:
     total_with_mtp: bool = False
     active_without: str = ""
     count_source: str = ""
+    trimmed: str = ""
 
     def published(self, which: str) -> tuple[float, float] | None:
         """(count, half a unit of its last quoted digit) of the published total or active count, or None."""
@@ -62,8 +66,10 @@ def _catalog_model(entry_id: str) -> Model:
     folder = data_dir() / "models"
     quant = hf.read_config(folder / entry.quant) if entry.quant else None
     found = hf.model_from_config(hf.read_config(folder / entry.file), entry.id, quant, source=entry.hf)
-    changes = {k: v for k, v in (("weight_format", entry.weight_format),
-                                 ("expert_weight_format", entry.expert_weight_format)) if v}
+    changes: dict[str, object] = {k: v for k, v in (("weight_format", entry.weight_format),
+                                                    ("expert_weight_format", entry.expert_weight_format)) if v}
+    if entry.trimmed:  # what it lacks is priced as absent: said wherever the model is (serve, compare, model, train)
+        changes["flags"] = (*found.flags, Flag("config trimmed", f"config trimmed: {entry.trimmed}", "config trimmed"))
     return dataclasses.replace(found, **changes) if changes else found
 
 

@@ -326,7 +326,8 @@ def _calibrated_text(chip: Chip, cal: Calibration) -> str:
 @format_option
 @out_option
 def models(fmt: str, out: Path | None) -> None:
-    """List the models in the catalog (verbatim Hugging Face configs)."""
+    """List the models in the catalog (Hugging Face configs: verbatim, or as a source trimmed them, which the flags
+    column says: 'config trimmed: ...')."""
     rows = []
     for entry in catalog.models():
         m = catalog.model(entry.id)

@@ -542,7 +542,8 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         ranks, mean = dep.layout.attn_dp, float(data.get("decode_batch", 1.0))
         sequences, carrying = (float(v) for v in decode_spread(mean, ranks))
         # the step the step model prices, drafts in
-        parts = _parts(decode_breakdown(dep, sequences, isl + osl / 2, carrying if carrying < ranks else None))
+        parts = _parts(decode_breakdown(dep, sequences, isl + osl / 2, carrying if carrying < ranks else None,
+                                        osl / 2))
         # a prompt's first chunk alone: what its prefill costs before any queueing or batching
         chunk = float(min(isl, scenario.engine.max_num_tokens))
         prompt = Batch(prefill_tokens=chunk, prefill_sequences=chunk / isl)

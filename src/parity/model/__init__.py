@@ -5,9 +5,9 @@ count, FLOPs count a multiply-add as 2. Nothing here knows Hugging Face key name
 """
 
 from parity.model.core import Layer, Model
-from parity.model.mixers import Attention, Matrix
+from parity.model.mixers import Attention, Matrix, causal_pairs, mean_keys
 from parity.model.recurrent import LightningAttention, LinearAttention, Mamba, Mixer
 from parity.model.mlp import DenseMlp, Mlp, MoeMlp
 
 __all__ = ["Attention", "LinearAttention", "LightningAttention", "Mamba", "Mixer", "DenseMlp", "MoeMlp", "Mlp", "Layer", "Model",
-           "Matrix"]
+           "Matrix", "causal_pairs", "mean_keys"]

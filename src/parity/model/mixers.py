@@ -15,7 +15,68 @@ import numpy as np
 from parity.dtypes import Format
 
 
-__all__ = ["Matrix", "Attention", "cache_bytes_per_element"]
+Values = float | np.ndarray  # one value, or one per element of an array
+
+__all__ = ["Matrix", "Attention", "cache_bytes_per_element", "causal_pairs", "mean_keys"]
+
+
+def causal_pairs(prefix: Values, queries: Values, window: float = np.inf, chunk: float = np.inf) -> Values:
+    """(query, key) pairs of `queries` causal queries of one sequence after its `prefix` cached tokens (positions
+    prefix .. prefix + queries - 1, 0-based), element by element of arrays: G(prefix + queries) - G(prefix), where
+    G(x) sums over p < x the keys query p reads: p + 1 under full attention, min(p + 1, W) under a sliding `window` W,
+    (p mod C) + 1 under chunked local attention of `chunk` C (a query sees only the keys before it in its own chunk;
+    Llama 4's attention_chunk_size). So G(x) = x(x+1)/2 up to the window, W(W+1)/2 + (x - W) W beyond it, and
+    n C(C+1)/2 + r(r+1)/2 for n whole chunks and r = x - nC tokens of the last. Full attention: L x prefix + L(L+1)/2
+    for L queries; a window: the first W - prefix queries see all their keys, the rest W each.
+    Mistral's W = 4,096 over an 8,192-token prompt: 4,096 x 4,097 / 2 + 4,096 x 4,096 = 25,167,872 pairs
+    (full attention: 33,558,528); Llama 4's C = 8,192 over 16,384 tokens: 2 x 8,192 x 8,193 / 2 = 67,117,056."""
+    def upto(x: np.ndarray) -> np.ndarray:
+        x = np.maximum(x, 0.0)
+        if chunk < np.inf:
+            n = np.floor(x / chunk)
+            r = x - n * chunk
+            return n * chunk * (chunk + 1.0) / 2.0 + r * (r + 1.0) / 2.0
+        within = np.minimum(x, window)
+        return within * (within + 1.0) / 2.0 + (x - within) * window
+    first, count = np.asarray(prefix, float), np.asarray(queries, float)
+    if window == np.inf and chunk == np.inf:  # full attention, as L x prefix + L(L+1)/2 (no difference of squares)
+        pairs = count * first + count * (count + 1.0) / 2.0
+    else:
+        pairs = upto(first + count) - upto(first)
+    return float(pairs) if pairs.ndim == 0 else pairs
+
+
+def mean_keys(context: Values, spread: Values = 0.0, window: float = np.inf, chunk: float = np.inf) -> Values:
+    """[tokens] keys one decode query reads, on average over contexts spread evenly over context +- `spread` (a
+    request's decode from isl to isl + osl: context isl + osl / 2, spread osl / 2), element by element of arrays.
+    At one context T: T, min(T, W) under a sliding `window`, and under chunked local attention of `chunk` C the keys
+    of T's own chunk, T - C (ceil(T / C) - 1) (a query sees the tokens before it in its chunk). Over a spread: the
+    mean of that over [T - s, T + s], (K(T + s) - K(T - s)) / 2s with K(x) = x^2 / 2; W^2 / 2 + (x - W) W beyond the
+    window; n C^2 / 2 + r^2 / 2 for n whole chunks and r = x - nC. Llama 4 (C = 8,192), 1,024 tokens decoded after
+    8,192: context 8,704, 512 keys on average (not 8,192); 16,384 after 16,384: 4,096."""
+    if window == np.inf and chunk == np.inf:  # full attention: every key, whatever the spread (its mean is T)
+        return context
+    t, s = np.asarray(context, float), np.maximum(np.asarray(spread, float), 0.0)
+
+    def integral(x: np.ndarray) -> np.ndarray:
+        x = np.maximum(x, 0.0)
+        if chunk < np.inf:
+            n = np.floor(x / chunk)
+            return n * chunk * chunk / 2.0 + (x - n * chunk) ** 2 / 2.0
+        within = np.minimum(x, window)
+        return within * within / 2.0 + (x - within) * window
+
+    if chunk < np.inf:
+        at = t - chunk * np.maximum(np.ceil(t / chunk) - 1.0, 0.0)
+    else:
+        at = np.minimum(t, window)
+    low = np.maximum(t - s, 0.0)
+    width = np.where(s > 0, t + s - low, 1.0)
+    spread_mean = (integral(t + s) - integral(low)) / width
+    if chunk == np.inf:  # wholly beyond the window: the window, exactly
+        spread_mean = np.where(low >= window, window, spread_mean)
+    keys = np.where(s > 0, spread_mean, at)
+    return float(keys) if keys.ndim == 0 else keys
 
 
 def cache_bytes_per_element(fp8_record_bytes: float, kv_format: Format) -> float:
@@ -95,6 +156,10 @@ class Attention:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 or None, got {value}")
+        if self.chunk_size is not None and (self.sliding_window is not None or self.index_heads):
+            raise ValueError(f"chunked attention (chunk_size {self.chunk_size}) takes neither a sliding window nor "
+                             f"a sparse indexer, got sliding_window {self.sliding_window}, "
+                             f"index_heads {self.index_heads}")
         if self.index_heads and (self.index_head_dim < 1 or self.index_topk < 1):
             raise ValueError(f"a sparse-attention indexer needs index_head_dim and index_topk >= 1, "
                              f"got {self.index_head_dim}, {self.index_topk}")
@@ -216,16 +281,38 @@ class Attention:
 
     @property
     def window(self) -> int | None:
-        """Most tokens of a sequence this layer keeps in its cache (None: all of them)."""
-        if self.sliding_window is not None and self.chunk_size is not None:
-            return min(self.sliding_window, self.chunk_size)
+        """Most tokens of a sequence this layer keeps in its cache (None: all of them): a sliding window, or a chunk
+        (a chunked layer keeps its current chunk, which the queries of that chunk read)."""
         return self.sliding_window if self.sliding_window is not None else self.chunk_size
+
+    @property
+    def key_cap(self) -> float:
+        """Most keys one query reads [tokens] beyond a chunk's own bound: a sliding window's, a sparse indexer's top
+        k (inf: none)."""
+        return min(self.sliding_window or np.inf, self.index_topk or np.inf)
+
+    def decode_keys(self, context: Values, spread: Values = 0.0) -> Values:
+        """[tokens] keys one decode query reads at `context`, or on average over context +- `spread` (mean_keys):
+        all of them, a window's or top k's at most, or those of its own chunk (Llama 4: ~C/2 over a long decode,
+        not C)."""
+        return mean_keys(context, spread, window=self.key_cap, chunk=self.chunk_size or np.inf)
+
+    def prompt_pairs(self, prefix: Values, queries: Values) -> Values:
+        """(query, key) pairs of a prompt's `queries` tokens after its `prefix` cached ones (causal_pairs)."""
+        return causal_pairs(prefix, queries, window=self.key_cap, chunk=self.chunk_size or np.inf)
+
+    def cached_keys_read(self, prefix: Values) -> Values:
+        """[tokens] cached keys of a `prefix`-token cached prefix that a prompt continuing it reads: all of them, a
+        window's or top k's at most, or those of the chunk the prefix ends in (prefix mod chunk)."""
+        p = np.asarray(prefix, float)
+        keys = p - self.chunk_size * np.floor(p / self.chunk_size) if self.chunk_size else np.minimum(p, self.key_cap)
+        return float(keys) if keys.ndim == 0 else keys
 
     def kept(self, context: float) -> float:
         """Tokens of a `context`-token sequence this layer's cache holds [tokens]."""
         return context if self.window is None else np.minimum(context, float(self.window))
 
-    def kept_share(self, context: float | np.ndarray) -> float | np.ndarray:
+    def kept_share(self, context: Values) -> Values:
         """Share of a `context`-token sequence's tokens this layer's cache holds, element by element of an array of
         contexts (so a batch of lengths prices each on its own); 1 without a window or for an empty context."""
         if self.window is None:
@@ -235,9 +322,9 @@ class Attention:
         return float(share) if share.ndim == 0 else share
 
     def attended(self, context: float) -> float:
-        """Keys one query's attention reads at a given context length [tokens] (sparse: the top k)."""
-        keys = self.kept(context)
-        return np.minimum(keys, float(self.index_topk)) if self.dsa else keys
+        """Keys one query's attention reads at a given context length [tokens] (sparse: the top k; chunked: those
+        of its own chunk)."""
+        return self.decode_keys(context)
 
     def score_flops_per_token(self, context: float) -> float:
         """[FLOP] of QK^T and PV for one query token against its keys: 2 x heads x (dqk + dv) x keys,
@@ -245,6 +332,18 @@ class Attention:
         flops = 2.0 * self.num_attention_heads * (self.qk_head_dim + self.value_head_dim) * self.attended(context)
         if self.dsa:
             flops = flops + 2.0 * self.index_heads * self.index_head_dim * self.kept(context)
+        return flops
+
+    def causal_score_flops_per_token(self, seq_len: float) -> float:
+        """[FLOP] score_flops_per_token averaged over the tokens of a causal `seq_len`-token sequence, each query
+        reading the keys up to itself: half the keys under full attention (L / 2), a sliding window's W - W^2 / 2L
+        beyond it, ~C/2 under chunked attention, top k's k - k^2 / 2L (mean_keys over 0 .. L), the sparse indexer
+        half of every key."""
+        half = seq_len / 2.0
+        flops = 2.0 * self.num_attention_heads * (self.qk_head_dim + self.value_head_dim) * self.decode_keys(half, half)
+        if self.dsa:
+            window = self.sliding_window or np.inf
+            flops = flops + 2.0 * self.index_heads * self.index_head_dim * mean_keys(half, half, window=window)
         return flops
 
 

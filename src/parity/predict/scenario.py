@@ -291,8 +291,9 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
         raise InfeasiblePlan(f"moe_overlap must be in [0, 1], got {case.moe_overlap:g}")
     mtp = case.mtp_tokens
     if mtp and not model.mtp_layers:
+        trimmed = "".join(f"; {f.text}" for f in model.flags if f.kind == "config trimmed")  # the layer cut away
         raise InfeasiblePlan(f"{model.name} has no multi-token-prediction layers to draft {mtp} token"
-                             f"{'s' if mtp != 1 else ''} with (--mtp, or mtp_tokens in a table)")
+                             f"{'s' if mtp != 1 else ''} with (--mtp, or mtp_tokens in a table){trimmed}")
     mtp_acceptance, mtp_note, raised = case.mtp_acceptance, "", ()
     if mtp and not mtp_acceptance:
         published = catalog.mtp_acceptance(model.name)

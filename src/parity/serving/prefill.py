@@ -22,14 +22,15 @@ def prompt_group_size(profile: EngineProfile, isl: Num, clients: Num) -> Num:
 
 def _group_prefill(dep: Deployment, profile: EngineProfile, isl: Num, group: Num, decode_batch: Num, context: Num,
                    mixed: bool, busy_ranks: Num = 1.0, decode_step_s: Num | None = None,
-                   decode_ranks: Num | None = None) -> tuple[Num, Num]:
+                   decode_ranks: Num | None = None, context_spread: Num = 0.0) -> tuple[Num, Num]:
     """(engine time a group of prompts adds, wall time until the group's prefill is done) [s].
 
     The group's tokens run in chunks of what the step budget leaves beside `decode_batch` decodes
     (mixed engines) or alone while decodes wait; a chunked prompt has half its earlier chunks cached
     on average. Under attention data parallelism the group is spread over `busy_ranks` ranks: their
     attention runs there while the other ranks wait in lockstep, and the experts see only its tokens, and the
-    decodes of `decode_ranks` ranks (None: every rank; step.decode_spread).
+    decodes of `decode_ranks` ranks (None: every rank; step.decode_spread), at mean `context` spread context_spread
+    either side (step.decode_step).
     """
     decode = decode_batch if mixed else 0.0
     width = 1.0 + dep.mtp_tokens  # tokens a decode verifies a step (multi-token prediction)
@@ -39,12 +40,13 @@ def _group_prefill(dep: Deployment, profile: EngineProfile, isl: Num, group: Num
     with_prompts = step_cost(dep, Batch(decode_tokens=decode, decode_context=context, decode_width=width,
                                         prefill_tokens=chunk, prefill_sequences=chunk / isl,
                                         prefill_context=np.maximum(isl - chunk, 0.0) / 2.0,
-                                        prefill_ranks=busy_ranks, decode_ranks=decode_ranks)).time_s
+                                        prefill_ranks=busy_ranks, decode_ranks=decode_ranks,
+                                        decode_context_spread=context_spread)).time_s
     if mixed:
         # the same decodes alone (with MTP not decode_step_s, which adds the drafts the mixed step leaves out)
         without = decode_step_s if decode_step_s is not None and not dep.mtp_tokens else step_cost(
             dep, Batch(decode_tokens=decode, decode_context=context, decode_width=width,
-                       decode_ranks=decode_ranks)).time_s
+                       decode_ranks=decode_ranks, decode_context_spread=context_spread)).time_s
         # never below zero: where the mixed step's pricing comes out under the decodes' own (decode_step prices
         # them apart, e.g. gpt-oss-120b's 128-token prompts beside 512 decodes on 16 B200s), prompts cost nothing
         added = np.maximum(with_prompts - without, 0.0) * steps

@@ -100,7 +100,7 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     d = dep.layout.attn_dp
     isl, osl = workload.lengths()
     clients = np.asarray(workload.concurrency, float) / (workers * d)  # per attention-DP rank
-    context = isl + osl / 2.0
+    context, spread = isl + osl / 2.0, osl / 2.0  # a request's decode runs from isl to isl + osl
     mem, slots = kv_capacity(dep, profile, clients, isl, osl)
     fits = slots >= 1
     mixed = profile.mixes_prefill
@@ -119,11 +119,11 @@ def serve_aggregated(dep: Deployment, profile: EngineProfile, workload: Workload
     harmonic = _HARMONIC[np.clip(np.asarray(d, int), 1, _HARMONIC.size) - 1] if np.any(balanced) else None
     others = 1.0 - 1.0 / np.maximum(clients * d, 1.0)  # the share of a worker's prompts that are other clients'
     for _ in range(_ITERATIONS):  # the decode batch excludes clients in prefill: a damped fixed point
-        device_s, per_step = decode_step(dep, batch, context, carrying)
+        device_s, per_step = decode_step(dep, batch, context, carrying, spread)
         # the prompts' share is priced on the device step; the decode step itself waits for the host's floor
         t_decode = decode_host_floor(dep, device_s, batch, profile.decode_host_token_s)
         added, wall = _group_prefill(dep, profile, isl, group, batch, context, mixed, decode_step_s=device_s,
-                                     decode_ranks=carrying)
+                                     decode_ranks=carrying, context_spread=spread)
         # ranks step in lockstep: a prompt step stalls all of them; it serves every rank whose prompts wait
         # (_ranks_per_prompt_step), or all ranks where the engine holds prompts until all prefill in the same step
         def per_prompt_of(lam: Num) -> Num:
@@ -192,7 +192,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     isl, osl = workload.lengths()
     conc = np.asarray(workload.concurrency, float)
     dp, dd = prefill.layout.attn_dp, decode.layout.attn_dp
-    context = isl + osl / 2.0
+    context, spread = isl + osl / 2.0, osl / 2.0  # a request's decode runs from isl to isl + osl
     sized = []
     if decode_workers is None:
         decode_workers = np.maximum(1.0, np.round(conc / (dd * profile.disagg_decode_batch)))
@@ -219,7 +219,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
 
     if prefill_workers is None:
         group, added, _ = prefill_groups(1.0)
-        t_decode = decode_host_floor(decode, decode_step(decode, batch, context, carrying)[0], batch,
+        t_decode = decode_host_floor(decode, decode_step(decode, batch, context, carrying, spread)[0], batch,
                                      profile.decode_host_token_s)
         rate = conc / ((osl - 1.0) * t_decode + profile.ttft_overhead_s + added)
         target = profile.disagg_prefill_utilization
@@ -233,7 +233,7 @@ def serve_disaggregated(prefill: Deployment, decode: Deployment, profile: Engine
     same_domain = kv_over_scale_up(prefill, decode)
     transfer = kv_transfer_s(prefill, decode, isl)
     for _ in range(_ITERATIONS):
-        step_s, per_step = decode_step(decode, batch, context, carrying)
+        step_s, per_step = decode_step(decode, batch, context, carrying, spread)
         step_s = decode_host_floor(decode, step_s, batch, profile.decode_host_token_s)
         tpot = step_s / per_step
 

@@ -22,7 +22,7 @@ from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System, per_die
 from parity.memory import vision_note
-from parity.model import Layer, Model
+from parity.model import Attention, Layer, Model
 from parity.ops import Batch, Num, expected_distinct
 from parity.plan import Shard
 from parity.training.layout import (PP_SCHEDULES, RECOMPUTE, PipelineRank, TrainingLayout, implicit_ranks,
@@ -190,8 +190,10 @@ def _collective(kind: str, size: Num, group: Num, system: System, cal: Calibrati
 
 def _layer_flops(model: Model, layer: Layer, seq_len: float) -> float:
     """[FLOP] of one layer's forward for one token: its matmuls (Layer.matmul_flops_per_token) and its causal
-    attention core (half the keys)."""
-    core = 0.5 * layer.attention.score_flops_per_token(seq_len) if layer.attention is not None else 0.0
+    attention core (half the keys, or what a window or chunk leaves of them: Attention.causal_score_flops_per_token)."""
+    mixer = layer.attention
+    core = (mixer.causal_score_flops_per_token(seq_len) if isinstance(mixer, Attention)
+            else 0.5 * mixer.score_flops_per_token(seq_len) if mixer is not None else 0.0)
     return layer.matmul_flops_per_token(model.hidden_size) + core
 
 
