@@ -14,7 +14,7 @@ from conftest import compare_rows_once
 from parity import catalog
 from parity.cli import cli
 from parity.compare import Comparison, vendor_bands
-from parity.report.html import _ratios_words
+from parity.report.comparison import ratios_words
 from parity.hardware import Source
 from parity.uncertainty import Band, flag_note, power_flags, ratio_band, specs_flag, status_flag, training_flags
 
@@ -82,7 +82,7 @@ def test_the_reports_prose_gives_each_ratio_its_interval_and_names_the_one_that_
                      tokens_per_s_per_chip=2049.0, prefill_tokens_per_s_per_chip=1.0, tokens_per_s_per_system=1.0,
                      tokens_per_s_per_kw=1.0, tokens_per_s_per_gb=1.0, ratio_interval=(0.16, 0.24),
                      ratios={"per_chip": 0.2, "per_system": 1.1, "per_kw": 0.3, "per_gb": 0.3})
-    assert _ratios_words(row) == (
+    assert ratios_words(row) == (
         "<b class='key'>1.10x</b> the output tokens/s per system (80% interval 0.88-1.32x), <b>0.20x</b> per chip "
         "(80% interval 0.16-0.24x) and <b>0.30x</b> per kW (80% interval 0.24-0.36x); no clear winner per system (1 "
         "lies inside its 80% interval)")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from parity.report.html import ReportSpec, build_report
+from parity.report.html import STAGES, ReportSpec, build_report
 from parity.report.page import written_by_parity
 
 pytestmark = pytest.mark.e2e
@@ -21,24 +21,33 @@ SMALL = ReportSpec(nodes=("hgx-h20", "hgx-h200", "atlas-800-a3"), frontier_syste
                    fleet_rule="jan2026")
 
 
+TOLD: list[tuple[str, int]] = []  # what the report told its progress bar, in order
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_report(tmp_path_factory.mktemp("report"), SMALL)
+    return build_report(tmp_path_factory.mktemp("report"), SMALL, lambda label, done: TOLD.append((label, done)))
+
+
+def _plain(text: str) -> str:
+    """The page with its cells' attributes dropped (scope, data-label, role, class), for reading cells in order."""
+    return re.sub(r"<(td|th|tr)\b[^>]*>", r"<\1>", text)
 
 
 def test_report_writes_the_page_and_plots(report: Path) -> None:
     assert {p.name for p in report.parent.iterdir()} == {"index.html", "frontier.png", "roofline.png",
                                                          "timeline.png"}
-    text = report.read_text()
-    assert text.count("data:image/png;base64,") == 3  # self-contained
-    assert written_by_parity(text[:4096])  # a later report may replace it (parity.cli.report_cmd reads 4096 bytes)
+    page = report.read_text()
+    text = _plain(page)
+    assert page.count("data:image/png;base64,") == 3  # self-contained
+    assert written_by_parity(page[:4096])  # a later report may replace it (parity.cli.report_cmd reads 4096 bytes)
     for needle in ("CloudMatrix 384 against GB200 NVL72", "15,832", "2,368", "3A090.a.1", "Sources",
                    "Atlas 950 SuperPoD", "How accurate these numbers are", "TPOT meets its 15%",
                    "hgx-h100 / hgx-b200", "<td>bf16/fp8/int8</td>", "<th>x per GB</th>"):
         assert needle in text  # x per GB: a note names its interval where it holds 1 (the column was missing)
     # the accuracy section's overall serving rows: 1,407 never-fitted points, metrics by name, medians as
     # percentages, the bias signed; and it says what it is scored on: which model, file and splits
-    assert re.search(r"all never-fitted rows</td><td>TPOT</td><td>1,407</td><td>\d+\.\d%</td><td>\d+\.\d%</td>"
+    assert re.search(r"all never-fitted rows</th><td>TPOT</td><td>1,407</td><td>\d+\.\d%</td><td>\d+\.\d%</td>"
                      r"<td>[+-]\d+\.\d%</td>", text)
     assert re.search(r"Scored with the steady \(closed-form\) model.* rows of serving_aiconfigurator.csv that no fit has "
                      r"seen \(splits holdout and unseen;.* Its 416 calibration rows, which fitted the engine "
@@ -66,7 +75,7 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     # the MTP module's memory and whole disaggregated workers moved it to 982 systems), the chips' 80% interval and the
     # systems, ids on one line, the price source under the table (fuzz17 1.4, 4.1, 2.3)
     # under an export rule (`parity report --rule`): each chip's ECCN, and what the rule kept and dropped, and why
-    assert re.search(r"<td><span class='id'>huawei-ascend-910c</span></td><td><span class='id'>atlas-800-a3</span>"
+    assert re.search(r"<th><span class='id'>huawei-ascend-910c</span></th><td><span class='id'>atlas-800-a3</span>"
                      r"</td><td>int8</td><td>3A090.a.1</td><td>1,200</td>"  # 1,641 and 15,552 chips in 1,944 systems,
                      r"<td>21,232<br><small class='id'>13,872-45,552</small></td>"  # 22.6 MW, before EP x ETP workers
                      r"<td>2,654</td><td>30.9</td>", text)  # crossed scale-out as their ranks do; 1,131 (22,520 chips)
@@ -104,7 +113,7 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
             "kernels at CANN&#x27;s software maturity, fitted on 4 runs (sglang-cann).") in cloudmatrix
     # the claims in their sources' own figures, the catalog's ratios in a column of their own, and why they differ
     # (report-only tester fixeg 1, 2); the fleet's assumptions every row's once, then each row's own (fixeg 4)
-    assert ("<td>system HBM capacity</td><td>49.2 TB</td><td>13.8 TB</td><td>3.57x</td><td>3.6x</td><td>3.67x</td>"
+    assert ("<th>system HBM capacity</th><td>49.2 TB</td><td>13.8 TB</td><td>3.57x</td><td>3.6x</td><td>3.67x</td>"
             in cloudmatrix)
     atlas = text[text.index("<h2 id='atlas-950'>"):text.index("<h2 id='nodes-dense'>")]
     assert "<td>8,192</td><td>144</td><td>56.89x</td><td>56.8x</td><td>113.78x</td>" in atlas
@@ -113,6 +122,39 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     assert "only atlas-800-a3: CANN software maturity" in fleet and "11.65 kW per atlas-800-a3" in text
     # the headline ratio is a number, e.g. 1.35x
     assert re.search(r"id='cm-per-system'>\d+\.\d\dx<", text)
+
+
+def test_report_says_what_a_reader_asked(report: Path) -> None:
+    """Report-only tester fuzzEU: when a chip counts as calibrated (1), what the formats table's flags mean (2), the
+    progress bar moving after each stage's work (4), what docs/accuracy.md stood for and which parity wrote the page
+    (6), and tables with captions and row headers, plots with alt texts that say what they show (7)."""
+    page = report.read_text()
+    words = html.unescape(page)
+    assert TOLD == [(stage, done) for done, stage in enumerate(STAGES)] + [("written", len(STAGES))]
+    assert re.search(r"<p class='lead'>Predicted with parity \d+\.\d+\.\d+( \(commit [0-9a-f]{12}\))? on "
+                     r"\d{4}-\d\d-\d\d: ", page)
+    # the rule, under the tables whose notes say 'uncalibrated' and above the systems' lines, each saying which holds
+    assert words.count("A chip counts as calibrated where kernel figures were measured on it") >= 2
+    assert re.search(r"<li><b>hgx-h20</b>: [^<]*; calibrated: kernel figures measured on it \(nvidia-h20-published\); "
+                     r"kernel figures: partly", words)
+    formats = words[words.index("<h2 id='formats'>"):words.index("<h2 id='frontiers'>")]
+    assert "emulation rate assumed (0.8)" in formats and "power assumed" not in formats
+    assert "'emulation rate assumed (0.8)': the chip has no unit for the format" in formats
+    # docs/accuracy.md is named only beside the command that scores what it records
+    assert words.count("docs/accuracy.md") == words.count("parity validate --section serving") == 2
+    # every table has a caption, column headers with their scope, and each row its header
+    assert page.count("<table") == page.count("<caption class='hidden'>") >= 11
+    assert "<td scope" not in page
+    rows = re.findall(r"<tbody[^>]*>(.*?)</tbody>", page)
+    assert all(re.fullmatch(r"(<tr[^>]*><th scope='row'[^>]*>.*?</tr>)+", body) for body in rows)
+    # a key figure is bold, not in the links' colour (the TPPs read as links)
+    assert "<span class='key'>2,368</span>" in page and ".key { font-weight: 700; }" in page
+    alts = re.findall(r'alt="([^"]*)"', page)
+    assert [a.split(":")[0] for a in alts] == ["Pareto frontiers of deepseek-r1, predicted",
+                                               "Rooflines, datasheet arithmetic",
+                                               "Simulated run of llama-3.1-70b on hgx-h200 (TP4, generic)"]
+    assert "hgx-h200 (fp8_block) and atlas-800-a3 (int8" in alts[0]
+    assert "amd-mi300x (1,307 TFLOP/s, 5.3 TB/s)" in alts[1]
 
 
 def test_report_contents_link_every_section(report: Path) -> None:
@@ -148,6 +190,13 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     laptop = subprocess.run([browser, *flags, "--window-size=1366,2000", "--dump-dom", report.as_uri()],
                             capture_output=True, text=True, timeout=120)
     assert 'data-scrolling-tables="0"' in laptop.stdout, laptop.stderr[-2000:]
+    # nor in an 800 px window, where a comparison's 15 columns (some 1,110 px) and the export-control and fleet tables
+    # lay each row out as a block of labelled cells (page.STACKED): 6 of 11 tables scrolled, their ratios and notes
+    # off-screen (report-only tester fuzzEU 5)
+    window = subprocess.run([browser, *flags, "--window-size=800,2000", "--dump-dom", report.as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    assert 'data-scrolling-tables="0"' in window.stdout, window.stderr[-2000:]
+    assert int(re.search(r'data-page-width="(\d+)"', window.stdout).group(1)) <= 800
     # at Chromium's narrowest window (500 px: phones are narrower still) nothing widens the page: plots
     # shrink, wide tables scroll inside their own box, source URLs wrap
     narrow = subprocess.run([browser, *flags, "--window-size=500,2000", "--dump-dom", report.as_uri()],

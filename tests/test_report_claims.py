@@ -18,8 +18,8 @@ from parity.report.notes import rows_assumptions
 
 def _cells(text: str) -> list[list[str]]:
     """A table's rows as their cells' text."""
-    return [[html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", row)]
-            for row in re.findall(r"<tr>(.*?)</tr>", text) if "<td>" in row]
+    return [[html.unescape(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", text) if "<td" in row]
 
 
 def _claim(system: str) -> str:

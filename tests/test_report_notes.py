@@ -10,7 +10,7 @@ from parity import catalog
 from parity.compare import Comparison, compare, default_mtp
 from parity.flags import Flag
 from parity.report.frontier import frontier
-from parity.report.html import _comparison_table, _flags_legend
+from parity.report.comparison import comparison_table, flags_legend
 from parity.report.notes import flags_caption, group_assumptions, legend, power_basis, without_mtp_hint
 from parity.report.page import SCRIPT
 from parity.uncertainty import UNMEASURED_GEMM_WORDS
@@ -105,7 +105,7 @@ def test_a_report_table_carries_the_flags_compare_prints_under_its_own() -> None
     systems = {s: catalog.system(s) for s in ("cloudmatrix-384", "gb200-nvl72")}
     rows = [_row("cloudmatrix-384", "gb200-nvl72", (far, generic, power), "power assumed", 0.2),
             _row("gb200-nvl72", "gb200-nvl72", (far, generic))]
-    page = _comparison_table(rows, systems, MODEL)
+    page = comparison_table(rows, systems, MODEL, "a comparison")
     said = ("Every row: layout far from measured ones (pipeline parallel or over 64 chips per worker); engine profile "
             "generic not fitted to measurements.")
     assert flags_caption(MODEL, MODEL.name, [r.flag_row() for r in rows]).strip() == said
@@ -115,4 +115,4 @@ def test_a_report_table_carries_the_flags_compare_prints_under_its_own() -> None
     # a per-kW interval scales the per-chip one by the systems' power: an assumed power's error is not in it (fuzzDK 4)
     assert ("'power assumed': the system's power is parity's assumption (below), which its per-kW figures rest on; "
             "its per-kW interval holds the per-chip rate's error alone, not that assumption's.") in html.unescape(page)
-    assert _flags_legend(MODEL, [("hgx-h200", True, ())]) == ""  # nothing outside what was checked: no line
+    assert flags_legend(MODEL, [("hgx-h200", True, ())]) == ""  # nothing outside what was checked: no line

@@ -29,7 +29,8 @@ from parity.plan import Layout
 from parity.units import counted, format_si
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
-           "package_flag", "chip_calibrated", "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
+           "package_flag", "chip_calibrated", "calibration_kind", "calibrated_text",
+           "ratio_interval", "bands_from", "interval_kind", "BANDED_APART",
            "unmeasured_gemm", "UNMEASURED_GEMM_WORDS", "kernel_figures_note", "assumed_emulation",
            "kv_cache_flag", "flag_note", "short_basis", "training_flags",
            "what_if_changes", "what_if_brief", "what_if_flag", "idle_units_flag", "power_figure", "calibration_label",
@@ -259,7 +260,38 @@ def chip_calibrated(chip: Chip, cal: Calibration) -> bool:
     measure neither), or parity's serving measurements fitted it (catalog.fitted_chips). A chip that is not is
     flagged "uncalibrated chip" ("partly calibrated chip" where its measurement leaves those out), in serving and in
     training alike."""
-    return (cal.measured and not cal.unmeasured_core) or package_id(chip) in catalog.fitted_chips()
+    return calibration_kind(chip, cal) in ("kernels", "serving")
+
+
+def calibration_kind(chip: Chip, cal: Calibration) -> str:
+    """Which half of chip_calibrated's rule holds for `chip`: 'kernels' (its calibration measured it, the GEMM rate and
+    memory streaming included), 'serving' (parity's serving runs on it fitted the engine profiles, its kernel figures
+    another chip's: the H100), 'partly' (measured, but not those) or 'none'."""
+    if cal.measured and not cal.unmeasured_core:
+        return "kernels"
+    if package_id(chip) in catalog.fitted_chips():
+        return "serving"
+    return "partly" if cal.unmeasured_core else "none"
+
+
+def calibrated_text(chip: Chip, cal: Calibration) -> str:
+    """Whether predictions on `chip` count as calibrated, and why (calibration_kind), in a few words beside its
+    calibration: 'calibrated: kernel figures measured on it (nvidia-h200-sxm-measured)', 'calibrated: parity's
+    serving runs on it fitted the engine profiles, though its kernel figures are inherited', 'partly calibrated:
+    ...' or 'uncalibrated: ...' (the flag its predictions then carry)."""
+    kind = calibration_kind(chip, cal)
+    if kind == "kernels":
+        return f"calibrated: kernel figures measured on it ({cal.id})"
+    if kind == "serving":
+        figures = ("the prior's" if calibration_on_prior(cal) else "not all measured on it" if cal.measured
+                   else "inherited")
+        return f"calibrated: parity's serving runs on it fitted the engine profiles, though its kernel figures are " \
+               f"{figures}"
+    if kind == "partly":
+        return (f"partly calibrated: {cal.id} measures neither {' nor '.join(cal.unmeasured_core)} on it (its "
+                "predictions are flagged 'partly calibrated')")
+    return ("uncalibrated: no kernel figure measured on it, and no serving run on it fitted by parity (its predictions "
+            "are flagged 'uncalibrated')")
 
 
 def what_if_changes(system: System) -> str:

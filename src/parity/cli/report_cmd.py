@@ -104,7 +104,7 @@ def report(out: Path, model: str, engine: str, nodes: str | None, fleet_chips: s
     the China-market nodes, number formats, Pareto frontiers, rooflines, a simulated run's queues and KV use over
     time, export controls, a fleet plan, and every source. --nodes, --fleet-chips, --demand and --rule set the node
     tables and the fleet plan to your own question."""
-    from parity.report.html import ReportSpec, build_report, check_spec  # noqa: PLC0415
+    from parity.report.html import STAGES, ReportSpec, build_report, check_spec  # noqa: PLC0415
 
     _check_target(out)
     chosen: dict[str, object] = {}
@@ -130,8 +130,9 @@ def report(out: Path, model: str, engine: str, nodes: str | None, fleet_chips: s
         raise ParityError(f"--out {out}: cannot create the folder ({err.strerror})") from err
     try:
         with progress_bar() as progress:
-            task = progress.add_task("report", total=10)
-            build_report(built, spec, lambda label: progress.update(task, advance=1, description=label))
+            # the bar names the stage under way and counts those done (it moved on before each stage's work)
+            task = progress.add_task("report", total=len(STAGES))
+            build_report(built, spec, lambda label, done: progress.update(task, completed=done, description=label))
         plots = sorted(p.name for p in built.glob("*.png"))
         _move_into(built, out)
     finally:

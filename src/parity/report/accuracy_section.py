@@ -43,13 +43,16 @@ def accuracy_section() -> str:
             f"are left out, and so are {num(reference)} reference rows that record no client count. These are claims about those NVIDIA nodes only: the other chips' predictions rest on "
             "datasheets and, where published, their own kernel figures (see Assumptions). Error = predicted / measured - 1; bias = median signed "
             f"error. Against the project's median-error targets: {verdict}. The step-by-step simulator of the "
-            "timeline above is scored separately in docs/accuracy.md; 'parity validate' prints these tables and "
-            "more.</p>"
-            + table(["mode", "metric", "rows", "median |error|", "p90 |error|", "bias"], serving, "numbers")
+            "timeline above is scored separately, by <code>parity validate --section serving</code> (minutes: it "
+            "replays every row), whose scores the page docs/accuracy.md of parity's source tree records; "
+            "<code>parity validate</code> prints these tables and more.</p>"
+            + table(["mode", "metric", "rows", "median |error|", "p90 |error|", "bias"], serving, "numbers",
+                    "Error of the steady model on never-fitted serving rows, by mode", "stack-narrow")
             + "<p>The same work on two systems, on the same never-fitted rows: what this report's ratios claim, "
               "checked where both systems were measured.</p>"
             + table(["systems", "engine", "metric", "configurations", "measured ratio", "predicted ratio",
-                      "median |error| of the ratio"], ratios, "numbers")
+                      "median |error| of the ratio"], ratios, "numbers",
+                    "Measured and predicted ratios of two systems on the same never-fitted rows", "stack-narrow")
             + f"<p>Training: tokens/s per chip of the {training.count} published runs in the holdout split, which "
               f"no fit has seen: median |error| {percent(training.median_abs_error)}, p90 "
               f"{percent(training.p90_abs_error)}.</p>")

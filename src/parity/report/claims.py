@@ -29,5 +29,6 @@ def claim_html(claim: Claim, system: System, baseline: System) -> str:
             "arithmetic of the same ratios beside it (the table's spec columns below):</p>"
             + table(["figure", f"{system.id} ({claim.by})", f"{baseline.id} ({claim.by})",
                      f"ratio of {claim.by}'s figures", f"{claim.by} says", "parity's catalog"],
-                    rows, "numbers")
+                    rows, "numbers", f"{claim.by}'s figures of {system.id} and {baseline.id}, their ratios, and "
+                    "parity's catalog ratios", "stack-narrow")
             + f"<p>Why the catalog's ratios differ: {esc(claim.differs)}</p>")

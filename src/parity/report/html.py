@@ -14,27 +14,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parity import catalog
-from parity.compare import DEFAULT_SYSTEMS, Comparison, compare, compare_formats, default_mtp, even_text, \
-    format_label
+from parity.compare import DEFAULT_SYSTEMS, Comparison, compare, compare_formats, default_mtp
 from parity.errors import ParityError
-from parity.flags import Flag
+from parity.export import Screened, eccn_shown, near_footnote, screen
 from parity.fleet import basis_text, plan_fleet
 from parity.hardware import Chip, System
 from parity.model import Model
-from parity.export import Screened, decisions, eccn_shown, kept_by_text, near_footnote, screen
-from parity.policy import LETTER_CAPTION, LETTER_RULE, RULES, ZONE_NA, assess
+from parity.policy import assess
 from parity.report.accuracy_section import accuracy_section
 from parity.report.claims import claim_html
+from parity.report.comparison import comparison_table, flags_legend, ratios_words
+from parity.report.export_section import export_controls
 from parity.report.frontier import frontier as searched_frontier
-from parity.report.markup import catalog_id, esc, figure, in_words, num, rate, sentence, table, times
-from parity.report.notes import assumptions_html, flags_caption, group_assumptions, legend, power_basis, \
-    rows_assumptions, without_mtp_hint
+from parity.report.markup import catalog_id, esc, figure, in_words, num, sentence, table, times
+from parity.report.notes import assumptions_html, group_assumptions, legend, rows_assumptions, without_mtp_hint
 from parity.report.page import GENERATOR, SCRIPT, STYLE
 from parity.report.plots import frontier_png, roofline_png, timeline_png
-from parity.report.tables import money, ratio_number, reached, scaled, write_atomic
-from parity.report.timeline import simulated_run
+from parity.report.tables import money, reached, scaled, write_atomic
+from parity.report.timeline import TimelineRun, simulated_run
+from parity.report.version import version_text
 
-__all__ = ["ReportSpec", "build_report", "check_spec", "nodes_heading"]
+__all__ = ["STAGES", "ReportSpec", "build_report", "check_spec", "nodes_heading"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,59 +108,10 @@ class _Page:
             self.cite(item.chip)
 
 
-def _comparison_table(rows: Sequence[Comparison], systems: dict[str, System], model: Model) -> str:
-    """A comparison's table, the baseline's row first (as compare lists it, whatever order the systems were run in),
-    with the flags its rows share as `parity compare`'s caption gives them (flags_caption), what its notes mean and
-    each system's power under it."""
-    out = []
-    rows = sorted(rows, key=lambda r: r.system != r.baseline)
-    for r in rows:
-        s = systems[r.system]
-        out.append([f"<b>{esc(r.system)}</b><br><small>{esc(s.chips)} x {esc(r.chip)}, {esc(s.status)}</small>",
-                    esc(format_label(r.weights, r.emulated_on)), esc(r.mode), times(r.spec_ratios.get("bf16")), times(r.spec_ratios.get("system_bf16")),
-                    times(r.spec_ratios.get("system_memory")), times(r.spec_ratios.get("system_power")),
-                    num(r.tokens_per_s_per_chip), num(r.tokens_per_s_per_system),
-                    rate(r.tokens_per_s_per_kw), *(times(r.ratios.get(k)) + _interval(r, k)
-                                                   for k in ("per_chip", "per_system", "per_kw", "per_gb")),
-                    esc(r.note or ("" if r.fits else "does not fit")) or "&nbsp;"])
-    return table(["system", "format", "mode", "BF16/chip", "BF16/system", "memory/system", "power/system",
-                   "out tok/s/chip", "out tok/s/system", "out tok/s/kW", "x per chip", "x per system", "x per kW",
-                   "x per GB", "note"], out, "numbers") + _flags_legend(model, [r.flag_row() for r in rows]) + (
-        f"<p class='legend'><small>{esc(legend(rows, systems))}</small></p>"
-        f"<p class='legend'><small>{esc(power_basis([systems[r.system] for r in rows]))}</small></p>")
-
-
-def _flags_legend(model: Model, rows: Sequence[tuple[str, bool, Sequence[Flag]]]) -> str:
-    """The flags a table's rows leave to their JSON (flags_caption, as `parity compare` and `parity formats` say them
-    under their tables: 'Every row: layout far from measured ones (...)'), for the legend under it (`rows`: each row's
-    label, whether it has a prediction, and its flags); '' where none is."""
-    said = flags_caption(model, model.name, rows)
-    return (f"<p class='legend'><small><b>Flags</b> (where the case lies outside what parity was checked on): "
-            f"{esc(said.strip())}</small></p>" if said else "")
-
-
-def _ratios_words(row: Comparison, anchor: str = "") -> str:
-    """A row's ratios to the baseline in prose, each with its 80% interval, and the ratios whose interval holds 1
-    named: '<b>1.11x</b> the output tokens/s per system (80% interval 0.85-1.29x), ...; no clear winner per
-    system (1 lies inside its 80% interval)'. The per-system figure is the key one (`anchor`: its id)."""
-    key_tag = "b class='key'" + (f" id='{anchor}'" if anchor else "")
-    said = []
-    for key, tag, words in (("per_system", key_tag, "the output tokens/s per system"), ("per_chip", "b", "per chip"),
-                            ("per_kw", "b", "per kW")):
-        low, high = row.interval_of(key)
-        said.append(f"<{tag}>{times(row.ratios[key])}</b> {words}"
-                    + ("" if low != low else f" (80% interval {ratio_number(low)}-{times(high)})"))
-    even = even_text({k: row.interval_of(k) for k in ("per_system", "per_chip", "per_kw")})
-    return f"{', '.join(said[:-1])} and {said[-1]}" + (f"; {esc(even)}" if even else "")
-
-
-def _interval(row: Comparison, key: str) -> str:
-    """A ratio's 80% interval (Comparison.interval_of), on the line under it ('' where none: the baseline,
-    training)."""
-    low, high = row.interval_of(key)
-    if low != low or high != high:
-        return ""
-    return f"<br><small style='white-space:nowrap'>{ratio_number(low)}-{ratio_number(high)}</small>"
+def _without_power(note: str) -> str:
+    """A formats row's note without 'power assumed': the table has no per-kW figure, so no figure in it rests on a
+    system's power (the flag stays in the rows' JSON, as `parity formats` gives it)."""
+    return "; ".join(part for part in note.split("; ") if part != "power assumed")
 
 
 def nodes_heading(systems: Sequence[System]) -> str:
@@ -205,33 +156,21 @@ def _fleet_kinds(spec: ReportSpec) -> tuple[list[System], Screened | None]:
     return (list(screened.kept) if screened else kinds), screened
 
 
-def export_controls(chips: Sequence[Chip]) -> str:
-    """The export-control section's text and table: each chip's TPP, PD, ECCN 3A090, the April 2025 letter's verdict
-    and the January 2026 zone, as `parity policy` gives them (Assessment.letter_shown, zone_shown), and what a buyer in
-    China gets (export.kept_by_text)."""
-    rows, found = [], [assess(chip) for chip in chips]
-    for chip, a in zip(chips, found):
-        rows.append([catalog_id(chip.id), f"<span class='key'>{num(a.tpp)}</span>", esc(a.set_by),
-                     num(a.performance_density, 2) if a.performance_density else "-", esc(eccn_shown(a)),
-                     esc(a.letter_shown), esc(a.zone_shown), esc(kept_by_text(chip, decisions(chip))),
-                     esc("; ".join(a.notes))])
-    letter = next(r for r in RULES if r.id == LETTER_RULE)
-    return ("<p>TPP = 2 x MacTOPS x bit length, the maximum over formats, dense (88 FR 73458); performance density = "
-            "TPP / applicable die area (mm<sup>2</sup>; -: die area unknown); ECCN 3A090 as of October 2023. H20 letter: "
-            f"{esc(letter.citation)}, dated {letter.date}. {esc(LETTER_CAPTION)} The January 2026 case-by-case zone "
-            f"is TPP &lt; 21,000 and DRAM bandwidth &lt; 6,500 GB/s (91 FR 1684), {esc(ZONE_NA)}.</p>"
-            + table(["chip", "TPP", "set by", "PD", "ECCN 3A090", "H20 letter", "Jan-2026 zone", "China: kept by",
-                     "notes"], rows, "numbers")
-            + "<p class='legend'><small>China: kept by: the export rules (<code>--rule</code>) under which a buyer in "
-              "China gets the chip, as <code>parity policy</code> and <code>fleet --rule</code> decide it; "
-              "'domestic': a PRC vendor's chip, which needs no US export licence there."
-            + esc(near_footnote(found, "notes")) + "</small></p>")
+# the report's stages, in the order it computes them: a progress bar names the one under way and counts those done
+STAGES = ("CloudMatrix 384 vs GB200 NVL72", "Atlas 950 SuperPoD vs Vera Rubin NVL144", "China-market nodes",
+          "Number formats", "Pareto frontiers", "Rooflines", "Simulated run", "Export controls", "Fleet", "Accuracy")
 
 
 def build_report(out: Path, spec: ReportSpec = ReportSpec(),
-                 progress: Callable[[str], None] | None = None) -> Path:
-    """Run the report's analyses, write PNGs and index.html into `out`; returns the page's path."""
-    step = progress or (lambda _: None)
+                 progress: Callable[[str, int], None] | None = None) -> Path:
+    """Run the report's analyses, write PNGs and index.html into `out`; returns the page's path. `progress` is told,
+    as each of STAGES begins, its name and how many stages are done (the bar stood at 10% while the first computed
+    and at 100% for the last one's 9 s), and at the end 'written' with all of them done."""
+    tell = progress or (lambda _label, _done: None)
+
+    def step(label: str) -> None:
+        tell(label, STAGES.index(label))
+
     page = _Page()
     model, dense = check_spec(spec)
     profile = catalog.engine(spec.engine)
@@ -250,9 +189,10 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         "cloudmatrix", "CloudMatrix 384 against GB200 NVL72",
         page.claim(pair[0], pair[1])
         + f"<p>On {esc(model.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target"
-        f"{_mtp_words(model)} parity predicts {_ratios_words(cm, 'cm-per-system')} "
+        f"{_mtp_words(model)} parity predicts {ratios_words(cm, 'cm-per-system')} "
         f"(ratios to {esc(spec.supernodes[1])}; the table's x columns divide by it).</p>"
-        + _comparison_table(headline, all_systems, model))
+        + comparison_table(headline, all_systems, model, f"Predicted throughput of {spec.supernodes[0]} "
+                           f"against {spec.supernodes[1]} on {model.name}, with ratios to {spec.supernodes[1]}"))
 
     step("Atlas 950 SuperPoD vs Vera Rubin NVL144")
     pair = [all_systems[s] for s in spec.roadmap]
@@ -263,10 +203,11 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     page.section(
         "atlas-950", "Atlas 950 SuperPoD against Vera Rubin NVL144 (announced figures)",
         page.claim(pair[0], pair[1])
-        + f"<p>On {esc(model.name)} parity predicts {_ratios_words(atlas)}. Both systems are announced, not shipping: "
+        + f"<p>On {esc(model.name)} parity predicts {ratios_words(atlas)}. Both systems are announced, not shipping: "
         "every number here rests on keynote figures and on parity's derivations and assumptions where the keynotes "
         "give none (parity show).</p>"
-        + _comparison_table(roadmap, all_systems, model))
+        + comparison_table(roadmap, all_systems, model, f"Predicted throughput of {spec.roadmap[0]} against "
+                           f"{spec.roadmap[1]} on {model.name}, with ratios to {spec.roadmap[1]}"))
 
     step("China-market nodes")
     for anchor, m in (("nodes-dense", dense), ("nodes-moe", model)):
@@ -280,7 +221,9 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                      f"<p>Is each chip at parity with the {esc(all_systems[used].chip.name)}? Each system serves "
                      f"{esc(m.name)} at a {spec.tpot_s * 1e3:g} ms TPOT target{_mtp_words(m).rstrip(',')} in its "
                      f"best configuration; x per chip above 1.00x: each of its chips delivers more output tokens/s "
-                     f"than one of {esc(used)}'s.</p>" + _comparison_table(nodes, all_systems, m))
+                     f"than one of {esc(used)}'s.</p>"
+                     + comparison_table(nodes, all_systems, m, f"Predicted throughput of each system on {m.name}, "
+                                                               f"with ratios to {used}"))
     table_rows = {r.system: r for r in (*headline, *roadmap, *nodes)}  # the frontiers pass through these
 
     step("Number formats")
@@ -294,7 +237,8 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     rows = [[f"<b>{esc(r.system)}</b><br><small>{esc(r.chip)}</small>", esc(r.format), esc(r.scale),
              num(r.bytes_per_parameter, 2), esc(r.runs_on),
              num(r.comparison.tokens_per_s_per_chip if r.comparison and r.comparison.fits else float("nan")),
-             f"{times(r.ratio_to_baseline)} <small>vs {esc(r.baseline_format)}</small>", esc(r.note) or "&nbsp;"]
+             f"{times(r.ratio_to_baseline)} <small>vs {esc(r.baseline_format)}</small>",
+             esc(_without_power(r.note)) or "&nbsp;"]
             for r in by_format]
     page.section(
         "formats", f"Number formats: {esc(model.name)} weights in each format",
@@ -305,8 +249,9 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
         f"that fits it, at a {spec.tpot_s * 1e3:g} ms TPOT target{_mtp_words(model).rstrip(',')}; each chip runs "
         "the engine at its software stack's maturity, as in the comparisons.</p>"
         + table(["system", "format", "scales", "B/param", "runs on", "out tok/s/chip", "x", "note"], rows,
-                 "numbers")
-        + _flags_legend(model, [r.flag_row() for r in by_format])
+                "numbers", f"Predicted output tokens/s per chip of {model.name} on each system in each weight format",
+                "stack-narrow", notes=7)
+        + flags_legend(model, [r.flag_row() for r in by_format])
         + f"<p class='legend'><small>{esc(legend(compared, {s.id: s for s in systems}, ratios=False))}</small></p>")
 
     step("Pareto frontiers")
@@ -324,7 +269,9 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     for chip in chips:
         page.cite(chip)
     page.section("frontiers", "Throughput against interactivity, and rooflines",
-                 figure(frontier, "Pareto frontier per system",
+                 figure(frontier, f"Pareto frontiers of {model.name}, predicted: output tokens/s per chip against "
+                                  f"output tokens/s per user on {_listed([c.label for c in curves])}, the "
+                                  f"{spec.tpot_s * 1e3:g} ms TPOT target a dashed line, each table's figure ringed",
                         f"Predicted with the steady model, not measured: {esc(model.name)}'s Pareto frontier on each "
                         "system, searched as the tables' rows are: each system in its narrowest native format, the "
                         f"engine profile {esc(profile.id)} at each chip's software-stack maturity, one rank per die "
@@ -335,7 +282,9 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                         "spans (the legend says where). A ring marks each table's figure: the most output tokens/s "
                         "per chip meeting the targets. "
                         "The model's error on measured rows: <a href='#accuracy'>How accurate these numbers are</a>")
-                 + figure(roofline, "Roofline per chip",
+                 + figure(roofline, "Rooflines, datasheet arithmetic: attainable dense BF16 TFLOP/s against "
+                                    "arithmetic intensity (FLOP per byte, both axes logarithmic) of "
+                                    + _listed([_roof_words(chip) for chip in chips]),
                           "Datasheet arithmetic, neither predicted nor measured: each chip's dense BF16 peak and "
                           "memory bandwidth from the catalog (<a href='#sources'>sources</a>); dotted lines mark "
                           "typical arithmetic intensities"))
@@ -346,11 +295,12 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     timeline = out / "timeline.png"
     timeline_png(run.result.timeline, timeline, run.title)
     page.section("timeline", "A benchmark run over time, simulated step by step",
-                 f"<p>{esc(run.caption)}</p>" + figure(timeline, "Queues and KV use over time",
-                                                                "Simulated, not measured: requests queued, "
-                                                                "prefilling and decoding, and the KV cache in use, "
-                                                                "over the run; the simulator's error on never-fitted "
-                                                                "rows is in docs/accuracy.md"))
+                 f"<p>{esc(run.caption)}</p>"
+                 + figure(timeline, _timeline_words(run),
+                          "Simulated, not measured: requests queued, prefilling and decoding, and the KV cache in use, "
+                          "over the run. The simulator's error on never-fitted rows is not scored in this report: "
+                          "<code>parity validate --section serving</code> scores it (minutes: it replays each row), "
+                          "and docs/accuracy.md in parity's source tree records its last scores"))
 
     step("Export controls")
     chips = [catalog.chip(name) for name in spec.policy_chips]
@@ -371,14 +321,17 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
                                              f"<br><small class='id'>{p.chips_low:,}-{p.chips_high:,}</small>"),
                    reached(num)(p.systems), reached(scaled(1e6, zeros=True))(p.power_w),
                    money(p.cost_usd).replace(" ", "&nbsp;"), esc(p.note) or "&nbsp;"] for p, kind in zip(plans, kinds)]
+    fleet_headers = ["chip", "system", "format", *(["ECCN 3A090"] if screened else []), "out tok/s/chip",
+                     "chips (80% interval)", "systems", "MW", "cost", "note"]
     page.more["fleet"] = rows_assumptions([(p.system, without_mtp_hint(p.assumptions, model)) for p in plans])
     page.section(
         "fleet", f"Fleet: {in_words(spec.fleet_demand_tokens_per_day)} tokens a day of {esc(model.name)}",
         f"<p>The chips, systems, power and cost that serve the demand on each chip's system, at the targets above. "
         f"{esc(sentence('; '.join(page.more['fleet'])))}"
         + (f" {esc(sentence(screened.text))}" if screened else "") + "</p>"
-        + table(["chip", "system", "format", *(["ECCN 3A090"] if screened else []), "out tok/s/chip",
-                 "chips (80% interval)", "systems", "MW", "cost", "note"], fleet_rows, "numbers")
+        + table(fleet_headers, fleet_rows, "numbers", f"Chips, systems, power and cost that serve "
+                f"{in_words(spec.fleet_demand_tokens_per_day)} tokens a day of {model.name} on each chip's system",
+                "stack-mid", notes=len(fleet_headers) - 1)
         + "<p class='legend'><small>Chips: whole systems' chips; under them, the chips the demand needs at the ends "
           f"of the 80% interval of the per-chip rate, before any limit. {esc(basis_text(plans))}."
         + (esc(near_footnote([assess(kind.chip) for kind in kinds], "`parity policy`'s notes"))
@@ -395,7 +348,30 @@ def build_report(out: Path, spec: ReportSpec = ReportSpec(),
     out.mkdir(parents=True, exist_ok=True)
     target = out / "index.html"
     write_atomic(target, _render(page, spec, assumptions))
+    tell("written", len(STAGES))
     return target
+
+
+def _listed(names: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _roof_words(chip: Chip) -> str:
+    """A roofline's chip with the figures its line is drawn from: 'nvidia-h20 (148 TFLOP/s, 4 TB/s)'."""
+    peak = chip.peak("bf16") or max(chip.peak_flop_per_s.values())  # as plots.roofline_png draws it
+    return f"{chip.id} ({peak / 1e12:,.0f} TFLOP/s, {chip.memory_bytes_per_s / 1e12:.3g} TB/s)"
+
+
+def _timeline_words(run: TimelineRun) -> str:
+    """The timeline plot in words, for its alt text: what it plots and the figures a reader would take from it."""
+    records = run.result.timeline
+    end_s = max((float(r["time_s"]) for r in records), default=0.0)  # type: ignore[arg-type]
+    decoding = max((int(r["running"]) for r in records), default=0)  # type: ignore[call-overload]
+    kv = max((float(r["kv_used_fraction"]) for r in records), default=0.0)  # type: ignore[arg-type]
+    return (f"Simulated run of {run.title}: requests queued, prefilling and decoding, and the KV cache used, over "
+            f"{end_s:,.0f} s; at most {decoding:,} sequences decode at once and the KV cache peaks at {kv:.0%} of "
+            "capacity")
 
 
 def _contents(page: _Page) -> str:
@@ -409,9 +385,10 @@ def _render(page: _Page, spec: ReportSpec, assumptions: str) -> str:
     sources = "".join(f"<li><b>{esc(kind)}</b>: {esc(title)}" + (f' (<a href="{esc(url)}">{esc(url)}</a>)' if url else "")
                       + "</li>" for kind, title, url in sorted(page.sources.values()))
     today = datetime.date.today().isoformat()
+    made = version_text()
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{GENERATOR}<title>parity report</title>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{STYLE}</style></head><body>"
-            f"<h1>parity: AI compute, side by side</h1><p class='lead'>Predicted with parity on {today}: "
+            f"<h1>parity: AI compute, side by side</h1><p class='lead'>Predicted with {esc(made)} on {today}: "
             f"serving {spec.isl:,} prompt and {spec.osl:,} output tokens per request at a {spec.tpot_s * 1e3:g} ms "
             f"time-per-output-token target{_ttft_words(spec.ttft_s)}; every chip in the narrowest number format it runs natively. Every "
             f"hardware number below has a source (listed at the end); predictions carry the assumptions listed.</p>"

@@ -33,13 +33,37 @@ def times(value: float) -> str:
     return "-" if value is None or value != value else f"{ratio_number(value)}x"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "") -> str:
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "", caption: str = "",
+          stack: str = "", notes: int | None = None) -> str:
+    """A table in a box of its own: column headers with scope='col', each row's first cell its header (<th
+    scope='row'>: the system, chip or figure it is about) and `caption` (text: what the table holds, for a screen
+    reader; the heading and the paragraph above say it on the page). `stack`: a STACKED class ('stack-wide',
+    'stack-mid'), under whose width each row is laid out as a block of labelled cells (page.STYLE), the cells
+    carrying their column's header in data-label and the ARIA roles a table keeps where CSS changes its display.
+    `notes`: the index of a free-text column (a row's notes), which a stacked row gives a line of its own and
+    leaves out where it is empty."""
+    roles = bool(stack)
+
+    def role(name: str) -> str:
+        return f" role='{name}'" if roles else ""
+
     # a header may break after a slash ("memory/ system"), so units need not widen their column
-    head = "".join(f"<th>{esc(h).replace('/', '/<wbr>')}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    # a wide table scrolls inside its own box rather than pushing the page sideways
-    return (f'<div class="wide"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
-            '</table></div>')
+    head = "".join(f"<th scope='col'{role('columnheader')}>{esc(h).replace('/', '/<wbr>')}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for i, c in enumerate(row):
+            label = f" data-label='{esc(' '.join(str(headers[i]).split()))}'" if stack else ""
+            empty = str(c) in ("", "&nbsp;")
+            kind = (" class='notes" + (" empty'" if empty else "'")) if i == notes else ""
+            cells.append(f"<th scope='row'{role('rowheader')}>{c}</th>" if i == 0 else
+                         f"<td{kind}{label}{role('cell')}>{c}</td>")
+        body.append(f"<tr{role('row')}>{''.join(cells)}</tr>")
+    classes = " ".join(filter(None, (cls, stack)))
+    said = f"<caption class='hidden'>{esc(caption)}</caption>" if caption else ""
+    # a wide table scrolls inside its own box rather than pushing the page sideways (a stacked one never needs to)
+    return (f'<div class="wide"><table class="{classes}"{role("table")}>{said}<thead{role("rowgroup")}><tr'
+            f'{role("row")}>{head}</tr></thead><tbody{role("rowgroup")}>{"".join(body)}</tbody></table></div>')
 
 
 def figure(path: Path, alt: str, caption: str) -> str:

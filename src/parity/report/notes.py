@@ -5,6 +5,7 @@ and the assumptions grouped as the reader needs them (every row's, each section'
 from __future__ import annotations
 
 import html
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,14 +17,22 @@ from parity.fleet import power_text
 from parity.hardware import System
 from parity.memory import vision_note
 from parity.model import Model
-from parity.uncertainty import UNMEASURED_GEMM_WORDS
+from parity.uncertainty import UNMEASURED_GEMM_WORDS, calibrated_text, calibration_kind
 
-__all__ = ["NO_POWER_ERROR", "Assumptions", "assumptions_html", "flags_caption", "group_assumptions", "legend",
+__all__ = ["CALIBRATED_RULE", "NO_POWER_ERROR", "Assumptions", "assumptions_html", "flags_caption",
+           "group_assumptions", "legend",
            "model_flags_text", "power_basis", "rows_assumptions", "without_mtp_hint"]
 
 # what a per-kW interval leaves out where a system's power is parity's assumption (its 'power assumed' flag): the
 # interval is the per-chip one scaled by the systems' power, fixed figures (Comparison.interval_of)
 NO_POWER_ERROR = "its per-kW interval holds the per-chip rate's error alone, not that assumption's"
+
+
+# when a chip's predictions count as calibrated (uncertainty.chip_calibrated), as compare's caption says it
+CALIBRATED_RULE = ("A chip counts as calibrated where kernel figures were measured on it (timed by parity or "
+                   "published: its 'calibration:' assumption names them) or where parity's serving runs on it fitted "
+                   "the engine profiles; else its predictions are flagged 'uncalibrated', and it inherits its family's "
+                   "calibration ('inherits X') or runs on the derived prior (parity show CHIP).")
 
 
 def model_flags_text(model: Model, name: str) -> str:
@@ -84,15 +93,24 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
                     "'(M/chip on K)': the best on K systems ('one': a single system) that they replace.")
     if any(systems[r.system].chip.dies > 1 for r in rows):
         said.append("A multi-die package (Ascend 910C) runs one rank per die; its rates are per package.")
-    if "uncalibrated" in notes:
-        said.append("'uncalibrated': no measured calibration of the chip itself; it inherits its family's ('inherits "
-                    "X') or runs on the derived prior (parity show CHIP).")
+    served = list(dict.fromkeys(r.system for r in rows if calibration_kind(
+        systems[r.system].chip, catalog.calibration(systems[r.system].chip)) == "serving"))
+    if "uncalibrated" in notes or served:
+        said.append(f"'uncalibrated': nothing measured on the chip fits its predictions. {CALIBRATED_RULE}" + (
+            f" {_listed(served)} {'counts' if len(served) == 1 else 'count'} as calibrated by the second: "
+            "parity's serving runs on its chip fitted the engine profiles, though its kernel figures are another "
+            "chip's (Assumptions, each system shown)." if served else ""))
     if "GEMM rate not measured" in notes:
         said.append(f"{UNMEASURED_GEMM_WORDS}.")
     if any(systems[r.system].chip.status != "shipping" for r in rows):
         said.append("'reported chip', 'announced chip', 'roadmap chip': the chip is not shipping; the note names the "
                     "source kinds of its figures.")
-    if "power assumed" in notes:
+    if rates := list(dict.fromkeys(re.findall(r"emulation rate assumed \(([\d.]+)\)", notes))):
+        shares = " or ".join(rates)
+        said.append(f"'emulation rate assumed ({'/'.join(rates)})': the chip has no unit for the format, so its "
+                    f"weights are dequantised and multiplied on a wider unit ('emulated on X') at {shares} of that "
+                    "unit's rate: the calibration's emulation efficiency, an assumption no measurement checks.")
+    if ratios and "power assumed" in notes:  # a table without per-kW figures rests on no system's power
         said.append("'power assumed': the system's power is parity's assumption (below), which its per-kW figures "
                     f"rest on; {NO_POWER_ERROR}.")
     if "specs assumed" in notes:
@@ -107,6 +125,11 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
                     + ("; 'no clear winner per X': the 80% interval of the ratio per X holds 1 (parity), which says "
                        "nothing of the ratios it does not name." if "no clear winner" in notes else "."))
     return " ".join(said)
+
+
+def _listed(names: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def power_basis(systems: Sequence[System]) -> str:
@@ -176,14 +199,24 @@ def assumptions_html(grouped: Assumptions, headings: Mapping[str, str], more: Ma
               for anchor, own in [*grouped.sections.items(), *more.items()] if own]
     lines.append(f"<li>{_e(engine_line)}</li>")
     calibrations = {s.id: catalog.calibration(s.chip) for s in systems}
-    each = "".join(f"<li><b>{_e(s)}</b>: {_e('; '.join(own))}; calibration {_e(calibrations[s].id)} of "
-                   f"{_e(calibrations[s].date)}</li>" for s, own in grouped.systems.items() if s in calibrations)
+    verdicts = {s.id: calibrated_text(s.chip, calibrations[s.id]) for s in systems}
+    each = "".join(f"<li><b>{_e(s)}</b>: {_e('; '.join(_with_verdict(own, verdicts[s])))}; calibration "
+                   f"{_e(calibrations[s].id)} of {_e(calibrations[s].date)}</li>"
+                   for s, own in grouped.systems.items() if s in calibrations)
     used = {c.id for c in calibrations.values()}
     figures = "".join(f"<li>calibration {_e(c.id)} ({_e(c.date)}, {'measured' if c.measured else 'prior'}): "
                       f"{_e(c.method)}</li>" for c in catalog.calibrations() if c.id in used)
-    return (f"<ul>{''.join(lines)}</ul><h3>Each system shown</h3><ul>{each}</ul>"
+    return (f"<ul>{''.join(lines)}</ul><h3>Each system shown</h3><p>{_e(CALIBRATED_RULE)} Each line says which holds "
+            f"for its chip, beside its calibration and its kernel figures.</p><ul>{each}</ul>"
             f"<details><summary>The figures of the {len(used)} calibrations these systems use</summary>"
             f"<ul class='figures'>{figures}</ul></details>")
+
+
+def _with_verdict(lines: Sequence[str], verdict: str) -> tuple[str, ...]:
+    """A system's assumptions with whether its chip counts as calibrated (uncertainty.calibrated_text) before its
+    'kernel figures:' line, which says whose figures those are (at the end where no such line is its own)."""
+    at = next((i for i, line in enumerate(lines) if line.startswith("kernel figures")), len(lines))
+    return (*lines[:at], verdict, *lines[at:])
 
 
 def _e(text: object) -> str:
