@@ -287,6 +287,36 @@ def test_a_calibration_named_from_another_stack_is_flagged(home: Path) -> None:
         assert foreign_calibration_flag(chip, cal) is None and "stack, where this one" not in cal.basis
 
 
+def test_a_calibration_its_family_lends_from_another_stack_is_flagged(home: Path) -> None:
+    """A Hopper chip stating software_stack = "rocm" took its family's CUDA calibration (the H20's, measured under
+    CUDA) unflagged, while naming the H20 by its calibration key raised 'calibration from another stack' (regression
+    tester fuzzEW 2): both routes raise it now, comparing the calibration's chips' stack with the chip's own; the
+    same chip on CUDA raises nothing."""
+    from parity.uncertainty import foreign_calibration_flag
+
+    for lines in ((), ('calibration = "h20"',)):
+        path = _h20e(home, *lines)
+        path.write_text(path.read_text().replace('software_stack = "cuda"', 'software_stack = "rocm"'))
+        _clear()
+        chip = catalog.chip("h20e")
+        cal = catalog.calibration(chip)
+        assert catalog.calibration_stacks(cal) == {"nvidia-h20": "cuda"}
+        flag = foreign_calibration_flag(chip, cal)
+        assert flag is not None and (flag.kind, flag.brief) == ("calibration from another stack",
+                                                                "calibration of a cuda chip"), lines
+        assert flag in training_flags(catalog.system("hgx-h20e"), catalog.model("llama-3.1-70b"), 4096)
+    assert flag.text.endswith("kernel rates measured under cuda, where its engines run rocm")
+    _h20e(home)
+    chip = catalog.chip("h20e")
+    assert foreign_calibration_flag(chip, catalog.calibration(chip)) is None
+    path.write_text(path.read_text().replace('software_stack = "cuda"', 'software_stack = "rocm"'))
+    _clear()
+    chip = catalog.chip("h20e")
+    assert foreign_calibration_flag(chip, catalog.calibration(chip)).text == (
+        "calibration from another stack: h20e (hopper family, rocm stack) takes the calibration of nvidia-h20 (cuda) "
+        "through its family: kernel rates measured under cuda, where its engines run rocm")
+
+
 @pytest.mark.e2e  # over 1.5 s: two systems' best configurations searched
 def test_an_h20_with_more_bandwidth_is_not_slower_than_the_h20(home: Path) -> None:
     """Llama-3.1-70B: the H20 with HBM3e ran 645 tok/s per chip against the H20's 738 (0.87x) on the H200's

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from parity.errors import ParityError
 
 __all__ = ["Format", "FORMATS", "MATH_RATES", "CHIP_NATIVE", "format_named", "format_on", "refuse_repeated_formats",
-           "stored_format", "TPP_ONLY_RATES"]
+           "stored_format", "TPP_ONLY_RATES", "MODEL_MATH_RATES"]
 
 # Keys of a chip's peak table, with the bit length the US export rules use for TPP.
 MATH_RATES: dict[str, int] = {
@@ -156,6 +156,11 @@ FORMATS: dict[str, Format] = _formats(
 # math units no format of FORMATS runs on (fp64, tf32, int4): serving never reads their rates; the export rules' TPP
 # does (policy.tpp: the max over every rate of MATH_RATES), so such a rate sets a chip's export class alone
 TPP_ONLY_RATES: tuple[str, ...] = tuple(k for k in MATH_RATES if k not in {f.math for f in FORMATS.values()})
+
+# math units the formats parity runs models in (bf16/fp16, fp8 and narrower: FORMATS of 16 bits or fewer) run on, which
+# serving and training read; fp32 (a format of FORMATS no model is run in), tf32, fp64 and int4 are left out
+MODEL_MATH_RATES: tuple[str, ...] = tuple(k for k in MATH_RATES
+                                          if k in {f.math for f in FORMATS.values() if f.bits <= 16})
 
 
 _ALIASES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "e4m3": "fp8", "fp8_e4m3": "fp8",

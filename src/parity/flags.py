@@ -18,7 +18,8 @@ __all__ = ["Flag", "joined", "texts"]
 class Flag:
     """One way a case lies outside what was checked: `kind` groups it (e.g. "uncalibrated chip"), `text` says it
     whole, `brief` is the few words a table's note gives it ("" leaves it to the whole text); `widen`: how many times
-    wider in log than another flagged case's it makes the case's interval (uncertainty.widening: a chip on a prior);
+    wider in log than another flagged case's it makes the case's interval (uncertainty.widening: a chip on a prior),
+    0 for an informational flag, said but widening nothing (a config trimmed of keys nothing prices);
     `maturity`: the closing clause of `text` that names the software maturity the engine's kernels run at ("; its
     kernels at ROCm's software maturity, ..."), which a caption naming each stack's maturity itself leaves out."""
 
@@ -29,6 +30,8 @@ class Flag:
     maturity: str = ""
 
     def __post_init__(self) -> None:
+        if self.widen < 0:
+            raise ValueError(f"a flag's widen must be >= 0 (0: informational), got {self.widen}")
         if not self.text.endswith(self.maturity):
             raise ValueError(f"a flag's maturity must close its text, got {self.maturity!r} for {self.text!r}")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from parity.dtypes import FORMATS, MATH_RATES
+from parity.dtypes import FORMATS, MATH_RATES, MODEL_MATH_RATES
 from parity.errors import InputError, is_real, is_whole
 from parity.units import format_si
 
@@ -375,11 +375,14 @@ def package_id(chip: Chip) -> str:
 
 def figure_distance(a: Chip, b: Chip) -> float:
     """How far apart two chips' figures are, in log: the root of the mean squared log ratio of the peak rates both
-    have (each math key with a positive rate on both) plus the squared log ratio of their memory bandwidths, so that
-    compute and bandwidth weigh alike; inf where they share no rate. Example: an H20 with 4.8 TB/s of HBM against the
-    H20 (the same 148 and 296 TFLOP/s, 4.0 TB/s): ln(4.8 / 4.0) = 0.1823; against the H200 (989.5 and 1,979 TFLOP/s,
-    4.8 TB/s): ln(989.5 / 148) = 1.9000."""
-    shared = [key for key in MATH_RATES if a.peak(key) > 0 and b.peak(key) > 0]
+    have of the math models run on (dtypes.MODEL_MATH_RATES: bf16, fp8 and narrower, each with a positive rate on
+    both) plus the squared log ratio of their memory bandwidths, so that compute and bandwidth weigh alike; inf where
+    they share no such rate. Example: an H20 with 4.8 TB/s of HBM against the H20 (the same 148 and 296 TFLOP/s,
+    4.0 TB/s): ln(4.8 / 4.0) = 0.1823; against the H200 (989.5 and 1,979 TFLOP/s, 4.8 TB/s): ln(989.5 / 148) =
+    1.9000. fp64, fp32, tf32 and int4 rates, which no model runs on, are left out: the H20's 1 TFLOP/s of fp64 against
+    a chip stating 100 moved a 380 TFLOP/s bf16 chip from a 0.50/0.50 H20/H200 blend to the H200 alone (regression
+    tester fuzzEW 3)."""
+    shared = [key for key in MODEL_MATH_RATES if a.peak(key) > 0 and b.peak(key) > 0]
     if not shared:
         return math.inf
     rates = sum(math.log(a.peak(key) / b.peak(key)) ** 2 for key in shared) / len(shared)

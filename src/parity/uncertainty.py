@@ -183,8 +183,10 @@ def capped_rate(rate: float, tpot_s: float, tpot_s_low: float, ceiling: float) -
 def widening(raised: Iterable[Flag]) -> float:
     """How much wider in log an interval is than its band for a case with flags `raised`: 1 with none,
     WIDEN_FLAGGED with any, times the largest of their own `widen` (WIDEN_UNCALIBRATED for a chip on a prior:
-    nothing measured it or its family, and it errs past other flagged cases)."""
-    raised = list(raised)
+    nothing measured it or its family, and it errs past other flagged cases). Informational flags (widen 0: a config
+    trimmed of keys nothing prices) widen nothing: MiniMax-M2.5's TPOT interval on an HGX H200 read 1/1.32 to 1.41x
+    for its 'config trimmed' flag alone, against Qwen3-235B-A22B's 1/1.13 to 1.21x (regression tester fuzzEW 1)."""
+    raised = [f for f in raised if f.widen > 0]
     return WIDEN_FLAGGED * max(f.widen for f in raised) if raised else 1.0
 
 
@@ -583,10 +585,15 @@ def foreign_calibration_flag(chip: Chip, cal: Calibration) -> Flag | None:
     """A flag where `chip` is priced with the calibration of the chip its file names (its `calibration` key) and that
     chip runs another software stack, or belongs to a family of another tree (families.toml: no common root), so its
     kernel rates are another stack's kernels' while the chip's engines run its own: a Hopper chip on CUDA naming the
-    MI300X took CDNA3's fit without a word (report-only tester fuzzES 4). None where the key names none, the chip has a
-    calibration of its own, or the two share stack and family tree."""
-    if not chip.calibration_chip or cal.chip == chip.id:
+    MI300X took CDNA3's fit without a word (report-only tester fuzzES 4). Without the key, the same flag where the
+    calibration its family lends (its nearest siblings', its family's or a parent's fit) was measured under another
+    stack than the chip's own (catalog.calibration_stacks): a Hopper chip stating software_stack = "rocm" took the
+    H20's and H200's CUDA calibration unflagged, where naming the H20 raised it (regression tester fuzzEW 2). None
+    where the chip has a calibration of its own, or the two share stack (and, by the key, family tree)."""
+    if cal.chip == chip.id:
         return None
+    if not chip.calibration_chip:
+        return _family_stack_flag(chip, cal)
     try:
         lender = catalog.chip(chip.calibration_chip)
     except ParityError:  # a chip built in Python naming no catalog chip: its calibration says so
@@ -603,6 +610,22 @@ def foreign_calibration_flag(chip: Chip, cal: Calibration) -> Flag | None:
                 f"{lender.id} ({said(lender)}), which its file's calibration key names: kernel rates measured under "
                 f"{lender.software_stack or 'another stack'}, where its engines run "
                 f"{chip.software_stack or 'its own'}", f"calibration of a {lender.software_stack or lender.id} chip")
+
+
+def _family_stack_flag(chip: Chip, cal: Calibration) -> Flag | None:
+    """foreign_calibration_flag's flag where `chip`'s family lends it `cal` (no calibration key) and the chips or
+    families that measured `cal` ran another stack than the chip's own; None where they ran its own or it states none."""
+    measured = catalog.calibration_stacks(cal)
+    other = {who: stack for who, stack in measured.items() if stack != chip.software_stack}
+    if not chip.software_stack or not other:
+        return None
+    stacks = ", ".join(dict.fromkeys(other.values()))
+    whose = " and ".join(f"{who} ({stack})" for who, stack in other.items())
+    return Flag("calibration from another stack",
+                f"calibration from another stack: {chip_text(chip)} ({chip.family or 'no'} family, "
+                f"{chip.software_stack} stack) takes the calibration of {whose} through its family: kernel rates "
+                f"measured under {stacks}, where its engines run {chip.software_stack}",
+                f"calibration of a {stacks} chip")
 
 
 def training_flags(system: System, model: Model, seq_len: float, precision: str = "",

@@ -14,13 +14,15 @@ from parity.errors import CatalogError, ModelConfigError
 from parity.flags import Flag
 from parity.model import Model
 
-__all__ = ["ModelEntry", "models", "model"]
+__all__ = ["ModelEntry", "models", "model", "trimmed_flag"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelEntry:
     """One row of the model catalog (data/models/index.toml). trimmed: what the source's copy of the config left out
-("" where the file is verbatim), which the model carries as a 'config trimmed: ...' flag."""
+("" where the file is verbatim), which the model carries as a 'config trimmed: ...' flag; trimmed_priced: whether
+what it left out is priced (GLM-4.7's MTP layer and FP8 weights): the flag then widens intervals as any flag does,
+else it is informational (widen 0: cut to the keys its source reads, nothing priced is missing)."""
 
     id: str
     file: str
@@ -36,6 +38,7 @@ class ModelEntry:
     active_without: str = ""
     count_source: str = ""
     trimmed: str = ""
+    trimmed_priced: bool = False
 
     def published(self, which: str) -> tuple[float, float] | None:
         """(count, half a unit of its last quoted digit) of the published total or active count, or None."""
@@ -68,9 +71,20 @@ def _catalog_model(entry_id: str) -> Model:
     found = hf.model_from_config(hf.read_config(folder / entry.file), entry.id, quant, source=entry.hf)
     changes: dict[str, object] = {k: v for k, v in (("weight_format", entry.weight_format),
                                                     ("expert_weight_format", entry.expert_weight_format)) if v}
-    if entry.trimmed:  # what it lacks is priced as absent: said wherever the model is (serve, compare, model, train)
-        changes["flags"] = (*found.flags, Flag("config trimmed", f"config trimmed: {entry.trimmed}", "config trimmed"))
+    if entry.trimmed:  # said wherever the model is (serve, compare, model, train); widens where it drops a priced part
+        changes["flags"] = (*found.flags, trimmed_flag(entry))
     return dataclasses.replace(found, **changes) if changes else found
+
+
+def trimmed_flag(entry: ModelEntry) -> Flag:
+    """The 'config trimmed' flag of a catalog entry whose file a source trimmed: informational (widen 0, the interval
+    not widened) where nothing priced is missing, a flag that widens as any does where the trim drops a priced part
+    (ModelEntry.trimmed_priced); its text says which."""
+    if entry.trimmed_priced:
+        return Flag("config trimmed", f"config trimmed: {entry.trimmed}; priced as absent, so the interval widens",
+                    "config trimmed")
+    return Flag("config trimmed", f"config trimmed: {entry.trimmed}; informational: nothing priced is missing, the "
+                "interval is not widened", "config trimmed", widen=0.0)
 
 
 _PIPED: dict[str, Model] = {}  # models read from pipes, by path, in this process

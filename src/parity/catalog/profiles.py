@@ -24,7 +24,7 @@ from parity.hardware import KERNEL_OVERHEAD_MAX_S, Calibration, Chip, figure_dis
 T = TypeVar("T")
 
 __all__ = ["calibrations", "calibration", "user_note", "engine_user_file", "engine_user_note", "prior_calibration", "derived_prior", "family_chain", "engines", "engine_for",
-           "fitted_any", "unfitted_stack_profile", "foreign_lender",
+           "fitted_any", "unfitted_stack_profile", "foreign_lender", "calibration_stacks",
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "training_prior",
            "ENGINE_ALIASES", "engine", "training_profile", "training_profile_text"]
 
@@ -232,6 +232,20 @@ def foreign_lender(own: Chip, lender: Chip) -> tuple[bool, bool]:
     stacks = bool(own.software_stack and lender.software_stack) and own.software_stack != lender.software_stack
     trees = bool(own.family and lender.family) and root(own.family) != root(lender.family)
     return stacks, trees
+
+
+def calibration_stacks(cal: Calibration) -> dict[str, str]:
+    """The software stacks a calibration's figures were measured under, by what measured them: a catalog chip's
+    calibration by that chip ({'nvidia-h20': 'cuda'}), a family's fit by its family (families.toml's stack), a blend
+    by each of its parts; {} for the priors (generic, derived-prior*), which measure no chip, and for a chip the
+    catalog does not hold."""
+    if cal.blend:
+        return {who: stack for part, _ in cal.blend for who, stack in calibration_stacks(part).items()}
+    kin = {c.id: c for c in chips()}
+    if cal.chip in kin and kin[cal.chip].software_stack:
+        return {cal.chip: kin[cal.chip].software_stack}
+    family = families().get(cal.family)
+    return {cal.family: family.stack} if family is not None and family.stack else {}
 
 
 def _foreign(own: Chip, lender: Chip) -> str:
