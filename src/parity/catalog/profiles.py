@@ -371,9 +371,10 @@ def _found_calibration(chip_id: str, family: str, named: str = "") -> Calibratio
 
 def calibration(the_chip: Chip) -> Calibration:
     """The newest calibration measured on this chip (the user's own file first), else that of the chip its file
-    names (its `calibration` key) or, for a chip of the user's, of its family's catalog chips nearest it in its figures,
-    blended by nearness (_nearest), else its family's (up the family tree: a family file fitted on measured rows, or a measured sibling
-    chip), else the derived prior; `basis` says which, and names the user's file where one is in effect."""
+    names (its `calibration` key) or, for a chip of the user's, of its family's catalog chips nearest it in its
+    figures, blended by nearness (_nearest), else its family's (up the family tree: a family file fitted on measured
+    rows, or a measured sibling chip), else the derived prior; `basis` says which, and names the user's file where one
+    is in effect."""
     return _calibration_of(the_chip.id, the_chip.family, the_chip.calibration_chip)
 
 
