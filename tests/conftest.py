@@ -184,6 +184,29 @@ def clear_catalog_caches() -> None:
         cached.cache_clear()
 
 
+def write_hopper_chip(home: Path, chip_id: str, bf16_tflops: float, name: str) -> None:
+    """A Hopper chip of the user's, `chip_id`, with `bf16_tflops` of bf16 and twice that of fp8 and int8, 44 TFLOP/s
+    of fp32, 141 GB at 4.8 TB/s (the testers' files), and an 8-chip node of it, '{chip_id}-node', at 5.824 kW."""
+    rate, double = f"{bf16_tflops:g}", f"{2 * bf16_tflops:g}"
+    (home / "chips" / f"{chip_id}.toml").write_text("\n".join([
+        f'id = "{chip_id}"', f'name = "{name}"', 'vendor = "NVIDIA"', 'family = "hopper"', 'software_stack = "cuda"',
+        'status = "shipping"', "", "[sources.s]", 'kind = "press"', 'title = "press"', "", "[peak]",
+        'fp32 = { value = "44 TFLOP/s", source = "s" }', f'bf16 = {{ value = "{rate} TFLOP/s", source = "s" }}',
+        f'fp8 = {{ value = "{double} TFLOP/s", source = "s" }}', f'int8 = {{ value = "{double} TOP/s", source = "s" }}',
+        "", "[native]", 'value = ["fp32", "bf16", "fp16", "fp8", "int8"]', 'source = "s"', "", "[memory]",
+        'capacity = { value = "141 GB", source = "s" }', 'bandwidth = { value = "4.8 TB/s", source = "s" }', "",
+        "[interconnect]", 'scale_up = { value = "900 GB/s", direction = "bidirectional", source = "s" }',
+        'scale_out = { value = "400 Gb/s", direction = "unidirectional", source = "s" }', "", "[power]",
+        'tdp = { value = "400 W", source = "s" }', ""]))
+    (home / "systems" / f"{chip_id}-node.toml").write_text("\n".join([
+        f'id = "{chip_id}-node"', f'name = "{name} node"', f'chip = "{chip_id}"', "", "[sources.s]", 'kind = "press"',
+        'title = "press"', "", "[structure]", 'chips = { value = 8, source = "s" }',
+        'scale_up_domain_chips = { value = 8, source = "s" }', 'scale_up_topology = { value = "switch", source = "s" }',
+        "", "[interconnect]", 'scale_up_latency = { value = "3 us", source = "s" }',
+        'scale_out_latency = { value = "4 us", source = "s" }', "", "[power]",
+        'system = { value = "5.824 kW", source = "s" }', ""]))
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A PARITY_HOME holding a copy of examples/parity-home (a chip nova-x1 and a 16-chip system nova-pod16)."""

@@ -16,31 +16,12 @@ from parity.catalog.blend import blend, nearness_weights
 from parity.cli import cli
 from parity.uncertainty import training_flags, unmeasured_gemm
 
-from conftest import clear_catalog_caches, perfect_calibration
+from conftest import clear_catalog_caches, perfect_calibration, write_hopper_chip
 
 
 def _hopper(home: Path, bf16_tflops: float) -> None:
-    """A Hopper chip of yours, 'mine', with `bf16_tflops` of bf16 and twice that of fp8 and int8, 44 TFLOP/s of fp32,
-    141 GB at 4.8 TB/s (the tester's files), and an 8-chip node of it, 'mine-node'."""
-    rate = f"{bf16_tflops:g}"
-    double = f"{2 * bf16_tflops:g}"
-    (home / "chips" / "mine.toml").write_text("\n".join([
-        'id = "mine"', 'name = "Mine"', 'vendor = "NVIDIA"', 'family = "hopper"', 'software_stack = "cuda"',
-        'status = "shipping"', "", "[sources.s]", 'kind = "press"', 'title = "press"', "", "[peak]",
-        'fp32 = { value = "44 TFLOP/s", source = "s" }', f'bf16 = {{ value = "{rate} TFLOP/s", source = "s" }}',
-        f'fp8 = {{ value = "{double} TFLOP/s", source = "s" }}', f'int8 = {{ value = "{double} TOP/s", source = "s" }}',
-        "", "[native]", 'value = ["fp32", "bf16", "fp16", "fp8", "int8"]', 'source = "s"', "", "[memory]",
-        'capacity = { value = "141 GB", source = "s" }', 'bandwidth = { value = "4.8 TB/s", source = "s" }', "",
-        "[interconnect]", 'scale_up = { value = "900 GB/s", direction = "bidirectional", source = "s" }',
-        'scale_out = { value = "400 Gb/s", direction = "unidirectional", source = "s" }', "", "[power]",
-        'tdp = { value = "400 W", source = "s" }', ""]))
-    (home / "systems" / "mine-node.toml").write_text("\n".join([
-        'id = "mine-node"', 'name = "Mine node"', 'chip = "mine"', "", "[sources.s]", 'kind = "press"',
-        'title = "press"', "", "[structure]", 'chips = { value = 8, source = "s" }',
-        'scale_up_domain_chips = { value = 8, source = "s" }', 'scale_up_topology = { value = "switch", source = "s" }',
-        "", "[interconnect]", 'scale_up_latency = { value = "3 us", source = "s" }',
-        'scale_out_latency = { value = "4 us", source = "s" }', "", "[power]",
-        'system = { value = "5.824 kW", source = "s" }', ""]))
+    """The testers' Hopper chip of yours, 'mine', with `bf16_tflops` of bf16, and its node 'mine-node'."""
+    write_hopper_chip(home, "mine", bf16_tflops, "Mine")
     clear_catalog_caches()
 
 

@@ -15,7 +15,7 @@ from parity import catalog
 from parity.cli import cli
 from parity.uncertainty import capped_rate, compute_ceiling, training_interval
 
-from conftest import clear_catalog_caches
+from conftest import clear_catalog_caches, write_hopper_chip
 
 
 def _run(*args: str) -> dict:
@@ -42,23 +42,7 @@ def test_train_on_an_h20_with_hbm3e_keeps_its_interval_under_the_peak(tmp_path: 
     the step's short end 681.4 s before; now 1 and 1,156.6 x 0.688 = 795.7 s (its compute alone at peak)."""
     for kind in ("chips", "systems"):
         (tmp_path / kind).mkdir()
-    (tmp_path / "chips" / "my-h20x.toml").write_text("\n".join([
-        'id = "my-h20x"', 'name = "My H20 141GB"', 'vendor = "NVIDIA"', 'family = "hopper"',
-        'software_stack = "cuda"', 'status = "shipping"', "", "[sources.s]", 'kind = "press"', 'title = "press"', "",
-        "[peak]", 'fp32 = { value = "44 TFLOP/s", source = "s" }', 'bf16 = { value = "148 TFLOP/s", source = "s" }',
-        'fp8 = { value = "296 TFLOP/s", source = "s" }', 'int8 = { value = "296 TOP/s", source = "s" }', "",
-        "[native]", 'value = ["fp32", "bf16", "fp16", "fp8", "int8"]', 'source = "s"', "", "[memory]",
-        'capacity = { value = "141 GB", source = "s" }', 'bandwidth = { value = "4.8 TB/s", source = "s" }', "",
-        "[interconnect]", 'scale_up = { value = "900 GB/s", direction = "bidirectional", source = "s" }',
-        'scale_out = { value = "400 Gb/s", direction = "unidirectional", source = "s" }', "", "[power]",
-        'tdp = { value = "400 W", source = "s" }', ""]))
-    (tmp_path / "systems" / "my-h20x-node.toml").write_text("\n".join([
-        'id = "my-h20x-node"', 'name = "My H20x node"', 'chip = "my-h20x"', "", "[sources.s]", 'kind = "press"',
-        'title = "press"', "", "[structure]", 'chips = { value = 8, source = "s" }',
-        'scale_up_domain_chips = { value = 8, source = "s" }', 'scale_up_topology = { value = "switch", source = "s" }',
-        "", "[interconnect]", 'scale_up_latency = { value = "3 us", source = "s" }',
-        'scale_out_latency = { value = "4 us", source = "s" }', "", "[power]",
-        'system = { value = "5.824 kW", source = "s" }', ""]))
+    write_hopper_chip(tmp_path, "my-h20x", 148, "My H20 141GB")
     monkeypatch.setenv("PARITY_HOME", str(tmp_path))
     clear_catalog_caches()
     try:
