@@ -24,7 +24,7 @@ from parity.units import format_si
 __all__ = ["ARCHITECTURES", "SOURCE_KINDS", "SPEC_FIELDS", "STATUSES", "TOPOLOGIES", "Source", "Provenance", "Chip",
            "System",
            "Calibration", "per_die", "rank_holder", "one_rank_per_die", "system_text", "chip_text", "package_id",
-           "rank_memory_text", "figure_distance",
+           "rank_memory_text", "figure_distance", "field_dimension",
            "Family", "what_if", "is_what_if", "MOST_FLEET_CHIPS", "Claim", "ClaimFigure", "CLAIM_MEASURES",
            "KERNEL_OVERHEAD_MAX_S", "MEASURABLE_FIELDS"]
 
@@ -470,13 +470,21 @@ _UNIT_ENDINGS = (("_flop_per_s", "flop_per_s"), ("_bytes_per_s", "bytes_per_s"),
                  ("_w", "w"), ("_s", "s"))
 
 
+def field_dimension(name: str) -> str | None:
+    """The unit (units.parse's dimension) a Chip or System field holds, read from its name's ending, as STYLE's 'the
+    unit in every name' makes it: 'memory_bytes_per_s' -> 'bytes_per_s', 'peak_flop_per_s.bf16' (one rate of the
+    table) -> 'flop_per_s', 'tdp_w' -> 'w'; None for a count or a price ('chips', 'unit_price_usd')."""
+    base = name.partition(".")[0]
+    return next((unit for ending, unit in _UNIT_ENDINGS if base.endswith(ending)), None)
+
+
 def _what_if_quoted(name: str, value: object) -> str:
     """A what-if's value as `parity show` quotes a catalog figure, with its unit: memory_bytes 1.41e11 -> '141 GB',
     memory_bytes_per_s 5.76e12 -> '5.76 TB/s' (six significant figures, so the figure set is the figure shown); a
     count, price or anything else as written ('132', '41250')."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    unit = next((unit for ending, unit in _UNIT_ENDINGS if name.endswith(ending)), None)
+    unit = field_dimension(name)
     return format_si(float(value), unit, digits=6) if unit else f"{value:g}"
 
 

@@ -12,7 +12,7 @@ from parity import units
 from parity.catalog.files import close_matches
 from parity.dtypes import CHIP_NATIVE, FORMATS, MATH_RATES, format_named
 from parity.errors import CatalogError, ParityError
-from parity.hardware import Chip, Provenance, System
+from parity.hardware import Chip, Provenance, System, field_dimension
 
 __all__ = ["NATIVE_NAMES", "SPAN_MARGIN", "LINK_MARGIN", "LEAST_LINK_BYTES_PER_S", "POWER_MARGIN", "MOST_OVER_BF16",
            "Span", "spans", "power_span", "check_rates", "check_span", "check_power", "check_power_share"]
@@ -51,7 +51,6 @@ MOST_OVER_BF16 = 50.0
 _FILE_KEYS = {"memory_bytes": "memory.capacity", "memory_bytes_per_s": "memory.bandwidth",
               "scale_up_bytes_per_s": "interconnect.scale_up", "scale_out_bytes_per_s": "interconnect.scale_out",
               "tdp_w": "power.tdp"}
-_DIMENSIONS = {"memory_bytes": "bytes", "tdp_w": "w"}  # else bytes_per_s; peak rates flop_per_s
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,10 +65,6 @@ class Span:
 
 def _file_key(field: str) -> str:
     return field.replace("peak_flop_per_s.", "peak.") if field.startswith("peak_flop_per_s.") else _FILE_KEYS[field]
-
-
-def _dimension(field: str) -> str:
-    return "flop_per_s" if field.startswith("peak_flop_per_s.") else _DIMENSIONS.get(field, "bytes_per_s")
 
 
 def spans(chips: Iterable[Chip]) -> dict[str, Span]:
@@ -98,7 +93,7 @@ def check_span(records: Iterable[Provenance], known: Mapping[str, Span], where: 
         value, low, high = float(record.value), max(span.least / margin, floor), span.greatest * margin
         if low <= value <= high:
             continue
-        dimension = _dimension(record.field)
+        dimension = str(field_dimension(record.field))  # every checked field names its unit
         if value < floor:
             said = (f"{units.format_si(value, dimension)} a direction, under the {units.format_si(floor, dimension)} "
                     f"no accelerator's link falls below (10 Gb Ethernet: 1.25 GB/s; the slowest of parity's chips, "
