@@ -608,6 +608,13 @@ class _Pairs:
 _REFINE_TRIES = 128  # whole batches a refined pair tries in one call of serve's model (a call costs ~15 ms however few)
 
 
+def _bracket_tries(units: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The whole values each bracket (low, high] tries in one call, at most _REFINE_TRIES of them evenly spread to
+    `high`, and the unit each try is of (_refined's batches, _lowered's clients): (units repeated, values)."""
+    tries = [np.unique(np.round(np.linspace(a + 1.0, b, int(min(b - a, _REFINE_TRIES))))) for a, b in zip(low, high)]
+    return np.repeat(units, [len(t) for t in tries]), np.concatenate(tries)
+
+
 def _refined(pairs: _Pairs, d: dict[str, np.ndarray], run: dict[str, object], rows: np.ndarray
              ) -> dict[str, np.ndarray]:
     """Rows (as `run`'s, exactly priced) of each pair of decode and prefill layouts of `rows` (run's rows meeting
@@ -639,18 +646,15 @@ def _refined(pairs: _Pairs, d: dict[str, np.ndarray], run: dict[str, object], ro
     fastest = float(run["fastest_ttft"][0])
     found: list[dict[str, np.ndarray]] = []
     while (open_ := np.flatnonzero(np.isfinite(hi) & (hi - missed > lo + 0.5))).size:
-        top = hi[open_] - missed[open_]
-        tries = [np.unique(np.round(np.linspace(low + 1.0, high, int(min(high - low, _REFINE_TRIES)))))
-                 for low, high in zip(lo[open_], top)]
-        index = np.repeat(open_, [len(t) for t in tries])
+        index, tried = _bracket_tries(open_, lo[open_], hi[open_] - missed[open_])
         at = _decoding(pairs.model, pairs.system, pairs.grid, pairs.precision, pairs.cal, pairs.profile, pairs.isl,
-                       pairs.osl, decode[index], np.concatenate(tries), pairs.mtp)
+                       pairs.osl, decode[index], tried, pairs.mtp)
         sized = pairs.sized(at, prefill[index])
         ttft, tpot, per_chip, fits = pairs.served(at, sized, np.arange(len(index)))
         out = {"index": decode[index], **pairs.columns(sized, {"ttft": ttft, "tpot": tpot, "per_chip": per_chip,
                                                                 "fits": fits}, np.arange(len(index))),
                "exact": np.ones(len(index), dtype=bool), "fastest_ttft": np.full(len(index), fastest)}
-        meets, capped = _meets(out, pairs.tpot_s, pairs.ttft_s), at["batch"] < np.concatenate(tries)
+        meets, capped = _meets(out, pairs.tpot_s, pairs.ttft_s), at["batch"] < tried
         for u in open_:
             mine = np.flatnonzero(index == u)
             ok = mine[meets[mine]]
@@ -699,11 +703,9 @@ def _lowered(pairs: _Pairs, d: dict[str, np.ndarray], sized: dict[str, np.ndarra
     found: dict[int, dict[str, np.ndarray]] = {}  # each pair's most clients meeting the targets so far
     quickest: dict[str, np.ndarray] = {}  # the fitting try with the lowest TTFT
     while (open_ := np.flatnonzero(hi - missed > lo + 0.5)).size:
-        tries = [np.unique(np.round(np.linspace(low + 1.0, high, int(min(high - low, _REFINE_TRIES)))))
-                 for low, high in zip(lo[open_], hi[open_] - missed[open_])]
-        index = np.repeat(open_, [len(t) for t in tries])
+        index, tried = _bracket_tries(open_, lo[open_], hi[open_] - missed[open_])
         at = {key: values[chosen[index]] for key, values in sized.items()}
-        at["clients"] = np.concatenate(tries)
+        at["clients"] = tried
         ttft, tpot, per_chip, fits = pairs.served(d, at, np.arange(index.size))
         out = {"index": decode[chosen[index]], **pairs.columns(at, {"ttft": ttft, "tpot": tpot, "per_chip": per_chip,
                                                                    "fits": fits}, np.arange(index.size)),
