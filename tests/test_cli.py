@@ -320,7 +320,7 @@ _PHASE = {"decode": ("--phase", "decode", "--batch", "64", "--context", "2048"),
 @pytest.mark.parametrize(("phase", "extra", "named"), [
     ("decode", ("--concurrency", "7"), "--concurrency is not read by --phase decode"),
     ("decode", ("--osl", "99", "--isl", "4096"), "--osl, --isl are not read by --phase decode"),
-    ("decode", ("--explain", "--tpot", "10ms"), "--explain, --tpot are not read"),
+    ("decode", ("--ttft", "1s", "--tpot", "10ms"), "--ttft, --tpot are not read"),
     ("decode", ("--model-kind", "sim"), "--model-kind sim is not read"),
     ("decode", ("--mode", "disagg", "--prefill-system", "hgx-h200"), "--prefill-system is not read"),
     ("prefill", ("--context", "8192"), "--context is not read by --phase prefill"),

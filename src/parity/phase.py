@@ -13,11 +13,12 @@ import numpy as np
 
 from parity.memory import MemoryPlan
 from parity.ops import Batch, Num
-from parity.step import (Deployment, decode_host_floor, decode_host_floor_note, decode_step, deployment_memory,
-                         placement_note, step_cost)
+from parity.step import (Deployment, Part, breakdown, decode_breakdown, decode_host_floor, decode_host_floor_note,
+                         decode_step, deployment_memory, placement_note, step_cost)
 from parity.units import counted
 
-__all__ = ["PhaseResult", "decode_benchmark", "prefill_benchmark", "PHASES"]
+__all__ = ["PhaseResult", "decode_benchmark", "prefill_benchmark", "decode_benchmark_breakdown",
+           "prefill_benchmark_breakdown", "busiest_rank", "PHASES"]
 
 PHASES = ("both", "decode", "prefill")
 
@@ -48,6 +49,13 @@ def _expert_notes(dep: Deployment) -> tuple[str, ...]:
     return tuple(filter(None, (placement_note(dep),)))
 
 
+def busiest_rank(dep: Deployment, batch: Num) -> Num:
+    """Sequences the busiest attention-DP rank decodes of `batch` split as evenly as whole sequences go: the step's
+    pace (18,432 on 72 ranks: 256; 1 on 8: 1)."""
+    per_rank = np.asarray(batch, float) / dep.layout.attn_dp
+    return np.maximum(np.ceil(per_rank - 1e-9), 1.0)  # 1e-9: a whole batch a rank is not rounded up
+
+
 def decode_benchmark(dep: Deployment, batch: Num, context: Num, reserve_fraction: float = 0.08,
                      host_token_s: float = 0.0) -> PhaseResult:
     """One decode step of `batch` sequences over the deployment, `context` KV tokens each.
@@ -62,7 +70,7 @@ def decode_benchmark(dep: Deployment, batch: Num, context: Num, reserve_fraction
     """
     d = dep.layout.attn_dp
     per_rank = np.asarray(batch, float) / d
-    busiest = np.maximum(np.ceil(per_rank - 1e-9), 1.0)  # 1e-9: a whole batch a rank is not rounded up
+    busiest = busiest_rank(dep, batch)
     step_s, kept = decode_step(dep, busiest, context, np.asarray(batch, float) / busiest)
     step_s = decode_host_floor(dep, step_s, busiest, host_token_s)
     mem = deployment_memory(dep, busiest, context, busiest * (1 + dep.mtp_tokens), reserve_fraction=reserve_fraction)
@@ -95,3 +103,25 @@ def prefill_benchmark(dep: Deployment, batch: Num, isl: Num, reserve_fraction: f
     return PhaseResult(phase="prefill", step_s=step_s, tpot_s=float("nan"), output_tokens_per_s_per_chip=0.0,
                        input_tokens_per_s_per_chip=np.asarray(batch, float) * isl / step_s / dep.chips,
                        chips=dep.chips, batch_per_rank=per_rank, memory=mem, feasible=mem.fits, assumptions=notes)
+
+
+def decode_benchmark_breakdown(dep: Deployment, batch: float, context: float, host_token_s: float = 0.0
+                               ) -> list[Part]:
+    """Where decode_benchmark's step goes on one device of the busiest rank, largest first (step.decode_breakdown):
+    its busiest_rank sequences at `context` [tokens], the experts seeing all `batch`, its MTP drafts, a line of what
+    overlap hid and one of the host floor where it binds, so the lines add up to its step_s."""
+    busiest = float(busiest_rank(dep, batch))
+    return decode_breakdown(dep, busiest, float(context), float(batch) / busiest, host_token_s=host_token_s)
+
+
+def prefill_benchmark_breakdown(dep: Deployment, batch: float, isl: float, prefill_scale: float = 1.0
+                                ) -> list[Part]:
+    """Where prefill_benchmark's step goes on one device (step.breakdown of batch / attn_dp prompts of `isl` tokens a
+    rank), the engine's prefill factor a line of its own where it is not 1, so the lines add up to its step_s."""
+    per_rank = float(batch) / float(dep.layout.attn_dp)
+    parts = breakdown(dep, Batch(prefill_tokens=per_rank * float(isl), prefill_sequences=per_rank))
+    if prefill_scale != 1.0:
+        device_s = sum(p.seconds for p in parts)
+        parts.append(Part(name="engine prefill factor", seconds=(prefill_scale - 1.0) * device_s, bound="engine",
+                          detail=f"x{prefill_scale:.2f} the device step (the engine profile's prefill_scale)"))
+    return parts

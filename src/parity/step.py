@@ -152,14 +152,19 @@ def _imbalance(placement: ExpertPlacement, static: float) -> float:
 def step_cost(dep: Deployment, batch: Batch) -> Cost:
     """Time and work of one step of `batch` (per attention-DP rank) on one device of the worker."""
     pp = dep.layout.pp
-    micro = batch if np.all(pp == 1) else dataclasses.replace(
-        batch, decode_tokens=batch.decode_tokens / pp, prefill_tokens=batch.prefill_tokens / pp,
-        prefill_sequences=batch.prefill_sequences / pp)
+    micro = _microbatch(batch, pp)
     stage = price_step(device_step(dep.model, micro, dep.shard, dep.precision), dep.system, dep.calibration,
                        dep.kernel_overhead_s)
     host_s = host_read_s(dep, micro)
     return stage * pp + Cost(overhead_s=dep.step_overhead_s + dep.sequence_overhead_s * batch.sequences,
                              communication_s=host_s * pp)
+
+
+def _microbatch(batch: Batch, pp: Num) -> Batch:
+    """One of the pp microbatches a pipelined step moves `batch` as."""
+    return batch if np.all(pp == 1) else dataclasses.replace(
+        batch, decode_tokens=batch.decode_tokens / pp, prefill_tokens=batch.prefill_tokens / pp,
+        prefill_sequences=batch.prefill_sequences / pp)
 
 
 def host_read_s(dep: Deployment, batch: Batch) -> Num:
@@ -197,23 +202,28 @@ def _formats(kernel: Kernel, precision: Precision) -> str:
 
 
 def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
-    """Where one step's time goes on one device, largest first (scalar layouts and batches)."""
+    """Where one step's time goes on one device, largest first (scalar layouts and batches): the step step_cost
+    prices, so the lines add up to its time (pipelined: pp stage-times of a microbatch, each line pp times)."""
     if not isinstance(dep.layout, Layout):
         raise InfeasiblePlan("a breakdown needs one layout, not a grid")
-    step = device_step(dep.model, batch, dep.shard, dep.precision)
+    pp = float(dep.layout.pp)
+    micro = _microbatch(batch, pp)
+    step = device_step(dep.model, micro, dep.shard, dep.precision)
     parts: dict[str, list[float]] = {}
     bounds: dict[str, str] = {}
     details: dict[str, str] = {}
     runs: dict[str, float] = {}
     for kernel in step.kernels:
         cost = price_kernel(kernel, dep.system.chip, dep.calibration, dep.kernel_overhead_s)
-        parts.setdefault(kernel.name, []).append(float(cost.time_s))
+        parts.setdefault(kernel.name, []).append(float(cost.time_s) * pp)
         bounds[kernel.name] = "math" if float(cost.compute_s) > float(cost.memory_s) else "memory"
-        runs[kernel.name] = runs.get(kernel.name, 0.0) + float(kernel.count)
+        runs[kernel.name] = runs.get(kernel.name, 0.0) + float(kernel.count) * pp
         details[kernel.name] = f"{_formats(kernel, dep.precision)}, {runs[kernel.name]:g} per step"
+    overlappable_s = 0.0
     for c in step.collectives:
         cost, hidden = price_collective(c, dep.system, dep.calibration)
-        seconds = float(cost.time_s) + float(hidden)
+        seconds = (float(cost.time_s) + float(hidden)) * pp
+        overlappable_s += float(hidden) * pp
         if seconds <= 0:
             continue
         parts.setdefault(c.name, []).append(seconds)
@@ -223,7 +233,15 @@ def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
                                                None if c.fanout is None else float(c.fanout),
                                                bool(np.all(c.low_latency)), float(c.slices))
     out = [Part(name=k, seconds=sum(v), bound=bounds[k], detail=details[k]) for k, v in parts.items() if sum(v) > 0]
-    host_s = float(host_read_s(dep, batch))
+    # the lines hold each overlappable collective whole; the step (price_step) runs part of them under the kernels:
+    # a line of minus what it hid, so the lines add up to the step (a schedule slower than the serial sum: plus)
+    device_s = float(price_step(step, dep.system, dep.calibration, dep.kernel_overhead_s).time_s) * pp
+    hidden_s = sum(p.seconds for p in out) - device_s
+    if abs(hidden_s) > 1e-9 * device_s:
+        out.append(Part(name="hidden under computation" if hidden_s > 0 else "overlap schedule wait",
+                        seconds=-hidden_s, bound="overlap",
+                        detail=f"of {overlappable_s * 1e3:.3g} ms overlappable (moe_overlap {dep.moe_overlap:g})"))
+    host_s = float(host_read_s(dep, micro)) * pp
     if host_s > 0:
         out.append(Part(name="host offload reads", seconds=host_s, bound="host link",
                         detail=f"KV {dep.offload_kv:.0%}, weights {dep.offload_weights:.0%} offloaded"))
@@ -236,25 +254,32 @@ def breakdown(dep: Deployment, batch: Batch) -> list[Part]:
     return sorted(out, key=lambda p: -p.seconds)
 
 
-def decode_breakdown(dep: Deployment, sequences: float, context: float,
-                     decode_ranks: float | None = None, context_spread: float = 0.0) -> list[Part]:
+def decode_breakdown(dep: Deployment, sequences: float, context: float, decode_ranks: float | None = None,
+                     context_spread: float = 0.0, host_token_s: float = 0.0) -> list[Part]:
     """Where one decode step of `sequences` sequences a rank at mean `context` [tokens] (spread context_spread either
-    side, as decode_step), on `decode_ranks` of the
-    attention-DP ranks (None: every rank), goes on one device, largest first: the step decode_step prices, so the
-    lines add up to its time. With multi-token prediction the ops are the verify's (1 + mtp_tokens tokens a
-    sequence) and one line holds the drafts: the MTP module run mtp_tokens times on drafter_deployment (DeepSeek-R1
-    on 8 B200s, MTP 3, 1 sequence: 8.92 ms of verify and 3 x 0.186 ms of drafts)."""
+    side, as decode_step), on `decode_ranks` of the attention-DP ranks (None: every rank), goes on one device,
+    largest first: the step decode_step prices, held to decode_host_floor's host_token_s [s] a decode token, so the
+    lines add up to its time (the floor a line of its own where it binds). With multi-token prediction the ops are
+    the verify's (1 + mtp_tokens tokens a sequence) and one line holds the drafts: the MTP module run mtp_tokens
+    times on drafter_deployment (DeepSeek-R1 on 8 B200s, MTP 3, 1 sequence: 8.92 ms of verify and 3 x 0.186 ms of
+    drafts)."""
     parts = breakdown(dep, Batch(decode_tokens=sequences, decode_context=context, decode_width=1 + dep.mtp_tokens,
                                  decode_ranks=decode_ranks, decode_context_spread=context_spread))
-    if not dep.mtp_tokens:
-        return parts
-    one = breakdown(drafter_deployment(dep), Batch(decode_tokens=sequences, decode_context=context,
-                                                   decode_ranks=decode_ranks, decode_context_spread=context_spread))
-    pass_s = sum(p.seconds for p in one)
-    top = one[0]
-    drafts = Part(name="MTP draft passes", seconds=dep.mtp_tokens * pass_s, bound=top.bound,
-                  detail=f"{dep.mtp_tokens} x {pass_s * 1e3:.3g} ms, {top.name} {top.seconds / pass_s:.0%} of each")
-    return sorted([*parts, drafts], key=lambda p: -p.seconds)
+    if dep.mtp_tokens:
+        one = breakdown(drafter_deployment(dep), Batch(decode_tokens=sequences, decode_context=context,
+                                                       decode_ranks=decode_ranks, decode_context_spread=context_spread))
+        pass_s = sum(p.seconds for p in one)
+        top = one[0]
+        parts = sorted([*parts, Part(name="MTP draft passes", seconds=dep.mtp_tokens * pass_s, bound=top.bound,
+                                     detail=f"{dep.mtp_tokens} x {pass_s * 1e3:.3g} ms, {top.name} "
+                                            f"{top.seconds / pass_s:.0%} of each")], key=lambda p: -p.seconds)
+    device_s = sum(p.seconds for p in parts)
+    floor_s = float(decode_host_floor(dep, device_s, sequences, host_token_s))
+    if floor_s > device_s:
+        tokens = sequences * (1 + dep.mtp_tokens)
+        parts.append(Part(name="host floor", seconds=floor_s - device_s, bound="host",
+                          detail=f"{tokens:g} decode tokens x {host_token_s * 1e6:.3g} us = {floor_s * 1e3:.3g} ms"))
+    return parts
 
 
 def decode_step(dep: Deployment, sequences: Num, context: Num, decode_ranks: Num | None = None,

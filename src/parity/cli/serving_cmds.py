@@ -15,6 +15,7 @@ from parity.cli import (TABLE_FORMATS, cli, deliver, emit, emit_record, format_o
 from parity import catalog
 from parity.cli.csv_input import column_rows, read_table
 from parity.cli.files import model_file, refuse_overwrite
+from parity.cli.serve_explain import Tables, phase_step, typical_steps
 from parity.cli.serve_line import serve_command, serve_inputs
 from parity.cli.variants import variant_systems, variants_option
 from parity.cli.values import (CONCURRENCY, ENGINE, FORMAT_NAME, PARALLEL, TOKENS, Count, Real, RequestRate,
@@ -26,7 +27,6 @@ from parity.errors import ParityError
 from parity.hardware import per_die
 from parity.model import Model
 from parity.flags import texts as flag_texts
-from parity.ops import Batch
 from parity.phase import PHASES
 from parity.plan import Layout, served_format
 from parity.search import best_precision
@@ -46,7 +46,6 @@ from parity.scenarios import longest_request, offline_throughput, server_latency
 from parity.simulate import CLIENT_PROFILES, LATENCY_KEYS, Benchmark, TraceRequest, routes_at_random, trace_of
 from parity.simulate.benchmark import MAX_SIMULATED_REQUESTS, trace_too_long
 from parity.simulate.targets import LatencyTarget
-from parity.step import Part, breakdown, decode_breakdown, decode_spread
 from parity.report.markup import sentence
 from parity.report.tables import Column, percent, plain, scaled, to_csv, with_interval
 
@@ -189,10 +188,6 @@ def predict(cases: Path, fmt: str | None, model_kind: str, processes: int, ray: 
 _REFUSALS_SHOWN = 10  # refused or infeasible cases whose reason the table's caption gives
 
 
-def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
-    return [{"part": p.name, "seconds": p.seconds, "bound": p.bound, "detail": p.detail} for p in found]
-
-
 @cli.command()
 @click.option("--model", required=True, help="catalog model or config.json")
 @click.option("--system", required=True, help="catalog system (or a chip: its default node)")
@@ -273,8 +268,9 @@ def _parts(found: Sequence[Part]) -> list[dict[str, object]]:
                                                                    "as --moe-tp)")
 @click.option("--decode-moe-ep", type=PARALLEL, default=None,
               help="disagg: decode expert-parallel ranks (default: as --moe-ep)")
-@click.option("--explain", is_flag=True, help="also show where a decode step's time goes (ops, collectives) in a run "
-              "of requests (not with --phase or --scenario)")
+@click.option("--explain", is_flag=True, help="also show where a step's time goes (ops, collectives): a typical decode "
+              "step and a prompt's first chunk of a run of requests (--scenario offline|server: at the batch it "
+              "found), or the one step of --phase decode|prefill")
 @click.option("--mtp", "mtp_tokens", type=Count(most=MOST_MTP_TOKENS, least=0), default=0, show_default=True,
               help="multi-token prediction: draft tokens per decode step (models with MTP layers)")
 @click.option("--mtp-acceptance", type=Real(0.0, 64.0), default=0.0, show_default=True,
@@ -478,12 +474,12 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
                                    osl=math.ceil(max(o for _, o in pairs)))
         _refuse_an_unfit_mix(case, pairs, lengths, the_model)
         if scenario == "offline":
-            _serve_offline(case, pairs, lengths, moe, fmt, out)
+            _serve_offline(case, pairs, lengths, moe, explain, fmt, out)
         else:
-            _serve_server(case, pairs, lengths, moe, request_rate, fmt, out)
+            _serve_server(case, pairs, lengths, moe, request_rate, explain, fmt, out)
         return
     if phase != "both":
-        _serve_phase(case, moe, fmt, out)
+        _serve_phase(case, moe, explain, fmt, out)
         return
     lengths_note = ""
     if not simulated and given_range is None:  # the steady model draws lengths as the simulator's default client does
@@ -534,39 +530,10 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         value = data[target.key]
         rows.append({"quantity": f"target {target}", "value": _target_text(target, data)})
         data = {**data, f"meets_{target.key}": bool(value <= target.seconds)}
-    steps: list[tuple[list[dict[str, object]], list[Column], str]] = []  # --explain's tables under the record
+    steps: Tables = []  # --explain's tables under the record
     if explain:
-        scenario = scenario_of(case)
-        dep = deployment(scenario, scenario.decode_layout or scenario.layout, decode=scenario.mode == "disagg")
-        # the mean rank's sequences; under one, that many of the ranks carry one each (step.decode_spread)
-        ranks, mean = dep.layout.attn_dp, float(data.get("decode_batch", 1.0))
-        sequences, carrying = (float(v) for v in decode_spread(mean, ranks))
-        # the step the step model prices, drafts in
-        parts = _parts(decode_breakdown(dep, sequences, isl + osl / 2, carrying if carrying < ranks else None,
-                                        osl / 2))
-        # a prompt's first chunk alone: what its prefill costs before any queueing or batching
-        chunk = float(min(isl, scenario.engine.max_num_tokens))
-        prompt = Batch(prefill_tokens=chunk, prefill_sequences=chunk / isl)
-        prefill_parts = _parts(breakdown(deployment(scenario, scenario.layout), prompt))
-        data = {**data, "decode_step_breakdown": parts, "prefill_step_breakdown": prefill_parts}
-        step_columns = [Column("part", "op or collective", plain, "left"),
-                        Column("seconds", "ms per step", scaled(1e-3)), Column("bound", "bound by", plain, "left"),
-                        Column("detail", "format / algorithm", plain, "left")]
-        drafts = dep.mtp_tokens  # with MTP the step verifies 1 + drafts tokens a sequence, after the draft passes
-        verify = (f" with {counted(drafts, 'draft token')} (the verify of {1 + drafts} tokens a sequence and "
-                  f"{drafts} MTP draft pass{'es' if drafts > 1 else ''})") if drafts else ""
-        # attention-DP ranks step together at the pace of the busiest (the simulator's ITL), not the mean rank's
-        pace = ("" if ranks == 1 else
-                f" (the mean of {ranks} attention-DP ranks, which step at the busiest one's pace)" if carrying >= ranks
-                else f" on {carrying:.3g} of {ranks} attention-DP ranks (the mean rank's {mean:.3g}; "
-                     + ("every rank pads its decodes to the busiest's and the experts compute the padded rows, as "
-                        f"{scenario.engine.id} does)" if dep.decode_padded else
-                        "the others step idle with them, and the experts see those ranks' sequences alone)"))
-        steps = [(parts, step_columns, f"One decode step{verify} of {counted(sequences, 'sequence')} per rank{pace} on "
-                  "one device"),
-                 (prefill_parts, step_columns, f"One prefill step of {counted(prompt.prefill_tokens, 'prompt token')} "
-                  f"on one device (no queueing; before the engine's prefill time factor "
-                  f"x{scenario.engine.prefill_scale:.2f})")]
+        explained, steps = typical_steps(scenario_of(case), float(data.get("decode_batch", 1.0)), isl, osl)
+        data = {**data, **explained}
     load = _load(concurrency, request_rate if simulated else None, data.get("requests"), max_concurrency, bench)
     emit_record(rows, fmt,
                 title=(f"{the_model.name} on {system} ({mode}, "
@@ -712,7 +679,7 @@ def _trace_text(trace: Path, requests: Sequence[TraceRequest]) -> str:
 # options of the closed-loop benchmark that one fixed-batch step of --phase decode|prefill leaves unread
 _CLOSED_LOOP_ONLY = {"--concurrency": "concurrency", "--osl": "osl", "--random-range-ratio": "random_range_ratio",
                      "--prefill-workers": "prefill_workers", "--decode-workers": "decode_workers",
-                     "--adp-hold-steps": "adp_hold_steps", "--explain": "explain", "--ttft": "ttft_target",
+                     "--adp-hold-steps": "adp_hold_steps", "--ttft": "ttft_target",
                      "--tpot": "tpot_target", "--sim": "use_sim", "--client": "client", "--num-prompts": "num_prompts",
                      "--fixed-rate": "fixed_rate", "--request-rate": "request_rate", "--trace": "trace",
                      "--max-concurrency": "max_concurrency", "--timeline": "timeline", "--seed": "seed"}
@@ -740,13 +707,13 @@ def _refuse_options_a_phase_ignores(phase: str, scenario: str, model_kind: str) 
 
 # options of the closed-loop benchmark that --scenario offline|server (one aggregated worker priced in closed form)
 # leave unread: option -> its parameter
-_NOT_SCENARIO = {"--concurrency": "concurrency", "--random-range-ratio": "random_range_ratio", "--explain": "explain",
+_NOT_SCENARIO = {"--concurrency": "concurrency", "--random-range-ratio": "random_range_ratio",
                  "--ttft": "ttft_target", "--tpot": "tpot_target"}
 
 
 def _refuse_options_a_scenario_ignores(scenario: str, lengths: bool, mode: str) -> None:
     """Refuse an option given on the command line that --scenario offline or server would silently ignore: the
-    closed loop's clients, length draws, targets and step breakdown, its disaggregated workers, --isl and --osl
+    closed loop's clients, length draws and targets, its disaggregated workers, --isl and --osl
     beside --lengths (whose rows are the requests), and --request-rate where the worker is saturated (offline)."""
     given = typed_options(_NOT_SCENARIO | ({"--isl": "isl", "--osl": "osl"} if lengths else {})
                           | ({"--request-rate": "request_rate"} if scenario == "offline" else {}))
@@ -775,8 +742,9 @@ def _priced(scenario: Scenario, chips: float, assumptions: Sequence[str]) -> dic
             "expert_emulated_on": scenario.expert_emulated_on}
 
 
-def _serve_phase(case: Case, moe: bool, fmt: str, out: Path | None) -> None:
-    """One fixed-batch decode or prefill step: step time, TPOT and the rates per chip."""
+def _serve_phase(case: Case, moe: bool, explain: bool, fmt: str, out: Path | None) -> None:
+    """One fixed-batch decode or prefill step: step time, TPOT and the rates per chip; `explain`: where its time
+    goes."""
     phase = case.phase
     (prediction,) = predict_cases([case])
     if not prediction.feasible:
@@ -803,10 +771,11 @@ def _serve_phase(case: Case, moe: bool, fmt: str, out: Path | None) -> None:
     # per chip (per die where a die is a rank), as serve's other rows and the JSON's key say: 'per rank' read one chip
     # beside an assumption's 'rank' of 4 chips (report-only tester fuzzDF 9)
     shown += [_memory_row(data), ("outside what was validated", "; ".join(data["flags"]) or "no")]
+    explained, steps = phase_step(scenario_of(case)) if explain else ({}, [])
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: one {phase} step of "
                       f"{counted(case.batch, 'sequence' if phase == 'decode' else 'prompt')}",
-                caption="Assumptions: " + str(data["note"]), payload=payload, out=out)
+                caption="Assumptions: " + str(data["note"]), payload=payload | explained, out=out, tables=steps)
 
 
 def _read_lengths(path: Path) -> list[tuple[float, float]]:
@@ -853,9 +822,10 @@ def _mix_head(case: Case, scenario: Scenario, pairs: Sequence[tuple[float, float
                         lengths=str(lengths) if lengths else None, **rate)
 
 
-def _serve_offline(case: Case, pairs: list[tuple[float, float]], lengths: Path | None, moe: bool, fmt: str,
-                   out: Path | None) -> None:
-    """MLPerf-style offline throughput of one worker over a length distribution."""
+def _serve_offline(case: Case, pairs: list[tuple[float, float]], lengths: Path | None, moe: bool, explain: bool,
+                   fmt: str, out: Path | None) -> None:
+    """MLPerf-style offline throughput of one worker over a length distribution; `explain`: where a decode step at
+    its batch and a prompt's first chunk go."""
     scenario = scenario_of(case)
     try:
         result = offline_throughput(deployment(scenario, scenario.layout), scenario.engine, pairs)
@@ -879,9 +849,18 @@ def _serve_offline(case: Case, pairs: list[tuple[float, float]], lengths: Path |
              ("lengths", first),
              ("outside what was validated", "; ".join(payload["flags"]) or "no")]
     mix = first if len(pairs) == 1 else f"a mix of {len(pairs):,} length pairs (--lengths)"
+    explained, steps = _mix_steps(scenario, pairs, result.decode_batch, "offline") if explain else ({}, [])
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: offline, {mix}",
-                caption="Assumptions: " + payload["note"], payload=payload, out=out)
+                caption="Assumptions: " + payload["note"], payload=payload | explained, out=out, tables=steps)
+
+
+def _mix_steps(scenario: Scenario, pairs: Sequence[tuple[float, float]], batch: float, name: str
+               ) -> tuple[dict[str, object], Tables]:
+    """--explain of --scenario offline|server: the closed loop's two tables (serve_explain.typical_steps) at the
+    decode batch per rank the scenario found and the mix's mean lengths, as it priced its decode steps."""
+    isl, osl = (sum(p[i] for p in pairs) / len(pairs) for i in (0, 1))
+    return typical_steps(scenario, batch, isl, osl, found=f" (the {name} scenario's batch)")
 
 
 def _load(concurrency: int, request_rate: float | None, requests: float | None, cap: int | None = None,
@@ -899,8 +878,9 @@ def _load(concurrency: int, request_rate: float | None, requests: float | None, 
 
 
 def _serve_server(case: Case, pairs: list[tuple[float, float]], lengths: Path | None, moe: bool, rate: float | None,
-                  fmt: str, out: Path | None) -> None:
-    """MLPerf-style server scenario: one worker under Poisson arrivals, mean and p99 TTFT, TPOT."""
+                  explain: bool, fmt: str, out: Path | None) -> None:
+    """MLPerf-style server scenario: one worker under Poisson arrivals, mean and p99 TTFT, TPOT; `explain`: where a
+    decode step at its batch and a prompt's first chunk go."""
     if rate is None or math.isinf(rate):
         raise ParityError("--scenario server needs a finite --request-rate (requests per second per worker)")
     scenario = scenario_of(case)
@@ -917,9 +897,10 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], lengths: Path | 
              ("decode batch per rank", f"{result.decode_batch:,.1f}"),
              ("prefill share of engine time", f"{result.prefill_utilization:.0%}"), ("chips", f"{result.chips:g}"),
              ("outside what was validated", "; ".join(payload["flags"]) or "no")]
+    explained, steps = _mix_steps(scenario, pairs, result.decode_batch, "server") if explain else ({}, [])
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: server at {rate:g} requests/s",
-                caption="Assumptions: " + payload["note"], payload=payload, out=out)
+                caption="Assumptions: " + payload["note"], payload=payload | explained, out=out, tables=steps)
 
 
 def _refuse_what_the_run_does_not_read(case: Case, scenario: Scenario, bench: Benchmark) -> None:
