@@ -548,3 +548,17 @@ def test_the_cutlass_mla_ratio_recomputes_from_sglangs_benchmark() -> None:
     assert measured / b200 < stored.time_ratio < measured / gb200 * 1.05
     assert "sglang#6929" in stored.source
 
+
+def test_the_lmsys_gb200_decode_row_names_its_inferred_version_and_gets_the_cutlass_mla_decode() -> None:
+    """C04-gb200-decode-2k (2025-06-16) names SGLang 0.4.7, inferred from the date, and says so; the same row
+    without a version runs the calibrated kernels, and its decode step (768 sequences a rank) is the faster."""
+    (row,) = [r for r in catalog.measurements("serving_published") if r["case_id"] == "C04-gb200-decode-2k"]
+    assert engine_version("sglang", row["engine_version"]) == (0, 4, 7)
+    assert "inferred from the date" in row["engine_version"] and "inferred from the date" in row["unstated"]
+    s = scenario_from_row(row)
+    assert [(k.op, k.time_ratio) for k in s.kernels] == [("attention_decode", 1.25)]
+    bare = scenario_from_row({**row, "engine_version": ""})
+    assert bare.kernels == ()
+    with_entry, calibrated = (float(step_cost(deployment(x, x.layout), Batch(decode_tokens=768, decode_context=2000))
+                                     .time_s) for x in (s, bare))
+    assert with_entry > calibrated
