@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -427,12 +428,16 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
     decode_layout = dataclasses.replace(layout, tp=decode_tp or tp, pp=decode_pp or pp,
                                         attn_dp=decode_attn_dp or attn_dp, moe_tp=decode_moe_tp or moe_tp or 0,
                                         moe_ep=decode_moe_ep or moe_ep or 0)
+    _check_layout(the_model, layout, {"tp": "--tp", "pp": "--pp", "attn_dp": "--attn-dp", "moe_tp": "--moe-tp",
+                                      "moe_ep": "--moe-ep"})
     if disagg:  # each degree named by the option that set it: the decode one, or the one it defaults to
-        _refuse_expert_group(decode_layout, {
-            "tp": "--decode-tp" if decode_tp else "--tp",
+        decode_options = {
+            "tp": "--decode-tp" if decode_tp else "--tp", "pp": "--decode-pp" if decode_pp else "--pp",
             "attn_dp": "--decode-attn-dp" if decode_attn_dp else "--attn-dp",
             "moe_tp": "--moe-tp" if moe_tp and not decode_moe_tp else "--decode-moe-tp",
-            "moe_ep": "--moe-ep" if moe_ep and not decode_moe_ep else "--decode-moe-ep"})
+            "moe_ep": "--moe-ep" if moe_ep and not decode_moe_ep else "--decode-moe-ep"}
+        _refuse_expert_group(decode_layout, decode_options)
+        _check_layout(the_model, decode_layout, decode_options)
     case = Case(case_id="scenario", model=model, system=system, engine=engine, weights=weights,
                 moe_weights=moe_weights, kv=kv, attention_format=attention_format, mode=mode,
                 isl=isl, osl=osl, concurrency=concurrency, layout=layout,
@@ -644,6 +649,20 @@ def _refuse_expert_group(layout: Layout, options: dict[str, str]) -> None:
     quotient = quotient if layout.moe_group >= value else f"max(1, {quotient})"
     raise ParityError(f"{options[given]} must divide {group}, got {value}: {options[derived]}, not given, is derived "
                       f"as {quotient} = {other}, and {value} x {other} = {value * other}")
+
+
+def _check_layout(model: Model, layout: Layout, options: dict[str, str]) -> None:
+    """Refuse a layout the model cannot be split by (Layout.check), its message naming the option the user typed
+    (`options`: Layout field -> option) for the field it names: '--decode-tp must divide num_attention_heads (128),
+    got 3', where the library's 'tp must ...' left a disaggregated run's user to guess which tp."""
+    try:
+        layout.check(model)
+    except ParityError as err:
+        head, must, rest = str(err).partition(" must ")
+        named = re.sub(r"\b(" + "|".join(options) + r")\b", lambda m: options[m.group(1)], head)
+        if not must or named == head:
+            raise
+        raise ParityError(f"{named}{must}{rest}") from err
 
 
 def _workload(case: Case, trace: Path | None, requests: Sequence[TraceRequest], bench: Benchmark | None
