@@ -416,7 +416,7 @@ def test_a_config_from_a_shell_pipe_serves_though_serve_asks_for_its_model_twice
           ("isl", "[true]", "sweep axis isl: expected a whole number, got true"),
           ("system", '["hgx-h1000"]', "sweep axis system = 'hgx-h1000': unknown system or chip"),
           ("model", '["llama-3.1-8bb"]', "sweep axis model = 'llama-3.1-8bb': unknown model"),
-          ("max_num_tokens", "[1.5]", "sweep axis max_num_tokens = 1.5: max_num_tokens must be a whole"),
+          ("max_num_tokens", "[1.5]", "sweep axis max_num_tokens = 1.5: expected a whole number, got 1.5"),
           ("weights", '["fp9"]', "sweep axis weights = 'fp9': unknown number format 'fp9'"))),
     ('[axes]\nsystem = ["hgx-h100"]\nmodel = ["llama-3.1-8b"]\nisl = [1]\nosl = [1]\nconcurrency = [0]\n',
      "sweep axis concurrency = 0: must be a whole number >= 1, got 0"),

@@ -485,15 +485,19 @@ def test_each_row_carries_the_serve_line_that_prices_it_as_the_sweep_did(tmp_pat
     served = CliRunner().invoke(cli, [*shlex.split(catalog_row["serve_command"])[1:], "--format", "json"])
     assert json.loads(served.stdout)["ttft_s"] == pytest.approx(float(catalog_row["ttft_s"]), rel=1e-9)
     assert float(catalog_row["ttft_s"]) == pytest.approx(1.085, abs=0.001)
-    # a column serve has no option for: the line without it gave TTFT 0.37 s where the row's max_num_seqs 8 gives
-    # 7.56 s (fuzz 23a 1.1), so the row has no line and says why
+    # an engine launch setting: the line without it gave TTFT 0.37 s where the row's max_num_seqs 8 gives 7.56 s
+    # (fuzz 23a 1.1); the line says it as serve's --max-num-seqs and gives the row's TTFT
     spec.write_text('[axes]\nsystem = ["hgx-h200"]\nmodel = ["llama-3.1-70b"]\nisl = [1024]\nosl = [256]\n'
                     'concurrency = [32]\ntp = [8]\nmax_num_seqs = [8]\n')
     out.unlink()
     assert CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out), "--workers", "1"]).exit_code == 0
     (capped,) = csv.DictReader(out.open())
-    assert (capped["serve_command"], capped["serve_note"]) == ("", "`parity serve` has no option for max_num_seqs")
+    assert (capped["serve_command"], capped["serve_note"]) == (
+        "parity serve --model llama-3.1-70b --system hgx-h200 --isl 1024 --osl 256 --tp 8 --concurrency 32 "
+        "--max-num-seqs 8 --random-range-ratio 1 --model-kind steady", "")
     assert float(capped["ttft_s"]) == pytest.approx(7.56, abs=0.01)
+    served = CliRunner().invoke(cli, [*shlex.split(capped["serve_command"])[1:], "--format", "json"])
+    assert json.loads(served.stdout)["ttft_s"] == pytest.approx(float(capped["ttft_s"]), rel=1e-9)
 
 
 def test_a_row_of_invalid_input_has_no_serve_line_and_one_too_big_keeps_it(tmp_path: Path) -> None:

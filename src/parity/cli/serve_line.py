@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Mapping
 
 from parity import catalog
+from parity.cli.launch_options import LAUNCH_COLUMNS, LAUNCH_SIMULATOR_COLUMNS, launch_words
 from parity.errors import ParityError
 from parity.hardware import System
 from parity.plan import Layout, Precision
@@ -18,15 +19,16 @@ from parity.units import duration_text
 __all__ = ["serve_command", "serve_inputs", "disagg_rerun", "in_catalog", "as_compared", "simulated_as_compared",
            "SERVE_LINE_COLUMNS"]
 
-# the columns of a predict row (predict.columns) that serve_command says as options; a row setting any other (an
-# engine setting such as max_num_seqs or eager, which serve has no option for) is priced as no serve line prices it
+# the columns of a predict row (predict.columns) that a steady serve_command says as options (the simulator's launch
+# settings, as its clients and arrivals, a sweep's note names apart: sweep_cmd.SIMULATOR_COLUMNS)
 _LAYOUT = ("tp", "pp", "attn_dp", "moe_tp", "moe_ep", "redundant_experts", "shared_expert_replicas")
 SERVE_LINE_COLUMNS = frozenset((
     "case_id", "engine_version", "model", "system", "engine", "weights", "moe_weights", "kv", "attention_format",
     "mla_decode", "offload_kv", "offload_weights", "isl", "osl", "mode", "prefill_system", "prefill_workers",
     "decode_workers", "concurrency", "mtp_tokens", "mtp_acceptance", "moe_overlap", "attention_dp_hold_steps",
     "rank_per_die",
-    "random_range_ratio", *_LAYOUT, *(f"{side}_{k}" for side in ("prefill", "decode") for k in _LAYOUT)))
+    "random_range_ratio", *(c for c in LAUNCH_COLUMNS if c not in LAUNCH_SIMULATOR_COLUMNS), *_LAYOUT,
+    *(f"{side}_{k}" for side in ("prefill", "decode") for k in _LAYOUT)))
 
 
 def _layout_options(layout: Layout, prefix: str, moe: bool) -> list[str]:
@@ -51,7 +53,8 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
                   scenario: str = "closed", lengths: str = "") -> str:
     """'parity serve --model ... --model-kind steady': the options that make `serve` price `case` as given (its
     formats, attention and offload settings, lengths and their spread, layouts and expert placement, clients, whole
-    workers, the prefill workers' system, MTP and its acceptance, the experts' two-batch overlap, and on a multi-die
+    workers, the prefill workers' system, MTP and its acceptance, the experts' two-batch overlap, the engine's launch
+    settings (launch_options.launch_words), and on a multi-die
     chip whether each die is a rank); `moe`: the
     model has experts (their split is stated);
     `request_rate` [requests/s]: the simulator's requests arrive at random at that rate (its clients' prompts);
@@ -103,6 +106,9 @@ def serve_command(case: Case, *, moe: bool, model_kind: str = "steady", request_
     options += ["--moe-overlap", repr(float(case.moe_overlap))] if case.moe_overlap is not None else []
     hold = dict(case.engine_settings).get("attention_dp_hold_steps")
     options += ["--adp-hold-steps", repr(float(hold))] if hold is not None else []
+    # the engine's launch settings a table's columns set (launch_options), those the line's run reads
+    options += launch_words(case, ("step",) if case.phase != "both" else ("step", "loop", "sim")
+                            if closed and model_kind == "sim" else ("step", "loop"))
     dies = catalog.system(case.system).chip.dies
     if case.runs_per_die(dies):  # stated either way on a multi-die chip
         options += ["--rank-per-die"]

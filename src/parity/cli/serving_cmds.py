@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ from parity.cli import (TABLE_FORMATS, cli, deliver, emit, emit_record, format_o
 from parity import catalog
 from parity.cli.csv_input import column_rows, read_table
 from parity.cli.files import model_file, refuse_overwrite
+from parity.cli.launch_options import (LAUNCH_DISAGG_ONLY, LAUNCH_LOOP_ONLY, LAUNCH_SIMULATOR_ONLY, Launch,
+                                       launch_options)
 from parity.cli.serve_explain import Tables, phase_step, typical_steps
 from parity.cli.serve_line import serve_command, serve_inputs
 from parity.cli.variants import variant_systems, variants_option
@@ -284,6 +287,7 @@ _REFUSALS_SHOWN = 10  # refused or infeasible cases whose reason the table's cap
 @click.option("--adp-hold-steps", type=Real(0.0, 1e6), default=None,
               help="attention DP: steps the engine holds new prompts until every rank has one (TensorRT-LLM's "
                    "attention_dp_config timeout_iters; 0: no balancing; default: the engine's)")
+@launch_options
 @click.option("--model-kind", type=click.Choice(MODEL_KINDS), default="sim", show_default=True,
               help="sim: the step-level simulator (percentiles); steady: the closed-form steady-state model")
 @click.option("--sim", "use_sim", is_flag=True, help="--model-kind sim (the default)")
@@ -319,7 +323,8 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
           decode_workers: int | None,
           prefill_system: str, decode_tp: int | None, decode_pp: int | None, decode_attn_dp: int | None,
           decode_moe_tp: int | None, decode_moe_ep: int | None, explain: bool, mtp_tokens: int,
-          mtp_acceptance: float, moe_overlap: float | None, adp_hold_steps: float | None, model_kind: str,
+          mtp_acceptance: float, moe_overlap: float | None, adp_hold_steps: float | None, launch: Launch,
+          model_kind: str,
           use_sim: bool, client: str | None,
           num_prompts: int | None, fixed_rate: bool, max_concurrency: int | None, trace: Path | None,
           timeline: Path | None, seed: int, ttft_target: LatencyTarget | None, tpot_target: LatencyTarget | None, fmt: str, out: Path | None) -> None:
@@ -396,7 +401,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
     if lengths is not None and scenario == "closed":
         raise ParityError("--lengths is read by --scenario offline or server; a closed loop draws lengths around "
                           "--isl and --osl (--random-range-ratio), or replays --trace")
-    settings = () if adp_hold_steps is None else (("attention_dp_hold_steps", adp_hold_steps),)
+    settings = (() if adp_hold_steps is None else (("attention_dp_hold_steps", adp_hold_steps),)) + launch.settings
     layout = Layout(tp=tp, pp=pp, attn_dp=attn_dp, moe_tp=moe_tp or 0, moe_ep=moe_ep or 0,
                     redundant_experts=redundant_experts, shared_expert_replicas=shared_expert_replicas)
     _refuse_expert_group(layout, {"tp": "--tp", "attn_dp": "--attn-dp", "moe_tp": "--moe-tp", "moe_ep": "--moe-ep"})
@@ -404,7 +409,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
     split_only = {"--prefill-workers": prefill_workers, "--decode-workers": decode_workers,
                   "--prefill-system": prefill_system, "--decode-tp": decode_tp, "--decode-pp": decode_pp,
                   "--decode-attn-dp": decode_attn_dp, "--decode-moe-tp": decode_moe_tp, "--decode-moe-ep": decode_moe_ep}
-    given = [name for name, value in split_only.items() if value]
+    given = [name for name, value in split_only.items() if value] + typed_options(LAUNCH_DISAGG_ONLY)
     if given and not disagg:
         one = len(given) == 1
         raise ParityError(f"{', '.join(given)} set{'s' if one else ''} the disaggregated workers: add --mode disagg, "
@@ -427,12 +432,16 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
     decode_layout = dataclasses.replace(layout, tp=decode_tp or tp, pp=decode_pp or pp,
                                         attn_dp=decode_attn_dp or attn_dp, moe_tp=decode_moe_tp or moe_tp or 0,
                                         moe_ep=decode_moe_ep or moe_ep or 0)
+    _check_layout(the_model, layout, {"tp": "--tp", "pp": "--pp", "attn_dp": "--attn-dp", "moe_tp": "--moe-tp",
+                                      "moe_ep": "--moe-ep"})
     if disagg:  # each degree named by the option that set it: the decode one, or the one it defaults to
-        _refuse_expert_group(decode_layout, {
-            "tp": "--decode-tp" if decode_tp else "--tp",
+        decode_options = {
+            "tp": "--decode-tp" if decode_tp else "--tp", "pp": "--decode-pp" if decode_pp else "--pp",
             "attn_dp": "--decode-attn-dp" if decode_attn_dp else "--attn-dp",
             "moe_tp": "--moe-tp" if moe_tp and not decode_moe_tp else "--decode-moe-tp",
-            "moe_ep": "--moe-ep" if moe_ep and not decode_moe_ep else "--decode-moe-ep"})
+            "moe_ep": "--moe-ep" if moe_ep and not decode_moe_ep else "--decode-moe-ep"}
+        _refuse_expert_group(decode_layout, decode_options)
+        _check_layout(the_model, decode_layout, decode_options)
     case = Case(case_id="scenario", model=model, system=system, engine=engine, weights=weights,
                 moe_weights=moe_weights, kv=kv, attention_format=attention_format, mode=mode,
                 isl=isl, osl=osl, concurrency=concurrency, layout=layout,
@@ -443,7 +452,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
                 random_range_ratio=given_range, engine_settings=settings, rank_per_die=rank_per_die, phase=phase,
                 batch=batch or 0,
                 context=context or 0, offload_kv=offload_kv, offload_weights=offload_weights,
-                mla_decode=mla_decode or "")
+                mla_decode=mla_decode or "", **dict(launch.fields))
     requests: tuple[TraceRequest, ...] = ()
     lengths_and_load = ""  # the title's workload: lengths and how requests arrive
     if trace is not None:  # each request's lengths: the longest prompt and output are what must fit and be flagged
@@ -619,7 +628,8 @@ STEADY_PRICED = "steady-state model (--model-kind steady: closed form, no simula
 
 # options only the simulator reads (it runs the closed-loop scenario, --phase both): option -> its parameter
 _SIMULATOR_ONLY = {"--client": "client", "--num-prompts": "num_prompts", "--fixed-rate": "fixed_rate",
-                   "--max-concurrency": "max_concurrency", "--timeline": "timeline", "--seed": "seed"}
+                   "--max-concurrency": "max_concurrency", "--timeline": "timeline", "--seed": "seed",
+                   **LAUNCH_SIMULATOR_ONLY}
 # options of a mixture-of-experts model's experts, which a dense model has none of: option -> its parameter
 _EXPERTS_ONLY = {"--moe-weights": "moe_weights", "--moe-tp": "moe_tp", "--moe-ep": "moe_ep",
                  "--redundant-experts": "redundant_experts", "--shared-expert-replicas": "shared_expert_replicas",
@@ -644,6 +654,20 @@ def _refuse_expert_group(layout: Layout, options: dict[str, str]) -> None:
     quotient = quotient if layout.moe_group >= value else f"max(1, {quotient})"
     raise ParityError(f"{options[given]} must divide {group}, got {value}: {options[derived]}, not given, is derived "
                       f"as {quotient} = {other}, and {value} x {other} = {value * other}")
+
+
+def _check_layout(model: Model, layout: Layout, options: dict[str, str]) -> None:
+    """Refuse a layout the model cannot be split by (Layout.check), its message naming the option the user typed
+    (`options`: Layout field -> option) for the field it names: '--decode-tp must divide num_attention_heads (128),
+    got 3', where the library's 'tp must ...' left a disaggregated run's user to guess which tp."""
+    try:
+        layout.check(model)
+    except ParityError as err:
+        head, must, rest = str(err).partition(" must ")
+        named = re.sub(r"\b(" + "|".join(options) + r")\b", lambda m: options[m.group(1)], head)
+        if not must or named == head:
+            raise
+        raise ParityError(f"{named}{must}{rest}") from err
 
 
 def _workload(case: Case, trace: Path | None, requests: Sequence[TraceRequest], bench: Benchmark | None
@@ -695,7 +719,7 @@ def _refuse_options_a_phase_ignores(phase: str, scenario: str, model_kind: str) 
     if scenario != "closed":
         raise ParityError(f"--phase {phase} is one fixed-batch step; --scenario {scenario} runs whole requests: "
                           "leave one out")
-    given = typed_options(_CLOSED_LOOP_ONLY | _OTHER_PHASE_ONLY[phase])
+    given = typed_options(_CLOSED_LOOP_ONLY | LAUNCH_LOOP_ONLY | _OTHER_PHASE_ONLY[phase])
     if model_kind == "sim" and typed_options({"--model-kind": "model_kind"}):
         given.append("--model-kind sim")
     if given:

@@ -13,6 +13,7 @@ import click
 from parity import catalog
 from parity.cli import cli, progress_bar
 from parity.cli.files import read_toml, refuse_overwrite
+from parity.cli.launch_options import LAUNCH_SIMULATOR_COLUMNS
 from parity.cli.serve_line import SERVE_LINE_COLUMNS, serve_command
 from parity.cli.values import Count, ray_option
 from parity.dtypes import format_named
@@ -68,9 +69,10 @@ SERVE_COLUMNS = ("serve_command", "serve_note")  # what _with_serve_command adds
 SWEEP_COLUMNS = CHIP_COLUMNS + SERVE_COLUMNS
 
 
-# the columns whose `parity serve` options (--num-prompts, --client, --request-rate, --max-concurrency) are the
-# simulator's alone: the steady model a sweep runs prices a row as a line without them does, or refuses its open loop
-SIMULATOR_COLUMNS = ("num_prompts", "client", "request_rate", "max_concurrency")
+# the columns whose `parity serve` options (--num-prompts, --client, --request-rate, --max-concurrency, and launch
+# settings such as --max-prefill-tokens) are the simulator's alone: the steady model a sweep runs prices a row as a
+# line without them does, or refuses its open loop
+SIMULATOR_COLUMNS = ("num_prompts", "client", "request_rate", "max_concurrency", *LAUNCH_SIMULATOR_COLUMNS)
 
 
 def _with_serve_command(rows: list[dict[str, Any]], variants: set[str]) -> list[dict[str, Any]]:

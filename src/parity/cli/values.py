@@ -96,6 +96,20 @@ class Count(click.ParamType):
         return number
 
 
+class CountOrOff(Count):
+    """A whole number in [1, most], or -1 for 'off' (SGLang's --chunked-prefill-size -1: chunked prefill off); zero
+    is refused, naming both."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if str(value).strip() == "-1":
+            return -1
+        if str(value).strip() in ("0", "+0", "-0"):
+            self.fail("must be -1 (off) or a whole number >= 1, got 0", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class EngineName(click.ParamType):
     """A serving-engine profile's name, stripped; a blank one is refused as a blank --model is, since the catalog
     reads an empty name as 'generic' and the run would say 'engine profile generic' for an option given."""

@@ -112,7 +112,7 @@ _SETTING_COLUMNS["max_batch_size"] = ("max_num_seqs", "a whole number >= 1")
 # moe_all_to_all: the source ran SGLang with an expert all-to-all backend (--moe-a2a-backend deepep, earlier
 # --enable-deepep-moe), so attention-DP prompt steps dispatch tokens to the experts instead of gathering them by
 # all-reduce (prompt_gather_all_reduce, what SGLang does without such a backend: layers/communicator.py)
-_FLAG_COLUMNS = (("eager", "cuda_graphs", False), ("offline", "kv_on_demand", False),
+FLAG_COLUMNS = (("eager", "cuda_graphs", False), ("offline", "kv_on_demand", False),
                  ("eager_prefill", "sim_eager_prefill", True), ("normal_all_to_all", "normal_all_to_all", True),
                  ("separate_prefill", "mixes_prefill", False), ("moe_all_to_all", "prompt_gather_all_reduce", False))
 
@@ -126,7 +126,7 @@ _NUMBER_INPUTS = ("moe_overlap", "mtp_acceptance", "random_range_ratio", "offloa
                   "request_rate", *(column for column, _, _ in _ENGINE_COLUMNS))
 INPUT_KINDS = {**dict.fromkeys(READ_COLUMNS, "count"), **dict.fromkeys(_TEXT_INPUTS, "text"),
                **dict.fromkeys(_NUMBER_INPUTS, "number"),
-               **dict.fromkeys(("rank_per_die", *(column for column, _, _ in _FLAG_COLUMNS)), "flag")}
+               **dict.fromkeys(("rank_per_die", *(column for column, _, _ in FLAG_COLUMNS)), "flag")}
 
 
 def case_from_row(row: Mapping[str, object]) -> Case:
@@ -155,7 +155,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
         if chunk == 0:
             raise InfeasiblePlan("chunked_prefill_size must be -1 (off) or a whole number >= 1, got 0")
         settings["sim_chunked_prefill_tokens"] = chunk
-    for column, field_name, value in _FLAG_COLUMNS:
+    for column, field_name, value in FLAG_COLUMNS:
         if flag(row, column):
             settings[field_name] = value
     mode = (_cell(row, "mode") or "agg").lower()

@@ -16,6 +16,7 @@ from parity.errors import ParityError
 from parity.flags import Flag
 from parity.hardware import System, rank_memory_text, system_text
 from parity.memory import MemoryPlan
+from parity.plan import Layout
 from parity.phase import PhaseResult, decode_benchmark, prefill_benchmark
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
@@ -234,8 +235,41 @@ def case_note(s: Scenario, assumptions: Sequence[str]) -> str:
                 "CUDA alone): priced as if it did" if (s.engine.base or s.engine.id) in CUDA_ONLY else
                 f"engine profile {s.engine.id} was fitted on {s.engine.stack}, not on this chip's {stack}"]
                if stack and s.engine.stack != stack and s.engine.measured else [])
-    return "; ".join((*s.notes, *assumptions, _calibration_note(s), *foreign,
+    return "; ".join((*s.notes, *assumptions, *experts_notes(s), _calibration_note(s), *foreign,
                       *filter(None, (catalog.maturity_note(s.engine, stack),))))
+
+
+def experts_notes(s: Scenario) -> tuple[str, ...]:
+    """What the pricing of a mixture-of-experts scenario assumed of its experts' exchange (plan.sharding): how the
+    tokens of attention-DP prompt steps reach the experts, an all-to-all or, where the engine gathers them by
+    all-reduce (EngineProfile.prompt_gather_all_reduce, SGLang without an expert all-to-all backend), no all-to-all;
+    and, where an all-to-all dispatch and combine run (attention DP, experts spread, no gathering MoE backend),
+    whether two-batch overlap hides them under computation (the scenario's moe_overlap, else the engine's): not the
+    host's overlap scheduling. () for a dense model, or one whose steps run no expert exchange."""
+    if "moe" not in s.model.features:
+        return ()
+    prompts = s.phase != "decode"  # one --phase decode step runs no prompt
+    decodes = s.phase != "prefill"
+    prompt_layout, decode_layout = s.layout, s.decode_layout or s.layout
+    gathered = s.engine.prompt_gather_all_reduce
+
+    def spread(layout: Layout, gathering: bool) -> bool:  # an all-to-all runs: attention DP, experts spread
+        return layout.attn_dp > 1 and layout.resolved().moe_ep > 1 and not gathering
+
+    notes = []
+    if prompts and prompt_layout.attn_dp > 1 and not s.moe_gather:
+        notes.append("attention-DP prompt steps gather the group's tokens for the experts by all-reduce, no "
+                     "all-to-all (SGLang without an expert all-to-all backend, which serve --moe-all-to-all or a "
+                     "table's moe_all_to_all sets)" if gathered else
+                     "attention-DP prompt steps send tokens to the experts by all-to-all"
+                     if spread(prompt_layout, False) else "")
+    exchanged = ((prompts and not gathered and spread(prompt_layout, s.moe_gather))
+                 or (decodes and spread(decode_layout, s.decode_moe_gather if s.mode == "disagg" else s.moe_gather)))
+    if exchanged:
+        overlap = s.engine.moe_overlap if s.moe_overlap is None else s.moe_overlap
+        notes.append(f"expert dispatch/combine overlapped with computation (two-batch overlap, share {overlap:g})"
+                     if overlap else "expert dispatch/combine not overlapped with computation (no two-batch overlap)")
+    return tuple(n for n in notes if n)
 
 
 def _calibration_note(s: Scenario) -> str:
