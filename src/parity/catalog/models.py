@@ -23,8 +23,8 @@ class ModelEntry:
 ("" where the file is verbatim), which the model carries as a 'config trimmed: ...' flag; trimmed_priced: whether
 what it left out is priced (GLM-4.7's MTP layer and FP8 weights): the flag then widens intervals as any flag does,
 else it is informational (widen 0: cut to the keys its source reads, nothing priced is missing). priced_for: other
-models priced as this one (Llama 3.3 70B as Llama 3.1 70B), named by id first; priced_for_basis: why that holds, in the few words every caption gives it;
-priced_for_source: its evidence, with its sources."""
+models priced as this one (Llama 3.3 70B as Llama 3.1 70B), named by id first; priced_for_basis: why that holds, in
+the few words every caption gives it; priced_for_source: its evidence, with its sources."""
 
     id: str
     file: str
