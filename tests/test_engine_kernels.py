@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parity import catalog
-from parity.derive_kernels import (aiter_run_s, generic_pa_batch_s, sglang_3550_run_s, sglang_decode_row, sglang_step_s,
-                                   vllm_r1_run_tok_s, vllm_rocm_batch_s)
+from parity.derive_kernels import (aiter_run_s, cutlass_mla_bench_s, generic_pa_batch_s, sglang_3550_run_s,
+                                   sglang_decode_row, sglang_mla_decode_s, sglang_step_s, vllm_r1_run_tok_s,
+                                   vllm_rocm_batch_s)
 from parity.engine import EngineKernel, engine_version, version_kernels
 from parity.errors import InfeasiblePlan
 from parity.predict import scenario_from_row
@@ -65,12 +66,13 @@ def test_every_entry_names_its_implementation_source_and_derivation() -> None:
 def test_no_ratio_comes_from_a_scored_serving_row() -> None:
     """The ratios come from SGLang's own bench_one_batch figures (pull requests #2643 and #3237) and kernel
     benchmark (#13528), vLLM's own benchmark_throughput / benchmark_latency runs (#13747, #13199) and FP8 GEMM
-    benchmark on B200 (#19566), and AMD's batch latency of the generic paged attention (#16426), which no measured
-    serving row holds: nothing parity scores fitted them. Likewise SGLang's FlashInfer-vs-Triton MLA serving runs
-    (#3550) and AMD's before/after-AITER bench_one_batch on MI300X (the ROCm blog on integrating AITER into SGLang)."""
+    benchmark on B200 (#19566), SGLang's CUTLASS MLA decode benchmark (#6929), and AMD's batch latency of the generic
+    paged attention (#16426), which no measured serving row holds: nothing parity scores fitted them. Likewise
+    SGLang's FlashInfer-vs-Triton MLA serving runs (#3550) and AMD's before/after-AITER bench_one_batch on MI300X
+    (the ROCm blog on integrating AITER into SGLang)."""
     rows = [r for name in ("serving_published", "serving_aiconfigurator") for r in catalog.measurements(name)]
     for pr in ("sglang#2643", "sglang#3237", "sglang#3550", "Integrate AITER into SGLang", "sglang#13528",
-               "vllm#13747", "vllm#13199", "vllm#16426", "vllm#19566"):
+               "vllm#13747", "vllm#13199", "vllm#16426", "vllm#19566", "sglang#6929"):
         assert any(pr in e.source for e in catalog.engine_kernels())
         assert not any(pr in " ".join(str(v) for v in r.values()) for r in rows)
 
@@ -511,3 +513,52 @@ def test_the_sm100_cutlass_fp8_ratio_recomputes_from_vllms_benchmark() -> None:
     assert stored.time_ratio == pytest.approx(sum(ratios) / 2, abs=0.005)
     assert "vllm#19566" in stored.source
     assert scenario_from_row(row).kernels == (stored,)
+
+
+MLA = frozenset({"mla", "moe"})
+
+
+@pytest.mark.parametrize(("version", "stack", "features", "family", "expected"), [
+    ((0, 4, 7), "cuda", MLA, "blackwell", {"attention_decode": 1.25}),
+    ((0, 4, 7), "cuda", frozenset({"mla"}), "blackwell", {"attention_decode": 1.25}),
+    ((0, 4, 7), "cuda", MLA, "hopper", {}), ((0, 4, 7), "cuda", frozenset({"moe"}), "blackwell", {}),
+    ((0, 4, 6), "cuda", MLA, "blackwell", {}), ((0, 4, 8), "cuda", MLA, "blackwell", {}),
+    ((0, 4, 7), "rocm", MLA, "blackwell", {}), ((0, 4, 7), "cuda", MLA, "", {})])
+def test_which_sglang_deployments_run_the_cutlass_mla_decode(version, stack, features, family, expected) -> None:
+    """SGLang 0.4.7.x decoding an MLA model on Blackwell (the releases of sgl-kernel 0.1.8-0.1.9's CUTLASS MLA decode):
+    not on Hopper (FlashMLA / FA3 there), not a model without MLA, not the versions whose kernels were not read."""
+    found = version_kernels(catalog.engine_kernels(), "sglang", version, stack, features, "fp8_block", family)
+    assert {k.op: k.time_ratio for k in found} == expected
+
+
+def test_the_cutlass_mla_ratio_recomputes_from_sglangs_benchmark() -> None:
+    """sgl-project/sglang#6929, block_size 128, 128 heads, batch 256, 2,048 KV tokens: 4,047.29 GB/s over q (256 x
+    128 x 576 x 2 B = 37.75 MB), o (512/576 of it, 33.55 MB) and the KV cache (256 x 16 pages x 128 x 576 x 2 B =
+    603.98 MB): 675.28 MB / 4,047.29 GB/s = 166.85 us. parity prices the call at 143.2 us on a B200 and 130.1 us on a
+    GB200 (each with a fixed 12.56 us that the ratio leaves); the benchmark names no GPU, so the stored ratio is the
+    mean of the two solved ones (1.181 and 1.313): the B200 priced with it is slower than measured, the GB200 faster."""
+    measured = cutlass_mla_bench_s(2048)
+    assert measured == pytest.approx(675.28e6 / 4047.29e9, rel=1e-4)
+    assert measured == pytest.approx(166.85e-6, abs=0.01e-6)
+    (stored,) = version_kernels(catalog.engine_kernels(), "sglang", (0, 4, 7), "cuda", MLA, "fp8_block", "blackwell")
+    b200, gb200 = (sglang_mla_decode_s(system, 2048) for system in ("hgx-b200", "gb200-nvl72"))
+    assert (b200, gb200) == (pytest.approx(143.15e-6, rel=0.02), pytest.approx(130.09e-6, rel=0.02))
+    assert sglang_mla_decode_s("hgx-b200", 2048, stored.time_ratio) > measured
+    assert sglang_mla_decode_s("gb200-nvl72", 2048, stored.time_ratio) < measured
+    assert measured / b200 < stored.time_ratio < measured / gb200 * 1.05
+    assert "sglang#6929" in stored.source
+
+
+def test_the_lmsys_gb200_decode_row_names_its_inferred_version_and_gets_the_cutlass_mla_decode() -> None:
+    """C04-gb200-decode-2k (2025-06-16) names SGLang 0.4.7, inferred from the date, and says so; the same row
+    without a version runs the calibrated kernels, and its decode step (768 sequences a rank) is the faster."""
+    (row,) = [r for r in catalog.measurements("serving_published") if r["case_id"] == "C04-gb200-decode-2k"]
+    assert engine_version("sglang", row["engine_version"]) == (0, 4, 7)
+    assert "inferred from the date" in row["engine_version"] and "inferred from the date" in row["unstated"]
+    s = scenario_from_row(row)
+    assert [(k.op, k.time_ratio) for k in s.kernels] == [("attention_decode", 1.25)]
+    bare = scenario_from_row({**row, "engine_version": ""})
+    assert bare.kernels == ()
+    with_entry, calibrated = (float(step_cost(deployment(x, x.layout), Batch(decode_tokens=768, decode_context=2000))
+                                     .time_s) for x in (s, bare))
+    assert with_entry > calibrated

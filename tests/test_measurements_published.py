@@ -17,11 +17,15 @@ def test_every_row_says_what_its_source_leaves_out() -> None:
     version, one without a KV format the KV format, one whose date is free text the date (Azure's ND MI300X results:
     'undated (ROCm 6.2 era, ~2024-25)'). Before, 47 rows (TensorRT-LLM's perf overview, LMSYS's and DeepSeek's
     prefill, CloudMatrix384, the B200 latency blog, AMD's latency tables) left it empty and the six Ascend rows, whose
-    engine_version says 'version not stated', did not list it."""
+    engine_version says 'version not stated', did not list it. LMSYS's GB200 decode row names a version inferred from
+    its date (SGLang 0.4.7) and lists the engine version all the same, saying so."""
     rows = catalog.measurements("serving_published")
     assert len(rows) == 167 and not [r["case_id"] for r in rows if not r["unstated"]]
     unversioned = [r for r in rows if engine_version(r["engine"], r["engine_version"]) is None]
-    assert len(unversioned) == 36 and not [r["case_id"] for r in unversioned if "engine version" not in r["unstated"]]
+    assert len(unversioned) == 35 and not [r["case_id"] for r in unversioned if "engine version" not in r["unstated"]]
+    inferred = [r["case_id"] for r in rows if "inferred from the date" in r["engine_version"]]
+    assert inferred == ["C04-gb200-decode-2k"]
+    assert all("engine version (the blog names none: 0.4.7" in r["unstated"] for r in rows if r["case_id"] in inferred)
     assert not [r["case_id"] for r in rows if not r["kv"] and "kv" not in r["unstated"].lower()]
     undated = [r["case_id"] for r in rows if not re.match(r"\d{4}", r["date"])]
     assert undated == ["AMD-060", "AMD-061", "AMD-062"]

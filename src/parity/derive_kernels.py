@@ -22,7 +22,7 @@ from parity.step import Batch, breakdown, step_cost
 __all__ = ["Derived", "derive_all", "decimals", "stored_ratios", "drifted", "rewrite",
            "SENTENCE", "sglang_decode_row", "with_ratio", "sglang_step_s", "aiter_run_s", "sglang_3550_run_s",
            "vllm_r1_run_tok_s", "vllm_rocm_batch_s", "generic_pa_batch_s", "DEEPGEMM_MOE_MS",
-           "trtllm_deepgemm_moe_ms"]
+           "trtllm_deepgemm_moe_ms", "CUTLASS_MLA_GB_PER_S", "cutlass_mla_bench_s", "sglang_mla_decode_s"]
 
 # The machine-written sentence that closes each derived entry's derivation text, replaced on every --write.
 SENTENCE = "Derived against the stored profile (scripts/derive_engine_kernels.py): "
@@ -304,6 +304,57 @@ def vllm_sm100_cutlass() -> Derived:
                    figures=f"calibrated B200 FP8 rate {rate / 1e15:.3f} PFLOP/s; {'; '.join(parts)}; mean {ratio:.3f}")
 
 
+# SGLang's CUTLASS MLA decode (sgl-kernel) on SM100 at DeepSeek's shapes ------------------------------------------
+
+# sgl-project/sglang#6929's sgl-kernel/benchmark/bench_cutlass_mla.py, 'This PR' table of block_size 128 (the last
+# one it prints; num_kv_splits -1, which at batch 256 on 148 SMs is one split), 128 heads, bf16, d 576, dv 512, CUDA
+# graphs: KV tokens a sequence at batch 256 -> GB/s, counting q + o + the KV cache in 128-token pages
+CUTLASS_MLA_GB_PER_S = {2048: 4047.294114, 4096: 4015.363449, 8192: 4124.473260}
+CUTLASS_MLA_BATCH, CUTLASS_MLA_HEADS = 256, 128
+CUTLASS_MLA_SYSTEMS = ("hgx-b200", "gb200-nvl72")  # the benchmark names no GPU; an SM100 kernel: either
+
+
+def cutlass_mla_bench_s(context: int) -> float:
+    """[s] the benchmark's call at batch 256 and `context` KV tokens: its bytes (q and o of 128 heads, o at dv 512
+    over d 576, the KV cache padded to 128-token pages, all bf16) over its GB/s."""
+    q = CUTLASS_MLA_BATCH * CUTLASS_MLA_HEADS * 576 * 2
+    pages = -(-context // 128)
+    kv = CUTLASS_MLA_BATCH * pages * 128 * 576 * 2
+    return (q + q * 512 / 576 + kv) / (CUTLASS_MLA_GB_PER_S[context] * 1e9)
+
+
+def sglang_mla_decode_s(system: str, context: int, ratio: float | None = None) -> float:
+    """[s] parity's price of one DeepSeek-V3 layer's MLA decode (absorbed, bf16 KV cache, all 128 heads on the rank:
+    attention TP 1) for 256 sequences of `context` KV tokens on `system` with the SGLang profile; `ratio` an
+    attention_decode time ratio (None: the calibrated kernel)."""
+    row = {"case_id": "x", "model": "deepseek-v3", "system": system, "engine": "sglang", "weights": "fp8_block",
+           "kv": "bf16", "mode": "agg", "isl": str(context), "osl": "1", "concurrency": str(CUTLASS_MLA_BATCH),
+           "tp": "1", "metric": "tpot_s", "measured": "1", "engine_version": ""}
+    s = scenario_from_row(row)
+    if ratio is not None:
+        s = dataclasses.replace(s, kernels=(EngineKernel(engine="sglang", since=(0,), until=(1,),
+                                                         op="attention_decode", time_ratio=ratio),))
+    parts = {p.name: p.seconds for p in breakdown(deployment(s, Layout(tp=1)),
+                                                  Batch(decode_tokens=CUTLASS_MLA_BATCH, decode_context=context))}
+    return parts["mla_decode"] / sum(layer.count for layer in s.model.layers)
+
+
+def sglang_cutlass_mla() -> Derived:
+    """sgl-project/sglang#6929: the CUTLASS MLA decode at batch 256 and 2,048 KV tokens, 4,047.29 GB/s; the ratio
+    that makes parity's price of the call (its fixed cost kept) the measured time, on each GPU it may have run on,
+    and their mean. The 4,096 and 8,192 points are quoted as checks."""
+    solved = {(system, n): _solve(lambda x, system=system, n=n: sglang_mla_decode_s(system, n, x),
+                                  cutlass_mla_bench_s(n))
+              for system in CUTLASS_MLA_SYSTEMS for n in CUTLASS_MLA_GB_PER_S}
+    ratio = sum(solved[(system, 2048)] for system in CUTLASS_MLA_SYSTEMS) / len(CUTLASS_MLA_SYSTEMS)
+    prices = "; ".join(f"{system} {sglang_mla_decode_s(system, 2048) * 1e6:.2f} us calibrated, r = "
+                       f"{solved[(system, 2048)]:.3f} (4,096: {solved[(system, 4096)]:.3f}, 8,192: "
+                       f"{solved[(system, 8192)]:.3f})" for system in CUTLASS_MLA_SYSTEMS)
+    return Derived(name="sglang#6929", entries=(("sglang", "0.4.7", "cuda", "attention_decode"),), ratio=ratio,
+                   figures=(f"measured {cutlass_mla_bench_s(2048) * 1e6:.2f} us a call at 2,048 KV tokens; {prices}; "
+                            f"mean {ratio:.3f}"))
+
+
 # TensorRT-LLM's DeepGemmFusedMoE on B200 at DeepSeek's shapes, prompt-sized --------------------------------------
 
 # aiconfigurator's B200 table of TensorRT-LLM 1.2.0rc5's fused MoE (ai-dynamo/aiconfigurator @ 095f58a51,
@@ -369,7 +420,7 @@ def derive_all(stored: Mapping[tuple[str, str, str, str], str]) -> list[Derived]
     return [cuda, rocm, aiter_prompt(_rounded(rocm.ratio, stored, rocm.entries[0])),
             sglang_prompt_attention(_rounded(cuda.ratio, stored, cuda.entries[0])),
             vllm_triton_mla(), vllm_flashmla(), vllm_rocm(), vllm_generic_paged_attention(), vllm_sm100_cutlass(),
-            trtllm_deepgemm_moe(float(stored[("trtllm", "0.8.1", "cuda", "moe_expert_gemm")]))]
+            sglang_cutlass_mla(), trtllm_deepgemm_moe(float(stored[("trtllm", "0.8.1", "cuda", "moe_expert_gemm")]))]
 
 
 # The file: entries found and rewritten line by line, so its comments and layout stay -----------------------------
