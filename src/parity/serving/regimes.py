@@ -18,13 +18,13 @@ LARGE_EP_CHIPS = 32
 # parity's published checks of the regime, (case id, what it is, predicted / measured - 1 as scored when added;
 # data/measurements/README.md, serving_published.csv); tests/test_regimes.py prices them again
 LARGE_EP_CHECKS = (("C03-h100-decode-2k", "EP 72 over 9 HGX H100 nodes", 0.33),
-                   ("C04-gb200-decode-2k", "EP 48 in a GB200 NVL72", 0.66))
+                   ("C04-gb200-decode-2k", "EP 48 in a GB200 NVL72", 0.53))
 
 
 def large_ep_decode_flag(system: System, layout: Layout, moe: bool) -> Flag | None:
     """The flag of a decode step of a mixture-of-experts model whose experts spread over LARGE_EP_CHIPS chip packages
     or more with attention data parallel (attn_dp > 1), the regime of LMSYS's SGLang runs with DeepEP's low-latency
-    dispatch across nodes or a GB200 NVL72, which parity priced 33% and 66% fast (LARGE_EP_CHECKS); None elsewhere.
+    dispatch across nodes or a GB200 NVL72, which parity priced 33% and 53% fast (LARGE_EP_CHECKS); None elsewhere.
     `layout` counts ranks of `system` (a die on a system of one rank per die: hardware.per_die), so the group's
     packages are its ranks over the chip's ranks_per_package. It widens the interval as any flag does."""
     ep = layout.resolved().moe_ep
