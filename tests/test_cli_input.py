@@ -119,7 +119,8 @@ def refused(*args: str) -> str:
      "--sim and --model-kind steady name two different models"),
     (("validate", "--write-to", "user"), "--write-to says where --fit or --fit-stacks write their refits"),
     (("validate", "--section", "training", "--format", "md"), "--format md writes the whole accuracy page"),
-    (("validate", "--section", "training", "--format", "csv"), "--format csv writes one row per measured value, of the serving, percentiles and mlperf sections"),
+    (("validate", "--section", "training", "--format", "csv"),
+     "--format csv writes one row per measured value, of the serving, published, percentiles and mlperf sections"),
     (("validate", "--section", "training", "--out", "x.csv"), "--out x.csv writes one row per measured value"),  # fuzzCE 5
     (("validate", "--fit-stacks", "--format", "json"), "--format with --fit-stacks: it writes refits"),
     (("serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--lengths", "l.csv"),

@@ -119,8 +119,8 @@ def test_catalog_models_carry_their_config_windows() -> None:
 
 
 def _row(model: str, isl: int, osl: int, **extra: object) -> dict:
-    return dict(case_id="x", model=model, system="hgx-h100", engine="", tp=1, isl=isl, osl=osl, concurrency=1,
-                **extra)
+    return {**dict(case_id="x", model=model, system="hgx-h100", engine="", tp=1, isl=isl, osl=osl, concurrency=1),
+            **extra}
 
 
 def said(scenario: Scenario) -> list[str]:
@@ -133,9 +133,9 @@ def test_requests_past_the_window_are_flagged_not_refused() -> None:
     # GPUStack's 32k prompts on Qwen3-32B (PG03): 32,100 of 40,960
     assert not any("context window" in f for f in said(scenario_from_row(_row("qwen3-32b", 32_000, 100))))
     # a decode step's sequence is its context, a prefill step's its prompt
-    decode = _row("llama-3.1-8b", 1_024, 1_024, phase="decode", batch=1, context=200_000)
+    decode = _row("llama-3.1-8b", 1_024, 1_024, phase="decode", batch=1, context=200_000, concurrency="")
     assert any("sequences of 200,000 tokens, 68,928 past" in f for f in said(scenario_from_row(decode)))
-    prefill = _row("llama-3.1-8b", 131_072, 1_000_000, phase="prefill", batch=1)
+    prefill = _row("llama-3.1-8b", 131_072, 1_000_000, phase="prefill", batch=1, concurrency="")
     assert not any("context window" in f for f in said(scenario_from_row(prefill)))
 
 

@@ -88,3 +88,27 @@ def test_a_context_window_from_the_class_default_says_so() -> None:
         131_072, "gemma3_text class default; config.json states none")
     llama = json.loads(_run("model", "llama-3.1-8b", "--format", "json").stdout)
     assert llama["context_window_basis"] == "config.json"
+
+
+def test_a_model_priced_as_another_says_so() -> None:
+    """`--model llama-3.3-70b` was taken as an alias and every title read llama-3.1-70b, unsaid. It is priced as
+    Llama 3.1 70B (the same architecture: index.toml's priced_for), keeps its own name in titles and records, and
+    the assumptions and `parity models` say which entry prices it."""
+    from parity import catalog  # noqa: PLC0415
+
+    assert catalog.model("llama-3.3-70b") == catalog.model("llama-3.1-70b")
+    assert catalog.stand_in_name("meta-llama/Llama-3.3-70B-Instruct") == "llama-3.3-70b"
+    assert catalog.priced_as("llama-3.3-70b") == "llama-3.3-70b (priced as llama-3.1-70b: same architecture)"
+    assert catalog.priced_as("llama-3.1-70b") == catalog.priced_as("meta-llama/Llama-3.1-70B-Instruct") == ""
+    result = _run("serve", "--model", "meta-llama/Llama-3.3-70B-Instruct", "--system", "hgx-h100", "--tp", "4",
+                  "--phase", "decode", "--batch", "8", "--context", "1000", "--format", "json")
+    data = json.loads(result.output)
+    assert data["model"] == "llama-3.3-70b"
+    assert data["note"].startswith("llama-3.3-70b (priced as llama-3.1-70b: same architecture); ")
+    result = _run("models", "--format", "json")
+    (entry,) = [m for m in json.loads(result.output) if m["priced_for"]]
+    assert (entry["id"], entry["priced_for"], entry["priced_for_basis"]) == (
+        "llama-3.1-70b", ["llama-3.3-70b", "meta-llama/Llama-3.3-70B-Instruct"], "same architecture")
+    caption = " ".join(_run("models").output.split())
+    assert ("Also priced: llama-3.3-70b (meta-llama/Llama-3.3-70B-Instruct) as llama-3.1-70b: same architecture"
+            in caption)

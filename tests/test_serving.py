@@ -954,7 +954,8 @@ def test_predict_knows_every_column_a_case_reads() -> None:
             return super().get(key, default)
 
     base = {"model": "deepseek-r1", "system": "hgx-h200", "isl": 1024, "osl": 128, "concurrency": 8, "tp": 8}
-    for extra in ({}, {"mode": "disagg"}, {"phase": "decode", "batch": 8, "context": 100}):
+    # a phase row's clients are its batch: its concurrency cell is read to be refused where given
+    for extra in ({}, {"mode": "disagg"}, {"phase": "decode", "batch": 8, "context": 100, "concurrency": ""}):
         case_from_row(Recording({**base, **extra}))
     assert seen - {None} == set(READ_COLUMNS)  # None: csv's key for cells past the header
 

@@ -190,3 +190,20 @@ def test_the_side_by_side_table_fits_80_columns(monkeypatch: pytest.MonkeyPatch)
     result = CliRunner().invoke(cli, ["validate", "--section", "serving"], env={"COLUMNS": "80"})
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     assert "Not shown at 80 columns: configs" in " ".join(result.stdout.split())
+
+
+
+def test_csv_of_the_published_section_is_its_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README says every table command takes csv; `--section published --format csv` was refused. It writes the
+    published figures, one row each under the fields of the section's table (not the serving points' rows)."""
+    case = {"case_id": "C03-h100-decode-2k", "system": "hgx-h100", "model": "deepseek-v3",
+            "metric": "decode_tokens_per_s_per_chip", "measured": 2785.0, "predicted": 3702.0, "error": 0.329,
+            "split": "holdout"}
+    monkeypatch.setattr(validate_cmd, "predict_rows", lambda rows, **kwargs: [])
+    monkeypatch.setattr(validate_cmd, "validation_payload",
+                        lambda *args: ([], {**PAYLOAD, "published": [case]}, []))
+    result = CliRunner().invoke(cli, ["validate", "--section", "published", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines() == [
+        "case_id,system,model,metric,measured,predicted,error,split",
+        "C03-h100-decode-2k,hgx-h100,deepseek-v3,decode_tokens_per_s_per_chip,2785.0,3702.0,0.329,holdout"]

@@ -34,6 +34,7 @@ from parity.plan import Layout, Precision
 from parity.search import (MAX_WORKER_CHIPS, Candidate, SearchResult, best_precision, check_records, layout_grid,
                            search_spanning)
 from parity.serving import engine_deployment
+from parity.serving.regimes import large_ep_decode_flag
 from parity.serving.workload import DEFAULT_TTFT_S, check_serving_inputs
 from parity.memory import vision_note
 from parity.step import deployment_memory, step_cost
@@ -450,11 +451,13 @@ def configuration_flags(best: Candidate, system: System, model: Model, engine: E
                         context_tokens: int, precision: Precision) -> tuple[Flag, ...]:
     """The flags of a best serving configuration on `system` as compare, search and fleet raise them (case_flags of
     its layouts, prefill and decode, with its weights', experts' and KV cache's formats; MTP drafts past the measured
-    acceptance; the system's power_flags), from which its intervals widen (`intervals`); `engine` as priced on the
-    chip's stack (catalog.engine_on)."""
+    acceptance; a large-EP decode layout: regimes.large_ep_decode_flag; the system's power_flags), from which its
+    intervals widen (`intervals`); `engine` as priced on the chip's stack (catalog.engine_on)."""
     layouts = [best.layout] + ([best.decode_layout] if best.decode_layout else [])
+    # the decode layout's ranks are dies of a multi-die package, as compare, search and fleet run it (per_die)
+    decoding = large_ep_decode_flag(per_die(system), best.decode_layout or best.layout, "moe" in model.features)
     return (case_flags([(system, None)], model, engine, layouts, mtp_tokens, context_tokens, precision.weights,
-                       precision.expert_weights, precision.kv_cache)
+                       precision.expert_weights, precision.kv_cache) + tuple(filter(None, (decoding,)))
             + catalog.mtp_flags(model, mtp_tokens) + power_flags(system))
 
 

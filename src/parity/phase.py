@@ -29,8 +29,9 @@ class PhaseResult:
 
     step_s [s]: the step; tpot_s [s]: time per output token (decode: step / tokens kept per step with
     MTP); output_tokens_per_s_per_chip / input_tokens_per_s_per_chip [tokens/s]: per chip package;
-    batch_per_rank: sequences (or prompts) per attention-DP rank, the mean (a decode step runs at the busiest
-    rank's, decode_benchmark); feasible: the memory fits.
+    batch_per_rank: sequences (or prompts) per attention-DP rank, the mean; busiest_batch_per_rank: those of the
+    busiest rank, whose step paces a decode step (decode_benchmark: 13 of 100 on 8 ranks, the mean 12.5; a prefill
+    step's, priced at the mean, is the mean); feasible: the memory fits.
     """
 
     phase: str
@@ -40,6 +41,7 @@ class PhaseResult:
     input_tokens_per_s_per_chip: Num
     chips: Num
     batch_per_rank: Num
+    busiest_batch_per_rank: Num
     memory: MemoryPlan
     feasible: Num
     assumptions: tuple[str, ...] = field(default=())
@@ -83,8 +85,8 @@ def decode_benchmark(dep: Deployment, batch: Num, context: Num, reserve_fraction
     notes += _expert_notes(dep) + decode_host_floor_note(host_token_s, d, dep.mtp_tokens)  # MTP: the scenario's note
     return PhaseResult(phase="decode", step_s=step_s, tpot_s=step_s / kept,
                        output_tokens_per_s_per_chip=np.asarray(batch, float) * kept / step_s / dep.chips,
-                       input_tokens_per_s_per_chip=0.0, chips=dep.chips, batch_per_rank=per_rank, memory=mem,
-                       feasible=mem.fits, assumptions=notes)
+                       input_tokens_per_s_per_chip=0.0, chips=dep.chips, batch_per_rank=per_rank,
+                       busiest_batch_per_rank=busiest, memory=mem, feasible=mem.fits, assumptions=notes)
 
 
 def prefill_benchmark(dep: Deployment, batch: Num, isl: Num, reserve_fraction: float = 0.08,
@@ -102,7 +104,8 @@ def prefill_benchmark(dep: Deployment, batch: Num, isl: Num, reserve_fraction: f
              *_expert_notes(dep))
     return PhaseResult(phase="prefill", step_s=step_s, tpot_s=float("nan"), output_tokens_per_s_per_chip=0.0,
                        input_tokens_per_s_per_chip=np.asarray(batch, float) * isl / step_s / dep.chips,
-                       chips=dep.chips, batch_per_rank=per_rank, memory=mem, feasible=mem.fits, assumptions=notes)
+                       chips=dep.chips, batch_per_rank=per_rank, busiest_batch_per_rank=per_rank, memory=mem,
+                       feasible=mem.fits, assumptions=notes)
 
 
 def decode_benchmark_breakdown(dep: Deployment, batch: float, context: float, host_token_s: float = 0.0

@@ -11,7 +11,7 @@ from parity.catalog.measurements import (bands_path, fitted_chips, measured_gemm
                                          microbenchmarks,
                                          ratio_uncertainty_table, training_ratio_uncertainty_table,
                                          uncertainty_table, validated_features, validation_targets)
-from parity.catalog.models import ModelEntry, model, models
+from parity.catalog.models import ModelEntry, model, models, priced_as, stand_in_name
 from parity.catalog.profiles import (ENGINE_ALIASES, calibration, calibrations, derived_prior, engine, engine_defaults,
                                      foreign_lender, calibration_stacks,
                                      engine_kernels, engine_host, host_ops,
@@ -27,6 +27,7 @@ __all__ = ["claim", "claims", "data_dir", "chips", "systems", "chip", "system", 
            "close_matches", "resolve", "Entry", "families", "family_chain", "derived_prior", "engine_for", "engine_on", "engine_text",
            "fitted_any", "unfitted_stack_profile",
            "engine_defaults", "engine_kernels", "engine_host", "host_ops", "models", "model",
+           "priced_as", "stand_in_name",
            "ModelEntry", "calibrations", "calibration", "foreign_lender", "calibration_stacks", "prior_calibration",
            "engines", "engine", "engine_user_file", "engine_user_note", "ENGINE_ALIASES", "measurements", "microbenchmarks", "user_dir",
            "uncertainty_table", "ratio_uncertainty_table", "training_ratio_uncertainty_table", "fitted_chips",

@@ -14,7 +14,7 @@ from parity.errors import CatalogError, ModelConfigError
 from parity.flags import Flag
 from parity.model import Model
 
-__all__ = ["ModelEntry", "models", "model", "trimmed_flag"]
+__all__ = ["ModelEntry", "models", "model", "trimmed_flag", "priced_as", "stand_in_name"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,7 +22,9 @@ class ModelEntry:
     """One row of the model catalog (data/models/index.toml). trimmed: what the source's copy of the config left out
 ("" where the file is verbatim), which the model carries as a 'config trimmed: ...' flag; trimmed_priced: whether
 what it left out is priced (GLM-4.7's MTP layer and FP8 weights): the flag then widens intervals as any flag does,
-else it is informational (widen 0: cut to the keys its source reads, nothing priced is missing)."""
+else it is informational (widen 0: cut to the keys its source reads, nothing priced is missing). priced_for: other
+models priced as this one (Llama 3.3 70B as Llama 3.1 70B), named by id first; priced_for_basis: why that holds, in
+the few words every caption gives it; priced_for_source: its evidence, with its sources."""
 
     id: str
     file: str
@@ -39,6 +41,14 @@ else it is informational (widen 0: cut to the keys its source reads, nothing pri
     count_source: str = ""
     trimmed: str = ""
     trimmed_priced: bool = False
+    priced_for: tuple[str, ...] = ()
+    priced_for_basis: str = ""
+    priced_for_source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.priced_for and not (self.priced_for_basis and self.priced_for_source):
+            raise CatalogError(f"models/index.toml: {self.id}'s priced_for needs a priced_for_basis and a "
+                               "priced_for_source (why the models are priced alike, and the evidence)")
 
     def published(self, which: str) -> tuple[float, float] | None:
         """(count, half a unit of its last quoted digit) of the published total or active count, or None."""
@@ -57,7 +67,8 @@ def models() -> tuple[ModelEntry, ...]:
     entries = []
     for row in index.get("model", []):
         try:
-            entries.append(ModelEntry(**{**row, "aliases": tuple(row.get("aliases", ()))}))
+            entries.append(ModelEntry(**{**row, "aliases": tuple(row.get("aliases", ())),
+                                         "priced_for": tuple(row.get("priced_for", ()))}))
         except TypeError as err:
             raise CatalogError(f"models/index.toml: bad entry {row.get('id', '?')!r}: {err}") from err
     return tuple(entries)
@@ -100,7 +111,27 @@ def _unmistaken(found: Model) -> Model:
 def _entry_named(name: str) -> ModelEntry | None:
     """The catalog entry whose id, Hugging Face name or alias is `name` (as name_key matches them), else None."""
     wanted = name_key(name)
-    return next((e for e in models() if wanted in {name_key(n) for n in (e.id, e.hf, *e.aliases)}), None)
+    return next((e for e in models() if wanted in {name_key(n) for n in (e.id, e.hf, *e.aliases, *e.priced_for)}),
+                None)
+
+
+def stand_in_name(name: str) -> str:
+    """The name outputs give a model the catalog prices as another's entry (ModelEntry.priced_for: 'llama-3.3-70b'
+    for 'meta-llama/Llama-3.3-70B-Instruct'), else ''."""
+    entry = _entry_named(name) if name.strip() else None
+    wanted = name_key(name)
+    return next((entry.priced_for[0] for n in entry.priced_for if name_key(n) == wanted), "") if entry else ""
+
+
+def priced_as(name: str) -> str:
+    """'llama-3.3-70b (priced as llama-3.1-70b: same architecture)' where `name` names a model the catalog
+    prices as another's entry (stand_in_name), else ''."""
+    stand_in = stand_in_name(name)
+    if not stand_in:
+        return ""
+    entry = _entry_named(name)
+    assert entry is not None
+    return f"{stand_in} (priced as {entry.id}: {entry.priced_for_basis})"
 
 
 def model(name: str) -> Model:

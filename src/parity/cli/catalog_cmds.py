@@ -337,7 +337,8 @@ def models(fmt: str, out: Path | None) -> None:
                      "active_parameters_without_embeddings": m.active_parameters_without_embeddings,
                      "layers": m.num_layers, "features": feature_words(m),
                      "checkpoint_weights": m.weight_format, "checkpoint_expert_weights": m.expert_weight_format,
-                     "flags": texts(m.flags)})
+                     "flags": texts(m.flags), "priced_for": list(entry.priced_for),
+                     "priced_for_basis": entry.priced_for_basis, "priced_for_source": entry.priced_for_source})
     columns = [Column("id", "model", plain, "left"), Column("hf", "Hugging Face", plain, "left", wide=True),
                Column("parameters", "params B", scaled(1e9)), Column("active_parameters", "active B", scaled(1e9)),
                Column("layers", "layers", plain), Column("features", "features", words, "left"),
@@ -345,7 +346,16 @@ def models(fmt: str, out: Path | None) -> None:
                Column("flags", "flags", plain, "left", wide=True)]
     machine = output_format(fmt, out) in ("json", "csv")
     emit(rows if machine else [r | {"checkpoint_text": f"{r['checkpoint_weights']}/{r['checkpoint_expert_weights']}"}
-                               for r in rows], columns, fmt, title="Models", out=out, caption=_ACTIVE_WORDS)
+                               for r in rows], columns, fmt, title="Models", out=out,
+         caption=" ".join((_ACTIVE_WORDS + ".", *_priced_for_words())))
+
+
+def _priced_for_words() -> list[str]:
+    """'Also priced: llama-3.3-70b (meta-llama/Llama-3.3-70B-Instruct) as llama-3.1-70b: same architecture.' per
+    entry that prices other models (ModelEntry.priced_for), which --model takes by those names."""
+    return [f"Also priced: {e.priced_for[0]}" + (f" ({', '.join(e.priced_for[1:])})" if e.priced_for[1:] else "")
+            + f" as {e.id}: {e.priced_for_basis} (the evidence: priced_for_source in --format json)."
+            for e in catalog.models() if e.priced_for]
 
 
 # what the active count includes, said wherever it is printed: model cards differ (gpt-oss-120b's 5.13 B leaves out

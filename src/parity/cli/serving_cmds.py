@@ -367,7 +367,8 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
     # the catalog's names in every output, as compare's and fleet's ('h100' read "system": "h100" beside their
     # "hgx-h100": fuzz round DO 3); a config file keeps its path, which its serve line reads again
     system = catalog.system(system).id
-    model = model if model_file(model) else the_model.name
+    # a model priced as another's entry keeps its own name (catalog.stand_in_name), which the assumptions explain
+    model = model if model_file(model) else (catalog.stand_in_name(model) or the_model.name)
     if rank_per_die is None:  # a multi-die package runs one rank per die, as its frameworks and the other commands do
         rank_per_die = catalog.system(system).chip.dies > 1
     if "moe" not in the_model.features and (given := typed_options(_EXPERTS_ONLY)):
@@ -545,7 +546,7 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         data = {**data, **explained}
     load = _load(concurrency, request_rate if simulated else None, data.get("requests"), max_concurrency, bench)
     emit_record(rows, fmt,
-                title=(f"{the_model.name} on {system} ({mode}, "
+                title=(f"{catalog.stand_in_name(model) or the_model.name} on {system} ({mode}, "
                        + (lengths_and_load or f"{isl} in / {osl} out, {load}") + ")"),
                 caption="Assumptions: " + data["note"], payload=data, out=out, tables=steps)
 
@@ -707,11 +708,13 @@ _CLOSED_LOOP_ONLY = {"--concurrency": "concurrency", "--osl": "osl", "--random-r
                      "--tpot": "tpot_target", "--sim": "use_sim", "--client": "client", "--num-prompts": "num_prompts",
                      "--fixed-rate": "fixed_rate", "--request-rate": "request_rate", "--trace": "trace",
                      "--max-concurrency": "max_concurrency", "--timeline": "timeline", "--seed": "seed"}
-# and those the other phase reads: a decode step's sequences hold --context, a prefill step's prompts --isl
+# and those the other phase reads: a decode step's sequences hold --context, a prefill step's prompts --isl; MTP
+# drafts are decode's (a prefill step prices the main model's forward over the prompts, as the closed loop's prefill)
 _OTHER_PHASE_ONLY = {"decode": {"--isl": "isl", "--prefill-system": "prefill_system"},
                      "prefill": {"--context": "context", "--decode-tp": "decode_tp", "--decode-pp": "decode_pp",
                                  "--decode-attn-dp": "decode_attn_dp", "--decode-moe-tp": "decode_moe_tp",
-                                 "--decode-moe-ep": "decode_moe_ep"}}
+                                 "--decode-moe-ep": "decode_moe_ep", "--mtp": "mtp_tokens",
+                                 "--mtp-acceptance": "mtp_acceptance"}}
 
 
 def _refuse_options_a_phase_ignores(phase: str, scenario: str, model_kind: str) -> None:
@@ -779,19 +782,32 @@ def _serve_phase(case: Case, moe: bool, explain: bool, fmt: str, out: Path | Non
     head = _record_head(case, scenario_of(case), serve_command(case, moe=moe), concurrency=None,
                         isl=None if decode else case.isl, osl=None, batch=case.batch,
                         context=case.context if decode else None)
-    payload = head | {k: data[k] for k in ("step_s", "tpot_s", "output_tokens_per_s_per_chip",
-                                           "input_tokens_per_s_per_chip", "chips", "feasible",
-                                           "memory_bytes_per_chip", "memory_bytes_per_die", "batch_per_rank",
-                                           "note", "flags", "emulated_on", "expert_emulated_on") if k in data}
+    # the step's figures and their 80% bounds (predict.steady.phase_bounds: a decode step's TPOT band, a prefill
+    # step's TTFT band), and the busiest rank's batch, which paces a decode step, beside the mean
+    figures = [f"{k}{end}" for k in ("step_s", "tpot_s", "ttft_s", "output_tokens_per_s_per_chip",
+                                     "input_tokens_per_s_per_chip") for end in ("", "_low", "_high")]
+    payload = head | {k: data[k] for k in (*figures, "chips", "feasible", "memory_bytes_per_chip",
+                                           "memory_bytes_per_die", "batch_per_rank", "busiest_rank_batch", "note",
+                                           "flags", "emulated_on", "expert_emulated_on")
+                      if k in data and not (k.startswith("ttft_s") and decode)}
     experts = "" if payload["moe_weights"] == payload["weights"] else f" (experts {payload['moe_weights']})"
-    shown = [("step time [ms]", f"{data['step_s'] * 1e3:,.2f}"), ("chips", f"{data['chips']:g}"),
-             ("batch per attention-DP rank", f"{data['batch_per_rank']:g}"),
+    band = " (80% interval)" if "step_s_low" in payload else ""
+
+    def shown_with_band(key: str, scale: float) -> str:  # '31.79 (27.23-44.45)': milliseconds to 2 decimals
+        low, high = payload.get(f"{key}_low"), payload.get(f"{key}_high")
+        figure = (lambda v: f"{v * scale:,.2f}") if scale != 1.0 else (lambda v: f"{v:,.1f}")
+        return figure(payload[key]) + (f" ({figure(low)}-{figure(high)})" if band and low is not None else "")
+
+    mean, busiest = data["batch_per_rank"], data["busiest_rank_batch"]
+    shown = [(f"step time [ms]{band}", shown_with_band("step_s", 1e3)), ("chips", f"{data['chips']:g}"),
+             ("batch per attention-DP rank", f"{mean:g}" + (f" (the busiest rank {busiest:g}, the step's pace)"
+                                                            if busiest != mean else "")),
              ("weights / KV cache", f"{payload['weights']}{experts} / {payload['kv_cache']}")]
     if phase == "decode":
-        shown += [("TPOT [ms]", f"{data['tpot_s'] * 1e3:,.2f}"),
-                  ("output tokens/s per chip", f"{data['output_tokens_per_s_per_chip']:,.1f}")]
+        shown += [(f"TPOT [ms]{band}", shown_with_band("tpot_s", 1e3)),
+                  (f"output tokens/s per chip{band}", shown_with_band("output_tokens_per_s_per_chip", 1.0))]
     else:
-        shown += [("input tokens/s per chip", f"{data['input_tokens_per_s_per_chip']:,.1f}")]
+        shown += [(f"input tokens/s per chip{band}", shown_with_band("input_tokens_per_s_per_chip", 1.0))]
     # per chip (per die where a die is a rank), as serve's other rows and the JSON's key say: 'per rank' read one chip
     # beside an assumption's 'rank' of 4 chips (report-only tester fuzzDF 9)
     shown += [_memory_row(data), ("outside what was validated", "; ".join(data["flags"]) or "no")]

@@ -71,8 +71,8 @@ _SECTION_KEYS = {"published": ("published", "deployments"), "training": ("traini
               help="worker processes for the simulator")
 @ray_option("the simulator's runs (--model-kind sim or both)")
 @click.option("--format", "fmt", type=click.Choice((*FORMATS, "md")), default="table", show_default=True,
-              help="table for people; json or csv (SI units) for machines, csv for the serving, percentiles and "
-                   "mlperf sections (one row per measured value) or with --by; md: the accuracy page "
+              help="table for people; json or csv (SI units) for machines, csv for the serving, published, "
+                   "percentiles and mlperf sections (one row per measured value) or with --by; md: the accuracy page "
                    "(docs/accuracy.md)")
 @click.option("--with-user-files", is_flag=True,
               help="with --format md: write the page although the user's own files (PARITY_HOME) are in effect, "
@@ -120,11 +120,12 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
     if resolved == "md" and section not in ("all", "percentiles", "mlperf") and by not in ("source", "vendor"):
         raise ParityError(f"--format md writes the whole accuracy page (docs/accuracy.md): leave out --section "
                           f"{section}, or give --format table or json")
-    if resolved == "csv" and section not in ("all", "serving", "percentiles", "mlperf") and by not in ("source",
-                                                                                                      "vendor"):
+    if resolved == "csv" and section not in ("all", "serving", "published", "percentiles", "mlperf") and by not in (
+            "source", "vendor"):
         said = "--format csv" if typed_options({"--format": "fmt"}) or out is None else f"--out {out.name}"
-        raise ParityError(f"{said} writes one row per measured value, of the serving, percentiles and mlperf sections "
-                          f"(or with --by): --section {section} is shown as a table or in --format json")
+        raise ParityError(f"{said} writes one row per measured value, of the serving, published, percentiles and "
+                          f"mlperf sections (or with --by): --section {section} is shown as a table or in --format "
+                          "json")
     _refuse_unread(section, by, model_kind, fit, resolved)
     mine = _user_files_said(resolved, with_user_files)
     if section == "percentiles":
@@ -170,8 +171,10 @@ def validate(by: str, fit_stacks: bool, fit: bool, write_to: str, iterations: in
         Column("count", "rows", plain), Column("infeasible", "infeasible", plain, wide=1),
         Column("median_abs_error", "median |err|", percent), Column("p90_abs_error", "p90 |err|", percent),
         Column("bias", "bias", signed_percent)]
-    if fmt != "table":  # json: the section's part of the payload; csv: one row per measured value
-        emit(payload["cases"], [], fmt, payload=section_payload(payload, section), out=out)
+    if fmt != "table":  # json: the section's part of the payload; csv: one row per measured value (the published
+        # section's: its published figures, without the deployments' fit checks, which --format json carries)
+        emit(payload["published" if section == "published" else "cases"], [], fmt,
+             payload=section_payload(payload, section), out=out)
         return
     shown: list[str] = []  # every table of the section, printed or written whole to --out at the end
 

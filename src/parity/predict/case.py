@@ -201,6 +201,13 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                              "profile's count of prompts; give one of them, or the same number in both")
     if rate and fixed:
         raise InfeasiblePlan(f"request_rate with phase {phase}: a fixed-batch step has no arrivals")
+    if fixed and _cell(row, "concurrency"):  # as serve refuses --concurrency with --phase
+        raise InfeasiblePlan(f"concurrency with phase {phase}: a fixed-batch step has no clients; its sequences "
+                             f"{'(prompts) ' if phase == 'prefill' else ''}are the row's batch: leave concurrency "
+                             "empty")
+    if phase == "prefill" and mtp_tokens:  # as serve refuses --mtp with --phase prefill
+        raise InfeasiblePlan(f"mtp_tokens with phase prefill: MTP drafts run in decode steps, and a prefill step "
+                             f"prices the main model's forward over the prompts; leave mtp_tokens empty")
 
     return Case(case_id=_cell(row, "case_id"), model=_cell(row, "model") or _missing("model"),
                 system=_cell(row, "system") or _missing("system"), engine=_cell(row, "engine"),

@@ -341,8 +341,8 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
     gathering = sorted({case.moe_backend, case.decode_moe_backend} & set(GATHERING_MOE_BACKENDS))
     gather_note = (f"MoE backend {', '.join(gathering)}: under attention DP the group's tokens are all-gathered to "
                    f"every rank and the outputs reduce-scattered, no all-to-all") if gathering else ""
-    notes = tuple(n for n in (*_emulated(precision, system), note, mtp_note, defaults_note, kernels_note, host_note,
-                              gather_note, vision_note(model)) if n)
+    notes = tuple(n for n in (catalog.priced_as(case.model), *_emulated(precision, system), note, mtp_note,
+                              defaults_note, kernels_note, host_note, gather_note, vision_note(model)) if n)
     if case.mode == "agg":
         if case.prefill_system:
             raise InfeasiblePlan("prefill_system needs mode disagg (prefill and decode workers apart)")

@@ -20,6 +20,7 @@ from parity.plan import Layout
 from parity.phase import PhaseResult, decode_benchmark, prefill_benchmark
 from parity.predict.scenario import Prediction, Scenario, _failed, deployment
 from parity.serving import ServingResult, Workload, serve_aggregated, serve_disaggregated
+from parity.serving.regimes import large_ep_decode_flag
 from parity.simulate import KV_BOUND_SHARE
 from parity.uncertainty import CUDA_ONLY, Intervals, calibration_label, kernel_figures_note, widening, case_flags, \
     interval_kind, package_flag, capped_rate, compute_ceiling
@@ -44,16 +45,19 @@ def _solve(group: Sequence[Scenario]) -> ServingResult:
 
 def flags(scenario: Scenario) -> tuple[Flag, ...]:
     """Ways a case lies outside what the model was fitted and checked on (case_flags, a multi-die package run as
-    one device, and what resolving the case raised); its longest sequence is the prompt plus the output (a decode
-    step's: its context; a prefill step's: its prompt)."""
+    one device, a large-EP decode step: regimes.large_ep_decode_flag, and what resolving the case raised); its
+    longest sequence is the prompt plus the output (a decode step's: its context; a prefill step's: its prompt)."""
     layouts = [scenario.layout] + ([scenario.decode_layout] if scenario.decode_layout else [])
     systems = [(scenario.system, scenario.calibration)] + ([(scenario.prefill_system, None)]
                                                            if scenario.prefill_system else [])
     tokens = {"decode": scenario.context, "prefill": scenario.isl}.get(scenario.phase, scenario.isl + scenario.osl)
     packaged = tuple(filter(None, (package_flag(s) for s, _ in systems)))  # a package run as one device
+    # the decode steps run on the decode layout (the only one of an aggregated worker); a prefill step has none
+    decoding = None if scenario.phase == "prefill" else large_ep_decode_flag(
+        scenario.system, scenario.decode_layout or scenario.layout, "moe" in scenario.model.features)
     return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens, tokens,
                       scenario.precision.weights, scenario.precision.expert_weights,
-                      scenario.precision.kv_cache) + packaged + scenario.flags
+                      scenario.precision.kv_cache) + packaged + tuple(filter(None, (decoding,))) + scenario.flags
 
 
 def kv_load_flag(waiting: float, clients: float, engine: EngineProfile | None = None) -> Flag | None:
@@ -296,14 +300,50 @@ def _phase_prediction(s: Scenario) -> Prediction:
         return _failed(s.case_id, shortfall_text(mem, system))
     step, nan = float(r.step_s), float("nan")
     held = _held("", float(mem.used_bytes), s.prefill_system or s.system if s.phase == "prefill" else s.system)
+    raised = flags(s)
+    bounds = phase_bounds(s, r, widening(raised))
+    note = "; ".join(filter(None, (case_note(s, r.assumptions), phase_interval_note(s) if bounds else "")))
     return Prediction(case_id=s.case_id, ttft_s=step if s.phase == "prefill" else nan, tpot_s=float(r.tpot_s),
                       output_tokens_per_s_per_chip=float(r.output_tokens_per_s_per_chip),
                       output_tokens_per_s_per_user=1.0 / float(r.tpot_s), chips=float(r.chips),
                       memory_bytes_per_chip=held["memory_bytes_per_chip"], feasible=True,
-                      note=case_note(s, r.assumptions), flags=tuple(flags(s)),
+                      note=note, flags=tuple(raised),
                       extra={"step_s": step, "input_tokens_per_s_per_chip": float(r.input_tokens_per_s_per_chip),
-                             "batch_per_rank": float(r.batch_per_rank)}
-                      | {k: v for k, v in held.items() if k == "memory_bytes_per_die"})
+                             "batch_per_rank": float(r.batch_per_rank),
+                             "busiest_rank_batch": float(r.busiest_batch_per_rank)}
+                      | bounds | {k: v for k, v in held.items() if k == "memory_bytes_per_die"})
+
+
+# the closed loop's band a phase step's interval takes: a decode step's is its TPOT, a prefill step's its TTFT (the
+# prompt's prefill, less the queueing a closed loop adds); figures that move with the step (its time) or against it
+# (its rates) take the band's ends in proportion
+_PHASE_BAND = {"decode": ("tpot_s", ("step_s", "tpot_s"), ("output_tokens_per_s_per_chip",)),
+               "prefill": ("ttft_s", ("step_s", "ttft_s"), ("input_tokens_per_s_per_chip",))}
+
+
+def phase_bounds(s: Scenario, r: PhaseResult, widen: float) -> dict[str, float]:
+    """The 80% bounds of a fixed-batch step (step_s_low, ..., tpot_s_high or ttft_s_high and the rate's): the steady
+    model's band of the closed loop's TPOT (a decode step) or TTFT (a prefill step) for the case's kind
+    (scenario_kind), its log-width times `widen` (uncertainty.widening of the case's flags) as the closed loop's;
+    the step's time and its TPOT or TTFT take the band's ends, its rate their inverse. {} where no band is stored."""
+    intervals = _intervals()
+    metric, times, rates = _PHASE_BAND[s.phase]
+    band = intervals.band(metric, scenario_kind(s)) if intervals is not None else None
+    if band is None:
+        return {}
+    low, high = band.around(1.0, widen)  # the interval as ratios to the figure
+    values = {"step_s": float(r.step_s), "tpot_s": float(r.tpot_s), "ttft_s": float(r.step_s),
+              "output_tokens_per_s_per_chip": float(r.output_tokens_per_s_per_chip),
+              "input_tokens_per_s_per_chip": float(r.input_tokens_per_s_per_chip)}
+    return ({f"{k}_low": values[k] * low for k in times} | {f"{k}_high": values[k] * high for k in times}
+            | {f"{k}_low": values[k] / high for k in rates} | {f"{k}_high": values[k] / low for k in rates})
+
+
+def phase_interval_note(s: Scenario) -> str:
+    """Where a phase step's interval comes from: '80% intervals from held-out residuals of aggregated MLA-model runs
+    (the closed loop's TPOT band, about the decode step)' (interval_note, _PHASE_BAND)."""
+    metric = _PHASE_BAND[s.phase][0].removesuffix("_s").upper()
+    return f"{interval_note(s)} (the closed loop's {metric} band, about the {s.phase} step)"
 
 
 def _predict_steady(scenarios: Sequence[Scenario],
