@@ -185,9 +185,9 @@ def test_without_a_demand_the_demand_is_null_not_zero() -> None:
                                  "--format", "json").stdout)
     assert plan["demand_tokens_per_s"] is None
     table = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm", "--units", "8", "--ttft", "23h")
-    assert "Fleet for llama-3.1-8b: 8 chips at TPOT 50 ms, TTFT 23 h" in table.stdout
+    assert "Fleet for llama-3.1-8b: 8 chips (total tokens) at TPOT 50 ms, TTFT 23 h" in table.stdout
     one = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm", "--units", "1")
-    assert "Fleet for llama-3.1-8b: 1 chip at TPOT 50 ms, TTFT 5 s" in one.stdout  # it said '1 chips'
+    assert "Fleet for llama-3.1-8b: 1 chip (total tokens) at TPOT 50 ms, TTFT 5 s" in one.stdout  # it said '1 chips'
 
 
 def _fleet(*args: str) -> dict:
@@ -252,7 +252,8 @@ def test_the_caption_states_the_price_and_power_used_and_the_spare_margin() -> N
     out = _invoke("fleet", "--model", "llama-3.1-70b", "--chips", "h20", "--demand", "1e12 tokens/day", "--spare",
                   "1").stdout
     caption = " ".join(out.split())
-    assert "Peak factor 2, capacity 2x the peak demand (100% spare margin), workload 1024 in" in caption
+    assert ("the daily-mean demand the fleet carries at peak factor 2 with capacity 2x the peak demand (100% spare "
+            "margin), its full-load tokens a day over 4. Workload 1024 in") in caption
     assert ("nvidia-h20: $13,500 per chip, midpoint of the reported USD 12,000-15,000 (press: Press reports") \
         in caption
     assert "no facility overhead): 5.824 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)." in caption
