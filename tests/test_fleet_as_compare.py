@@ -84,7 +84,7 @@ def test_fleet_names_what_compare_flags_and_why_no_configuration_is_chosen() -> 
     (row,) = compare([catalog.system("hgx-h800")], model, engine, 0.05, 300_000, 1024, ttft_s=1000.0)
     assert plan.flags == row.flags and plan.tokens_per_s_per_chip == pytest.approx(row.tokens_per_s_per_chip)
     assert plan.note == row.note == ("301,024-token sequences, past the 131,072-token context window; "
-                                     "uncalibrated (inherits h200-sxm)")
+                                     "uncalibrated (inherits h200-sxm); power derived")
     (missed,) = compare([catalog.system("hgx-h100")], model, engine, 0.05, 300_000, 1024, ttft_s=2.0)
     (short,) = plan_fleet(model, [catalog.system("nvidia-h100-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=2.0)
     assert not missed.fits and short.configuration == "-"

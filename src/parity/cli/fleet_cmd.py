@@ -285,7 +285,9 @@ _NOTE_WORDS = (
     (("GEMM rate not measured",), UNMEASURED_GEMM_WORDS),
     (("reported chip", "announced chip", "roadmap chip"),
      "'reported chip', 'announced chip', 'roadmap chip': not shipping, the note names the source kinds of its figures"),
-    (("power assumed",), "'power assumed': the system's power, which MW counts, is parity's assumption, given below"))
+    (("power assumed",), "'power assumed': the system's power, which MW counts, is parity's assumption, given below"),
+    (("power derived",), "'power derived': the system's power, which MW counts, is parity's arithmetic on another "
+                         "system's published figure, not one published for it, given below"))
 
 
 def _legend(notes: list[str], assumed: bool) -> str:
