@@ -34,10 +34,10 @@ def test_a_910c_fleet_and_compare_span_systems_where_wider_workers_deliver_more(
                          mtp_tokens=1)
     (row,) = compare([catalog.system("atlas-800-a3")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
     assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1200.0, abs=0.1)
-    assert row.note == "spans 2 systems (414/chip on one)"
+    assert row.note == "power derived; spans 2 systems (414/chip on one)"  # 11.65 kW: CloudMatrix 384's per node
     assert row.layout.endswith("tp2-dp16-ep32")
     assert plan.configuration.endswith("tp2-dp16-ep32")
-    assert plan.note == "workers span up to 2 systems over scale-out (414/chip on one)"
+    assert plan.note == "power derived; workers span up to 2 systems over scale-out (414/chip on one)"
     (off,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                         mtp_tokens=0)
     assert off.tokens_per_s_per_chip == pytest.approx(733.9, abs=0.1)
@@ -402,12 +402,14 @@ def test_the_narrower_figure_names_the_systems_it_spans() -> None:
     '(227/chip on one)'. It names the systems of the narrower figure (the A3's workers now span 2 systems, 4 on the
     concurrency grid's loads);
     the A3's, which fits one, stays 'on one' (414/chip; 510 before serving memory counted the MTP module). (The A2's
-    power, 8 x 400 W x 1.82, is assumed, and its note says so first.)"""
+    power, 8 x 400 W x 1.82, is assumed, and its note says so first; the A3's is derived, CloudMatrix 384's per
+    node.)"""
     plans = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips",
                                                 "atlas-800-a2,atlas-800-a3", "--demand", "1e12 tokens/day",
                                                 "--format", "json"]).stdout)
     assert [p["note"] for p in plans] == ["power assumed; workers span up to 4 systems over scale-out (211/chip on 2)",
-                                          "workers span up to 2 systems over scale-out (414/chip on one)"]
+                                          "power derived; workers span up to 2 systems over scale-out (414/chip on "
+                                          "one)"]
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute
