@@ -81,6 +81,7 @@ def test_the_note_gives_the_systems_the_chosen_worker_spans() -> None:
     gain 1.25x; Qwen3-Next-80B-A3B's best is a decode worker of 64 dies (tp1-pp2-dp32-ep32): four systems."""
     (row,) = compare([catalog.system("atlas-800-a3")], catalog.model("qwen3-next-80b-a3b"), catalog.engine("generic"),
                      ttft_s=5.0)
-    assert row.layout.endswith("D tp1-pp2-dp32-ep32") and row.note == "spans 4 systems (5,732/chip on one)"
+    assert row.layout.endswith("D tp1-pp2-dp32-ep32")
+    assert row.note == "power derived; spans 4 systems (5,732/chip on one)"  # its 11.65 kW: CloudMatrix 384's per node
     assert any("of up to 4 systems over scale-out where those deliver 1.25x more per chip" in a
                for a in row.assumptions)

@@ -246,7 +246,7 @@ def test_the_span_a_note_names_is_the_chosen_workers() -> None:
 
     row = _serve(system, catalog.model("deepseek-r1"), catalog.engine("generic"), 0.05, 5.0, 1024, 1024, None,
                  choose=two_systems)
-    assert told == [1] and row.note.startswith("spans 2 systems ("), row.note
+    assert told == [1] and row.note.startswith("power derived; spans 2 systems ("), row.note  # the A3's 11.65 kW
 
 
 def test_a_wider_worker_under_a_percentile_needs_the_gain_over_one_systems_best() -> None:

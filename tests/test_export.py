@@ -139,7 +139,8 @@ def test_fleet_keeps_what_the_rule_allows_and_names_the_rest() -> None:
     table = _invoke(*args).stdout
     words = " ".join(table.split())
     # the title was 'exportable to China', over domestic chips too (report-only tester fuzzEP 4)
-    assert "16 chips at TPOT 50 ms, TTFT 5 s, chips allowed in China under jan2026 (US exports and domestic)" in words
+    assert ("16 chips (total tokens) at TPOT 50 ms, TTFT 5 s, chips allowed in China under jan2026 (US exports and "
+            "domestic)") in words
     assert said in words
     rows = words.split("tokens/day served in trillions")[0]  # the table above its caption (wrapped anywhere)
     assert "nvidia-l20 " in rows and "nvidia-h20" not in rows and "b200" not in rows

@@ -34,10 +34,10 @@ def test_a_910c_fleet_and_compare_span_systems_where_wider_workers_deliver_more(
                          mtp_tokens=1)
     (row,) = compare([catalog.system("atlas-800-a3")], model, engine, 0.05, 1024, 1024, ttft_s=5.0, mtp_tokens=1)
     assert row.tokens_per_s_per_chip == plan.tokens_per_s_per_chip == pytest.approx(1200.0, abs=0.1)
-    assert row.note == "spans 2 systems (414/chip on one)"
+    assert row.note == "power derived; spans 2 systems (414/chip on one)"  # 11.65 kW: CloudMatrix 384's per node
     assert row.layout.endswith("tp2-dp16-ep32")
     assert plan.configuration.endswith("tp2-dp16-ep32")
-    assert plan.note == "workers span up to 2 systems over scale-out (414/chip on one)"
+    assert plan.note == "power derived; workers span up to 2 systems over scale-out (414/chip on one)"
     (off,) = plan_fleet(model, [catalog.system("huawei-ascend-910c")], engine, 1e6, 0.05, 1024, 1024, ttft_s=5.0,
                         mtp_tokens=0)
     assert off.tokens_per_s_per_chip == pytest.approx(733.9, abs=0.1)
@@ -84,7 +84,7 @@ def test_fleet_names_what_compare_flags_and_why_no_configuration_is_chosen() -> 
     (row,) = compare([catalog.system("hgx-h800")], model, engine, 0.05, 300_000, 1024, ttft_s=1000.0)
     assert plan.flags == row.flags and plan.tokens_per_s_per_chip == pytest.approx(row.tokens_per_s_per_chip)
     assert plan.note == row.note == ("301,024-token sequences, past the 131,072-token context window; "
-                                     "uncalibrated (inherits h200-sxm)")
+                                     "uncalibrated (inherits h200-sxm); power derived")
     (missed,) = compare([catalog.system("hgx-h100")], model, engine, 0.05, 300_000, 1024, ttft_s=2.0)
     (short,) = plan_fleet(model, [catalog.system("nvidia-h100-sxm")], engine, 1e6, 0.05, 300_000, 1024, ttft_s=2.0)
     assert not missed.fits and short.configuration == "-"
@@ -185,9 +185,9 @@ def test_without_a_demand_the_demand_is_null_not_zero() -> None:
                                  "--format", "json").stdout)
     assert plan["demand_tokens_per_s"] is None
     table = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm", "--units", "8", "--ttft", "23h")
-    assert "Fleet for llama-3.1-8b: 8 chips at TPOT 50 ms, TTFT 23 h" in table.stdout
+    assert "Fleet for llama-3.1-8b: 8 chips (total tokens) at TPOT 50 ms, TTFT 23 h" in table.stdout
     one = _invoke("fleet", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm", "--units", "1")
-    assert "Fleet for llama-3.1-8b: 1 chip at TPOT 50 ms, TTFT 5 s" in one.stdout  # it said '1 chips'
+    assert "Fleet for llama-3.1-8b: 1 chip (total tokens) at TPOT 50 ms, TTFT 5 s" in one.stdout  # it said '1 chips'
 
 
 def _fleet(*args: str) -> dict:
@@ -252,7 +252,8 @@ def test_the_caption_states_the_price_and_power_used_and_the_spare_margin() -> N
     out = _invoke("fleet", "--model", "llama-3.1-70b", "--chips", "h20", "--demand", "1e12 tokens/day", "--spare",
                   "1").stdout
     caption = " ".join(out.split())
-    assert "Peak factor 2, capacity 2x the peak demand (100% spare margin), workload 1024 in" in caption
+    assert ("the daily-mean demand the fleet carries at peak factor 2 with capacity 2x the peak demand (100% spare "
+            "margin), its full-load tokens a day over 4. Workload 1024 in") in caption
     assert ("nvidia-h20: $13,500 per chip, midpoint of the reported USD 12,000-15,000 (press: Press reports") \
         in caption
     assert "no facility overhead): 5.824 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)." in caption
@@ -401,12 +402,14 @@ def test_the_narrower_figure_names_the_systems_it_spans() -> None:
     '(227/chip on one)'. It names the systems of the narrower figure (the A3's workers now span 2 systems, 4 on the
     concurrency grid's loads);
     the A3's, which fits one, stays 'on one' (414/chip; 510 before serving memory counted the MTP module). (The A2's
-    power, 8 x 400 W x 1.82, is assumed, and its note says so first.)"""
+    power, 8 x 400 W x 1.82, is assumed, and its note says so first; the A3's is derived, CloudMatrix 384's per
+    node.)"""
     plans = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips",
                                                 "atlas-800-a2,atlas-800-a3", "--demand", "1e12 tokens/day",
                                                 "--format", "json"]).stdout)
     assert [p["note"] for p in plans] == ["power assumed; workers span up to 4 systems over scale-out (211/chip on 2)",
-                                          "workers span up to 2 systems over scale-out (414/chip on one)"]
+                                          "power derived; workers span up to 2 systems over scale-out (414/chip on "
+                                          "one)"]
 
 
 @pytest.mark.e2e  # DeepSeek-R1 fleets (about 2 s): the end-to-end tier keeps the default run under a minute

@@ -579,7 +579,8 @@ def test_a_variant_adds_a_native_format() -> None:
                             catalog.engine("generic"), weights="fp8", ttft_s=None)  # no TTFT target
     assert (base.emulated_on, what_if.emulated_on) == ("bf16", "")
     assert (round(base.tokens_per_s_per_chip), round(what_if.tokens_per_s_per_chip)) == (700, 1351)
-    assert what_if.note == "what-if: fp8 unit added; fp8 GEMM rate not measured"
+    # its system's power, CloudMatrix 384's per node, is derived (compare.system_power_flags)
+    assert what_if.note == "what-if: fp8 unit added; fp8 GEMM rate not measured; power derived"
     assert ("fp8 GEMM rate not measured on huawei-ascend-910c (family-davinci-910 measures bf16, int8; fp8 is the rate "
             "nvidia-h200-sxm measured, moved by the fits' ratios)") in texts(what_if.flags)
 

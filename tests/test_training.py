@@ -551,8 +551,8 @@ def test_a_training_prediction_names_what_it_was_never_checked_on() -> None:
                                    "json"])
     assert json.loads(out.stdout)["flags"] == [f.text for f in training_flags(s5000, llama, 4096)]
     rows = compare([h100, a3, s5000], catalog.model("llama-3.1-8b"), catalog.engine("generic"), workload="train")
-    assert [r.note for r in rows] == ["", "training unchecked on the davinci-910 family; no clear winner per chip "
-                                          "and per kW (1 lies inside their 80% intervals)",
+    assert [r.note for r in rows] == ["", "training unchecked on the davinci-910 family; power derived; no clear "
+                                          "winner per chip and per kW (1 lies inside their 80% intervals)",
                                       "uncalibrated (derived prior); training unchecked on the musa family; "
                                       "power assumed"]
 

@@ -172,7 +172,10 @@ def test_the_systems_power_is_a_clause_of_its_own_after_the_chips_changes() -> N
     assert what_if_flag(low).text == (
         "what-if: tdp_w x0.5 of huawei-ascend-910c (system power 8.45 kW), priced with huawei-ascend-910c's calibration "
         "(nothing measured the what-if)")
-    assert what_ifs_text([low]) == "910c-low-power: tdp_w x0.5 of huawei-ascend-910c (system power 8.45 kW)"
+    assert what_ifs_text([low]) == (
+        "910c-low-power: tdp_w x0.5 of huawei-ascend-910c (system power 8.45 kW), peak rates and clocks held at "
+        "huawei-ascend-910c's stock TDP (parity does not model power-capped clocks): a per-kW change is power "
+        "arithmetic only")
 
 
 def test_a_what_ifs_power_arithmetic_is_said_once_in_a_rows_flags() -> None:

@@ -26,7 +26,7 @@ from parity.dtypes import format_on
 from parity.engine import EngineProfile
 from parity.errors import InfeasiblePlan, expect
 from parity.flags import Flag, texts
-from parity.hardware import SPEC_FIELDS, Calibration, Chip, System, is_what_if, per_die, rank_holder
+from parity.hardware import SPEC_FIELDS, Calibration, Chip, System, is_what_if, package_id, per_die, rank_holder
 from parity.model import Model
 from parity.parallel import map_chunks
 from parity.ops import Batch
@@ -43,8 +43,8 @@ from parity.training.search import SearchSpace, search_fewest_systems, search_tr
 from parity.training.step import TrainingResult
 from parity.units import duration_text
 from parity.uncertainty import Band, Intervals, widening, case_flags, chip_calibrated, flag_note, interval_kind, \
-    calibration_label, kernel_figures_note, power_flags, ratio_band, ratio_interval, training_band, training_flags, \
-    training_interval, vendor_bands, what_if_flag, capped_rate, compute_ceiling
+    calibration_label, kernel_figures_note, power_figure, power_flags, ratio_band, ratio_interval, training_band, \
+    training_flags, training_interval, vendor_bands, what_if_flag, capped_rate, compute_ceiling
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
@@ -52,7 +52,7 @@ __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison",
            "format_label", "intervals", "serving_ceiling", "memory_savings", "memory_text", "narrower_text",
            "serving_search", "systems_spanned", "systems_to_hold", "wider_workers", "widest_span", "RATIO_WORDS",
            "even_text", "without_even_text",
-           "quotient_intervals"]
+           "quotient_intervals", "held_clocks_note", "system_power_flags"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -281,7 +281,7 @@ def _serve(system: System, model: Model, profile: EngineProfile, tpot_s: float |
     notes = tuple(filter(None, (engine_note, catalog.engine_user_note(profile),
                                 catalog.maturity_note(profile, chip.software_stack),
                                 calibration_label(system, cal), kernel_figures_note(system, cal),
-                                mtp_note,
+                                held_clocks_note(system), mtp_note,
                                 die_note, vision_note(model)))) + (
              f"workload {isl} in / {osl} out; mean targets TPOT "
              f"{'none' if not tpot_s else f'{tpot_s * 1e3:g} ms'}, TTFT {'none' if not ttft_s else f'{ttft_s:g} s'}",
@@ -458,7 +458,35 @@ def configuration_flags(best: Candidate, system: System, model: Model, engine: E
     decoding = large_ep_decode_flag(per_die(system), best.decode_layout or best.layout, "moe" in model.features)
     return (case_flags([(system, None)], model, engine, layouts, mtp_tokens, context_tokens, precision.weights,
                        precision.expert_weights, precision.kv_cache) + tuple(filter(None, (decoding,)))
-            + catalog.mtp_flags(model, mtp_tokens) + power_flags(system))
+            + catalog.mtp_flags(model, mtp_tokens) + system_power_flags(system))
+
+
+def held_clocks_note(system: System) -> str:
+    """What a what-if that changes a chip's TDP or a system's power, and no peak rate, leaves as it was: its peak rates
+    and clocks stay the catalog chip's at its stock TDP, as parity models no power-capped clocks, so its per-kW (and
+    per-MW) change is power arithmetic only (an H20 at half its TDP kept its 738 tok/s/chip and read 1.38x per kW with
+    no word of it: report-only tester fixfb 3); '' for any other system."""
+    chip = {r.field.partition(".")[0] for r in system.chip.provenance if r.source.id == "what-if"}
+    own = {r.field for r in system.provenance if r.source.id == "what-if"}
+    if not ("tdp_w" in chip or "power_w" in own) or "peak_flop_per_s" in chip:
+        return ""
+    return (f"peak rates and clocks held at {package_id(system.chip)}'s stock TDP (parity does not model "
+            "power-capped clocks): a per-kW change is power arithmetic only")
+
+
+def system_power_flags(system: System) -> tuple[Flag, ...]:
+    """The flags of a system's power, which its per-kW and MW figures rest on: uncertainty.power_flags ('power
+    assumed': parity's assumption), and 'power derived' where the catalog's figure is parity's arithmetic on another
+    system's published one (its source's kind 'derived', as `parity show` gives it): an Atlas 800 A3's 11.65 kW is
+    CloudMatrix 384's all-in 559 kW / 384 x 8, UB switches and optics a stand-alone node lacks included (its per kW
+    read 1.09x a published node's with no flag: report-only tester fixfb 4). 'power derived' is informational
+    (widen 0): the per-chip rate's interval rests on no system's power."""
+    record = system.source_of("power_w")
+    if record is None or record.source.kind != "derived":
+        return power_flags(system)
+    basis = record.note or record.source.title
+    return power_flags(system) + (Flag("power derived", f"power derived: {power_figure(system)} per {system.id} "
+                                       f"({basis}; parity show {system.id})", "power derived", widen=0.0),)
 
 
 def serving_ceiling(model: Model, system: System, precision: Precision, isl: float, osl: float) -> float:
@@ -561,7 +589,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
         n, found = chips or system.chips, None
     picked = [found.best[0].layout] if found is not None and found.best and found.best[0].layout else []
     trained = training_flags(system, model, seq_len, precision, picked)  # the rate's flags: they widen its interval
-    raised = trained + power_flags(system)
+    raised = trained + system_power_flags(system)
     common = dict(system=system.id, chip=chip.id, model=model.name, workload="train", weights=precision,
                   emulated_on=emulated_on, expert_emulated_on=emulated_on if "moe" in model.features else "",
                   kv_cache="-", mode="train", calibrated=_calibrated(chip, cal),
@@ -598,7 +626,7 @@ def _train(system: System, model: Model, chips: int | None, seq_len: int, global
                       mfu=float(best.mfu), mfu_peak=best.peak_math, mfu_bf16=float(best.mfu_bf16),
                       memory_bound=binding_savings(model, system, n, seq_len, global_batch, precision, best),
                       note="; ".join(filter(None, [systems, swapped, *flag_note(raised), emulated])),
-                      assumptions=tuple(best.assumptions))
+                      assumptions=tuple(filter(None, [*best.assumptions, held_clocks_note(system)])))
 
 
 def memory_savings(layout: TrainingLayout) -> tuple[str, ...]:

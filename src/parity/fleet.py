@@ -145,9 +145,14 @@ def catalog_price_flag(system: System) -> Flag | None:
 
 def power_text(system: System) -> str:
     """The system power a fleet draws, as the catalog states it (a server's maximum, a rack's or supernode's all-in
-    figure; no facility overhead): '5.824 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)'."""
+    figure; no facility overhead): '5.824 kW per hgx-h20 (assumption: 8 x 400 W x 1.82)'; a derived figure with no
+    note of its own says its source's arithmetic, as compare's 'power derived' flag does ('11.65 kW per atlas-800-a3
+    (derived: parity arithmetic: ... 559 kW / 384 NPUs x 8 ...)')."""
     figure, record = f"{power_figure(system)} per {system.id}", system.source_of("power_w")
-    return figure if record is None else f"{figure} ({': '.join(filter(None, [record.source.kind, record.note]))})"
+    if record is None:
+        return figure
+    note = record.note or (record.source.title if record.source.kind == "derived" else "")
+    return f"{figure} ({': '.join(filter(None, [record.source.kind, note]))})"
 
 
 def basis_text(plans: Sequence[FleetPlan]) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity import catalog
+from parity.compare import system_power_flags
 from parity.cost import emulation, native_format
 from parity.errors import InfeasiblePlan
 from parity.flags import Flag, texts
@@ -30,7 +31,7 @@ from parity.model import Model
 from parity.parallel import map_chunks
 from parity.training.search import SYSTEM_MULTIPLES, search_dividing
 from parity.training.step import TrainingResult
-from parity.uncertainty import flag_note, power_flags, training_flags, training_interval
+from parity.uncertainty import flag_note, training_flags, training_interval
 from parity.units import places_text
 
 __all__ = ["TrainingFleet", "plan_training_fleet"]
@@ -356,8 +357,8 @@ def _row(system: System, model: Model, tokens: float, deadline_s: float | None, 
     price, price_source = price_per_chip(system)
     layouts = [result.layout] if result is not None and result.layout is not None else []
     trained = training_flags(system, model, seq_len, precision, layouts)  # the rate's: they widen its interval
-    raised = trained + power_flags(system) + tuple(filter(None, [catalog_price_flag(system)]))  # a what-if at its
-    # catalog chip's price
+    # a what-if at its catalog chip's price
+    raised = trained + system_power_flags(system) + tuple(filter(None, [catalog_price_flag(system)]))
     time_s = _time_s(result, tokens)
     rate = None if result is None else float(result.tokens_per_s_per_chip)
     mfu = 0.0 if result is None else float(result.mfu)  # the fast end stops at the peak (MFU 1)

@@ -36,6 +36,7 @@ from typing import Any
 
 from parity import catalog
 from parity.catalog import as_written
+from parity.compare import system_power_flags
 from parity.cost import OVERLAP_UNITS
 from parity.dtypes import CHIP_NATIVE, FORMATS, MATH_RATES, TPP_ONLY_RATES, format_named, refuse_repeated_formats
 from parity.errors import ParityError
@@ -44,7 +45,7 @@ from parity.parallel import RAY_LOCAL, map_chunks
 from parity.policy import PD_KEY, performance_density, tpp
 from parity.predict import (CASE_COLUMNS, EXTRA_COLUMNS, INPUT_KINDS, MOST_MTP_TOKENS, OPTIONAL_COLUMNS,
                             OUTPUT_COLUMNS, OUTPUT_KINDS, closed_loop_only, predict_rows)
-from parity.uncertainty import WHAT_IF_DIGITS, power_flags, what_if_flag
+from parity.uncertainty import WHAT_IF_DIGITS, what_if_flag
 from parity.units import format_si, unit_slip
 
 __all__ = ["SweepSpec", "Variant", "spec_from_toml", "variants_from_toml", "refuse_unread", "sweep_rows", "run_sweep",
@@ -623,11 +624,12 @@ def _with_what_if_flags(flags: list[str], what_ifs: Sequence[System]) -> list[st
 
 
 def _with_power_flags(flags: list[str], chip: Mapping[str, float], systems: Sequence[System | None]) -> list[str]:
-    """A row's flags with each of its systems' power_flags where the row states tokens per kW, which rests on
-    the systems' power ('power assumed: 10.92 kW per mi300x-platform (8 x 750 W x 1.82)', as compare flags it)."""
+    """A row's flags with each of its systems' power flags where the row states tokens per kW, which rests on
+    the systems' power ('power assumed: 10.92 kW per mi300x-platform (8 x 750 W x 1.82)', 'power derived: ...', as
+    compare flags it: compare.system_power_flags)."""
     if math.isnan(chip["output_tokens_per_s_per_kw"]):
         return flags
-    raised = [f.text for system in systems if system is not None for f in power_flags(system)]
+    raised = [f.text for system in systems if system is not None for f in system_power_flags(system)]
     return list(dict.fromkeys([*flags, *raised]))
 
 

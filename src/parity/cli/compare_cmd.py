@@ -90,7 +90,9 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
                f"{ratio(got['per_system'])} the {tokens} tokens/s per system, {ratio(got['per_chip'])} per chip")
             + f", {ratio(got['per_kw'])} per kW, {ratio(got['per_gb'])} per GB of memory. ")
     bounds = {k: v for k, v in quotient_intervals(a, b).items() if not math.isnan(v[0])}
-    assumed = [r.system for r in (a, b) if any(f.kind == "power assumed" for f in r.flags)]
+    # each system whose power is parity's assumption or arithmetic ('power assumed', 'power derived'): its kind
+    assumed = {r.system: f.kind.removeprefix("power ") for r in (a, b) for f in r.flags
+               if f.kind in ("power assumed", "power derived")}
     # as the sentence states them; per system apart from per chip only for systems of two sizes (else the rows'
     # notes, which JSON keeps, name per chip alone)
     order = (() if one_size else ("per_system",)) + ("per_chip", "per_kw", "per_gb")
@@ -98,10 +100,19 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
         return said
     even = even_text({k: bounds[k] for k in order if k in bounds})
     return (said + "80% intervals: " + ", ".join(f"{ratio_number(bounds[k][0])}-{ratio(bounds[k][1])} {RATIO_WORDS[k]}"
-                                                + (f" (without the error of {' and '.join(assumed)}'s assumed power)"
+                                                + (f" (without the error of {_powers_text(assumed)})"
                                                    if k == "per_kw" and assumed else "")
                                                 for k in order if k in bounds)
             + (f"; {even}" if even else "") + ". ")
+
+
+def _powers_text(kinds: Mapping[str, str]) -> str:
+    """The systems' powers a per-kW interval leaves the error of, each by its kind (system -> 'assumed' or 'derived'):
+    "hgx-h20's assumed power", "hgx-a800 and hgx-h800's derived power", "hgx-h20's assumed power and atlas-800-a3's
+    derived power"."""
+    if len(set(kinds.values())) == 1:
+        return f"{' and '.join(kinds)}'s {next(iter(kinds.values()))} power"
+    return " and ".join(f"{system}'s {kind} power" for system, kind in kinds.items())
 
 
 def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
@@ -419,12 +430,17 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
         title = (f"{model.name}: serving {isl} in / {osl} out at {target}, ratios to {against}" if workload == "serve"
                  else f"{model.name}: training, {seq_len}-token sequences, {global_batch} per step, ratios to {against}")
         mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on every chip") if workload == "serve" else ""
+        # each 'power derived' flag's figure and arithmetic ('11.65 kW per atlas-800-a3 (parity arithmetic: ...)')
+        derived = list(dict.fromkeys(f.text.removeprefix("power derived: ") for r in results for f in r.flags
+                                     if f.kind == "power derived"))
         idle = workload == "train" and any("no layout divides the system's" in r.note for r in results)
         idle_text = " (where no layout divides a system's chips, those a layout trains on: its note says so)"
         per = ("per system = every chip of the system busy" + (idle_text if idle else "")
                + "; per kW = per system over the system's power (a datasheet maximum or an all-in figure where "
-               "published, else assumed on that basis: a server chips x TDP x 1.82, a liquid-cooled rack x 1.68; "
-               "'parity show SYSTEM'); per GB = per system over its memory; ")
+               "published, else assumed on that basis: a server chips x TDP x 1.82, a liquid-cooled rack x 1.68"
+               + ("; or derived from another system's published figure, where the note says 'power derived'"
+                  if derived else "")
+               + "; 'parity show SYSTEM'); per GB = per system over its memory; ")
         assumed = any(specs_flag(by_id[r.system].chip) for r in results)
         unknown = any(math.isnan(v) for r in results for v in r.spec_ratios.values())
         specs = spec_bases([by_id[r.system] for r in results]) + (
@@ -450,6 +466,10 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                            + NO_POWER_ERROR
                            if any(f.kind == "power assumed" for r in results for f in r.flags)
                            else "")
+                        + ("; 'power derived': the system's power is parity's arithmetic on another system's "
+                           "published figure, not one published for it, which its per-kW figures rest on: "
+                           + " and ".join(derived) + "; its per-kW interval holds the per-chip rate's error alone, "
+                           "not that figure's" if derived else "")
                         + (f"; {SPECS_ASSUMED_WORDS}" if assumed else ""))
         multi_die = any(by_id[r.system].chip.dies > 1 for r in results)
         stacks = _stacks_text(profile, results, by_id) if workload == "serve" else ""

@@ -179,18 +179,19 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                                    f"{'at most ' if demand_tps else ''}{units:,} chip{'s' * (units != 1)}",
                                    "" if power_mw is None else
                                    f"{'within ' if demand_tps or units else ''}{power_mw:g} MW"]))
+    # what the tokens served count, in the title in every mode (--units and --power-mw alone said it in JSON only:
+    # 2.04 and 1.02 T tokens/day under one title, report-only tester fixfb 1)
+    what += "" if demand_tps else f" ({count} tokens)"
     # each row as its first shown column names it: the chip where every system is its chip's default, else the system
     flagged = flags_caption(found, model, [(p.chip if defaults else p.system, p.tokens_per_s_per_chip is not None,
                                             p.flags) for p in plans])
     emit(shown, columns, fmt, payload=rows, out=out,
          title=f"Fleet for {found.name}: {what} at {targets.text()}" + (f", {rule_title(exporting.rule)}"
                                                                    if exporting else ""),
-         caption=(f"{flagged}tokens/day served in trillions. Peak factor {peak_factor:g}, {spare_text(spare)}, "
-                  f"workload {isl} in / {osl} out; TTFT and TPOT (--wide): the steady-state model's means for the "
-                  f"benchmark's closed loop" + ("" if exporting else
-                                                 "; ECCN 3A090 (--wide): the chip's US export class, which no letter "
-                                                 "or rule for China decides alone (`parity policy`; --rule keeps the "
-                                                 "chips a buyer in China gets)") + "."
+         caption=(f"{flagged}{_served_text(count, peak_factor, spare)} Workload {isl} in / {osl} out; TTFT and "
+                  f"TPOT (--wide): the steady-state model's means for the benchmark's closed loop"
+                  + ("" if exporting else "; ECCN 3A090 (--wide): the chip's US export class, which no letter or rule "
+                     "for China decides alone (`parity policy`; --rule keeps the chips a buyer in China gets)") + "."
                   + near_footnote(classes, "near_lines in --format json or csv") + " Formats: "
                   f"{formats_text(None, any(p.configuration.startswith('disagg') for p in plans))} (each row's "
                   f"whole line: serve_command in --format json or csv"
@@ -234,6 +235,17 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                      if export else "")))
 
 
+def _served_text(count: str, peak_factor: float, spare: float) -> str:
+    """What 'T tokens/day served' counts, in the caption's first sentence: the tokens (--count) and that it is the
+    daily-mean demand the fleet carries, its capacity over the peak factor and the spare margin, not the tokens it
+    can produce a day (20 MW of H200 read 4.00 T/day served where compare's per-kW rate x 20 MW x 86,400 s gives 8.79:
+    report-only tester fixfb 2)."""
+    headroom = peak_factor * (1 + spare)
+    return (f"tokens/day served in trillions of {'prompt + output' if count == 'total' else 'output'} tokens "
+            f"(--count {count}): the daily-mean demand the fleet carries at peak factor {peak_factor:g} with "
+            f"{spare_text(spare)}, its full-load tokens a day over {headroom:.3g}.")
+
+
 def _before_note(record: dict[str, object], added: dict[str, object]) -> dict[str, object]:
     """`record` with `added` before its note, flags and assumptions, which stay its last fields (a CSV's columns)."""
     head = [k for k in record if k not in ("note", "flags", "assumptions")]
@@ -273,7 +285,9 @@ _NOTE_WORDS = (
     (("GEMM rate not measured",), UNMEASURED_GEMM_WORDS),
     (("reported chip", "announced chip", "roadmap chip"),
      "'reported chip', 'announced chip', 'roadmap chip': not shipping, the note names the source kinds of its figures"),
-    (("power assumed",), "'power assumed': the system's power, which MW counts, is parity's assumption, given below"))
+    (("power assumed",), "'power assumed': the system's power, which MW counts, is parity's assumption, given below"),
+    (("power derived",), "'power derived': the system's power, which MW counts, is parity's arithmetic on another "
+                         "system's published figure, not one published for it, given below"))
 
 
 def _legend(notes: list[str], assumed: bool) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from parity.cli.files import read_toml
+from parity.compare import held_clocks_note
 from parity.errors import ParityError
 from parity.hardware import System
 from parity.sweep import variants_from_toml
@@ -56,5 +57,7 @@ def variant_named(systems: Sequence[System], name: str, path: Path | None) -> Sy
 
 
 def what_ifs_text(systems: Sequence[System]) -> str:
-    """What each what-if system changes, for a caption: 'h20-2x-bw: memory_bytes_per_s x2 of nvidia-h20'."""
-    return "; ".join(f"{s.id}: {what_if_changes(s) or 'no change'}" for s in systems)
+    """What each what-if system changes, for a caption: 'h20-2x-bw: memory_bytes_per_s x2 of nvidia-h20'; one that
+    changes power and no peak rate says its rates and clocks are the stock TDP's (compare.held_clocks_note)."""
+    return "; ".join(f"{s.id}: {what_if_changes(s) or 'no change'}"
+                     + (f", {held}" if (held := held_clocks_note(s)) else "") for s in systems)

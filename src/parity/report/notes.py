@@ -113,6 +113,10 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
     if ratios and "power assumed" in notes:  # a table without per-kW figures rests on no system's power
         said.append("'power assumed': the system's power is parity's assumption (below), which its per-kW figures "
                     f"rest on; {NO_POWER_ERROR}.")
+    if ratios and "power derived" in notes:
+        said.append("'power derived': the system's power is parity's arithmetic on another system's published figure "
+                    "(as an Atlas 800 A3's is CloudMatrix 384's all-in figure per node, its switches and optics "
+                    "included), not one published for it (below), which its per-kW figures rest on.")
     if "specs assumed" in notes:
         said.append("'specs assumed: X': no source publishes the chip's X (its formats, which choose the weights it "
                     "is served in, a peak rate by format, its memory bandwidth or capacity); its spec ratios and "
