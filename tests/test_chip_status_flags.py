@@ -43,11 +43,14 @@ def test_an_assumed_system_power_is_flagged_with_its_basis() -> None:
     assert power_flags(catalog.system("hgx-h100")) == ()
 
 
-def test_a_ratio_band_doubles_for_a_chip_uncalibrated_or_not_shipping() -> None:
-    """NVIDIA's band [-0.0718, 0.2408] (centre 0.0845, half-width 0.1563) takes half-width 0.3126 for the B30A
-    (reported, inheriting Blackwell's calibration): [-0.2281, 0.3970]; the H100, measured and shipping, keeps it."""
+def test_a_ratio_band_widens_for_a_chip_uncalibrated_or_not_shipping() -> None:
+    """NVIDIA's band [-0.0718, 0.2408] (centre 0.0845, half-width 0.1563) widens by the chip's flags as a prediction's
+    interval does (uncertainty.widening): the B30A, reported (2) and inheriting Blackwell's calibration (2), takes
+    half-width 0.1563 sqrt(4 + 4 - 1) = 0.4135: [-0.3290, 0.4980]; the H20, shipping but partly fitted (1.25), 0.1954:
+    [-0.1109, 0.2799]; the H100, fitted by parity's serving runs and shipping, keeps it."""
     nvidia = vendor_bands()["NVIDIA"]
-    for chip, (low, high) in (("nvidia-b30a", (-0.2281, 0.3970)), ("nvidia-h100-sxm", (-0.0718, 0.2408))):
+    for chip, (low, high) in (("nvidia-b30a", (-0.3290, 0.4980)), ("nvidia-h20", (-0.1109, 0.2799)),
+                              ("nvidia-h100-sxm", (-0.0718, 0.2408))):
         found = ratio_band(nvidia, catalog.chip(chip), catalog.calibration(catalog.chip(chip)))
         assert (found.q_low, found.q_high) == pytest.approx((low, high), abs=1e-4), chip
     wider = Band(q_low=0.0, q_high=0.2, count=3).widened(3.0)
