@@ -58,8 +58,8 @@ CUDA_ONLY = frozenset({"trtllm"})
 # - prior (nothing measured it or a chip of its family, calibration_on_prior): the published decode figures of
 #   vendors priced as never measured (`parity validate --by vendor`: AMD's 82 and Huawei's 6 with their kernel figures
 #   left out too, Baidu's 6, whose Kunlun has none), each priced as `validate` prices it with its other flags beside
-#   (an engine profile fitted on another stack, on every row), fell inside 59 times of 94 at 2 and 78 at the 3 the
-#   rule before this one gave them (2 x 1.5); at 2.25 beside a flag of 2 (sqrt(2^2 + 2.25^2 - 1) = 2.84) ...
+#   (an engine profile fitted on another stack, on every row), fell inside 59 times of 94 at a flat 2, 78 at the 3
+#   the rule before this one gave them (2 x 1.5) and 78 at 2.25 beside that flag's 2 (widening: 2.84), 2026-12-07
 CALIBRATION_WIDEN = {"fitted": 1.0, "partly": 1.25, "inherited": WIDEN_FLAGGED, "prior": 2.25}
 # architecture features whose cases take bands of their own (within their mode): on the simulator's never-fitted
 # aggregated rows MLA models' (DeepSeek-V3/R1) TTFT residuals span [-0.92, 0.10] in ln(predicted/measured), the
