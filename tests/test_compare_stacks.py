@@ -138,7 +138,9 @@ def test_compare_names_each_stack_and_the_maturity_it_runs_at() -> None:
     # tester fixsm 1: the flag said the maturity again ('Only mi300x-platform: ...; its kernels at ROCm's software
     # maturity, ...'); said in the stacks sentence alone, both rows' flag is the same and said once
     assert out.count("ROCm's software maturity") == 1
-    assert "Every row: engine profile generic not fitted to measurements. " in out and "Only " not in out
+    assert "Every row: engine profile generic not fitted to measurements. " in out
+    # the one row's own flag: the MI300X's kernel figures, partly the H200's (its interval 1.25 times as wide)
+    assert out.count("Only ") == 1 and "Only mi300x-platform: kernel figures partly inherited on amd-mi300x" in out
 
 
 @pytest.mark.e2e  # over 1.5 s: a compare of two systems

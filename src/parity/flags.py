@@ -23,8 +23,8 @@ class Flag:
     whole, `brief` is the few words a table's note gives it ("" leaves it to the whole text); `widen`: how many times
     its band's log-width the case's interval would be were this flag its only one (WIDEN_FLAGGED, but for a chip's
     calibration, uncertainty.CALIBRATION_WIDEN), 1 for an informational flag, said but widening nothing (a config
-    trimmed of keys nothing prices, an assumed power); `reason`: CALIBRATION_REASON for a flag of the chip's
-    calibration (its status, a GEMM rate it did not measure), which widens apart from every other kind
+    trimmed of keys nothing prices, an assumed power); `reason`: CALIBRATION_REASON for the flag of the chip's
+    calibration status (uncertainty.calibration_flag), which widens apart from every other kind
     (uncertainty.widening), '' for any other;
     `maturity`: the closing clause of `text` that names the software maturity the engine's kernels run at ("; its
     kernels at ROCm's software maturity, ..."), which a caption naming each stack's maturity itself leaves out."""

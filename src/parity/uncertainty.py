@@ -195,17 +195,17 @@ def capped_rate(rate: float, tpot_s: float, tpot_s_low: float, ceiling: float) -
 
 def widening(raised: Iterable[Flag]) -> float:
     """How many times its band's log-width the interval of a case with flags `raised` is: D, the largest `widen` of
-    its flags but the calibration's (WIDEN_FLAGGED each: a far layout, an unfitted engine, specs assumed ...), and C,
-    the largest of its chip's calibration flags (Flag.reason CALIBRATION_REASON: CALIBRATION_WIDEN by
-    calibration_grade), combine in quadrature on the log scale, as two independent errors' variances add:
-    sqrt(1 + (D^2 - 1) + (C^2 - 1)), each 1 where none is raised. Flags of one kind are not independent evidence (a
-    far layout and an unfitted engine say the case is off what was measured; their errors were never measured apart,
-    and no row checks them stacked), so they count once, by the largest; the calibration is another axis, how much of
-    the chip was measured. None: 1; a flag: 2; alone, a partly fitted chip 1.25, an inherited one 2, one on a prior
-    2.25; beside a flag: sqrt(4 + 1.5625 - 1) = 2.1360, sqrt(7) = 2.6458, sqrt(8.0625) = 2.8395. Informational flags
-    (widen 1: a config trimmed of keys nothing prices) widen nothing: MiniMax-M2.5's TPOT interval on an HGX H200 read
-    1/1.32 to 1.41x for its 'config trimmed' flag alone, against Qwen3-235B-A22B's 1/1.13 to 1.21x (regression tester
-    fuzzEW 1)."""
+    its flags but the calibration's (WIDEN_FLAGGED each: a far layout, an unfitted engine, specs assumed, a GEMM rate
+    not measured on the chip ...), and C, its chip's calibration status (the flag of Flag.reason CALIBRATION_REASON:
+    CALIBRATION_WIDEN by calibration_grade), combine in quadrature on the log scale, as two independent errors'
+    variances add: sqrt(1 + (D^2 - 1) + (C^2 - 1)), each 1 where none is raised. Flags of one kind are not
+    independent evidence (a far layout and an unfitted engine say the case is off what was measured; their errors
+    were never measured apart, and no row checks them stacked), so they count once, by the largest; the calibration
+    is another axis, how much of the chip was measured. None: 1; a flag: 2; alone, a partly fitted chip 1.25, an
+    inherited one 2, one on a prior 2.25; beside a flag: sqrt(4 + 1.5625 - 1) = 2.1360, sqrt(7) = 2.6458,
+    sqrt(8.0625) = 2.8395. Informational flags (widen 1: a config trimmed of keys nothing prices) widen nothing:
+    MiniMax-M2.5's TPOT interval on an HGX H200 read 1/1.32 to 1.41x for its 'config trimmed' flag alone, against
+    Qwen3-235B-A22B's 1/1.13 to 1.21x (regression tester fuzzEW 1)."""
     raised = list(raised)
     calibration = max((f.widen for f in raised if f.reason == CALIBRATION_REASON), default=1.0)
     other = max((f.widen for f in raised if f.reason != CALIBRATION_REASON), default=1.0)
@@ -992,10 +992,9 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
     measured it ('bf16 is the rate nvidia-h200-sxm measured, moved by the fits' ratios', as `show` traces it), or
     none ('no chip its calibration draws on measured int8', on an H200; '...: it moved with the formats measured',
     on a B200). Raised beside an uncalibrated chip's own flag too: FP4 on an Ascend 950 runs the Da Vinci family's
-    rate, which no chip with an FP4 unit measured. It is a flag of the chip's calibration (CALIBRATION_REASON), the
-    rate graded as a whole calibration is (CALIBRATION_WIDEN): moved from another chip's measurement, inherited (2: the
-    H20's fp8, the H200's); measured on no chip, as on a prior (2.25: the 950PR's fp4); beside the chip's own flag the
-    larger counts (widening)."""
+    rate, which no chip with an FP4 unit measured. It widens as any flag (2), not as the chip's calibration status
+    (calibration_grade), which counts the chip's inherited figures already: the H20 is partly fitted because its FP8
+    rate, among others, is the H200's."""
     math, _ = math_unit(format_named(weights), chip)
     source = catalog.figure_source(chip, cal, f"GEMM {math}")
     if source.how in ("fitted", "prior") or (source.how == "inherited" and not source.moved):
@@ -1003,12 +1002,10 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
     points = {name.split(".", 1)[1] for name in cal.measured_fields if name.startswith("gemm_efficiency.")}
     measured = points or catalog.measured_gemm_formats(cal.rows)
     kind = f"{math} GEMM rate not measured on {chip_text(chip)}"
-    graded = {"widen": CALIBRATION_WIDEN["inherited" if source.how == "inherited" else "prior"],
-              "reason": CALIBRATION_REASON}
     if cal.blend:  # each part's rate as it came: a blend with one moved or unmeasured is no measured rate
         return Flag(kind, f"{kind} (a blend of calibrations: " + "; ".join(
             f"{weight:.2f} of {part.id}, {_gemm_source_text(catalog.figure_source(chip, part, f'GEMM {math}'))}"
-            for part, weight in cal.blend) + ")", f"{math} GEMM rate not measured", **graded)
+            for part, weight in cal.blend) + ")", f"{math} GEMM rate not measured")
     own = bool(measured and (chip_calibrated(chip, cal) or points))  # the chip's own calibration measured formats
     if own:
         drawn = f"{cal.id} measures {', '.join(sorted(measured))}"
@@ -1025,7 +1022,7 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
         kept = f": it was kept from {cal.unmeasured_from or 'the value before'}"
         how = f"no chip its calibration draws on measured {math}" + (
             (kept if points else ": it moved with the formats measured") if own else "")
-    return Flag(kind, f"{kind} ({drawn}; {how})", f"{math} GEMM rate not measured", **graded)
+    return Flag(kind, f"{kind} ({drawn}; {how})", f"{math} GEMM rate not measured")
 
 
 def _gemm_source_text(source: catalog.FigureSource) -> str:
