@@ -106,7 +106,8 @@ def test_an_unfitted_stack_profile_is_flagged_as_the_generic_one_is() -> None:
     with no flag and a normal interval. Priced at ROCm's measured maturity instead, it is flagged (a flag widens the
     interval, uncertainty.widening) naming the unfitted profile, as sglang-rocm named (which runs as sglang) is; the
     generic engine's flag on ROCm says its kernels run at the maturity fitted on vllm-rocm's 22 runs, on CUDA it says
-    no more. The MI300X's own flag leads each list: its kernel figures partly inherited (uncertainty.calibration_flag)."""
+    no more. The MI300X's own flag leads each list: its kernel figures partly inherited
+    (uncertainty.calibration_flag)."""
     from parity.flags import texts
     from parity.uncertainty import case_flags
     model = catalog.model("llama-3.1-70b")
@@ -122,8 +123,8 @@ def test_an_unfitted_stack_profile_is_flagged_as_the_generic_one_is() -> None:
     assert texts(case_flags(mi300x, model, catalog.engine("vllm-rocm"), [])) == [partly]
     generic = catalog.engine("generic")
     assert texts(case_flags(mi300x, model, catalog.engine_on(generic, "rocm"), [])) == [
-        partly, "engine profile generic not fitted to measurements; its kernels at ROCm's software maturity, fitted on 22 "
-        "runs (vllm-rocm)"]
+        partly, "engine profile generic not fitted to measurements; its kernels at ROCm's software maturity, "
+        "fitted on 22 runs (vllm-rocm)"]
     assert texts(case_flags(h200, model, generic, [])) == ["engine profile generic not fitted to measurements"]
 
 

@@ -164,7 +164,8 @@ def test_the_metax_fleet_says_its_deadline_lies_inside_the_error() -> None:
             "left out of every fit: the chip vendor's, or, where its vendor has too few runs, the widest vendor band; "
             "wider in log where the run is flagged (2x: no published run trained on the chip's family, a layout none "
             "was checked on, an architecture feature none of their models has) and by the chip's calibration (1.25x "
-            "partly fitted, 2x inherited, 2.25x on a prior), the two in quadrature; the fast end no faster than the chip's peak of the math it runs (MFU "
+            "partly fitted, 2x inherited, 2.25x on a prior), the two in quadrature; the fast end no faster than the "
+            "chip's peak of the math it runs (MFU "
             "100%).") in out
 
 

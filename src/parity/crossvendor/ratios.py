@@ -107,8 +107,9 @@ def pair_intervals(pairs: Sequence[Mapping[str, object]], residuals: Iterable[tu
     the interval never saw the pair. `never_measured`: the pair's first chip is priced as of a vendor parity never
     measured (`key` priced with its kernel figures left out too), so its vendor's residuals are left out as well (its
     band is the widest, as compare gives a vendor with none) and it widens as ratio_band widens a chip on a prior.
-    Writes {key}_low, {key}_high and {key}_inside (interval_low, interval_high and inside for 'left_out'): whether the published ratio lies inside; prefill pairs (compare's
-    intervals are of decode figures), and pairs without a prediction, get NaN and None."""
+    Writes {key}_low, {key}_high and {key}_inside (interval_low, interval_high and inside for 'left_out'): whether
+    the published ratio lies inside; prefill pairs (compare's intervals are of decode figures), and pairs without a
+    prediction, get NaN and None."""
     residuals = list(residuals)
     names = ("interval_low", "interval_high", "inside") if key == "left_out" else (f"{key}_low", f"{key}_high",
                                                                                    f"{key}_inside")
