@@ -15,7 +15,7 @@ from parity import catalog
 from parity.calibrate import point_times, points_from_benchmark
 from parity.cli import cli
 from parity.errors import CatalogError, ParityError
-from parity.uncertainty import _uncalibrated, chip_calibrated, ratio_band, vendor_bands
+from parity.uncertainty import calibration_flag, chip_calibrated, ratio_band, vendor_bands
 
 from conftest import clear_catalog_caches as _clear
 
@@ -108,12 +108,12 @@ def test_copies_alone_calibrate_no_chip(shipping: Path, tmp_path_factory: pytest
     assert not chip_calibrated(chip, cal) and ratio_band(band, chip, cal) == before
     assert cal.basis.startswith("partly measured on this chip (nova-x1-measured; GEMM and memory streaming from "
                                 "derived-prior)")
-    flag = _uncalibrated(chip, cal)
+    flag = calibration_flag(chip, cal)
     assert flag is not None and (flag.kind, flag.brief, flag.widen) == (
-        "partly calibrated chip", "partly calibrated: GEMM, memory streaming from the prior", 1.5)
+        "partly calibrated chip", "partly calibrated: GEMM, memory streaming from the prior", 2.25)  # as on a prior
     # GEMMs measured (bf16 alone): calibrated, its fp8 rate flagged as kept from the prior
     measured = dataclasses.replace(cal, measured_fields={"gemm_efficiency.bf16": 21, "memory_efficiency": 21})
-    assert chip_calibrated(chip, measured) and _uncalibrated(chip, measured) is None
+    assert chip_calibrated(chip, measured) and calibration_flag(chip, measured) is None
 
 
 def test_parity_s_own_calibrations_read_as_before() -> None:

@@ -43,11 +43,14 @@ def test_an_assumed_system_power_is_flagged_with_its_basis() -> None:
     assert power_flags(catalog.system("hgx-h100")) == ()
 
 
-def test_a_ratio_band_doubles_for_a_chip_uncalibrated_or_not_shipping() -> None:
-    """NVIDIA's band [-0.0718, 0.2408] (centre 0.0845, half-width 0.1563) takes half-width 0.3126 for the B30A
-    (reported, inheriting Blackwell's calibration): [-0.2281, 0.3970]; the H100, measured and shipping, keeps it."""
+def test_a_ratio_band_widens_for_a_chip_uncalibrated_or_not_shipping() -> None:
+    """NVIDIA's band [-0.0718, 0.2408] (centre 0.0845, half-width 0.1563) widens by the chip's flags as a prediction's
+    interval does (uncertainty.widening): the B30A, reported (2) and inheriting Blackwell's calibration (2), takes
+    half-width 0.1563 sqrt(4 + 4 - 1) = 0.4135: [-0.3290, 0.4980]; the H20, shipping but partly fitted (1.25), 0.1954:
+    [-0.1109, 0.2799]; the H100, fitted by parity's serving runs and shipping, keeps it."""
     nvidia = vendor_bands()["NVIDIA"]
-    for chip, (low, high) in (("nvidia-b30a", (-0.2281, 0.3970)), ("nvidia-h100-sxm", (-0.0718, 0.2408))):
+    for chip, (low, high) in (("nvidia-b30a", (-0.3290, 0.4980)), ("nvidia-h20", (-0.1109, 0.2799)),
+                              ("nvidia-h100-sxm", (-0.0718, 0.2408))):
         found = ratio_band(nvidia, catalog.chip(chip), catalog.calibration(catalog.chip(chip)))
         assert (found.q_low, found.q_high) == pytest.approx((low, high), abs=1e-4), chip
     wider = Band(q_low=0.0, q_high=0.2, count=3).widened(3.0)
@@ -57,9 +60,10 @@ def test_a_ratio_band_doubles_for_a_chip_uncalibrated_or_not_shipping() -> None:
 @pytest.mark.e2e
 def test_compare_flags_a_reported_chip_and_widens_its_ratio_interval() -> None:
     """B30A against the H20 on DeepSeek-R1: the B30A row says it is reported and its formats (B300's) and power
-    assumed (note and JSON), and the H20's ratio to it takes the root sum of squares of NVIDIA's half-width doubled
-    (once, however many flags) and NVIDIA's own: hypot(0.3126, 0.1563) = 0.3495, so high / low = e^0.6989 = 2.012
-    (it was e^(2 x 0.2150) = 1.537)."""
+    assumed (note and JSON), and the H20's ratio to it takes the root sum of squares of NVIDIA's half-width widened for
+    the B30A (flagged, 2 once however many flags, and inheriting Blackwell's calibration, 2: sqrt(4 + 4 - 1) = 2.6458)
+    and for the H20 (partly fitted, 1.25): hypot(0.4135, 0.1954) = 0.4574, so high / low = e^0.9148 = 2.496 (2.012
+    when any flag doubled a band once; e^(2 x 0.2150) = 1.537 before the B30A's was widened)."""
     with compare_rows_once():
         rows = json.loads(CliRunner().invoke(cli, ["compare", "hgx-b30a", "hgx-h20", "--model", "deepseek-r1",
                                                    "--format", "json"]).stdout)
@@ -70,8 +74,8 @@ def test_compare_flags_a_reported_chip_and_widens_its_ratio_interval() -> None:
     low, high = h20["ratio_interval"]
     nvidia = vendor_bands()["NVIDIA"]
     half = 0.5 * (nvidia.q_high - nvidia.q_low)
-    assert high / low == pytest.approx(math.exp(2 * math.hypot(2 * half, half)), rel=1e-9)
-    assert high / low == pytest.approx(2.012, abs=1e-3)
+    assert high / low == pytest.approx(math.exp(2 * math.hypot(math.sqrt(7) * half, 1.25 * half)), rel=1e-9)
+    assert high / low == pytest.approx(2.496, abs=1e-3)
 
 
 def test_the_reports_prose_gives_each_ratio_its_interval_and_names_the_one_that_spans_1() -> None:

@@ -32,27 +32,30 @@ def five() -> dict[str, dict]:
 @pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_each_ratio_to_the_h20_has_its_interval_from_both_vendors_bands(five: dict[str, dict]) -> None:
     """Interval of a/b: ratio x exp(-(c + h)) to ratio x exp(-(c - h)), c the difference of the band centres,
-    h the root sum of squares of the half-widths. With Huawei's band [-0.0190, 0.2646] (its six decode rows, each
-    scored with the CANN fit rebuilt without its source: at the level of maturity the ROCm fits show) and NVIDIA's
-    [-0.0718, 0.2408]: c = 0.1228 - 0.0845 = 0.0383, h = hypot(0.1418, 0.1563) = 0.2110, so the 910C/H20 interval
-    is ratio x 0.779 to ratio x 1.189: it spans 1 for ratios between 0.841 and 1.283. The Atlas 800 A3, run one
-    rank per die as Ascend frameworks run it, on the generic engine at CANN's measured software maturity
+    h the root sum of squares of the half-widths, each chip's band widened by its own reasons (ratio_band: the 910C,
+    H20, GB200 and MI300X are each partly fitted, 1.25). With Huawei's band [-0.1313, 0.3292] (its six decode rows,
+    each scored with the CANN fit rebuilt without its source, their own half-width 0.142 floored at the pooled band's
+    0.2303: report-only tester fixev1 3) and NVIDIA's [-0.0718, 0.2408]: c = 0.0989 - 0.0845 = 0.0145, h =
+    hypot(1.25 x 0.2303, 1.25 x 0.1563) = 0.3479, so the 910C/H20 interval is ratio x 0.696 to ratio x 1.396 (x 0.779
+    to x 1.189 before, narrower than the H200's): it spans 1 for ratios between 0.716 and 1.437. The Atlas 800 A3,
+    run one rank per die as Ascend frameworks run it, on the generic engine at CANN's measured software maturity
     (sglang-cann's kernel multipliers: memory 0.574) with one MTP draft (compare's default for DeepSeek-R1),
     comes out at 1.644x (1,180 against 718 tok/s per chip, each layout at the most clients or decode batch its
     targets allow; 1.594x, 1,131 against 710, on the grid's loads; 2.295x, 1,641 against 715, before its EP x ETP
     decode workers crossed scale-out as their ranks do, 2.015x before whole workers: its decode workers span two A3
     nodes, as the H20's do, where they deliver 1.25x or more what one node does; 414 there), so its interval
-    (1.30-1.98x at 1.667x) lies above 1: the 910C wins per chip."""
+    (1.16-2.33x at 1.667x) lies above 1: the 910C wins per chip."""
+    from parity.uncertainty import ratio_band
     rows = five
     assert rows["hgx-h20"]["ratio_interval"] == [None, None]
     bands = vendor_bands()
-    nvidia = bands["NVIDIA"]
+    h20 = catalog.chip("nvidia-h20")
+    nvidia = ratio_band(bands["NVIDIA"], h20, catalog.calibration(h20))
     for system in SYSTEMS[1:]:
         row = rows[system]
         ratio, (low, high) = row["ratios"]["per_chip"], row["ratio_interval"]
-        vendor = {"atlas-800-a3": "Huawei", "cloudmatrix-384": "Huawei", "gb200-nvl72": "NVIDIA",
-                  "mi300x-platform": "AMD"}[system]
-        a = bands[vendor]
+        chip = catalog.system(system).chip
+        a = ratio_band(bands[chip.vendor], chip, catalog.calibration(chip))
         centre = 0.5 * (a.q_low + a.q_high) - 0.5 * (nvidia.q_low + nvidia.q_high)
         half = math.hypot(0.5 * (a.q_high - a.q_low), 0.5 * (nvidia.q_high - nvidia.q_low))
         assert low == pytest.approx(ratio * math.exp(-(centre + half)), rel=1e-9)
@@ -69,7 +72,9 @@ def test_each_ratio_to_the_h20_has_its_interval_from_both_vendors_bands(five: di
         assert (even in row["note"]) == bool(spans) and ("no clear winner" in row["note"]) == bool(spans), system
     # 2.015 priced on shares, 1.644 before near-best pairs ran at their largest decode batch as served
     assert rows["atlas-800-a3"]["ratios"]["per_chip"] == pytest.approx(1.667, abs=0.005)
-    assert rows["atlas-800-a3"]["ratio_interval"] == pytest.approx([1.667 * 0.779, 1.667 * 1.189], abs=0.01)
+    assert rows["atlas-800-a3"]["ratio_interval"] == pytest.approx([1.667 * 0.696, 1.667 * 1.396], abs=0.01)
+    assert [catalog.calibration_statement(catalog.system(s).chip, catalog.calibration(catalog.system(s).chip)).verdict
+            for s in SYSTEMS] == ["partly"] * len(SYSTEMS)
 
 
 @pytest.mark.e2e  # compare runs (over 1 s)
@@ -112,15 +117,17 @@ def test_training_ratios_carry_intervals_from_the_training_bands() -> None:
     runs (data/training_ratio_uncertainty.toml, each run scored with its source left out), not from the serving
     bands (the sixth fuzz round found a 910B ratio inside a serving band), and were bare until the training bands
     (report-only tester fuzzCB 1: '910C = 1.00x H100' with no uncertainty). By hand: NVIDIA's band [-0.246328,
-    0.319276] (centre 0.036474, half-width 0.282802) is every vendor's with fewer than 5 runs (Huawei's); the A100 is
-    uncalibrated and the 910B's family trained on no published run, so both take it twice as wide in log (half-width
-    0.565604): 910B over A100 1.111669 x e^(-+hypot(0.565604, 0.565604) = 0.799887) = 0.499563-2.473780; H100 over
-    A100 3.067828 x e^(-+hypot(0.282802, 0.565604) = 0.632367) = 1.630041-5.773823 (1.130348 and 3.085217 while
+    0.319276] (centre 0.036474, half-width 0.282802) is every vendor's with fewer than 5 runs (Huawei's); the A100
+    inherits its calibration (2: half-width 0.565604) and the 910B, partly fitted (1.25), is of a family no published
+    run trained on (2), so sqrt(4 + 1.5625 - 1) = 2.136001 (half-width 0.604065; uncertainty.widening): 910B over A100
+    1.111669 x e^(-+hypot(0.604065, 0.565604) = 0.827533) = 0.485942-2.543117; H100 over A100 3.067828 x
+    e^(-+hypot(0.282802, 0.565604) = 0.632367) = 1.630041-5.773823 (1.130348 and 3.085217 while
     ZeRO's data-parallel traffic hid wholly beside compute; the 910B now trains at ZeRO-1, cp 2). No serving field: a training
     row had null TTFT, TPOT, KV cache, prefill rate and clients, and a 'decode' rate equal to its training tokens/s.
     Each row's per-chip rate carries its own interval, as `train` prints it (uncertainty.training_interval): the H100,
-    unflagged, NVIDIA's band, x e^-0.319276 = 0.726675 to x e^0.246328 = 1.279319; the A100 and the 910B, flagged,
-    twice as wide in log: x e^-0.602078 = 0.547672 to x e^0.529130 = 1.697455 (report-only tester fuzzDY 4), the fast
+    unflagged, NVIDIA's band, x e^-0.319276 = 0.726675 to x e^0.246328 = 1.279319; the A100, twice as wide in log:
+    x e^-0.602078 = 0.547672 to x e^0.529130 = 1.697455 (report-only tester fuzzDY 4), the 910B 2.136001 times: x
+    e^-0.640539 = 0.527008 to x e^0.567591 = 1.764013, the fast
     end no faster than the peak (MFU 1): the A100's, at MFU 0.5973, 1 / 0.5973 = 1.674227 (report-only tester
     fuzzES 2)."""
     args = ["compare", "hgx-a100", "atlas-800-a2", "hgx-h100", "--model", "llama-3.1-8b", "--workload", "train"]
@@ -129,16 +136,16 @@ def test_training_ratios_carry_intervals_from_the_training_bands() -> None:
     assert not {"ttft_s", "tpot_s", "kv_cache", "prefill_tokens_per_s_per_chip", "clients_per_worker",
                 "decode_tokens_per_s_per_chip", "decode_ratio"} & {k for r in rows for k in r}
     assert [r[f"tokens_per_s_per_chip_{end}"] / r["tokens_per_s_per_chip"] for r in rows for end in ("low", "high")] \
-        == pytest.approx([0.547672, 1.674227, 0.547672, 1.697455, 0.726675, 1.279319], rel=1e-5)
+        == pytest.approx([0.547672, 1.674227, 0.527008, 1.764013, 0.726675, 1.279319], rel=1e-5)
     assert rows[0]["tokens_per_s_per_chip_high"] == pytest.approx(rows[0]["tokens_per_s_per_chip"] / rows[0]["mfu"])
     assert [r["ratios"]["per_chip"] for r in rows] == pytest.approx([1.0, 1.111669, 3.067828], rel=1e-5)
     assert rows[0]["ratio_interval"] == [None, None]
-    assert rows[1]["ratio_interval"] == pytest.approx([0.499563, 2.473780], rel=1e-5)
+    assert rows[1]["ratio_interval"] == pytest.approx([0.485942, 2.543117], rel=1e-5)
     assert rows[2]["ratio_interval"] == pytest.approx([1.630041, 5.773823], rel=1e-5)
     assert rows[1]["note"].endswith("no clear winner per chip, per kW and per GB (1 lies inside their 80% intervals)")
     assert "80% interval" not in rows[2]["note"]
     table = CliRunner().invoke(cli, args, env={"COLUMNS": "120"}).output
-    assert "0.50-2.47" in table and "1.63-5.77" in table, table
+    assert "0.49-2.54" in table and "1.63-5.77" in table, table
     assert "from the cross-source residuals of both chips' vendors' published training runs" in " ".join(table.split())
 
 
@@ -226,8 +233,9 @@ def test_a_disaggregated_pick_meets_a_mean_target_by_serves_own_figures() -> Non
 @pytest.mark.e2e  # compare runs (over 1 s)
 def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when_they_span_1() -> None:
     """The fuzz22b headline: CloudMatrix 384 at 1.11x a GB200 NVL72 per system was printed bare, though its interval
-    spans 1. GB200 over CM384 per chip is 4.45x (3.75-5.71, NVIDIA's band against Huawei's); per system that is
-    x 72/384, 0.84x (0.70-1.07), and per kW x 559/145 more, 3.22x (2.71-4.13); 4.50x, 0.84x (0.73-1.10) and 3.26x
+    spans 1. GB200 over CM384 per chip is 4.45x (3.19-6.40, NVIDIA's band against Huawei's, each partly fitted chip's
+    1.25 times as wide, Huawei's 6 rows at the pooled width; 3.75-5.71 before); per system that is x 72/384, 0.84x
+    (0.60-1.20), and per kW x 559/145 more, 3.22x (2.31-4.62); 4.50x, 0.84x (0.73-1.10) and 3.26x
     before near-best pairs ran at their largest decode batch as served, 4.81x, 0.90x and 3.47x before
     disaggregated rows were priced on whole workers, 4.95x, 0.93x and 3.58x before each layout ran at the most
     clients (decode batch) its targets allow. The pair sentence states GB200 over
@@ -247,19 +255,19 @@ def test_a_pairs_per_system_and_per_kw_ratios_carry_their_intervals_and_say_when
     assert ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB; beside them in Markdown) are it scaled by the "
             "systems' chips, power and memory, and the sentence on the two systems names") in " ".join(wide.split())
     gb200 = rows[1]
-    assert [round(v, 2) for v in gb200["ratio_interval"]] == [3.75, 5.71]
-    assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.7, 1.07]
-    assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [2.71, 4.13]
+    assert [round(v, 2) for v in gb200["ratio_interval"]] == [3.19, 6.4]
+    assert [round(v, 2) for v in gb200["ratio_interval_per_system"]] == [0.6, 1.2]
+    assert [round(v, 2) for v in gb200["ratio_interval_per_kw"]] == [2.31, 4.62]
     assert rows[0]["ratio_interval_per_system"] == [None, None]  # the baseline: none
     assert gb200["note"] == "no clear winner per system (1 lies inside its 80% interval)"  # FP4 measured beside FP8
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
     at = next(i for i, line in enumerate(lines) if line.startswith("gb200-nvl72 "))
-    assert "0.84x" in lines[at].split() and "0.70-1.07" in lines[at + 1].split()  # under x/system
+    assert "0.84x" in lines[at].split() and "0.60-1.20" in lines[at + 1].split()  # under x/system
     text = " ".join(out.split())
     assert ("gb200-nvl72 against cloudmatrix-384: 0.59x the system BF16, 0.27x the system memory, 0.26x the system power, 3.12x BF16 "
             "per chip; predicted 0.84x the output tokens/s per system, 4.45x per chip, 3.22x per kW, 3.06x per GB of "
-            "memory. 80% intervals: 0.70-1.07x per system, 3.75-5.71x per chip, 2.71-4.13x per kW, 2.58-3.93x per GB; "
+            "memory. 80% intervals: 0.60-1.20x per system, 3.19-6.40x per chip, 2.31-4.62x per kW, 2.20-4.40x per GB; "
             "no clear winner per system (1 lies inside its 80% interval).") in text
     assert text.count("no clear winner") == 1  # the sentence's, above; the row's note says it no more
 

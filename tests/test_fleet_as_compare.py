@@ -416,17 +416,19 @@ def test_the_narrower_figure_names_the_systems_it_spans() -> None:
 def test_a_demand_s_fleet_carries_the_80_percent_interval_of_its_chips() -> None:
     """The per-chip rate's 80% interval (compare's tokens_per_s_per_chip_low/high) sizes the chips the demand needs at
     each end, in whole units and systems, before any limit: DeepSeek-R1 at 2e12 tokens/day on H20s, 35,392 chips
-    (23,104-75,936, whole 32-chip units; 35,488 and 23,168-76,128 before near-best pairs ran at their largest decode
+    (22,176-79,072, whole 32-chip units: the H20's row is flagged (2) and its kernel figures partly inherited (1.25),
+    so its band is sqrt(4 + 1.5625 - 1) = 2.136 times as wide in log; 23,104-75,936 at twice; 35,488 and
+    23,168-76,128 before near-best pairs ran at their largest decode
     batch as served; 35,872 and 23,424-76,960 on the concurrency grid's loads; 35,616 and
     23,264-76,416 before EP x ETP decode workers crossed scale-out as their ranks do, 31,776 and 20,752-68,144 before
-    disaggregated rows were priced on whole workers; the H20's row is flagged, so its band is twice as wide in log). A fleet without a demand has
+    disaggregated rows were priced on whole workers). A fleet without a demand has
     none; the table shows 'chips 80%' where there is room, and the caption says what it is."""
     args = ["fleet", "--model", "deepseek-r1", "--demand", "2e12 tokens/day", "--chips", "h20,910c"]
     h20, a3 = json.loads(CliRunner().invoke(cli, args + ["--format", "json"]).stdout)
-    assert (h20["chips"], h20["chips_low"], h20["chips_high"]) == (35_392, 23_104, 75_936)
+    assert (h20["chips"], h20["chips_low"], h20["chips_high"]) == (35_392, 22_176, 79_072)
     assert a3["chips_low"] <= a3["chips"] <= a3["chips_high"] and a3["chips_low"] % 8 == a3["chips_high"] % 8 == 0
     table = CliRunner().invoke(cli, args + ["--wide"], env={"COLUMNS": "200"}).output
-    assert "chips 80%" in table and "23,104-75,936" in table
+    assert "chips 80%" in table and "22,176-79,072" in table
     assert "chips 80%: the chips the demand needs at the ends of the 80% interval" in " ".join(table.split())
     (units,) = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--units", "1000", "--chips",
                                                     "h20", "--format", "json"]).stdout)
@@ -438,7 +440,9 @@ def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> No
     """What 650,000 chips serve (--units, no demand) had no interval, where a demand's fleet had 'chips 80%': 61.3 T
     tokens/day of DeepSeek-R1 on Atlas 800 A3 nodes (1,200 tok/s/chip), 107 T in CloudMatrix 384s (2,101 on 649,728
     chips in 1,692 whole systems), each now with what the same units serve at the ends of the per-chip rate's 80%
-    interval (28.6-93.9 and 50.0-164), in the JSON and under the figure at 80 columns. (60.3 T and 106 T, 28.1-92.3
+    interval (27.4-97.7 and 48.0-171: the 910C's kernel figures partly inherited, its band 2.136 times as wide in
+    log where flagged; 28.6-93.9 and 50.0-164 at twice), in the JSON and under the figure at 80 columns. (60.3 T
+    and 106 T, 28.1-92.3
     and 49.4-162, before near-best pairs ran at their largest decode batch as served; 57.8 T and 96.0 T, 26.9-88.5
     and 44.8-147, on the concurrency grid's loads; 83.8 T and 39.1-128 on the A3 before EP x ETP decode workers
     crossed scale-out as their ranks do; 82.5 T and 105 T, 38.5-126 and 48.7-160, before disaggregated rows were
@@ -446,7 +450,7 @@ def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> No
     args = ["fleet", "--model", "deepseek-r1", "--units", "650000", "--chips", "910c,cloudmatrix-384"]
     plans = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
     assert [[round(p[f"served_tokens_per_day{end}"] / 1e11) / 10 for end in ("", "_low", "_high")] for p in plans] == [
-        [61.3, 28.6, 93.9], [107.2, 50.0, 164.3]]
+        [61.3, 27.4, 97.7], [107.2, 48.0, 171.1]]
     for p in plans:  # the per-chip band, scaled to what the units serve
         assert p["served_tokens_per_day_low"] / p["served_tokens_per_day"] == pytest.approx(
             compare([catalog.system(p["system"])], catalog.model("deepseek-r1"), catalog.engine("generic"), 0.05,
@@ -456,7 +460,7 @@ def test_what_a_production_volume_serves_carries_the_80_percent_interval() -> No
     assert "served, 80%" in lines[2] and max(map(len, lines)) <= 80
     # under the figure, beside what each cost counts (chips only, whole systems)
     under = [lines[i + 1] for i, line in enumerate(lines) if line.startswith(("atlas-800-a3 ", "cloudmatrix-384 "))]
-    assert [under[0].split()[:3], under[1].split()[:2]] == [["chips", "only", "28.6-93.9"], ["systems", "50.0-164"]]
+    assert [under[0].split()[:3], under[1].split()[:2]] == [["chips", "only", "27.4-97.7"], ["systems", "48.0-171"]]
     assert "served, 80%: under what they serve, what they serve at the ends of the 80% interval" in " ".join(
         table.split())
 

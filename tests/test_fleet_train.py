@@ -142,8 +142,9 @@ def test_the_days_have_an_interval_and_the_note_says_where_the_deadline_lies_ins
 def test_the_metax_fleet_says_its_deadline_lies_inside_the_error() -> None:
     """The finding's fleet: 2,304 MetaX C500s train Llama-3.1-70B in 28.4 days (177.17 tok/s a chip), within a 30-day
     deadline, flagged (a family no published run trained on, a chip on a prior), so the widest vendor band (NVIDIA's,
-    centre 0.036474, half-width 0.282802) three times as wide in log (uncertainty.widening: 1.5 x 2 on a prior),
-    [-0.811932, 0.884880]: 28.35 e^-0.811932 = 12.6 to 28.35 e^0.884880 = 68.7 days. The JSON carries the interval in
+    centre 0.036474, half-width 0.282802) sqrt(2^2 + 2.25^2 - 1) = 2.839454 times as wide in log (uncertainty.widening:
+    a flag's 2 and a prior's 2.25 in quadrature), [-0.766529, 0.839477]: 28.35 e^-0.766529 = 13.2 to 28.35
+    e^0.839477 = 65.6 days. The JSON carries the interval in
     SI units and the note says the deadline lies inside it; the table's caption says where the interval comes from."""
     args = ("--model", "llama-3.1-70b", "--workload", "train", "--tokens", "1e12", "--days", "30", "--chips",
             "metax-c500", "--power-mw", "20")
@@ -152,18 +153,19 @@ def test_the_metax_fleet_says_its_deadline_lies_inside_the_error() -> None:
     assert result.exit_code == 0 and row["meets_deadline"] is True and row["chips"] == 2304
     assert row["train_time_s"] / 86_400 == pytest.approx(28.35, abs=0.01)
     assert (row["train_time_s_low"] / row["train_time_s"], row["train_time_s_high"] / row["train_time_s"]) == \
-        pytest.approx((0.443999, 2.422694), rel=1e-5)  # e^-0.811932, e^0.884880
+        pytest.approx((0.464623, 2.315157), rel=1e-5)  # e^-0.766529, e^0.839477
     assert (row["tokens_per_s_per_chip_low"], row["tokens_per_s_per_chip_high"]) == pytest.approx(
-        (177.17 * 0.412764, 177.17 * 2.252255), abs=0.01)  # e^-0.884880, e^0.811932
-    assert "the deadline lies inside its 80% interval (12.6-68.7 days)" in row["note"]
+        (177.17 * 0.431936, 177.17 * 2.152283), abs=0.01)  # e^-0.839477, e^0.766529
+    assert "the deadline lies inside its 80% interval (13.2-65.6 days)" in row["note"]
     out = " ".join(CliRunner().invoke(cli, ["fleet", *args]).output.split())
     assert ("The days' 80% interval (train_time_s_low, _high and tokens_per_s_per_chip_low, _high in --format json; "
             "the note gives it where the deadline lies inside it): the 10th-90th percentiles of "
             "ln(predicted/measured) over published training runs' tokens/s per chip, each run scored with its source "
             "left out of every fit: the chip vendor's, or, where its vendor has too few runs, the widest vendor band; "
-            "twice as wide in log where the run is flagged (no published run trained on the chip's family, nothing "
-            "measured the chip, a layout none was checked on, an architecture feature none of their models has), three "
-            "times on a chip on a prior; the fast end no faster than the chip's peak of the math it runs (MFU "
+            "wider in log where the run is flagged (2x: no published run trained on the chip's family, a layout none "
+            "was checked on, an architecture feature none of their models has) and by the chip's calibration (1.25x "
+            "partly fitted, 2x inherited, 2.25x on a prior), the two in quadrature; the fast end no faster than the "
+            "chip's peak of the math it runs (MFU "
             "100%).") in out
 
 
@@ -315,7 +317,7 @@ def test_train_says_when_it_runs_on_fewer_chips_than_one_system() -> None:
 
 
 @pytest.mark.parametrize(("limits", "binding", "then"), [
-    ({"deadline_s": 15 * 86400.0}, "deadline", "; the deadline lies inside its 80% interval (7.0-21.8 days)"),
+    ({"deadline_s": 15 * 86400.0}, "deadline", "; the deadline lies inside its 80% interval (5.8-26.1 days)"),
     ({"units": 40000}, "units", "; 40,000 chips hold 2 whole atlas-960-superpod (11.9 days)"),
     ({"power_budget_w": 60e6}, "power", "; 60 MW runs 2 atlas-960-superpod (11.9 days)"),
 ])

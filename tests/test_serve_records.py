@@ -173,8 +173,9 @@ def test_flags_are_a_list_in_json_and_its_json_text_in_csv_for_serve_and_predict
     sentences hold themselves (an uncalibrated chip's, a power assumption's), so a cell could not be split back (report-only tester fuzzCE):
     JSON holds a list and CSV its JSON text ('[]' where none), in both commands."""
     said = ["emulation rate assumed: fp8 on bf16 at 0.8 of the wider unit, no measurement (family-davinci-910 carries "
-            "the prior)", "engine profile generic not fitted to measurements; its kernels at CANN's software maturity, "
-            "fitted on 4 runs (sglang-cann)"]
+            "the prior)", "kernel figures partly inherited on huawei-ascend-910b: GEMM int8, attention from "
+            "huawei-ascend-910c (parity show huawei-ascend-910b)", "engine profile generic not fitted to measurements; "
+            "its kernels at CANN's software maturity, fitted on 4 runs (sglang-cann)"]
     assert json.loads(_run(*FP8_ON_910B, "--format", "json"))["flags"] == said
     serve_csv = [r["flags"] for r in csv.DictReader(io.StringIO(_run(*FP8_ON_910B, "--format", "csv")))]
     assert [json.loads(cell) for cell in serve_csv] == [said]

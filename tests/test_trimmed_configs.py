@@ -50,7 +50,7 @@ def test_model_models_and_serve_show_the_trim() -> None:
 
 
 def test_a_trim_widens_only_where_it_drops_a_priced_part() -> None:
-    """A config cut to the keys its source reads misses nothing priced: its flag is informational (widen 0) and leaves
+    """A config cut to the keys its source reads misses nothing priced: its flag is informational (widen 1) and leaves
     the interval as wide as an unflagged case's, where it had doubled it (regression tester fuzzEW 1: MiniMax-M2.5's
     TPOT interval on an HGX H200 at TP 8 on TensorRT-LLM read 1/1.32 to 1.41x against Qwen3-235B-A22B's 1/1.129 to
     1.210x). GLM-4.7's copy lacks its MTP layer and FP8 weights, both priced: its flag still widens."""

@@ -274,31 +274,41 @@ def test_a_native_fp4_kv_cache_is_not_flagged() -> None:
     assert kv_cache_flag(catalog.chip("mi355x"), "nvfp4").brief == "KV nvfp4 emulated"
 
 
-def test_an_uncalibrated_chips_interval_widens_past_another_flagged_cases() -> None:
-    """widening: 1 without flags, WIDEN_FLAGGED (2) with any, and 1.5 times that (3) where the chip is on a prior
-    (its "uncalibrated chip" flag widens 1.5); so on one workload the MetaX C500 (on derived-prior-gpu) prints a TPOT
-    interval 1.5 times as wide in log as the H20's, which its generic engine profile alone flags, while the H800, which
-    inherits the H200's measured calibration, is flagged uncalibrated but widens as any flagged case (2)."""
+def test_a_flag_and_the_chips_calibration_widen_in_quadrature() -> None:
+    """widening: D, the largest widen of the flags but the calibration's (2 each), and C, the chip's calibration's
+    (fitted 1, partly 1.25, inherited 2, prior 2.25), give sqrt(D^2 + C^2 - 1): flags of one kind count once (a far
+    layout beside an unfitted engine: 2, not 2.65), a flag beside a partly fitted chip sqrt(5.5625) = 2.1360, an
+    inherited one sqrt(7) = 2.6458, one on a prior sqrt(8.0625) = 2.8395; informational flags (widen 1) none. So on
+    one workload (qwen3-32b in BF16 on the generic engine, flagged on every chip) the H200 (fitted) prints a TPOT
+    interval of its band's log-width 2, the H20 (partly) 2.1360, the H800 (inheriting the H200's) 2.6458 and the MetaX
+    C500 (on derived-prior-gpu, its specs assumed too) 2.8395."""
     import math
 
-    from parity import catalog
-    from parity.flags import Flag
+    from parity.flags import CALIBRATION_REASON, Flag
     from parity.predict import predict_rows
-    from parity.uncertainty import WIDEN_UNCALIBRATED, widening
-    assert WIDEN_UNCALIBRATED == 1.5
-    assert widening([]) == 1.0 and widening([Flag("specs assumed", "x")]) == 2.0
-    assert widening([Flag("specs assumed", "x"), Flag("uncalibrated chip", "y", widen=1.5)]) == 3.0
-    row = {"model": "qwen3-32b", "engine": "generic", "weights": "int8", "kv": "bf16", "isl": "1024", "osl": "1024",
+    from parity.uncertainty import CALIBRATION_WIDEN, widening
+
+    def calibration(widen: float) -> Flag:
+        return Flag("uncalibrated chip", "y", widen=widen, reason=CALIBRATION_REASON)
+
+    assert CALIBRATION_WIDEN == {"fitted": 1.0, "partly": 1.25, "inherited": 2.0, "prior": 2.25}
+    far, engine = Flag("layout far from measured ones", "x"), Flag("engine profile generic not fitted", "z")
+    assert widening([]) == 1.0 and widening([far]) == 2.0 and widening([far, engine]) == 2.0
+    assert widening([Flag("config trimmed", "t", widen=1.0)]) == 1.0 and widening([calibration(2.25)]) == 2.25
+    assert [widening([far, engine, calibration(c)]) for c in (1.25, 2.0, 2.25)] == pytest.approx(
+        [2.1360009, 2.6457513, 2.8394542], abs=1e-7)
+    assert widening([calibration(1.25), calibration(2.0)]) == 2.0  # one reason: the larger
+    with pytest.raises(ValueError, match="at least 1"):
+        Flag("config trimmed", "t", widen=0.0)
+    row = {"model": "qwen3-32b", "engine": "generic", "weights": "bf16", "kv": "bf16", "isl": "1024", "osl": "1024",
            "concurrency": "64", "tp": "4"}
     widths = {}
-    for system in ("metax-c500-8card", "hgx-h20", "hgx-h800"):
+    for system in ("hgx-h200", "hgx-h20", "hgx-h800", "metax-c500-8card"):
         (p,) = predict_rows([row | {"system": system}])
         low, high = p.interval("tpot_s")
         widths[system] = math.log(high / low)
-        kinds = {f.kind for f in p.flags}
-        assert ("uncalibrated chip" in kinds) == (system != "hgx-h20") and kinds
-    assert widths["metax-c500-8card"] / widths["hgx-h20"] == pytest.approx(1.5, rel=1e-9)
-    assert widths["hgx-h800"] == pytest.approx(widths["hgx-h20"], rel=1e-9)
+    assert [widths[s] / widths["hgx-h200"] for s in ("hgx-h20", "hgx-h800", "metax-c500-8card")] == pytest.approx(
+        [2.1360009 / 2, 2.6457513 / 2, 2.8394542 / 2], rel=1e-6)
     assert catalog.calibration(catalog.chip("metax-c500")).measured is False
 
 
@@ -311,8 +321,10 @@ def test_a_training_prediction_takes_its_vendors_band_of_published_runs() -> Non
     0.282802 = 0.565604, so [-0.529130, 0.602078]). Measured tokens/s per chip lie in [p e^-q90, p e^-q10]: 183.4 on a
     C500 -> 183.4 e^-0.602078 = 100.44 to 183.4 e^0.529130 = 311.31; a time moves inversely: 28.4 days -> 28.4
     e^-0.529130 = 16.73 to 28.4 e^0.602078 = 51.86. On an H100 (Hopper, trained on and measured): 1,000 -> 1,000
-    e^-0.319276 = 726.67 to 1,000 e^0.246328 = 1,279.32. training_interval widens by the run's flags (the MetaX
-    run's 'training never checked'), training_band as a training ratio widens (ratio_band): the same width here."""
+    e^-0.319276 = 726.67 to 1,000 e^0.246328 = 1,279.32. training_interval widens by the run's flags (here the MetaX
+    run's 'training never checked' alone), training_band as a training ratio widens (ratio_band), by the chip's own
+    flags: untrained family (2) and its calibration on a prior (2.25), sqrt(4 + 5.0625 - 1) = 2.839454, half-width
+    0.803003, so [-0.766529, 0.839477]."""
     from parity.flags import Flag
     from parity.uncertainty import training_band, training_interval
 
@@ -320,7 +332,7 @@ def test_a_training_prediction_takes_its_vendors_band_of_published_runs() -> Non
 
     metax, h100 = catalog.chip("metax-c500"), catalog.chip("nvidia-h100-sxm")
     band = training_band(metax)
-    assert band is not None and (band.q_low, band.q_high) == pytest.approx((-0.529130, 0.602078), abs=1e-6)
+    assert band is not None and (band.q_low, band.q_high) == pytest.approx((-0.766529, 0.839477), abs=1e-6)
     assert training_interval(metax, 183.4, unchecked) == pytest.approx((100.44, 311.31), abs=0.005)
     assert training_interval(metax, 28.4, unchecked, inverse=True) == pytest.approx((16.73, 51.86), abs=0.005)
     band = training_band(h100)

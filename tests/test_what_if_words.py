@@ -228,7 +228,7 @@ def test_a_what_ifs_note_keeps_its_words_whole_at_80_columns(tmp_path: Path) -> 
     lines = out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("h20-2x-up"))
     assert (lines[at].split()[-1], lines[at + 1].split()) == (
-        "what-if:", ["8x", "h20-2x-up", "(what-if", "of", "HGX", "H20)", "0.71-1.42", "scale-up", "x2;"])
+        "what-if:", ["8x", "h20-2x-up", "(what-if", "of", "HGX", "H20)", "0.68-1.47", "scale-up", "x2;"])
 
 
 def test_where_the_sweep_prices_a_what_ifs_whole_workers_otherwise_its_note_says_so() -> None:

@@ -498,8 +498,8 @@ def serving_ceiling(model: Model, system: System, precision: Precision, isl: flo
 
 def intervals(best: Candidate, model: Model, raised: tuple[str, ...], ceiling: float = math.inf) -> dict[str, float]:
     """The 80% intervals of a configuration's TTFT, TPOT and throughput per chip, as predictions carry them
-    (the bands of its mode and model class; uncertainty.widening: twice as wide in log where the case is flagged,
-    three times on a chip on a prior), the throughput's fast end (and TPOT's low end with it) no faster than
+    (the bands of its mode and model class; uncertainty.widening: wider in log where the case is flagged and by its
+    chip's calibration), the throughput's fast end (and TPOT's low end with it) no faster than
     `ceiling` (serving_ceiling: the chips' compute at peak); empty when no intervals are stored."""
     table = catalog.uncertainty_table()
     if not table:

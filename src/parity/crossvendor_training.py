@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from parity import catalog
 from parity.crossvendor import (GroupScore, before_setting, group_scores, kernel_fits_of_source, stored_setting,
                                 vendor_bands, without_kernel_fits)
-from parity.uncertainty import Band
+from parity.uncertainty import SMALL_SAMPLE_ROWS, Band
 from parity.validate import CaseError
 from parity.validate_training import (TrainingCase, fit_training_profile, training_case_errors, training_cases,
                                       training_source_id)
@@ -30,7 +30,8 @@ __all__ = ["training_group", "training_leave_one_out", "training_scores", "train
 TRAINING_MIN_RUNS = 10
 TRAINING_BANDS = ("10th-90th percentiles of ln(predicted/measured) of published training tokens/s per chip, each run "
                   "scored leaving its source out of every fit (parity validate --by source, its training table), per "
-                  f"chip vendor; vendors with fewer than {TRAINING_MIN_RUNS} runs take the widest band")
+                  f"chip vendor; vendors with fewer than {SMALL_SAMPLE_ROWS} runs at least as wide as the pooled band "
+                  f"of every vendor's runs, and those with fewer than {TRAINING_MIN_RUNS} the widest band")
 
 SCORED_SPLITS = ("calibration", "holdout")  # `reference` rows are listed, never scored
 

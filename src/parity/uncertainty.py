@@ -4,7 +4,7 @@ An 80% interval comes from the spread of held-out validation residuals r = ln(pr
 with q10 and q90 their 10th and 90th percentiles for a metric and kind of case, a prediction p has
 the interval [p e^-q90, p e^-q10]. Cases outside what the model was checked on (a chip with no
 measurement behind it, an architecture feature never validated, a layout far from any measured
-one) are flagged, and their interval is widened by a named factor.
+one) are flagged, and their interval is widened by a named factor per reason (widening).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from parity.engine import EngineProfile
 from parity.cost import emulation, math_unit
 from parity.dtypes import FORMATS, format_named
 from parity.errors import ParityError
-from parity.flags import Flag
+from parity.flags import CALIBRATION_REASON, WIDEN_FLAGGED, Flag
 from parity.hardware import Calibration, Chip, System, chip_text, is_what_if, package_id, per_die
 from parity.model import Model
 from parity.plan import Layout
@@ -35,7 +35,9 @@ __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "co
            "kv_cache_flag", "flag_note", "short_basis", "training_flags",
            "what_if_changes", "what_if_brief", "what_if_flag", "idle_units_flag", "power_figure", "calibration_label",
            "power_flags",
-           "status_flag", "specs_flag", "ratio_band", "user_file_flag", "WIDEN_UNCALIBRATED", "widening",
+           "status_flag", "specs_flag", "ratio_band", "user_file_flag", "CALIBRATION_WIDEN", "widening",
+           "calibration_grade", "calibration_flag", "chip_flags", "SMALL_SAMPLE_ROWS", "widening_words",
+           "PARTLY_FITTED",
            "calibration_on_prior", "vendor_bands", "compute_ceiling", "capped_rate", "foreign_calibration_flag",
            "training_band",
            "training_interval", "TRAINING_INTERVAL_BASIS",
@@ -45,15 +47,20 @@ LEVEL = 0.8
 # engines that run on no other software stack than CUDA: TensorRT-LLM is NVIDIA's library for its GPUs (its docs'
 # supported hardware lists NVIDIA GPUs alone); priced on another vendor's chip, a case says it does not run there
 CUDA_ONLY = frozenset({"trtllm"})
-WIDEN_FLAGGED = 2.0  # flagged cases: the interval's log-width doubles (an assumption)
-# a chip on a prior (no measurement of it or of a chip of its family: calibration_on_prior) widens its interval past
-# another flagged case's, by this factor (measured, 2026-12-07): the
-# published decode figures of vendors priced as never measured (`parity validate --by vendor`: AMD's 82 and
-# Huawei's 6 with their kernel figures left out too, Baidu's 6, whose Kunlun has none), each priced as `validate`
-# prices it, fell inside their doubled 80% interval 59 times of 94 (AMD's 47 of 82), and 78 of 94 (83%) at 1.5
-# times that width: the smallest step of 0.25 that reaches 80% (1.25: 68). Ratio intervals keep their own
-# widening, which their cross-vendor pairs check (crossvendor.pair_intervals)
-WIDEN_UNCALIBRATED = 1.5
+# How many times its band's log-width a chip's calibration status alone makes an interval (calibration_grade), as its
+# flag's `widen` (every other reason alone: flags.WIDEN_FLAGGED, 2, an assumption); widening combines the two:
+# - partly (kernel figures partly the chip's own, partly inherited; no serving fit): the B300's never-fitted serving
+#   points (97 rows the simulator prices, 58 the steady model does, TPOT and TTFT each, no other flag) held 62% inside
+#   their band, 74% at 1.25 (the simulator's 78%, the steady model's 66%), 82% at 1.5 (the simulator's 86%): 1.25
+#   moves them toward 80% under both models without passing it on either (measured 2026-12-07, tester fixev1)
+# - inherited (none of its own; its family or a sibling measured): an assumption, any flag's 2 (no scored row is on
+#   an inherited chip)
+# - prior (nothing measured it or a chip of its family, calibration_on_prior): the published decode figures of
+#   vendors priced as never measured (`parity validate --by vendor`: AMD's 82 and Huawei's 6 with their kernel figures
+#   left out too, Baidu's 6, whose Kunlun has none), each priced as `validate` prices it with its other flags beside
+#   (an engine profile fitted on another stack, on every row), fell inside 59 times of 94 at a flat 2, 78 at the 3
+#   the rule before this one gave them (2 x 1.5) and 78 at 2.25 beside that flag's 2 (widening: 2.84), 2026-12-07
+CALIBRATION_WIDEN = {"fitted": 1.0, "partly": 1.25, "inherited": WIDEN_FLAGGED, "prior": 2.25}
 # architecture features whose cases take bands of their own (within their mode): on the simulator's never-fitted
 # aggregated rows MLA models' (DeepSeek-V3/R1) TTFT residuals span [-0.92, 0.10] in ln(predicted/measured), the
 # other models' [-0.40, 0.31], and TPOT [-0.41, 0.20] against [-0.18, 0.10]: one band for both would be too narrow
@@ -85,6 +92,12 @@ class Band:
     def widened(self, factor: float) -> Band:
         """The band about the same centre with its log-width times `factor`."""
         centre, half = 0.5 * (self.q_low + self.q_high), 0.5 * (self.q_high - self.q_low) * factor
+        return Band(q_low=centre - half, q_high=centre + half, count=self.count)
+
+    def at_least(self, other: Band) -> Band:
+        """The band about its own centre, at least as wide in log as `other` (its count kept)."""
+        centre, floor = 0.5 * (self.q_low + self.q_high), 0.5 * (other.q_high - other.q_low)
+        half = max(0.5 * (self.q_high - self.q_low), floor)
         return Band(q_low=centre - half, q_high=centre + half, count=self.count)
 
 
@@ -181,13 +194,33 @@ def capped_rate(rate: float, tpot_s: float, tpot_s_low: float, ceiling: float) -
 
 
 def widening(raised: Iterable[Flag]) -> float:
-    """How much wider in log an interval is than its band for a case with flags `raised`: 1 with none,
-    WIDEN_FLAGGED with any, times the largest of their own `widen` (WIDEN_UNCALIBRATED for a chip on a prior:
-    nothing measured it or its family, and it errs past other flagged cases). Informational flags (widen 0: a config
-    trimmed of keys nothing prices) widen nothing: MiniMax-M2.5's TPOT interval on an HGX H200 read 1/1.32 to 1.41x
-    for its 'config trimmed' flag alone, against Qwen3-235B-A22B's 1/1.13 to 1.21x (regression tester fuzzEW 1)."""
-    raised = [f for f in raised if f.widen > 0]
-    return WIDEN_FLAGGED * max(f.widen for f in raised) if raised else 1.0
+    """How many times its band's log-width the interval of a case with flags `raised` is: D, the largest `widen` of
+    its flags but the calibration's (WIDEN_FLAGGED each: a far layout, an unfitted engine, specs assumed, a GEMM rate
+    not measured on the chip ...), and C, its chip's calibration status (the flag of Flag.reason CALIBRATION_REASON:
+    CALIBRATION_WIDEN by calibration_grade), combine in quadrature on the log scale, as two independent errors'
+    variances add: sqrt(1 + (D^2 - 1) + (C^2 - 1)), each 1 where none is raised. Flags of one kind are not
+    independent evidence (a far layout and an unfitted engine say the case is off what was measured; their errors
+    were never measured apart, and no row checks them stacked), so they count once, by the largest; the calibration
+    is another axis, how much of the chip was measured. None: 1; a flag: 2; alone, a partly fitted chip 1.25, an
+    inherited one 2, one on a prior 2.25; beside a flag: sqrt(4 + 1.5625 - 1) = 2.1360, sqrt(7) = 2.6458,
+    sqrt(8.0625) = 2.8395. Informational flags (widen 1: a config trimmed of keys nothing prices) widen nothing:
+    MiniMax-M2.5's TPOT interval on an HGX H200 read 1/1.32 to 1.41x for its 'config trimmed' flag alone, against
+    Qwen3-235B-A22B's 1/1.13 to 1.21x (regression tester fuzzEW 1)."""
+    raised = list(raised)
+    calibration = max((f.widen for f in raised if f.reason == CALIBRATION_REASON), default=1.0)
+    other = max((f.widen for f in raised if f.reason != CALIBRATION_REASON), default=1.0)
+    return math.sqrt(other * other + calibration * calibration - 1.0)
+
+
+def widening_words(flagged: str = "where flagged (however many flags)") -> str:
+    """How a flagged case's interval widens (widening), in a caption's words: 'wider in log: 2x where flagged (however
+    many flags), and by the chip's calibration 1.25x partly fitted, 2x inherited, 2.25x on a prior, the two in
+    quadrature (sqrt(a^2 + b^2 - 1))'; `flagged` names the flags where a caption lists them ('for a what-if chip,
+    one not shipping or specs assumed')."""
+    cal = CALIBRATION_WIDEN
+    return (f"wider in log: {WIDEN_FLAGGED:g}x {flagged}, and by the chip's calibration {cal['partly']:g}x partly "
+            f"fitted, {cal['inherited']:g}x inherited, {cal['prior']:g}x on a prior, the two in quadrature "
+            "(sqrt(a^2 + b^2 - 1))")
 
 
 def calibration_on_prior(cal: Calibration) -> bool:
@@ -208,12 +241,29 @@ def ratio_interval(ratio: float, a: Band, b: Band) -> tuple[float, float]:
     return ratio * math.exp(-(centre + half)), ratio * math.exp(-(centre - half))
 
 
+# A group's band from fewer residuals than this is at least as wide in log as the pooled band of every group's
+# residuals (bands_from): n residuals' 10th-90th percentiles (numpy's, linear between order statistics) hold a new one
+# 0.8 (n - 1) / (n + 1) of the time on average, 57% of it at 6 rows, 72% at 20 and 78% at 67, and below 9 rows no two
+# of them hold 80% (the widest, smallest to largest, holds (n - 1) / (n + 1): 71% at 6): so few rows cannot say their
+# group is better known than the rest. The pooled band stands for them (a floor, not a blend: their own centre, the
+# bias they measured, is kept); 20 is where the shortfall comes under 8 points
+SMALL_SAMPLE_ROWS = 20
+
+
 def bands_from(residuals: Mapping[str, Sequence[float]], minimum: int = 5) -> dict[str, Band]:
     """A band per group (e.g. vendor) from its ln(predicted/measured) residuals; groups with fewer than
-    `minimum` take the widest band of the others."""
+    SMALL_SAMPLE_ROWS at least as wide as the pooled band of every group's residuals (about their own centre), and
+    groups with fewer than `minimum` the widest band of the others."""
     lo, hi = 50 * (1 - LEVEL), 50 * (1 + LEVEL)
-    out = {g: Band(q_low=float(np.percentile(v, lo)), q_high=float(np.percentile(v, hi)), count=len(v))
-           for g, v in residuals.items() if len(v) >= minimum}
+    pooled = [r for v in residuals.values() for r in v]
+    if not pooled:
+        return {}
+    floor = Band(q_low=float(np.percentile(pooled, lo)), q_high=float(np.percentile(pooled, hi)), count=len(pooled))
+    out = {}
+    for g, v in residuals.items():
+        if len(v) >= minimum:
+            own = Band(q_low=float(np.percentile(v, lo)), q_high=float(np.percentile(v, hi)), count=len(v))
+            out[g] = own.at_least(floor) if len(v) < SMALL_SAMPLE_ROWS else own
     if out:
         widest = max(out.values(), key=lambda b: b.q_high - b.q_low)
         out |= {g: Band(q_low=widest.q_low, q_high=widest.q_high, count=0) for g in residuals if g not in out}
@@ -473,8 +523,9 @@ def power_flags(system: System) -> tuple[Flag, ...]:
     record = system.source_of("power_w")
     if record is None or record.source.kind != "assumption":
         return ()
+    # widen 1: no rate or latency rests on the power, only the per-kW figures, which carry the flag
     return (Flag("power assumed", f"power assumed: {power_figure(system)} per {system.id}"
-                 + (f" ({record.note})" if record.note else ""), "power assumed"),)
+                 + (f" ({record.note})" if record.note else ""), "power assumed", widen=1.0),)
 
 
 def package_flag(system: System) -> Flag | None:
@@ -492,17 +543,27 @@ def package_flag(system: System) -> Flag | None:
                 "package run as one device")
 
 
-def ratio_band(band: Band, chip: Chip, cal: Calibration, trained: bool = True) -> Band:
-    """The vendor band a ratio interval takes for `chip`: its log-width times WIDEN_FLAGGED where nothing measured the
-    chip itself (chip_calibrated; a what-if chip, hardware.is_what_if, never: it had the width of the catalog chip whose
-    calibration it borrows, report-only tester fuzzCD 1), it is not shipping (status_flag) or its specs are assumed
-    (specs_flag), as a flagged prediction's interval widens, or (`trained` False) a training ratio's chip is of a family
-    no published training run was measured on (training_flags' 'training never checked'); the vendor's cross-source
-    residuals (ratio_uncertainty.toml, training_ratio_uncertainty.toml) are of measured chips' published specs, and say
-    nothing of a chip whose own rates or specs nothing published or measured."""
-    measured = (chip_calibrated(chip, cal) and not is_what_if(chip) and status_flag(chip) is None
-                and specs_flag(chip) is None and trained)
-    return band if measured else band.widened(WIDEN_FLAGGED)
+def chip_flags(chip: Chip, cal: Calibration, training: bool = False) -> tuple[Flag, ...]:
+    """The flags of `chip` itself, whatever runs on it, by which a ratio interval's band widens (ratio_band): its
+    calibration (calibration_flag), a what-if chip (hardware.is_what_if: nothing measured it; it had the width of the
+    catalog chip whose calibration it borrows, report-only tester fuzzCD 1), one not shipping (status_flag), specs
+    assumed (specs_flag) and, for a `training` ratio, a family no published training run was measured on
+    (training_flags' 'training never checked')."""
+    what_if = Flag("what-if chip", f"what-if chip {chip.id}: nothing measured it") if is_what_if(chip) else None
+    return tuple(filter(None, [calibration_flag(chip, cal), what_if, status_flag(chip), specs_flag(chip),
+                               _training_unchecked(chip) if training else None]))
+
+
+def ratio_band(band: Band, chip: Chip, cal: Calibration, training: bool = False) -> Band:
+    """The vendor band a ratio interval takes for `chip`: its log-width times widening(chip_flags), the rule a
+    prediction's interval widens by; the vendor's cross-source residuals (ratio_uncertainty.toml,
+    training_ratio_uncertainty.toml) are of measured chips' published specs, and say nothing of a chip whose own
+    rates or specs nothing published or measured. 1 on a fitted chip, 1.25 partly fitted, 2 inherited, 2.25 on a
+    prior; 2 for a chip with any other of its flags (a what-if, not shipping, specs assumed, for a `training` ratio
+    no published training run on its family), beside its calibration in quadrature: on a prior with specs assumed,
+    sqrt(4 + 5.0625 - 1) = 2.8395."""
+    factor = widening(chip_flags(chip, cal, training))
+    return band if factor == 1.0 else band.widened(factor)
 
 
 def vendor_bands(workload: str = "serve") -> dict[str, Band]:
@@ -522,21 +583,22 @@ def vendor_bands(workload: str = "serve") -> dict[str, Band]:
 def training_band(chip: Chip) -> Band | None:
     """The band of ln(predicted/measured) of a training prediction's tokens/s per chip on `chip`: its vendor's over
     published training runs, each scored with its source left out of every fit (vendor_bands('train')), widened as a
-    training ratio's (ratio_band: twice the log-width where no published run trained on the chip's family, or nothing
-    measured the chip); None where the table holds no band for its vendor. `compare --workload train` builds its ratio
+    training ratio's (ratio_band: by the chip's own flags, no published run trained on its family among them); None
+    where the table holds no band for its vendor. `compare --workload train` builds its ratio
     intervals from it, `train` and `fleet --workload train` their own (training_interval)."""
     found = vendor_bands("train").get(chip.vendor)
-    return found and ratio_band(found, chip, catalog.calibration(chip),
-                                trained=chip.family in catalog.training_families())
+    return found and ratio_band(found, chip, catalog.calibration(chip), training=True)
 
 
 # where a training prediction's 80% interval comes from (training_interval), as captions and JSON say it
 TRAINING_INTERVAL_BASIS = ("the 10th-90th percentiles of ln(predicted/measured) over published training runs' tokens/s "
                            "per chip, each run scored with its source left out of every fit: the chip vendor's, or, "
-                           "where its vendor has too few runs, the widest vendor band; twice as wide in log where the "
-                           "run is flagged (no published run trained on the chip's family, nothing measured the chip, a "
-                           "layout none was checked on, an architecture feature none of their models has), three "
-                           "times on a chip on a prior; the fast end no faster than the chip's peak of the math it "
+                           "where its vendor has too few runs, the widest vendor band; wider in log where the run is "
+                           f"flagged ({WIDEN_FLAGGED:g}x: no published run trained on the chip's family, a layout none "
+                           "was checked on, an architecture feature none of their models has) and by the chip's "
+                           f"calibration ({CALIBRATION_WIDEN['partly']:g}x partly fitted, "
+                           f"{CALIBRATION_WIDEN['inherited']:g}x inherited, {CALIBRATION_WIDEN['prior']:g}x on a "
+                           "prior), the two in quadrature; the fast end no faster than the chip's peak of the math it "
                            "runs (MFU 100%)")
 
 
@@ -544,11 +606,12 @@ def training_interval(chip: Chip, value: float, raised: Sequence[Flag], inverse:
                       ) -> tuple[float, float] | None:
     """80% interval (low, high) of a training prediction's `value` on `chip` from its vendor's training band (q_low,
     q_high; vendor_bands('train')), widened by the run's training flags `raised` as a serving prediction's flags widen
-    its band (widening: twice in log where any is raised, three times on a chip on a prior): measured tokens/s per
+    its band (widening: a flag's 2 and the chip's calibration in quadrature): measured tokens/s per
     chip lie in [p e^-q_high, p e^-q_low] (Band.around), and so does whatever moves along with them (tokens/s, MFU);
     `inverse`: a quantity that moves inversely (step time, time to train, chip-hours), in [v e^q_low, v e^q_high].
     None where the chip's vendor has no band. Example: MetaX's band [-0.246328, 0.319276] doubled (flagged: no
-    published run trained on the metax family): centre 0.036474, half-width 0.565604, so 183.4 tokens/s per chip ->
+    published run trained on the metax family; its calibration left aside): centre 0.036474, half-width 0.565604,
+    so 183.4 tokens/s per chip ->
     183.4 e^-0.602078 = 100.4 to 183.4 e^0.529130 = 311.3, and 28.4 days -> 16.7 to 51.9. `mfu`: the prediction's
     MFU over the peak of the math it runs (0: not stated); the fast end goes no faster than that peak (MFU 1: the
     compute alone at 100%), a band's e^-q_low of 1.70 on a prediction at MFU 0.688 read MFU 1.17 and a step shorter
@@ -563,22 +626,65 @@ def training_interval(chip: Chip, value: float, raised: Sequence[Flag], inverse:
     return (value / high, value / low) if inverse else (value * low, value * high)
 
 
-def _uncalibrated(chip: Chip, cal: Calibration) -> Flag | None:
-    """The flag of a chip whose predictions rest on no measurement of its own, or None."""
+PARTLY_FITTED = "kernel figures partly inherited"  # the kind of a partly fitted chip's flag (calibration_flag)
+
+
+def calibration_grade(chip: Chip, cal: Calibration) -> str:
+    """How much of what predictions on `chip` priced with `cal` rest on was measured on it, a key of CALIBRATION_WIDEN:
+    'fitted' (its own kernel figures, catalog.calibration_statement, or parity's serving measurements of it,
+    catalog.fitted_chips: the H200, H100, B200), 'partly' (chip_calibrated, but some kernel figures inherited: the H20,
+    910B, 910C, B300, GB200, MI300X), 'inherited' (nothing measured it; its family or a sibling did: the 950PR, H800,
+    MI325X) or 'prior' (nothing measured it or its family, calibration_on_prior, or its core rates keep a prior's:
+    Kunlun, MetaX, Cambricon, TPU)."""
     if not chip_calibrated(chip, cal):
-        basis = cal.basis or cal.id
-        if missing := cal.unmeasured_core:  # measured, but not what predictions rest on most
-            source = cal.unmeasured_from or "the value before"
-            on_prior = source.startswith("derived-prior") or source == catalog.prior_calibration().id
-            return Flag("partly calibrated chip",
-                        f"partly calibrated chip {chip_text(chip)}: {cal.id} measures "
-                        f"{', '.join(cal.measured_fields)}, not {' or '.join(missing)}, which keep {source}'s values "
-                        f"(calibration: {basis})",
-                        f"partly calibrated: {', '.join(missing)} from {'the prior' if on_prior else source}",
-                        WIDEN_UNCALIBRATED if on_prior else 1.0)
-        return Flag("uncalibrated chip", f"uncalibrated chip {chip_text(chip)} (calibration: {basis})",
-                    f"uncalibrated ({short_basis(basis)})", WIDEN_UNCALIBRATED if calibration_on_prior(cal) else 1.0)
-    return None
+        source = cal.unmeasured_from or ""
+        on_prior = calibration_on_prior(cal) or bool(cal.unmeasured_core) and (
+            source.startswith("derived-prior") or source == catalog.prior_calibration().id)
+        return "prior" if on_prior else "inherited"
+    if package_id(chip) in catalog.fitted_chips():
+        return "fitted"
+    return "fitted" if catalog.calibration_statement(chip, cal).verdict == "fitted" else "partly"
+
+
+def calibration_flag(chip: Chip, cal: Calibration) -> Flag | None:
+    """The flag of a chip whose predictions rest on no measurement of its own ('uncalibrated chip'), on one that
+    leaves out its core rates ('partly calibrated chip') or on kernel figures partly inherited from other chips
+    (PARTLY_FITTED), each widening by its calibration_grade's CALIBRATION_WIDEN as the calibration's reason
+    (widening); None for a fitted chip."""
+    grade = calibration_grade(chip, cal)
+    if grade == "fitted":
+        return None
+    widen, basis = CALIBRATION_WIDEN[grade], cal.basis or cal.id
+    if grade == "partly":
+        figures = catalog.calibration_statement(chip, cal).figures
+        inherited = [f for f in figures if f.how == "inherited"]
+        said = [f"{', '.join(f.figure for f in inherited if f.chips == chips)} from {', '.join(chips)}"
+                for chips in dict.fromkeys(f.chips for f in inherited)]
+        if unmeasured := [f.figure for f in figures if f.how == "unmeasured"]:
+            said.append(f"{', '.join(unmeasured)} measured on no chip")
+        return Flag(PARTLY_FITTED, f"{PARTLY_FITTED} on {chip_text(chip)}: {'; '.join(said)} (parity show "
+                    f"{package_id(chip)})", widen=widen, reason=CALIBRATION_REASON)
+    if missing := cal.unmeasured_core:  # measured, but not what predictions rest on most
+        source = cal.unmeasured_from or "the value before"
+        return Flag("partly calibrated chip",
+                    f"partly calibrated chip {chip_text(chip)}: {cal.id} measures "
+                    f"{', '.join(cal.measured_fields)}, not {' or '.join(missing)}, which keep {source}'s values "
+                    f"(calibration: {basis})",
+                    f"partly calibrated: {', '.join(missing)} from {'the prior' if grade == 'prior' else source}",
+                    widen, reason=CALIBRATION_REASON)
+    return Flag("uncalibrated chip", f"uncalibrated chip {chip_text(chip)} (calibration: {basis})",
+                f"uncalibrated ({short_basis(basis)})", widen, reason=CALIBRATION_REASON)
+
+
+def _training_unchecked(chip: Chip) -> Flag | None:
+    """The flag of a chip of a family no published training run was measured on (catalog.training_families)."""
+    if chip.family in catalog.training_families():
+        return None
+    family = f"the {chip.family} family" if chip.family else f"{chip.id}, of no family"
+    return Flag(f"training never checked on {family}",
+                f"training never checked on {family} (published runs measured on "
+                f"{', '.join(sorted(catalog.training_families()))})",
+                f"training unchecked on {family}")
 
 
 def foreign_calibration_flag(chip: Chip, cal: Calibration) -> Flag | None:
@@ -642,23 +748,19 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     (_outside_envelope: cp, TP over scale-up domains, chips)."""
     chip = system.chip
     cal = catalog.calibration(chip)
-    uncalibrated = _uncalibrated(chip, cal)
+    calibrated = calibration_flag(chip, cal)  # a partly fitted chip's after the chip's other flags, as case_flags
+    partly = calibrated is not None and calibrated.kind == PARTLY_FITTED
     out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system), idle_units_flag(system, model),
-           user_file_flag(system), uncalibrated, foreign_calibration_flag(chip, cal),
+           user_file_flag(system), None if partly else calibrated, foreign_calibration_flag(chip, cal),
            assumed_emulation(cal, chip, (precision,)) if precision else None, status_flag(chip),
-           specs_flag(chip)]
+           specs_flag(chip), calibrated if partly else None]
     if never := sorted(model.features - catalog.training_features()):
         out.append(Flag("features never validated",
                         f"features never validated: {', '.join(never)} (no published training run's model carries "
                         f"them; those carry {', '.join(sorted(catalog.training_features()))})",
                         f"features never validated in training: {', '.join(never)}"))
-    if chip.family not in catalog.training_families():
-        family = f"the {chip.family} family" if chip.family else f"{chip.id}, of no family"
-        out.append(Flag(f"training never checked on {family}",
-                        f"training never checked on {family} (published runs measured on "
-                        f"{', '.join(sorted(catalog.training_families()))})",
-                        f"training unchecked on {family}"))
-    out += [_zero3_pipeline(layouts), _zero3_span(system, layouts), *_outside_envelope(system, layouts)]
+    out += [_training_unchecked(chip), _zero3_pipeline(layouts), _zero3_span(system, layouts),
+            *_outside_envelope(system, layouts)]
     return tuple(f for f in out if f)
 
 
@@ -796,12 +898,13 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         chip = system.chip
         cal = cal or catalog.calibration(chip)
         out += filter(None, [what_if_flag(system), idle_units_flag(system, model), user_file_flag(system)])
-        if uncalibrated := _uncalibrated(chip, cal):
-            out.append(uncalibrated)
-        out += filter(None, [foreign_calibration_flag(chip, cal), weights and unmeasured_gemm(cal, chip, weights)])
+        calibrated = calibration_flag(chip, cal)  # a partly fitted chip's after the figures of its own it names
+        partly = calibrated is not None and calibrated.kind == PARTLY_FITTED
+        out += filter(None, [None if partly else calibrated, foreign_calibration_flag(chip, cal),
+                             weights and unmeasured_gemm(cal, chip, weights)])
         out += filter(None, [assumed_emulation(cal, chip, (weights, expert_weights)),
                              kv_cache and kv_cache_flag(chip, kv_cache)])
-        out += filter(None, [status_flag(chip), specs_flag(chip)])
+        out += filter(None, [status_flag(chip), specs_flag(chip), calibrated if partly else None])
     used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     scored = catalog.validated_features(fitted=False)
     if never := sorted(used - scored):
@@ -888,8 +991,10 @@ def unmeasured_gemm(cal: Calibration, chip: Chip, weights: str) -> Flag | None:
     ('family-cdna3, which it inherits, measures fp8 on amd-mi300x'); then where the rate comes from: the chip that
     measured it ('bf16 is the rate nvidia-h200-sxm measured, moved by the fits' ratios', as `show` traces it), or
     none ('no chip its calibration draws on measured int8', on an H200; '...: it moved with the formats measured',
-    on a B200). Raised beside an uncalibrated chip's own flag too (which widens its interval already): FP4 on an
-    Ascend 950 runs the Da Vinci family's rate, which no chip with an FP4 unit measured."""
+    on a B200). Raised beside an uncalibrated chip's own flag too: FP4 on an Ascend 950 runs the Da Vinci family's
+    rate, which no chip with an FP4 unit measured. It widens as any flag (2), not as the chip's calibration status
+    (calibration_grade), which counts the chip's inherited figures already: the H20 is partly fitted because its FP8
+    rate, among others, is the H200's."""
     math, _ = math_unit(format_named(weights), chip)
     source = catalog.figure_source(chip, cal, f"GEMM {math}")
     if source.how in ("fitted", "prior") or (source.how == "inherited" and not source.moved):

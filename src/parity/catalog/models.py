@@ -22,7 +22,7 @@ class ModelEntry:
     """One row of the model catalog (data/models/index.toml). trimmed: what the source's copy of the config left out
 ("" where the file is verbatim), which the model carries as a 'config trimmed: ...' flag; trimmed_priced: whether
 what it left out is priced (GLM-4.7's MTP layer and FP8 weights): the flag then widens intervals as any flag does,
-else it is informational (widen 0: cut to the keys its source reads, nothing priced is missing). priced_for: other
+else it is informational (widen 1: cut to the keys its source reads, nothing priced is missing). priced_for: other
 models priced as this one (Llama 3.3 70B as Llama 3.1 70B), named by id first; priced_for_basis: why that holds, in
 the few words every caption gives it; priced_for_source: its evidence, with its sources."""
 
@@ -88,14 +88,14 @@ def _catalog_model(entry_id: str) -> Model:
 
 
 def trimmed_flag(entry: ModelEntry) -> Flag:
-    """The 'config trimmed' flag of a catalog entry whose file a source trimmed: informational (widen 0, the interval
+    """The 'config trimmed' flag of a catalog entry whose file a source trimmed: informational (widen 1, the interval
     not widened) where nothing priced is missing, a flag that widens as any does where the trim drops a priced part
     (ModelEntry.trimmed_priced); its text says which."""
     if entry.trimmed_priced:
         return Flag("config trimmed", f"config trimmed: {entry.trimmed}; priced as absent, so the interval widens",
                     "config trimmed")
     return Flag("config trimmed", f"config trimmed: {entry.trimmed}; informational: nothing priced is missing, the "
-                "interval is not widened", "config trimmed", widen=0.0)
+                "interval is not widened", "config trimmed", widen=1.0)
 
 
 _PIPED: dict[str, Model] = {}  # models read from pipes, by path, in this process

@@ -37,7 +37,7 @@ from parity.report.tables import Column, over_interval, plain, ratio, ratio_numb
 from parity.simulate.targets import LatencyTarget
 from parity.units import counted, duration_text
 from parity.training import default_global_batch
-from parity.uncertainty import UNMEASURED_GEMM_WORDS, specs_flag
+from parity.uncertainty import UNMEASURED_GEMM_WORDS, specs_flag, widening_words
 
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
@@ -49,14 +49,14 @@ def _intervals_caption(workload: str, varied: bool, pair: bool) -> str:
     chips' vendors (compare.vendor_bands: published decode figures, or published training runs), widened where those
     say nothing of the chip; `varied`: systems of other sizes (an x/system interval); `pair`: two systems, whose
     sentence names each ratio whose interval holds 1 (else a note does)."""
-    widened = ("uncalibrated, not shipping or with specs assumed" if workload == "serve" else
-               "uncalibrated, not shipping, with specs assumed or of a family no published training run was measured "
-               "on")
+    widened = ("for a what-if chip, one not shipping or specs assumed" if workload == "serve" else
+               "for a what-if chip, one not shipping, specs assumed or of a family no published training run was "
+               "measured on")
     return ("80% int.: the 80% interval of the per-chip ratio (under it; beside it in Markdown), from the cross-source "
             + ("residuals of both chips' vendors (parity validate --by source)" if workload == "serve" else
                "residuals of both chips' vendors' published training runs (parity validate --by source, its training "
                "table)")
-            + f", a band twice as wide in log for a chip {widened} (the residuals are measured, published chips'; an "
+            + f", each chip's band {widening_words(widened)} (the residuals are measured, published chips'; an "
             "unreleased chip's specs, or assumed ones, may err beyond them); "
             + ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB; beside them in Markdown) "
                "are it scaled by the systems' chips, power and memory" if varied else

@@ -17,6 +17,7 @@ from parity.crossvendor import (bands_toml, crossvendor_scores, fit_stack, cover
 from parity.crossvendor_training import TRAINING_BANDS, training_scores, training_vendor_bands
 from parity.fit import Refit, destination
 from parity.report.tables import Column, percent, signed_percent, plain, ratio, scaled
+from parity.uncertainty import widening_words
 
 __all__ = ["crossvendor_report", "fit_stacks"]
 
@@ -103,8 +104,7 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
            "measurement of; not one with a chip measured on its own)" if by == "vendor" else "")
         + ". after: the stored fits on the rows no fit used. never fitted: aiconfigurator's rows of no fit (holdout "
         "and unseen), TTFT/TPOT. 80% int. holds: rows inside the 80% interval their prediction printed, of those with "
-        "one (decode; a chip on a prior, nothing measured it or its family, takes 1.5x a flagged one's log-width, "
-        "WIDEN_UNCALIBRATED). "
+        f"one (decode; an interval {widening_words()}). "
         + ("Closed-loop figures (per user, per worker at a concurrency) priced by the step-level simulator; offline "
            "and unbounded-rate throughputs and prefill steps by the steady-state model, which every fit runs."
            if model_kind == "sim" else "Every figure priced by the steady-state model."))
@@ -129,7 +129,7 @@ def crossvendor_report(by: str, fmt: str, out: Path | None, iterations: int, mod
         f"of every source but the pair's own; the published ratio lies inside it for {coverage_words(pairs)} "
         "decode pairs (prefill pairs have none)."
         + (" kernels too: the ratio with the vendor's kernel figures left out too, inside the interval compare gives a "
-           "vendor never measured (the widest band of the others, doubled) for "
+           "vendor never measured (the widest band of the others, widened as on a chip on a prior) for "
            f"{coverage_words(pairs, 'kernels_too_inside')}." if by == "vendor" else "")) if served else ""
     held = [r | {"holds": f"{r['inside']}/{r['judged']}" if r.get("judged") else "-"} for r in table]
     parts = [

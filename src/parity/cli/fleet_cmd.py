@@ -28,7 +28,7 @@ from parity.hardware import System
 from parity.parallel import map_chunks
 from parity.predict.refine import SIM_SHORTFALL, case_of_candidate
 from parity.policy import assess
-from parity.uncertainty import UNMEASURED_GEMM_WORDS, specs_flag
+from parity.uncertainty import UNMEASURED_GEMM_WORDS, specs_flag, widening_words
 from parity.units import counted, share_text
 from parity.report.tables import Column, money, over_interval, plain, reached, scaled
 from parity.report.tables import count as count_cell  # --count names the demand's tokens here
@@ -229,8 +229,8 @@ def fleet(model: str, workload: str, tokens: float | None, days: float | None, s
                      "assumptions in --format json" if what_ifs else "")
                   + (". chips 80%: the chips the demand needs at the ends of the 80% interval of the per-chip rate "
                      "(compare's tokens_per_s_per_chip_low/high: the serving bands of the configuration's mode and "
-                     "model class, twice as wide in log where flagged, three times on a chip on a prior), before any "
-                     "limit; chips_low and chips_high in --format json or csv" if ranged else "")
+                     f"model class, {widening_words()}), before any limit; chips_low and chips_high in --format "
+                     "json or csv" if ranged else "")
                   + (f". {export} (per record: rule, rule_why, rule_dropped in --format json or csv)"
                      if export else "")))
 

@@ -16,6 +16,7 @@ from parity.compare import DEFAULT_FORMATS, compare_formats
 from parity.dtypes import refuse_repeated_formats
 from parity.errors import ParityError
 from parity.report.tables import Column, over_interval, plain, ratio, scaled
+from parity.uncertainty import widening_words
 
 DEFAULT = ("hgx-h20", "hgx-h100", "hgx-b200", "atlas-800-a3", "atlas-350-server")
 
@@ -82,8 +83,8 @@ def formats_command(systems: tuple[str, ...], model: str, names: str, targets: T
                  "memory saving. x: output tokens/s per chip over the same system in the 'vs' format, the first "
                  "of the list that fits it. 80% int.: the 80% interval of out tok/s/chip (under it; "
                  "tokens_per_s_per_chip_low/high in --format json or csv, with each row's flags and assumptions), "
-                 "as compare's: the serving band of the configuration's mode and model class, twice as wide in log "
-                 "where flagged (three times on a chip on a prior). x has none: the band is of the model's error on "
+                 f"as compare's: the serving band of the configuration's mode and model class, {widening_words()}. "
+                 "x has none: the band is of the model's error on "
                  "a chip, which two formats on the same chip share and their ratio cancels. "
                  f"Engine profile: {profile.id}, at each chip's software-stack maturity as compare runs it. "
                  + (f"{mtp_text}" if mtp_text else ""))

@@ -28,6 +28,7 @@ from parity.policy import JAN2026_DRAM_BYTES_PER_S, PD_LINES, TPP_LINES
 from parity.policy import LETTER_CAPTION, LETTER_RULE, PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, \
     performance_density
 from parity.report.tables import Column, over_interval, plain, ratio, reached, scaled
+from parity.uncertainty import widening_words
 
 
 def _number(digits: int) -> Any:
@@ -287,5 +288,6 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                  "the deployment counted (a disaggregated one's prefill chips too), as compare's; prefill tok/s/chip: "
                  "a prefill worker's prompt tokens/s per chip. 80% int.: the 80% interval of the output ratio (under "
                  "it; ratio_interval in --format json), from the cross-source residuals of the chip's vendor (parity "
-                 "validate --by source), the band of the chip at the line, which nothing measured, twice as wide in "
-                 f"log, as compare gives it. Engine profile: {profile.id}" + (f". {mtp_text}" if mtp_text else "."))
+                 "validate --by source), the band of the chip at the line, which nothing measured, "
+                 f"{widening_words('for a what-if chip')}, as compare gives it. Engine profile: {profile.id}"
+                 + (f". {mtp_text}" if mtp_text else "."))

@@ -365,8 +365,8 @@ def _kv_note(precision: Precision, profile: EngineProfile, system: System, kv: s
 def _checked(candidate: Candidate, system: System, model: Model, profile: EngineProfile, mtp_tokens: int,
              lengths: tuple[int, int], precision: Precision) -> dict[str, object]:
     """A configuration's 80% intervals (TTFT, TPOT, tokens/s per chip) and flags at `lengths` (isl, osl), as compare
-    computes its best's (compare.configuration_flags, compare.intervals; the intervals twice as wide in log where it is
-    flagged, three times on a chip on a prior; the fast end within the chips' compute at peak)."""
+    computes its best's (compare.configuration_flags, compare.intervals; the intervals wider in log where it is
+    flagged and by its chip's calibration, uncertainty.widening; the fast end within the chips' compute at peak)."""
     isl, osl = lengths
     raised = configuration_flags(candidate, system, model, profile, mtp_tokens, isl + osl, precision)
     return {**intervals(candidate, model, raised, serving_ceiling(model, system, precision, isl, osl)),

@@ -29,7 +29,7 @@ from parity.errors import ParityError
 from parity.predict import MODEL_KINDS, Prediction, predict_rows
 from parity.report.accuracy_page import accuracy_markdown
 from parity.report.tables import FORMATS, Column, percent, signed_percent, plain, ratio, scaled
-from parity.uncertainty import Intervals
+from parity.uncertainty import Intervals, widening_words
 from parity.fit import WRITE_TO, Refit, destination, refit_engines, refit_intervals
 from parity.validate import (SCORED_SPLITS, CaseError, case_errors, deployment_checks, flag_scores, infeasible_cases,
                              infeasible_words, interval_coverage, published_errors, scores)
@@ -338,9 +338,8 @@ def serving_caption(payload: dict[str, Any], fields: list[str]) -> str:
                 or "no intervals yet (parity validate --fit)")
     return ("Error = (predicted - measured) / measured. 'unseen' rows (B300, gpt-oss-120b) were excluded from every "
             f"fit. {infeasible_words(payload['infeasible_by_split'])}{flagged}; a row measured on a cold server keeps "
-            "no TTFT, so TTFT counts fewer rows than TPOT. 80% intervals, as predictions print them (twice as wide in "
-            "log where flagged, three times on a chip on a prior), contain the measured value on rows not used to "
-            f"build them: {coverage}")
+            "no TTFT, so TTFT counts fewer rows than TPOT. 80% intervals, as predictions print them "
+            f"({widening_words()}), contain the measured value on rows not used to build them: {coverage}")
 
 
 def section_payload(payload: dict[str, Any], section: str) -> dict[str, Any]:

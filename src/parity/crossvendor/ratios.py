@@ -13,7 +13,7 @@ import numpy as np
 from parity import catalog
 from parity.crossvendor.setting import Setting, metric_kind, stored_setting
 from parity.hardware import Chip
-from parity.uncertainty import WIDEN_FLAGGED, Band, bands_from, ratio_band, ratio_interval
+from parity.uncertainty import SMALL_SAMPLE_ROWS, Band, bands_from, ratio_band, ratio_interval
 from parity.validate import CaseError, published_errors
 
 __all__ = ["RatioCheck", "ratio_checks", "chip_of", "vendor_bands", "bands_toml", "ratio_error_median",
@@ -64,8 +64,9 @@ def chip_of(system: str) -> Chip:
 
 def vendor_bands(errors: Iterable[CaseError], decode_only: bool = True, minimum: int = 5) -> dict[str, Band]:
     """80% bands of ln(predicted/measured) per chip vendor from cross-source residuals (of decode figures, or of
-    every error given where not `decode_only`: training runs); every catalog vendor gets one (the widest measured band
-    where it has fewer than `minimum` rows)."""
+    every error given where not `decode_only`: training runs); every catalog vendor gets one (bands_from: at least
+    the pooled band's width where it has fewer than SMALL_SAMPLE_ROWS rows, the widest measured band where it has
+    fewer than `minimum`)."""
     residuals: dict[str, list[float]] = {c.vendor: [] for c in catalog.chips() if not c.user_file}  # parity's alone
     for e in errors:
         if not decode_only or metric_kind(e.metric) == "decode":
@@ -75,8 +76,9 @@ def vendor_bands(errors: Iterable[CaseError], decode_only: bool = True, minimum:
 
 DECODE_BANDS = ("10th-90th percentiles of ln(predicted/measured) of published decode figures, each scored by the "
                 "steady-state model leaving its source out of every fit (parity validate --by source, whose own table "
-                "prices closed-loop figures by the simulator), per chip vendor; vendors with fewer than 5 rows take "
-                "the widest band")
+                "prices closed-loop figures by the simulator), per chip vendor; vendors with fewer than "
+                f"{SMALL_SAMPLE_ROWS} rows at least as wide as the pooled band of every vendor's rows, and those with "
+                "fewer than 5 the widest band")
 
 
 def bands_toml(bands: Mapping[str, Band], date: str, method: str = DECODE_BANDS) -> str:
@@ -104,10 +106,10 @@ def pair_intervals(pairs: Sequence[Mapping[str, object]], residuals: Iterable[tu
     from `residuals` ((source_id, error) of rows scored with their group left out) of every source but the pair's own:
     the interval never saw the pair. `never_measured`: the pair's first chip is priced as of a vendor parity never
     measured (`key` priced with its kernel figures left out too), so its vendor's residuals are left out as well (its
-    band is the widest, as compare gives a vendor with none) and its band doubles in log-width (WIDEN_FLAGGED), as
-    ratio_band widens an uncalibrated chip's. Writes {key}_low, {key}_high and {key}_inside (interval_low,
-    interval_high and inside for 'left_out'): whether the published ratio lies inside; prefill pairs (compare's
-    intervals are of decode figures), and pairs without a prediction, get NaN and None."""
+    band is the widest, as compare gives a vendor with none) and it widens as ratio_band widens a chip on a prior.
+    Writes {key}_low, {key}_high and {key}_inside (interval_low, interval_high and inside for 'left_out'): whether
+    the published ratio lies inside; prefill pairs (compare's intervals are of decode figures), and pairs without a
+    prediction, get NaN and None."""
     residuals = list(residuals)
     names = ("interval_low", "interval_high", "inside") if key == "left_out" else (f"{key}_low", f"{key}_high",
                                                                                    f"{key}_inside")
@@ -121,8 +123,8 @@ def pair_intervals(pairs: Sequence[Mapping[str, object]], residuals: Iterable[tu
             unseen = a.vendor if never_measured else ""
             bands = vendor_bands(e for source, e in residuals if source != pair["source_id"]
                                  and chip_of(e.system).vendor != unseen)
-            band = (bands[a.vendor].widened(WIDEN_FLAGGED) if never_measured
-                    else ratio_band(bands[a.vendor], a, catalog.calibration(a)))
+            band = ratio_band(bands[a.vendor], a, catalog.prior_calibration() if never_measured
+                              else catalog.calibration(a))
             interval = ratio_interval(ratio, band, ratio_band(bands[b.vendor], b, catalog.calibration(b)))
             inside = interval[0] <= float(pair["published"]) <= interval[1]  # type: ignore[arg-type]
         out.append({**pair, names[0]: interval[0], names[1]: interval[1], names[2]: inside})

@@ -9,7 +9,7 @@ from typing import Any
 
 from parity.crossvendor import KERNELS_TOO, coverage_words, ratio_error_median
 from parity.report.tables import signed_percent
-from parity.uncertainty import WIDEN_UNCALIBRATED
+from parity.uncertainty import CALIBRATION_WIDEN, widening_words
 from parity.simulate import KV_BOUND_SHARE
 from parity.validate import CaseError, Score, error_statistics, flag_scores, infeasible_words, scores
 
@@ -211,8 +211,8 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
         "### By flag (never-fitted rows)",
         "",
         "A prediction names the ways its case lies outside what parity was checked on (`outside what was validated` "
-        "in `serve`, the `flags` column of `predict`), and its 80% interval is then twice as wide in log (three "
-        "times on a chip on a prior: nothing measured it or a chip of its family). "
+        "in `serve`, the `flags` column of `predict`), and its 80% interval is then "
+        f"{widening_words()}. "
         f"`KV-bound run` is the simulator's own: the run preempted, or at least {KV_BOUND_SHARE:.0%} of its requests "
         "waited for KV room. "
         "A row with several flags counts under each; none: rows without a flag.",
@@ -251,9 +251,8 @@ def accuracy_markdown(errors: Sequence[CaseError], training: Sequence[CaseError]
     if covered:
         by_split = payload.get("interval_coverage_by_split", {})
         parts += ["### Prediction intervals", "",
-                  "Share of measured values inside the 80% interval a prediction prints (twice as wide in log "
-                  "where the case is flagged, three times on a chip on a prior), on rows that did not build the "
-                  "intervals:", "",
+                  f"Share of measured values inside the 80% interval a prediction prints ({widening_words()}), "
+                  "on rows that did not build the intervals:", "",
                   _table(["metric", "all such rows", "holdout half not used to build them", "unseen rows"],
                          [[_metric(m), _pct(v), _pct(by_split.get("check", {}).get(m, float("nan"))),
                            _pct(by_split.get("unseen", {}).get(m, float("nan")))] for m, v in sorted(covered.items())],
@@ -342,7 +341,8 @@ def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
                 by="vendor", coverage=coverage_words(pairs)) + (
                 " With the vendor's kernel figures left out too, the ratio (median |error| "
                 f"{_pct(ratio_error_median(pairs, 'kernels_too'))}) and the interval compare builds for a vendor never "
-                "measured (the widest band of the others, doubled in log-width) hold the published ratio for "
+                f"measured (the widest band of the others, {CALIBRATION_WIDEN['prior']:g} times as wide in log, as on "
+                "a chip on a prior, and by the chip's other flags) hold the published ratio for "
                 f"{coverage_words(pairs, 'kernels_too_inside')} pairs." if any("kernels_too" in p for p in pairs)
                 else ""), ""] + _training_by_vendor(
                 found.get("training", []))
@@ -350,15 +350,15 @@ def _by_vendor(payload: Mapping[str, Any]) -> list[str]:
 
 def _uncalibrated_words(rows: Sequence[Mapping[str, Any]]) -> str:
     """How often the 80% intervals of predictions on chips priced as never measured held (the decode rows left out
-    with their kernel figures, and a vendor's with none: 'uncalibrated chip'), the figure WIDEN_UNCALIBRATED is
-    fitted on."""
+    with their kernel figures, and a vendor's with none: 'uncalibrated chip'), the figure
+    CALIBRATION_WIDEN['prior'] is checked on."""
     never = [r for r in rows if r["kind"] == "decode" and r.get("judged") and (
         r["setting"] == KERNELS_TOO or (r["setting"] == "left out" and r.get("kept") == "none"))]
     inside, judged = sum(r["inside"] for r in never), sum(r["judged"] for r in never)
     return ("*80% int. holds*: the rows inside the 80% interval their prediction printed (decode figures; an interval "
             "moves with the TPOT band's). A chip on a prior (nothing measured it or a chip of its family) is flagged "
-            f"\"uncalibrated chip\", and its interval is {WIDEN_UNCALIBRATED:g} times as wide in log as another flagged "
-            "case's (uncertainty.WIDEN_UNCALIBRATED): "
+            f"\"uncalibrated chip\", a reason that alone widens its interval {CALIBRATION_WIDEN['prior']:g} times in "
+            "log, in quadrature with its flags' 2 (uncertainty.CALIBRATION_WIDEN): "
             "on the decode figures priced so here (" + ", ".join(f"{r['group']} {r['setting']}" for r in never)
             + f") it holds {inside} of {judged}" + (f" ({inside / judged:.0%})." if judged else "."))
 

@@ -17,7 +17,7 @@ from parity.fleet import power_text
 from parity.hardware import System
 from parity.memory import vision_note
 from parity.model import Model
-from parity.uncertainty import UNMEASURED_GEMM_WORDS, calibrated_text, calibration_kind
+from parity.uncertainty import UNMEASURED_GEMM_WORDS, calibrated_text, calibration_kind, widening_words
 
 __all__ = ["CALIBRATED_RULE", "NO_POWER_ERROR", "Assumptions", "assumptions_html", "flags_caption",
            "group_assumptions", "legend",
@@ -123,8 +123,9 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
                     "predictions rest on parity's assumption (parity show CHIP).")
     if any(r.ratio_interval[0] == r.ratio_interval[0] for r in rows):  # not NaN: an interval is shown
         said.append("Under each per-chip ratio, its 80% interval, from the cross-source residuals of both chips' "
-                    "vendors (parity validate --by source), twice as wide in log for a chip uncalibrated, not "
-                    "shipping or with specs assumed; under the per-system, per-kW and per-GB ratios, the same "
+                    "vendors (parity validate --by source), each chip's band "
+                    f"{widening_words('for a what-if chip, one not shipping or specs assumed')}; under the per-system, "
+                    "per-kW and per-GB ratios, the same "
                     "scaled by the systems' chips, power and memory"
                     + ("; 'no clear winner per X': the 80% interval of the ratio per X holds 1 (parity), which says "
                        "nothing of the ratios it does not name." if "no clear winner" in notes else "."))
