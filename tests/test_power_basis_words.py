@@ -33,9 +33,9 @@ def test_a_system_whose_power_is_derived_is_flagged_power_derived_and_widens_not
     stand-alone node lacks included), an HGX H800's and A800's their DGX H100's and A100's maxima: each 'derived' in
     `parity show`, and each flagged so in compare; a datasheet figure (HGX H200's 10.2 kW) is not, and an assumed one
     (HGX H20's 8 x 400 W x 1.82 = 5.824 kW) keeps its 'power assumed' alone. The flag is about the per-kW figure,
-    not the per-chip rate: its interval is not widened (widen 0)."""
+    not the per-chip rate: its interval is not widened (widen 1)."""
     (a3,) = system_power_flags(catalog.system("atlas-800-a3"))
-    assert (a3.kind, a3.brief, a3.widen) == ("power derived", "power derived", 0.0)
+    assert (a3.kind, a3.brief, a3.widen) == ("power derived", "power derived", 1.0)
     assert a3.text.startswith("power derived: 11.65 kW per atlas-800-a3 (parity arithmetic: SemiAnalysis "
                               "CloudMatrix384 all-in 559 kW / 384 NPUs x 8 = 11.65 kW per 8-NPU node")
     assert a3.text.endswith("; parity show atlas-800-a3)")

@@ -480,13 +480,13 @@ def system_power_flags(system: System) -> tuple[Flag, ...]:
     system's published one (its source's kind 'derived', as `parity show` gives it): an Atlas 800 A3's 11.65 kW is
     CloudMatrix 384's all-in 559 kW / 384 x 8, UB switches and optics a stand-alone node lacks included (its per kW
     read 1.09x a published node's with no flag: report-only tester fixfb 4). 'power derived' is informational
-    (widen 0): the per-chip rate's interval rests on no system's power."""
+    (widen 1): the per-chip rate's interval rests on no system's power."""
     record = system.source_of("power_w")
     if record is None or record.source.kind != "derived":
         return power_flags(system)
     basis = record.note or record.source.title
     return power_flags(system) + (Flag("power derived", f"power derived: {power_figure(system)} per {system.id} "
-                                       f"({basis}; parity show {system.id})", "power derived", widen=0.0),)
+                                       f"({basis}; parity show {system.id})", "power derived", widen=1.0),)
 
 
 def serving_ceiling(model: Model, system: System, precision: Precision, isl: float, osl: float) -> float:
