@@ -344,9 +344,10 @@ def test_units_fill_whole_systems_and_count_the_chips_deployed() -> None:
     assert whole["power_w"] == pytest.approx(2 * 559e3, rel=1e-3)
     assert (two["chips"], two["units_given"], two["systems"]) == (768, 1000, 2) and isinstance(two["chips"], int)
     assert two["served_tokens_per_day"] == whole["served_tokens_per_day"] == pytest.approx(0.1202e12, rel=5e-3)
-    assert two["note"] == ("272 of the 1,000 chips given serve nothing: 40 idle in 2 whole cloudmatrix-384 (powered "
+    assert two["note"] == ("large-EP decode: checks read 33-53% fast; 272 of the 1,000 chips given serve nothing: 40 idle in 2 whole cloudmatrix-384 (powered "
                            "and priced) and 232 past them (not deployed, so neither powered nor priced)")
-    assert whole["note"] == "40 chips serve nothing: idle in 2 whole cloudmatrix-384 (powered and priced)"
+    assert whole["note"] == ("large-EP decode: checks read 33-53% fast; 40 chips serve nothing: idle in 2 whole "
+                             "cloudmatrix-384 (powered and priced)")
     assert (two["cost_usd"], two["power_w"]) == (pytest.approx(2 * 8.2e6, rel=1e-12), whole["power_w"])
     capped = _cloudmatrix("--units", "1000", "--demand", "1e12 tokens/day", fmt="csv")
     assert (capped["chips"], capped["units_given"], capped["systems"]) == ("768", "1000", "2")
@@ -366,8 +367,8 @@ def test_a_demand_names_the_chips_idle_inside_the_whole_systems_it_takes() -> No
     the one --units 384 gives."""
     demand, units = _cloudmatrix("--demand", "100k tokens/s"), _cloudmatrix("--units", "384")
     assert (demand["chips"], demand["systems"]) == (384, 1)
-    assert demand["note"] == units["note"] == ("72 chips serve nothing: idle in 1 whole cloudmatrix-384 (powered and "
-                                               "priced)")
+    assert demand["note"] == units["note"] == ("large-EP decode: checks read 33-53% fast; 72 chips serve nothing: "
+                                               "idle in 1 whole cloudmatrix-384 (powered and priced)")
 
 
 @pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
@@ -407,7 +408,8 @@ def test_the_narrower_figure_names_the_systems_it_spans() -> None:
     plans = json.loads(CliRunner().invoke(cli, ["fleet", "--model", "deepseek-r1", "--chips",
                                                 "atlas-800-a2,atlas-800-a3", "--demand", "1e12 tokens/day",
                                                 "--format", "json"]).stdout)
-    assert [p["note"] for p in plans] == ["power assumed; workers span up to 4 systems over scale-out (211/chip on 2)",
+    assert [p["note"] for p in plans] == ["large-EP decode: checks read 33-53% fast; power assumed; workers span up "
+                                          "to 4 systems over scale-out (211/chip on 2)",
                                           "power derived; workers span up to 2 systems over scale-out (414/chip on "
                                           "one)"]
 

@@ -77,7 +77,7 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     # under an export rule (`parity report --rule`): each chip's ECCN, and what the rule kept and dropped, and why
     assert re.search(r"<th><span class='id'>huawei-ascend-910c</span></th><td><span class='id'>atlas-800-a3</span>"
                      r"</td><td>int8</td><td>3A090.a.1</td><td>1,200</td>"  # 1,641 and 15,552 chips in 1,944 systems,
-                     r"<td>21,232<br><small class='id'>13,872-45,552</small></td>"  # 22.6 MW, before EP x ETP workers
+                     r"<td>21,232<br><small class='id'>13,312-47,424</small></td>"  # 22.6 MW, before EP x ETP workers
                      r"<td>2,654</td><td>30.9</td>", text)  # crossed scale-out as their ranks do; 1,131 (22,520 chips)
     # before each layout ran at the most clients its targets allow; 1,180 (21,592 chips in 2,699 systems, 31.4 MW)
     # before the decode batch was refined as served
@@ -108,9 +108,13 @@ def test_report_writes_the_page_and_plots(report: Path) -> None:
     cloudmatrix = text[text.index("<h2 id='cloudmatrix'>"):text.index("<h2 id='atlas-950'>")]
     assert cloudmatrix.index("<b>gb200-nvl72</b>") < cloudmatrix.index("<b>cloudmatrix-384</b>")
     assert ("<b>Flags</b> (where the case lies outside what parity was checked on): Every row: layout far from "
-            "measured ones (pipeline parallel or over 64 chips per worker). Only gb200-nvl72: engine profile generic "
-            "not fitted to measurements. Only cloudmatrix-384: engine profile generic not fitted to measurements; its "
-            "kernels at CANN&#x27;s software maturity, fitted on 4 runs (sglang-cann).") in cloudmatrix
+            "measured ones (pipeline parallel or over 64 chips per worker). Only gb200-nvl72: kernel figures partly "
+            "inherited on nvidia-gb200: GEMM bf16 from nvidia-gb300; attention, launch cost from nvidia-h200-sxm; HBM "
+            "bandwidth from nvidia-b200-sxm; GEMM fp6, GEMM int8 measured on no chip (parity show nvidia-gb200); "
+            "engine profile generic not fitted to measurements. Only cloudmatrix-384: kernel figures partly inherited "
+            "on huawei-ascend-910c: GEMM bf16, HBM bandwidth, collectives, launch cost from huawei-ascend-910b (parity "
+            "show huawei-ascend-910c); engine profile generic not fitted to measurements; its kernels at CANN&#x27;s "
+            "software maturity, fitted on 4 runs (sglang-cann).") in cloudmatrix  # one 'Only X:' each
     # the claims in their sources' own figures, the catalog's ratios in a column of their own, and why they differ
     # (report-only tester fixeg 1, 2); the fleet's assumptions every row's once, then each row's own (fixeg 4)
     assert ("<th>system HBM capacity</th><td>49.2 TB</td><td>13.8 TB</td><td>3.57x</td><td>3.6x</td><td>3.67x</td>"

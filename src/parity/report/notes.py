@@ -77,7 +77,16 @@ def flags_caption(model: Model, name: str, rows: Sequence[tuple[str, bool, Seque
     vision = vision_note(model, workload)
     return (model_flags_text(model, name) + (f"{vision[:1].upper()}{vision[1:]}. " if vision else "")
             + (f"{every}: {'; '.join(shared)}. " if shared else "")
-            + "".join(f"Only {', '.join(dict.fromkeys(labels))}: {text}. " for text, labels in some.items()))
+            + "".join(f"Only {holders}: {'; '.join(texts)}. " for holders, texts in _by_holders(some).items()))
+
+
+def _by_holders(some: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Each flag's text under the rows that carry it ('gb200-nvl72' -> its texts, in order), so that one 'Only X:'
+    says all of X's flags (it said 'Only gb200-nvl72: ... Only gb200-nvl72: ...', a sentence a flag)."""
+    grouped: dict[str, list[str]] = {}
+    for text, labels in some.items():
+        grouped.setdefault(", ".join(dict.fromkeys(labels)), []).append(text)
+    return grouped
 
 
 def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bool = True) -> str:
