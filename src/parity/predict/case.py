@@ -207,7 +207,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                              "empty")
     if phase == "prefill" and mtp_tokens:  # as serve refuses --mtp with --phase prefill
         raise InfeasiblePlan(f"mtp_tokens with phase prefill: MTP drafts run in decode steps, and a prefill step "
-                             f"prices the main model's forward over the prompts; leave mtp_tokens empty")
+                             "prices the main model's forward over the prompts; leave mtp_tokens empty")
 
     return Case(case_id=_cell(row, "case_id"), model=_cell(row, "model") or _missing("model"),
                 system=_cell(row, "system") or _missing("system"), engine=_cell(row, "engine"),
