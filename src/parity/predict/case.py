@@ -206,7 +206,7 @@ def case_from_row(row: Mapping[str, object]) -> Case:
                              f"{'(prompts) ' if phase == 'prefill' else ''}are the row's batch: leave concurrency "
                              "empty")
     if phase == "prefill" and mtp_tokens:  # as serve refuses --mtp with --phase prefill
-        raise InfeasiblePlan(f"mtp_tokens with phase prefill: MTP drafts run in decode steps, and a prefill step "
+        raise InfeasiblePlan("mtp_tokens with phase prefill: MTP drafts run in decode steps, and a prefill step "
                              "prices the main model's forward over the prompts; leave mtp_tokens empty")
 
     return Case(case_id=_cell(row, "case_id"), model=_cell(row, "model") or _missing("model"),
