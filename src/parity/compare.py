@@ -785,13 +785,24 @@ RATIO_BASES = ("bands", "exact", "response")
 
 def ratio_basis(row: Comparison, ref: Comparison, a: Chip, b: Chip) -> str:
     """RATIO_BASES' key of a row's ratio to the baseline `ref` (on chips `a` and `b`): 'exact' or 'response' where the
-    two share their errors (shared_errors) and run the same formats (a what-if that adds a unit runs its weights at
-    another GEMM rate, whose error the base's does not share), 'exact' where their per-chip rates are equal; else
-    'bands'."""
-    if not (shared_errors(a, b) and row.weights == ref.weights and row.kv_cache == ref.kv_cache):
+    two share their errors (shared_errors), run the same formats (a what-if that adds a unit runs its weights at
+    another GEMM rate, whose error the base's does not share) and raise the same flags that widen, a what-if's own
+    aside (one flagged where the other is not, as CloudMatrix 384's large-EP decode beside an Atlas 800 A3's, rests on
+    a part of the model the other does not), 'exact' where their per-chip rates are equal; else 'bands'."""
+    if not (shared_errors(a, b) and row.weights == ref.weights and row.kv_cache == ref.kv_cache
+            and _widening_kinds(row) == _widening_kinds(ref)):
         return "bands"
     same = math.isclose(row.tokens_per_s_per_chip, ref.tokens_per_s_per_chip, rel_tol=1e-9)
     return "exact" if same else "response"
+
+
+# the kinds of a what-if's own flags (uncertainty.what_if_flag, idle_units_flag), which its base never raises
+_WHAT_IF_KINDS = frozenset({"what-if chip", "what-if changes nothing"})
+
+
+def _widening_kinds(row: Comparison) -> frozenset[str]:
+    """The kinds of a row's flags that widen an interval (Flag.widen above 1), a what-if's own aside."""
+    return frozenset(f.kind for f in row.flags if f.widen > 1.0 and f.kind not in _WHAT_IF_KINDS)
 
 
 # the arithmetic that makes each ratio of the per-chip one (Comparison.interval_of), in shared_text's words
@@ -864,8 +875,8 @@ def even_text(intervals: dict[str, tuple[float, float]]) -> str:
 
 def without_even_text(note: str) -> str:
     """A row's note without the clause even_text adds to it ('...; no clear winner per system (1 lies inside its 80%
-    interval)'), or shared_text's, for a table whose caption says it of that row; wherever it stands among the note's clauses (a serve
-    line may follow it)."""
+    interval)'), or shared_text's, for a table whose caption says it of that row; wherever it stands among the note's
+    clauses (a serve line may follow it)."""
     return "; ".join(part for part in note.split("; ")
                      if not re.fullmatch(r"no clear winner [^;()]* \(1 lies inside (its 80% interval|their 80% "
                                          r"intervals)\)", part)

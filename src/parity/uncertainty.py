@@ -30,7 +30,8 @@ from parity.units import counted, format_si
 
 __all__ = ["Band", "Intervals", "build_intervals", "coverage", "case_flags", "context_flags", "WIDEN_FLAGGED",
            "package_flag", "chip_calibrated", "calibration_kind", "calibrated_text",
-           "ratio_interval", "WHAT_IF_RESPONSE", "shared_errors", "response_interval", "bands_from", "interval_kind", "BANDED_APART",
+           "ratio_interval", "WHAT_IF_RESPONSE", "shared_errors", "response_interval", "bands_from", "interval_kind",
+           "BANDED_APART",
            "unmeasured_gemm", "UNMEASURED_GEMM_WORDS", "kernel_figures_note", "assumed_emulation",
            "kv_cache_flag", "flag_note", "short_basis", "training_flags",
            "what_if_changes", "what_if_brief", "what_if_flag", "idle_units_flag", "power_figure", "calibration_label",

@@ -97,7 +97,9 @@ def _ratio_cell(row: dict[str, object], key: str = "per_chip") -> str:
 
 def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
     """The sentence that sets two systems side by side: a's spec ratios over b's, its predicted ratios, and their 80%
-    intervals (quotient_intervals) with the ratios whose interval spans 1 named (even_text)."""
+    intervals (quotient_intervals) with the ratios whose interval spans 1 named (even_text); where the two share
+    their errors (Comparison.ratio_basis), that the ratios are exact, each by its arithmetic ('exact'), or that their
+    intervals are the response to what differs alone ('response')."""
     spec = {k: v / b.spec_ratios[k] if b.spec_ratios[k] else float("nan") for k, v in a.spec_ratios.items()}
     got = {k: v / b.ratios[k] if b.ratios[k] else float("nan") for k, v in a.ratios.items()}
     tokens = "output" if workload == "serve" else "training"
@@ -129,11 +131,10 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
     even = even_text({k: bounds[k] for k in order if k in bounds})
     own = (f" (parity's response to what differs alone: {a.system} and {b.system} share the chip, its calibration "
            "and engine, whose errors cancel)" if row.ratio_basis == "response" else "")
-    return (said + f"80% intervals{own}: " + ", ".join(f"{ratio_number(bounds[k][0])}-{ratio(bounds[k][1])} {RATIO_WORDS[k]}"
-                                                + (f" (without the error of {_powers_text(assumed)})"
-                                                   if k == "per_kw" and assumed else "")
-                                                for k in order if k in bounds)
-            + (f"; {even}" if even else "") + ". ")
+    stated = [f"{ratio_number(bounds[k][0])}-{ratio(bounds[k][1])} {RATIO_WORDS[k]}"
+              + (f" (without the error of {_powers_text(assumed)})" if k == "per_kw" and assumed else "")
+              for k in order if k in bounds]
+    return said + f"80% intervals{own}: " + ", ".join(stated) + (f"; {even}" if even else "") + ". "
 
 
 def _powers_text(kinds: Mapping[str, str]) -> str:
