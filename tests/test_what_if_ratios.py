@@ -4,6 +4,7 @@ exact where nothing that differs moves the rate, the response to what differs al
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -52,12 +53,13 @@ def test_only_one_chip_calibration_and_stack_share_their_errors() -> None:
     # HGX H20 assumed at 8 x 400 W x 1.82 = 5.824 kW; at half TDP 5.824 - 8 x 200 W = 4.224 kW
     ("hgx-h20", Variant(name="h20-half", chip="nvidia-h20", scale={"tdp_w": 0.5}), 5.824 / 4.224),
     # Atlas 800 A3 at 11.65 kW (derived); its eight 910C at 600 W for 800 W: 11.65 - 8 x 0.2 = 10.05 kW
-    ("atlas-800-a3", Variant(name="910c-600w", chip="huawei-ascend-910c", values={"tdp_w": 600}), 11.65 / 10.05),
+    pytest.param("atlas-800-a3", Variant(name="910c-600w", chip="huawei-ascend-910c", values={"tdp_w": 600}),
+                 11.65 / 10.05, marks=pytest.mark.e2e),  # 1.7-2.5 s
 ])
 def test_a_power_what_if_of_the_same_chip_has_exact_ratios(base: str, variant: Variant, per_kw: float) -> None:
     """Power moves no rate (clocks are held), so the two predictions are one number: per chip exactly 1 with a
-    zero-width interval, per kW the power arithmetic exactly, and no 'no clear winner' (the GB200 pair read 0.71-1.42x
-    per chip, 'no clear winner per chip, per kW and per GB': report-only tester fixwhatif)."""
+    zero-width interval, per kW the power arithmetic exactly, and no 'no clear winner' (the GB200 pair read 0.68-1.47x
+    per chip, "no clear winner per chip, per kW and per GB": report-only tester fixwhatif)."""
     ref, row, system = _pair(base, variant)
     assert row.ratio_basis == "exact" and row.ratios["per_chip"] == 1.0 and row.ratio_interval == (1.0, 1.0)
     assert row.ratios["per_kw"] == pytest.approx(per_kw, rel=1e-9)
@@ -116,3 +118,28 @@ def test_the_pair_sentence_and_caption_say_the_ratios_are_exact(tmp_path) -> Non
     assert ("80% intervals (parity's response to what differs alone: h20-2x-bw and hgx-h20 share the chip, its "
             "calibration and engine, whose errors cancel): 1.01-1.04x per chip") in said
     assert "the interval is the what-if's own: parity's response to what differs, its log half-width 0.5" in said
+
+
+def test_another_system_of_the_same_chip_is_exact_per_chip_and_arithmetic_per_system() -> None:
+    """CloudMatrix 384 against the Atlas 800 A3 on Llama-3.1-70B: one 910C, one calibration, the same best
+    configuration within a node, so the same rate per chip (exact), and 384 / 8 = 48x per system by chip count."""
+    a3, cm = compare([catalog.system("atlas-800-a3"), catalog.system("cloudmatrix-384")],
+                     catalog.model("llama-3.1-70b"), catalog.engine("generic"))
+    assert cm.ratio_basis == "exact" and cm.ratios["per_chip"] == 1.0
+    assert cm.interval_of("per_system") == pytest.approx((48.0, 48.0), rel=1e-12)
+    assert "the same chip's rate as atlas-800-a3, per system 48x by chip count" in cm.note
+
+
+def test_a_flag_one_of_the_two_raises_keeps_both_bands() -> None:
+    """The same chip, but one row flagged where the other is not (CloudMatrix 384's large-EP decode of DeepSeek-R1,
+    'checks read 33-53% fast', beside the Atlas 800 A3's): its rate rests on a part of the model the other's does not,
+    so its ratio keeps both bands, not the response alone."""
+    from parity.compare import ratio_basis
+    from parity.flags import Flag
+    a3 = catalog.system("atlas-800-a3")
+    ref, row = compare([a3, a3], catalog.model("llama-3.1-70b"), catalog.engine("generic"))
+    flagged = dataclasses.replace(row, flags=(*row.flags, Flag("large-EP decode", "large-EP decode")),
+                                  tokens_per_s_per_chip=2 * row.tokens_per_s_per_chip)
+    assert ratio_basis(dataclasses.replace(row, tokens_per_s_per_chip=2 * row.tokens_per_s_per_chip), ref,
+                       a3.chip, a3.chip) == "response"
+    assert ratio_basis(flagged, ref, a3.chip, a3.chip) == "bands"

@@ -261,7 +261,7 @@ def shared_errors(a: Chip, b: Chip) -> bool:
     (package_id: a what-if keeps the id of the chip it varies, a catalog system of the same chip has it), priced with
     the same calibration, on the same software stack (so by the same engine profile) and of the same vendor (so with
     the same band). Their ratio then errs by parity's response to what differs alone (response_interval), not by two
-    independent bands (ratio_interval): a GB200 at 1 kW against the GB200 NVL72 read 0.71-1.42x per chip, for a rate
+    independent bands (ratio_interval): a GB200 at 1 kW against the GB200 NVL72 read 0.68-1.47x per chip, for a rate
     the two predictions share to the last digit (report-only tester fixwhatif). An H20 with the H200's HBM against the
     H200 is two chips: independent."""
     return (package_id(a) == package_id(b) and a.vendor == b.vendor and a.software_stack == b.software_stack
