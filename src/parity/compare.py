@@ -44,7 +44,8 @@ from parity.training.step import TrainingResult
 from parity.units import duration_text
 from parity.uncertainty import Band, Intervals, widening, case_flags, chip_calibrated, flag_note, interval_kind, \
     calibration_label, kernel_figures_note, power_figure, power_flags, ratio_band, ratio_interval, training_band, \
-    training_flags, training_interval, vendor_bands, what_if_flag, capped_rate, compute_ceiling
+    training_flags, training_interval, vendor_bands, what_if_flag, capped_rate, compute_ceiling, response_interval, \
+    shared_errors
 
 __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison", "FormatResult", "best_precision",
            "compare", "compare_formats", "configuration_flags", "default_mtp", "domain_shortfall", "memory_shortfall",
@@ -52,7 +53,8 @@ __all__ = ["DEFAULT_SYSTEMS", "DEFAULT_MODELS", "DEFAULT_FORMATS", "Comparison",
            "format_label", "intervals", "serving_ceiling", "memory_savings", "memory_text", "narrower_text",
            "serving_search", "systems_spanned", "systems_to_hold", "wider_workers", "widest_span", "RATIO_WORDS",
            "even_text", "without_even_text",
-           "quotient_intervals", "held_clocks_note", "system_power_flags"]
+           "quotient_intervals", "held_clocks_note", "system_power_flags", "RATIO_BASES", "ratio_basis",
+           "shared_text"]
 
 DEFAULT_SYSTEMS = ("hgx-h20", "rtx-pro-6000d-server", "hgx-h800", "hgx-h100", "hgx-h200", "hgx-b200",
                    "atlas-800-a2", "atlas-800-a3", "mi300x-platform")
@@ -154,6 +156,8 @@ class Comparison:
     note: str = ""
     # 80% interval of ratios["per_chip"] (interval_of scales it to the other ratios)
     ratio_interval: tuple[float, float] = (float("nan"), float("nan"))
+    # what ratio_interval rests on (RATIO_BASES): 'bands', 'exact' or 'response'; '' where it has none
+    ratio_basis: str = ""
     calibrated: bool = False  # _calibrated: the chip itself measured or fitted (either workload); never a what-if
     # which of the chip's kernel figures its calibration fitted on it (catalog.calibration_statement's verdict: fitted,
     # partly, inherited, prior); 'calibrated' may rest on part of them, or on serving runs alone
@@ -751,17 +755,74 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
     for system, row in zip(systems, rows):
         ratios = {k: ratio(getattr(row, f"tokens_per_s_{k}"), getattr(ref, f"tokens_per_s_{k}")) for k in RATIO_WORDS}
         a, b = band(system.chip), band(base.chip)
-        interval = (ratio_interval(ratios["per_chip"], a, b) if a and b and system.id != base.id
-                    and not math.isnan(ratios["per_chip"]) else (float("nan"), float("nan")))
+        basis, interval = "", (float("nan"), float("nan"))
+        if system.id != base.id and not math.isnan(ratios["per_chip"]):
+            # one chip, calibration, engine and band: the errors cancel, and the ratio errs by the response alone
+            basis = ratio_basis(row, ref, system.chip, base.chip)
+            if basis != "bands":
+                interval = response_interval(ratios["per_chip"])
+            elif a and b:
+                interval = ratio_interval(ratios["per_chip"], a, b)
+            else:
+                basis = ""
         row = replace(row, spec_ratios=spec_ratios(system, base), ratios=ratios, baseline=base.id,
-                      ratio_interval=interval)
+                      ratio_interval=interval, ratio_basis=basis)
         # the ratios a row states: per system only where it may differ from per chip (systems of other sizes in the
         # comparison, whose table shows x/system: its interval held 1 unsaid in a row of the baseline's size)
         stated = (("per_chip", "per_kw", "per_gb") if not varied
                   else ("per_chip", "per_system", "per_kw", "per_gb"))
         even = even_text({k: row.interval_of(k) for k in stated})
-        out.append(replace(row, note="; ".join(filter(None, [row.note, even]))))
+        out.append(replace(row, note="; ".join(filter(None, [row.note, even, shared_text(row, stated)]))))
     return out
+
+
+# what a ratio's 80% interval rests on (Comparison.ratio_basis): 'bands', both chips' vendor bands taken as independent
+# (uncertainty.ratio_interval); where the row and the baseline share every error source (uncertainty.shared_errors),
+# 'exact', the same rate (nothing that differs moves it: a zero-width interval), or 'response', parity's response to
+# what differs alone (uncertainty.response_interval)
+RATIO_BASES = ("bands", "exact", "response")
+
+
+def ratio_basis(row: Comparison, ref: Comparison, a: Chip, b: Chip) -> str:
+    """RATIO_BASES' key of a row's ratio to the baseline `ref` (on chips `a` and `b`): 'exact' or 'response' where the
+    two share their errors (shared_errors), run the same formats (a what-if that adds a unit runs its weights at
+    another GEMM rate, whose error the base's does not share) and raise the same flags that widen, a what-if's own
+    aside (one flagged where the other is not, as CloudMatrix 384's large-EP decode beside an Atlas 800 A3's, rests on
+    a part of the model the other does not), 'exact' where their per-chip rates are equal; else 'bands'."""
+    if not (shared_errors(a, b) and row.weights == ref.weights and row.kv_cache == ref.kv_cache
+            and _widening_kinds(row) == _widening_kinds(ref)):
+        return "bands"
+    same = math.isclose(row.tokens_per_s_per_chip, ref.tokens_per_s_per_chip, rel_tol=1e-9)
+    return "exact" if same else "response"
+
+
+# the kinds of a what-if's own flags (uncertainty.what_if_flag, idle_units_flag), which its base never raises
+_WHAT_IF_KINDS = frozenset({"what-if chip", "what-if changes nothing"})
+
+
+def _widening_kinds(row: Comparison) -> frozenset[str]:
+    """The kinds of a row's flags that widen an interval (Flag.widen above 1), a what-if's own aside."""
+    return frozenset(f.kind for f in row.flags if f.widen > 1.0 and f.kind not in _WHAT_IF_KINDS)
+
+
+# the arithmetic that makes each ratio of the per-chip one (Comparison.interval_of), in shared_text's words
+_ARITHMETIC = {"per_system": "by chip count", "per_kw": "by power arithmetic", "per_gb": "by memory arithmetic"}
+
+
+def shared_text(row: Comparison, stated: Sequence[str] = tuple(RATIO_WORDS)) -> str:
+    """What a ratio resting on shared errors says in place of 'no clear winner' (even_text), of the ratios `stated`
+    (RATIO_WORDS keys): 'the same chip's rate as gb200-nvl72, per kW 1.11x by power arithmetic' ('exact': the ratios
+    that differ from per chip, each by the arithmetic that makes it; one clause, which without_even_text takes out
+    of a note with even_text's), 'interval: the response to what differs from hgx-h20 alone (shared errors cancel)'
+    ('response': uncertainty.response_interval; the caption states its WHAT_IF_RESPONSE); '' otherwise."""
+    if row.ratio_basis == "exact":
+        moved = [f"{RATIO_WORDS[k]} {row.ratios[k]:.3g}x {_ARITHMETIC[k]}" for k in stated
+                 if k != "per_chip" and not math.isclose(row.ratios.get(k, math.nan), 1.0, rel_tol=1e-9)
+                 and not math.isnan(row.ratios.get(k, math.nan))]
+        return ", ".join([f"the same chip's rate as {row.baseline}", *moved])
+    if row.ratio_basis == "response":
+        return f"interval: the response to what differs from {row.baseline} alone (shared errors cancel)"
+    return ""
 
 
 def training_chips(rows: Sequence[Comparison], systems: Sequence[System]) -> int:
@@ -814,11 +875,12 @@ def even_text(intervals: dict[str, tuple[float, float]]) -> str:
 
 def without_even_text(note: str) -> str:
     """A row's note without the clause even_text adds to it ('...; no clear winner per system (1 lies inside its 80%
-    interval)'), for a table whose caption says it of that row; wherever it stands among the note's clauses (a serve
-    line may follow it)."""
+    interval)'), or shared_text's, for a table whose caption says it of that row; wherever it stands among the note's
+    clauses (a serve line may follow it)."""
     return "; ".join(part for part in note.split("; ")
                      if not re.fullmatch(r"no clear winner [^;()]* \(1 lies inside (its 80% interval|their 80% "
-                                         r"intervals)\)", part))
+                                         r"intervals)\)", part)
+                     and not part.startswith(("the same chip's rate as ", "interval: the response to what differs ")))
 
 
 def quotient_intervals(a: Comparison, b: Comparison) -> dict[str, tuple[float, float]]:

@@ -22,7 +22,7 @@ from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, FORMAT_NAME, SIM_CLIE
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
 from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Comparison, compare, even_text, \
-    SAVINGS_AS_GOOD, format_label, quotient_intervals, spec_bases, without_even_text
+    SAVINGS_AS_GOOD, format_label, quotient_intervals, shared_text, spec_bases, without_even_text
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, refusal, rule_fields, screen
 from parity.engine import EngineProfile
@@ -37,7 +37,7 @@ from parity.report.tables import Column, over_interval, plain, ratio, ratio_numb
 from parity.simulate.targets import LatencyTarget
 from parity.units import counted, duration_text
 from parity.training import default_global_batch
-from parity.uncertainty import UNMEASURED_GEMM_WORDS, specs_flag, widening_words
+from parity.uncertainty import UNMEASURED_GEMM_WORDS, WHAT_IF_RESPONSE, specs_flag, widening_words
 
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
@@ -66,16 +66,40 @@ def _intervals_caption(workload: str, varied: bool, pair: bool) -> str:
                ", and a note names each ratio whose interval holds 1. "))
 
 
+def _shared_caption(results: Sequence[Comparison]) -> str:
+    """What an interval between systems that share their errors is (compare.RATIO_BASES 'exact', 'response'), for a
+    caption: '' where no row's ratio is such."""
+    bases = {r.ratio_basis for r in results}
+    if not bases & {"exact", "response"}:
+        return ""
+    return ("Where a row and the baseline share the chip (a what-if of it, or another system of it), its calibration, "
+            "software stack and vendor band, and run the same formats, their predictions share every error those "
+            "intervals count, which cancels in the ratio: "
+            + ("where the rates are equal (nothing that differs moves them: power, price, memory that does not bind) "
+               "the per-chip ratio is exact ('exact' under it), and per kW and per GB are power and memory arithmetic "
+               "on it" if "exact" in bases else "")
+            + ("; " if bases >= {"exact", "response"} else "")
+            + ("where they differ, the interval is the what-if's own: parity's response to what differs, its log "
+               f"half-width {WHAT_IF_RESPONSE:g} of |ln(predicted ratio)| (a predicted +20% reads about +10% to "
+               "+30%; docs/model.md, Uncertainty)" if "response" in bases else "")
+            + ". ")
+
+
 def _ratio_cell(row: dict[str, object], key: str = "per_chip") -> str:
     """A ratio (Comparison.ratios key) for people with its 80% interval on the line below ('0.64x' over '0.49-0.74'),
-    so the interval is read wherever the ratio is, at any terminal width; none (the baseline): the ratio alone."""
+    so the interval is read wherever the ratio is, at any terminal width; none (the baseline): the ratio alone;
+    'exact' under it where the row's rate is the baseline's chip's own (Comparison.ratio_basis)."""
+    if row.get("ratio_basis") == "exact":  # a zero-width interval: the same chip's rate
+        return f"{ratio(row[f'ratio_{key}'])}\nexact"
     return over_interval(ratio(row[f"ratio_{key}"]),  # type: ignore[misc]
                          *row.get("ratio_interval" if key == "per_chip" else f"ratio_interval_{key}", (None, None)))
 
 
 def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
     """The sentence that sets two systems side by side: a's spec ratios over b's, its predicted ratios, and their 80%
-    intervals (quotient_intervals) with the ratios whose interval spans 1 named (even_text)."""
+    intervals (quotient_intervals) with the ratios whose interval spans 1 named (even_text); where the two share
+    their errors (Comparison.ratio_basis), that the ratios are exact, each by its arithmetic ('exact'), or that their
+    intervals are the response to what differs alone ('response')."""
     spec = {k: v / b.spec_ratios[k] if b.spec_ratios[k] else float("nan") for k, v in a.spec_ratios.items()}
     got = {k: v / b.ratios[k] if b.ratios[k] else float("nan") for k, v in a.ratios.items()}
     tokens = "output" if workload == "serve" else "training"
@@ -98,12 +122,19 @@ def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
     order = (() if one_size else ("per_system",)) + ("per_chip", "per_kw", "per_gb")
     if not bounds:
         return said
+    row = a if b.system == b.baseline else b  # the row whose ratio the intervals are of (or of its reciprocal)
+    if row.ratio_basis == "exact":  # one chip's rate: the ratios are arithmetic on it, with no interval
+        moved = shared_text(replace(row, ratios=got), order).partition(", ")[2]
+        return (said + f"The ratios are exact, the same chip's rate ({a.system} and {b.system} share the chip, its "
+                "calibration and engine, and nothing that differs moves the rate)" + (f"; {moved}" if moved else "")
+                + ". ")
     even = even_text({k: bounds[k] for k in order if k in bounds})
-    return (said + "80% intervals: " + ", ".join(f"{ratio_number(bounds[k][0])}-{ratio(bounds[k][1])} {RATIO_WORDS[k]}"
-                                                + (f" (without the error of {_powers_text(assumed)})"
-                                                   if k == "per_kw" and assumed else "")
-                                                for k in order if k in bounds)
-            + (f"; {even}" if even else "") + ". ")
+    own = (f" (parity's response to what differs alone: {a.system} and {b.system} share the chip, its calibration "
+           "and engine, whose errors cancel)" if row.ratio_basis == "response" else "")
+    stated = [f"{ratio_number(bounds[k][0])}-{ratio(bounds[k][1])} {RATIO_WORDS[k]}"
+              + (f" (without the error of {_powers_text(assumed)})" if k == "per_kw" and assumed else "")
+              for k in order if k in bounds]
+    return said + f"80% intervals{own}: " + ", ".join(stated) + (f"; {even}" if even else "") + ". "
 
 
 def _powers_text(kinds: Mapping[str, str]) -> str:
@@ -491,6 +522,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                        "takes them ('(M/chip on one)': the one-system best they replace). "
                        if any("spans " in r.note for r in results) else "", True),
                       (_intervals_caption("serve", varied, bool(pair)), True),
+                      (_shared_caption(results), True),
                       *(_refine_caption(results, sims, percentiles) if refine else [])]
         else:
             counts = {r.system: r.chips for r in results if r.fits}
@@ -519,6 +551,7 @@ def compare_command(systems: tuple[str, ...], models: tuple[str, ...], workload:
                           if multi_die else "")
                        + f"{uncalibrated}. ", True),
                       (_intervals_caption("train", varied, bool(pair)), True),
+                      (_shared_caption(results), True),
                       (mfu_caption([(r.system, r.mfu_peak) for r in results if r.fits]), False)]
         texts.append(render_output(rows, columns, fmt, title=title, to_file=out is not None,
                                    caption=flags_caption(model, name, [r.flag_row() for r in results],

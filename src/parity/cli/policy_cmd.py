@@ -28,7 +28,7 @@ from parity.policy import JAN2026_DRAM_BYTES_PER_S, PD_LINES, TPP_LINES
 from parity.policy import LETTER_CAPTION, LETTER_RULE, PD_KEY, REVERSED_FOOTNOTE, ZONE_NA, \
     performance_density
 from parity.report.tables import Column, over_interval, plain, ratio, reached, scaled
-from parity.uncertainty import widening_words
+from parity.uncertainty import WHAT_IF_RESPONSE, widening_words
 
 
 def _number(digits: int) -> Any:
@@ -220,6 +220,20 @@ def _measured_beside(variant: Chip, weights: object, model: str) -> tuple[tuple[
                    f"{'it' if one else 'them'} on {its} own.")
 
 
+def _interval_words(basis: str) -> str:
+    """Where the output ratio's 80% interval comes from (compare.RATIO_BASES `basis`), for the caption: the chip at
+    the line is the chip itself with its rates scaled, priced with its calibration, stack and engine, so the errors the
+    two predictions share cancel, and the interval is parity's response to the scaling alone (uncertainty.
+    response_interval), or exact where the scaling moves nothing; the vendor bands where the two do not share them."""
+    if basis in ("exact", "response"):
+        return ("parity's response to the scaling alone: the chip at the line is the chip itself, priced with its "
+                "calibration, stack and engine, so the errors the two predictions share cancel"
+                + (" ('exact': the scaling moves neither rate)" if basis == "exact" else
+                   f", its log half-width {WHAT_IF_RESPONSE:g} of |ln(predicted ratio)| (docs/model.md, Uncertainty)"))
+    return ("from the cross-source residuals of the chip's vendor (parity validate --by source), the band of the chip "
+            f"at the line, which nothing measured, {widening_words('for a what-if chip')}")
+
+
 def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, targets: Targets, isl: int,
                osl: int, engine: str, mtp_tokens: int | None, tf32_bits: int, fmt: str, out: Path | None) -> None:
     chip, model, profile = catalog.chip(chip_name), catalog.model(model_name), catalog.engine(engine)
@@ -277,7 +291,8 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                Column("prefill_ratio", "prefill x", ratio, wide=True),
                Column("note", "note", plain, "left")]
     shown = rows if fmt not in ("table", "md") else [  # the output ratio over its 80% interval, as compare shows it
-        r | {"decode_cell": over_interval(ratio(r["decode_ratio"]), *r["ratio_interval"]), "eccn_3a090": eccn_text(a)}
+        r | {"decode_cell": f"{ratio(r['decode_ratio'])}\nexact" if r.get("ratio_basis") == "exact" else
+             over_interval(ratio(r["decode_ratio"]), *r["ratio_interval"]), "eccn_3a090": eccn_text(a)}
         for r, a in zip(rows, classes)]  # the class in words ('unknown: a.2/b.1/outside'), its near mark the list's
     mtp_text = mtp_caption(model, drafts, mtp_tokens is not None, "on both")
     emit(shown, columns, fmt, payload={"threshold": summary, "rows": rows}, out=out,
@@ -287,7 +302,6 @@ def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | No
                  + f"{found.description}{home}.{beside[1]} out tok/s/chip: output tokens/s per chip, every chip of "
                  "the deployment counted (a disaggregated one's prefill chips too), as compare's; prefill tok/s/chip: "
                  "a prefill worker's prompt tokens/s per chip. 80% int.: the 80% interval of the output ratio (under "
-                 "it; ratio_interval in --format json), from the cross-source residuals of the chip's vendor (parity "
-                 "validate --by source), the band of the chip at the line, which nothing measured, "
-                 f"{widening_words('for a what-if chip')}, as compare gives it. Engine profile: {profile.id}"
+                 f"it; ratio_interval in --format json), {_interval_words(results[1].ratio_basis)}, as compare gives "
+                 f"it. Engine profile: {profile.id}"
                  + (f". {mtp_text}" if mtp_text else "."))

@@ -67,8 +67,10 @@ def ratios_words(row: Comparison, anchor: str = "") -> str:
 
 def _interval(row: Comparison, key: str) -> str:
     """A ratio's 80% interval (Comparison.interval_of), on the line under it ('' where none: the baseline,
-    training)."""
+    training; 'exact' where the row's rate is the baseline's chip's own, Comparison.ratio_basis)."""
     low, high = row.interval_of(key)
     if low != low or high != high:
         return ""
+    if row.ratio_basis == "exact":  # the same chip's rate: a zero-width interval
+        return "<br><small>exact</small>"
     return f"<br><small style='white-space:nowrap'>{ratio_number(low)}-{ratio_number(high)}</small>"

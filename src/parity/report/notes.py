@@ -17,7 +17,8 @@ from parity.fleet import power_text
 from parity.hardware import System
 from parity.memory import vision_note
 from parity.model import Model
-from parity.uncertainty import UNMEASURED_GEMM_WORDS, calibrated_text, calibration_kind, widening_words
+from parity.uncertainty import UNMEASURED_GEMM_WORDS, WHAT_IF_RESPONSE, calibrated_text, calibration_kind, \
+    widening_words
 
 __all__ = ["CALIBRATED_RULE", "NO_POWER_ERROR", "Assumptions", "assumptions_html", "flags_caption",
            "group_assumptions", "legend",
@@ -137,7 +138,12 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
                     "per-kW and per-GB ratios, the same "
                     "scaled by the systems' chips, power and memory"
                     + ("; 'no clear winner per X': the 80% interval of the ratio per X holds 1 (parity), which says "
-                       "nothing of the ratios it does not name." if "no clear winner" in notes else "."))
+                       "nothing of the ratios it does not name." if "no clear winner" in notes else ".")
+                    + (" Where a row and the baseline share the chip (a what-if of it), its calibration and engine, "
+                       "their errors cancel: the ratio of equal rates is exact ('exact' under it), and an interval "
+                       "where they differ is the what-if's own, parity's response to what differs "
+                       f"({WHAT_IF_RESPONSE:g} of |ln(predicted ratio)| in log)."
+                       if any(r.ratio_basis in ("exact", "response") for r in rows) else ""))
     return " ".join(said)
 
 
