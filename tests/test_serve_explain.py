@@ -30,11 +30,12 @@ def _run(*args: str) -> str:
 def test_the_decode_breakdown_adds_up_to_the_step_with_its_mtp_drafts() -> None:
     """DeepSeek-R1 on 8 B200s, MTP 3 at 1.8 accepted, one client: ITL 9.474 ms, but the breakdown summed to 7.596 ms,
     the --mtp 0 step. It now prices the verify of 4 tokens a sequence and a line of 3 draft passes of 0.186 ms, and
-    adds up to decode_step's 9.4755 ms, the step the summary's TPOT divides by the 2.8 tokens a step keeps (the
-    steady model's 3.3837 ms x 2.8 = 9.4743 ms, the simulator's ITL 9.4742 ms: their contexts a little apart)."""
+    adds up to the step the summary's TPOT divides by the 2.8 tokens a step keeps: 9.4743 ms at the mean drawn
+    lengths, the steady model's 3.3837 ms x 2.8 (the simulator's ITL 9.4742 ms; at the nominal 1,024 + 512 context
+    decode_step's 9.4755 ms)."""
     data = json.loads(_run(*R1_MTP, "--format", "json"))
     parts = {p["part"]: p["seconds"] for p in data["decode_step_breakdown"]}
-    assert sum(parts.values()) == pytest.approx(9.4755e-3, rel=1e-4)
+    assert sum(parts.values()) == pytest.approx(9.4743e-3, rel=1e-5)
     assert sum(parts.values()) == pytest.approx(data["tpot_s"] * 2.8, rel=2e-4)
     assert parts["MTP draft passes"] == pytest.approx(3 * 0.18578e-3, rel=1e-3)
     assert parts["expert_up"] == pytest.approx(1.59e-3, rel=3e-3)  # the verify's 4 tokens: 0.747 ms at 1
@@ -45,7 +46,8 @@ def test_the_decode_breakdown_adds_up_to_the_step_with_its_mtp_drafts() -> None:
     assert sum(p.seconds for p in decode_breakdown(dep, 1.0, 1536.0)) == pytest.approx(
         float(decode_step(dep, 1.0, 1536.0)[0]), rel=1e-12)
     assert ("One decode step with 3 draft tokens (the verify of 4 tokens a sequence and 3 MTP draft passes) of 1 "
-            "sequence per rank on one device") in " ".join(_run(*R1_MTP, "--format", "md").split())
+            "sequence per rank at 1,382.25 KV tokens (isl + osl / 2 = 921.5 + 921.5 / 2, the mean of lengths drawn "
+            "uniformly in [0.8, 1] x nominal) on one device") in " ".join(_run(*R1_MTP, "--format", "md").split())
 
 
 def test_markdown_and_files_carry_both_breakdown_tables(tmp_path: Path) -> None:
@@ -53,13 +55,15 @@ def test_markdown_and_files_carry_both_breakdown_tables(tmp_path: Path) -> None:
     terminal, JSON and CSV carry."""
     md = _run(*LLAMA, "--format", "md")
     assert md.count(STEP_HEADER) == 2
-    assert "**One decode step of 3.95 sequences per rank on one device**" in md
-    assert "**One prefill step of 1024 prompt tokens on one device (no queueing; before the engine's prefill time " \
-           "factor x1.29)**" in md
+    # the steady model's lengths: drawn in [0.8, 1] x 1024 (the aiconfigurator client's), mean 921.5
+    assert ("**One decode step of 3.95 sequences per rank at 1,382.25 KV tokens (isl + osl / 2 = 921.5 + 921.5 / 2, "
+            "the mean of lengths drawn uniformly in [0.8, 1] x nominal) on one device**") in md
+    assert ("**One prefill step of 922 prompt tokens on one device (a prompt of 921.5 tokens, the mean of lengths "
+            "drawn uniformly in [0.8, 1] x nominal; no queueing; before the engine's prefill time factor x1.29)**") in md
     for name in ("s.md", "s.txt"):
         _run(*LLAMA, "--out", str(tmp_path / name))
         written = (tmp_path / name).read_text()
-        assert "One decode step of 3.95 sequences" in written and "One prefill step of 1024" in written
+        assert "One decode step of 3.95 sequences" in written and "One prefill step of 922" in written
     assert (tmp_path / "s.md").read_text() == md
 
 
@@ -71,7 +75,7 @@ def test_an_attention_dp_breakdown_says_it_is_the_mean_rank() -> None:
                                       "--model-kind", "steady", "--explain", "--format", "md"])
     assert result.exit_code == 0, result.output
     assert ("One decode step of 1.93 sequences per rank (the mean of 8 attention-DP ranks, which step at the busiest "
-            "one's pace) on one device") in result.output
+            "one's pace) at 1,536 KV tokens (isl + osl / 2 = 1,024 + 1,024 / 2) on one device") in result.output
 
 
 C03 = ("serve", "--model", "deepseek-v3", "--system", "hgx-h100", "--engine", "sglang", "--weights", "fp8_block", "--kv",
@@ -148,7 +152,8 @@ def test_offline_and_server_explain_their_decode_step_at_the_batch_they_found() 
     assert step_s == pytest.approx(data["tpot_s"] * (1 - data["prefill_utilization"]), rel=1e-9)
     assert step_s == pytest.approx(6.1947e-3, rel=1e-4)
     text = " ".join(_run(*server, "--format", "md").split())
-    assert "One decode step of 8.96 sequences per rank (the server scenario's batch) on one device" in text
+    assert ("One decode step of 8.96 sequences per rank (the server scenario's batch) at 1,152 KV tokens (isl + osl / 2 "
+            "= 1,024 + 256 / 2) on one device") in text
 
 
 def test_a_pipelined_breakdown_is_pp_stage_times_of_a_microbatch() -> None:

@@ -193,7 +193,8 @@ def _attention_ops(spec: AttentionSpec, hidden: int, batch: Batch,
     else:
         d, dv, kv = spec.head_dim, spec.value_head_dim, spec.num_key_value_heads
         qkv, o = spec.matrices(hidden)[:2]
-        ops.append(Gemm(name="qkv", tokens=t, rows=hidden, cols=qkv.cols, split="column", role="attention"))
+        ops.append(Gemm(name="qkv", tokens=t, rows=hidden, cols=qkv.cols, split="column", role="attention",
+                        kv_cols=kv * (d + dv), num_key_value_heads=kv))
         ops.append(Attention(name="attention_decode", phase="decode", heads=heads, kv_heads=kv,
                              flops_per_head=2.0 * (d + dv) * decode_pairs, kv_bytes_per_kv_head=(d + dv) * decode_keys,
                              queries=batch.decode_queries))

@@ -91,6 +91,9 @@ class Gemm:
     matrix: the model's weight matrix (Layer.matrices' name) multiplied, where it is not `name` (the dense MLP's
     mlp_up is `up`; MLA decode's q_absorb, v_absorb and kv_b_decode are pieces of `kv_b`), for its format.
     tokens: rows of x per copy [tokens]; for experts the tokens routed to each expert.
+    kv_cols: the last kv_cols of a column-split GEMM's cols are num_key_value_heads K/V heads (GQA's fused qkv),
+    which split over TP only until TP reaches their count: beyond it each rank computes one whole head (vLLM's
+    QKVParallelLinear, SGLang and TensorRT-LLM replicate KV heads where tp > num_key_value_heads).
     """
 
     name: str
@@ -103,6 +106,8 @@ class Gemm:
     per_head: bool = False
     fused: bool = False  # runs inside another GEMM's launch (same input, concatenated weights)
     matrix: str = ""
+    kv_cols: int = 0
+    num_key_value_heads: int = 1
 
     @property
     def weights(self) -> str:
@@ -112,6 +117,10 @@ class Gemm:
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
+        if not 0 <= self.kv_cols <= self.cols:
+            raise ValueError(f"kv_cols must be in [0, cols ({self.cols})], got {self.kv_cols}")
+        if self.num_key_value_heads < 1:
+            raise ValueError(f"num_key_value_heads must be >= 1, got {self.num_key_value_heads}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,6 +9,7 @@ from parity.ops import Batch
 from parity.phase import busiest_rank, decode_benchmark_breakdown, prefill_benchmark_breakdown
 from parity.predict import Scenario, deployment
 from parity.report.tables import Column, plain, scaled
+from parity.serving import mean_length
 from parity.step import Part, breakdown, decode_breakdown, decode_spread
 from parity.units import counted
 
@@ -43,12 +44,16 @@ def _adds_up(parts: Sequence[Part], always: bool = True) -> str:
                                           if hidden_s else "")
 
 
-def typical_steps(scenario: Scenario, batch: float, isl: float, osl: float, found: str = ""
+def typical_steps(scenario: Scenario, batch: float, isl: float, osl: float, found: str = "", range_ratio: float = 1.0
                   ) -> tuple[dict[str, object], Tables]:
     """The record's decode_step_breakdown and prefill_step_breakdown and their tables, for a run of requests of `isl`
     and `osl` tokens decoding `batch` sequences a rank on average: a decode step of the mean rank at the mean context
     isl + osl / 2 (as the steady model, the simulator and the offline and server scenarios price it), and a prompt's
-    first chunk alone (no queueing or batching). `found`: how the batch was reached, for the title ('' : the run's)."""
+    first chunk alone (no queueing or batching). `found`: how the batch was reached, for the title ('' : the run's).
+    range_ratio: where the run draws lengths uniformly in [range_ratio, 1] x nominal, isl and osl are their means
+    (serving.mean_length: 0.8 of 1024 draws 819 to 1024, mean 921.5), as the steady model prices the run."""
+    drawn = range_ratio < 1.0
+    isl, osl = float(mean_length(isl, range_ratio)), float(mean_length(osl, range_ratio))
     dep = deployment(scenario, scenario.decode_layout or scenario.layout, decode=scenario.mode == "disagg")
     # the mean rank's sequences; under one, that many of the ranks carry one each (step.decode_spread)
     ranks = dep.layout.attn_dp
@@ -65,10 +70,14 @@ def typical_steps(scenario: Scenario, batch: float, isl: float, osl: float, foun
                  + ("every rank pads its decodes to the busiest's and the experts compute the padded rows, as "
                     f"{scenario.engine.id} does)" if dep.decode_padded else
                     "the others step idle with them, and the experts see those ranks' sequences alone)"))
+    # the lengths the steps are priced at: the mean drawn ones where the run draws them
+    means = f", the mean of lengths drawn uniformly in [{range_ratio:g}, 1] x nominal" if drawn else ""
+    at = f" at {isl + osl / 2:,.6g} KV tokens (isl + osl / 2 = {isl:,.6g} + {osl:,.6g} / 2{means})"
     tables = [(_rows(parts), STEP_COLUMNS, f"One decode step{_verify(dep.mtp_tokens)} of "
-               f"{counted(sequences, 'sequence')} per rank{found}{pace} on one device{_adds_up(parts, False)}"),
+               f"{counted(sequences, 'sequence')} per rank{found}{pace}{at} on one device{_adds_up(parts, False)}"),
               (_rows(prefill_parts), STEP_COLUMNS, f"One prefill step of {counted(chunk, 'prompt token')} on one "
-               f"device (no queueing; before the engine's prefill time factor x{scenario.engine.prefill_scale:.2f})")]
+               f"device (a prompt of {isl:,.6g} tokens{means}; no queueing; before the engine's prefill time factor "
+               f"x{scenario.engine.prefill_scale:.2f})")]
     return {"decode_step_breakdown": tables[0][0], "prefill_step_breakdown": tables[1][0]}, tables
 
 

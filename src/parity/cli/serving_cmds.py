@@ -542,7 +542,12 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         data = {**data, f"meets_{target.key}": bool(value <= target.seconds)}
     steps: Tables = []  # --explain's tables under the record
     if explain:
-        explained, steps = typical_steps(scenario_of(case), float(data.get("decode_batch", 1.0)), isl, osl)
+        # the lengths the run draws (a trace's isl and osl are already its means): the client's range under --sim,
+        # the one the steady model drew at otherwise
+        drawn = (1.0 if requests else bench.client.range_ratio if bench is not None
+                 else 1.0 if case.random_range_ratio is None else case.random_range_ratio)
+        explained, steps = typical_steps(scenario_of(case), float(data.get("decode_batch", 1.0)), isl, osl,
+                                         range_ratio=drawn)
         data = {**data, **explained}
     load = _load(concurrency, request_rate if simulated else None, data.get("requests"), max_concurrency, bench)
     emit_record(rows, fmt,

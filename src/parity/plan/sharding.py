@@ -17,7 +17,7 @@ from parity.ops import Attention, Batch, Collective, Gemm, Kernel, Num, Stream, 
 from parity.plan.layout import Shard
 from parity.plan.precision import Precision
 
-__all__ = ["DeviceStep", "device_step", "weight_matrices_per_device", "moe_scatter", "moe_routes_share",
+__all__ = ["DeviceStep", "device_step", "weight_matrices_per_device", "column_share", "moe_scatter", "moe_routes_share",
            "LOW_LATENCY_TOKENS"]
 
 
@@ -45,6 +45,15 @@ def _fp8_cache(prec: Precision) -> bool:
     return format_named(prec.kv_cache).math == "fp8"
 
 
+def column_share(cols: float, kv_cols: float, num_key_value_heads: int, t: Num) -> Num:
+    """Columns of a column-split matrix one of t TP ranks holds, where its last kv_cols are num_key_value_heads
+    K/V heads: those split by whole heads and replicate once t exceeds their count (each rank holds
+    max(kv / t, 1) heads). Qwen3-235B's qkv at TP 8 (4 KV heads of 128, 64 query heads): 8192 / 8 + 2 x 128
+    = 1280 columns, not 9216 / 8 = 1152."""
+    kv = num_key_value_heads
+    return (cols - kv_cols) / t + kv_cols / kv * np.maximum(kv / t, 1.0)
+
+
 def _gemm_kernel(op: Gemm, s: Shard, prec: Precision, moe_tokens: Num, count: Num) -> Kernel:
     """One GEMM on one device. moe_tokens: routed (token, expert) assignments of the MoE group."""
     fmt = prec.of(op.role, op.weights)
@@ -63,7 +72,9 @@ def _gemm_kernel(op: Gemm, s: Shard, prec: Precision, moe_tokens: Num, count: Nu
     rows, cols, copies = float(op.rows), float(op.cols), op.copies
     if op.per_head:
         copies = op.copies / s.t
-    elif op.split in ("column", "vocab"):
+    elif op.split == "column":
+        cols = column_share(cols, op.kv_cols, op.num_key_value_heads, s.t)
+    elif op.split == "vocab":
         cols = cols / s.t
     elif op.split == "row":
         rows = rows / s.t
@@ -267,9 +278,8 @@ def weight_matrices_per_device(model: Model, shard: Shard, precision: Precision,
                 pass  # replicated on every TP rank
             elif m.name == "qkv" and isinstance(layer.attention, SoftmaxAttention) and not layer.attention.mla:
                 a = layer.attention  # softmax attention: its KV heads replicate where TP exceeds them
-                q = (2 if a.output_gate else 1) * a.num_attention_heads * a.head_dim
                 kv = a.num_key_value_heads * (a.head_dim + a.value_head_dim)
-                size = h * (q / s.t + kv * np.maximum(a.num_key_value_heads / s.t, 1.0) / a.num_key_value_heads)
+                size = m.rows * column_share(m.cols, kv, a.num_key_value_heads, s.t)
             else:
                 size = size / s.t
             yield role, per_stage * size * _bytes(precision.of(role, m.name))
