@@ -346,7 +346,7 @@ def test_at_most_the_chips_that_train_help() -> None:
     assert (row.chips, row.training_chips, row.binding, row.most_useful_chips) == (15488, 15360, "batch", 15360)
     assert row.note.startswith("no layout divides the 15,488 chips of one atlas-960-superpod: trains on 15,360 of "
                                "them, the rest idle and counted; at 2-sequence (8.19K-token) batches at most 15,360 "
-                               "chips help (20.3 days); uncalibrated")
+                               "chips help (20.4 days); uncalibrated")  # 20.3 before TP 16 held whole KV heads
 
 
 def test_more_chips_that_gain_little_name_no_deadline_where_none_was_given() -> None:
