@@ -120,9 +120,11 @@ def test_training_ratios_carry_intervals_from_the_training_bands() -> None:
     0.319276] (centre 0.036474, half-width 0.282802) is every vendor's with fewer than 5 runs (Huawei's); the A100
     inherits its calibration (2: half-width 0.565604) and the 910B, partly fitted (1.25), is of a family no published
     run trained on (2), so sqrt(4 + 1.5625 - 1) = 2.136001 (half-width 0.604065; uncertainty.widening): 910B over A100
-    1.111669 x e^(-+hypot(0.604065, 0.565604) = 0.827533) = 0.485942-2.543117; H100 over A100 3.067828 x
+    1.104248 x e^(-+hypot(0.604065, 0.565604) = 0.827533) = 0.482698-2.526142; H100 over A100 3.067828 x
     e^(-+hypot(0.282802, 0.565604) = 0.632367) = 1.630041-5.773823 (1.130348 and 3.085217 while
-    ZeRO's data-parallel traffic hid wholly beside compute; the 910B now trains at ZeRO-1, cp 2). No serving field: a training
+    ZeRO's data-parallel traffic hid wholly beside compute; the 910B trains at dp 8, ZeRO-2: 1.111669 at cp 2 while
+    a cp pair's traffic was priced at all seven HCCS links of a chip rather than the one joining it,
+    cost.mesh_link_share). No serving field: a training
     row had null TTFT, TPOT, KV cache, prefill rate and clients, and a 'decode' rate equal to its training tokens/s.
     Each row's per-chip rate carries its own interval, as `train` prints it (uncertainty.training_interval): the H100,
     unflagged, NVIDIA's band, x e^-0.319276 = 0.726675 to x e^0.246328 = 1.279319; the A100, twice as wide in log:
@@ -138,14 +140,14 @@ def test_training_ratios_carry_intervals_from_the_training_bands() -> None:
     assert [r[f"tokens_per_s_per_chip_{end}"] / r["tokens_per_s_per_chip"] for r in rows for end in ("low", "high")] \
         == pytest.approx([0.547672, 1.674227, 0.527008, 1.764013, 0.726675, 1.279319], rel=1e-5)
     assert rows[0]["tokens_per_s_per_chip_high"] == pytest.approx(rows[0]["tokens_per_s_per_chip"] / rows[0]["mfu"])
-    assert [r["ratios"]["per_chip"] for r in rows] == pytest.approx([1.0, 1.111669, 3.067828], rel=1e-5)
+    assert [r["ratios"]["per_chip"] for r in rows] == pytest.approx([1.0, 1.104248, 3.067828], rel=1e-5)
     assert rows[0]["ratio_interval"] == [None, None]
-    assert rows[1]["ratio_interval"] == pytest.approx([0.485942, 2.543117], rel=1e-5)
+    assert rows[1]["ratio_interval"] == pytest.approx([0.482698, 2.526142], rel=1e-5)
     assert rows[2]["ratio_interval"] == pytest.approx([1.630041, 5.773823], rel=1e-5)
     assert rows[1]["note"].endswith("no clear winner per chip, per kW and per GB (1 lies inside their 80% intervals)")
     assert "80% interval" not in rows[2]["note"]
     table = CliRunner().invoke(cli, args, env={"COLUMNS": "120"}).output
-    assert "0.49-2.54" in table and "1.63-5.77" in table, table
+    assert "0.48-2.53" in table and "1.63-5.77" in table, table
     assert "from the cross-source residuals of both chips' vendors' published training runs" in " ".join(table.split())
 
 

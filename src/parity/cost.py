@@ -24,7 +24,7 @@ __all__ = ["Cost", "math_unit", "emulation_note", "same_rate_note", "emulation",
            "price_collective", "price_step", "sliced_all_to_all_s", "slice_stride_ranks",
            "collective_algorithm", "ring_all_reduce_s", "tree_all_reduce_s", "one_shot_all_reduce_s",
            "two_shot_all_reduce_s", "direct_all_to_all_s",
-           "ring_all_gather_s", "collective_s", "OVERLAP_UNITS", "overlap_unit_share",
+           "ring_all_gather_s", "collective_s", "mesh_link_share", "OVERLAP_UNITS", "overlap_unit_share",
            "TBO_CYCLES", "two_batch_layer_s", "EXPERT_KERNELS"]
 
 
@@ -301,6 +301,23 @@ def direct_all_to_all_s(S: Num, n: Num, B: Num, lat: Num) -> Num:
     return lat + (n - 1.0) / n * S / B
 
 
+def mesh_link_share(system: System, ranks: Num) -> Num:
+    """Share of a chip's scale-up bandwidth a group of `ranks` chips reaches inside one scale-up domain: on a full
+    mesh of m chips ("mesh" topology), where each chip's scale-up bandwidth is m-1 equal links, one to each peer
+    (mi300x-platform: seven Infinity Fabric links, one to each peer; atlas-800-a2: seven HCCS links, likewise),
+    a group of g ranks has g-1 of them: (g-1)/(m-1); 1 on a switch, Clos, torus or PCIe fabric and for the whole
+    mesh. Ring, one-shot, two-shot and direct all-to-all move their bytes over those direct links only: RCCL's
+    README ('Improving performance on MI300 when using less than 8 GPUs': with fewer than 8 of the fully connected
+    GPUs 'one can only achieve a fraction of the potential bandwidth'), and RCCL's topology search on 4 MI300X
+    counts 3 XGMI links (ROCm/rccl issue 1210: maxBw 48 totalBw 144 GB/s), not paths through the other four."""
+    if system.scale_up_topology != "mesh":
+        return 1.0
+    peers = max(system.scale_up_domain_chips - 1.0, 1.0)
+    g = np.minimum(np.maximum(np.asarray(ranks, dtype=float), 2.0), system.scale_up_domain_chips)
+    share = (g - 1.0) / peers
+    return float(share) if np.ndim(share) == 0 else share
+
+
 def _flat_s(kind: str, S: Num, n: Num, B: Num, lat: Num, switched: bool) -> Num:
     if kind == "all_reduce":
         if switched:
@@ -341,10 +358,12 @@ def collective_s(kind: str, S: Num, n: Num, system: System, efficiency: float, f
     d = (float(system.scale_up_domain_chips) if domain_ranks is None
          else np.maximum(np.asarray(domain_ranks, dtype=float), 1.0))
     switched = system.scale_up_topology in ("switch", "clos", "mesh")
-    up_bw = max(system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * efficiency
+    d_eff = np.minimum(n, d)
+    # the ranks of one domain reach their share of a full mesh's links (mesh_link_share; 1 on other fabrics)
+    up_bw = max(system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * mesh_link_share(system, d_eff) \
+        * efficiency
     out_bw = max(system.scale_out_bytes_per_s, 1.0) * efficiency
     up_lat, out_lat = system.scale_up_latency_s, system.scale_out_latency_s
-    d_eff = np.minimum(n, d)
     domains = n / d_eff
     if kind == "all_to_all" and fanout is not None:
         # tokens to `fanout` experts: remote destination ranks inside the domain, and one copy per
@@ -422,7 +441,7 @@ def collective_algorithm(kind: str, S: float, n: float, system: System, efficien
         return f"hierarchical ({kind.replace('_', '-')} inside {system.scale_up_domain_chips}-chip domains, " \
                f"scale-out between {n / per_domain:g}{_sliced(slices) if fanout else ''})"
     if kind == "all_reduce":
-        bw = max(system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * efficiency
+        bw = max(system.scale_up_bytes_per_s, system.scale_out_bytes_per_s) * mesh_link_share(system, n) * efficiency
         lat = system.scale_up_latency_s
         if switched:
             return "one-shot" if one_shot_all_reduce_s(S, n, bw, lat) <= two_shot_all_reduce_s(S, n, bw, lat) \
