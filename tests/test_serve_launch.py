@@ -129,6 +129,7 @@ def test_what_a_run_does_not_read_is_refused() -> None:
     agg = _refusal(*B12, "--decode-moe-backend", "deepgemm")
     assert "--decode-moe-backend sets the disaggregated workers: add --mode disagg" in agg
     assert "must be -1 (off) or a whole number >= 1, got 0" in _refusal(*B12, "--chunked-prefill-size", "0")
+    assert "must be -1 (off) or a whole number >= 1, got -5" in _refusal(*B12, "--chunked-prefill-size", "-5")
 
 
 def test_the_caption_says_whether_two_batch_overlap_hides_the_experts_exchange() -> None:

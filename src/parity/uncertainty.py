@@ -186,9 +186,10 @@ def compute_ceiling(model: Model, chip: Chip, formats: Iterable[str], isl: float
 def capped_rate(rate: float, tpot_s: float, tpot_s_low: float, ceiling: float) -> tuple[float, float]:
     """(tokens/s per chip at the interval's fast end, TPOT low) [tokens/s, s]: the rate that moves inversely with TPOT
     (rate x tpot / tpot_low), no faster than `ceiling` (compute_ceiling) unless the prediction itself is, and the TPOT
-    low end that rate gives."""
+    low end that rate gives; NaN where the band gives none (a prompt-only run, osl 1, has no TPOT), so neither end of
+    the interval is the ceiling alone."""
     high = rate * tpot_s / tpot_s_low
-    if high <= ceiling:
+    if math.isnan(high) or high <= ceiling:
         return high, tpot_s_low
     high = max(ceiling, rate)
     return high, tpot_s * rate / high

@@ -368,7 +368,8 @@ def _checked(candidate: Candidate, system: System, model: Model, profile: Engine
     computes its best's (compare.configuration_flags, compare.intervals; the intervals wider in log where it is
     flagged and by its chip's calibration, uncertainty.widening; the fast end within the chips' compute at peak)."""
     isl, osl = lengths
-    raised = configuration_flags(candidate, system, model, profile, mtp_tokens, isl + osl, precision)
+    raised = configuration_flags(candidate, system, model, profile, mtp_tokens, isl + osl, precision,
+                                 osl > 1)
     return {**intervals(candidate, model, raised, serving_ceiling(model, system, precision, isl, osl)),
             "flags": texts(raised)}
 
