@@ -473,9 +473,16 @@ def calibration_label(system: System, cal: Calibration) -> str:
     """'calibration: BASIS' (Calibration.label) of a prediction on `system`; a what-if's (what_if_changes) names the
     calibration as its base chip's, which nothing measured on the what-if: 'calibration: the base chip
     nvidia-h200-sxm's, not the what-if's (nothing measured it): measured on nvidia-h200-sxm (nvidia-h200-sxm-measured)'
-    (the basis's 'this chip' is the base chip)."""
+    (the basis's 'this chip' is the base chip). A chip whose serving runs parity fitted (calibration_kind 'serving',
+    graded 'fitted' by calibration_grade: the H100) says so before the calibration its kernel figures inherit:
+    'calibration: fitted: parity's serving runs on it fitted the engine profiles; its kernel figures' calibration
+    inherited from nvidia-h200-sxm (hopper family)', where it read 'inherited' alone beside an interval that widens
+    as a fitted chip's (regression tester fixfc 6)."""
     if not what_if_changes(system):
-        return cal.label
+        if calibration_kind(system.chip, cal) != "serving":
+            return cal.label
+        return ("calibration: fitted: parity's serving runs on it fitted the engine profiles; its kernel figures' "
+                f"calibration {cal.label.removeprefix('calibration: ')}")
     chip = _package_id(system)
     return (f"calibration: the base chip {chip}'s, not the what-if's (nothing measured it): "
             + (cal.basis or cal.id).replace("this chip", chip))

@@ -37,7 +37,7 @@ from parity.predict import Case, benchmark_of, scenario_of
 from parity.predict.scenario import engine_kv
 from parity.search_split import search_split
 from parity.serving.workload import DEFAULT_TTFT_S
-from parity.uncertainty import context_flags
+from parity.uncertainty import calibration_label, context_flags
 from parity.units import counted
 
 DEFAULT_REFINE = 3  # frontier candidates re-run by the simulator unless --refine says otherwise
@@ -225,7 +225,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     raised = list(the_model.flags) + context_flags(the_model, isl + osl)
     # what the figures rest on beyond the search's own choices: the chip's calibration and its stack's maturity
     assumptions = [*result.assumptions, *filter(None, (_kv_note(precision, profile, the_system, kv),)),
-                   catalog.calibration(the_system.chip).label,
+                   calibration_label(the_system, catalog.calibration(the_system.chip)),
                    *filter(None, (catalog.maturity_note(profile, the_system.chip.software_stack),))]
     chosen = "tok/s/chip"
     best_candidate = result.best
