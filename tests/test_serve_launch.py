@@ -137,8 +137,8 @@ def test_what_a_run_does_not_read_is_refused() -> None:
     (["--no-moe-all-to-all"], "moe_all_to_all (--moe-all-to-all, --no-moe-all-to-all) sets how the experts run"),
     (["--moe-backend", "deepgemm"], "moe_backend (--moe-backend) sets how the experts run"),
     (["--normal-all-to-all"], "normal_all_to_all (--normal-all-to-all) sets how the experts run"),
-    (["--fp8-gemm", "deep_gemm"], "fp8_gemm (--fp8-gemm) deep_gemm picks the block-FP8 GEMM; no weights here are "
-                                  "fp8_block (bf16)"),
+    (["--fp8-gemm", "deep_gemm"], "fp8_gemm (--fp8-gemm) deep_gemm picks the FP8 GEMM; the weights here are bf16, "
+                                  "with no FP8 matrix"),
 ])
 def test_a_setting_a_dense_or_bf16_model_does_not_read_is_refused(option: list[str], said: str) -> None:
     """Llama-3.1-70B has no experts and serves bf16: how experts run and a block-FP8 GEMM change nothing of its run,

@@ -261,7 +261,7 @@ _EXPERT_SETTINGS = {"moe_backend": "moe_backend (--moe-backend)",
 
 def _refuse_unread_launch(case: Case, model_name: str, moe: bool, precision: Precision) -> None:
     """Refuse a launch setting the run would not read, as other unread options and columns are: one of how experts
-    run (_EXPERT_SETTINGS) on a dense model, or a block-FP8 GEMM (fp8_gemm) where no matrix is fp8_block (Llama-3.1-70B
+    run (_EXPERT_SETTINGS) on a dense model, or an FP8 GEMM (fp8_gemm) over 16-bit weights (Llama-3.1-70B
     with --moe-all-to-all read as without it: regression tester fixfc 2)."""
     settings = dict(case.engine_settings)
     given = [said for field, said in _EXPERT_SETTINGS.items() if getattr(case, field, "") or field in settings]
@@ -269,10 +269,11 @@ def _refuse_unread_launch(case: Case, model_name: str, moe: bool, precision: Pre
         one = len(given) == 1
         raise InfeasiblePlan(f"{', '.join(given)} set{'s' if one else ''} how the experts run; {model_name} is dense "
                              f"(no experts): leave {'it' if one else 'them'} out")
-    if case.fp8_gemm and "fp8_block" not in (precision.weights, precision.expert_weights,
-                                             precision.attention_weights):
-        raise InfeasiblePlan(f"fp8_gemm (--fp8-gemm) {case.fp8_gemm} picks the block-FP8 GEMM; no weights here are "
-                             f"fp8_block ({precision.weights}): leave it out, or serve fp8_block weights")
+    formats = filter(None, (precision.weights, precision.expert_weights, precision.attention_weights))
+    # 16-bit weights have no FP8 GEMM to pick (an NVFP4 checkpoint may keep FP8 matrices: taken, read or not)
+    if case.fp8_gemm and all(format_named(name).bits >= 16 for name in formats):
+        raise InfeasiblePlan(f"fp8_gemm (--fp8-gemm) {case.fp8_gemm} picks the FP8 GEMM; the weights here are "
+                             f"{precision.weights}, with no FP8 matrix: leave it out, or serve FP8 weights")
 
 
 def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scenario:
