@@ -77,6 +77,14 @@ def test_a_capped_rate_moves_tpot_with_it() -> None:
     assert capped_rate(10.0, 1.0, 0.5, 8.0) == (10.0, 1.0)
 
 
+def test_a_prompt_only_run_has_no_fast_end_of_its_own_making() -> None:
+    """A run of one output token (osl 1) has no TPOT and so no TPOT band: the fast end of its tokens/s is NaN, as its
+    slow end is, not the compute ceiling alone (serve --model llama-3.1-8b --system hgx-h100 --isl 1024 --osl 1 read
+    _low null, _high 69.2 in JSON: regression tester fixfc 3)."""
+    high, low = capped_rate(32.45, math.nan, math.nan, 69.15)
+    assert math.isnan(high) and math.isnan(low)
+
+
 def test_a_serving_intervals_fast_end_stays_under_the_compute_ceiling() -> None:
     """Llama-3.1-8B on one H20 in bf16, 2,048 in / 4 out, 256 clients: the prefill is nearly all the work, at 0.74 of
     the peak; the interval's fast end read 20.73 tokens/s per chip, above the 20.665 its weight matmuls reach at 148

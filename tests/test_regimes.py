@@ -56,13 +56,17 @@ def test_other_layouts_are_not(system: str, layout: Layout, moe: bool) -> None:
 
 def test_the_published_rows_of_the_regime_carry_it_and_no_other_decode_row_does() -> None:
     """serving_published.csv: C03 (EP 72 on H100 nodes) and C04 (EP 48 on a GB200 NVL72) carry it; the Atlas A3
-    decode workers at 32 dies (B11, B12, scored within 10%) do not; a prefill step of C03's layout has no decode."""
+    decode workers at 32 dies (B11, B12, scored within 10%) do not; a prefill step of C03's layout has no decode, nor
+    has C02's prompt-only run (EP 32 with attention DP 32 on 4 HGX H100s, osl 1: regression tester fixfc 4), whose
+    layout, given an output, would be flagged."""
     rows = {r["case_id"]: r for r in _rows("serving_published.csv")}
     assert _flagged(rows["C03-h100-decode-2k"]) and _flagged(rows["C04-gb200-decode-2k"])
     for case in ("B11-a3-dsr1-w8a8-3.5k1.5k-pd", "B12-a3-dsr1-w8a8-6k1.6k-pd-lowlat"):
         assert not _flagged(rows[case])
     prefill = {**rows["C03-h100-decode-2k"], "phase": "prefill", "batch": "72", "isl": "2000", "context": ""}
     assert not _flagged(prefill)
+    assert rows["C02-h100-prefill-1k"]["osl"] == "1" and not _flagged(rows["C02-h100-prefill-1k"])
+    assert _flagged({**rows["C02-h100-prefill-1k"], "osl": "2"})
 
 
 def test_the_checks_the_flag_quotes_are_what_parity_prices() -> None:

@@ -129,6 +129,27 @@ def test_what_a_run_does_not_read_is_refused() -> None:
     agg = _refusal(*B12, "--decode-moe-backend", "deepgemm")
     assert "--decode-moe-backend sets the disaggregated workers: add --mode disagg" in agg
     assert "must be -1 (off) or a whole number >= 1, got 0" in _refusal(*B12, "--chunked-prefill-size", "0")
+    assert "must be -1 (off) or a whole number >= 1, got -5" in _refusal(*B12, "--chunked-prefill-size", "-5")
+
+
+@pytest.mark.parametrize("option, said", [
+    (["--moe-all-to-all"], "moe_all_to_all (--moe-all-to-all, --no-moe-all-to-all) sets how the experts run"),
+    (["--no-moe-all-to-all"], "moe_all_to_all (--moe-all-to-all, --no-moe-all-to-all) sets how the experts run"),
+    (["--moe-backend", "deepgemm"], "moe_backend (--moe-backend) sets how the experts run"),
+    (["--normal-all-to-all"], "normal_all_to_all (--normal-all-to-all) sets how the experts run"),
+    (["--fp8-gemm", "deep_gemm"], "fp8_gemm (--fp8-gemm) deep_gemm picks the FP8 GEMM; the weights here are bf16, "
+                                  "with no FP8 matrix"),
+])
+def test_a_setting_a_dense_or_bf16_model_does_not_read_is_refused(option: list[str], said: str) -> None:
+    """Llama-3.1-70B has no experts and serves bf16: how experts run and a block-FP8 GEMM change nothing of its run,
+    and were taken without a word (regression tester fixfc 2); refused in one line, as predict refuses the column."""
+    args = ["serve", "--model", "llama-3.1-70b", "--system", "hgx-h200", "--tp", "8", "--model-kind", "steady"]
+    assert said in _refusal(*args, *option)
+    row = {"case_id": "x", "model": "llama-3.1-70b", "system": "hgx-h200", "isl": "1024", "osl": "128",
+           "concurrency": "8", "tp": "8", option[0].removeprefix("--no-").removeprefix("--").replace("-", "_"):
+           option[1] if len(option) > 1 else "1"}
+    (predicted,) = predict_cases([case_from_row(row)])
+    assert not predicted.feasible and said in predicted.note
 
 
 def test_the_caption_says_whether_two_batch_overlap_hides_the_experts_exchange() -> None:

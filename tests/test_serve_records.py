@@ -228,7 +228,8 @@ def test_offline_and_server_records_flag_and_key_as_the_closed_loop_does(scenari
         None, 1024, 1024, 1024, None)
     assert data["note"].startswith("nvfp4 emulated on fp8 (nvidia-h100-sxm has no NVFP4 unit); KV cache bf16 "
                                    "(engine default); ") and data["note"].endswith(
-        "; calibration: inherited from nvidia-h200-sxm (hopper family); kernel figures: inherited: from "
+        "; calibration: fitted: parity's serving runs on it fitted the engine profiles; its kernel figures' "
+        "calibration inherited from nvidia-h200-sxm (hopper family); kernel figures: inherited: from "
         "nvidia-h200-sxm (nvidia-h200-sxm-measured, 503 microbenchmark points): GEMM bf16/fp8, attention, HBM "
         "bandwidth, launch cost; measured on no chip: GEMM int8, collectives")
     assert data["serve_command"] == ("parity serve --model llama-3.1-70b --system hgx-h100 --weights nvfp4 "

@@ -198,7 +198,8 @@ def test_a_user_calibration_wins_and_every_prediction_names_it(home: Path) -> No
     assert (f"calibration: measured on this chip (nvidia-h200-sxm-measured); user file {path} (dated 2026-11-01), "
             "not parity's") in note
     assert step_s < 0.95 * stock_s  # the linear layers run at 0.781 of peak, not 0.7102
-    assert (f"calibration: inherited from nvidia-h200-sxm (hopper family); user file {path} (dated 2026-11-01), not "
+    assert (f"calibration: fitted: parity's serving runs on it fitted the engine profiles; its kernel figures' "
+            f"calibration inherited from nvidia-h200-sxm (hopper family); user file {path} (dated 2026-11-01), not "
             "parity's") in _prefill_note("hgx-h100")[1]
     shown = json.loads(CliRunner().invoke(cli, ["show", "nvidia-h200-sxm", "--format", "json"]).stdout)
     assert shown["calibration"]["user_file"] == str(path) and shown["calibration"]["date"] == "2026-11-01"

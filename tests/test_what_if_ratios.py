@@ -82,6 +82,22 @@ def test_a_bandwidth_what_if_has_the_interval_of_its_response_alone() -> None:
     assert "interval: the response to what differs from hgx-h20 alone (shared errors cancel)" in row.note
 
 
+@pytest.mark.e2e  # 1.6 s
+def test_a_response_wider_than_both_bands_gives_way_to_the_bands() -> None:
+    """An H200 at a fifth of its HBM bandwidth on Llama-3.1-8B: 0.2978x per chip, whose response interval, 0.2978
+    e^(-/+ 0.5 |ln 0.2978|) = 0.1625-0.5457, is wider in log (1.211) than both bands taken as independent,
+    0.2100-0.4224 (0.699): the ratio takes the bands', never wider than it would be had the two not shared their
+    errors (policy --at-threshold nvidia-h200-sxm on the 8B read 0.13-0.51x where the 70B, its pair parted by a far
+    layout, read 0.13-0.26x: regression tester fixfc 1)."""
+    _, row, _ = _pair("hgx-h200", Variant(name="h200-slow", chip="nvidia-h200-sxm", scale={"memory_bytes_per_s": 0.2}),
+                      "llama-3.1-8b")
+    ratio = row.ratios["per_chip"]
+    assert round(ratio, 4) == 0.2978 and row.ratio_basis == "bands"
+    assert response_interval(ratio) == pytest.approx((0.1625, 0.5457), abs=1e-4)
+    assert row.ratio_interval == pytest.approx((0.2100, 0.4224), abs=1e-4)
+    assert "the response to what differs" not in row.note
+
+
 def test_two_chips_keep_their_independent_bands() -> None:
     """The H200 against the H20, and an H20 with the H200's HBM (4.8 TB/s, 141 GB) against the H200: two chips, two
     calibrations, each ratio's interval from both vendor bands as before (NVIDIA's band [-0.091185, 0.212845], the

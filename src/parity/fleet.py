@@ -428,7 +428,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         # a fleet serves in whole deployment units: aggregated workers, or decode workers with whole prefill
         # workers at the sized ratio; chips beyond the units they hold serve nothing
         needed = None if demand_tokens_per_s is None else _units_needed(best, demand_tokens_per_s, capacity)
-        raised = configuration_flags(best, system, model, engine, mtp[0], isl + osl, precision)
+        raised = configuration_flags(best, system, model, engine, mtp[0], isl + osl, precision, osl > 1)
         band = intervals(best, model, raised, serving_ceiling(model, system, precision, isl, osl))
         raised += tuple(filter(None, [catalog_price_flag(system)]))  # after the bands: the price is not the rate's
         low, high = ((None, None) if needed is None or "tokens_per_s_per_chip_low" not in band else

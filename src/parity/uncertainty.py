@@ -186,9 +186,10 @@ def compute_ceiling(model: Model, chip: Chip, formats: Iterable[str], isl: float
 def capped_rate(rate: float, tpot_s: float, tpot_s_low: float, ceiling: float) -> tuple[float, float]:
     """(tokens/s per chip at the interval's fast end, TPOT low) [tokens/s, s]: the rate that moves inversely with TPOT
     (rate x tpot / tpot_low), no faster than `ceiling` (compute_ceiling) unless the prediction itself is, and the TPOT
-    low end that rate gives."""
+    low end that rate gives; NaN where the band gives none (a prompt-only run, osl 1, has no TPOT), so neither end of
+    the interval is the ceiling alone."""
     high = rate * tpot_s / tpot_s_low
-    if high <= ceiling:
+    if math.isnan(high) or high <= ceiling:
         return high, tpot_s_low
     high = max(ceiling, rate)
     return high, tpot_s * rate / high
@@ -472,9 +473,16 @@ def calibration_label(system: System, cal: Calibration) -> str:
     """'calibration: BASIS' (Calibration.label) of a prediction on `system`; a what-if's (what_if_changes) names the
     calibration as its base chip's, which nothing measured on the what-if: 'calibration: the base chip
     nvidia-h200-sxm's, not the what-if's (nothing measured it): measured on nvidia-h200-sxm (nvidia-h200-sxm-measured)'
-    (the basis's 'this chip' is the base chip)."""
+    (the basis's 'this chip' is the base chip). A chip whose serving runs parity fitted (calibration_kind 'serving',
+    graded 'fitted' by calibration_grade: the H100) says so before the calibration its kernel figures inherit:
+    'calibration: fitted: parity's serving runs on it fitted the engine profiles; its kernel figures' calibration
+    inherited from nvidia-h200-sxm (hopper family)', where it read 'inherited' alone beside an interval that widens
+    as a fitted chip's (regression tester fixfc 6)."""
     if not what_if_changes(system):
-        return cal.label
+        if calibration_kind(system.chip, cal) != "serving":
+            return cal.label
+        return ("calibration: fitted: parity's serving runs on it fitted the engine profiles; its kernel figures' "
+                f"calibration {cal.label.removeprefix('calibration: ')}")
     chip = _package_id(system)
     return (f"calibration: the base chip {chip}'s, not the what-if's (nothing measured it): "
             + (cal.basis or cal.id).replace("this chip", chip))

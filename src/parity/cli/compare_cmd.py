@@ -81,7 +81,8 @@ def _shared_caption(results: Sequence[Comparison]) -> str:
             + ("; " if bases >= {"exact", "response"} else "")
             + ("where they differ, the interval is the what-if's own: parity's response to what differs, its log "
                f"half-width {WHAT_IF_RESPONSE:g} of |ln(predicted ratio)| (a predicted +20% reads about +10% to "
-               "+30%; docs/model.md, Uncertainty)" if "response" in bases else "")
+               "+30%), or both bands' interval where that is narrower (docs/model.md, Uncertainty)"
+               if "response" in bases else "")
             + ". ")
 
 

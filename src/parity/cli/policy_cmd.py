@@ -229,9 +229,12 @@ def _interval_words(basis: str) -> str:
         return ("parity's response to the scaling alone: the chip at the line is the chip itself, priced with its "
                 "calibration, stack and engine, so the errors the two predictions share cancel"
                 + (" ('exact': the scaling moves neither rate)" if basis == "exact" else
-                   f", its log half-width {WHAT_IF_RESPONSE:g} of |ln(predicted ratio)| (docs/model.md, Uncertainty)"))
+                   f", its log half-width {WHAT_IF_RESPONSE:g} of |ln(predicted ratio)|, or both chips' bands "
+                   "where those give a narrower interval (docs/model.md, Uncertainty)"))
     return ("from the cross-source residuals of the chip's vendor (parity validate --by source), the band of the chip "
-            f"at the line, which nothing measured, {widening_words('for a what-if chip')}")
+            f"at the line, which nothing measured, {widening_words('for a what-if chip')}: the bands, not parity's "
+            "response to the scaling alone, as the two predictions raise different flags or the bands give the "
+            "narrower interval (docs/model.md, Uncertainty)")
 
 
 def _threshold(chip_name: str, rule: str, model_name: str, system_name: str | None, targets: Targets, isl: int,

@@ -37,7 +37,7 @@ from parity.predict import Case, benchmark_of, scenario_of
 from parity.predict.scenario import engine_kv
 from parity.search_split import search_split
 from parity.serving.workload import DEFAULT_TTFT_S
-from parity.uncertainty import context_flags
+from parity.uncertainty import calibration_label, context_flags
 from parity.units import counted
 
 DEFAULT_REFINE = 3  # frontier candidates re-run by the simulator unless --refine says otherwise
@@ -225,7 +225,7 @@ def search(model: str, system: str, chips: int | None, targets: Targets, isl: in
     raised = list(the_model.flags) + context_flags(the_model, isl + osl)
     # what the figures rest on beyond the search's own choices: the chip's calibration and its stack's maturity
     assumptions = [*result.assumptions, *filter(None, (_kv_note(precision, profile, the_system, kv),)),
-                   catalog.calibration(the_system.chip).label,
+                   calibration_label(the_system, catalog.calibration(the_system.chip)),
                    *filter(None, (catalog.maturity_note(profile, the_system.chip.software_stack),))]
     chosen = "tok/s/chip"
     best_candidate = result.best
@@ -368,7 +368,8 @@ def _checked(candidate: Candidate, system: System, model: Model, profile: Engine
     computes its best's (compare.configuration_flags, compare.intervals; the intervals wider in log where it is
     flagged and by its chip's calibration, uncertainty.widening; the fast end within the chips' compute at peak)."""
     isl, osl = lengths
-    raised = configuration_flags(candidate, system, model, profile, mtp_tokens, isl + osl, precision)
+    raised = configuration_flags(candidate, system, model, profile, mtp_tokens, isl + osl, precision,
+                                 osl > 1)
     return {**intervals(candidate, model, raised, serving_ceiling(model, system, precision, isl, osl)),
             "flags": texts(raised)}
 

@@ -98,7 +98,7 @@ class Count(click.ParamType):
 
 class CountOrOff(Count):
     """A whole number in [1, most], or -1 for 'off' (SGLang's --chunked-prefill-size -1: chunked prefill off); zero
-    is refused, naming both."""
+    and any other number below 1 are refused, naming both."""
 
     name = "integer"
 
@@ -107,7 +107,13 @@ class CountOrOff(Count):
             return -1
         if str(value).strip() in ("0", "+0", "-0"):
             self.fail("must be -1 (off) or a whole number >= 1, got 0", param, ctx)
-        return super().convert(value, param, ctx)
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as error:  # below 1 (-5): say that -1 is taken too, as for 0
+            if not error.message.startswith("must be a whole number >="):
+                raise
+            self.fail(error.message.replace("must be a whole number", "must be -1 (off) or a whole number", 1),
+                      param, ctx)
 
 
 class EngineName(click.ParamType):

@@ -252,6 +252,30 @@ def scenario_from_row(row: Mapping[str, object], systems: Mapping[str, System] |
     return scenario_of(case_from_row(row), systems)
 
 
+# a case's settings of how experts run (Case field -> its column and serve's option), which a dense model never reads
+_EXPERT_SETTINGS = {"moe_backend": "moe_backend (--moe-backend)",
+                    "decode_moe_backend": "decode_moe_backend (--decode-moe-backend)",
+                    "normal_all_to_all": "normal_all_to_all (--normal-all-to-all)",
+                    "prompt_gather_all_reduce": "moe_all_to_all (--moe-all-to-all, --no-moe-all-to-all)"}
+
+
+def _refuse_unread_launch(case: Case, model_name: str, moe: bool, precision: Precision) -> None:
+    """Refuse a launch setting the run would not read, as other unread options and columns are: one of how experts
+    run (_EXPERT_SETTINGS) on a dense model, or an FP8 GEMM (fp8_gemm) over 16-bit weights (Llama-3.1-70B
+    with --moe-all-to-all read as without it: regression tester fixfc 2)."""
+    settings = dict(case.engine_settings)
+    given = [said for field, said in _EXPERT_SETTINGS.items() if getattr(case, field, "") or field in settings]
+    if given and not moe:
+        one = len(given) == 1
+        raise InfeasiblePlan(f"{', '.join(given)} set{'s' if one else ''} how the experts run; {model_name} is dense "
+                             f"(no experts): leave {'it' if one else 'them'} out")
+    formats = filter(None, (precision.weights, precision.expert_weights, precision.attention_weights))
+    # 16-bit weights have no FP8 GEMM to pick (an NVFP4 checkpoint may keep FP8 matrices: taken, read or not)
+    if case.fp8_gemm and all(format_named(name).bits >= 16 for name in formats):
+        raise InfeasiblePlan(f"fp8_gemm (--fp8-gemm) {case.fp8_gemm} picks the FP8 GEMM; the weights here are "
+                             f"{precision.weights}, with no FP8 matrix: leave it out, or serve FP8 weights")
+
+
 def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scenario:
     """A Case resolved against the catalog (and `systems`, e.g. what-if variants, by name) into a
     Scenario; raises ParityError naming the field that makes no sense."""
@@ -276,6 +300,7 @@ def scenario_of(case: Case, systems: Mapping[str, System] | None = None) -> Scen
            "attention_format": case.attention_format, "mla_decode": case.mla_decode,
            "attention_weights": case.attention_weights, "phase": case.phase}
     precision, note = _precision(row, model, system, engine)
+    _refuse_unread_launch(case, model.name, "moe" in model.features, precision)
     kernels, kernels_note = _version_kernels(engine, case, system, model, precision.weights, case.moe_backend)
     decode_kernels = None
     if case.mode == "disagg" and case.decode_moe_backend != case.moe_backend:

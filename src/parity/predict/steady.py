@@ -52,8 +52,10 @@ def flags(scenario: Scenario) -> tuple[Flag, ...]:
                                                            if scenario.prefill_system else [])
     tokens = {"decode": scenario.context, "prefill": scenario.isl}.get(scenario.phase, scenario.isl + scenario.osl)
     packaged = tuple(filter(None, (package_flag(s) for s, _ in systems)))  # a package run as one device
-    # the decode steps run on the decode layout (the only one of an aggregated worker); a prefill step has none
-    decoding = None if scenario.phase == "prefill" else large_ep_decode_flag(
+    # the decode steps run on the decode layout (the only one of an aggregated worker); a prefill step has none, nor
+    # a closed loop of one output token, its prompt's (osl 1: LMSYS's C02 prefill runs)
+    prompt_only = scenario.phase == "prefill" or (scenario.phase == "both" and scenario.osl <= 1)
+    decoding = None if prompt_only else large_ep_decode_flag(
         scenario.system, scenario.decode_layout or scenario.layout, "moe" in scenario.model.features)
     return case_flags(systems, scenario.model, scenario.engine, layouts, scenario.mtp_tokens, tokens,
                       scenario.precision.weights, scenario.precision.expert_weights,

@@ -142,7 +142,7 @@ def legend(rows: Sequence[Comparison], systems: Mapping[str, System], ratios: bo
                     + (" Where a row and the baseline share the chip (a what-if of it), its calibration and engine, "
                        "their errors cancel: the ratio of equal rates is exact ('exact' under it), and an interval "
                        "where they differ is the what-if's own, parity's response to what differs "
-                       f"({WHAT_IF_RESPONSE:g} of |ln(predicted ratio)| in log)."
+                       f"({WHAT_IF_RESPONSE:g} of |ln(predicted ratio)| in log), or both bands' where narrower."
                        if any(r.ratio_basis in ("exact", "response") for r in rows) else ""))
     return " ".join(said)
 
