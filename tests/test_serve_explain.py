@@ -154,6 +154,10 @@ def test_offline_and_server_explain_their_decode_step_at_the_batch_they_found() 
     text = " ".join(_run(*server, "--format", "md").split())
     assert ("One decode step of 8.96 sequences per rank (the server scenario's batch) at 1,152 KV tokens (isl + osl / 2 "
             "= 1,024 + 256 / 2) on one device") in text
+    # the title says how the step becomes the TPOT (regression tester fuzzFC 5: the lines summed to 12.09 ms beside a
+    # 13.41 ms TPOT, and nothing said why)
+    assert (f"the TPOT, {data['tpot_s'] * 1e3:,.2f} ms, is this step / (1 - {data['prefill_utilization']:.1%}, the "
+            "engine's time in prompt steps)") in text
 
 
 def test_a_pipelined_breakdown_is_pp_stage_times_of_a_microbatch() -> None:

@@ -943,6 +943,10 @@ def _serve_server(case: Case, pairs: list[tuple[float, float]], lengths: Path | 
              ("prefill share of engine time", f"{result.prefill_utilization:.0%}"), ("chips", f"{result.chips:g}"),
              ("outside what was validated", "; ".join(payload["flags"]) or "no")]
     explained, steps = _mix_steps(scenario, pairs, result.decode_batch, "server") if explain else ({}, [])
+    if steps:  # decodes wait out the prompt steps: TPOT is the decode step over the engine's time left to decodes
+        rows, columns, title = steps[0]
+        steps = [(rows, columns, f"{title}; the TPOT, {result.tpot_s * 1e3:,.2f} ms, is this step / (1 - "
+                  f"{result.prefill_utilization:.1%}, the engine's time in prompt steps)"), *steps[1:]]
     emit_record([{"quantity": k, "value": v} for k, v in shown], fmt,
                 title=f"{case.model} on {case.system}: server at {rate:g} requests/s",
                 caption="Assumptions: " + payload["note"], payload=payload | explained, out=out, tables=steps)
