@@ -117,7 +117,8 @@ def test_a_p99_ttft_bound_finds_the_layouts_whose_first_wave_fits_it() -> None:
     """DeepSeek-R1 at TTFT p99 5 s on MI300X: a closed loop's p99 is its first wave, so layouts go by the most
     tok/s/chip whose first wave (every client's prompt at the prefill rate) fits the bound. Before, by steady rate
     alone, the 48 runs tried 24 of the MI300X's 62 layouts and found 250 simulated tok/s/chip (aggregated
-    tp4-dp2-ep4-etp2 at 32 clients); now the first runs find 903 at 192 clients, tp4-dp2-ep8 (without running out;
+    tp4-dp2-ep4-etp2 at 32 clients); now the first runs find 839 at 192 clients, tp4-dp2-ep8 (without running out;
+    903 before a tp4 group of the MI300X mesh ran on its 3 links of 7;
     1,027 at 256 clients, tp2-dp4-ep8, before ROCm's maturity left out the unfitted sglang-rocm profile's rows;
     tp2-dp4-ep4-etp2 at 1,039 before its slices' gather was priced, 1,037 before a step priced the sequences decoding
     over the ranks, not the busiest rank's on every rank). The H20's half, the slower, runs in the end-to-end tier
@@ -125,7 +126,7 @@ def test_a_p99_ttft_bound_finds_the_layouts_whose_first_wave_fits_it() -> None:
     (mi300x,) = _json("compare", "mi300x-platform", "--model", "deepseek-r1", "--ttft", "p99:5s", "--refine",
                       "--processes", "1")  # type: ignore[misc]
     assert (mi300x["mode"], mi300x["layout"], mi300x["clients_per_worker"]) == ("agg", "tp4-dp2-ep8", 192.0)
-    assert round(mi300x["sim_tokens_per_s_per_chip"]) == 903 and mi300x["sim_ttft_p99_s"] <= 5.0
+    assert round(mi300x["sim_tokens_per_s_per_chip"]) == 839 and mi300x["sim_ttft_p99_s"] <= 5.0
     assert "runs tried" not in mi300x["note"]
 
 

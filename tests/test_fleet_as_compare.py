@@ -398,8 +398,9 @@ def test_a_limit_under_a_demand_counts_the_chips_idle_inside_whole_systems() -> 
 
 @pytest.mark.e2e  # over 1 s: the end-to-end tier keeps the default run under a minute
 def test_the_narrower_figure_names_the_systems_it_spans() -> None:
-    """DeepSeek-R1 does not fit one Atlas 800 A2 (compare: 'spans 2 systems', 211 tok/s/chip; 227 before EP x ETP
-    workers crossed scale-out as their ranks do, 277 before serving memory counted the MTP module): the note said
+    """DeepSeek-R1 does not fit one Atlas 800 A2 (compare: 'spans 2 systems', 208 tok/s/chip; 211 before its mesh's
+    subsets ran on their own links, 227 before EP x ETP workers crossed scale-out as their ranks do, 277 before
+    serving memory counted the MTP module): the note said
     '(227/chip on one)'. It names the systems of the narrower figure (the A3's workers now span 2 systems, 4 on the
     concurrency grid's loads);
     the A3's, which fits one, stays 'on one' (414/chip; 510 before serving memory counted the MTP module). (The A2's
@@ -409,7 +410,7 @@ def test_the_narrower_figure_names_the_systems_it_spans() -> None:
                                                 "atlas-800-a2,atlas-800-a3", "--demand", "1e12 tokens/day",
                                                 "--format", "json"]).stdout)
     assert [p["note"] for p in plans] == ["large-EP decode: checks read 33-53% fast; power assumed; workers span up "
-                                          "to 4 systems over scale-out (211/chip on 2)",
+                                          "to 4 systems over scale-out (208/chip on 2)",
                                           "power derived; workers span up to 2 systems over scale-out (414/chip on "
                                           "one)"]
 

@@ -71,3 +71,20 @@ def test_groups_across_meshes_use_the_links_of_their_ranks_in_each() -> None:
     t_mesh, t_switch = (float(collective_s("all_reduce", BUFFER_BYTES, 4, s, EFFICIENCY, domain_ranks=2.0))
                         for s in (mesh, switch))
     assert t_mesh > t_switch
+
+
+def test_a_kv_hand_off_over_a_mesh_has_one_link_a_pair() -> None:
+    """A disaggregated Llama-3.1-8B on one MI300X platform (tp 1 prefill and decode workers, each a chip): an 8,192-
+    token prompt's KV, 8,192 x 131,072 B = 1,073,741,824 B, moves from one chip to one peer over the one Infinity
+    Fabric link between them, 64 GB/s a direction (448 / 7): 16.78 ms plus the scale-out latency, where it was priced
+    at the chip's whole 448 GB/s, 2.40 ms (regression tester fuzzFE 1)."""
+    from parity.plan import Layout
+    from parity.search import best_precision
+    from parity.serving import engine_deployment
+    from parity.step import kv_transfer_s
+    model, system = catalog.model("llama-3.1-8b"), catalog.system("mi300x-platform")
+    profile = catalog.engine_on(catalog.engine("generic"), system.chip.software_stack)
+    precision = dataclasses.replace(best_precision(model, system.chip), kv_cache="bf16")  # 131,072 B a token
+    dep = engine_deployment(model, system, Layout(tp=1), precision, catalog.calibration(system.chip), profile)
+    moved_s = float(kv_transfer_s(dep, dep, 8192.0)) - system.scale_out_latency_s
+    assert moved_s == pytest.approx(8192 * 131072 / 64e9, rel=1e-6)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parity.cost import Cost, collective_algorithm, price_collective, price_kernel, price_step
+from parity.cost import (Cost, collective_algorithm, mesh_link_share, price_collective, price_kernel,
+                         price_step)
 from parity.hardware import Calibration, System
 from parity.memory import (HOST_RESERVE_BYTES, RUNTIME_RESERVE_BYTES, MemoryPlan, cache_bytes_per_sequence_per_device,
                            kv_bytes_per_token_per_device, serving_memory, state_bytes_per_sequence_per_device,
@@ -141,7 +142,8 @@ def placement_note(dep: Deployment) -> str:
     how = (f"EPLB placement ({placed.redundant} redundant, {placed.shared_replicas} shared-expert replicas)"
            if placed.balanced else "experts in index order")
     return (f"{how}: {counted(placed.slots_per_rank, 'expert slot')} per rank over {counted(placed.ranks, 'rank')}, "
-            f"busiest rank {float(dep.shard.imbalance):.3g} x the mean (fitted static imbalance {dep.expert_imbalance:g})")
+            f"busiest rank {float(dep.shard.imbalance):.3g} x the mean (fitted static imbalance "
+            f"{dep.expert_imbalance:g})")
 
 
 @functools.lru_cache(maxsize=256)
@@ -382,8 +384,12 @@ def kv_transfer_s(prefill: Deployment, decode: Deployment, isl: Num) -> Num:
     moved = (isl * kv_bytes_per_token_per_device(decode.model, shard, decode.precision)
              + state_bytes_per_sequence_per_device(decode.model, shard)) * receivers
     up = kv_over_scale_up(prefill, decode)
-    egress = senders * np.where(up, prefill.system.scale_up_bytes_per_s, prefill.system.scale_out_bytes_per_s)
-    ingress = receivers * np.where(up, decode.system.scale_up_bytes_per_s, decode.system.scale_out_bytes_per_s)
+    # over a full mesh's scale-up each rank reaches the other side's ranks by one direct link each
+    # (cost.mesh_link_share of a group of the other side's ranks and itself): an MI300X sending to one peer has 1 of 7
+    out_up = prefill.system.scale_up_bytes_per_s * mesh_link_share(prefill.system, receivers + 1)
+    in_up = decode.system.scale_up_bytes_per_s * mesh_link_share(decode.system, senders + 1)
+    egress = senders * np.where(up, out_up, prefill.system.scale_out_bytes_per_s)
+    ingress = receivers * np.where(up, in_up, decode.system.scale_out_bytes_per_s)
     latency = max(prefill.system.scale_out_latency_s, decode.system.scale_out_latency_s)
     return moved / np.maximum(np.minimum(egress, ingress), 1.0) + latency
 
