@@ -41,7 +41,7 @@ def test_rows_solved_together_equal_each_alone(cases: list[tuple[int, int, int]]
     for row, grouped in zip(rows, together):
         alone = predict_rows([row])[0]
         for name in FIGURES:
-            assert getattr(grouped, name) == pytest.approx(getattr(alone, name), rel=1e-12), name
+            assert getattr(grouped, name) == pytest.approx(getattr(alone, name), rel=1e-12, nan_ok=True), name
         assert grouped.memory_bytes_per_chip == pytest.approx(round(grouped.memory_bytes_per_chip), abs=1e-3)
 
 

@@ -208,10 +208,12 @@ def _predictions(group: Sequence[Scenario], result: ServingResult) -> list[Predi
                           s.prefill_system or s.system)
         per_die = {k: v for k, v in held.items() if k.endswith("_per_die")}
         per_chip = {k: v for k, v in held.items() if k.endswith("_per_chip")}
+        # one output token a request: no decode step runs, so no TPOT nor per-user rate (as the simulator's record)
+        tpot_s = at(result.tpot_s) if s.osl > 1 else float("nan")
         out.append(Prediction(
-            case_id=s.case_id, ttft_s=at(result.ttft_s), tpot_s=at(result.tpot_s),
+            case_id=s.case_id, ttft_s=at(result.ttft_s), tpot_s=tpot_s,
             output_tokens_per_s_per_chip=at(result.output_tokens_per_s) / at(result.chips),
-            output_tokens_per_s_per_user=1.0 / at(result.tpot_s), chips=at(result.chips),
+            output_tokens_per_s_per_user=1.0 / tpot_s, chips=at(result.chips),
             memory_bytes_per_chip=max(per_chip.values()), feasible=True, note=case_note(s, result.assumptions),
             flags=tuple(filter(None, (kv_load_flag(at(result.kv_waiting), s.concurrency, s.engine),))),
             extra={"decode_batch": at(result.decode_batch), "prefill_utilization": at(result.prefill_utilization),
