@@ -759,20 +759,7 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         a, b = band(system.chip), band(base.chip)
         basis, interval = "", (float("nan"), float("nan"))
         if system.id != base.id and not math.isnan(ratios["per_chip"]):
-            # one chip, calibration, engine and band: the errors cancel, and the ratio errs by the response alone
-            basis = ratio_basis(row, ref, system.chip, base.chip)
-            if basis != "bands":
-                interval = response_interval(ratios["per_chip"])
-                if basis == "response" and a and b:
-                    # never wider than the two bands taken as independent (policy --at-threshold on Llama-3.1-8B: the
-                    # response's 0.13-0.51x against the bands' 0.19-0.36x): the narrower in log, its basis named
-                    bands_interval = ratio_interval(ratios["per_chip"], a, b)
-                    if _log_width(bands_interval) < _log_width(interval):
-                        basis, interval = "bands", bands_interval
-            elif a and b:
-                interval = ratio_interval(ratios["per_chip"], a, b)
-            else:
-                basis = ""
+            basis, interval = _ratio_with_basis(ratios["per_chip"], ratio_basis(row, ref, system.chip, base.chip), a, b)
         row = replace(row, spec_ratios=spec_ratios(system, base), ratios=ratios, baseline=base.id,
                       ratio_interval=interval, ratio_basis=basis)
         # the ratios a row states: per system only where it may differ from per chip (systems of other sizes in the
@@ -782,6 +769,23 @@ def compare(systems: Sequence[System], model: Model, profile: EngineProfile, tpo
         even = even_text({k: row.interval_of(k) for k in stated})
         out.append(replace(row, note="; ".join(filter(None, [row.note, even, shared_text(row, stated)]))))
     return out
+
+
+def _ratio_with_basis(ratio: float, basis: str, a: Band | None, b: Band | None) -> tuple[str, tuple[float, float]]:
+    """(basis, 80% interval) of a per-chip `ratio` whose rows share their errors as ratio_basis says (`basis`), with
+    the two chips' bands `a` and `b`: 'exact' and 'response' take response_interval (one chip, calibration, engine
+    and band: the errors cancel, and the ratio errs by the response alone), a response never wider than the two
+    bands taken as independent (policy --at-threshold on Llama-3.1-8B: the response's 0.13-0.51x against the bands'
+    0.19-0.36x), the narrower in log, its basis named; 'bands' the bands' ratio_interval, and ('', NaN) without
+    them."""
+    if basis == "bands":
+        return ("bands", ratio_interval(ratio, a, b)) if a and b else ("", (float("nan"), float("nan")))
+    interval = response_interval(ratio)
+    if basis == "response" and a and b:
+        bands_interval = ratio_interval(ratio, a, b)
+        if _log_width(bands_interval) < _log_width(interval):
+            return "bands", bands_interval
+    return basis, interval
 
 
 def _log_width(interval: tuple[float, float]) -> float:

@@ -719,6 +719,16 @@ def calibration_flag(chip: Chip, cal: Calibration) -> Flag | None:
                 f"uncalibrated ({short_basis(basis)})", widen, reason=CALIBRATION_REASON)
 
 
+def _calibration_placed(chip: Chip, cal: Calibration) -> tuple[Flag | None, Flag | None]:
+    """calibration_flag as a case's flags place it, (first, last): an uncalibrated or partly calibrated chip's flag
+    first, where the chip's other flags follow it; a partly fitted chip's (PARTLY_FITTED) last, after the figures of
+    its own the others name."""
+    calibrated = calibration_flag(chip, cal)
+    if calibrated is not None and calibrated.kind == PARTLY_FITTED:
+        return None, calibrated
+    return calibrated, None
+
+
 def _training_unchecked(chip: Chip) -> Flag | None:
     """The flag of a chip of a family no published training run was measured on (catalog.training_families)."""
     if chip.family in catalog.training_families():
@@ -791,12 +801,11 @@ def training_flags(system: System, model: Model, seq_len: float, precision: str 
     (_outside_envelope: cp, TP over scale-up domains, chips)."""
     chip = system.chip
     cal = catalog.calibration(chip)
-    calibrated = calibration_flag(chip, cal)  # a partly fitted chip's after the chip's other flags, as case_flags
-    partly = calibrated is not None and calibrated.kind == PARTLY_FITTED
+    first, last = _calibration_placed(chip, cal)  # as case_flags places them
     out = [*model.flags, *context_flags(model, seq_len), what_if_flag(system), idle_units_flag(system, model),
-           user_file_flag(system), None if partly else calibrated, foreign_calibration_flag(chip, cal),
+           user_file_flag(system), first, foreign_calibration_flag(chip, cal),
            assumed_emulation(cal, chip, (precision,)) if precision else None, status_flag(chip),
-           specs_flag(chip), calibrated if partly else None]
+           specs_flag(chip), last]
     if never := sorted(model.features - catalog.training_features()):
         out.append(Flag("features never validated",
                         f"features never validated: {', '.join(never)} (no published training run's model carries "
@@ -941,13 +950,12 @@ def case_flags(systems: Sequence[tuple[System, Calibration | None]], model: Mode
         chip = system.chip
         cal = cal or catalog.calibration(chip)
         out += filter(None, [what_if_flag(system), idle_units_flag(system, model), user_file_flag(system)])
-        calibrated = calibration_flag(chip, cal)  # a partly fitted chip's after the figures of its own it names
-        partly = calibrated is not None and calibrated.kind == PARTLY_FITTED
-        out += filter(None, [None if partly else calibrated, foreign_calibration_flag(chip, cal),
+        first, last = _calibration_placed(chip, cal)
+        out += filter(None, [first, foreign_calibration_flag(chip, cal),
                              weights and unmeasured_gemm(cal, chip, weights)])
         out += filter(None, [assumed_emulation(cal, chip, (weights, expert_weights)),
                              kv_cache and kv_cache_flag(chip, kv_cache)])
-        out += filter(None, [status_flag(chip), specs_flag(chip), calibrated if partly else None])
+        out += filter(None, [status_flag(chip), specs_flag(chip), last])
     used = model.features - (set() if mtp_tokens else {"mtp"})  # MTP layers unused: no flag
     scored = catalog.validated_features(fitted=False)
     if never := sorted(used - scored):

@@ -23,7 +23,7 @@ from parity.model import LightningAttention, LinearAttention, Mamba, Model, MoeM
 from parity.report.tables import Column, plain, scaled, words
 from parity.simulate import CLIENT_PROFILES, policy_parameters, scheduler_of
 from parity.sweep import PRICED_BY
-from parity.uncertainty import chip_calibrated, context_flags
+from parity.uncertainty import calibration_kind, chip_calibrated, context_flags
 
 
 def chip_row(c: Chip) -> dict[str, object]:
@@ -300,22 +300,23 @@ def _catalog_item(name: str) -> Chip | System:
 
 def _calibrated_text(chip: Chip, cal: Calibration) -> str:
     """Whether predictions on `chip` rest on a measurement of it (uncertainty.chip_calibrated, the `calibrated` of
-    `chips` and `compare`), and which of its kernel figures its calibration fitted on it and which it inherits
-    (catalog.calibration_statement): 'yes: fitted on it (...): ...', 'partly: fitted on it (...): GEMM bf16/fp8/fp4;
-    inherited from amd-mi300x (...): HBM bandwidth, collectives; ...', 'yes: parity's serving measurements on it
-    fitted the engine profiles; its kernel figures inherited: from nvidia-h200-sxm (...): ...', or 'no: ...'
-    (compare's note then says 'uncalibrated')."""
+    `chips` and `compare`, by its uncertainty.calibration_kind), and which of its kernel figures its calibration
+    fitted on it and which it inherits (catalog.calibration_statement): 'yes: fitted on it (...): ...', 'partly:
+    fitted on it (...): GEMM bf16/fp8/fp4; inherited from amd-mi300x (...): HBM bandwidth, collectives; ...', 'yes:
+    parity's serving measurements on it fitted the engine profiles; its kernel figures inherited: from
+    nvidia-h200-sxm (...): ...', or 'no: ...' (compare's note then says 'uncalibrated')."""
     if is_what_if(chip):
         whose = "your chip" if chip.user_file else "the catalog chip"
         return f"no: a what-if, priced with the calibration of {whose} {chip.id} (nothing measured it)"
     statement = catalog.calibration_statement(chip, cal)
     figures = statement.text.split(": ", 1)[1] if statement.verdict != "prior" else ""
-    if cal.measured and not cal.unmeasured_core:
+    kind = calibration_kind(chip, cal)  # which half of chip_calibrated's rule holds, if either
+    if kind == "kernels":
         return ("yes: " if statement.verdict == "fitted" else "partly: ") + figures
-    if chip_calibrated(chip, cal):
+    if kind == "serving":
         return ("yes: parity's serving measurements on it fitted the engine profiles; its kernel figures "
                 + (f"{statement.verdict}: {figures}" if figures else "are the prior's"))
-    if cal.unmeasured_core:
+    if kind == "partly":
         return (f"no: its calibration measures neither {' nor '.join(cal.unmeasured_core)} on it ('partly calibrated' "
                 f"in compare's note); its kernel figures {statement.verdict}: {figures}")
     return ("no: nothing measured on it fits its predictions ('uncalibrated' in compare's note)"
