@@ -20,12 +20,11 @@ __all__ = ["Launch", "launch_options", "launch_words", "LAUNCH_COLUMNS", "LAUNCH
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Setting:
-    """A launch setting a cases table's column sets on the engine profile: the column, the EngineProfile field it
-    sets, the values it takes (a click type; None: a flag, which sets the field to `value`), which runs read it
-    (`reads`: 'step', every priced step; 'loop', the closed loop and MLPerf's scenarios, not one --phase step;
-    'sim', the simulator's closed loop alone) and what it is (the option's help)."""
-
-    disagg = False  # every run of the model reads it, an aggregated one too
+    """A launch setting a cases table's column sets: the column, the field it fills (an EngineProfile field, held in a
+    Case's engine_settings, of _NUMBERS and _FLAGS; a Case field of its own, of _TEXTS), the values it takes (a click
+    type; None: a flag, which sets the field to `value`), which runs read it (`reads`: 'step', every priced step;
+    'loop', the closed loop and MLPerf's scenarios, not one --phase step; 'sim', the simulator's closed loop alone),
+    whether disaggregated runs alone do, and what it is (the option's help)."""
 
     column: str
     field: str
@@ -33,6 +32,7 @@ class Setting:
     reads: str
     help: str
     value: object = None
+    disagg: bool = False
 
     @property
     def option(self) -> str:
@@ -88,51 +88,30 @@ _FLAGS = tuple(Setting(column=column, field=field, kind=None, reads=_FLAG_TEXTS[
 _NEGATABLE = ("moe_all_to_all",)  # flags whose engine default differs by stack (SGLang gathers on CUDA alone)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Text:
-    """A launch setting a Case holds as a field of its own: the column, the Case field, the values (a click
-    type), which runs read it (Setting.reads), whether disaggregated runs alone do, and the option's help."""
-
-    column: str
-    field: str
-    kind: click.ParamType
-    reads: str
-    help: str
-    disagg: bool = False
-
-    @property
-    def option(self) -> str:
-        return "--" + self.column.replace("_", "-")
-
-    @property
-    def parameter(self) -> str:
-        return self.column
-
-
 _TEXTS = (
-    Text(column="attention_weights", field="attention_weights", kind=FORMAT_NAME, reads="step",
-         help="format of the attention projections where it differs from --weights (bf16 attention beside FP4 "
-              "experts, as TensorRT-LLM's DeepSeek-R1 checkpoints)"),
-    Text(column="engine_version", field="engine_version", kind=click.STRING, reads="step",
-         help="the engine's version as a source names it ('vLLM 0.11.1'): its defaults, kernels and host work "
-              "apply (data/engine_defaults.toml, engine_kernels.toml)"),
-    Text(column="fp8_gemm", field="fp8_gemm", kind=click.Choice(FP8_GEMMS), reads="step",
-         help="the block-FP8 dense GEMM a launch picks over the engine's default (with --engine-version)"),
-    Text(column="moe_backend", field="moe_backend", kind=click.Choice(MOE_BACKENDS), reads="step",
-         help="the fused-MoE backend a launch picks (disagg: the prefill workers', a table's prefill_moe_backend; "
-              "deepgemm gathers the attention-DP group's tokens instead of an all-to-all)"),
-    Text(column="decode_moe_backend", field="decode_moe_backend", kind=click.Choice(MOE_BACKENDS), reads="step",
-         disagg=True,
-         help="disagg: the decode workers' fused-MoE backend (default: the engine's, as a table's empty cell)"),
-    Text(column="prefill_fp4_gemm", field="prefill_fp4_gemm", kind=click.Choice(FP4_GEMMS), reads="sim", disagg=True,
-         help="disagg, sim: FlashInfer's FP4 GEMM backend on the prefill workers (cudnn builds plans per new "
-              "token count)"),
-    Text(column="prefill_batch", field="prefill_batch", kind=CONCURRENCY, reads="loop", disagg=True,
-         help="disagg: prompts a prefill rank takes a step (default: sized by the engine)"),
-    Text(column="decode_batch", field="decode_batch", kind=CONCURRENCY, reads="loop", disagg=True,
-         help="disagg: sequences a decode rank runs at most (default: its clients)"),
+    Setting(column="attention_weights", field="attention_weights", kind=FORMAT_NAME, reads="step",
+            help="format of the attention projections where it differs from --weights (bf16 attention beside FP4 "
+                 "experts, as TensorRT-LLM's DeepSeek-R1 checkpoints)"),
+    Setting(column="engine_version", field="engine_version", kind=click.STRING, reads="step",
+            help="the engine's version as a source names it ('vLLM 0.11.1'): its defaults, kernels and host work "
+                 "apply (data/engine_defaults.toml, engine_kernels.toml)"),
+    Setting(column="fp8_gemm", field="fp8_gemm", kind=click.Choice(FP8_GEMMS), reads="step",
+            help="the block-FP8 dense GEMM a launch picks over the engine's default (with --engine-version)"),
+    Setting(column="moe_backend", field="moe_backend", kind=click.Choice(MOE_BACKENDS), reads="step",
+            help="the fused-MoE backend a launch picks (disagg: the prefill workers', a table's prefill_moe_backend; "
+                 "deepgemm gathers the attention-DP group's tokens instead of an all-to-all)"),
+    Setting(column="decode_moe_backend", field="decode_moe_backend", kind=click.Choice(MOE_BACKENDS), reads="step",
+            disagg=True,
+            help="disagg: the decode workers' fused-MoE backend (default: the engine's, as a table's empty cell)"),
+    Setting(column="prefill_fp4_gemm", field="prefill_fp4_gemm", kind=click.Choice(FP4_GEMMS), reads="sim",
+            disagg=True, help="disagg, sim: FlashInfer's FP4 GEMM backend on the prefill workers (cudnn builds plans "
+                              "per new token count)"),
+    Setting(column="prefill_batch", field="prefill_batch", kind=CONCURRENCY, reads="loop", disagg=True,
+            help="disagg: prompts a prefill rank takes a step (default: sized by the engine)"),
+    Setting(column="decode_batch", field="decode_batch", kind=CONCURRENCY, reads="loop", disagg=True,
+            help="disagg: sequences a decode rank runs at most (default: its clients)"),
 )
-_ALL: tuple[Setting | Text, ...] = (*_NUMBERS, *_FLAGS, *_TEXTS)
+_ALL: tuple[Setting, ...] = (*_NUMBERS, *_FLAGS, *_TEXTS)
 # a cases table's columns these options say (serve_line.SERVE_LINE_COLUMNS); max_batch_size is max_num_seqs' other
 # name, prefill_moe_backend a disaggregated row's moe_backend
 LAUNCH_COLUMNS = frozenset((*(s.column for s in _ALL), "max_batch_size", "prefill_moe_backend"))
@@ -184,7 +163,7 @@ def launch_options(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(*args, launch=_read({p: kwargs.pop(p) for p in parameters}), **kwargs)
 
     for s in reversed(_ALL):
-        if isinstance(s, Setting) and s.kind is None:
+        if s.kind is None:
             negatable = s.column in _NEGATABLE
             declared = f"{s.option}/--no-{s.option.removeprefix('--')}" if negatable else s.option
             command = click.option(declared, s.parameter, is_flag=True, default=None if negatable else False,
