@@ -838,7 +838,7 @@ def test_notes_and_titles_say_one_in_the_singular_and_fitted_figures_to_three_pl
 def test_one_request_and_one_sequence_are_singular() -> None:
     """`serve --request-rate 1 --num-prompts 1` titled '1 requests at 1/s' and noted 'simulated 1 requests'; trtllm at
     one client 'at most 1 sequences per rank' (regression round 25, 3)."""
-    from parity.cli.serve_cmd import _load
+    from parity.cli.serve_record import _load
     from parity.simulate.run import _requests
 
     assert (_load(1, 1.0, 1), _load(8, 1.0, 1000)) == ("1 request at 1/s", "1,000 requests at 1/s")

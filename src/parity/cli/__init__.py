@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model": ("catalog_cmds", "Parameters, KV cache and FLOPs per token of one model."),
     "models": ("catalog_cmds", "List the models in the catalog."),
     "policy": ("policy_cmd", "US export-control metrics, and chips just under a rule."),
-    "predict": ("serve_cmd", "Predict every serving case of a CSV table."),
+    "predict": ("predict_cmd", "Predict every serving case of a CSV table."),
     "report": ("report_cmd", "Write the self-contained HTML report."),
     "search": ("search_cmd", "Search serving layouts: the frontier and the best."),
     "serve": ("serve_cmd", "Predict one serving scenario in detail."),
