@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from parity.cli import cli
-from parity.cli.serving_cmds import _target_text
+from parity.cli.serve_record import _target_text
 from parity.predict import CLIENT_HELD_FLAG, overload_flag
 from parity.predict.simulated import client_wait_flag
 from parity.simulate import CLIENT_KEYS, Benchmark, SimResult, client_profile

@@ -734,10 +734,10 @@ def test_a_trace_past_the_simulators_requests_is_refused_at_the_row_beyond(tmp_p
     """A 1,200,000-row trace was parsed whole and refused with advice the trace path refuses (--num-prompts,
     --model-kind steady) and the closed loop's unused '(32 clients)'; reading stops at the row past the limit (here
     lowered to 2 rows, so a 3-row trace is refused). An open loop's refusal names no clients either."""
-    import parity.cli.serving_cmds as serving_cmds
+    import parity.cli.serve_cmd as serve_cmd
     trace = tmp_path / "t.csv"
     trace.write_text("arrival_s,isl,osl\n0,100,10\n1,100,10\n2,100,10\n")
-    monkeypatch.setattr(serving_cmds, "MAX_SIMULATED_REQUESTS", 2)
+    monkeypatch.setattr(serve_cmd, "MAX_SIMULATED_REQUESTS", 2)
     code, output = _invoke(*SERVE, "--trace", str(trace))
     assert code == 2 and output.strip() == ("parity: error: the trace has more than 1,000,000 requests; the simulator "
                                             "runs at most 1,000,000: cut the trace")
@@ -759,14 +759,14 @@ def test_a_trace_is_read_a_row_at_a_time_and_refused_at_its_first_bad_line(tmp_p
     now checked as they are read, each refusal naming the file's line (a blank line counts): the bytes past the bad
     row (here not UTF-8, 16 kB on) are never read. A trace past the simulator's requests (the limit lowered to 2)
     is refused at its rows' count, before one is converted or the bad bytes reached."""
-    import parity.cli.serving_cmds as serving_cmds
+    import parity.cli.serve_cmd as serve_cmd
     trace = tmp_path / "t.csv"
     trace.write_bytes(b"arrival_s,isl,osl\n0,100,10\n\n-1,100,10\n" + b"1,100,10\n" * 2000 + b"2,\xff,10\n")
     code, output = _invoke(*SERVE, "--trace", str(trace))
     assert code == 2 and output.strip() == ("parity: error: t.csv line 4: trace request needs 0 <= arrival_s <= "
                                             "10,000,000 and 1 <= isl, osl <= 100,000,000 (beyond any context length); "
                                             "got -1, 100, 10")
-    monkeypatch.setattr(serving_cmds, "MAX_SIMULATED_REQUESTS", 2)
+    monkeypatch.setattr(serve_cmd, "MAX_SIMULATED_REQUESTS", 2)
     code, output = _invoke(*SERVE, "--trace", str(trace))
     assert code == 2 and output.strip() == ("parity: error: the trace has more than 1,000,000 requests; the simulator "
                                             "runs at most 1,000,000: cut the trace")
@@ -838,7 +838,7 @@ def test_notes_and_titles_say_one_in_the_singular_and_fitted_figures_to_three_pl
 def test_one_request_and_one_sequence_are_singular() -> None:
     """`serve --request-rate 1 --num-prompts 1` titled '1 requests at 1/s' and noted 'simulated 1 requests'; trtllm at
     one client 'at most 1 sequences per rank' (regression round 25, 3)."""
-    from parity.cli.serving_cmds import _load
+    from parity.cli.serve_record import _load
     from parity.simulate.run import _requests
 
     assert (_load(1, 1.0, 1), _load(8, 1.0, 1000)) == ("1 request at 1/s", "1,000 requests at 1/s")

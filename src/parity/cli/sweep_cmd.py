@@ -173,7 +173,7 @@ def _write(rows: list[dict], out: Path) -> None:
 # what a sweep axis takes where `parity serve` has an option of its name (or of its name less prefill_ / decode_):
 # that option's click type, so an axis is bounded as the option is (--isl 128.7, --concurrency 0 are refused)
 def _serve_types() -> dict[str, click.ParamType]:
-    from parity.cli.serving_cmds import serve  # noqa: PLC0415 - the engine loads only when a sweep runs
+    from parity.cli.serve_cmd import serve  # noqa: PLC0415 - the engine loads only when a sweep runs
 
     return {p.name: p.type for p in serve.params if isinstance(p, click.Option) and p.name}
 
