@@ -97,7 +97,7 @@ def test_section_percentiles_reports_every_source() -> None:
     result = CliRunner().invoke(cli, ["validate", "--section", "percentiles", "--format", "json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert len(payload["sources"]) == 11 and payload["rows"] == 21
+    assert len(payload["sources"]) == 12 and payload["rows"] == 51
     assert {s["model_kind"] for s in payload["scores"]} == {"sim", "steady"}
 
 
