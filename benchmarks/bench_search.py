@@ -56,7 +56,9 @@ def exhaustive_check() -> None:
     between them (search._largest_meeting), so its best may lie a little above."""
     import numpy as np
 
-    from parity.search import DEFAULT_CONCURRENCY, LayoutGrid, _disaggregated, layout_grid
+    from parity.plan import LayoutGrid
+    from parity.search import DEFAULT_CONCURRENCY, layout_grid
+    from parity.search.disaggregated import _disaggregated
     from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated
 
     model, system = catalog.model("deepseek-r1"), catalog.system("gb200-nvl72")

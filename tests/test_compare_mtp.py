@@ -12,7 +12,8 @@ from parity.cli import cli
 from parity.compare import mtp_setting
 from parity.ops import Batch
 from parity.plan import Layout
-from parity.search import _aggregated, best_precision, decode_rates, grid_of_sizes, layout_grid
+from parity.search import best_precision, decode_rates, grid_of_sizes, layout_grid
+from parity.search.aggregated import _aggregated
 from parity.serving import _group_prefill, engine_deployment
 from parity.step import step_cost
 

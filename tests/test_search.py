@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from parity import catalog
 from parity.search import best_precision
-from parity.search import _aggregated, layout_grid, search_serving
+from parity.search import layout_grid, search_serving
+from parity.search.aggregated import _aggregated
 from parity.serving import Workload, engine_deployment, kv_capacity, serve_aggregated
 
 CASES = [("llama-3.1-8b", "hgx-h100", "trtllm"), ("qwen3-235b-a22b-fp8", "hgx-h100", "trtllm"),

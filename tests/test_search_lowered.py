@@ -15,9 +15,9 @@ from parity.serving import Workload, engine_deployment, serve_disaggregated
 def _search(model_name: str, system_name: str, ttft_s: float, lowered: int | None = None,
             monkeypatch: pytest.MonkeyPatch | None = None):
     """search_serving as compare runs it (the generic engine on the chip's stack, TPOT 50 ms), every configuration
-    meeting the targets kept; `lowered`: search._LOWERED_PAIRS for this search (0: no pair lowered)."""
+    meeting the targets kept; `lowered`: search.refine._LOWERED_PAIRS for this search (0: no pair lowered)."""
     if lowered is not None:
-        monkeypatch.setattr("parity.search._LOWERED_PAIRS", lowered)
+        monkeypatch.setattr("parity.search.refine._LOWERED_PAIRS", lowered)
     model, system = catalog.model(model_name), catalog.system(system_name)
     return search_serving(model, system, catalog.engine_on(catalog.engine("generic"), system.chip.software_stack),
                           catalog.calibration(system.chip), best_precision(model, system.chip), 1024, 1024, 0.05,

@@ -8,7 +8,9 @@ import pytest
 
 from parity import catalog
 from parity.catalog.speculation import mtp_setting
-from parity.search import _prefill_both, _prefill_options, best_precision, grid_of_sizes, search_serving, worker_sizes
+from parity.search import best_precision, grid_of_sizes, search_serving, worker_sizes
+from parity.search.disaggregated import _prefill_options
+from parity.search.rates import _prefill_both
 from parity.sweep import Variant
 
 

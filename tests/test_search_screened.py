@@ -10,10 +10,9 @@ import functools
 import pytest
 
 from parity import catalog
-from parity import search as search_module
 from parity.predict import predict_cases
 from parity.predict.refine import case_of_candidate
-from parity.search import best_precision, search_serving
+from parity.search import best_precision, frontier, refine, search_serving
 
 MODEL, SYSTEM, ENGINE = catalog.model("deepseek-r1"), catalog.system("hgx-h200"), catalog.engine("sglang")
 PRECISION = best_precision(MODEL, SYSTEM.chip)
@@ -55,6 +54,7 @@ def test_the_screen_keeps_the_frontier_and_best_of_pricing_every_row(monkeypatch
     """Screened, and with every disaggregated row priced exactly (a slack no row lies beyond): the same frontier and
     best, to the last bit."""
     screened = _search()
-    monkeypatch.setattr(search_module, "_SCREEN_SLACK", float("inf"))
+    for module in (frontier, refine):  # search_serving and _lowered each look it up
+        monkeypatch.setattr(module, "_SCREEN_SLACK", float("inf"))
     every = _searched()
     assert (screened.frontier, screened.best, screened.feasible) == (every.frontier, every.best, every.feasible)
