@@ -9,7 +9,8 @@ import pytest
 from parity import catalog
 from parity.flags import texts
 from parity.plan import Layout
-from parity.uncertainty import _scale_out_tp, case_flags
+from parity.uncertainty import case_flags
+from parity.uncertainty.cases import _scale_out_tp
 
 SPANS = ("tensor parallel over scale-out: a TP group of 16 spans 2 scale-up domains of 8 ranks on mi300x-platform, "
          "which no measured run on the cdna3 family did (measured on: hopper)")
