@@ -90,7 +90,8 @@ def offline_throughput(dep: Deployment, profile: EngineProfile, lengths: Sequenc
     mix = (f"of {isl[0]:.0f} in / {osl[0]:.0f} out" if len(lengths) == 1 else
            f"mixing {len(lengths):,} length pairs (mean {np.mean(isl):.0f} in / {np.mean(osl):.0f} out)")
     notes = (f"offline: requests {mix}, all available at once; decode steps of {batch:g} sequences per rank (KV "
-             f"capacity at the mean length, engine cap {profile.max_batch_size})",
+             f"capacity at the mean length, engine cap {profile.max_batch_size}); TPOT: a decode step's time per output "
+             "token, the prompt steps between decode steps not counted",
              *decode_host_floor_note(profile.decode_host_token_s, d, dep.mtp_tokens))
     return OfflineResult(output_tokens_per_s_per_chip=float(np.sum(osl)) / total_s / chips,
                          input_tokens_per_s_per_chip=float(np.sum(isl)) / total_s / chips,
