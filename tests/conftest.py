@@ -154,14 +154,18 @@ def compare_rows_once() -> Iterator[None]:
     module = importlib.import_module("parity.compare")  # the module: the package exports its function `compare`
     real = module.map_chunks
 
-    def once(fn: Any, chunks: Any, processes: int = 1, *args: Any, **kwargs: Any) -> list[Any]:
+    def once(fn: Any, chunks: Any, processes: int = 1, *args: Any, progress: Any = None, **kwargs: Any) -> list[Any]:
+        # compare passes its progress callback by keyword: the rows read back are reported to it as searched ones are
         if getattr(fn, "func", None) is not module._row or args or kwargs:
-            return real(fn, chunks, processes, *args, **kwargs)
+            return real(fn, chunks, processes, *args, progress=progress, **kwargs)
         settings = repr(sorted(fn.keywords.items()))
         keys = [repr(system) + settings for system in chunks]
         missing = {key: system for key, system in zip(keys, chunks) if key not in _COMPARED}
         _COMPARED.update(zip(missing, real(fn, list(missing.values()), processes)))
-        return [_COMPARED[key] for key in keys]
+        rows = [_COMPARED[key] for key in keys]
+        for row in rows if progress else ():
+            progress(row)
+        return rows
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(module, "map_chunks", once)
