@@ -307,7 +307,7 @@ def test_chip_columns_follow_a_variants_power_die_area_and_rates() -> None:
 
 def test_a_row_without_tokens_per_kw_carries_no_power_flag() -> None:
     """Prefill workers on another system's power per chip: the row states no tokens per kW, so no power flag."""
-    from parity.sweep import _with_power_flags
+    from parity.sweep.run import _with_power_flags
 
     h20 = catalog.system("hgx-h20")
     assert _with_power_flags(["a"], {"output_tokens_per_s_per_kw": math.nan}, (h20, None)) == ["a"]
