@@ -7,9 +7,10 @@ import re
 from typing import Any
 
 from parity.errors import ModelConfigError
+from parity.hf.checks import _mlp_gating
 from parity.hf.keys import ALIASES, _MLA_TYPES, _OUTPUT_GATE_TYPES, _PER_HEAD_QK_NORM_TYPES, _QK_NORM_TYPES, \
-    _QKV_BIAS_TYPES, _QKV_ONLY_BIAS_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES, _bool, _get, _int, _json_text, \
-    _key, _mlp_gating, _named, _object
+    _QKV_BIAS_TYPES, _QKV_ONLY_BIAS_TYPES, _BIASED_TYPES, _SHARED_GATE_TYPES
+from parity.hf.values import _bool, _get, _int, _json_text, _key, _named, _object
 from parity.hf.skips import SkipList
 from parity.model import Attention, DenseMlp, Layer, LightningAttention, LinearAttention, Mamba, MoeMlp
 
