@@ -1,7 +1,9 @@
 """Translates a Hugging Face config.json into a `Model`: the only module that knows HF key names.
 
 Key names differ between architectures (n_routed_experts vs num_local_experts ...); `hf.keys` lists
-each name parity accepts, the keys it refuses and the sanity bounds; `hf.layers` translates layers.
+each name parity accepts, the keys it refuses and the sanity bounds (`hf.checks` checks a config's keys against
+them, `hf.values` reads their values); `hf.layers` translates layers, `hf.formats` the checkpoint's weight formats,
+`hf.multimodal` a wrapper's text config and vision tower.
 A missing, non-finite, out-of-bound or unmodellable key raises ModelConfigError naming the key; a key
 parity does not know loads with the flag "unmodelled: KEY", a model_type it does not know with "unknown
 architecture"; a key a known class leaves out takes the class's Hugging Face default (`hf.keys.CLASS_DEFAULTS`).
@@ -19,11 +21,13 @@ from typing import Any
 from parity.errors import ModelConfigError
 from parity.flags import Flag
 from parity.hf.context import read_context
-from parity.hf.keys import _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS, _bool, _check_keys, \
-    _get, _int, _json_kind, _named, _typed, _unknown_architecture, _unnested, _unread_parts, \
-    _with_class_defaults
-from parity.hf.layers import _check_layer_indices, _check_pattern, _formats, _group, _kinds, _layer_view, _linear, \
-    _mamba, _attention, _mlp, _state_format, _text_config, _vision_parameters
+from parity.hf.checks import _check_keys, _typed, _unknown_architecture, _unnested, _unread_parts, _with_class_defaults
+from parity.hf.formats import _formats, _state_format
+from parity.hf.keys import _FOUR_NORM_TYPES, _PARALLEL_TYPES, _TIED_TYPES, ALIASES, CONTEXT_KEYS
+from parity.hf.layers import _attention, _check_layer_indices, _check_pattern, _group, _kinds, _layer_view, _linear, \
+    _mamba, _mlp
+from parity.hf.multimodal import _text_config, _vision_parameters
+from parity.hf.values import _bool, _get, _int, _json_kind, _named
 from parity.hf.skips import settled, unquantized_matrices
 from parity.model import DenseMlp, Layer, Model, MoeMlp
 

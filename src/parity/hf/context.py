@@ -8,7 +8,8 @@ from typing import Any
 
 from parity.errors import ModelConfigError
 from parity.flags import Flag
-from parity.hf.keys import _BOUNDS, ALIASES, CONTEXT_KEYS, UNSCALED_ROPE_TYPES, _int, _json_text, _where
+from parity.hf.keys import _BOUNDS, ALIASES, CONTEXT_KEYS, UNSCALED_ROPE_TYPES
+from parity.hf.values import _int, _json_text, _where
 
 __all__ = ["ContextWindow", "ROPE_TYPES", "read_context"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parity.errors import ModelConfigError
-from parity.hf.keys import _json_kind, _json_text
+from parity.hf.values import _json_kind, _json_text
 from parity.model import Layer
 
 # the blocks a layer's token mixer and MLP sit under in checkpoints (Nemotron-H names both `mixer`)
