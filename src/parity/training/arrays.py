@@ -9,7 +9,8 @@ import numpy as np
 
 from parity.model import Attention, Layer, Model
 from parity.ops import Num
-from parity.training.layout import PP_SCHEDULES, RECOMPUTE, PipelineRank, TrainingLayout, implicit_ranks
+from parity.training.layout import PP_SCHEDULES, RECOMPUTE, TrainingLayout
+from parity.training.stages import PipelineRank, implicit_ranks
 
 __all__ = ["LAYOUT_ARRAYS", "rank_arrays"]
 

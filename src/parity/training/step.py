@@ -26,12 +26,13 @@ from parity.model import Model
 from parity.ops import Batch, Num, expected_distinct
 from parity.plan import Shard
 from parity.training.arrays import LAYOUT_ARRAYS, _arrays, rank_arrays
-from parity.training.layout import TrainingLayout, implicit_stage_layers
+from parity.training.layout import TrainingLayout
 from parity.training.memory import adam_bytes_per_parameter, parameters_per_device, training_memory
 from parity.training.passes import (ATTENTION_BACKWARD_FLOPS, _kernels, _materialised, _price_pass,
                                     _training_calibrations)
 from parity.training.pipeline import pipeline_bubble_s
 from parity.training.result import TrainingResult, model_flops_per_token
+from parity.training.stages import implicit_stage_layers
 
 __all__ = ["TrainingResult", "train_step", "evaluate_layouts", "evaluate_arrays", "model_flops_per_token", "rank_arrays",
            "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS", "format_notes"]
