@@ -182,9 +182,9 @@ def compared_once() -> Iterator[None]:
 def clear_catalog_caches() -> None:
     """Forget the chips, systems and calibrations read so far, so that a changed PARITY_HOME is read anew."""
     from parity import catalog
-    from parity.catalog import profiles
+    from parity.catalog.profiles import lending
 
-    for cached in (catalog.chips, catalog.systems, catalog.calibrations, profiles._calibration_of):
+    for cached in (catalog.chips, catalog.systems, catalog.calibrations, lending._calibration_of):
         cached.cache_clear()
 
 

@@ -128,7 +128,7 @@ def test_only_render_text_reads_the_terminal_width() -> None:
     reader = re.compile(r"get_terminal_size|terminal_width\(\)|[\"']COLUMNS[\"']|Console\((?!stderr=True)")
     readers = sorted(str(path.relative_to(Path(parity.__file__).parent)) for path in
                      Path(parity.__file__).parent.rglob("*.py") if reader.search(path.read_text()))
-    assert readers == ["report/tables.py"]
+    assert readers == ["report/text_table.py"]
 
 @pytest.mark.e2e  # over 1.5 s: the end-to-end tier keeps the default run under a minute
 def test_the_default_compare_fits_80_columns_and_states_its_ttft_target() -> None:
@@ -431,7 +431,8 @@ def test_the_narrowest_table_is_its_columns_least_widths_plus_the_gaps(headers: 
     first column is free text (none goes under it) is the columns' least widths (a name or number its longest line,
     free text its longest word up to LONGEST_UNBROKEN_WORD) plus COLUMN_GAP between columns, never wider, and no
     character is lost."""
-    from parity.report.tables import Column, _min_width, _minimum_width, render_text
+    from parity.report.tables import Column, render_text
+    from parity.report.text_table import _min_width, _minimum_width
 
     columns = [Column(f"k{i}", h, wrap=i == 0 or data.draw(st.booleans())) for i, h in enumerate(headers)]
     cells = data.draw(st.lists(st.lists(words, min_size=len(columns), max_size=len(columns)), min_size=1,
@@ -457,7 +458,8 @@ def test_free_text_with_too_little_room_for_its_words_goes_under_the_table(heade
     row's first cell (and its column's header where two or more went), ': ', its words; the table is the other
     columns' least widths plus the gaps. The second column is a name or number here: a table of names and free
     text alone keeps its text (test_a_table_of_names_and_one_text_keeps_its_text_in_the_table)."""
-    from parity.report.tables import Column, _min_width, _minimum_width, render_text
+    from parity.report.tables import Column, render_text
+    from parity.report.text_table import _min_width, _minimum_width
 
     columns = [Column(f"k{i}", h, wrap=i > 1 and data.draw(st.booleans())) if i else Column("k0", h, justify="left")
                for i, h in enumerate(headers)]
@@ -869,9 +871,10 @@ def test_train_keeps_its_layout_whole_at_80_columns() -> None:
 
 
 def test_a_record_folds_only_the_quantities_too_long_for_its_longest_value_word() -> None:
-    """tables._folded: a name column with `fold` folds its cells too long to leave the free text beside it its
+    """text_table._folded: a name column with `fold` folds its cells too long to leave the free text beside it its
     longest word, before the fold text and indented as the cell is; nothing where folding cannot make that room."""
-    from parity.report.tables import Column, _folded, plain
+    from parity.report.tables import Column, plain
+    from parity.report.text_table import _folded
 
     columns = [Column("quantity", "quantity", plain, "left", fold=" ("), Column("value", "value", plain, wrap=True)]
     cells = [["layout", "tp2-pp1-cp4-dp1024-mb1-zero1"], ["MFU, causal (6N + 6LHQT: FlashAttention, torchtitan)",
@@ -955,7 +958,7 @@ def test_a_narrow_tables_title_and_caption_take_the_terminals_width(monkeypatch:
 def test_a_path_breaks_after_a_separator() -> None:
     """A path longer than its column broke at the width, inside its file's name ('/tmp/fuzzER/home/chips/h20e.tom'
     over 'l', report-only tester fuzzER 3): it breaks after a '/' (or a '-')."""
-    from parity.report.tables import _filled
+    from parity.report.text_table import _filled
 
     assert _filled("/tmp/fuzzER/home/chips/h20e.toml", 29) == "/tmp/fuzzER/home/chips/\nh20e.toml"
     assert _filled("/tmp/fixer2-home/chips/h20e.toml", 20) == "/tmp/fixer2-home/\nchips/h20e.toml"

@@ -119,7 +119,7 @@ def test_a_calibration_file_states_grouped_rates_and_engines_keep_them() -> None
     import tomllib
 
     from parity.calibrate.family import family_toml
-    from parity.catalog.profiles import _calibration_from
+    from parity.catalog.profiles.calibration_files import _calibration_from
     from parity.engine import EngineKernel
     from parity.serving.deployment import engine_calibration, with_kernels
     fitted = _fitted()

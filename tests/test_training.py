@@ -90,7 +90,7 @@ def test_pipeline_bubble_is_p_minus_1_over_vm_plus_p_minus_1_of_the_step(p: int,
     busiest: its stage-time paces the m microbatches, the other p - 1 stages' make the bubble, (p-1) rest / (v m
     busiest + (p-1) rest), the papers' fraction where the two are equal."""
     from parity.training.layout import implicit_ranks
-    from parity.training.step import _rank_flops_share
+    from parity.training.arrays import _rank_flops_share
     model = square_model(layers=16)
     r = train_step(model, round_system(), p, TrainingLayout(pp=p, virtual_stages=v, seq_len=1000,
                    global_batch=m, zero=0), perfect_calibration(), exact_profile(optimizer_traffic_bytes=0.0))
@@ -454,7 +454,7 @@ def test_pipeline_layout_chunks_and_busiest_rank():
     (61 x 1.33 + 1.85) / 16 = 5.2: 1.52. The MTP module adds 3.40 GFLOP to the 83.48 priced (3 x 1.3347 + 58 x
     1.3384 + 1.8534), so an even rank's share is 1 + 3.40 / 83.48 = 1.0407 of the one priced, whatever the split."""
     from parity.training.layout import layout_chunks
-    from parity.training.step import _rank_flops_share
+    from parity.training.arrays import _rank_flops_share
     chunks = layout_chunks("Et|(tt|)*30mL")
     assert (len(chunks), chunks[0], chunks[1], chunks[-1]) == (32, "Et", "tt", "mL")
     assert sum(c.count("t") for c in chunks) == 61

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from parity import catalog
-from parity.catalog import profiles
+from parity.catalog.profiles import lending
 from parity.cli import cli
 from parity.cli.calibrate_cmd import _named_chip
 
@@ -24,7 +24,7 @@ PREFILL = ("serve", "--model", "llama-3.1-8b", "--system", "hgx-h200", "--phase"
 
 
 def _clear() -> None:
-    for cached in (catalog.calibrations, profiles._calibration_of, catalog.engines, catalog.uncertainty_table,
+    for cached in (catalog.calibrations, lending._calibration_of, catalog.engines, catalog.uncertainty_table,
                    catalog.ratio_uncertainty_table, catalog.training_ratio_uncertainty_table):
         cached.cache_clear()
 

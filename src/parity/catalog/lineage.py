@@ -258,7 +258,7 @@ def _value(cal: Calibration, figure: str) -> tuple[float, ...]:
 def _dropped(cal: Calibration, measured: Calibration, figure: str) -> tuple[str, ...]:
     """The parts of `figure` (_PARTS) that `measured` rates and `cal` does not take: an MLA-decode kernel rate the
     chip's calibration leaves at 0, so its prefill rate prices MLA decode (Calibration.attention_decode_math; a child
-    family does not inherit its parent's, catalog.profiles._own_generation)."""
+    family does not inherit its parent's, catalog.profiles.lending._own_generation)."""
     if figure == "attention" and measured.attention_decode_math_efficiency and not cal.attention_decode_math_efficiency:
         return (_PARTS["attention"][2],)
     return ()

@@ -1,6 +1,7 @@
 """Training scenarios: step time, memory per chip and MFU of a parallel layout, and the search for the
-fastest layout that fits. Layout in `layout`, memory in `memory`, pipeline schedules in `pipeline`, one
-microbatch's passes in `passes`, the step in `step`, search in `search`."""
+fastest layout that fits. Layout in `layout` (its pipeline stages in `stages`), memory in `memory`, pipeline
+schedules in `pipeline`, one microbatch's passes in `passes`, the step in `step` (its result in `result`, layouts
+as arrays in `arrays`), search in `search`."""
 
 from parity.training.layout import (ACTIVATION_CACHES, GRADIENT_FORMATS, GRAD_OVERLAP, MOE_DISPATCHERS, OPTIMIZER_STATES,
                                     PP_SCHEDULES, check_model_options, chunk_choices, default_global_batch,

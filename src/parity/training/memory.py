@@ -195,8 +195,8 @@ def layer_activation_bytes_per_token(layer: Layer, hidden: int, tp: Num, sequenc
 def training_memory(model: Model, capacity_bytes: float, a: dict[str, np.ndarray], shard: Shard, tokens: Num, m: Num,
                     prof: TrainingProfile, n_dense: Num, n_expert: Num, precision: str, flash: bool,
                     dropout: bool) -> TrainingMemory:
-    """Memory of the fullest chip of layouts given as arrays (training.step.LAYOUT_ARRAYS, plus the pipeline ranks'
-    "rank_*" arrays of training.step.rank_arrays): on every rank, the ZeRO-split Adam state of its layers (with
+    """Memory of the fullest chip of layouts given as arrays (training.arrays.LAYOUT_ARRAYS, plus the pipeline ranks'
+    "rank_*" arrays of training.arrays.rank_arrays): on every rank, the ZeRO-split Adam state of its layers (with
     the embedding and LM head where they sit) and the activations of the microbatches its schedule holds; the rank
     with the most, plus the reserve, and which rank that is (its place in the pipeline)."""
     t, p, v = a["t"], a["p"], a["v"]

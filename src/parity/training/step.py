@@ -5,14 +5,14 @@ Per microbatch and stage (priced in `passes`): the forward kernels of `plan.devi
 dgrad + wgrad (twice the forward GEMMs), flash-attention backward (2.5x the forward FLOPs, Dao 2023
 Sec. 3.1.2) and twice the memory-bound glue; recomputation adds forward work. 1F1B runs m microbatches
 in (m + p - 1) stage-times, the interleaved schedule in (m + (p - 1)/v) (Narayanan et al. 2021 Sec. 2.2).
-Sizes may be numpy arrays: every layout of a search is priced at once.
+Sizes may be numpy arrays: every layout of a search is priced at once (layouts as arrays in `arrays`, the
+result record in `result`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,16 +22,17 @@ from parity.engine import TrainingProfile
 from parity.errors import InfeasiblePlan
 from parity.hardware import Calibration, System, per_die
 from parity.memory import vision_note
-from parity.model import Attention, Layer, Model
+from parity.model import Model
 from parity.ops import Batch, Num, expected_distinct
 from parity.plan import Shard
-from parity.training.layout import (PP_SCHEDULES, RECOMPUTE, PipelineRank, TrainingLayout, implicit_ranks,
-                                    implicit_stage_layers)
-from parity.training.memory import (TrainingMemory, adam_bytes_per_parameter, parameters_per_device,
-                                    training_memory)
+from parity.training.arrays import LAYOUT_ARRAYS, _arrays, rank_arrays
+from parity.training.layout import TrainingLayout
+from parity.training.memory import adam_bytes_per_parameter, parameters_per_device, training_memory
 from parity.training.passes import (ATTENTION_BACKWARD_FLOPS, _kernels, _materialised, _price_pass,
                                     _training_calibrations)
 from parity.training.pipeline import pipeline_bubble_s
+from parity.training.result import TrainingResult, model_flops_per_token
+from parity.training.stages import implicit_stage_layers
 
 __all__ = ["TrainingResult", "train_step", "evaluate_layouts", "evaluate_arrays", "model_flops_per_token", "rank_arrays",
            "DEFAULT_PROFILE", "ATTENTION_BACKWARD_FLOPS", "LAYOUT_ARRAYS", "format_notes"]
@@ -43,144 +44,6 @@ _TP_COLLECTIVES = ("attention_all_reduce", "mlp_all_reduce", "moe_all_reduce", "
 _EP_COLLECTIVES = ("moe_dispatch", "moe_combine")
 
 
-def model_flops_per_token(model: Model, seq_len: Num, causal: bool = False) -> Num:
-    """[FLOP] of one trained token: 6N + 12 L H Q T (Chowdhery et al. 2022, PaLM, Appendix B).
-
-    N: weights one token multiplies (routed experts counted experts_per_token times, LM head included,
-    embedding lookup excluded); the attention term counts all T keys as PaLM does (not halved for
-    causality), each head's query-key and value widths, and sliding windows at their width.
-    causal: count each query's keys up to itself only, on average half of them (6N + 6 L H Q T; the
-    convention of FlashAttention's and torchtitan's FLOP counts).
-    """
-    attention = sum(layer.count * layer.attention.score_flops_per_token(seq_len) for layer in model.layers
-                    if layer.attention is not None)
-    return 3.0 * (model.matmul_flops_per_token() + (0.5 if causal else 1.0) * attention)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TrainingResult:
-    """One training step on `chips` chips [s], its breakdown, throughput, MFU and memory per chip.
-
-    step_s = compute_s + recompute_s + tp/cp/ep/pp/dp_comm_s (exposed parts) + imbalance_s + bubble_s + optimizer_s
-    + overhead_s: the breakdown adds up. compute_s: the forward and backward passes; recompute_s: the forward work
-    run again to recompute activations, beside it. Both and the communication are an even stage's (with a 1/pp share
-    of any multi-token-prediction module a --pp-layout places); imbalance_s: what the busiest stage of uneven ones
-    adds (the others idle meanwhile). mfu: model FLOP/s per chip over
-    the dense peak of the math unit the step's matrix multiplies run on (`peak_math`: bf16 for bf16, fp8 for
-    the 8-bit formats where the chip has FP8 units), counting every key of a query (PaLM's and Megatron-LM's
-    convention, also as mfu_noncausal); mfu_causal counts the causal half of the attention (FlashAttention,
-    torchtitan), over the same peak. mfu_bf16: model FLOP/s over the dense BF16 peak whatever the format,
-    as FP8 training reports usually quote MFU; it passes 1 when FP8 math runs faster than the BF16 peak, so it
-    is a ratio, not a utilisation (equal to mfu when peak_math is bf16).
-    dies: dies a chip; above 1 each die is a rank (Ascend 910C: CANN sees an 8-package Atlas 800 A3 as 16 NPUs),
-    so the layout counts ranks = chips x dies, memory is a die's, and the rates per chip, TDP and chip-hours are
-    a package's (per_package).
-    """
-
-    step_s: Num
-    compute_s: Num
-    recompute_s: Num
-    tp_comm_s: Num
-    cp_comm_s: Num
-    ep_comm_s: Num
-    pp_comm_s: Num
-    dp_comm_s: Num
-    imbalance_s: Num
-    bubble_s: Num
-    optimizer_s: Num
-    overhead_s: Num
-    tokens_per_s: Num
-    tokens_per_s_per_chip: Num
-    model_flops_per_token: Num
-    mfu: Num
-    mfu_bf16: Num
-    mfu_causal: Num
-    chips: int
-    microbatches: Num
-    memory: TrainingMemory
-    tdp_w: float
-    layout: TrainingLayout | None = None
-    assumptions: tuple[str, ...] = field(default=())
-    peak_math: str = "bf16"
-    dies: int = 1
-
-    @property
-    def ranks(self) -> int:
-        """Devices the layout spreads over: one a die of a multi-die chip."""
-        return self.chips * self.dies
-
-    def per_package(self, dies: int) -> TrainingResult:
-        """This result, priced one rank per die (hardware.per_die) on `chips` dies, counted per package of `dies`
-        dies: chips, tokens/s per chip and TDP a package's; MFU, memory and the breakdown stay a rank's."""
-        if dies == 1:
-            return self
-        return dataclasses.replace(self, chips=self.chips // dies, dies=dies, tdp_w=self.tdp_w * dies,
-                                   tokens_per_s_per_chip=self.tokens_per_s_per_chip * dies,
-                                   assumptions=self.assumptions + (
-                                       f"one rank per die ({dies} dies a chip, each a device to its framework): "
-                                       "the layout counts ranks, memory is a die's, tokens/s per chip a package's",))
-
-    @property
-    def mfu_noncausal(self) -> Num:
-        """MFU counting every key of each query (the `mfu` convention, named)."""
-        return self.mfu
-
-    @property
-    def fits(self) -> Num:
-        return self.memory.fits
-
-    @property
-    def shortfall_bytes(self) -> Num:
-        return self.memory.shortfall_bytes
-
-    @property
-    def bubble_fraction(self) -> Num:
-        return self.bubble_s / self.step_s
-
-    def time_to_train_s(self, tokens: float) -> Num:
-        """[s] to train on `tokens` tokens at this step's throughput."""
-        return tokens / self.tokens_per_s
-
-    def chip_hours(self, tokens: float) -> Num:
-        """Chip-hours to train on `tokens` tokens [h x chips]."""
-        return self.chips * self.time_to_train_s(tokens) / 3600.0
-
-    def energy_j(self, tokens: float) -> Num:
-        """[J] the chips draw at TDP while training on `tokens` tokens (chips only: no host, network, cooling)."""
-        return self.chips * self.tdp_w * self.time_to_train_s(tokens)
-
-    def at(self, i: int) -> TrainingResult:
-        """The i-th candidate of an array result, as floats."""
-        def pick(value: Num) -> Num:
-            arr = np.asarray(value)
-            return arr.item() if arr.ndim == 0 else arr.reshape(-1)[i].item()
-        scalars = {f.name: pick(getattr(self, f.name)) for f in dataclasses.fields(self)
-                   if f.name not in ("memory", "layout", "assumptions", "chips", "tdp_w", "peak_math", "dies")}
-        memory = TrainingMemory(**{f.name: pick(getattr(self.memory, f.name)) for f in dataclasses.fields(TrainingMemory)})
-        return dataclasses.replace(self, memory=memory, **scalars)
-
-
-# t tp, p pp, dp, c cp, e ep, et expert tp, v virtual stages, zero, sp (0/1), rc recompute (0 none, 1 selective,
-# 2 full), mb micro batch, gb global batch, s seq_len, overlap (0/1)
-# sched: pipeline schedule (index in PP_SCHEDULES); stage and rank_*: the pipeline ranks (rank_arrays; default even);
-# optional (0 when absent): ac FP8 activation cache, os bf16 optimizer moments, ga fp32 gradients, dd DeepEP dispatch
-LAYOUT_ARRAYS = ("t", "p", "dp", "c", "e", "et", "v", "zero", "sp", "rc", "mb", "gb", "s", "overlap", "sched")
-
-
-def _arrays(layouts: Sequence[TrainingLayout]) -> dict[str, np.ndarray]:
-    def col(getter: object) -> np.ndarray:
-        return np.array([getter(x) for x in layouts], dtype=float)  # type: ignore[operator]
-    return {"t": col(lambda x: x.tp), "p": col(lambda x: x.pp), "dp": col(lambda x: x.dp), "c": col(lambda x: x.cp),
-            "e": col(lambda x: x.ep), "et": col(lambda x: x.expert_tp), "v": col(lambda x: x.virtual_stages),
-            "zero": col(lambda x: x.zero), "sp": col(lambda x: x.sequence_parallel and x.tp > 1),
-            "rc": col(lambda x: RECOMPUTE.index(x.recompute)), "mb": col(lambda x: x.micro_batch),
-            "gb": col(lambda x: x.global_batch), "s": col(lambda x: x.seq_len),
-            "overlap": col(lambda x: x.grad_overlap == "overlap"),
-            "sched": col(lambda x: PP_SCHEDULES.index(x.schedule)),
-            "ac": col(lambda x: x.activation_cache == "fp8"), "os": col(lambda x: x.optimizer_states == "bf16"),
-            "ga": col(lambda x: x.gradients == "fp32"), "dd": col(lambda x: x.moe_dispatcher == "deepep")}
-
-
 def _collective(kind: str, size: Num, group: Num, system: System, cal: Calibration, stride: Num = 1.0,
                 fanout: Num | None = None) -> Num:
     """[s] of one collective over `group` ranks spaced `stride` chips apart (`fanout`: see ops.Collective)."""
@@ -188,108 +51,6 @@ def _collective(kind: str, size: Num, group: Num, system: System, cal: Calibrati
     return collective_s(kind, size, group, system, cal.collective_efficiency, fanout=fanout, domain_ranks=per_domain)
 
 
-def _layer_flops(model: Model, layer: Layer, seq_len: float) -> float:
-    """[FLOP] of one layer's forward for one token: its matmuls (Layer.matmul_flops_per_token) and its causal
-    attention core (half the keys, or what a window or chunk leaves of them: Attention.causal_score_flops_per_token)."""
-    mixer = layer.attention
-    core = (mixer.causal_score_flops_per_token(seq_len) if isinstance(mixer, Attention)
-            else 0.5 * mixer.score_flops_per_token(seq_len) if mixer is not None else 0.0)
-    return layer.matmul_flops_per_token(model.hidden_size) + core
-
-
-# what _rank_flops_share returns, as rank_arrays names it
-_SHARES = ("stage", "stage_rest", "stage_dual", "stage_dual_rest", "even")
-
-
-def _rank_flops_share(model: Model, ranks: Sequence[PipelineRank], seq_len: float
-                      ) -> tuple[float, float, float, float, float]:
-    """(busiest, rest, busiest under DualPipe, rest under DualPipe, even): the busiest of given pipeline ranks, the
-    mean of the other p - 1, the same under DualPipe, where rank r runs stage r for the microbatches fed from one
-    end and stage p - 1 - r for those from the other, half each (DeepSeek-V3 report, Sec. 3.2.1 and Table 2: two
-    stages a rank, as training.memory holds them), and the even share of all they hold, over the even share that
-    the step prices (the layers and the LM head split evenly over pp), in forward FLOPs. The busiest paces the
-    steady state, one microbatch at a time; the others' are what the first microbatch's forward and the last's
-    backward cross besides it, the bubble (1F1B's (p - 1) stage-times are the other p - 1 stages'). A
-    multi-token-prediction module (m) is one more layer, its 2h x h projection and the shared LM head again
-    (DeepSeek-V3, arXiv 2412.19437, Sec. 2.2): where a --pp-layout places one, an even rank's share of the work
-    grows by its 1/pp (even > 1). The LM head's cross entropy is left out, as is the embedding's lookup."""
-    h = float(model.hidden_size)
-    head = 2.0 * h * model.vocab_size
-    per_group = [_layer_flops(model, layer, seq_len) for layer in model.layers]
-    mtp = iter([_layer_flops(model, layer, seq_len) + 2.0 * 2.0 * h * h + head for layer in model.mtp_layers])
-    flops = [sum(n * f for n, f in zip(rank.layers, per_group)) + sum(next(mtp) for _ in range(rank.mtp))
-             + head * rank.head for rank in ranks]
-    priced = (sum(layer.count * f for layer, f in zip(model.layers, per_group)) + head) / len(ranks)
-    dual = [(f + mirror) / 2.0 for f, mirror in zip(flops, reversed(flops))]
-
-    def rest(work: list[float]) -> float:
-        return (sum(work) - max(work)) / (len(work) - 1) / priced if len(work) > 1 else 1.0
-    return (max(flops) / priced, rest(flops), max(dual) / priced, rest(dual), sum(flops) / len(ranks) / priced)
-
-
-def rank_arrays(model: Model, layouts: Sequence[TrainingLayout] | None = None, pp: np.ndarray | None = None,
-                seq_len: Num = 4096.0) -> dict[str, np.ndarray]:
-    """What the pipeline ranks of each layout hold, as arrays over (layout, rank), padded with empty ranks:
-    "rank_layers" (layout, rank, layer group) layers, "rank_mtp" MTP modules, "rank_embedding" and "rank_head"
-    their shares, "rank_loss" 1 where the loss is, "rank_position" its place in the pipeline (0 first), "rank_mirror"
-    the rank DualPipe pairs it with; "stage", the busiest rank's forward FLOPs over the even share priced,
-    "stage_rest" the mean of the other ranks', "stage_dual" and "stage_dual_rest" the same under DualPipe (a rank the
-    mean of its two stages), and "even",
-    an even share of all the ranks hold over it (above 1 where MTP modules are placed). Only the ranks
-    that can be the busiest or the fullest are kept (`_rank_table`). Given only `pp` (and `seq_len`), every layout
-    is split as `implicit_ranks`, built once per distinct (pp, seq_len): a search prices hundreds of thousands of
-    layouts at once, and building them rank by rank in Python took most of its time."""
-    if layouts is None:
-        stages = np.asarray(pp, dtype=float).reshape(-1)
-        lengths = np.broadcast_to(np.asarray(seq_len, dtype=float), stages.shape)
-        keys, inverse = np.unique(np.stack([stages, lengths], axis=1), axis=0, return_inverse=True)
-        tables = [_rank_table(model, implicit_ranks(model, int(p)), float(s)) for p, s in keys]
-        return _stacked(model, tables, inverse.reshape(-1))
-    tables = [_rank_table(model, layout.pipeline_ranks(model), float(layout.seq_len)) for layout in layouts]
-    return _stacked(model, tables, np.arange(len(tables)))
-
-
-# one kept rank: layers of each group, MTP modules, embedding share, head share, loss (0/1), position, mirror (index)
-_RankRow = tuple[list[float], float, float, float, float, float, float]
-
-
-def _rank_table(model: Model, ranks: Sequence[PipelineRank], seq_len: float
-                ) -> tuple[list[_RankRow], tuple[float, ...]]:
-    """The ranks of one pipeline that can hold the most memory, with their DualPipe mirrors, and its busiest rank's
-    FLOPs (of 1F1B's ranks and of DualPipe's), the other ranks' and an even share of all its ranks hold over the
-    even share priced (`_rank_flops_share`). Of ranks holding the same (and mirrored to the same) the first is kept:
-    a rank further down the pipeline holds no more microbatches in flight (training.memory), so it is never the
-    fuller."""
-    p = len(ranks)
-
-    def key(k: int) -> tuple[object, ...]:
-        r = ranks[k]
-        return r.layers, r.mtp, r.embedding, r.head, k == p - 1
-    first: dict[tuple[object, ...], int] = {}
-    for k in range(p):
-        first.setdefault((key(k), key(p - 1 - k)), k)
-    kept = sorted(set(first.values()) | {p - 1 - k for k in first.values()})
-    index = {k: i for i, k in enumerate(kept)}
-    rows = [([float(n) for n in ranks[k].layers], float(ranks[k].mtp), float(ranks[k].embedding), float(ranks[k].head),
-             float(k == p - 1), float(k), float(index[p - 1 - k])) for k in kept]
-    return rows, tuple(round(x, 12) for x in _rank_flops_share(model, ranks, seq_len))  # even: 1, not 1 + 1e-16
-
-
-def _stacked(model: Model, tables: Sequence[tuple[list[_RankRow], tuple[float, ...]]], take: np.ndarray
-             ) -> dict[str, np.ndarray]:
-    """rank_arrays of `tables` padded to one width with empty ranks, row i of the result table take[i]'s."""
-    width = max(len(rows) for rows, _ in tables)
-    groups = len(model.layers)
-    padded = [rows + [([0.0] * groups, 0.0, 0.0, 0.0, 0.0, float(k), float(k)) for k in range(len(rows), width)]
-              for rows, _ in tables]
-    out = {"rank_layers": np.array([[row[0] for row in rows] for rows in padded], dtype=float).reshape(
-        len(tables), width, groups)}
-    for k, name in enumerate(("rank_mtp", "rank_embedding", "rank_head", "rank_loss", "rank_position", "rank_mirror"),
-                             start=1):
-        out[name] = np.array([[row[k] for row in rows] for rows in padded], dtype=float)
-    for k, name in enumerate(_SHARES):
-        out[name] = np.array([shares[k] for _, shares in tables], dtype=float)
-    return {name: value[take] for name, value in out.items()}
 
 
 def evaluate_layouts(model: Model, system: System, chips: int, layouts: Sequence[TrainingLayout], calibration: Calibration,
