@@ -219,7 +219,7 @@ def test_search_caption_separates_its_assumptions() -> None:
 def test_search_captions_leave_the_mtp_line_to_their_opening_sentence() -> None:
     """search's and the split search's captions list the assumptions without the MTP line the opening sentence
     (mtp_caption) says; with no such sentence, the line stays."""
-    from parity.cli.search_cmd import _unsaid
+    from parity.cli.search_words import _unsaid
 
     notes = ("engine profile generic", "MTP 1 draft tokens, 0.92 accepted a step", "workers sized by rate matching")
     assert _unsaid(notes, (1, 0.92), "MTP 1 draft token a decode step ...") == [notes[0], notes[2]]

@@ -215,7 +215,7 @@ def test_a_term_is_explained_under_the_first_models_table_alone() -> None:
 def test_once_keeps_facts_and_drops_only_a_terms_exact_repeat() -> None:
     """A term is left to the table that printed it, named (a third model's caption named the second table for a
     term the first printed: report-only tester fuzzEC 9)."""
-    from parity.cli.compare_cmd import _once
+    from parity.cli.compare_captions import _once
 
     said: dict[str, str] = {}
     assert _once([("A means a. ", True), ("Fact one. ", False)], said, "m1") == "A means a. Fact one. "

@@ -328,7 +328,7 @@ def test_a_note_loses_only_the_clause_even_text_wrote() -> None:
 def test_the_pair_sentence_says_an_assumed_power_is_not_in_the_per_kw_interval() -> None:
     """MI355X against B200: 0.38-0.73x per kW on 20.384 kW assumed (8 x 1,400 W x 1.82), whose error the interval, the
     per-chip one scaled by fixed powers, leaves out (report-only tester fuzzDK 4): the sentence says so beside it."""
-    from parity.cli.compare_cmd import _pair_text
+    from parity.cli.compare_captions import _pair_text
     from parity.compare import Comparison
     from parity.flags import Flag
 

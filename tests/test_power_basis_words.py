@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from parity import catalog
 from parity.cli import cli
-from parity.cli.compare_cmd import _powers_text
+from parity.cli.compare_captions import _powers_text
 from parity.cli.fleet_cmd import _served_text
 from parity.cli.variants import what_ifs_text
 from parity.compare import held_clocks_note, system_power_flags

@@ -159,7 +159,7 @@ def test_the_compare_line_names_the_model_as_given_and_the_searchs_question() ->
     it (a config path, not its display name 'Qwen--Qwen3-30B-A3B', which compare refuses: report-only tester fuzzCA
     1), shell-quoted, with the options that change the figure where compare's defaults differ from the search's: its
     weights, engine, lengths, drafts and TPOT and TTFT bounds (search has no TTFT bound unless told, compare 5 s)."""
-    from parity.cli.search_cmd import _compare_command
+    from parity.cli.search_words import _compare_command
 
     assert _compare_command("Qwen--Qwen3-30B-A3B_config.json", "atlas-800-a3", Targets(0.05, None), "closed", 1024,
                             1024, "generic", "bf16", None) == (
@@ -176,7 +176,7 @@ def test_the_compare_line_keeps_percentile_targets() -> None:
     `--tpot 0.0026s --ttft 0.025s`, mean bounds, for `--tpot p99:2.6ms --ttft p99:25ms`: report-only tester fixec 1c),
     and Poisson arrivals, which drop a percentile TTFT from both commands' screen, go with it; a p99 at compare's own
     default bound (5 s) is still named."""
-    from parity.cli.search_cmd import _compare_command
+    from parity.cli.search_words import _compare_command
 
     p99 = Targets(0.0026, 0.025, "p99", "p99")
     assert _compare_command("llama-3.1-8b", "hgx-h100", p99, "closed", 1024, 256, "generic", "bf16", None) == (

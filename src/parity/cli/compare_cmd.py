@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,170 +13,33 @@ import click
 from parity import catalog
 from parity.cli import cli, deliver, format_option, out_option, output_format, progress_bar, refuse_repeats, \
     render_output, systems_named, typed_options
+from parity.cli.compare_captions import _intervals_caption, _once, _pair_text, _refine_caption, _shared_caption, \
+    _stacks_text, _what_if_caption
+from parity.cli.compare_rows import SERVE_DIFFERS, _flatten, _noted, _ratio_cell, _rerun
 from parity.cli.files import model_file, refuse_overwrite
-from parity.cli.variants import variant_systems, variants_option, what_ifs_text
+from parity.cli.variants import variant_systems, variants_option
 from parity.cli.workloads import refuse_other_workloads_options, training_run_options
 from parity.cli.labels import SPECS_ASSUMED_WORDS, flags_caption, mfu_caption, system_label
-from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, FORMAT_NAME, SIM_CLIENT, TOKENS, Targets, \
+from parity.cli.values import CHIPS, DEFAULT_TTFT, ENGINE, FORMAT_NAME, TOKENS, Targets, \
     arrivals_option, arrivals_text, formats_text, targets_options
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import bound_text, percentile_choice, screened
-from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, RATIO_WORDS, Comparison, compare, even_text, \
-    SAVINGS_AS_GOOD, format_label, quotient_intervals, shared_text, spec_bases, without_even_text
+from parity.compare import DEFAULT_MODELS, DEFAULT_SYSTEMS, compare, SAVINGS_AS_GOOD, format_label, spec_bases, \
+    without_even_text
 from parity.errors import ParityError
 from parity.export import EXPORT_RULES, refusal, rule_fields, screen
-from parity.engine import EngineProfile
-from parity.hardware import System
 from parity.model import Model
 from parity.parallel import map_chunks
-from parity.cli.serve_line import as_compared, disagg_rerun, in_catalog, serve_command, \
-    simulated_as_compared
-from parity.predict.refine import PERCENTILE_RUNS, case_of_candidate, sweep_note
+from parity.cli.serve_line import simulated_as_compared
 from parity.report.notes import NO_POWER_ERROR
-from parity.report.tables import Column, over_interval, plain, ratio, ratio_number, reached, scaled
-from parity.simulate.targets import LatencyTarget
-from parity.units import counted, duration_text
+from parity.report.tables import Column, plain, ratio, reached, scaled
+from parity.units import counted
 from parity.training import default_global_batch
-from parity.uncertainty import UNMEASURED_GEMM_WORDS, WHAT_IF_RESPONSE, specs_flag, widening_words
+from parity.uncertainty import UNMEASURED_GEMM_WORDS, specs_flag
 
 SPECS = (("bf16", "BF16 x"), ("eight_bit", "8-bit x"), ("memory", "mem x"), ("bandwidth", "BW x"), ("power", "TDP x"))
 SYSTEM_SPECS = (("system_bf16", "sys BF16 x"), ("system_memory", "sys mem x"), ("system_power", "sys power x"))
 LAST = 4  # the rank of a wide column added only where every other fits (past every other rank of compare's table)
-
-
-def _intervals_caption(workload: str, varied: bool, pair: bool) -> str:
-    """What the 80% intervals under the ratios are, for a caption: built from the cross-source residuals of both
-    chips' vendors (compare.vendor_bands: published decode figures, or published training runs), widened where those
-    say nothing of the chip; `varied`: systems of other sizes (an x/system interval); `pair`: two systems, whose
-    sentence names each ratio whose interval holds 1 (else a note does)."""
-    widened = ("for a what-if chip, one not shipping or specs assumed" if workload == "serve" else
-               "for a what-if chip, one not shipping, specs assumed or of a family no published training run was "
-               "measured on")
-    return ("80% int.: the 80% interval of the per-chip ratio (under it; beside it in Markdown), from the cross-source "
-            + ("residuals of both chips' vendors (parity validate --by source)" if workload == "serve" else
-               "residuals of both chips' vendors' published training runs (parity validate --by source, its training "
-               "table)")
-            + f", each chip's band {widening_words(widened)} (the residuals are measured, published chips'; an "
-            "unreleased chip's specs, or assumed ones, may err beyond them); "
-            + ("the per-system, per-kW and per-GB intervals (under x/system, x/kW and x/GB; beside them in Markdown) "
-               "are it scaled by the systems' chips, power and memory" if varied else
-               "the per-kW and per-GB intervals (under x/kW and x/GB; beside them in Markdown) are it scaled by the "
-               "systems' power and memory (systems of one size: per system is per chip)")
-            + (", and the sentence on the two systems names each ratio whose interval holds 1. " if pair else
-               ", and a note names each ratio whose interval holds 1. "))
-
-
-def _shared_caption(results: Sequence[Comparison]) -> str:
-    """What an interval between systems that share their errors is (compare.RATIO_BASES 'exact', 'response'), for a
-    caption: '' where no row's ratio is such."""
-    bases = {r.ratio_basis for r in results}
-    if not bases & {"exact", "response"}:
-        return ""
-    return ("Where a row and the baseline share the chip (a what-if of it, or another system of it), its calibration, "
-            "software stack and vendor band, and run the same formats, their predictions share every error those "
-            "intervals count, which cancels in the ratio: "
-            + ("where the rates are equal (nothing that differs moves them: power, price, memory that does not bind) "
-               "the per-chip ratio is exact ('exact' under it), and per kW and per GB are power and memory arithmetic "
-               "on it" if "exact" in bases else "")
-            + ("; " if bases >= {"exact", "response"} else "")
-            + ("where they differ, the interval is the what-if's own: parity's response to what differs, its log "
-               f"half-width {WHAT_IF_RESPONSE:g} of |ln(predicted ratio)| (a predicted +20% reads about +10% to "
-               "+30%), or both bands' interval where that is narrower (docs/model.md, Uncertainty)"
-               if "response" in bases else "")
-            + ". ")
-
-
-def _ratio_cell(row: dict[str, object], key: str = "per_chip") -> str:
-    """A ratio (Comparison.ratios key) for people with its 80% interval on the line below ('0.64x' over '0.49-0.74'),
-    so the interval is read wherever the ratio is, at any terminal width; none (the baseline): the ratio alone;
-    'exact' under it where the row's rate is the baseline's chip's own (Comparison.ratio_basis)."""
-    if row.get("ratio_basis") == "exact":  # a zero-width interval: the same chip's rate
-        return f"{ratio(row[f'ratio_{key}'])}\nexact"
-    return over_interval(ratio(row[f"ratio_{key}"]),  # type: ignore[misc]
-                         *row.get("ratio_interval" if key == "per_chip" else f"ratio_interval_{key}", (None, None)))
-
-
-def _pair_text(a: Comparison, b: Comparison, workload: str) -> str:
-    """The sentence that sets two systems side by side: a's spec ratios over b's, its predicted ratios, and their 80%
-    intervals (quotient_intervals) with the ratios whose interval spans 1 named (even_text); where the two share
-    their errors (Comparison.ratio_basis), that the ratios are exact, each by its arithmetic ('exact'), or that their
-    intervals are the response to what differs alone ('response')."""
-    spec = {k: v / b.spec_ratios[k] if b.spec_ratios[k] else float("nan") for k, v in a.spec_ratios.items()}
-    got = {k: v / b.ratios[k] if b.ratios[k] else float("nan") for k, v in a.ratios.items()}
-    tokens = "output" if workload == "serve" else "training"
-    one_size = math.isclose(got["per_system"], got["per_chip"])  # systems of one size: per system is per chip
-    bound = [r.system for r in (a, b) if r.fits and r.memory_bound]  # training: its ratios hold at this size alone
-    said = (f"{a.system} against {b.system}: {ratio(spec['system_bf16'])} the system BF16, "
-            f"{ratio(spec['system_memory'])} the system memory, {ratio(spec['system_power'])} "
-            f"the system power, "
-            f"{ratio(spec['bf16'])} BF16 per chip; predicted "
-            + (f"at this job size, where memory binds {' and '.join(bound)}'s layout (its note), " if bound else "")
-            + (f"{ratio(got['per_chip'])} the {tokens} tokens/s per chip and per system" if one_size else
-               f"{ratio(got['per_system'])} the {tokens} tokens/s per system, {ratio(got['per_chip'])} per chip")
-            + f", {ratio(got['per_kw'])} per kW, {ratio(got['per_gb'])} per GB of memory. ")
-    bounds = {k: v for k, v in quotient_intervals(a, b).items() if not math.isnan(v[0])}
-    # each system whose power is parity's assumption or arithmetic ('power assumed', 'power derived'): its kind
-    assumed = {r.system: f.kind.removeprefix("power ") for r in (a, b) for f in r.flags
-               if f.kind in ("power assumed", "power derived")}
-    # as the sentence states them; per system apart from per chip only for systems of two sizes (else the rows'
-    # notes, which JSON keeps, name per chip alone)
-    order = (() if one_size else ("per_system",)) + ("per_chip", "per_kw", "per_gb")
-    if not bounds:
-        return said
-    row = a if b.system == b.baseline else b  # the row whose ratio the intervals are of (or of its reciprocal)
-    if row.ratio_basis == "exact":  # one chip's rate: the ratios are arithmetic on it, with no interval
-        moved = shared_text(replace(row, ratios=got), order).partition(", ")[2]
-        return (said + f"The ratios are exact, the same chip's rate ({a.system} and {b.system} share the chip, its "
-                "calibration and engine, and nothing that differs moves the rate)" + (f"; {moved}" if moved else "")
-                + ". ")
-    even = even_text({k: bounds[k] for k in order if k in bounds})
-    own = (f" (parity's response to what differs alone: {a.system} and {b.system} share the chip, its calibration "
-           "and engine, whose errors cancel)" if row.ratio_basis == "response" else "")
-    stated = [f"{ratio_number(bounds[k][0])}-{ratio(bounds[k][1])} {RATIO_WORDS[k]}"
-              + (f" (without the error of {_powers_text(assumed)})" if k == "per_kw" and assumed else "")
-              for k in order if k in bounds]
-    return said + f"80% intervals{own}: " + ", ".join(stated) + (f"; {even}" if even else "") + ". "
-
-
-def _powers_text(kinds: Mapping[str, str]) -> str:
-    """The systems' powers a per-kW interval leaves the error of, each by its kind (system -> 'assumed' or 'derived'):
-    "hgx-h20's assumed power", "hgx-a800 and hgx-h800's derived power", "hgx-h20's assumed power and atlas-800-a3's
-    derived power"."""
-    if len(set(kinds.values())) == 1:
-        return f"{' and '.join(kinds)}'s {next(iter(kinds.values()))} power"
-    return " and ".join(f"{system}'s {kind} power" for system, kind in kinds.items())
-
-
-def _refine_caption(results: list[Comparison], sims: list[dict[str, object]],
-                    percentiles: Sequence[LatencyTarget]) -> list[tuple[str, bool]]:
-    """What --refine adds, for the caption (_once's pieces): what the simulator ran, and each run it flags or could
-    not make."""
-    said = [f"{r.system}: {'; '.join(s['sim_flags']) or s['sim_case']}" for r, s in zip(results, sims)
-            if r.fits and (s["sim_flags"] or str(s["sim_case"]).startswith("simulation failed"))]
-    chosen = ("the configuration is the steady-state model's choice" if not percentiles else
-              f"{' and '.join(bound_text(t) for t in percentiles)}: the steady-state model, which has means only, "
-              "screened each system's configurations by the mean at the same bound, and the simulator bisected "
-              "each layout's loads for the heaviest whose percentiles hold (as `parity search` does; a percentile "
-              f"grows with the load on one layout), at most {PERCENTILE_RUNS} runs a system, so a system's "
-              "configuration is the fastest the simulator passes; the throughputs and ratios are the steady-state "
-              "model's for it")
-    return [("sim: the step-level simulator re-ran each system's best configuration as `parity serve --sim` would "
-             f"(the same layouts, formats and MTP, at {SIM_CLIENT}; how each model scores on measured runs: "
-             f"docs/accuracy.md); {chosen}. ", True),
-            (f"Simulated runs flagged: {'; '.join(said)}. " if said else "", False)]
-
-
-def _once(pieces: Sequence[tuple[str, bool]], said: dict[str, str], table: str) -> str:
-    """A caption from its (text, term) pieces, in order: a term (what a column, a word or a rule means) whose very
-    text an earlier table of the run printed is left out, once for all in a closing 'Other terms as under X's table'
-    naming the tables that printed them, so that comparing on several models explains each term once (the default run
-    on two models printed its 28 lines of terms twice); the facts of the table (its engine profile, MTP, flagged runs)
-    always print. `said` maps each term printed to the table (`table`: its model's name) that printed it."""
-    kept = [text for text, term in pieces if text and not (term and text in said)]
-    where = list(dict.fromkeys(said[text] for text, term in pieces if term and text in said))
-    said.update({text: table for text, term in pieces if term and text and text not in said})
-    named = " and ".join(f"{name}'s" for name in where)
-    return "".join(kept) + (f"Other terms as under {named} table{'s' if len(where) > 1 else ''}. " if where else "")
 
 
 def _refuse_namesakes(named: Sequence[tuple[str, Model]]) -> None:
@@ -190,97 +53,6 @@ def _refuse_namesakes(named: Sequence[tuple[str, Model]]) -> None:
         if len(files) > 1:
             raise ParityError(f"{' and '.join(texts_given)} both go by the name {name!r} (a config.json by its "
                               "folder's): each model is compared once by its name; rename a folder")
-
-
-def _flatten(row: dict) -> dict:
-    out = dict(row)
-    for key, value in row["spec_ratios"].items():
-        out[f"spec_{key}"] = value
-    for key, value in row["ratios"].items():
-        out[f"ratio_{key}"] = value
-    return out
-
-
-SERVE_DIFFERS = 0.05  # a row's note names serve's figures for its line where one differs from the row's by this share
-
-
-def _rerun(row: Comparison, system: System, model_name: str, engine: str, isl: int, osl: int, mtp_tokens: int,
-           weights: str | None, targets: Targets) -> tuple[dict[str, str], str]:
-    """A serving row's `parity serve --model-kind steady` line (serve_command: its layouts, formats, MTP, one rank per
-    die, clients and fixed lengths, as `simulated_as_compared` simulates it, which gives the row's figures for an
-    aggregated configuration) and, for a disaggregated one, what the line runs on whole workers and what serve's
-    steady model prices it at (serve_note: serve's figures differ from the search's, disagg_rerun says why, and where they miss
-    a mean target, which); both '' where no configuration was chosen. A what-if system has no serve line (serve
-    runs catalog systems): its note says so, and names the whole workers, clients and sweep axes that price its
-    configuration (predict.refine.sweep_note). Beside them, what the table's note says of the line where serve's
-    tokens/s per chip, TTFT or TPOT differs from the row's by SERVE_DIFFERS or more ('serve line: 3,359/chip, TTFT
-    1.87 s'), else ''."""
-    if row.configuration is None:
-        return {"serve_command": "", "serve_note": ""}, ""
-    precision, drafts = as_compared(system, model_name, weights, mtp_tokens)
-    case = case_of_candidate(row.configuration, model_name, row.system, engine, precision, isl, osl, drafts,
-                             rank_per_die=system.chip.dies > 1)
-    if not in_catalog(system):  # the sweep that prices it, and for a disaggregated one what its workers are
-        said = "" if case.mode == "agg" else disagg_rerun(row.configuration, case, catalog.engine(
-            engine).disagg_prefill_utilization, systems={system.id: system})[0]
-        return {"serve_command": "", "serve_note": "; ".join(filter(None, [
-            f"{WHAT_IF_SERVE_NOTE}; {sweep_note(case, moe='moe' in catalog.model(model_name).features)}", said]))}, ""
-    said, prices = ("", {}) if case.mode == "agg" else disagg_rerun(
-        row.configuration, case, catalog.engine(engine).disagg_prefill_utilization)
-    over = {metric: bound for metric, bound, statistic in (("ttft", targets.ttft_s, targets.ttft_statistic),
-                                                           ("tpot", targets.tpot_s, targets.tpot_statistic))
-            if statistic == "mean" and bound and prices.get(f"{metric}_s", 0.0) > bound}
-    missed = [f"the {metric.upper()} target {duration_text(bound)}" for metric, bound in over.items()]
-    said += f"; serve's figures miss {' and '.join(missed)}" if missed else ""
-    off = {key: abs(prices[key] / getattr(row, key) - 1.0) >= SERVE_DIFFERS
-           for key in ("tokens_per_s_per_chip", "ttft_s", "tpot_s")} if prices else {}
-
-    def figure(metric: str) -> str:  # 'TTFT 11.6 s (over the 5 s target)'
-        return f"{metric.upper()} {duration_text(prices[f'{metric}_s'])}" + (
-            f" (over the {duration_text(over[metric])} target)" if metric in over else "")
-
-    brief = (f"serve line: {prices['tokens_per_s_per_chip']:,.0f}/chip, {figure('ttft')}"
-             + (f", {figure('tpot')}" if off["tpot_s"] or "tpot" in over else "") if any(off.values()) else "")
-    return {"serve_command": serve_command(case, moe="moe" in catalog.model(model_name).features),
-            "serve_note": said}, brief
-
-
-def _noted(row: Comparison, brief: str) -> Comparison:
-    """The row with the note every format prints: its own, then what serve gives for its line where that differs
-    (`_rerun`'s brief); 'does not fit' where the system cannot run it and its note says nothing."""
-    return replace(row, note="; ".join(filter(None, [row.note, brief])) if row.fits else row.note or "does not fit")
-
-
-WHAT_IF_SERVE_NOTE = "a what-if system: `parity serve` runs catalog systems"
-
-
-def _stacks_text(profile: EngineProfile, results: Sequence[Comparison], by_id: Mapping[str, System]) -> str:
-    """Each software stack of the rows with the maturity the engine runs at on it, once a stack, where any row runs
-    at a stack's measured maturity (catalog.maturity_brief): "Software stacks: CUDA (hgx-h200): the chips' calibrated
-    kernel rates; ROCm (mi300x-platform): ROCm's software maturity, fitted on 22 runs (vllm-rocm). " ('' otherwise: each
-    row's assumptions say it in full)."""
-    stacks: dict[str, list[str]] = {}
-    for row in results:
-        stacks.setdefault(by_id[row.system].chip.software_stack, []).append(row.system)
-    said = {stack: catalog.maturity_brief(catalog.engine_on(profile, stack), stack) for stack in stacks}
-    if not any(said.values()):
-        return ""
-    return "Software stacks: " + "; ".join(
-        f"{catalog.stack_word(stack)} ({', '.join(dict.fromkeys(names))}): "
-        + (said[stack] or (f"{profile.id} as fitted" if profile.measured else "the chips' calibrated kernel rates"))
-        for stack, names in stacks.items()) + ". "
-
-
-def _what_if_caption(what_ifs: Sequence[System], workload: str) -> str:
-    """What each --variants system changes, for the caption ('' where none is given)."""
-    if not what_ifs:
-        return ""
-    return ("What-ifs (--variants; note 'what-if'), each priced with its catalog chip's calibration"
-            + (" and without a serve_command (serve runs catalog systems; its serve_note gives the sweep axes that "
-               "price its configuration)" if workload == "serve" else "") + ": "
-            + what_ifs_text(what_ifs) + ". ")
-
-
 
 
 # options only one workload reads (the other would ignore them): option -> its parameter

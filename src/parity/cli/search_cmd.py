@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
-import math
-import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -16,27 +13,26 @@ from parity.cli import cli, emit, format_option, out_option, output_format, prog
 from parity.cli.files import model_file, refuse_overwrite
 from parity.cli.mtp import mtp_caption, mtp_option, refuse_mtp_without_layers
 from parity.cli.percentile_choice import screened, unreachable_ttft
+from parity.cli.search_prefill_split import _split
+from parity.cli.search_words import _compare_command, _formats, _interval_text, _kv_note, _mtp_words, _unmatched, \
+    _unsaid, _wider, _wider_hint, _wider_text
 from parity.cli.serve_line import disagg_rerun, serve_command
 from parity.cli.values import (CHIPS, ENGINE, FORMAT_NAME, SIM_CLIENT, TOKENS, Count, Targets, arrivals_option,
                                arrivals_text, targets_options)
-from parity.search import best_precision, mtp_assumption
+from parity.search import best_precision
 from parity.errors import InfeasiblePlan, ParityError
 from parity.flags import joined, texts
 from parity.predict.refine import DEFAULT_REFINE_MAX_CLIENTS, PERCENTILE_RUNS, case_of_candidate, percentile_probes, \
     poisson_rate, refine_candidates, refine_order
 from parity.report.tables import Column, plain, scaled
 from parity.simulate.targets import LatencyTarget
-from parity.compare import (WIDER_GAIN, configuration_flags, intervals, serving_ceiling, systems_spanned,
-                            systems_to_hold, wider_workers)
+from parity.compare import configuration_flags, intervals, serving_ceiling
 from parity.engine import EngineProfile
 from parity.hardware import System, per_die
 from parity.model import Model
 from parity.plan import Precision
-from parity.search import Candidate, SearchResult, search_serving, search_spanning
+from parity.search import Candidate, search_serving
 from parity.predict import Case, benchmark_of, scenario_of
-from parity.predict.scenario import engine_kv
-from parity.search_split import search_split
-from parity.serving.workload import DEFAULT_TTFT_S
 from parity.uncertainty import calibration_label, context_flags
 from parity.units import counted
 
@@ -350,18 +346,6 @@ def _same_keys(rows: Sequence[Mapping[str, object]], best: Mapping[str, object] 
         **best, **{k: unrun.get(k) for k in keys if k not in best}}
 
 
-def _kv_note(precision: Precision, profile: EngineProfile, system: System, kv: str | None) -> str:
-    """Where no --kv was given and serve's default (the engine's, predict.scenario.engine_kv) differs from the KV
-    format the search priced (search.best_precision: FP8 where the chip has it): what each stores, and how to set
-    it; '' otherwise."""
-    served = engine_kv(profile, system.chip, precision.weights, precision.expert_weights)
-    if kv is not None or served == precision.kv_cache:
-        return ""
-    return (f"KV cache {precision.kv_cache}, the best the chip offers, as compare and fleet run it, where serve "
-            f"stores the engine's default, {served} here (the serve line says --kv {precision.kv_cache}; --kv sets "
-            "the search's)")
-
-
 def _checked(candidate: Candidate, system: System, model: Model, profile: EngineProfile, mtp_tokens: int,
              lengths: tuple[int, int], precision: Precision) -> dict[str, object]:
     """A configuration's 80% intervals (TTFT, TPOT, tokens/s per chip) and flags at `lengths` (isl, osl), as compare
@@ -374,80 +358,6 @@ def _checked(candidate: Candidate, system: System, model: Model, profile: Engine
             "flags": texts(raised)}
 
 
-def _interval_text(row: dict[str, object], figure: str = "") -> str:
-    """' (80% interval 955-3,140)' after the best's tokens/s per chip, '' where no interval is stored; `figure`:
-    'sim_' where the figure is the simulator's, whose interval is its own (its residual bands around its figure, as
-    `parity serve --sim` gives it for the best's serve line), '' for the steady-state model's (compare's)."""
-    low, high = (row.get(f"{figure}tokens_per_s_per_chip_{end}") for end in ("low", "high"))
-    if low is None or high is None or math.isnan(float(low)):  # type: ignore[arg-type]
-        return ""
-    return f" (80% interval {scaled(1)(float(low))}-{scaled(1)(float(high))})"  # type: ignore[arg-type]
-
-
-def _wider(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,
-           lengths: tuple[int, int], targets: tuple[float | None, float | None],
-           mtp: tuple[int, float]) -> tuple[int, float] | None:
-    """(systems spanned, tokens/s per chip) of workers over more systems (compare.wider_workers) where they deliver
-    WIDER_GAIN x the best of one, as compare and fleet then take them; None otherwise (search keeps its system)."""
-    if result.best is None:
-        return None
-    ranks, dies = per_die(system), system.chip.dies
-    found = wider_workers(functools.partial(search_spanning, model, ranks, profile, catalog.calibration(system.chip),
-                                            precision, *lengths, *targets, mtp=mtp), ranks,
-                          result.best.tokens_per_s_per_chip / dies)
-    if found is None or found.best is None or (spans := systems_spanned(found.best, ranks)) < 2:
-        return None  # workers of one system are the search's own: never named as wider
-    return spans, found.best.tokens_per_s_per_chip * dies
-
-
-def _wider_text(wider: tuple[int, float], compared: str | None, precision: Precision, theirs: Precision,
-                percentiles: bool) -> str:
-    """'; workers over 4 systems deliver 187 tok/s/chip, and compare and fleet take them (parity compare ...)': the
-    caption's clause on the wider workers (_wider), priced at the search's own formats; where compare and fleet run
-    other formats (`theirs`: no --kv there), the clause says so in place of a compare line that could not give the
-    figure. `percentiles`: the figure is the steady search's at the mean screen, which puts the wider workers in
-    compare's choice too, and compare takes them only where the simulator finds them WIDER_GAIN x the best narrower
-    worker that meets the percentiles (percentile_choice), else this search's own choice."""
-    said = f"; workers over {wider[0]} systems deliver {wider[1]:,.0f} tok/s/chip" + (
-        " at the mean screen" if percentiles else "")
-    if compared is None:
-        return f"{said} with this search's {_formats(precision)}; {_unmatched(theirs)}"
-    if percentiles:  # compare and fleet simulate them beside this search's own, as percentile_choice does
-        return (f"{said}, and compare and fleet take them where, simulated, they deliver {WIDER_GAIN:g}x the best "
-                f"narrower worker that meets the percentiles ({compared})")
-    return f"{said}, and compare and fleet take them ({compared})"
-
-
-def _unmatched(theirs: Precision) -> str:
-    """Why no compare line reproduces the search's wider workers: compare and fleet run their own formats `theirs`
-    (search.best_precision at the search's --weights; they take no --kv), not the search's."""
-    return f"compare and fleet run {_formats(theirs)} (they take no --kv), so no compare line gives this figure"
-
-
-def _compare_command(model: str, system: str, targets: Targets, arrivals: str, isl: int, osl: int,
-                     engine: str, weights: str | None, mtp_tokens: int | None) -> str:
-    """'parity compare atlas-800-a3 --model ./config.json --weights bf16 --ttft none': the comparison that takes the
-    wider workers (_wider) at the search's own question: the model and system as the command line gave them, and
-    the lengths, engine, weights, drafts and TPOT and TTFT targets, where compare's defaults differ. A percentile
-    target stays one ('p99:25ms'; compare screens by its bound as search does) with the --refine compare needs for
-    it, and Poisson arrivals, which drop a percentile TTFT from that screen, go with it."""
-    options = ["parity", "compare", system, "--model", model]
-    options += ["--engine", engine] if engine != "generic" else []
-    options += ["--weights", weights] if weights else []
-    options += [word for option, tokens in (("--isl", isl), ("--osl", osl)) if tokens != 1024
-                for word in (option, str(tokens))]
-    options += ["--mtp", str(mtp_tokens)] if mtp_tokens is not None else []
-    for option, seconds, statistic, default_s in zip(("--tpot", "--ttft"), (targets.tpot_s, targets.ttft_s),
-                                                     (targets.tpot_statistic, targets.ttft_statistic),
-                                                     (0.05, DEFAULT_TTFT_S)):
-        if seconds != default_s or statistic != "mean":
-            bound = f"{seconds:g}s" if seconds else "none"
-            options += [option, bound if statistic == "mean" or not seconds else f"{statistic}:{bound}"]
-    if targets.percentiles():
-        options += ["--refine"] + (["--arrivals", arrivals] if arrivals != "closed" else [])
-    return shlex.join(options)
-
-
 def _chips_clause(rows: Sequence[Mapping[str, object]]) -> str:
     """Where a row's chips show a fraction: what one means (a disaggregated decode worker's chips plus its share
     of its whole prefill workers' chips, search._disaggregated); '' where every row's are whole."""
@@ -458,98 +368,6 @@ def _chips_clause(rows: Sequence[Mapping[str, object]]) -> str:
             "(1 prefill worker per 8 decode workers adds an eighth of one), hence fractions. ")
 
 
-def _wider_hint(result: SearchResult, model: Model, system: System, profile: EngineProfile, precision: Precision,
-                chips: int | None, tokens: int) -> str:
-    """Where nothing fits one system's scale-up domain and no --chips was given: the workers over scale-out that
-    compare would span (compare.systems_to_hold), as a --chips to try; '' otherwise."""
-    if result.feasible or chips or (spans := systems_to_hold(model, per_die(system), profile, precision, tokens)) in (
-            None, 1):
-        return ""
-    return (f"; {model.name} fits no worker of one {system.id}: --chips {spans * system.chips} searches workers "
-            f"over {spans} systems, as compare spans them")
-
-
 # options of the one-system search that a --prefill-system split leaves unread: option -> its parameter
 _WHOLE_WORKER_ONLY = {"--chips": "chips", "--plot": "plot", "--show-infeasible": "show_infeasible",
                       "--refine": "refine", "--processes": "processes"}
-
-
-# a split for people: each side's workers in one cell ('2x tp1-pp4-dp4-ep4') and the chips of both in another
-# ('32+16'), the core within 80 columns; what follows from them (the fleet's rate: tok/s/chip x chips) and the
-# detail give way, in their rank's order
-SPLIT_COLUMNS = [Column("prefill_workers_text", "prefill workers", plain, "left"),
-                 Column("decode_workers_text", "decode workers", plain, "left"),
-                 Column("chips_text", "chips", plain, wide=1),
-                 Column("clients_per_decode_worker", "clients/D worker", scaled(1), wide=3),
-                 Column("tpot_s", "TPOT ms", scaled(1e-3)), Column("ttft_s", "TTFT ms", scaled(1e-3)),
-                 Column("output_tokens_per_s", "tok/s (fleet)", scaled(1), wide=2),
-                 Column("output_tokens_per_s_per_chip", "tok/s/chip", scaled(1)),
-                 Column("limited_by", "limited by", plain, "left", wide=2)]
-
-
-def _formats(precision: Precision) -> str:
-    """'fp8 weights, fp8 KV' for a title: the formats the search priced (serve's --weights and --kv)."""
-    experts = f", {precision.expert_weights} experts" if precision.expert_weights != precision.weights else ""
-    return f"{precision.weights} weights{experts}, {precision.kv_cache} KV"
-
-
-def _mtp_words(mtp: tuple[int, float]) -> str:
-    """', MTP 1' for a title, '' without drafts."""
-    return f", MTP {mtp[0]}" if mtp[0] else ""
-
-
-def _unsaid(assumptions: Sequence[str], mtp: tuple[int, float], mtp_text: str) -> list[str]:
-    """The assumptions a caption lists after its opening MTP sentence (mtp_caption), which says the drafts and their
-    acceptance: the search's own MTP line left out, not said twice."""
-    return [a for a in assumptions if not (mtp_text and a == mtp_assumption(mtp))]
-
-
-def _split(model, prefill_system, decode_system, profile, formats: tuple[str | None, str | None], targets: Targets,
-           isl: int, osl: int, prefill_chips: int, decode_chips: int, mtp: tuple[int, float], mtp_text: str, fmt: str,
-           out: Path | None, named: Case) -> None:
-    """`search --prefill-system`: the best fleets of prefill and decode workers under the two budgets; `named`: the
-    model, system and engine as the command line named them (for the best's serve line); `formats`: --weights and
-    --kv as given (None: the search's defaults)."""
-    prefill_precision = best_precision(model, prefill_system.chip, *formats)
-    decode_precision = best_precision(model, decode_system.chip, *formats)
-    found = search_split(model, prefill_system, decode_system, profile, catalog.calibration(prefill_system.chip),
-                         catalog.calibration(decode_system.chip), prefill_precision, decode_precision, isl, osl,
-                         prefill_chips, decode_chips, targets.tpot_s, targets.ttft_s, mtp=mtp)
-    if not found.best:
-        raise InfeasiblePlan(f"no split of {prefill_chips} x {prefill_system.id} (prefill) and {decode_chips} x "
-                             f"{decode_system.id} (decode) fits and meets {targets.text()}")
-    rows = [s.to_dict() for s in found.best]
-    best = found.best[0]
-    raised = list(model.flags) + context_flags(model, isl + osl)
-    # serve runs one set of formats on both kinds of worker: the best's line where the two sides' agree
-    rerun = serve_command(dataclasses.replace(
-        named, concurrency=round(best.clients_per_decode_worker * best.decode_workers), weights=decode_precision.weights,
-        moe_weights=decode_precision.expert_weights, kv=decode_precision.kv_cache, mode="disagg",
-        layout=best.prefill_layout, decode_layout=best.decode_layout, prefill_workers=best.prefill_workers,
-        decode_workers=best.decode_workers, mtp_tokens=mtp[0], prefill_system=prefill_system.id),
-        moe="moe" in model.features) if prefill_precision == decode_precision else ""
-    caption = ((f"{mtp_text} " if mtp_text else "")
-               + f"{found.evaluated:,} pairs of decode (layout, batch) and prefill layout evaluated. Best under "
-               f"{targets.text()}: {best.output_tokens_per_s:,.0f} output tok/s from {best.prefill_chips} prefill and "
-               f"{best.decode_chips} decode chips (limited by {best.limited_by}); "
-               + (f"to run it: {rerun}" if rerun else "no `parity serve` line runs it: serve runs one set of formats "
-                  f"on both kinds of worker, and these prefill workers run {_formats(prefill_precision)}, the "
-                  f"decode workers {_formats(decode_precision)}")
-               + ". " + "; ".join(_unsaid(found.assumptions, mtp, mtp_text))
-               + (f". Flags: {joined(raised)}" if raised else ""))
-    payload = {"model": model.name, "prefill_system": prefill_system.id, "decode_system": decode_system.id,
-               "prefill_weights": prefill_precision.weights, "prefill_kv_cache": prefill_precision.kv_cache,
-               "decode_weights": decode_precision.weights, "decode_kv_cache": decode_precision.kv_cache,
-               "mtp_tokens": mtp[0], "mtp_accepted_tokens": mtp[1],
-               "prefill_budget_chips": prefill_chips, "decode_budget_chips": decode_chips,
-               "evaluated": found.evaluated, "best": rows, "best_serve_command": rerun,
-               "assumptions": list(found.assumptions),
-               "model_flags": texts(raised)}
-    if output_format(fmt, out) in ("table", "md"):  # json and csv keep the fields apart
-        rows = [{**r, "prefill_workers_text": f"{r['prefill_workers']:,}x {r['prefill_layout']}",
-                 "decode_workers_text": f"{r['decode_workers']:,}x {r['decode_layout']}",
-                 "chips_text": f"{r['prefill_chips']:,}+{r['decode_chips']:,}"} for r in rows]
-        caption = "chips: the prefill workers' + the decode workers'. " + caption
-    caption += f". Formats: prefill {_formats(prefill_precision)}; decode {_formats(decode_precision)}"
-    emit(rows, SPLIT_COLUMNS, fmt, title=f"Best splits: {model.name}, prefill on {prefill_system.id}, decode on "
-         f"{decode_system.id}{_mtp_words(mtp)}", caption=caption, payload=payload, out=out)
