@@ -167,7 +167,7 @@ _STRUCTURE = {"chips": {"value": 8, "source": "nv-hgx"},
 
 
 def _load_system(data: dict[str, object]) -> System:
-    from parity.catalog.hardware import _system_from
+    from parity.catalog.hardware_files import _system_from
     return _system_from(data, "systems/test-node.toml", {c.id: c for c in catalog.chips()})
 
 
