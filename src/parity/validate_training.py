@@ -22,8 +22,7 @@ from parity.errors import InfeasiblePlan, ParityError
 from parity.hardware import Calibration
 from parity.model import Model
 from parity.training import TrainingLayout, TrainingResult, model_flops_per_token, train_step
-from parity.optimize import nelder_mead
-from parity.validate import CaseError
+from parity.validate import CaseError, nelder_mead
 
 __all__ = ["MEASUREMENTS", "METRIC", "TRAINING_FIT_PARAMETERS", "TrainingCase", "training_cases", "megatron_eq3_flops_per_token",
            "measured_tokens_per_s_per_chip", "predict_case", "training_case_errors", "fit_training_profile",
