@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from parity import catalog
-from parity.cli.validate_cmd import page_payload, validation_payload
+from parity.cli.validate_payload import page_payload, validation_payload
 from parity.report.accuracy_page import SUMMARY_END, SUMMARY_START, accuracy_markdown, summary_rows, summary_table
 from parity.validate import CaseError, case_errors
 

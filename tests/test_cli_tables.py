@@ -616,7 +616,7 @@ def test_the_calibration_tables_fit_80_columns(monkeypatch: pytest.MonkeyPatch) 
     """`validate --section calibration` printed its campaigns table 130 columns wide at COLUMNS=80 (and its first
     title ended "...points not fitted on"); the section takes ~70 s, so its tables are laid out here on stub rows
     with its longest names."""
-    from parity.cli.validate_cmd import calibration_tables
+    from parity.cli.validate_tables import calibration_tables
     from parity.report.tables import render_text
 
     kernel = {"kind": "attention_prefill", "fitted_points": 251, "scored_points": 252, "roofline_error": 0.4123,

@@ -208,7 +208,7 @@ def test_validate_scores_only_never_fitted_rows_and_meets_the_targets(targets: d
     from click.testing import CliRunner
 
     from parity.cli import cli
-    from parity.cli.validate_cmd import validation_payload
+    from parity.cli.validate_payload import validation_payload
 
     _, payload, _ = validation_payload(catalog.measurements(), simulated_predictions, ["engine", "engine_version"],
                                        "serving", "sim", 2)
@@ -284,7 +284,7 @@ def test_validate_prices_the_side_by_side_ratios_as_compare_does() -> None:
     measured, TPOT 1.38x against 1.30x (1.376x since a client's own prompt stretches none of its decodes)."""
     import dataclasses
 
-    from parity.cli.validate_cmd import validation_payload
+    from parity.cli.validate_payload import validation_payload
 
     rows = [r for r in catalog.measurements() if r["system"] in ("hgx-h100", "hgx-b200") and r["engine"] == "vllm"]
     steady = predict_rows(rows)

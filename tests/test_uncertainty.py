@@ -198,7 +198,7 @@ def test_flag_scores_count_a_row_under_each_of_its_flags() -> None:
 def test_validate_by_flag_groups_the_scores_by_flag_kind() -> None:
     """`parity validate --by flag`: one row per metric and flag kind (a row with two flags under each), then every
     scored row together; a calibration row is not scored. Any other field beside 'flag' is refused in one line."""
-    from parity.cli.validate_cmd import score_table
+    from parity.cli.validate_payload import score_table
     from parity.validate import CaseError
     def case(split: str, predicted: float, *kinds: str) -> CaseError:
         return CaseError(case_id="c", split=split, system="s", engine="e", model="m", mode="agg", metric="ttft_s",

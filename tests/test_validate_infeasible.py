@@ -5,7 +5,8 @@ rows "scored measured points", 10 of them infeasible and unscored)."""
 import pytest
 
 from parity import catalog
-from parity.cli.validate_cmd import serving_caption, serving_title, validation_payload
+from parity.cli.validate_payload import validation_payload
+from parity.cli.validate_tables import serving_caption, serving_title
 from parity.crosscheck import repeat_spread
 from parity.predict import predict_rows
 from parity.validate import CaseError, flag_scores, infeasible_words, scores
