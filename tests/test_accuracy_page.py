@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from parity import catalog
 from parity.cli.validate_payload import page_payload, validation_payload
-from parity.report.accuracy_page import SUMMARY_END, SUMMARY_START, accuracy_markdown, summary_rows, summary_table
+from parity.report.accuracy_page import SUMMARY_END, SUMMARY_START, accuracy_markdown, summary_table
+from parity.report.accuracy_summary import summary_rows
 from parity.validate import CaseError, case_errors
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "accuracy.md"

@@ -92,7 +92,7 @@ def test_the_maxtext_32b_row_reads_maxtext_s_flop_count() -> None:
 def test_the_accuracy_page_lists_training_per_vendor() -> None:
     """The by-vendor section of docs/accuracy.md carries one training row per vendor and setting, as
     `training_scores` returns them (AMD left out: 3 rows, 58.4% median in the stored data's shape)."""
-    from parity.report.accuracy_page import _by_vendor
+    from parity.report.accuracy_vendors import _by_vendor
 
     training = [{"group": "AMD", "setting": "left out", "count": 3, "median_abs_error": 0.584,
                  "p90_abs_error": 0.718, "bias": 0.584}]
@@ -105,7 +105,7 @@ def test_the_accuracy_page_lists_every_source_left_out_and_names_those_over_the_
     """The by-source section keeps the 'left out' rows only (one per source and kind of metric) and names, worst
     first, the sources whose decode median |error| passes SOURCE_DECODE_TARGET (20%): 24.7% and 21.3% do, 19.9% and
     a 35.4% prefill figure do not."""
-    from parity.report.accuracy_page import SOURCE_DECODE_TARGET, _by_source
+    from parity.report.accuracy_vendors import SOURCE_DECODE_TARGET, _by_source
 
     def row(group: str, kind: str, setting: str, median: float) -> dict[str, object]:
         return {"group": group, "kind": kind, "setting": setting, "count": 2, "median_abs_error": median,
@@ -119,7 +119,7 @@ def test_the_accuracy_page_lists_every_source_left_out_and_names_those_over_the_
     assert "2 of 3 sources' decode figures miss 20.0% median with their rows left out: `d`, `a`." in text
     assert [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| `")] == ["| `a`", "| `b`", "| `c`", "| `d`"]
     assert _by_source({}) == []
-    from parity.report.accuracy_page import summary_rows
+    from parity.report.accuracy_summary import summary_rows
     assert summary_rows([], [], [], by_source=scores) == [[
         "published decode throughput / TPOT", "the worst of 3 sources, each left out of every fit (`d`; 2 over 20.0%)",
         "2", "24.7%", "24.7%"]]

@@ -117,7 +117,7 @@ def test_the_chips_that_serve_nothing_are_counted_where_they_are() -> None:
     from types import SimpleNamespace
 
     from parity import catalog
-    from parity.fleet import _idle_note
+    from parity.fleet.limits import _idle_note
 
     unit = SimpleNamespace(unit_chips=lambda held: held * 11_615)
     assert _idle_note(unit, 100_000, catalog.system("atlas-960-superpod"), 8) == (
@@ -155,7 +155,7 @@ def test_chips_idle_inside_whole_systems_say_where() -> None:
     from types import SimpleNamespace
 
     from parity import catalog
-    from parity.fleet import _idle_note
+    from parity.fleet.limits import _idle_note
 
     # the catalog prices the H20, not the B30A: the B30A's idle chips are powered, not priced (fuzzAI 2)
     for name, kept, dropped in (("hgx-b30a", "powered", "not powered"),

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from parity import catalog
 from parity.cli import cli
-from parity.cli.training_cmds import _stage_name
+from parity.cli.train_record import _stage_name
 from parity.training import TrainingLayout, train_step
 
 _LAYER, _VOCAB = 50_336_000, 2048 * 151_936  # Qwen3-1.7B: parameters of a layer; of its (tied) embedding

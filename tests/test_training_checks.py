@@ -82,7 +82,7 @@ def test_a_search_flags_each_layout_and_the_caption_names_the_rows() -> None:
 
 
 def test_the_ranks_a_flag_holds_for_read_as_ranges() -> None:
-    from parity.cli.training_cmds import _ranks_text
+    from parity.cli.train_search import _ranks_text
 
     assert [_ranks_text(r) for r in ([5], [5, 6, 7, 8, 9, 10], [2, 5, 6, 7], [1, 3])] == [
         "row 5", "rows 5-10", "rows 2, 5-7", "rows 1, 3"]

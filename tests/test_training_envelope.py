@@ -188,7 +188,7 @@ def test_degrees_that_do_not_divide_the_chips_are_named_without_a_floored_dp() -
 def test_training_energy_keeps_three_significant_figures(kwh: float, said: str) -> None:
     """tester fixsm 2: energy between 1 and 10 kWh read to one place, '1.8 kWh', between '0.500 kWh' and '18.3 kWh';
     every figure now has three significant ones, whole from 100 up (1 kWh = 3.6e6 J, 1 MWh = 3.6e9 J)."""
-    from parity.cli.training_cmds import _energy_text
+    from parity.cli.train_record import _energy_text
     assert _energy_text(kwh * 3.6e6) == said
 
 

@@ -48,7 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("show_cmd", "Every number of one chip or system with its source."),
     "sweep": ("sweep_cmd", "Sweep what-if scenarios to CSV or Parquet."),
     "systems": ("chips_cmd", "List the systems in the catalog."),
-    "train": ("training_cmds", "Training: one layout's step time, MFU and memory, or --search."),
+    "train": ("train_cmd", "Training: one layout's step time, MFU and memory, or --search."),
     "validate": ("validate_cmd", "Predicted against measured on parity's validation data."),
 }
 

@@ -15,7 +15,7 @@ from parity.engine import EngineProfile
 from parity.hardware import System, per_die
 from parity.model import Model
 from parity.plan import Precision
-from parity.predict.scenario import engine_kv
+from parity.predict.precision import engine_kv
 from parity.report.tables import scaled
 from parity.search import SearchResult, mtp_assumption, search_spanning
 from parity.serving.workload import DEFAULT_TTFT_S
@@ -39,7 +39,7 @@ def _unsaid(assumptions: Sequence[str], mtp: tuple[int, float], mtp_text: str) -
 
 
 def _kv_note(precision: Precision, profile: EngineProfile, system: System, kv: str | None) -> str:
-    """Where no --kv was given and serve's default (the engine's, predict.scenario.engine_kv) differs from the KV
+    """Where no --kv was given and serve's default (the engine's, predict.precision.engine_kv) differs from the KV
     format the search priced (search.best_precision: FP8 where the chip has it): what each stores, and how to set
     it; '' otherwise."""
     served = engine_kv(profile, system.chip, precision.weights, precision.expert_weights)

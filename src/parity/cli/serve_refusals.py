@@ -21,7 +21,7 @@ from parity.model import Model
 from parity.plan import Layout, served_format
 from parity.search import best_precision
 from parity.predict import Case, Scenario, deployment, scenario_of, shortfall_text
-from parity.predict.scenario import engine_kv
+from parity.predict.precision import engine_kv
 from parity.units import counted
 from parity.scenarios import longest_request
 from parity.simulate import Benchmark, routes_at_random
@@ -49,7 +49,7 @@ def _search_hint(case: Case, model: Model) -> str:
             # a search of the emulated checkpoint format finds layouts no one would run: the native one compare runs
             native, emulated = best_precision(model, system.chip).weights, weights
             weights = ""
-        # the KV format serve ran (the engine's default where none was given: predict.scenario.engine_kv), given
+        # the KV format serve ran (the engine's default where none was given: predict.precision.engine_kv), given
         # to the search where its own (the best the chip offers) differs: it sets the bytes each sequence takes
         kv = case.kv or engine_kv(profile, system.chip, case.weights or served_format(model.weight_format),
                                   case.moe_weights or case.weights or served_format(model.expert_weight_format))

@@ -6,9 +6,9 @@ workloads are solved as arrays. A bad row ends as feasible=false with the reason
 the others.
 
 Modules, lowest first: columns (the table's columns and cell readers), case (Case, a row read),
-scenario (Scenario, Prediction, a case resolved against the catalog), steady (the steady-state
-pricing), simulated (the step-level simulator's re-run), pricing (predict_scenarios, predict_cases,
-predict_rows).
+precision and engine_version (a case's formats; what its engine version changes), scenario (Scenario,
+Prediction, a case resolved against the catalog), steady (the steady-state pricing), simulated (the
+step-level simulator's re-run), pricing (predict_scenarios, predict_cases, predict_rows).
 """
 
 from parity.predict.case import INPUT_KINDS, Case, case_from_row, layout_from_row
