@@ -748,6 +748,8 @@ def test_report_refuses_a_dense_model_before_any_work(tmp_path: Path) -> None:
     (("--fleet-chips", "nvidia-h100-sxm", "--rule", "3a090"),
      "--rule 3a090 drops every chip named: nvidia-h100-sxm: 3A090.a.1 (TPP 15,832)"),
     (("--demand", "5"), "'5' needs a unit, e.g. 2e12 tokens/day"),
+    # a bare zero is wrong before it lacks a unit (it had read "'0' needs a unit": procurement tester FG 6)
+    (("--demand", "0"), "must be a positive quantity with a unit (e.g. 2e12 tokens/day), got '0'"),
 ])
 def test_report_refuses_its_own_question_before_any_work(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
     """--nodes, --fleet-chips, --demand and --rule set the report to a planner's own question (it could only show

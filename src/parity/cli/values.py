@@ -212,8 +212,10 @@ class Quantity(click.ParamType):
         if isinstance(value, float):
             return value
         text = str(value)
-        if _NUMBER.match(text):
-            self.fail(f"{text!r} needs a unit, e.g. {self.example}", param, ctx)
+        if _NUMBER.match(text):  # a bare zero or negative number says what is wrong with it first
+            positive = float(text.replace(",", "")) > 0
+            self.fail(f"{text!r} needs a unit, e.g. {self.example}" if positive else
+                      f"must be a positive quantity with a unit (e.g. {self.example}), got {text!r}", param, ctx)
         if _NOT_FINITE.search(text):
             self.fail(f"must be a finite number with a unit (e.g. {self.example}), got {text!r}", param, ctx)
         try:
