@@ -148,3 +148,20 @@ def test_predict_rows_carry_serves_client_keys(tmp_path) -> None:
     assert set(CLIENT_KEYS) | {"held_at_client"} <= set(row)
     assert row["held_at_client"] is True and row["client_waited"] == 36
     assert (row["client_wait_s"], row["ttft_from_arrival_p99_s"]) == pytest.approx((6.973, 14.207), abs=1e-3)
+
+
+def test_a_target_on_a_statistic_no_request_has_is_not_judged(tmp_path) -> None:
+    """A TPOT target where every request outputs one token (SRE tester FH 1): the table read 'met (nan ms)' while
+    the JSON read meets_tpot_p90_s false; both now say it judges nothing (None in JSON), and the TTFT target
+    beside it is judged as before."""
+    trace = tmp_path / "one-token.csv"
+    trace.write_text("arrival_s,isl,osl\n0,1024,1\n0.5,1024,1\n1.0,1024,1\n")
+    base = ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--trace", str(trace), "--tpot", "p90:50ms",
+            "--ttft", "2s"]
+    done = CliRunner().invoke(cli, [*base, "--format", "json"])
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    assert data["tpot_p90_s"] is None and data["meets_tpot_p90_s"] is None and data["meets_ttft_s"] is True
+    table = " ".join(CliRunner().invoke(cli, base, env={"COLUMNS": "240"}).output.split())
+    assert "target TPOT p90 <= 50 ms not judged: no request has a TPOT (none outputs a second token)" in table
+    assert "nan" not in table
