@@ -151,11 +151,11 @@ from parity.simulate.targets import LatencyTarget
                    "row per worker after each prompt step and each stretch of decode steps (time_s from the first "
                    "send; a trace's own clock; columns: docs/model.md)")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="sim: seed of the length and MTP draws")
+              help="sim: seed of the length, arrival (--request-rate) and MTP draws")
 @click.option("--ttft", "ttft_target", type=StatisticTarget("ttft"), default=None,
-              help="TTFT target, a statistic may be named: 2s, p99:2s")
+              help="TTFT target: the mean (2s) or a named statistic (p99:2s, p50:800ms)")
 @click.option("--tpot", "tpot_target", type=StatisticTarget("tpot"), default=None,
-              help="TPOT target, e.g. 50ms or p90:60ms")
+              help="TPOT target: the mean (50ms) or a named statistic (p90:60ms)")
 @format_option
 @out_option
 def serve(model: str, system: str, engine: str, weights: str | None, moe_weights: str | None, kv: str | None,
