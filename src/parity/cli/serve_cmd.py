@@ -145,7 +145,7 @@ from parity.simulate.targets import LatencyTarget
               help="sim: with --request-rate or --trace, requests in flight at most (vLLM's and SGLang's "
                    "--max-concurrency): later ones wait, and their TTFT counts from when they are sent")
 @click.option("--trace", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="sim: replay a CSV trace with columns arrival_s, isl, osl")
+              help="sim: replay a CSV trace with columns arrival_s, isl, osl (rows in any order: replayed by arrival)")
 @click.option("--timeline", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="sim: write queue length, prompts prefilled, running batch and KV use over time to this CSV, a "
                    "row per worker after each prompt step and each stretch of decode steps (time_s from the first "
