@@ -16,7 +16,7 @@ from parity.cli.launch_options import LAUNCH_DISAGG_ONLY, Launch, launch_options
 from parity.cli.serve_explain import Tables, typical_steps
 from parity.cli.serve_line import serve_command, serve_inputs
 from parity.cli.serve_record import (_load, _memory_row, _number, _simulated, _target_text, _trace_text, _workers_row,
-                                     _workload, interval_texts)
+                                     _workload, interval_texts, target_met)
 from parity.cli.serve_refusals import (_EXPERTS_ONLY, _SIMULATOR_ONLY, _TRACE_REPLACES, _check_layout,
                                        _refuse_an_unfit_mix, _refuse_expert_group, _refuse_options_a_phase_ignores,
                                        _refuse_options_a_scenario_ignores, _refuse_what_the_run_cannot_use,
@@ -381,11 +381,8 @@ def serve(model: str, system: str, engine: str, weights: str | None, moe_weights
         ("prefill share of engine time", f"{data.get('prefill_utilization', 0):.0%}"),
         ("outside what was validated", "; ".join(data["flags"]) or "no"))] + percentile_rows
     for target in targets:
-        value = data[target.key]
         rows.append({"quantity": f"target {target}", "value": _target_text(target, data)})
-        # a statistic no request has (a TPOT where every request outputs one token) judges nothing: None, not False
-        judged = isinstance(value, int | float) and not math.isnan(value)
-        data = {**data, f"meets_{target.key}": bool(value <= target.seconds) if judged else None}
+        data = {**data, f"meets_{target.key}": target_met(target, data)}
     steps: Tables = []  # --explain's tables under the record
     if explain:
         # the lengths the run draws (a trace's isl and osl are already its means): the client's range under --sim,

@@ -46,15 +46,23 @@ def interval_texts(row: dict) -> dict:
                                        row["output_tokens_per_s_per_chip_high"])}
 
 
+def target_met(target: LatencyTarget, data: dict[str, object]) -> bool | None:
+    """Whether a run's record meets `target` in the statistic it names; None where no request has that statistic
+    (a TPOT where every request outputs one token): the target judges nothing."""
+    raw = data[target.key]
+    value = float(raw) if isinstance(raw, int | float) else math.nan
+    return None if math.isnan(value) else value <= target.seconds
+
+
 def _target_text(target: LatencyTarget, data: dict[str, object]) -> str:
     """'met (80.2 ms)' or 'missed (250.0 ms)'; a TTFT target met from the send (vLLM's benchmark counts TTFT from
     there) that TTFT from arrival misses (a capped client held requests back: ttft_from_arrival_*, in the target's
     statistic) is met from the send only, and says so with the wait at the client in that statistic."""
-    raw = data[target.key]
-    value = float(raw) if isinstance(raw, int | float) else math.nan
-    if math.isnan(value):  # no request has the statistic: a TPOT where every request outputs one token
+    met = target_met(target, data)
+    if met is None:
         return f"not judged: no request has a {target.metric.upper()} (none outputs a second token)"
-    if value > target.seconds:
+    value = float(data[target.key])  # type: ignore[arg-type]
+    if not met:
         return f"missed ({value * 1e3:,.1f} ms)"
     arrival = data.get(target.key.replace("ttft", "ttft_from_arrival", 1)) if target.metric == "ttft" else None
     if not isinstance(arrival, float) or not arrival > target.seconds:
