@@ -142,17 +142,16 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         said = notes[:2] + tuple(filter(None, (catalog.maturity_note(engine, chip.software_stack),))) + notes[2:]
         price, price_source = price_per_chip(system)
         what_if = tuple(filter(None, [what_if_flag(system)]))  # on every row of a variant, one that serves nothing too
+        # a kind that serves nothing: no layout meets the targets, or the chips it needs are beyond any fleet's
+        unserved = functools.partial(
+            FleetPlan, chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
+            kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=None,
+            served_tokens_per_s_per_chip=None, count=count, demand_tokens_per_s=demand_tokens_per_s, chips=math.inf,
+            units_given=units, systems=math.inf, power_w=math.inf, cost_usd=None, price_source=price_source,
+            power_source=power_text(system), flags=what_if, assumptions=said)
         if best is None:
-            out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
-                                 kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=None,
-                                 served_tokens_per_s_per_chip=None, count=count,
-                                 demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, units_given=units,
-                                 systems=math.inf,
-                                 power_w=math.inf, cost_usd=None, price_source=price_source,
-                                 power_source=power_text(system), flags=what_if,
-                                 note="; ".join([*flag_note(what_if), why or (
-                                     found.binding() if found is not None else "no layout divides the model")]),
-                                 assumptions=said))
+            out.append(unserved(note="; ".join([*flag_note(what_if), why or (
+                found.binding() if found is not None else "no layout divides the model")])))
             continue
         served = best.tokens_per_s_per_chip * per_output
         capacity = served / (peak_factor * (1.0 + spare))  # daily-mean tokens/s one chip covers
@@ -172,14 +171,7 @@ def plan_fleet(model: Model, systems: Sequence[System], profile: EngineProfile, 
         if n > MOST_FLEET_CHIPS:  # this kind's row says so; the command is refused where every kind's is beyond
             beyond.append(f"{'the demand needs' if needed is not None else 'the power budget runs'} {n:,} {chip.id} "
                           f"chips in {system.id}, beyond any fleet's chips (at most {MOST_FLEET_CHIPS:,})")
-            out.append(FleetPlan(chip=chip.id, system=system.id, model=model.name, weights=precision.weights,
-                                 kv_cache=precision.kv_cache, configuration="-", tokens_per_s_per_chip=None,
-                                 served_tokens_per_s_per_chip=None, count=count,
-                                 demand_tokens_per_s=demand_tokens_per_s, chips=math.inf, units_given=units,
-                                 systems=math.inf,
-                                 power_w=math.inf, cost_usd=None, price_source=price_source,
-                                 power_source=power_text(system), flags=what_if,
-                                 note="; ".join([*flag_note(what_if), beyond[-1]]), assumptions=said))
+            out.append(unserved(note="; ".join([*flag_note(what_if), beyond[-1]])))
             continue
         whole = n // system.chips  # only whole systems serve: a part of one runs no worker of its scale-up domain
         held = best.units_within(whole * system.chips)
