@@ -68,6 +68,9 @@ def test_serve_offline_reads_a_lengths_file(tmp_path) -> None:
     assert ("lengths 1024 in / 256 out" in words and "length pairs" not in words
             and "decode batch per rank 342" in words
             and "offline: requests of 1024 in / 256 out, all available at once; decode steps of 342" in words)
+    # its TPOT is a decode step's, which the throughput beside it does not show (the prompt steps hold it down)
+    assert ("TPOT: a decode step's time per output token, the prompt steps between decode steps not counted"
+            in words)
     bad = tmp_path / "bad.csv"
     bad.write_text("in,out\n1,2\n")
     refused = CliRunner().invoke(cli, ["serve", "--model", "llama-3.1-8b", "--system", "hgx-h100", "--scenario",
